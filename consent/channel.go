@@ -1,0 +1,110 @@
+package consent
+
+// Channel is a way the store may contact a customer for marketing. Each
+// one is consented to on its own (GDPR Art. 7(4), recital 43; UWG §7(2)).
+type Channel string
+
+const (
+	Post  Channel = "post"
+	Email Channel = "email"
+	SMS   Channel = "sms"
+	Phone Channel = "phone"
+)
+
+// Channels in the order they are shown everywhere.
+var Channels = []Channel{Post, Email, SMS, Phone}
+
+// HealthData is not a marketing channel but a purpose recorded in the same
+// ledger: explicit consent to store the spectacle prescription (GDPR
+// Art. 9(2)(a)), kept apart from marketing.
+const HealthData Channel = "health_data"
+
+// Valid reports whether c is a marketing channel.
+func (c Channel) Valid() bool {
+	switch c {
+	case Post, Email, SMS, Phone:
+		return true
+	}
+	return false
+}
+
+// Action is what an event does to a channel's state.
+type Action string
+
+const (
+	Grant    Action = "grant"    // a clear affirmative act of the customer
+	Confirm  Action = "confirm"  // the customer confirmed a pending e-mail consent (double opt-in)
+	Withdraw Action = "withdraw" // GDPR Art. 7(3), or an objection under Art. 21
+	Expire   Action = "expire"   // a pending consent was never confirmed
+)
+
+func (a Action) Valid() bool {
+	switch a {
+	case Grant, Confirm, Withdraw, Expire:
+		return true
+	}
+	return false
+}
+
+// Source says how an event reached the ledger.
+type Source string
+
+const (
+	CounterTablet  Source = "counter_tablet"
+	PaperForm      Source = "paper_form"
+	EmailLink      Source = "email_link"
+	QRCode         Source = "qr_code"
+	PreferencePage Source = "preference_page"
+	PhoneRequest   Source = "phone_request"
+	InPerson       Source = "in_person"
+	DoubleOptIn    Source = "double_opt_in"
+	API            Source = "api"
+	System         Source = "system"
+)
+
+func (s Source) Valid() bool {
+	switch s {
+	case CounterTablet, PaperForm, EmailLink, QRCode, PreferencePage, PhoneRequest, InPerson, DoubleOptIn, API, System:
+		return true
+	}
+	return false
+}
+
+// Actor is who made the input: the customer on the customer screen, or a
+// staff member transcribing a paper form or a phone call (CJEU C-61/19:
+// a box ticked by the company proves nothing).
+type Actor string
+
+const (
+	ByCustomer Actor = "customer"
+	ByStaff    Actor = "staff"
+	BySystem   Actor = "system"
+)
+
+// LegalBasis is recorded with every event (EDPB 05/2020: no switching of
+// the basis afterwards).
+type LegalBasis string
+
+const (
+	BasisConsent         LegalBasis = "consent"          // GDPR Art. 6(1)(a); UWG §7(2)
+	BasisExplicitConsent LegalBasis = "explicit_consent" // GDPR Art. 9(2)(a), health data
+	BasisHealthCare      LegalBasis = "health_care"      // GDPR Art. 9(2)(h) with §22 BDSG
+)
+
+// OptInLevel says whether a grant needs confirming.
+type OptInLevel string
+
+const (
+	SingleOptIn    OptInLevel = "single"
+	ConfirmedOptIn OptInLevel = "confirmed" // double opt-in (BGH I ZR 164/09)
+)
+
+// State of one channel for one customer, derived from its events.
+type State string
+
+const (
+	None      State = "none"
+	Pending   State = "pending"
+	Granted   State = "granted"
+	Withdrawn State = "withdrawn"
+)

@@ -1,0 +1,61 @@
+package consent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+)
+
+// Event is one entry of the consent ledger. The fields up to CreatedAt are
+// hashed into the chain; Contact and Note are personal details kept beside
+// it, so that an erasure can remove them without breaking the chain.
+type Event struct {
+	Seq             int64      `json:"id"`
+	CustomerID      int64      `json:"customer_id"`
+	Channel         Channel    `json:"channel"`
+	Action          Action     `json:"action"`
+	OptInLevel      OptInLevel `json:"opt_in_level,omitempty"`
+	LegalBasis      LegalBasis `json:"legal_basis"`
+	Source          Source     `json:"source"`
+	Actor           Actor      `json:"actor"`
+	NoticeVersionID string     `json:"notice_version,omitempty"`
+	NoticeSHA256    string     `json:"notice_sha256,omitempty"`
+	OrderID         int64      `json:"order_id,omitempty"`
+	StaffID         int64      `json:"staff_id,omitempty"`
+	EvidenceSHA256  string     `json:"evidence_sha256,omitempty"` // signature image or scanned form
+	CreatedAt       string     `json:"created_at"`                // RFC 3339, UTC, as stored
+	PrevHash        string     `json:"prev_hash"`
+	Hash            string     `json:"hash"`
+
+	Contact string `json:"contact,omitempty"` // the address or number the consent covered
+	Note    string `json:"note,omitempty"`
+}
+
+// GenesisHash is the PrevHash of the first event.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// ComputeHash returns the SHA-256 over the event's hashed fields and its
+// PrevHash. The encoding is a JSON array in a fixed order, so that it is
+// unambiguous and easy to re-implement for an auditor.
+func (e *Event) ComputeHash() string {
+	body, _ := json.Marshal([]string{
+		strconv.FormatInt(e.Seq, 10),
+		strconv.FormatInt(e.CustomerID, 10),
+		string(e.Channel),
+		string(e.Action),
+		string(e.OptInLevel),
+		string(e.LegalBasis),
+		string(e.Source),
+		string(e.Actor),
+		e.NoticeVersionID,
+		e.NoticeSHA256,
+		strconv.FormatInt(e.OrderID, 10),
+		strconv.FormatInt(e.StaffID, 10),
+		e.EvidenceSHA256,
+		e.CreatedAt,
+		e.PrevHash,
+	})
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,147 @@
+package consent
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Querier is what the storage functions need: a *sql.DB or a *sql.Tx. Use
+// cases pass their transaction so that an order, its consent events and
+// its mails commit together.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Append adds e to the ledger inside tx and fills in its Seq, PrevHash and
+// Hash. The transaction must hold the write lock from its start (the
+// database is opened with _txlock=immediate), so that two appends cannot
+// read the same previous hash.
+func Append(ctx context.Context, tx *sql.Tx, e *Event) error {
+	if !e.Action.Valid() || !e.Source.Valid() || (!e.Channel.Valid() && e.Channel != HealthData) {
+		return fmt.Errorf("consent: invalid event %q/%q/%q", e.Channel, e.Action, e.Source)
+	}
+	if e.CreatedAt == "" {
+		return errors.New("consent: event without time")
+	}
+	var last int64
+	prev := GenesisHash
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("consent: read chain head: %w", err)
+	}
+	e.Seq = last + 1
+	e.PrevHash = prev
+	e.Hash = e.ComputeHash()
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("consent: append event: %w", err)
+	}
+	if e.Contact != "" || e.Note != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consent_event_details (event_seq, contact, note) VALUES (?, ?, ?)`,
+			e.Seq, e.Contact, e.Note); err != nil {
+			return fmt.Errorf("consent: append event details: %w", err)
+		}
+	}
+	return nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
+	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
+	e.created_at, e.prev_hash, e.hash, COALESCE(d.contact, ''), COALESCE(d.note, '')`
+
+func scanEvent(rows *sql.Rows) (Event, error) {
+	var e Event
+	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
+		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.Contact, &e.Note)
+	return e, err
+}
+
+// Events returns a customer's events, oldest first.
+func Events(ctx context.Context, q Querier, customerID int64) ([]Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+`
+		FROM consent_events e LEFT JOIN consent_event_details d ON d.event_seq = e.seq
+		WHERE e.customer_id = ? ORDER BY e.seq`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("consent: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("consent: scan event: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CurrentState derives a customer's state per channel from the ledger.
+func CurrentState(ctx context.Context, q Querier, customerID int64) (map[Channel]ChannelState, error) {
+	events, err := Events(ctx, q, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return Derive(events), nil
+}
+
+// Verification is the result of checking the whole chain.
+type Verification struct {
+	OK     bool   `json:"ok"`
+	Events int64  `json:"events"`
+	Broken int64  `json:"broken_at,omitempty"` // seq of the first event that does not fit
+	Reason string `json:"reason,omitempty"`
+}
+
+// Verify walks the ledger from the first event and recomputes every hash.
+// A changed event fails its own hash; a deleted or reordered one breaks the
+// link to its predecessor or leaves a gap in the sequence.
+func Verify(ctx context.Context, q Querier) (Verification, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+`
+		FROM consent_events e LEFT JOIN consent_event_details d ON d.event_seq = e.seq ORDER BY e.seq`)
+	if err != nil {
+		return Verification{}, fmt.Errorf("consent: read ledger: %w", err)
+	}
+	defer rows.Close()
+	v := Verification{OK: true}
+	prev := GenesisHash
+	var want int64 = 1
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return Verification{}, fmt.Errorf("consent: scan event: %w", err)
+		}
+		v.Events++
+		if !v.OK {
+			continue
+		}
+		switch {
+		case e.Seq != want:
+			v.OK, v.Broken, v.Reason = false, want, fmt.Sprintf("event %d is missing", want)
+		case e.PrevHash != prev:
+			v.OK, v.Broken, v.Reason = false, e.Seq, fmt.Sprintf("event %d does not link to event %d", e.Seq, e.Seq-1)
+		case e.ComputeHash() != e.Hash:
+			v.OK, v.Broken, v.Reason = false, e.Seq, fmt.Sprintf("event %d was changed", e.Seq)
+		}
+		prev = e.Hash
+		want = e.Seq + 1
+	}
+	return v, rows.Err()
+}

@@ -1,0 +1,143 @@
+package consent
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// NoticeVersion is one published text of the privacy notice. Published
+// versions never change (the table refuses it), so a consent event that
+// names a version id and its hash shows exactly what the customer read.
+type NoticeVersion struct {
+	ID          string `json:"id"` // "de-3"
+	Lang        string `json:"lang"`
+	Seq         int    `json:"seq"`
+	Template    string `json:"-"`
+	Text        string `json:"text"`
+	SHA256      string `json:"sha256"`
+	PublishedAt string `json:"published_at"`
+	PublishedBy int64  `json:"published_by,omitempty"`
+}
+
+// Langs are the languages a notice is published in.
+var Langs = []string{"de", "en"}
+
+// Placeholders a notice template may use, filled from the store settings.
+func placeholders(c Controller) *strings.Replacer {
+	return strings.NewReplacer(
+		"{name}", c.Name,
+		"{address}", c.Address(),
+		"{email}", c.Email,
+		"{phone}", c.Phone,
+		"{website}", c.Website,
+		"{dpo}", c.DPOContact,
+		"{authority}", c.Authority,
+	)
+}
+
+// RenderNotice fills a template with the store's details.
+func RenderNotice(template string, c Controller) string {
+	return placeholders(c).Replace(strings.ReplaceAll(template, "\r\n", "\n"))
+}
+
+// TextHash is the SHA-256 of a notice text, hex-encoded.
+func TextHash(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidateTemplate checks an edited notice before it is published.
+func ValidateTemplate(template string) error {
+	f := FieldErrors{}
+	switch t := strings.TrimSpace(template); {
+	case len(t) < 200:
+		f.Add("template", "err.notice_too_short")
+	case len(t) > 100_000:
+		f.Add("template", "err.too_long")
+	}
+	return f.Err()
+}
+
+// Publish renders template for c and stores it as the next version of
+// lang, unless the current version has the same text already. It returns
+// the version in force afterwards.
+func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
+	if err := ValidateTemplate(template); err != nil {
+		return NoticeVersion{}, err
+	}
+	text := RenderNotice(template, c)
+	cur, err := CurrentNotice(ctx, tx, lang)
+	if err == nil && cur.Text == text && cur.Template == template {
+		return cur, nil
+	}
+	if err != nil && ErrorCode(err) != NotFound {
+		return NoticeVersion{}, err
+	}
+	v := NoticeVersion{Lang: lang, Seq: cur.Seq + 1, Template: template, Text: text, SHA256: TextHash(text), PublishedAt: now, PublishedBy: staffID}
+	v.ID = fmt.Sprintf("%s-%d", lang, v.Seq)
+	_, err = tx.ExecContext(ctx, `INSERT INTO notice_versions (id, lang, seq, template, text, sha256, published_at, published_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, v.ID, v.Lang, v.Seq, v.Template, v.Text, v.SHA256, v.PublishedAt, nullID(staffID))
+	if err != nil {
+		return NoticeVersion{}, fmt.Errorf("consent: publish notice: %w", err)
+	}
+	return v, nil
+}
+
+// Republish renders the current template of every language again, after
+// the store's details changed; a changed text becomes a new version.
+func Republish(ctx context.Context, tx *sql.Tx, c Controller, staffID int64, now string) error {
+	for _, lang := range Langs {
+		cur, err := CurrentNotice(ctx, tx, lang)
+		if err != nil {
+			return err
+		}
+		if _, err := Publish(ctx, tx, lang, cur.Template, c, staffID, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const noticeColumns = `id, lang, seq, template, text, sha256, published_at, COALESCE(published_by, 0)`
+
+func scanNotice(row interface{ Scan(...any) error }) (NoticeVersion, error) {
+	var v NoticeVersion
+	err := row.Scan(&v.ID, &v.Lang, &v.Seq, &v.Template, &v.Text, &v.SHA256, &v.PublishedAt, &v.PublishedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return NoticeVersion{}, Errorf(NotFound, "err.notice_not_found")
+	}
+	return v, err
+}
+
+// CurrentNotice is the version in force for lang.
+func CurrentNotice(ctx context.Context, q Querier, lang string) (NoticeVersion, error) {
+	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? ORDER BY seq DESC LIMIT 1`, lang))
+}
+
+// Notice returns one version by id.
+func Notice(ctx context.Context, q Querier, id string) (NoticeVersion, error) {
+	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE id = ?`, id))
+}
+
+// Notices lists every version of lang, newest first.
+func Notices(ctx context.Context, q Querier, lang string) ([]NoticeVersion, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? ORDER BY seq DESC`, lang)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []NoticeVersion
+	for rows.Next() {
+		v, err := scanNotice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

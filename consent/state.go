@@ -1,0 +1,68 @@
+package consent
+
+// ChannelState is the current state of one channel, derived from the
+// events; it is never stored or edited in place.
+type ChannelState struct {
+	State         State      `json:"state"`
+	OptInLevel    OptInLevel `json:"opt_in_level,omitempty"`
+	UpdatedAt     string     `json:"updated_at,omitempty"`
+	NoticeVersion string     `json:"notice_version,omitempty"`
+	GrantedAt     string     `json:"granted_at,omitempty"`
+}
+
+// Derive folds a customer's events, oldest first, into the state of each
+// channel and purpose. Every channel is present; one without events is None.
+func Derive(events []Event) map[Channel]ChannelState {
+	states := make(map[Channel]ChannelState, len(Channels)+1)
+	for _, c := range append(Channels, HealthData) {
+		states[c] = ChannelState{State: None}
+	}
+	for _, e := range events {
+		states[e.Channel] = apply(states[e.Channel], e)
+	}
+	return states
+}
+
+func apply(s ChannelState, e Event) ChannelState {
+	switch e.Action {
+	case Grant:
+		s.OptInLevel = e.OptInLevel
+		if s.OptInLevel == "" {
+			s.OptInLevel = SingleOptIn
+		}
+		s.State = Granted
+		s.GrantedAt = e.CreatedAt
+		if s.OptInLevel == ConfirmedOptIn {
+			// E-mail consent given at the counter waits for the
+			// customer's confirmation (BGH I ZR 164/09).
+			s.State = Pending
+			s.GrantedAt = ""
+		}
+		s.NoticeVersion = e.NoticeVersionID
+	case Confirm:
+		if s.State != Pending {
+			return s // a stale or repeated confirmation changes nothing
+		}
+		s.State = Granted
+		s.GrantedAt = e.CreatedAt
+	case Withdraw:
+		if s.State == None {
+			// An objection without a prior grant still counts: it is
+			// recorded so that nobody contacts the customer later.
+			s.OptInLevel = ""
+		}
+		s.State = Withdrawn
+		s.GrantedAt = ""
+	case Expire:
+		if s.State != Pending {
+			return s
+		}
+		s.State = None
+		s.OptInLevel = ""
+		s.NoticeVersion = ""
+	default:
+		return s
+	}
+	s.UpdatedAt = e.CreatedAt
+	return s
+}

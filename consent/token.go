@@ -1,0 +1,68 @@
+package consent
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+)
+
+// TokenPurpose binds a token to one use: a preference-page token cannot
+// confirm an opt-in, and an unsubscribe token cannot open the page.
+type TokenPurpose byte
+
+const (
+	PreferencesToken TokenPurpose = 'p'
+	UnsubscribeToken TokenPurpose = 'u'
+	ConfirmToken     TokenPurpose = 'c'
+)
+
+// Tokens makes and checks the links that let a customer act without
+// logging in. A token is the purpose, the customer id and an
+// HMAC-SHA-256 over both (truncated to 128 bits), base64url-encoded: it is
+// unguessable without the server's secret, and stays valid as long as the
+// secret does, so a printed QR code keeps working.
+type Tokens struct{ key []byte }
+
+// NewTokens uses key (at least 32 bytes of the server secret).
+func NewTokens(key []byte) *Tokens { return &Tokens{key: key} }
+
+const tokenMACLen = 16
+
+func (t *Tokens) mac(p TokenPurpose, customerID int64) []byte {
+	m := hmac.New(sha256.New, t.key)
+	var buf [9]byte
+	buf[0] = byte(p)
+	binary.BigEndian.PutUint64(buf[1:], uint64(customerID))
+	m.Write(buf[:])
+	return m.Sum(nil)[:tokenMACLen]
+}
+
+// Make returns the token for a customer and purpose.
+func (t *Tokens) Make(p TokenPurpose, customerID int64) string {
+	raw := make([]byte, 9, 9+tokenMACLen)
+	raw[0] = byte(p)
+	binary.BigEndian.PutUint64(raw[1:], uint64(customerID))
+	raw = append(raw, t.mac(p, customerID)...)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// Check returns the customer id of a valid token for purpose p. The MAC
+// is compared in constant time.
+func (t *Tokens) Check(p TokenPurpose, token string) (int64, bool) {
+	if len(token) != base64.RawURLEncoding.EncodedLen(9+tokenMACLen) {
+		return 0, false
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token) // Strict: no two spellings of one token
+	if err != nil || len(raw) != 9+tokenMACLen || TokenPurpose(raw[0]) != p {
+		return 0, false
+	}
+	id := int64(binary.BigEndian.Uint64(raw[1:9]))
+	if id <= 0 {
+		return 0, false
+	}
+	if !hmac.Equal(raw[9:], t.mac(p, id)) {
+		return 0, false
+	}
+	return id, true
+}
