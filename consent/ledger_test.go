@@ -1,0 +1,110 @@
+package consent_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// ledger opens a real database with n events of customers 1..3.
+func ledger(t *testing.T, n int) *sql.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for i := 0; i < n; i++ {
+		err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+			e := consent.Event{CustomerID: int64(i%3 + 1), Channel: consent.Channels[i%4], Action: consent.Grant, OptInLevel: consent.SingleOptIn,
+				LegalBasis: consent.BasisConsent, Source: consent.CounterTablet, Actor: consent.ByCustomer, NoticeVersionID: "de-1",
+				NoticeSHA256: strings.Repeat("a", 64), CreatedAt: orders.Stamp(now), Contact: fmt.Sprintf("kunde%d@example.org", i)}
+			return consent.Append(ctx, tx, &e)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db.SQL()
+}
+
+// tamper runs SQL as someone with the file in hand would: with the
+// append-only triggers dropped first.
+func tamper(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range append([]string{`DROP TRIGGER consent_events_no_update`, `DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`}, stmts...) {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestLedgerVerifiesIntact(t *testing.T) {
+	db := ledger(t, 10)
+	v, err := consent.Verify(context.Background(), db)
+	if err != nil || !v.OK || v.Events != 10 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+func TestLedgerRefusesUpdateAndDelete(t *testing.T) {
+	db := ledger(t, 3)
+	for _, s := range []string{`UPDATE consent_events SET action = 'withdraw' WHERE seq = 2`, `DELETE FROM consent_events WHERE seq = 3`} {
+		if _, err := db.Exec(s); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v", s, err)
+		}
+	}
+}
+
+func TestLedgerDetectsTampering(t *testing.T) {
+	cases := []struct {
+		name   string
+		stmts  []string
+		broken int64
+	}{
+		{"changed action", []string{`UPDATE consent_events SET action = 'withdraw' WHERE seq = 4`}, 4},
+		{"changed customer", []string{`UPDATE consent_events SET customer_id = 99 WHERE seq = 2`}, 2},
+		{"changed time", []string{`UPDATE consent_events SET created_at = '2020-01-01T00:00:00Z' WHERE seq = 7`}, 7},
+		{"deleted event", []string{`DELETE FROM consent_event_details WHERE event_seq = 5`, `DELETE FROM consent_events WHERE seq = 5`}, 5},
+		{"deleted and renumbered", []string{`DELETE FROM consent_event_details`, `DELETE FROM consent_events WHERE seq = 5`,
+			`UPDATE consent_events SET seq = seq - 1 WHERE seq > 5`}, 5},
+		{"reordered", []string{`DELETE FROM consent_event_details`, `UPDATE consent_events SET seq = 100 WHERE seq = 3`, `UPDATE consent_events SET seq = 3 WHERE seq = 4`,
+			`UPDATE consent_events SET seq = 4 WHERE seq = 100`}, 3},
+		{"changed and rehashed", []string{`UPDATE consent_events SET action = 'withdraw', hash = 'ff' || substr(hash, 3) WHERE seq = 6`}, 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := ledger(t, 10)
+			tamper(t, db, tc.stmts...)
+			v, err := consent.Verify(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.OK || v.Broken != tc.broken {
+				t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
+			}
+		})
+	}
+}
+
+func TestLedgerSurvivesErasingDetails(t *testing.T) {
+	// Personal details sit outside the hash (GDPR Art. 17): removing them
+	// leaves the chain intact.
+	db := ledger(t, 6)
+	if _, err := db.Exec(`DELETE FROM consent_event_details WHERE event_seq IN (SELECT seq FROM consent_events WHERE customer_id = 1)`); err != nil {
+		t.Fatal(err)
+	}
+	v, err := consent.Verify(context.Background(), db)
+	if err != nil || !v.OK {
+		t.Fatalf("%+v %v", v, err)
+	}
+}

@@ -1,0 +1,271 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Customer is a person who orders at the counter.
+type Customer struct {
+	ID         int64  `json:"id"`
+	Salutation string `json:"salutation"`
+	FirstName  string `json:"first_name"`
+	LastName   string `json:"last_name"`
+	Street     string `json:"street"`
+	PostalCode string `json:"postal_code"`
+	City       string `json:"city"`
+	Email      string `json:"email"`
+	Mobile     string `json:"mobile"` // E.164
+	Phone      string `json:"phone"`  // E.164
+	Lang       string `json:"lang"`
+	CreatedAt  string `json:"created_at,omitempty"`
+	UpdatedAt  string `json:"updated_at,omitempty"`
+}
+
+// Salutations offered; empty means none given.
+var Salutations = []string{"", "Frau", "Herr", "Divers"}
+
+// Name is the full name for letters and lists.
+func (c Customer) Name() string {
+	return strings.TrimSpace(c.FirstName + " " + c.LastName)
+}
+
+// HasPostalAddress reports whether a letter could reach the customer.
+func (c Customer) HasPostalAddress() bool {
+	return c.Street != "" && c.PostalCode != "" && c.City != ""
+}
+
+// Contact returns the address or number that a channel would use, or ""
+// when the customer gave none: such a channel cannot be switched on.
+func (c Customer) Contact(ch consent.Channel) string {
+	switch ch {
+	case consent.Post:
+		if c.HasPostalAddress() {
+			return c.Street + ", " + c.PostalCode + " " + c.City
+		}
+	case consent.Email:
+		return c.Email
+	case consent.SMS:
+		return c.Mobile
+	case consent.Phone:
+		if c.Phone != "" {
+			return c.Phone
+		}
+		return c.Mobile
+	}
+	return ""
+}
+
+const maxText = 200
+
+// cleanText trims and checks a free-text field: no control characters and
+// at most max runes.
+func cleanText(f consent.FieldErrors, field, v string, max int) string {
+	v = strings.TrimSpace(v)
+	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
+		f.Add(field, "err.control_chars")
+	}
+	if len([]rune(v)) > max {
+		f.Add(field, "err.too_long")
+	}
+	return v
+}
+
+// NormalizeEmail checks the syntax of an address and lower-cases its
+// domain. It accepts a bare address only, not "Name <addr>".
+func NormalizeEmail(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" || len(v) > 254 {
+		return "", false
+	}
+	at := strings.LastIndexByte(v, '@')
+	local, domain := v[:at], strings.ToLower(v[at+1:])
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// NormalizePhone parses a number, with Germany as the default region, and
+// returns it in E.164. With mobileOnly, a landline number is refused (an
+// SMS could not reach it).
+func NormalizePhone(v string, mobileOnly bool) (string, string) {
+	v = strings.TrimSpace(v)
+	if len(v) > 40 {
+		return "", "err.phone_invalid"
+	}
+	n, err := phonenumbers.Parse(v, "DE")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", "err.phone_invalid"
+	}
+	if mobileOnly {
+		switch phonenumbers.GetNumberType(n) {
+		case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		default:
+			return "", "err.mobile_not_mobile"
+		}
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), ""
+}
+
+// Normalize validates the customer's fields, prefixing field names with
+// prefix ("customer."), and returns the cleaned customer.
+func (c Customer) Normalize(f consent.FieldErrors, prefix string) Customer {
+	out := Customer{ID: c.ID, Lang: c.Lang}
+	out.Salutation = cleanText(f, prefix+"salutation", c.Salutation, 20)
+	valid := false
+	for _, s := range Salutations {
+		valid = valid || s == out.Salutation
+	}
+	if !valid {
+		f.Add(prefix+"salutation", "err.choice_invalid")
+	}
+	out.FirstName = cleanText(f, prefix+"first_name", c.FirstName, 100)
+	out.LastName = cleanText(f, prefix+"last_name", c.LastName, 100)
+	if out.LastName == "" {
+		f.Add(prefix+"last_name", "err.required")
+	}
+	out.Street = cleanText(f, prefix+"street", c.Street, maxText)
+	out.PostalCode = cleanText(f, prefix+"postal_code", c.PostalCode, 10)
+	out.City = cleanText(f, prefix+"city", c.City, 100)
+	if out.PostalCode != "" && strings.IndexFunc(out.PostalCode, func(r rune) bool {
+		return !(unicode.IsDigit(r) || unicode.IsLetter(r) || r == ' ' || r == '-')
+	}) >= 0 {
+		f.Add(prefix+"postal_code", "err.postal_code_invalid")
+	}
+	if e := strings.TrimSpace(c.Email); e != "" {
+		if n, ok := NormalizeEmail(e); ok {
+			out.Email = n
+		} else {
+			f.Add(prefix+"email", "err.email_invalid")
+		}
+	}
+	if m := strings.TrimSpace(c.Mobile); m != "" {
+		n, key := NormalizePhone(m, true)
+		if key != "" {
+			f.Add(prefix+"mobile", key)
+		}
+		out.Mobile = n
+	}
+	if p := strings.TrimSpace(c.Phone); p != "" {
+		n, key := NormalizePhone(p, false)
+		if key != "" {
+			f.Add(prefix+"phone", key)
+		}
+		out.Phone = n
+	}
+	switch out.Lang {
+	case "":
+		out.Lang = "de"
+	case "de", "en":
+	default:
+		f.Add(prefix+"lang", "err.choice_invalid")
+	}
+	// GDPR Art. 25: ask for little, but a name and one way to reach the
+	// customer about the order.
+	if out.Email == "" && out.Mobile == "" && out.Phone == "" && !out.HasPostalAddress() && f[prefix+"email"] == "" && f[prefix+"mobile"] == "" && f[prefix+"phone"] == "" {
+		f.Add(prefix+"email", "err.contact_required")
+	}
+	return out
+}
+
+// searchKey is what the counter's search matches against.
+func (c Customer) searchKey() string {
+	digits := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	return strings.ToLower(strings.Join([]string{c.FirstName, c.LastName, c.Email, digits(c.Mobile), digits(c.Phone)}, " "))
+}
+
+func insertCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time) error {
+	c.CreatedAt, c.UpdatedAt = Stamp(now), Stamp(now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert customer: %w", err)
+	}
+	c.ID, err = res.LastInsertId()
+	return err
+}
+
+const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at`
+
+func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
+	var c Customer
+	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Customer{}, consent.Errorf(consent.NotFound, "err.customer_not_found")
+	}
+	return c, err
+}
+
+func getCustomer(ctx context.Context, q consent.Querier, id int64) (Customer, error) {
+	return scanCustomer(q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+}
+
+// Customer returns one customer.
+func (db *DB) Customer(ctx context.Context, id int64) (Customer, error) {
+	return getCustomer(ctx, db.sql, id)
+}
+
+// SearchCustomers finds customers whose name, e-mail or phone contains
+// every word of q, best matches (by last name) first.
+func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Customer, error) {
+	words := strings.Fields(strings.ToLower(q))
+	if len(words) == 0 || len(words) > 5 {
+		return nil, nil
+	}
+	var where []string
+	var args []any
+	for _, w := range words {
+		// A phone number typed as "0170 …" is stored as "+49170 …".
+		if strings.Trim(w, "0123456789+-/()") == "" {
+			w = strings.TrimLeft(strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, w), "0")
+			if w == "" {
+				continue
+			}
+		}
+		where = append(where, `search LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(w)+"%")
+	}
+	if len(where) == 0 {
+		return nil, nil
+	}
+	args = append(args, limit)
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search customers: %w", err)
+	}
+	defer rows.Close()
+	var out []Customer
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

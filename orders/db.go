@@ -1,0 +1,147 @@
+// Package orders holds customers, orders, items, pickup appointments,
+// prescriptions and staff, their SQLite storage, and the counter's use
+// cases, each one transaction.
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	_ "modernc.org/sqlite"
+)
+
+// DB is the store's database and the keys kept beside it.
+type DB struct {
+	sql  *sql.DB
+	Path string
+	Keys *Keys
+	// Now is the clock; tests may replace it. A use case reads it once, at
+	// the start of its transaction.
+	Now func() time.Time
+}
+
+// DSN returns the connection string for path. The pragmas sit in the
+// string so that every pooled connection gets them: foreign keys, WAL,
+// a busy timeout, synchronous=FULL so that an acknowledged order survives
+// a power cut, and _txlock=immediate so that a transaction that reads and
+// then writes holds the write lock from BEGIN.
+func DSN(path string) string {
+	v := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
+		v.Add("_pragma", p)
+	}
+	v.Set("_txlock", "immediate")
+	return "file:" + path + "?" + v.Encode()
+}
+
+// Open opens (and creates) the database at path, applies the migrations
+// and loads or creates the key file beside it.
+func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
+	keys, err := LoadOrCreateKeys(path + ".key")
+	if err != nil {
+		return nil, err
+	}
+	sdb, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db := &DB{sql: sdb, Path: path, Keys: keys, Now: time.Now}
+	if err := db.migrate(ctx, migrations); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// SQL exposes the handle for other packages' storage code (consent,
+// followup) and for tests.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.sql.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Tx runs fn in one transaction and commits it if fn returns nil. The time
+// passed to fn is fixed at the start, so that everything written in one
+// use case carries the same time.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	now := db.Now().UTC()
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Stamp formats a time as stored: RFC 3339 in UTC with nanoseconds.
+func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
+	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: bad file name %q", name)
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, Stamp(now))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Verify checks the consent ledger.
+func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
+	return consent.Verify(ctx, db.sql)
+}
+
+// Backup writes a consistent copy of the live database to file.
+func (db *DB) Backup(ctx context.Context, file string) error {
+	if _, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Consent modes of an order.
+const (
+	ModeTablet = "tablet" // the customer chose on screen
+	ModePaper  = "paper"  // boxes printed empty; ticks recorded later
+)
+
+// ConsentInput is what the customer chose at the counter.
+type ConsentInput struct {
+	Mode         string
+	Channels     map[consent.Channel]bool
+	SignaturePNG []byte
+	HealthData   bool // explicit consent to store the prescription (GDPR Art. 9(2)(a))
+}
+
+// NewOrder is the input of PlaceOrder.
+type NewOrder struct {
+	Customer     Customer // ID set: reuse that customer
+	Items        []Item
+	DepositCents int64
+	Pickup       *Pickup
+	Consent      ConsentInput
+	Prescription *Prescription
+	StaffID      int64
+}
+
+// Placed is what PlaceOrder created.
+type Placed struct {
+	Order              Order
+	Customer           Customer
+	Events             []consent.Event
+	PrescriptionStored bool
+}
+
+// Validate checks everything that does not need the database and returns
+// the input with normalised fields. The tablet calls it before it hands
+// the screen to the customer; PlaceOrder calls it again.
+func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
+	f := consent.FieldErrors{}
+	if in.Customer.ID == 0 {
+		in.Customer = in.Customer.Normalize(f, "customer.")
+	} else if in.Customer.ID < 0 {
+		f.Add("customer.id", "err.customer_not_found")
+	}
+	in.Items = validateItems(f, in.Items)
+	if in.DepositCents < 0 || in.DepositCents > Total(in.Items) {
+		f.Add("deposit_cents", "err.deposit_range")
+	}
+	validatePickup(f, in.Pickup, now)
+	if in.Prescription != nil {
+		if in.Prescription.Empty() {
+			in.Prescription = nil
+		} else {
+			in.Prescription.Validate(f)
+		}
+	}
+	switch in.Consent.Mode {
+	case ModeTablet:
+	case ModePaper:
+		// The paper form is signed with empty boxes and a pen; ticks
+		// and signature come later, transcribed by staff.
+		for _, ch := range consent.Channels {
+			if in.Consent.Channels[ch] {
+				f.Add("consent.channels."+string(ch), "err.paper_mode_no_ticks")
+			}
+		}
+		if len(in.Consent.SignaturePNG) > 0 {
+			f.Add("consent.signature_png", "err.paper_mode_no_signature")
+		}
+	default:
+		f.Add("consent.mode", "err.choice_invalid")
+	}
+	for ch := range in.Consent.Channels {
+		if !ch.Valid() {
+			f.Add("consent.channels."+string(ch), "err.channel_unknown")
+		}
+	}
+	return in, f.Err()
+}
+
+// checkContacts refuses a channel whose contact detail is missing: there
+// would be nothing to consent to.
+func checkContacts(c Customer, in ConsentInput) error {
+	f := consent.FieldErrors{}
+	for _, ch := range consent.Channels {
+		if in.Channels[ch] && c.Contact(ch) == "" {
+			f.Add("consent.channels."+string(ch), "err.channel_needs_contact_"+string(ch))
+		}
+	}
+	return f.Err()
+}
+
+// PlaceOrder records an order, its customer, its consent events, its
+// signature and its prescription in one transaction: all of it, or
+// nothing. Consent is never a condition of the order (GDPR Art. 7(4)): it
+// completes with every channel off.
+func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
+	in, err := in.Validate(db.Now())
+	if err != nil {
+		return Placed{}, err
+	}
+	var signature []byte
+	if len(in.Consent.SignaturePNG) > 0 {
+		if signature, err = FlattenSignature(in.Consent.SignaturePNG); err != nil {
+			return Placed{}, err
+		}
+	}
+	var out Placed
+	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cust := in.Customer
+		if cust.ID != 0 {
+			if cust, err = getCustomer(ctx, tx, cust.ID); err != nil {
+				return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_not_found"}}
+			}
+		} else if err := insertCustomer(ctx, tx, &cust, now); err != nil {
+			return err
+		}
+		if err := checkContacts(cust, in.Consent); err != nil {
+			return err
+		}
+		notice, err := consent.CurrentNotice(ctx, tx, cust.Lang)
+		if err != nil {
+			return err
+		}
+		number, err := nextOrderNumber(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		o := Order{Number: number, CustomerID: cust.ID, StaffID: in.StaffID, ConsentMode: in.Consent.Mode, Items: in.Items,
+			TotalCents: Total(in.Items), DepositCents: in.DepositCents, Pickup: in.Pickup, NoticeVersionID: notice.ID, Status: "open", CreatedAt: now}
+		var start, end string
+		if in.Pickup != nil {
+			start, end = in.Pickup.Start.Format(time.RFC3339), in.Pickup.End.Format(time.RFC3339)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now))
+		if err != nil {
+			return err
+		}
+		if o.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for i, it := range in.Items {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (order_id, position, description, quantity, unit_price_cents, vat_rate_percent) VALUES (?, ?, ?, ?, ?, ?)`,
+				o.ID, i+1, it.Description, it.Quantity, it.UnitPriceCents, it.VATRatePercent); err != nil {
+				return err
+			}
+		}
+		evidence := ""
+		if signature != nil {
+			evidence = SHA256Hex(signature)
+			if err := insertDocument(ctx, tx, cust.ID, o.ID, "signature", "image/png", signature, now); err != nil {
+				return err
+			}
+			o.SignatureSHA256 = evidence
+		}
+		base := consent.Event{CustomerID: cust.ID, Action: consent.Grant, Source: consent.CounterTablet, Actor: consent.ByCustomer,
+			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: o.ID, StaffID: in.StaffID, EvidenceSHA256: evidence, CreatedAt: Stamp(now)}
+
+		if in.Prescription != nil {
+			basis := ctrl.HealthLegalBasis()
+			store := basis == consent.BasisHealthCare || (in.Consent.Mode == ModeTablet && in.Consent.HealthData)
+			if store && basis == consent.BasisExplicitConsent {
+				e := base
+				e.Channel, e.LegalBasis, e.OptInLevel = consent.HealthData, consent.BasisExplicitConsent, consent.SingleOptIn
+				if err := consent.Append(ctx, tx, &e); err != nil {
+					return err
+				}
+				out.Events = append(out.Events, e)
+			}
+			if store {
+				if err := db.insertPrescription(ctx, tx, o.ID, cust.ID, *in.Prescription, basis, now); err != nil {
+					return err
+				}
+				out.PrescriptionStored = true
+				o.HasPrescription = true
+			}
+		}
+
+		if in.Consent.Mode == ModeTablet {
+			states, err := consent.CurrentState(ctx, tx, cust.ID)
+			if err != nil {
+				return err
+			}
+			for _, ch := range consent.Channels {
+				if !in.Consent.Channels[ch] {
+					continue
+				}
+				if s := states[ch].State; s == consent.Granted || s == consent.Pending {
+					continue // already given; a second grant would prove nothing new
+				}
+				e := base
+				e.Channel, e.LegalBasis, e.OptInLevel, e.Contact = ch, consent.BasisConsent, consent.SingleOptIn, cust.Contact(ch)
+				if ch == consent.Email && ctrl.DoubleOptIn {
+					e.OptInLevel = consent.ConfirmedOptIn // pending until confirmed (BGH I ZR 164/09)
+				}
+				if err := consent.Append(ctx, tx, &e); err != nil {
+					return err
+				}
+				out.Events = append(out.Events, e)
+			}
+		}
+		o.StaffName = staffName(ctx, tx, in.StaffID)
+		out.Order, out.Customer = o, cust
+		return nil
+	})
+	if err != nil {
+		return Placed{}, err
+	}
+	slog.Info("order placed", "order_id", out.Order.ID, "customer_id", out.Customer.ID, "events", len(out.Events), "prescription", out.PrescriptionStored)
+	return out, nil
+}
+
+func staffName(ctx context.Context, q consent.Querier, id int64) string {
+	var name string
+	if id != 0 {
+		q.QueryRowContext(ctx, `SELECT name FROM staff WHERE id = ?`, id).Scan(&name)
+	}
+	return name
+}
+
+func insertDocument(ctx context.Context, tx *sql.Tx, customerID, orderID int64, kind, mime string, data []byte, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO documents (customer_id, order_id, kind, mime, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		customerID, nullID(orderID), kind, mime, SHA256Hex(data), data, Stamp(now))
+	return err
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -1,0 +1,164 @@
+package orders
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Eye holds the refraction values of one eye. Nil means not measured.
+type Eye struct {
+	Sph   *float64 `json:"sph,omitempty"`   // sphere, dpt
+	Cyl   *float64 `json:"cyl,omitempty"`   // cylinder, dpt
+	Axis  *float64 `json:"axis,omitempty"`  // degrees
+	Add   *float64 `json:"add,omitempty"`   // addition, dpt
+	Prism *float64 `json:"prism,omitempty"` // prism dioptres
+	Base  string   `json:"base,omitempty"`  // prism base: in, out, up, down
+	PD    *float64 `json:"pd,omitempty"`    // monocular pupillary distance, mm
+}
+
+func (e Eye) empty() bool {
+	return e.Sph == nil && e.Cyl == nil && e.Axis == nil && e.Add == nil && e.Prism == nil && e.PD == nil && e.Base == ""
+}
+
+// Prescription is the spectacle prescription: health data (GDPR Art. 9).
+type Prescription struct {
+	Right Eye `json:"right"`
+	Left  Eye `json:"left"`
+}
+
+// Empty reports whether no value was entered.
+func (p Prescription) Empty() bool { return p.Right.empty() && p.Left.empty() }
+
+type valueRange struct {
+	min, max, step float64
+}
+
+var rxRanges = map[string]valueRange{
+	"sph":   {-30, 30, 0.25},
+	"cyl":   {-15, 15, 0.25},
+	"axis":  {0, 180, 1},
+	"add":   {0, 4, 0.25},
+	"prism": {0, 20, 0.25},
+	"pd":    {20, 45, 0.5},
+}
+
+func checkValue(f consent.FieldErrors, field, name string, v *float64) {
+	if v == nil {
+		return
+	}
+	r := rxRanges[name]
+	if math.IsNaN(*v) || *v < r.min || *v > r.max {
+		f.Add(field, "err.rx_range_"+name)
+		return
+	}
+	if steps := *v / r.step; math.Abs(steps-math.Round(steps)) > 1e-9 {
+		f.Add(field, "err.rx_step_"+name)
+	}
+}
+
+// Validate checks every value against the usual ranges and steps.
+func (p Prescription) Validate(f consent.FieldErrors) {
+	for side, e := range map[string]Eye{"right": p.Right, "left": p.Left} {
+		pre := "prescription." + side + "."
+		checkValue(f, pre+"sph", "sph", e.Sph)
+		checkValue(f, pre+"cyl", "cyl", e.Cyl)
+		checkValue(f, pre+"axis", "axis", e.Axis)
+		checkValue(f, pre+"add", "add", e.Add)
+		checkValue(f, pre+"prism", "prism", e.Prism)
+		checkValue(f, pre+"pd", "pd", e.PD)
+		if e.Cyl != nil && *e.Cyl != 0 && e.Axis == nil {
+			f.Add(pre+"axis", "err.rx_axis_required")
+		}
+		switch e.Base {
+		case "", "in", "out", "up", "down":
+		default:
+			f.Add(pre+"base", "err.choice_invalid")
+		}
+		if e.Base != "" && e.Prism == nil {
+			f.Add(pre+"prism", "err.required")
+		}
+	}
+}
+
+// FormatDiopter prints a value the way opticians write it: "+1,25".
+func FormatDiopter(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	s := strconv.FormatFloat(math.Abs(*v), 'f', 2, 64)
+	sign := "+"
+	if *v < 0 {
+		sign = "−"
+	}
+	if *v == 0 {
+		sign = "±"
+	}
+	return sign + replaceDot(s)
+}
+
+func replaceDot(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if b[i] == '.' {
+			b[i] = ','
+		}
+	}
+	return string(b)
+}
+
+// aad binds a ciphertext to its row, so that it cannot be copied to
+// another order and decrypted there.
+func rxAAD(orderID, customerID int64) []byte {
+	return []byte(fmt.Sprintf("prescription/%d/%d", orderID, customerID))
+}
+
+func (db *DB) insertPrescription(ctx context.Context, tx *sql.Tx, orderID, customerID int64, p Prescription, basis consent.LegalBasis, now time.Time) error {
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	aead := db.Keys.Prescription
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	sealed := aead.Seal(nil, nonce, plain, rxAAD(orderID, customerID))
+	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		orderID, customerID, basis, nonce, sealed, Stamp(now))
+	if err != nil {
+		return fmt.Errorf("insert prescription: %w", err)
+	}
+	return nil
+}
+
+// Prescription decrypts the prescription of an order. The caller is a
+// signed-in staff member; the web layer logs the access.
+func (db *DB) Prescription(ctx context.Context, orderID int64) (*Prescription, error) {
+	var customerID int64
+	var nonce, sealed []byte
+	err := db.sql.QueryRowContext(ctx, `SELECT customer_id, nonce, ciphertext FROM prescriptions WHERE order_id = ?`, orderID).Scan(&customerID, &nonce, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	plain, err := db.Keys.Prescription.Open(nil, nonce, sealed, rxAAD(orderID, customerID))
+	if err != nil {
+		return nil, fmt.Errorf("prescription of order %d cannot be decrypted: wrong key file?", orderID)
+	}
+	var p Prescription
+	if err := json.Unmarshal(plain, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

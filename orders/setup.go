@@ -1,0 +1,121 @@
+package orders
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// FirstManagerName is the account a fresh store starts with.
+const FirstManagerName = "Filialleitung"
+
+// EnsureStore sets up a fresh database: placeholder store details, the
+// default privacy notices (templates by language) and a first manager. It
+// returns that manager's PIN, once; on a store already set up it returns "".
+func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (string, error) {
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		if _, err := consent.LoadController(ctx, tx); err == nil {
+			return nil
+		} else if consent.ErrorCode(err) != consent.NotFound {
+			return err
+		}
+		c := consent.DefaultController()
+		if err := consent.SaveController(ctx, tx, c, Stamp(now)); err != nil {
+			return err
+		}
+		for _, lang := range consent.Langs {
+			if _, err := consent.Publish(ctx, tx, lang, notices[lang], c, 0, Stamp(now)); err != nil {
+				return fmt.Errorf("publish default notice %s: %w", lang, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff`).Scan(&n); err != nil || n > 0 {
+		return "", err
+	}
+	pin := randomPIN()
+	if _, err := db.AddStaff(ctx, FirstManagerName, pin, RoleManager); err != nil {
+		return "", err
+	}
+	return pin, nil
+}
+
+func randomPIN() string {
+	for {
+		n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+		if err != nil {
+			panic(err)
+		}
+		pin := fmt.Sprintf("%06d", n.Int64())
+		if ValidatePIN(pin) == nil {
+			return pin
+		}
+	}
+}
+
+// Controller returns the store settings.
+func (db *DB) Controller(ctx context.Context) (consent.Controller, error) {
+	return consent.LoadController(ctx, db.sql)
+}
+
+// SaveController stores new settings and publishes new notice versions
+// where the filled-in text changes.
+func (db *DB) SaveController(ctx context.Context, c consent.Controller, staffID int64) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		if err := consent.SaveController(ctx, tx, c, Stamp(now)); err != nil {
+			return err
+		}
+		return consent.Republish(ctx, tx, c, staffID, Stamp(now))
+	})
+}
+
+// SaveLogo stores a PNG or JPEG logo, judged by its content.
+func (db *DB) SaveLogo(ctx context.Context, logo []byte) error {
+	mime := ScanMIME(logo)
+	if mime != "image/png" && mime != "image/jpeg" || len(logo) > 2<<20 {
+		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"logo": "err.logo_type"}}
+	}
+	return consent.SaveLogo(ctx, db.sql, logo, mime, Stamp(db.Now()))
+}
+
+// PublishNotice saves an edited notice template as a new version.
+func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID int64) (consent.NoticeVersion, error) {
+	if lang != "de" && lang != "en" {
+		return consent.NoticeVersion{}, consent.Errorf(consent.Invalid, "err.choice_invalid")
+	}
+	var v consent.NoticeVersion
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		c, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return err
+		}
+		v, err = consent.Publish(ctx, tx, lang, template, c, staffID, Stamp(now))
+		return err
+	})
+	return v, err
+}
+
+// Notice, CurrentNotice and Notices read notice versions.
+func (db *DB) Notice(ctx context.Context, id string) (consent.NoticeVersion, error) {
+	return consent.Notice(ctx, db.sql, id)
+}
+
+func (db *DB) CurrentNotice(ctx context.Context, lang string) (consent.NoticeVersion, error) {
+	return consent.CurrentNotice(ctx, db.sql, lang)
+}
+
+func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion, error) {
+	return consent.Notices(ctx, db.sql, lang)
+}

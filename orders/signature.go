@@ -1,0 +1,71 @@
+package orders
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+const (
+	maxSignatureBytes = 1 << 20
+	maxSignatureSide  = 3000
+)
+
+// FlattenSignature turns the PNG drawn on the tablet into a flat grey
+// image on white. Decoding and encoding again drops anything but the
+// pixels: no pressure or timing data, which could be biometric data
+// (GDPR Art. 4(14), Art. 9), and no text chunks.
+func FlattenSignature(raw []byte) ([]byte, error) {
+	bad := func(key string) error {
+		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.signature_png": key}}
+	}
+	if len(raw) > maxSignatureBytes {
+		return nil, bad("err.signature_too_large")
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, bad("err.signature_not_png")
+	}
+	if cfg.Width < 50 || cfg.Height < 20 || cfg.Width > maxSignatureSide || cfg.Height > maxSignatureSide {
+		return nil, bad("err.signature_size")
+	}
+	src, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, bad("err.signature_not_png")
+	}
+	b := src.Bounds()
+	rgba := image.NewRGBA(b)
+	draw.Draw(rgba, b, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(rgba, b, src, b.Min, draw.Over)
+	gray := image.NewGray(b)
+	inked := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			g := color.GrayModel.Convert(rgba.At(x, y)).(color.Gray)
+			gray.SetGray(x, y, g)
+			if g.Y < 160 {
+				inked++
+			}
+		}
+	}
+	if inked < 20 {
+		return nil, bad("err.signature_empty")
+	}
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, gray); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// SHA256Hex is the hex SHA-256 of b, as recorded for evidence.
+func SHA256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,253 @@
+package orders
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Staff roles.
+const (
+	RoleCounter = "counter"
+	RoleManager = "manager"
+)
+
+// Staff is a member of the store's team who signs in with a PIN.
+type Staff struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Disabled bool   `json:"disabled"`
+}
+
+// Lockout after repeated wrong PINs (GDPR Art. 32).
+const (
+	MaxPINTries  = 5
+	LockDuration = 15 * time.Minute
+	SessionTTL   = 12 * time.Hour
+)
+
+// ValidatePIN checks a new PIN: 4 to 8 digits, not all the same digit.
+func ValidatePIN(pin string) error {
+	f := consent.FieldErrors{}
+	if len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "" {
+		f.Add("pin", "err.pin_format")
+	} else if strings.Count(pin, pin[:1]) == len(pin) {
+		f.Add("pin", "err.pin_trivial")
+	}
+	return f.Err()
+}
+
+// AddStaff creates a staff member.
+func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, error) {
+	f := consent.FieldErrors{}
+	name = cleanText(f, "name", name, 60)
+	if name == "" {
+		f.Add("name", "err.required")
+	}
+	if role != RoleCounter && role != RoleManager {
+		f.Add("role", "err.choice_invalid")
+	}
+	if err := ValidatePIN(pin); err != nil {
+		f.Add("pin", err.(*consent.Error).Fields["pin"])
+	}
+	if err := f.Err(); err != nil {
+		return Staff{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)
+	if err != nil {
+		return Staff{}, err
+	}
+	s := Staff{Name: name, Role: role}
+	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.staff_name_taken"}}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at) VALUES (?, ?, ?, ?)`, name, role, string(hash), Stamp(now))
+		if err != nil {
+			return err
+		}
+		s.ID, err = res.LastInsertId()
+		return err
+	})
+	return s, err
+}
+
+// StaffList returns the active staff, for the sign-in screen.
+func (db *DB) StaffList(ctx context.Context) ([]Staff, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff WHERE disabled = 0 ORDER BY name COLLATE NOCASE`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Staff
+	for rows.Next() {
+		var s Staff
+		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SignIn checks a PIN and opens a session. It returns the cookie value,
+// which is stored only as a hash. After MaxPINTries wrong PINs the account
+// is locked for LockDuration; a locked account refuses even the right PIN.
+func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (string, Staff, error) {
+	var s Staff
+	var hash, lockedUntil string
+	var failed int
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
+		Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The same cost as a real check, so timing does not tell which ids exist.
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(pin))
+		return "", Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+	}
+	if err != nil {
+		return "", Staff{}, err
+	}
+	now := db.Now().UTC()
+	if t, err := time.Parse(time.RFC3339Nano, lockedUntil); err == nil && now.Before(t) {
+		return "", Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
+		err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+			// Count inside the transaction, so that parallel guesses
+			// cannot slip past the limit.
+			var n int
+			if err := tx.QueryRowContext(ctx, `UPDATE staff SET failed_attempts = failed_attempts + 1 WHERE id = ? RETURNING failed_attempts`, s.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= MaxPINTries {
+				_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE id = ?`, Stamp(now.Add(LockDuration)), s.ID)
+				slog.Warn("staff account locked after wrong PINs", "staff_id", s.ID)
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return "", Staff{}, err
+		}
+		return "", Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+	}
+	token := randomToken()
+	if lang != "en" {
+		lang = "de"
+	}
+	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, Stamp(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, staff_id, lang, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			hashToken(token), s.ID, lang, Stamp(now), Stamp(now.Add(SessionTTL)))
+		return err
+	})
+	if err != nil {
+		return "", Staff{}, err
+	}
+	slog.Info("staff signed in", "staff_id", s.ID)
+	return token, s, nil
+}
+
+// Session is a signed-in staff member.
+type Session struct {
+	Staff Staff
+	Lang  string
+}
+
+// Session looks up the session of a cookie value.
+func (db *DB) Session(ctx context.Context, token string) (Session, error) {
+	var s Session
+	err := db.sql.QueryRowContext(ctx, `SELECT st.id, st.name, st.role, se.lang FROM sessions se JOIN staff st ON st.id = se.staff_id
+		WHERE se.id_hash = ? AND se.expires_at > ? AND st.disabled = 0`, hashToken(token), Stamp(db.Now())).
+		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Lang)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, consent.Errorf(consent.Denied, "err.signin_required")
+	}
+	return s, err
+}
+
+// SetSessionLang switches the language of a session.
+func (db *DB) SetSessionLang(ctx context.Context, token, lang string) error {
+	if lang != "de" && lang != "en" {
+		return consent.Errorf(consent.Invalid, "err.choice_invalid")
+	}
+	_, err := db.sql.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
+	return err
+}
+
+// SignOut ends a session.
+func (db *DB) SignOut(ctx context.Context, token string) error {
+	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token))
+	return err
+}
+
+// CreateAPIToken makes a bearer token for another program and returns it;
+// only its hash is stored.
+func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
+	f := consent.FieldErrors{}
+	name = cleanText(f, "name", name, 100)
+	if name == "" {
+		f.Add("name", "err.required")
+	}
+	if err := f.Err(); err != nil {
+		return "", err
+	}
+	token := "cdk_" + randomToken()
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)`, name, hashToken(token), Stamp(db.Now()))
+	if err != nil {
+		return "", fmt.Errorf("create api token: %w", err)
+	}
+	return token, nil
+}
+
+// APIToken returns the id of a valid bearer token.
+func (db *DB) APIToken(ctx context.Context, token string) (int64, error) {
+	var id int64
+	err := db.sql.QueryRowContext(ctx, `SELECT id FROM api_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, consent.Errorf(consent.Denied, "err.token_invalid")
+	}
+	return id, err
+}
+
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not-a-pin"), bcrypt.DefaultCost)
+	return h
+})
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // the system's randomness failed: nothing safe can go on
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken stores secrets as SHA-256: they are long and random, so a
+// plain hash suffices and a lookup stays one index probe.
+func hashToken(t string) string {
+	s := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(s[:])
+}

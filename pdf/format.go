@@ -1,0 +1,108 @@
+// Package pdf renders the printed documents: the order confirmation with
+// its consent block. It uses gofpdf with an embedded UTF-8 font, and draws
+// QR codes from go-qrcode as vector squares.
+package pdf
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // store PCs on Windows have no zone database
+
+	"github.com/jung-kurt/gofpdf"
+	"github.com/skip2/go-qrcode"
+)
+
+// Berlin is the stores' time zone, for dates printed on paper.
+var Berlin = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}()
+
+var (
+	weekdays = [...]string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}
+	months   = [...]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
+)
+
+// Date is "22.11.2026".
+func Date(t time.Time) string { return t.In(Berlin).Format("02.01.2006") }
+
+// DateTime is "22.11.2026, 14:05 Uhr".
+func DateTime(t time.Time) string { return t.In(Berlin).Format("02.01.2006, 15:04") + " Uhr" }
+
+// Appointment is "Donnerstag, 3. Dezember 2026, 10:00–10:30 Uhr".
+func Appointment(start, end time.Time) string {
+	s, e := start.In(Berlin), end.In(Berlin)
+	out := fmt.Sprintf("%s, %d. %s %d, %s", weekdays[s.Weekday()], s.Day(), months[s.Month()-1], s.Year(), s.Format("15:04"))
+	if e.YearDay() == s.YearDay() && e.Year() == s.Year() {
+		return out + "–" + e.Format("15:04") + " Uhr"
+	}
+	return out + " Uhr bis " + DateTime(e)
+}
+
+// Money is "1.234,56 €".
+func Money(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	euros := fmt.Sprintf("%d", cents/100)
+	var b strings.Builder
+	for i, r := range euros {
+		if i > 0 && (len(euros)-i)%3 == 0 {
+			b.WriteByte('.')
+		}
+		b.WriteRune(r)
+	}
+	return fmt.Sprintf("%s%s,%02d €", sign, b.String(), cents%100)
+}
+
+// printable maps characters the cut-down font lacks onto ones it has, and
+// drops control characters. Text from customers is never interpreted:
+// gofpdf escapes it as a PDF string.
+var printable = strings.NewReplacer(
+	"\u201F", "\u201C", "\u2033", "\"", "\u2032", "'", "\u2010", "-", "\u2011", "-", "\u2012", "–", "\u2015", "—",
+	"\u00AD", "", "\u200B", "", "\u2009", " ", "\u202F", " ", "\t", " ",
+)
+
+func clean(s string) string {
+	s = printable.Replace(s)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// drawQR draws a QR code for content as filled squares, side mm wide,
+// with its quiet zone, at x, y. Vector squares print sharply at any size
+// and cost far less than an embedded image.
+func drawQR(p *gofpdf.Fpdf, content string, x, y, side float64) error {
+	q, err := qrcode.New(content, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	bm := q.Bitmap() // includes the 4-module quiet zone
+	n := float64(len(bm))
+	m := side / n
+	p.SetFillColor(0, 0, 0)
+	for r, row := range bm {
+		for c := 0; c < len(row); {
+			if !row[c] {
+				c++
+				continue
+			}
+			start := c
+			for c < len(row) && row[c] {
+				c++
+			}
+			// A hair of overlap avoids white seams between runs in some viewers.
+			p.Rect(x+float64(start)*m, y+float64(r)*m, float64(c-start)*m+0.01, m+0.01, "F")
+		}
+	}
+	return nil
+}
