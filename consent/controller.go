@@ -22,10 +22,10 @@ type Controller struct {
 	Email       string `json:"email"`
 	Phone       string `json:"phone"`
 	Website     string `json:"website"`
-	DPOContact  string `json:"dpo_contact"`          // data protection officer, Art. 13(1)(b)
+	DPOContact  string `json:"dpo_contact"`           // data protection officer, Art. 13(1)(b)
 	Authority   string `json:"supervisory_authority"` // Art. 13(2)(d)
-	PublicURL   string `json:"public_url"`           // base of links and QR codes
-	LegalForm   string `json:"legal_form"`           // §37a HGB
+	PublicURL   string `json:"public_url"`            // base of links and QR codes
+	LegalForm   string `json:"legal_form"`            // §37a HGB
 	Seat        string `json:"registered_seat"`
 	RegCourt    string `json:"register_court"`
 	RegNumber   string `json:"register_number"`

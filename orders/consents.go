@@ -175,4 +175,3 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 	}
 	return consent.Derive(events), events, nil
 }
-
