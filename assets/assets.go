@@ -24,9 +24,6 @@ var static embed.FS
 //go:embed fonts/GoRegular.ttf
 var FontRegular []byte
 
-//go:embed fonts/GoBold.ttf
-var FontBold []byte
-
 //go:embed notices/*.txt
 var notices embed.FS
 

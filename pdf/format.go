@@ -9,8 +9,11 @@ import (
 	"time"
 	_ "time/tzdata" // store PCs on Windows have no zone database
 
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/jung-kurt/gofpdf"
 	"github.com/skip2/go-qrcode"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Berlin is the stores' time zone, for dates printed on paper.
@@ -68,14 +71,43 @@ var printable = strings.NewReplacer(
 	"\u00AD", "", "\u200B", "", "\u2009", " ", "\u202F", " ", "\t", " ",
 )
 
+// inFont says which runes the embedded font can print, read from its
+// cmap once.
+var inFont = func() map[rune]bool {
+	f, err := sfnt.Parse(assets.FontRegular)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	var buf sfnt.Buffer
+	set := map[rune]bool{}
+	for r := rune(0x20); r < 0x3000; r++ {
+		if i, err := f.GlyphIndex(&buf, r); err == nil && i != 0 {
+			set[r] = true
+		}
+	}
+	return set
+}()
+
 func clean(s string) string {
 	s = printable.Replace(s)
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' {
-			return -1
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || inFont[r]:
+			b.WriteRune(r)
+		case r < 0x20:
+		default:
+			// ễ → e: the base letter of a decomposed character, if the
+			// font has it; gofpdf panics on a rune outside the font.
+			base := []rune(norm.NFD.String(string(r)))[0]
+			if inFont[base] {
+				b.WriteRune(base)
+			} else {
+				b.WriteByte('?')
+			}
 		}
-		return r
-	}, s)
+	}
+	return b.String()
 }
 
 // drawQR draws a QR code for content as filled squares, side mm wide,

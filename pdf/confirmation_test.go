@@ -1,0 +1,271 @@
+package pdf_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"io"
+	"log/slog"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+)
+
+// needTool skips when a reader is missing, unless CONSENTDESK_REQUIRE_TOOLS
+// says the run must have it (CI).
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed", name)
+		}
+		t.Skipf("%s not installed: apt-get install -y poppler-utils qpdf", name)
+	}
+}
+
+func sig() []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, 400, 120))
+	for x := 30; x < 370; x++ {
+		y := 60 + int(25*float64((x%60)-30)/30)
+		for d := 0; d < 3; d++ {
+			img.Set(x, y+d, color.NRGBA{10, 10, 60, 255})
+		}
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func fp(v float64) *float64 { return &v }
+
+// sample builds a confirmation from a real order in a real database.
+func sample(t testing.TB, mode string, name string) pdf.Confirmation {
+	ctx := context.Background()
+	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pdf.db"), assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
+		t.Fatal(err)
+	}
+	staff, err := db.AddStaff(ctx, "Anna Brillmann", "4711", orders.RoleCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 3, 10, 0, 0, 0, pdf.Berlin)
+	in := orders.NewOrder{
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jürgen", LastName: name, Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
+			Email: "j.weiss@example.org", Mobile: "+49 170 1234567"},
+		Items: []orders.Item{{Description: "Gleitsichtgläser „Komfort“ – entspiegelt", Quantity: 2, UnitPriceCents: 24900, VATRatePercent: 19},
+			{Description: "Fassung (Titan) \\ 50% Rabatt", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19},
+			{Description: "Kontaktlinsen-Pflegemittel", Quantity: 3, UnitPriceCents: 1290, VATRatePercent: 7}},
+		DepositCents: 10000,
+		Pickup:       &orders.Pickup{Start: start, End: start.Add(30 * time.Minute)},
+		Consent:      orders.ConsentInput{Mode: mode},
+		Prescription: &orders.Prescription{Right: orders.Eye{Sph: fp(-1.25)}},
+		StaffID:      staff.ID,
+	}
+	if mode == orders.ModeTablet {
+		in.Consent.Channels = map[consent.Channel]bool{consent.Post: true, consent.Email: true}
+		in.Consent.SignaturePNG = sig()
+		in.Consent.HealthData = true
+	}
+	placed, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := db.Controller(ctx)
+	notice, _ := db.Notice(ctx, placed.Order.NoticeVersionID)
+	ticked := map[consent.Channel]consent.State{}
+	for _, e := range placed.Events {
+		ticked[e.Channel] = consent.Derive([]consent.Event{e})[e.Channel].State
+	}
+	signature, _ := db.Signature(ctx, placed.Order.ID)
+	tokens := consent.NewTokens(db.Keys.Tokens)
+	return pdf.Confirmation{Store: store, Order: placed.Order, Customer: placed.Customer, Notice: notice, Ticked: ticked, Signature: signature,
+		PreferencesURL: store.PublicURL + "/p/" + tokens.Make(consent.PreferencesToken, placed.Customer.ID) + "?src=qr"}
+}
+
+func render(t testing.TB, c pdf.Confirmation) []byte {
+	var b bytes.Buffer
+	if err := pdf.RenderConfirmation(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func pdftotext(t *testing.T, doc []byte) string {
+	needTool(t, "pdftotext")
+	file := filepath.Join(t.TempDir(), "c.pdf")
+	os.WriteFile(file, doc, 0o600)
+	out, err := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func TestConfirmationReadsBack(t *testing.T) {
+	c := sample(t, orders.ModeTablet, "Weiß (Müller) \\ <b>ß</b>")
+	doc := render(t, c)
+	text := pdftotext(t, doc)
+	flat := strings.Join(strings.Fields(text), " ")
+	for _, want := range []string{
+		"Auftragsbestätigung", c.Order.Number, "Optik Muster GmbH", "Musterstraße 1",
+		"Weiß (Müller) \\ <b>ß</b>", // escaped as text, never interpreted
+		"Gleitsichtgläser „Komfort“ – entspiegelt", "Fassung (Titan) \\ 50% Rabatt",
+		"Gesamtbetrag (inkl. MwSt.)", "665,70 €", "darin enthaltene MwSt. 19 %", "Anzahlung erhalten", "100,00 €", "565,70 €",
+		"Donnerstag, 3. Dezember 2026, 10:00–10:30 Uhr", "Beraten von",
+		"Einwilligung in Werbung – freiwillig", "keine Voraussetzung für Ihren Auftrag",
+		"per Brief an Hauptstraße 1, 79098 Freiburg", "per E-Mail an j.weiss@example.org", "Bestätigung per E-Mail-Link ausstehend",
+		"per SMS an +491701234567", "Brillenwerte: Ich willige ausdrücklich ein",
+		"Ihr Widerspruchsrecht", "Art. 21", "§ 7 Abs. 3 UWG",
+		"Am Tablet unterschrieben", "Beraten von Anna Brillmann",
+		"Datenschutzhinweise", "Version " + c.Notice.ID, c.Notice.SHA256, "Art. 13 DSGVO", "Beschwerderecht",
+		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("pdftotext lacks %q", want)
+		}
+	}
+	// Long values wrap; compare them without the line breaks.
+	joined := strings.ReplaceAll(flat, " ", "")
+	for _, want := range []string{c.PreferencesURL, c.Order.SignatureSHA256} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("printed value %s missing", want)
+		}
+	}
+}
+
+func TestConfirmationPassesQPDF(t *testing.T) {
+	needTool(t, "qpdf")
+	for _, mode := range []string{orders.ModeTablet, orders.ModePaper} {
+		file := filepath.Join(t.TempDir(), mode+".pdf")
+		os.WriteFile(file, render(t, sample(t, mode, "Weiß")), 0o600)
+		out, err := exec.Command("qpdf", "--check", file).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors") {
+			t.Errorf("%s: qpdf --check: %v\n%s", mode, err, out)
+		}
+	}
+}
+
+func TestPaperModePrintsEmptyBoxesAndLines(t *testing.T) {
+	c := sample(t, orders.ModePaper, "Weiß")
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
+	for _, want := range []string{"Ort, Datum", "Unterschrift", "per Brief an", "per E-Mail an"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("paper mode lacks %q", want)
+		}
+	}
+	for _, not := range []string{"Am Tablet unterschrieben", "ausstehend"} {
+		if strings.Contains(text, not) {
+			t.Errorf("paper mode shows %q", not)
+		}
+	}
+}
+
+// decodeQR renders the consent page of the PDF with pdftoppm and decodes
+// every QR code on it with gozxing.
+func decodeQR(t *testing.T, doc []byte, page int) string {
+	needTool(t, "pdftoppm")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.pdf")
+	os.WriteFile(file, doc, 0o600)
+	prefix := filepath.Join(dir, "page")
+	if out, err := exec.Command("pdftoppm", "-r", "150", "-png", "-f", itoa(page), "-l", itoa(page), "-singlefile", file, prefix).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	f, err := os.Open(prefix + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		t.Fatalf("no QR code found on page %d: %v", page, err)
+	}
+	return res.GetText()
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i))) }
+
+func TestQRCodeDecodesToPrintedURL(t *testing.T) {
+	c := sample(t, orders.ModeTablet, "Weiß")
+	doc := render(t, c)
+	got := decodeQR(t, doc, 2)
+	if got != c.PreferencesURL {
+		t.Fatalf("QR decodes to %q, want %q", got, c.PreferencesURL)
+	}
+	if !strings.Contains(strings.ReplaceAll(pdftotext(t, doc), " ", ""), got) {
+		t.Error("the decoded URL is not printed beside the code")
+	}
+}
+
+func TestConcurrentRendersDoNotRace(t *testing.T) {
+	// gofpdf writes into the font bytes; run with -race.
+	c := sample(t, orders.ModeTablet, "Weiß")
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			render(t, c)
+		}()
+	}
+	wg.Wait()
+}
+
+func TestLogoAndOddCharacters(t *testing.T) {
+	c := sample(t, orders.ModeTablet, "Łukasz 😀 Nguyễn")
+	img := image.NewRGBA(image.Rect(0, 0, 200, 80))
+	for x := 0; x < 200; x++ {
+		img.Set(x, 40, color.RGBA{0, 80, 160, 255})
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	c.Store.Logo, c.Store.LogoMIME = b.Bytes(), "image/png"
+	text := pdftotext(t, render(t, c))
+	if !strings.Contains(text, "Auftragsbestätigung") {
+		t.Error("confirmation with a logo and characters outside the font did not render")
+	}
+}
+
+func BenchmarkConfirmation(b *testing.B) {
+	c := sample(b, orders.ModeTablet, "Weiß")
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := pdf.RenderConfirmation(&buf, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/pdf")
+}
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	os.Exit(m.Run())
+}
