@@ -1,0 +1,263 @@
+// Command consentdesk is the store's consent-capture server and its tools.
+//
+//	consentdesk serve   [--db PATH] [--addr HOST:PORT] [--public-addr HOST:PORT] [--public-url URL]
+//	consentdesk migrate [--db PATH]
+//	consentdesk token create --name NAME [--db PATH]
+//	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
+//	consentdesk verify  [--db PATH]
+//	consentdesk backup  --to FILE [--db PATH]
+//	consentdesk demo    [--db PATH]
+//
+// Every flag also reads CONSENTDESK_<FLAG> from the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pos"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "consentdesk:", err)
+		os.Exit(1)
+	}
+}
+
+// Run executes one subcommand; tests call it directly.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "migrate":
+		return withDB(ctx, "migrate", args, stderr, nil, func(db *orders.DB) error {
+			_, err := setup(ctx, db, stdout)
+			return err
+		})
+	case "token":
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New("usage: consentdesk token create --name NAME [--db PATH]")
+		}
+		var name *string
+		return withDB(ctx, "token create", args[1:], stderr, func(fs *flag.FlagSet) { name = fs.String("name", "", "what the token is for") }, func(db *orders.DB) error {
+			token, err := db.CreateAPIToken(ctx, *name)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintln(stdout, token)
+			return nil
+		})
+	case "staff":
+		if len(args) == 0 || args[0] != "add" {
+			return errors.New("usage: consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]")
+		}
+		var name, pin, role *string
+		return withDB(ctx, "staff add", args[1:], stderr, func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "staff member's name")
+			pin = fs.String("pin", "", "personal PIN, 4 to 8 digits")
+			role = fs.String("role", orders.RoleCounter, "counter or manager")
+		}, func(db *orders.DB) error {
+			if _, err := setup(ctx, db, stdout); err != nil {
+				return err
+			}
+			s, err := db.AddStaff(ctx, *name, *pin, *role)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(stdout, "staff member %d added as %s\n", s.ID, s.Role)
+			return nil
+		})
+	case "verify":
+		return withDB(ctx, "verify", args, stderr, nil, func(db *orders.DB) error {
+			v, err := db.Verify(ctx)
+			if err != nil {
+				return err
+			}
+			if !v.OK {
+				return fmt.Errorf("consent ledger broken at event %d of %d: %s", v.Broken, v.Events, v.Reason)
+			}
+			fmt.Fprintf(stdout, "consent ledger intact: %d events\n", v.Events)
+			return nil
+		})
+	case "backup":
+		var to *string
+		return withDB(ctx, "backup", args, stderr, func(fs *flag.FlagSet) { to = fs.String("to", "", "file to write the copy to") }, func(db *orders.DB) error {
+			if *to == "" {
+				return errors.New("backup needs --to FILE")
+			}
+			if _, err := os.Stat(*to); err == nil {
+				return fmt.Errorf("%s exists already; choose a new file", *to)
+			}
+			if err := db.Backup(ctx, *to); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "backup written to %s; keep %s.key with it, or the prescriptions in it cannot be read\n", *to, db.Path)
+			return nil
+		})
+	case "demo":
+		return withDB(ctx, "demo", args, stderr, nil, func(db *orders.DB) error {
+			if _, err := setup(ctx, db, stdout); err != nil {
+				return err
+			}
+			n, err := db.Demo(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "demo store filled: %d orders\n", n)
+			return nil
+		})
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|staff add|verify|backup|demo] [flags]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (serve, migrate, token create, staff add, verify, backup, demo)", cmd)
+}
+
+// explain turns a domain error into a sentence for the terminal.
+func explain(err error) error {
+	var e *consent.Error
+	if errors.As(err, &e) {
+		parts := []string{assets.T("en", e.Key)}
+		for f, key := range e.Fields {
+			parts = append(parts, f+": "+assets.T("en", key))
+		}
+		return errors.New(strings.Join(parts, " "))
+	}
+	return err
+}
+
+// newFlags makes a flag set whose defaults come from CONSENTDESK_<FLAG>.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "consentdesk.db", "SQLite database file")
+	return fs, db
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	// Environment first, flags win.
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "CONSENTDESK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", env, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+func withDB(ctx context.Context, name string, args []string, stderr io.Writer, define func(*flag.FlagSet), run func(*orders.DB) error) error {
+	fs, path := newFlags(name, stderr)
+	if define != nil {
+		define(fs)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := orders.Open(ctx, *path, assets.Migrations())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return run(db)
+}
+
+// setup makes sure a store exists and prints a new manager's PIN once.
+func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
+	pin, err := db.EnsureStore(ctx, assets.DefaultNotices())
+	if err != nil {
+		return false, err
+	}
+	if pin != "" {
+		fmt.Fprintf(stdout, "New store set up. Sign in as %q with PIN %s; it is shown only this once.\n", orders.FirstManagerName, pin)
+	}
+	return pin != "", nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, path := newFlags("serve", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
+	publicAddr := fs.String("public-addr", "", "separate address for the customers' public pages only")
+	publicURL := fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
+	insecure := fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := orders.Open(ctx, *path, assets.Migrations())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := setup(ctx, db, stdout); err != nil {
+		return err
+	}
+	srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure})
+	if err != nil {
+		return err
+	}
+	servers := []*http.Server{newHTTPServer(srv.Handler())}
+	listeners := []string{*addr}
+	if *publicAddr != "" {
+		servers = append(servers, newHTTPServer(srv.PublicHandler()))
+		listeners = append(listeners, *publicAddr)
+	}
+	errs := make(chan error, len(servers))
+	for i, s := range servers {
+		ln, err := net.Listen("tcp", listeners[i])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ConsentDesk listening on http://%s\n", ln.Addr())
+		go func(s *http.Server, ln net.Listener) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- err
+			}
+		}(s, ln)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		return err
+	}
+	// Let requests in flight finish, then close the database.
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shutdown); err != nil {
+			slog.Error("shutdown", "err", err)
+		}
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+}

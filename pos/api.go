@@ -1,0 +1,255 @@
+package pos
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/gin-gonic/gin"
+)
+
+// apiLang: English unless the client asks for German.
+func apiLang(c *gin.Context) string {
+	if strings.HasPrefix(c.GetHeader("Accept-Language"), "de") {
+		return "de"
+	}
+	return "en"
+}
+
+type apiErrorBody struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func (s *Server) apiError(c *gin.Context, status int, err error) {
+	lang := apiLang(c)
+	code := string(consent.ErrorCode(err))
+	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		code = "too_large"
+	case code == "":
+		code = "internal"
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": apiErrorBody{Code: code, Message: message(lang, err), Fields: translateFields(lang, err)}})
+}
+
+// decodeJSON reads a body strictly: unknown fields are refused, so that a
+// misspelt "channels" cannot silently mean "no consent".
+func decodeJSON(c *gin.Context, v any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err == nil {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	field := "body"
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		field = te.Field
+	} else if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		field = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.unknown_field"}}
+	} else if errors.Is(err, io.EOF) {
+		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{"body": "err.required"}}
+	}
+	return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.type"}}
+}
+
+type apiOrderRequest struct {
+	Customer struct {
+		ID int64 `json:"id"`
+		orders.Customer
+	} `json:"customer"`
+	Items        []orders.Item `json:"items"`
+	DepositCents int64         `json:"deposit_cents"`
+	Pickup       *struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	} `json:"pickup"`
+	Consent struct {
+		Mode         string          `json:"mode"`
+		Channels     map[string]bool `json:"channels"`
+		SignaturePNG string          `json:"signature_png"`
+		HealthData   bool            `json:"health_data"`
+	} `json:"consent"`
+	Prescription *orders.Prescription `json:"prescription"`
+}
+
+func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
+	f := consent.FieldErrors{}
+	in := orders.NewOrder{Customer: r.Customer.Customer, Items: r.Items, DepositCents: r.DepositCents, Prescription: r.Prescription}
+	in.Customer.ID = r.Customer.ID
+	if r.Pickup != nil {
+		start, err1 := time.Parse(time.RFC3339, r.Pickup.Start)
+		end, err2 := time.Parse(time.RFC3339, r.Pickup.End)
+		if err1 != nil {
+			f.Add("pickup.start", "err.time_format")
+		}
+		if err2 != nil {
+			f.Add("pickup.end", "err.time_format")
+		}
+		in.Pickup = &orders.Pickup{Start: start, End: end}
+	}
+	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Channels: map[consent.Channel]bool{}}
+	for k, v := range r.Consent.Channels {
+		in.Consent.Channels[consent.Channel(k)] = v
+	}
+	if r.Consent.SignaturePNG != "" {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Consent.SignaturePNG, "data:image/png;base64,"))
+		if err != nil {
+			f.Add("consent.signature_png", "err.base64")
+		}
+		in.Consent.SignaturePNG = b
+	}
+	return in, f.Err()
+}
+
+// absURL builds a link to this server from the request.
+func absURL(c *gin.Context, path string) string {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s%s", scheme, c.Request.Host, path)
+}
+
+func (s *Server) apiCreateOrder(c *gin.Context) {
+	var req apiOrderRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in, err := req.toNewOrder()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	id := strconv.FormatInt(placed.Order.ID, 10)
+	c.JSON(http.StatusCreated, gin.H{
+		"id": placed.Order.ID, "number": placed.Order.Number, "customer_id": placed.Customer.ID,
+		"confirmation_url":    absURL(c, "/api/v1/orders/"+id+"/confirmation.pdf"),
+		"preferences_url":     s.preferencesURL(ctrl, placed.Customer.ID, ""),
+		"prescription_stored": placed.PrescriptionStored,
+	})
+}
+
+func pathID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (s *Server) apiOrder(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.order_not_found"))
+		return
+	}
+	o, err := s.db.Order(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": o.ID, "number": o.Number, "customer_id": o.CustomerID, "status": o.Status, "consent_mode": o.ConsentMode,
+		"items": o.Items, "total_cents": o.TotalCents, "deposit_cents": o.DepositCents, "balance_cents": o.BalanceCents(), "pickup": o.Pickup,
+		"notice_version": o.NoticeVersionID, "staff_id": o.StaffID, "created_at": o.CreatedAt.Format(time.RFC3339), "has_prescription": o.HasPrescription,
+		"signature_sha256": o.SignatureSHA256})
+}
+
+func (s *Server) apiConsents(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		return
+	}
+	states, events, err := s.db.Consents(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	channels := gin.H{}
+	for _, ch := range consent.Channels {
+		channels[string(ch)] = states[ch]
+	}
+	if events == nil {
+		events = []consent.Event{}
+	}
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channels, "purposes": gin.H{string(consent.HealthData): states[consent.HealthData]}, "events": events})
+}
+
+type apiConsentRequest struct {
+	Channels map[string]bool `json:"channels"`
+	Source   string          `json:"source"`
+	Note     string          `json:"note"`
+	OrderID  int64           `json:"order_id"`
+}
+
+func (s *Server) apiRecordConsents(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		return
+	}
+	var req apiConsentRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	change := orders.ConsentChange{CustomerID: id, OrderID: req.OrderID, Source: consent.Source(req.Source), Note: req.Note, Channels: map[consent.Channel]bool{}}
+	for k, v := range req.Channels {
+		change.Channels[consent.Channel(k)] = v
+	}
+	events, err := s.db.RecordConsents(c.Request.Context(), change)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	states, _, err := s.db.Consents(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	channels := gin.H{}
+	for _, ch := range consent.Channels {
+		channels[string(ch)] = states[ch]
+	}
+	if events == nil {
+		events = []consent.Event{}
+	}
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channels, "recorded": events})
+}
+
+func (s *Server) apiVerify(c *gin.Context) {
+	v, err := s.db.Verify(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// 200 either way: the answer is the JSON's "ok", which monitoring reads.
+	c.JSON(http.StatusOK, v)
+}

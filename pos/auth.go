@@ -1,0 +1,193 @@
+package pos
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/gin-gonic/gin"
+)
+
+const (
+	sessionCookie = "cd_session"
+	csrfCookie    = "cd_csrf"
+	langCookie    = "cd_lang"
+	staffKey      = "consentdesk.staff"
+	sessionKey    = "consentdesk.session"
+)
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie, Secure unless the
+// store runs plain HTTP on its network (Config.InsecureCookies).
+func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+}
+
+// lang is the session's language, else the cookie's, else the browser's,
+// else German.
+func (s *Server) lang(c *gin.Context) string {
+	if v, ok := c.Get(sessionKey); ok {
+		return v.(orders.Session).Lang
+	}
+	if l, err := c.Cookie(langCookie); err == nil {
+		return assets.Lang(l)
+	}
+	if strings.HasPrefix(c.GetHeader("Accept-Language"), "en") {
+		return "en"
+	}
+	return "de"
+}
+
+// csrfToken returns the token forms must carry: an HMAC of a random
+// cookie value (the signed double-submit pattern). A cross-site form
+// cannot read the cookie, so it cannot make the token.
+func (s *Server) csrfToken(c *gin.Context) string {
+	seed, err := c.Cookie(csrfCookie)
+	if v, ok := c.Get(csrfCookie); ok {
+		seed, err = v.(string), nil
+	}
+	if err != nil || len(seed) < 32 {
+		seed = randomID()
+		s.setCookie(c, csrfCookie, seed, 0)
+		c.Set(csrfCookie, seed)
+	}
+	return s.csrfFor(seed)
+}
+
+func (s *Server) csrfFor(seed string) string {
+	m := hmac.New(sha256.New, s.db.Keys.CSRF)
+	m.Write([]byte(seed))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrf guards every form post.
+func (s *Server) csrf(c *gin.Context) {
+	seed, err := c.Cookie(csrfCookie)
+	token := c.PostForm("csrf")
+	if token == "" {
+		token = c.GetHeader("X-CSRF-Token")
+	}
+	if err != nil || len(seed) < 32 || !hmac.Equal([]byte(token), []byte(s.csrfFor(seed))) {
+		s.fail(c, &consent.Error{Code: csrfFailed, Key: "err.csrf"})
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+const csrfFailed consent.Code = "csrf"
+
+func (s *Server) requireStaff(c *gin.Context) {
+	token, err := c.Cookie(sessionCookie)
+	if err == nil {
+		if sess, err := s.db.Session(c.Request.Context(), token); err == nil {
+			c.Set(sessionKey, sess)
+			st := sess.Staff
+			c.Set(staffKey, &st)
+			c.Next()
+			return
+		}
+	}
+	if c.Request.Method == http.MethodGet && !strings.HasSuffix(c.Request.URL.Path, ".pdf") {
+		c.Redirect(http.StatusSeeOther, "/login")
+	} else {
+		s.fail(c, consent.Errorf(consent.Denied, "err.signin_required"))
+	}
+	c.Abort()
+}
+
+func (s *Server) requireManager(c *gin.Context) {
+	if staff(c).Role != orders.RoleManager {
+		s.fail(c, consent.Errorf(forbidden, "err.manager_only"))
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+const forbidden consent.Code = "forbidden"
+
+func staff(c *gin.Context) *orders.Staff {
+	if v, ok := c.Get(staffKey); ok {
+		return v.(*orders.Staff)
+	}
+	return &orders.Staff{}
+}
+
+func (s *Server) loginPage(c *gin.Context) {
+	list, err := s.db.StaffList(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "login", view{Title: assets.T(s.lang(c), "title.login"), Data: list})
+}
+
+func (s *Server) login(c *gin.Context) {
+	id, _ := strconv.ParseInt(c.PostForm("staff_id"), 10, 64)
+	token, _, err := s.db.SignIn(c.Request.Context(), id, c.PostForm("pin"), s.lang(c))
+	if err != nil {
+		list, lerr := s.db.StaffList(c.Request.Context())
+		if lerr != nil {
+			s.fail(c, lerr)
+			return
+		}
+		lang := s.lang(c)
+		s.render(c, statusOf(err), "login", view{Title: assets.T(lang, "title.login"), Flash: message(lang, err), Data: list})
+		return
+	}
+	s.setCookie(c, sessionCookie, token, int(orders.SessionTTL.Seconds()))
+	c.Redirect(http.StatusSeeOther, "/orders/new")
+}
+
+func (s *Server) logout(c *gin.Context) {
+	if token, err := c.Cookie(sessionCookie); err == nil {
+		if err := s.db.SignOut(c.Request.Context(), token); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.setCookie(c, sessionCookie, "", -1)
+	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// setLang switches the language for this browser and, when signed in,
+// for the session.
+func (s *Server) setLang(c *gin.Context) {
+	lang := assets.Lang(c.PostForm("lang"))
+	s.setCookie(c, langCookie, lang, 365*24*3600)
+	if token, err := c.Cookie(sessionCookie); err == nil {
+		if err := s.db.SetSessionLang(c.Request.Context(), token, lang); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	back := c.PostForm("back")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+		back = "/"
+	}
+	c.Redirect(http.StatusSeeOther, back)
+}
+
+// requireToken authenticates the JSON API with a bearer token.
+func (s *Server) requireToken(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		s.fail(c, consent.Errorf(consent.Denied, "err.token_invalid"))
+		c.Abort()
+		return
+	}
+	if _, err := s.db.APIToken(c.Request.Context(), strings.TrimSpace(token)); err != nil {
+		s.fail(c, err)
+		c.Abort()
+		return
+	}
+	c.Next()
+}

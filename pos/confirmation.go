@@ -1,0 +1,104 @@
+package pos
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
+	"github.com/gin-gonic/gin"
+)
+
+// baseURL is where customers' links point: the --public-url flag, else
+// the store setting.
+func (s *Server) baseURL(ctrl consent.Controller) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	return trimSlash(ctrl.PublicURL)
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// PreferencesURL is the link printed on paper and in mails; src marks how
+// the customer arrived (qr_code for the printed code).
+func (s *Server) preferencesURL(ctrl consent.Controller, customerID int64, src string) string {
+	u := s.baseURL(ctrl) + "/p/" + s.tokens.Make(consent.PreferencesToken, customerID)
+	if src != "" {
+		u += "?src=" + src
+	}
+	return u
+}
+
+// confirmation gathers what the PDF prints for an order: the notice
+// version of the order and the ticks captured with it.
+func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmation, error) {
+	o, err := s.db.Order(ctx, orderID)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	cust, err := s.db.Customer(ctx, o.CustomerID)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	notice, err := s.db.Notice(ctx, o.NoticeVersionID)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	_, events, err := s.db.Consents(ctx, cust.ID)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	var mine []consent.Event
+	for _, e := range events {
+		if e.OrderID == o.ID && e.Source == consent.CounterTablet {
+			mine = append(mine, e)
+		}
+	}
+	ticked := map[consent.Channel]consent.State{}
+	if o.ConsentMode == orders.ModeTablet {
+		for ch, st := range consent.Derive(mine) {
+			if st.State != consent.None {
+				ticked[ch] = st.State
+			}
+		}
+	}
+	sig, err := s.db.Signature(ctx, o.ID)
+	if err != nil {
+		return pdf.Confirmation{}, err
+	}
+	return pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Ticked: ticked, Signature: sig,
+		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr")}, nil
+}
+
+func (s *Server) confirmationPDF(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.notFound(c)
+		return
+	}
+	conf, err := s.confirmation(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := pdf.RenderConfirmation(&buf, conf); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `inline; filename="Auftragsbestaetigung-`+conf.Order.Number+`.pdf"`)
+	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+}

@@ -1,0 +1,61 @@
+package pos
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/pdf"
+)
+
+// parseEuros reads "1.234,56", "1234.56" or "12" as cents.
+func parseEuros(v string) (int64, bool) {
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "€"))
+	if v == "" {
+		return 0, true
+	}
+	if strings.Contains(v, ",") {
+		v = strings.ReplaceAll(v, ".", "")
+		v = strings.Replace(v, ",", ".", 1)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e7 {
+		return 0, false
+	}
+	return int64(math.Round(f * 100)), true
+}
+
+// parseDecimal reads "-1,25" or "-1.25"; empty is nil.
+func parseDecimal(f consent.FieldErrors, field, v string) *float64 {
+	v = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(v, ",", "."), "−", "-"))
+	if v == "" {
+		return nil
+	}
+	x, err := strconv.ParseFloat(strings.TrimPrefix(v, "+"), 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		f.Add(field, "err.number_invalid")
+		return nil
+	}
+	return &x
+}
+
+// parsePickup combines a date and two times of day in the store's zone.
+func parsePickup(f consent.FieldErrors, date, from, to string) (time.Time, time.Time, bool) {
+	date, from, to = strings.TrimSpace(date), strings.TrimSpace(from), strings.TrimSpace(to)
+	if date == "" && from == "" && to == "" {
+		return time.Time{}, time.Time{}, false
+	}
+	start, err := time.ParseInLocation("2006-01-02 15:04", date+" "+from, pdf.Berlin)
+	if err != nil {
+		f.Add("pickup.start", "err.pickup_invalid")
+		return time.Time{}, time.Time{}, false
+	}
+	end, err := time.ParseInLocation("2006-01-02 15:04", date+" "+to, pdf.Berlin)
+	if err != nil {
+		f.Add("pickup.end", "err.pickup_invalid")
+		return time.Time{}, time.Time{}, false
+	}
+	return start, end, true
+}

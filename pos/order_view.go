@@ -1,0 +1,110 @@
+package pos
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/gin-gonic/gin"
+)
+
+type orderView struct {
+	Order     orders.Order
+	Customer  orders.Customer
+	States    map[consent.Channel]consent.ChannelState
+	Done      bool
+	RxDropped bool
+	VAT       []orders.VATLine
+	Contacts  map[consent.Channel]string
+}
+
+func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.notFound(c)
+		return orderView{}, false
+	}
+	ctx := c.Request.Context()
+	o, err := s.db.Order(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	cust, err := s.db.Customer(ctx, o.CustomerID)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	states, _, err := s.db.Consents(ctx, cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	v := orderView{Order: o, Customer: cust, States: states, VAT: orders.VAT(o.Items), Contacts: map[consent.Channel]string{}}
+	for _, ch := range consent.Channels {
+		v.Contacts[ch] = cust.Contact(ch)
+	}
+	return v, true
+}
+
+func (s *Server) orderPage(c *gin.Context) {
+	v, ok := s.loadOrderView(c)
+	if !ok {
+		return
+	}
+	v.Done = c.Query("done") == "1"
+	v.RxDropped = c.Query("rx") == "dropped"
+	s.render(c, http.StatusOK, "order", view{Title: assets.T(s.lang(c), "title.order") + " " + v.Order.Number, Data: v})
+}
+
+// paperSubmit records the ticks from a signed paper form, transcribed by
+// staff, with the scan of the form if there is one.
+func (s *Server) paperSubmit(c *gin.Context) {
+	v, ok := s.loadOrderView(c)
+	if !ok {
+		return
+	}
+	change := orders.ConsentChange{CustomerID: v.Customer.ID, OrderID: v.Order.ID, Source: consent.PaperForm, StaffID: staff(c).ID,
+		Channels: map[consent.Channel]bool{}, Note: c.PostForm("note")}
+	for _, ch := range consent.Channels {
+		change.Channels[ch] = c.PostForm("channel_"+string(ch)) == "on"
+	}
+	if fh, err := c.FormFile("scan"); err == nil {
+		if fh.Size > orders.MaxScanBytes {
+			s.paperError(c, v, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"scan": "err.scan_too_large"}})
+			return
+		}
+		f, err := fh.Open()
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		change.Scan, err = io.ReadAll(io.LimitReader(f, orders.MaxScanBytes+1))
+		f.Close()
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+	} else if err != http.ErrMissingFile {
+		s.fail(c, err)
+		return
+	}
+	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
+		s.paperError(c, v, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/orders/"+strconv.FormatInt(v.Order.ID, 10)+"?saved=1")
+}
+
+func (s *Server) paperError(c *gin.Context, v orderView, err error) {
+	if consent.ErrorCode(err) != consent.Invalid {
+		s.fail(c, err)
+		return
+	}
+	lang := s.lang(c)
+	s.render(c, http.StatusUnprocessableEntity, "order", view{Title: assets.T(lang, "title.order") + " " + v.Order.Number,
+		Flash: assets.T(lang, "err.invalid_input"), Errors: translateFields(lang, err), Data: v})
+}

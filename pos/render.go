@@ -1,0 +1,195 @@
+package pos
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
+	"github.com/gin-gonic/gin"
+)
+
+// tooLarge is a code of the web layer only: the body was over the limit.
+const tooLarge consent.Code = "too_large"
+
+// view is what every page template gets.
+type view struct {
+	Lang   string
+	Staff  *orders.Staff
+	CSRF   string
+	Title  string
+	Errors map[string]string // field -> sentence
+	Flash  string
+	Path   string // the page's own path, for the language switch to return to
+	Data   any
+}
+
+// fieldView is one labelled input of a form.
+type fieldView struct {
+	V                 view
+	Name, Value, Type string
+}
+
+// E returns the message for a field, for templates.
+func (v view) E(field string) string { return v.Errors[field] }
+
+var funcs = template.FuncMap{
+	"t":     assets.T,
+	"money": pdf.Money,
+	"euros": func(cents int64) string { return strings.TrimSuffix(pdf.Money(cents), " €") },
+	"date":  pdf.Date,
+	"appointment": func(p *orders.Pickup) string {
+		if p == nil {
+			return ""
+		}
+		return pdf.Appointment(p.Start, p.End)
+	},
+	"channels": func() []consent.Channel { return consent.Channels },
+	"rxfields": func() []string { return rxFields },
+	"sides":    func() []string { return []string{"right", "left"} },
+	"bases":    func() []string { return []string{"in", "out", "up", "down"} },
+	"dict3": func(v view, name, value, typ string) fieldView {
+		return fieldView{V: v, Name: name, Value: value, Type: typ}
+	},
+	"str":      func(v any) string { return fmt.Sprint(v) },
+}
+
+// parsePages builds one template set per page: the layout plus the page,
+// so that each page's "content" block stays its own.
+func parsePages() (map[string]*template.Template, error) {
+	files, err := fs.Glob(assets.Templates, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets.Templates, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// render executes a page into a buffer first, so that a template error
+// never leaves half a page on the wire.
+func (s *Server) render(c *gin.Context, status int, page string, v view) {
+	if v.Lang == "" {
+		v.Lang = s.lang(c)
+	}
+	if st, ok := c.Get(staffKey); ok {
+		v.Staff = st.(*orders.Staff)
+	}
+	v.CSRF = s.csrfToken(c)
+	if c.Request.Method == http.MethodGet {
+		v.Path = c.Request.URL.RequestURI()
+	}
+	var buf bytes.Buffer
+	t, ok := s.pages[page]
+	if !ok {
+		slog.Error("no such page template", "page", page)
+		c.String(http.StatusInternalServerError, assets.T(v.Lang, "err.internal"))
+		return
+	}
+	if err := t.Execute(&buf, v); err != nil {
+		slog.Error("render page", "page", page, "err", err)
+		c.String(http.StatusInternalServerError, assets.T(v.Lang, "err.internal"))
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// statusOf maps a domain error to an HTTP status.
+func statusOf(err error) int {
+	switch consent.ErrorCode(err) {
+	case consent.Invalid:
+		return http.StatusUnprocessableEntity
+	case consent.NotFound:
+		return http.StatusNotFound
+	case consent.Conflict:
+		return http.StatusConflict
+	case consent.Locked:
+		return http.StatusTooManyRequests
+	case consent.Denied:
+		return http.StatusUnauthorized
+	case tooLarge:
+		return http.StatusRequestEntityTooLarge
+	case csrfFailed, forbidden:
+		return http.StatusForbidden
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// translateFields turns field message keys into sentences.
+func translateFields(lang string, err error) map[string]string {
+	var e *consent.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(e.Fields))
+	for f, key := range e.Fields {
+		out[f] = assets.T(lang, key)
+	}
+	return out
+}
+
+// message is the sentence for an error; internal errors are logged and
+// shown only as "internal error".
+func message(lang string, err error) string {
+	var e *consent.Error
+	if errors.As(err, &e) {
+		return assets.T(lang, e.Key)
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return assets.T(lang, "err.body_too_large")
+	}
+	return assets.T(lang, "err.internal")
+}
+
+// fail answers an error in the form the client expects: JSON for the API,
+// a page for people.
+func (s *Server) fail(c *gin.Context, err error) {
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		slog.Error("internal error", "route", c.FullPath(), "err", err)
+	}
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		s.apiError(c, status, err)
+		return
+	}
+	lang := s.lang(c)
+	s.render(c, status, "error", view{Title: assets.T(lang, "title.error"), Flash: message(lang, err)})
+}
+
+func (s *Server) notFound(c *gin.Context) {
+	s.fail(c, consent.Errorf(consent.NotFound, "err.not_found"))
+}
+
+func randomID() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

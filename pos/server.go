@@ -1,0 +1,263 @@
+// Package pos is the web side of ConsentDesk: the counter tablet, the back
+// office, the JSON API and (from --public-addr) the customers' public
+// pages. Handlers parse and validate, call orders and consent, and render;
+// they hold no SQL.
+package pos
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/gin-gonic/gin"
+)
+
+// Config is what main hands the web layer.
+type Config struct {
+	DB *orders.DB
+	// PublicURL overrides the store setting for links and QR codes.
+	PublicURL string
+	// InsecureCookies drops the Secure flag, for a store network served
+	// over plain HTTP to tablets that are not on this machine. Browsers
+	// accept Secure cookies on 127.0.0.1 and localhost without TLS.
+	InsecureCookies bool
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	db        *orders.DB
+	tokens    *consent.Tokens
+	publicURL string
+	secure    bool
+	pages     map[string]*template.Template
+	drafts    *drafts
+}
+
+// New builds the server and parses every page's templates once.
+func New(cfg Config) (*Server, error) {
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		db:        cfg.DB,
+		tokens:    consent.NewTokens(cfg.DB.Keys.Tokens),
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		secure:    !cfg.InsecureCookies,
+		pages:     pages,
+		drafts:    &drafts{m: map[string]*draft{}},
+	}, nil
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// Body limits: JSON with a signature image, and uploads of scans and logos.
+const (
+	maxFormBody   = 2 << 20
+	maxUploadBody = orders.MaxScanBytes + 1<<20
+)
+
+// Handler serves the tablet, the back office and the API (--addr), and
+// the public pages too when no --public-addr is set.
+func (s *Server) Handler() http.Handler {
+	r := s.engine()
+	r.GET("/healthz", s.healthz)
+	r.StaticFS("/static", http.FS(must(fs.Sub(assets.Static(), "."))))
+
+	r.GET("/login", s.loginPage)
+	r.POST("/login", s.csrf, s.login)
+	r.POST("/lang", s.csrf, s.setLang)
+
+	staff := r.Group("/", s.requireStaff)
+	staff.POST("/logout", s.csrf, s.logout)
+	staff.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/orders/new") })
+	staff.GET("/orders/new", s.orderNewPage)
+	staff.POST("/orders/new", s.csrf, s.orderNewSubmit)
+	staff.GET("/orders/consent/:draft", s.consentPage)
+	staff.POST("/orders/consent/:draft", s.csrf, s.consentSubmit)
+	staff.GET("/orders/:id", s.orderPage)
+	staff.GET("/orders/:id/confirmation.pdf", s.confirmationPDF)
+	staff.POST("/orders/:id/paper", s.uploadLimit, s.csrf, s.paperSubmit)
+	staff.GET("/customers/search", s.customerSearch)
+	staff.GET("/notices/:id", s.noticeView)
+
+	manager := staff.Group("/", s.requireManager)
+	manager.GET("/settings", s.settingsPage)
+	manager.POST("/settings", s.csrf, s.settingsSubmit)
+	manager.POST("/settings/logo", s.uploadLimit, s.csrf, s.logoSubmit)
+	manager.GET("/notices", s.noticesPage)
+	manager.POST("/notices", s.csrf, s.noticeSubmit)
+
+	api := r.Group("/api/v1", s.requireToken)
+	api.POST("/orders", s.apiCreateOrder)
+	api.GET("/orders/:id", s.apiOrder)
+	api.GET("/orders/:id/confirmation.pdf", s.confirmationPDF)
+	api.GET("/customers/:id/consents", s.apiConsents)
+	api.POST("/customers/:id/consents", s.apiRecordConsents)
+	api.GET("/ledger/verify", s.apiVerify)
+
+	r.NoRoute(s.notFound)
+	return r
+}
+
+// PublicHandler serves only the customers' public pages, for
+// --public-addr; nothing of the staff side is reachable there.
+func (s *Server) PublicHandler() http.Handler {
+	r := s.engine()
+	r.StaticFS("/static", http.FS(assets.Static()))
+	r.NoRoute(s.notFound)
+	return r
+}
+
+func (s *Server) engine() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = false
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(s.recoverer, s.accessLog, securityHeaders, bodyLimit(maxFormBody))
+	return r
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		slog.Error("health check failed", "err", err)
+		c.String(http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	c.String(http.StatusOK, "ok")
+}
+
+// securityHeaders go on every response (GDPR Art. 32): no inline
+// scripts, no framing, no sniffing, no referrer leaking a token.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+// bodyLimit refuses oversized bodies with 413 before reading them, and
+// caps what a handler can read from a body that lies about its length.
+func bodyLimit(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			c.Header("Connection", "close")
+			s := c.MustGet(serverKey).(*Server)
+			s.fail(c, &consent.Error{Code: tooLarge, Key: "err.body_too_large"})
+			c.Abort()
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}
+
+// uploadLimit raises the body limit for routes that take a file.
+func (s *Server) uploadLimit(c *gin.Context) {
+	if c.Request.ContentLength > maxUploadBody {
+		c.Header("Connection", "close")
+		s.fail(c, &consent.Error{Code: tooLarge, Key: "err.body_too_large"})
+		c.Abort()
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxUploadBody)
+	c.Next()
+}
+
+const serverKey = "consentdesk.server"
+
+// recoverer turns a panic into "internal error": never a stack trace to
+// a person.
+func (s *Server) recoverer(c *gin.Context) {
+	c.Set(serverKey, s)
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			slog.Error("panic in handler", "route", c.FullPath(), "panic", v)
+			s.fail(c, errors.New("panic"))
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+// accessLog logs the route pattern, never the path: paths carry tokens
+// and queries carry names.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	slog.Debug("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+}
+
+// drafts hold an order between the staff's form and the customer's
+// consent screen, in memory only: the prescription in a draft is health
+// data and must not reach the disk before the customer consents.
+type drafts struct {
+	mu sync.Mutex
+	m  map[string]*draft
+}
+
+type draft struct {
+	staffID int64
+	order   orders.NewOrder
+	created time.Time
+}
+
+const draftTTL = 2 * time.Hour
+
+func (d *drafts) put(staffID int64, o orders.NewOrder) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	for id, x := range d.m {
+		if now.Sub(x.created) > draftTTL {
+			delete(d.m, id)
+		}
+	}
+	id := randomID()
+	d.m[id] = &draft{staffID: staffID, order: o, created: now}
+	return id
+}
+
+func (d *drafts) get(id string, staffID int64) (orders.NewOrder, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.m[id]
+	if !ok || x.staffID != staffID || time.Since(x.created) > draftTTL {
+		return orders.NewOrder{}, false
+	}
+	return x.order, true
+}
+
+func (d *drafts) drop(id string) {
+	d.mu.Lock()
+	delete(d.m, id)
+	d.mu.Unlock()
+}

@@ -1,0 +1,97 @@
+package pos
+
+import (
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/gin-gonic/gin"
+)
+
+// settingsFields are the store settings' form fields, in order.
+var settingsFields = []string{"name", "street", "postal_code", "city", "email", "phone", "website", "dpo_contact", "supervisory_authority",
+	"public_url", "legal_form", "registered_seat", "register_court", "register_number", "managing_directors", "vat_id"}
+
+type settingsView struct {
+	Values      map[string]string
+	Fields      []string
+	HealthBasis string
+	DoubleOptIn bool
+	HasLogo     bool
+}
+
+func controllerValues(c consent.Controller) map[string]string {
+	return map[string]string{"name": c.Name, "street": c.Street, "postal_code": c.PostalCode, "city": c.City, "email": c.Email, "phone": c.Phone,
+		"website": c.Website, "dpo_contact": c.DPOContact, "supervisory_authority": c.Authority, "public_url": c.PublicURL, "legal_form": c.LegalForm,
+		"registered_seat": c.Seat, "register_court": c.RegCourt, "register_number": c.RegNumber, "managing_directors": c.Directors, "vat_id": c.VATID}
+}
+
+func (s *Server) settingsPage(c *gin.Context) {
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	flash := ""
+	if c.Query("saved") == "1" {
+		flash = assets.T(s.lang(c), "msg.saved")
+	}
+	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
+		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, DoubleOptIn: ctrl.DoubleOptIn, HasLogo: len(ctrl.Logo) > 0}})
+}
+
+func (s *Server) settingsSubmit(c *gin.Context) {
+	ctx := c.Request.Context()
+	old, err := s.db.Controller(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v := map[string]string{}
+	for _, f := range settingsFields {
+		v[f] = strings.TrimSpace(c.PostForm(f))
+	}
+	n := consent.Controller{Name: v["name"], Street: v["street"], PostalCode: v["postal_code"], City: v["city"], Email: v["email"], Phone: v["phone"],
+		Website: v["website"], DPOContact: v["dpo_contact"], Authority: v["supervisory_authority"], PublicURL: v["public_url"], LegalForm: v["legal_form"],
+		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
+		HealthBasis: c.PostForm("health_data_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME}
+	if err := s.db.SaveController(ctx, n, staff(c).ID); err != nil {
+		if consent.ErrorCode(err) != consent.Invalid {
+			s.fail(c, err)
+			return
+		}
+		lang := s.lang(c)
+		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
+			Errors: translateFields(lang, err), Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, DoubleOptIn: n.DoubleOptIn, HasLogo: len(old.Logo) > 0}})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings?saved=1")
+}
+
+// logoSubmit takes a PNG or JPEG, judged by its content, never by its
+// name; the file name is not used at all, so no path can come from it.
+func (s *Server) logoSubmit(c *gin.Context) {
+	fh, err := c.FormFile("logo")
+	if err != nil {
+		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.logo_type"})
+		return
+	}
+	f, err := fh.Open()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 2<<20+1))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.db.SaveLogo(c.Request.Context(), b); err != nil {
+		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.logo_type"})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings?saved=1")
+}
