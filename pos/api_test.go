@@ -1,0 +1,234 @@
+package pos_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const apiOrder = `{
+  "customer": {"salutation": "Frau", "first_name": "Jürgen", "last_name": "Weiß",
+               "street": "Hauptstraße 1", "postal_code": "79098", "city": "Freiburg",
+               "email": "j.weiss@example.org", "mobile": "+49 170 1234567", "phone": ""},
+  "items": [{"description": "Gleitsichtgläser", "quantity": 2, "unit_price_cents": 24900, "vat_rate_percent": 19}],
+  "deposit_cents": 10000,
+  "pickup": {"start": "2026-12-03T10:00:00+01:00", "end": "2026-12-03T10:30:00+01:00"},
+  "consent": {"mode": "tablet", "channels": {"post": true, "email": true, "sms": false, "phone": false}},
+  "prescription": {"right": {"sph": -1.25, "cyl": -0.5, "axis": 90, "add": 2.0, "pd": 32.0},
+                   "left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}
+}`
+
+type api struct {
+	e     *env
+	token string
+}
+
+func newAPI(t *testing.T) *api {
+	e := newEnv(t)
+	token, err := e.db.CreateAPIToken(context.Background(), "ERP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{e: e, token: token}
+}
+
+func (a *api) call(method, path, body string, out any) int {
+	a.e.t.Helper()
+	req, _ := http.NewRequest(method, a.e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			a.e.t.Fatalf("%s %s: %v\n%s", method, path, err, b)
+		}
+	}
+	return res.StatusCode
+}
+
+type apiErr struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+	} `json:"error"`
+}
+
+func TestAPICreateOrderAndConsents(t *testing.T) {
+	a := newAPI(t)
+	var created struct {
+		ID                 int64  `json:"id"`
+		Number             string `json:"number"`
+		CustomerID         int64  `json:"customer_id"`
+		ConfirmationURL    string `json:"confirmation_url"`
+		PreferencesURL     string `json:"preferences_url"`
+		PrescriptionStored bool   `json:"prescription_stored"`
+	}
+	if st := a.call("POST", "/api/v1/orders", apiOrder, &created); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	if created.ID == 0 || created.Number == "" || created.CustomerID == 0 || !strings.HasPrefix(created.PreferencesURL, "https://optik.example/p/") ||
+		!strings.HasSuffix(created.ConfirmationURL, "/api/v1/orders/1/confirmation.pdf") {
+		t.Errorf("created = %+v", created)
+	}
+	if created.PrescriptionStored {
+		t.Error("prescription stored without explicit consent (consent.health_data)")
+	}
+	var order map[string]any
+	if st := a.call("GET", "/api/v1/orders/1", "", &order); st != http.StatusOK || order["number"] != created.Number || order["total_cents"] != float64(49800) {
+		t.Errorf("order: %d %v", st, order)
+	}
+	req, _ := http.NewRequest("GET", created.ConfirmationURL, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 4)
+	io.ReadFull(res.Body, head)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || string(head) != "%PDF" {
+		t.Errorf("confirmation.pdf: %d %q", res.StatusCode, head)
+	}
+
+	var cons struct {
+		CustomerID int64 `json:"customer_id"`
+		Channels   map[string]struct {
+			State         string `json:"state"`
+			OptInLevel    string `json:"opt_in_level"`
+			NoticeVersion string `json:"notice_version"`
+		} `json:"channels"`
+		Events []map[string]any `json:"events"`
+	}
+	if st := a.call("GET", "/api/v1/customers/1/consents", "", &cons); st != http.StatusOK {
+		t.Fatalf("consents: %d", st)
+	}
+	if cons.Channels["post"].State != "granted" || cons.Channels["post"].OptInLevel != "single" || cons.Channels["email"].State != "pending" ||
+		cons.Channels["email"].OptInLevel != "confirmed" || cons.Channels["sms"].State != "none" || cons.Channels["phone"].State != "none" ||
+		cons.Channels["post"].NoticeVersion != "de-1" || len(cons.Events) != 2 {
+		t.Errorf("consents = %+v", cons)
+	}
+	if cons.Events[0]["source"] != "counter_tablet" || cons.Events[0]["hash"] == "" || cons.Events[0]["id"] != float64(1) {
+		t.Errorf("event = %v", cons.Events[0])
+	}
+
+	// A withdrawal by phone, recorded by staff.
+	var after struct {
+		Channels map[string]struct{ State string } `json:"channels"`
+	}
+	if st := a.call("POST", "/api/v1/customers/1/consents", `{"channels": {"post": false}, "source": "phone_request", "note": "Anruf am Morgen"}`, &after); st != http.StatusOK || after.Channels["post"].State != "withdrawn" {
+		t.Errorf("withdraw: %d %+v", st, after)
+	}
+	var v struct {
+		OK     bool  `json:"ok"`
+		Events int64 `json:"events"`
+	}
+	if st := a.call("GET", "/api/v1/ledger/verify", "", &v); st != http.StatusOK || !v.OK || v.Events != 3 {
+		t.Errorf("verify: %d %+v", st, v)
+	}
+}
+
+func TestAPIBadInputChangesNothing(t *testing.T) {
+	a := newAPI(t)
+	cases := []struct {
+		name, body, field, code string
+		status                  int
+	}{
+		{"bad e-mail", strings.Replace(apiOrder, "j.weiss@example.org", "j.weiss@", 1), "customer.email", "invalid", 422},
+		{"float cents", strings.Replace(apiOrder, `"unit_price_cents": 24900`, `"unit_price_cents": 249.5`, 1), "items.unit_price_cents", "invalid", 422},
+		{"misspelt field", strings.Replace(apiOrder, `"channels"`, `"channel"`, 1), "channel", "invalid", 422},
+		{"bad time", strings.Replace(apiOrder, "2026-12-03T10:00:00+01:00", "3.12.2026 10 Uhr", 1), "pickup.start", "invalid", 422},
+		{"sms without mobile", strings.Replace(strings.Replace(apiOrder, `"sms": false`, `"sms": true`, 1), "+49 170 1234567", "", 1), "consent.channels.sms", "invalid", 422},
+		{"axis 200", strings.Replace(apiOrder, `"axis": 90`, `"axis": 200`, 1), "prescription.right.axis", "invalid", 422},
+		{"not json", `{"customer": `, "body", "invalid", 422},
+		{"empty", ``, "body", "invalid", 422},
+		{"unknown customer", strings.Replace(apiOrder, `"customer": {`, `"customer": {"id": 77, `, 1), "customer.id", "invalid", 422},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var e apiErr
+			st := a.call("POST", "/api/v1/orders", tc.body, &e)
+			if st != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
+				t.Fatalf("status %d, error %+v", st, e.Error)
+			}
+			if _, ok := e.Error.Fields[tc.field]; !ok {
+				t.Errorf("fields = %v, want %s", e.Error.Fields, tc.field)
+			}
+			if n := a.e.count("orders") + a.e.count("customers") + a.e.count("consent_events"); n != 0 {
+				t.Errorf("%d rows written", n)
+			}
+		})
+	}
+}
+
+func TestAPIAuthAndLimits(t *testing.T) {
+	a := newAPI(t)
+	for _, token := range []string{"", "cdk_wrong", a.token + "x"} {
+		req, _ := http.NewRequest("GET", a.e.srv.URL+"/api/v1/ledger/verify", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e apiErr
+		json.NewDecoder(res.Body).Decode(&e)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || e.Error.Code != "denied" {
+			t.Errorf("token %q: %d %+v", token, res.StatusCode, e)
+		}
+	}
+	big := `{"customer": {"last_name": "` + strings.Repeat("x", 3<<20) + `"}}`
+	var e apiErr
+	if st := a.call("POST", "/api/v1/orders", big, &e); st != http.StatusRequestEntityTooLarge || e.Error.Code != "too_large" {
+		t.Errorf("oversized: %d %+v", st, e)
+	}
+	// A body without a length that turns out too large is cut off too.
+	req, _ := http.NewRequest("POST", a.e.srv.URL+"/api/v1/orders", io.MultiReader(strings.NewReader(`{"customer": {"last_name": "`), bytes.NewReader(bytes.Repeat([]byte("x"), 3<<20)), strings.NewReader(`"}}`)))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.ContentLength = -1
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked oversized: %d", res.StatusCode)
+	}
+	if st := a.call("GET", "/api/v1/orders/999", "", &e); st != http.StatusNotFound || e.Error.Code != "not_found" {
+		t.Errorf("missing order: %d %+v", st, e)
+	}
+	if st := a.call("GET", "/api/v1/customers/abc/consents", "", &e); st != http.StatusNotFound {
+		t.Errorf("bad id: %d", st)
+	}
+	if st := a.call("POST", "/api/v1/customers/1/consents", `{"channels": {"sms": true}, "source": "phone_request"}`, &e); st != http.StatusNotFound {
+		t.Errorf("consents of a missing customer: %d %+v", st, e)
+	}
+}
+
+func TestAPIGermanMessages(t *testing.T) {
+	a := newAPI(t)
+	req, _ := http.NewRequest("POST", a.e.srv.URL+"/api/v1/orders", strings.NewReader(strings.Replace(apiOrder, "j.weiss@example.org", "x", 1)))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Accept-Language", "de-DE")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e apiErr
+	json.NewDecoder(res.Body).Decode(&e)
+	res.Body.Close()
+	if e.Error.Fields["customer.email"] != "Keine gültige E-Mail-Adresse." {
+		t.Errorf("German message: %+v", e.Error)
+	}
+}

@@ -1,0 +1,139 @@
+package pos_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pos"
+)
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	os.Exit(m.Run())
+}
+
+type env struct {
+	t       *testing.T
+	db      *orders.DB
+	srv     *httptest.Server
+	counter orders.Staff
+	manager orders.Staff
+}
+
+// newEnv starts the real server on a free port on 127.0.0.1, on a real
+// SQLite file.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
+		t.Fatal(err)
+	}
+	counter, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manager, err := db.AddStaff(ctx, "Max", "8642", orders.RoleManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pos.New(pos.Config{DB: db, PublicURL: "https://optik.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, srv: srv, counter: counter, manager: manager}
+}
+
+// client keeps cookies by hand: Go's cookie jar would not send the Secure
+// cookies over http://127.0.0.1, which browsers do.
+type client struct {
+	e       *env
+	cookies map[string]string
+	csrf    string
+}
+
+func (e *env) client() *client { return &client{e: e, cookies: map[string]string{}} }
+
+type resp struct {
+	*http.Response
+	body string
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *client) do(req *http.Request) resp {
+	c.e.t.Helper()
+	for k, v := range c.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := hc.Do(req)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	for _, ck := range r.Cookies() {
+		if ck.MaxAge < 0 {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck.Value
+		}
+	}
+	if m := csrfRE.FindStringSubmatch(string(b)); m != nil {
+		c.csrf = m[1]
+	}
+	return resp{r, string(b)}
+}
+
+func (c *client) get(path string) resp {
+	req, _ := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
+	return c.do(req)
+}
+
+// post sends a form with the CSRF token of the last page seen.
+func (c *client) post(path string, form url.Values) resp {
+	if form.Get("csrf") == "" && c.csrf != "" {
+		form.Set("csrf", c.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+func (c *client) signIn(s orders.Staff, pin string) {
+	c.e.t.Helper()
+	c.get("/login")
+	r := c.post("/login", url.Values{"staff_id": {itoa(s.ID)}, "pin": {pin}})
+	if r.StatusCode != http.StatusSeeOther || c.cookies["cd_session"] == "" {
+		c.e.t.Fatalf("sign-in failed: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+func (e *env) count(table string) int {
+	var n int
+	if err := e.db.SQL().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,387 @@
+package pos_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/png"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+func TestSecurityHeadersAndCookieFlags(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	for _, path := range []string{"/login", "/healthz", "/nowhere", "/static/app.css"} {
+		r := c.get(path)
+		for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+			if got := r.Header.Get(h); got != want {
+				t.Errorf("%s: %s = %q", path, h, got)
+			}
+		}
+		csp := r.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+	r := c.get("/login")
+	c.post("/login", url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}})
+	_ = r
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/login", strings.NewReader(url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}, "csrf": {c.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "cd_csrf", Value: c.cookies["cd_csrf"]})
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var found bool
+	for _, line := range res.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, "cd_session=") {
+			found = true
+			for _, flag := range []string{"HttpOnly", "Secure", "SameSite=Strict"} {
+				if !strings.Contains(line, flag) {
+					t.Errorf("session cookie lacks %s: %s", flag, line)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no session cookie set")
+	}
+}
+
+func TestSignInCSRFAndLockout(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	if r := c.get("/orders/new"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("staff page without session: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	c.get("/login")
+	// Without the token, and with a token for another browser's cookie.
+	if r := c.post("/login", url.Values{"csrf": {"forged"}, "staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged CSRF token: %d", r.StatusCode)
+	}
+	other := e.client()
+	other.get("/login")
+	if r := c.post("/login", url.Values{"csrf": {other.csrf}, "staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser's CSRF token: %d", r.StatusCode)
+	}
+	r := c.post("/login", url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"1234"}})
+	if r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.body, "Name oder PIN stimmt nicht") {
+		t.Fatalf("wrong PIN: %d", r.StatusCode)
+	}
+	for i := 0; i < 4; i++ {
+		c.post("/login", url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"1234"}})
+	}
+	r = c.post("/login", url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}})
+	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(r.body, "gesperrt") {
+		t.Fatalf("locked account: %d", r.StatusCode)
+	}
+	if c.cookies["cd_session"] != "" {
+		t.Fatal("a locked account got a session")
+	}
+	// A signed-in session still needs the token for every post.
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	if r := m.post("/logout", url.Values{"csrf": {"x"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("logout without CSRF: %d", r.StatusCode)
+	}
+}
+
+func TestManagerOnlyPages(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	for _, path := range []string{"/settings", "/notices"} {
+		if r := c.get(path); r.StatusCode != http.StatusForbidden {
+			t.Errorf("counter staff on %s: %d", path, r.StatusCode)
+		}
+	}
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	if r := m.get("/settings"); r.StatusCode != http.StatusOK {
+		t.Errorf("manager on /settings: %d", r.StatusCode)
+	}
+}
+
+func signature(t *testing.T) string {
+	img := image.NewNRGBA(image.Rect(0, 0, 300, 100))
+	for x := 10; x < 290; x++ {
+		img.Set(x, 50+x%15, color.NRGBA{0, 0, 0, 255})
+		img.Set(x, 51+x%15, color.NRGBA{0, 0, 0, 255})
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+func orderForm(lastName string) url.Values {
+	day := time.Now().AddDate(0, 0, 7).Format("2006-01-02")
+	return url.Values{
+		"salutation": {"Frau"}, "first_name": {"Jürgen"}, "last_name": {lastName}, "street": {"Hauptstraße 1"}, "postal_code": {"79098"},
+		"city": {"Freiburg"}, "email": {"j.weiss@example.org"}, "mobile": {"0170 1234567"}, "customer_lang": {"de"},
+		"item_description_0": {"Gleitsichtgläser"}, "item_quantity_0": {"2"}, "item_price_0": {"249,00"}, "item_vat_0": {"19"},
+		"item_description_1": {"Pflegemittel"}, "item_quantity_1": {"1"}, "item_price_1": {"12,90"}, "item_vat_1": {"7"},
+		"deposit": {"100"}, "pickup_date": {day}, "pickup_from": {"10:00"}, "pickup_to": {"10:30"},
+		"rx_right_sph": {"-1,25"}, "rx_right_cyl": {"-0,50"}, "rx_right_axis": {"90"}, "rx_left_sph": {"-1.00"},
+		"consent_mode": {"tablet"},
+	}
+}
+
+var locationID = regexp.MustCompile(`^/orders/(\d+)\?done=1`)
+
+func TestTabletOrderFlow(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	r := c.post("/orders/new", orderForm("Weiß"))
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/orders/consent/") {
+		t.Fatalf("staff form: %d %s\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	if e.count("orders") != 0 || e.count("customers") != 0 {
+		t.Fatal("something was stored before the customer's decision")
+	}
+	consentPath := r.Header.Get("Location")
+	r = c.get(consentPath)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("consent screen: %d", r.StatusCode)
+	}
+	// Every switch starts off (GDPR Art. 4(11), CJEU C-61/19), and each
+	// shows the address it would use; phone has a number through the mobile.
+	if strings.Contains(r.body, " checked") {
+		t.Error("a switch starts on")
+	}
+	for _, want := range []string{"j.weiss@example.org", "&#43;491701234567", "Hauptstraße 1, 79098 Freiburg", `name="channel_post"`, `name="channel_email"`,
+		`name="channel_sms"`, `name="channel_phone"`, `name="health_data"`, "Vollständige Datenschutzhinweise", "de-1", "Art. 13 DSGVO"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("consent screen lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, "select all") || strings.Contains(r.body, "Alle auswählen") {
+		t.Error("staff must not get a select-all")
+	}
+	r = c.post(consentPath, url.Values{"channel_post": {"on"}, "channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}})
+	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusSeeOther || m == nil {
+		t.Fatalf("consent submit: %d %s\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	r = c.get(r.Header.Get("Location"))
+	if !strings.Contains(r.body, "Auftragsnummer") || !regexp.MustCompile(`\d{4}-\d{6}`).MatchString(r.body) {
+		t.Error("done page lacks the order number")
+	}
+	pdfResp := c.get("/orders/" + m[1] + "/confirmation.pdf")
+	if pdfResp.StatusCode != http.StatusOK || pdfResp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdfResp.body, "%PDF") {
+		t.Fatalf("confirmation: %d %s", pdfResp.StatusCode, pdfResp.Header.Get("Content-Type"))
+	}
+	var source, actor string
+	var n int
+	e.db.SQL().QueryRow(`SELECT COUNT(*), MIN(source), MIN(actor) FROM consent_events`).Scan(&n, &source, &actor)
+	if n != 3 || source != string(consent.CounterTablet) || actor != string(consent.ByCustomer) {
+		t.Errorf("events: %d %s %s", n, source, actor)
+	}
+	// The draft is gone: posting again does not make a second order.
+	if r := c.post(consentPath, url.Values{}); r.StatusCode != http.StatusNotFound || e.count("orders") != 1 {
+		t.Errorf("second post of a used draft: %d, orders %d", r.StatusCode, e.count("orders"))
+	}
+}
+
+func TestOrderFormErrorsChangeNothing(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	f := orderForm(`<script>alert("x")</script>`)
+	f.Set("email", "kein-at-zeichen")
+	f.Set("item_price_0", "zwölf")
+	f.Set("rx_left_sph", "-99")
+	r := c.post("/orders/new", f)
+	if r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	for _, want := range []string{"Keine gültige E-Mail-Adresse.", "Keine gültige Zahl.", "Sphäre zwischen", "Es wurde nichts gespeichert",
+		`value="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, `<script>alert`) {
+		t.Error("what the customer typed reached the page unescaped")
+	}
+	for _, table := range []string{"customers", "orders", "consent_events"} {
+		if e.count(table) != 0 {
+			t.Errorf("%s written", table)
+		}
+	}
+}
+
+func TestOrderWithEverySwitchOffAndEscaping(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	r := c.post("/orders/new", orderForm(`<img src=x onerror=alert(1)>`))
+	r = c.get(r.Header.Get("Location"))
+	draft := regexp.MustCompile(`action="(/orders/consent/[^"]+)"`).FindStringSubmatch(r.body)
+	if draft == nil {
+		t.Fatal("no consent form")
+	}
+	if strings.Contains(r.body, "<img src=x") {
+		t.Error("name unescaped on the consent screen")
+	}
+	r = c.post(draft[1], url.Values{})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("order with every switch off refused: %d", r.StatusCode)
+	}
+	loc := r.Header.Get("Location")
+	if !strings.Contains(loc, "rx=dropped") {
+		t.Error("prescription without consent should be dropped and said so")
+	}
+	r = c.get(loc)
+	if !strings.Contains(r.body, "nicht gespeichert") || strings.Contains(r.body, "<img src=x") {
+		t.Error("order page: missing notice or unescaped name")
+	}
+	if e.count("consent_events") != 0 || e.count("prescriptions") != 0 || e.count("orders") != 1 {
+		t.Error("wrong rows after an order without consent")
+	}
+}
+
+func TestPaperModeAndUpload(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	f := orderForm("Weiß")
+	f.Set("consent_mode", "paper")
+	r := c.post("/orders/new", f)
+	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("paper order: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	page := c.get("/orders/" + m[1])
+	if !strings.Contains(page.body, "Papierformular nachtragen") {
+		t.Fatal("no paper form on a paper-mode order")
+	}
+	upload := func(fields map[string]string, scan []byte) resp {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		w.WriteField("csrf", c.csrf)
+		for k, v := range fields {
+			w.WriteField(k, v)
+		}
+		if scan != nil {
+			fw, _ := w.CreateFormFile("scan", "../../etc/passwd")
+			fw.Write(scan)
+		}
+		w.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/orders/"+m[1]+"/paper", &b)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		return c.do(req)
+	}
+	r = upload(map[string]string{"channel_sms": "on"}, []byte("MZ\x90\x00 this is an executable"))
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Nur PDF, JPEG oder PNG") || e.count("consent_events") != 0 {
+		t.Fatalf("bad scan: %d", r.StatusCode)
+	}
+	scan := append([]byte("%PDF-1.4\n%âãÏÓ\n"), bytes.Repeat([]byte("0"), 200)...)
+	r = upload(map[string]string{"channel_sms": "on", "channel_post": "on"}, scan)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("paper ticks: %d %s", r.StatusCode, r.body)
+	}
+	var n int
+	e.db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE source = 'paper_form' AND actor = 'staff' AND evidence_sha256 != ''`).Scan(&n)
+	if n != 2 {
+		t.Errorf("paper events with scan hash: %d", n)
+	}
+}
+
+func TestSettingsPublishNewNoticeVersion(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.manager, "8642")
+	page := c.get("/settings")
+	values := url.Values{}
+	for _, m := range regexp.MustCompile(`name="([a-z_]+)" value="([^"]*)"`).FindAllStringSubmatch(page.body, -1) {
+		values.Set(m[1], strings.ReplaceAll(strings.ReplaceAll(m[2], "&#43;", "+"), "&amp;", "&"))
+	}
+	values.Del("csrf")
+	values.Set("name", "Optik Sonnenschein GmbH")
+	values.Set("health_data_basis", "explicit_consent")
+	values.Set("double_opt_in", "on")
+	r := c.post("/settings", values)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save settings: %d %s", r.StatusCode, r.body)
+	}
+	v, err := e.db.CurrentNotice(t.Context(), "de")
+	if err != nil || v.ID != "de-2" || !strings.Contains(v.Text, "Optik Sonnenschein GmbH") {
+		t.Fatalf("notice after settings change: %s %v", v.ID, err)
+	}
+	old, _ := e.db.Notice(t.Context(), "de-1")
+	if strings.Contains(old.Text, "Sonnenschein") {
+		t.Error("an old version changed")
+	}
+	values.Set("email", "kaputt")
+	r = c.post("/settings", values)
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Keine gültige E-Mail-Adresse") {
+		t.Errorf("bad settings: %d", r.StatusCode)
+	}
+	// Editing the notice publishes a new version; a stub is refused.
+	c.get("/notices")
+	if r := c.post("/notices", url.Values{"lang": {"de"}, "template": {"zu kurz"}}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("short notice: %d", r.StatusCode)
+	}
+	r = c.post("/notices", url.Values{"lang": {"de"}, "template": {old.Template + "\n10. Änderungen\nWir passen diese Hinweise an, wenn sich etwas ändert."}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("publish notice: %d", r.StatusCode)
+	}
+	if v, _ := e.db.CurrentNotice(t.Context(), "de"); v.ID != "de-3" {
+		t.Errorf("current = %s", v.ID)
+	}
+	if r := c.get("/notices/de-1"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, old.SHA256) {
+		t.Error("old version not viewable")
+	}
+}
+
+func TestLanguageSwitch(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	r := c.post("/lang", url.Values{"lang": {"en"}, "back": {"/orders/new"}})
+	if r.Header.Get("Location") != "/orders/new" {
+		t.Fatalf("back to %q", r.Header.Get("Location"))
+	}
+	r = c.get("/orders/new")
+	if !strings.Contains(r.body, `lang="en"`) || !strings.Contains(r.body, "Find customer") || strings.Contains(r.body, "Kunde suchen") {
+		t.Error("page not in English")
+	}
+	if r := c.post("/lang", url.Values{"lang": {"de"}, "back": {"//evil.example/"}}); r.Header.Get("Location") != "/" {
+		t.Errorf("open redirect: %q", r.Header.Get("Location"))
+	}
+}
+
+func TestCustomerSearch(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	r := c.post("/orders/new", orderForm("Weiß"))
+	c.post(r.Header.Get("Location"), url.Values{})
+	for _, q := range []string{"weiß", "Jürgen Weiß", "j.weiss@", "0170 1234567", "1701234"} {
+		r := c.get("/customers/search?q=" + url.QueryEscape(q))
+		if !strings.Contains(r.body, `"last_name":"Weiß"`) {
+			t.Errorf("search %q: %s", q, r.body)
+		}
+	}
+	if r := c.get("/customers/search?q=" + url.QueryEscape("%")); r.body != "[]" {
+		t.Errorf("a lone %% matched: %s", r.body)
+	}
+}
