@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"image"
+	"io"
+	"log/slog"
 	"image/color"
 	"image/png"
 	"os"
@@ -64,6 +66,11 @@ func sampleOrder(t testing.TB) orders.NewOrder {
 
 func fixedNow(db *orders.DB) {
 	db.Now = func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) }
+}
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	os.Exit(m.Run())
 }
 
 func TestPlaceOrder(t *testing.T) {

@@ -62,7 +62,7 @@ var funcs = template.FuncMap{
 	"dict3": func(v view, name, value, typ string) fieldView {
 		return fieldView{V: v, Name: name, Value: value, Type: typ}
 	},
-	"str":      func(v any) string { return fmt.Sprint(v) },
+	"str": func(v any) string { return fmt.Sprint(v) },
 }
 
 // parsePages builds one template set per page: the layout plus the page,

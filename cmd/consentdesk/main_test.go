@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	os.Exit(m.Run())
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), args, &out, &errOut)
+	return out.String(), err
+}
+
+func TestSubcommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "store.db")
+	out, err := run(t, "migrate", "--db", db)
+	if err != nil || !strings.Contains(out, "PIN") {
+		t.Fatalf("migrate: %v %q", err, out)
+	}
+	if out, _ := run(t, "migrate", "--db", db); strings.Contains(out, "PIN") {
+		t.Error("the first PIN was shown twice")
+	}
+	if _, err := os.Stat(db + ".key"); err != nil {
+		t.Errorf("key file beside the database: %v", err)
+	}
+	out, err = run(t, "token", "create", "--name", "ERP", "--db", db)
+	if err != nil || !regexp.MustCompile(`^cdk_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
+		t.Errorf("token create must print the token and nothing else: %v %q", err, out)
+	}
+	if _, err := run(t, "staff", "add", "--name", "Anna", "--pin", "12", "--db", db); err == nil || !strings.Contains(err.Error(), "4 to 8 digits") {
+		t.Errorf("short PIN: %v", err)
+	}
+	if out, err := run(t, "staff", "add", "--name", "Anna", "--pin", "4711", "--role", "manager", "--db", db); err != nil || !strings.Contains(out, "manager") {
+		t.Errorf("staff add: %v %q", err, out)
+	}
+	if out, err := run(t, "demo", "--db", db); err != nil || !strings.Contains(out, "6 orders") {
+		t.Errorf("demo: %v %q", err, out)
+	}
+	out, err = run(t, "verify", "--db", db)
+	if err != nil || !strings.Contains(out, "intact") {
+		t.Errorf("verify: %v %q", err, out)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := run(t, "backup", "--to", backup, "--db", db); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if _, err := run(t, "backup", "--to", backup, "--db", db); err == nil {
+		t.Error("backup overwrote a file")
+	}
+	os.Link(db+".key", backup+".key")
+	if out, err := run(t, "verify", "--db", backup); err != nil || !strings.Contains(out, "intact") {
+		t.Errorf("verify the backup: %v %q", err, out)
+	}
+	// CONSENTDESK_DB stands for --db.
+	t.Setenv("CONSENTDESK_DB", db)
+	if out, err := run(t, "verify"); err != nil || !strings.Contains(out, "intact") {
+		t.Errorf("verify via env: %v %q", err, out)
+	}
+	if _, err := run(t, "nonsense"); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
+
+func TestVerifyFailsOnTamperedLedger(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "store.db")
+	if _, err := run(t, "demo", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	// Someone with the file edits an event behind the triggers' back.
+	if out, err := run(t, "verify", "--db", db); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	tamper(t, db)
+	if _, err := run(t, "verify", "--db", db); err == nil || !strings.Contains(err.Error(), "broken at event") {
+		t.Errorf("verify on a tampered ledger: %v", err)
+	}
+}
+
+// syncBuffer lets the test read what the server printed while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--db", filepath.Join(dir, "s.db"), "--addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"}, &out, io.Discard)
+	}()
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var addrs [][]string
+	for i := 0; i < 100 && len(addrs) < 2; i++ {
+		time.Sleep(50 * time.Millisecond)
+		addrs = re.FindAllStringSubmatch(out.String(), -1)
+	}
+	if len(addrs) < 2 {
+		t.Fatalf("server did not start: %q", out.String())
+	}
+	main, public := addrs[0][1], addrs[1][1]
+	res, err := http.Get(main + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, res)
+	}
+	res.Body.Close()
+	// Nothing of the staff side answers on the public address.
+	for _, p := range []string{"/login", "/orders/new", "/api/v1/ledger/verify", "/settings", "/healthz"} {
+		res, err := http.Get(public + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("public %s: %d", p, res.StatusCode)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no clean shutdown")
+	}
+}
