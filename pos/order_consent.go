@@ -77,7 +77,7 @@ func (s *Server) consentPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "consent", view{Title: assets.T(s.lang(c), "title.consent"), Data: v})
+	s.render(c, http.StatusOK, "consent", view{Title: assets.T(s.lang(c), "title.consent"), CustomerScreen: true, Data: v})
 }
 
 // decodeDataURL reads the canvas's "data:image/png;base64,…".
@@ -133,7 +133,7 @@ func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID string
 				v.Choices[i].On = in.Consent.Channels[ch.Channel]
 			}
 			v.HealthOn = in.Consent.HealthData
-			s.render(c, http.StatusUnprocessableEntity, "consent", view{Title: assets.T(lang, "title.consent"), Flash: assets.T(lang, "err.invalid_input"),
+			s.render(c, http.StatusUnprocessableEntity, "consent", view{Title: assets.T(lang, "title.consent"), CustomerScreen: true, Flash: assets.T(lang, "err.invalid_input"),
 				Errors: translateFields(lang, err), Data: v})
 			return
 		}

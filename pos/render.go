@@ -32,7 +32,10 @@ type view struct {
 	Errors map[string]string // field -> sentence
 	Flash  string
 	Path   string // the page's own path, for the language switch to return to
-	Data   any
+	// CustomerScreen hides the staff's menu while the customer holds the
+	// tablet.
+	CustomerScreen bool
+	Data           any
 }
 
 // fieldView is one labelled input of a form.

@@ -170,6 +170,9 @@ func TestTabletOrderFlow(t *testing.T) {
 	if strings.Contains(r.body, "select all") || strings.Contains(r.body, "Alle auswählen") {
 		t.Error("staff must not get a select-all")
 	}
+	if strings.Contains(r.body, `href="/settings"`) || strings.Contains(r.body, `action="/logout"`) {
+		t.Error("the customer's screen shows the staff menu")
+	}
 	r = c.post(consentPath, url.Values{"channel_post": {"on"}, "channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}})
 	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
 	if r.StatusCode != http.StatusSeeOther || m == nil {
@@ -383,5 +386,41 @@ func TestCustomerSearch(t *testing.T) {
 	}
 	if r := c.get("/customers/search?q=" + url.QueryEscape("%")); r.body != "[]" {
 		t.Errorf("a lone %% matched: %s", r.body)
+	}
+}
+
+func TestLogoUpload(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.manager, "8642")
+	c.get("/settings")
+	send := func(name string, content []byte) resp {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		w.WriteField("csrf", c.csrf)
+		fw, _ := w.CreateFormFile("logo", name)
+		fw.Write(content)
+		w.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/settings/logo", &b)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		return c.do(req)
+	}
+	// A script named like an image, with a path in its name: refused by content.
+	if r := send("../../logo.png", []byte("<svg onload=alert(1)>")); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("not an image: %d", r.StatusCode)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	if r := send("../../etc/logo.png", b.Bytes()); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("PNG logo: %d %s", r.StatusCode, r.body)
+	}
+	ctrl, _ := e.db.Controller(t.Context())
+	if ctrl.LogoMIME != "image/png" || !bytes.Equal(ctrl.Logo, b.Bytes()) {
+		t.Error("logo not stored")
+	}
+	big := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 3<<20)...)
+	if r := send("big.png", big); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("3 MB logo: %d", r.StatusCode)
 	}
 }
