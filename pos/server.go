@@ -86,14 +86,14 @@ func (s *Server) Handler() http.Handler {
 	staff.POST("/orders/consent/:draft", s.csrf, s.consentSubmit)
 	staff.GET("/orders/:id", s.orderPage)
 	staff.GET("/orders/:id/confirmation.pdf", s.confirmationPDF)
-	staff.POST("/orders/:id/paper", s.uploadLimit, s.csrf, s.paperSubmit)
+	staff.POST("/orders/:id/paper", s.csrf, s.paperSubmit)
 	staff.GET("/customers/search", s.customerSearch)
 	staff.GET("/notices/:id", s.noticeView)
 
 	manager := staff.Group("/", s.requireManager)
 	manager.GET("/settings", s.settingsPage)
 	manager.POST("/settings", s.csrf, s.settingsSubmit)
-	manager.POST("/settings/logo", s.uploadLimit, s.csrf, s.logoSubmit)
+	manager.POST("/settings/logo", s.csrf, s.logoSubmit)
 	manager.GET("/notices", s.noticesPage)
 	manager.POST("/notices", s.csrf, s.noticeSubmit)
 
@@ -123,7 +123,7 @@ func (s *Server) engine() *gin.Engine {
 	r.HandleMethodNotAllowed = false
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(s.recoverer, s.accessLog, securityHeaders, bodyLimit(maxFormBody))
+	r.Use(s.recoverer, s.accessLog, securityHeaders, s.limitBody)
 	return r
 }
 
@@ -157,40 +157,30 @@ func securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// bodyLimit refuses oversized bodies with 413 before reading them, and
-// caps what a handler can read from a body that lies about its length.
-func bodyLimit(max int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > max {
-			c.Header("Connection", "close")
-			s := c.MustGet(serverKey).(*Server)
-			s.fail(c, &consent.Error{Code: tooLarge, Key: "err.body_too_large"})
-			c.Abort()
-			return
-		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
-		c.Next()
-	}
-}
+// uploadRoutes take files and get the larger limit.
+var uploadRoutes = map[string]bool{"/orders/:id/paper": true, "/settings/logo": true}
 
-// uploadLimit raises the body limit for routes that take a file.
-func (s *Server) uploadLimit(c *gin.Context) {
-	if c.Request.ContentLength > maxUploadBody {
+// limitBody refuses oversized bodies with 413 before reading them, and
+// caps what a handler can read from a body that lies about its length.
+func (s *Server) limitBody(c *gin.Context) {
+	max := int64(maxFormBody)
+	if uploadRoutes[c.FullPath()] {
+		max = maxUploadBody
+	}
+	if c.Request.ContentLength > max {
 		c.Header("Connection", "close")
 		s.fail(c, &consent.Error{Code: tooLarge, Key: "err.body_too_large"})
 		c.Abort()
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxUploadBody)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 	c.Next()
 }
 
-const serverKey = "consentdesk.server"
 
 // recoverer turns a panic into "internal error": never a stack trace to
 // a person.
 func (s *Server) recoverer(c *gin.Context) {
-	c.Set(serverKey, s)
 	defer func() {
 		if v := recover(); v != nil {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
