@@ -177,7 +177,6 @@ func (s *Server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-
 // recoverer turns a panic into "internal error": never a stack trace to
 // a person.
 func (s *Server) recoverer(c *gin.Context) {
