@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if os.Getenv("GOGC") == "" {
+		// A confirmation PDF allocates about 5 MB of short-lived buffers
+		// inside gofpdf; with GOGC=100 and this server's small heap nearly
+		// every PDF starts a collection. 200 costs a few MB of memory and
+		// takes about a fifth off a confirmation (BENCHMARKS.md).
+		debug.SetGCPercent(200)
+	}
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "consentdesk:", err)
 		os.Exit(1)
