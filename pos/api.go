@@ -192,14 +192,20 @@ func (s *Server) apiConsents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	channels := gin.H{}
-	for _, ch := range consent.Channels {
-		channels[string(ch)] = states[ch]
-	}
 	if events == nil {
 		events = []consent.Event{}
 	}
-	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channels, "purposes": gin.H{string(consent.HealthData): states[consent.HealthData]}, "events": events})
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "purposes": gin.H{string(consent.HealthData): states[consent.HealthData]}, "events": events})
+}
+
+// channelStates is the "channels" object of API.md: the four marketing
+// channels, without the health-data purpose.
+func channelStates(states map[consent.Channel]consent.ChannelState) gin.H {
+	out := gin.H{}
+	for _, ch := range consent.Channels {
+		out[string(ch)] = states[ch]
+	}
+	return out
 }
 
 type apiConsentRequest struct {
@@ -234,14 +240,10 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	channels := gin.H{}
-	for _, ch := range consent.Channels {
-		channels[string(ch)] = states[ch]
-	}
 	if events == nil {
 		events = []consent.Event{}
 	}
-	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channels, "recorded": events})
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "recorded": events})
 }
 
 func (s *Server) apiVerify(c *gin.Context) {

@@ -50,7 +50,6 @@ func (v view) E(field string) string { return v.Errors[field] }
 var funcs = template.FuncMap{
 	"t":     assets.T,
 	"money": pdf.Money,
-	"euros": func(cents int64) string { return strings.TrimSuffix(pdf.Money(cents), " €") },
 	"date":  pdf.Date,
 	"appointment": func(p *orders.Pickup) string {
 		if p == nil {

@@ -210,35 +210,37 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, path := newFlags("serve", stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
-	publicAddr := fs.String("public-addr", "", "separate address for the customers' public pages only")
-	publicURL := fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
-	insecure := fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	db, err := orders.Open(ctx, *path, assets.Migrations())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := setup(ctx, db, stdout); err != nil {
-		return err
-	}
-	srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure})
-	if err != nil {
-		return err
-	}
-	servers := []*http.Server{newHTTPServer(srv.Handler())}
-	listeners := []string{*addr}
-	if *publicAddr != "" {
-		servers = append(servers, newHTTPServer(srv.PublicHandler()))
-		listeners = append(listeners, *publicAddr)
-	}
+	var addr, publicAddr, publicURL *string
+	var insecure *bool
+	return withDB(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
+		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
+		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
+		publicURL = fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
+		insecure = fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
+	}, func(db *orders.DB) error {
+		if _, err := setup(ctx, db, stdout); err != nil {
+			return err
+		}
+		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure})
+		if err != nil {
+			return err
+		}
+		servers := []*http.Server{newHTTPServer(srv.Handler())}
+		listeners := []string{*addr}
+		if *publicAddr != "" {
+			servers = append(servers, newHTTPServer(srv.PublicHandler()))
+			listeners = append(listeners, *publicAddr)
+		}
+		return listenAndServe(ctx, servers, listeners, stdout)
+	})
+}
+
+// listenAndServe runs the servers until ctx ends, then lets requests in
+// flight finish before the database closes.
+func listenAndServe(ctx context.Context, servers []*http.Server, addrs []string, stdout io.Writer) error {
 	errs := make(chan error, len(servers))
 	for i, s := range servers {
-		ln, err := net.Listen("tcp", listeners[i])
+		ln, err := net.Listen("tcp", addrs[i])
 		if err != nil {
 			return err
 		}
@@ -254,7 +256,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err := <-errs:
 		return err
 	}
-	// Let requests in flight finish, then close the database.
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, s := range servers {
