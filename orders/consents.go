@@ -21,6 +21,9 @@ type ConsentChange struct {
 	Note       string
 	StaffID    int64
 	Scan       []byte // the signed form, PDF, JPEG or PNG
+	// ByCustomer marks a change the customer made themself, on the
+	// preference page, from a mail's link or the printed QR code.
+	ByCustomer bool
 }
 
 // MaxScanBytes limits an uploaded scan.
@@ -45,8 +48,17 @@ func ScanMIME(b []byte) string {
 // without an earlier grant, as an objection (Art. 21(3)).
 func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.Event, error) {
 	f := consent.FieldErrors{}
+	actor := consent.ByStaff
 	switch ch.Source {
 	case consent.PaperForm, consent.PhoneRequest, consent.InPerson:
+		if ch.ByCustomer {
+			f.Add("source", "err.source_invalid")
+		}
+	case consent.EmailLink, consent.QRCode, consent.PreferencePage:
+		if !ch.ByCustomer {
+			f.Add("source", "err.source_invalid")
+		}
+		actor = consent.ByCustomer
 	default:
 		f.Add("source", "err.source_invalid")
 	}
@@ -119,7 +131,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				continue
 			}
 			cur := states[c].State
-			e := consent.Event{CustomerID: cust.ID, Channel: c, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: consent.ByStaff,
+			e := consent.Event{CustomerID: cust.ID, Channel: c, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: actor,
 				NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: ch.OrderID, StaffID: ch.StaffID,
 				EvidenceSHA256: evidence, CreatedAt: Stamp(now), Contact: cust.Contact(c), Note: ch.Note}
 			switch {
@@ -128,7 +140,9 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				if c == consent.Email && ctrl.DoubleOptIn {
 					e.OptInLevel = consent.ConfirmedOptIn
 				}
-			case !want && ch.Source != consent.PaperForm && cur != consent.Withdrawn:
+			case !want && ch.Source != consent.PaperForm && cur != consent.Withdrawn && !(ch.ByCustomer && cur == consent.None):
+				// A switch the customer left off records nothing; staff
+				// recording "no" by phone records an objection.
 				e.Action = consent.Withdraw
 			default:
 				continue
@@ -174,4 +188,38 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 		return nil, nil, err
 	}
 	return consent.Derive(events), events, nil
+}
+
+// ConfirmEmail records the customer's confirmation of a pending e-mail
+// consent (double opt-in, BGH I ZR 164/09). It reports false, and records
+// nothing, when nothing was pending: a stale link changes nothing.
+func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) {
+	confirmed := false
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		cust, err := getCustomer(ctx, tx, customerID)
+		if err != nil {
+			return err
+		}
+		states, err := consent.CurrentState(ctx, tx, cust.ID)
+		if err != nil {
+			return err
+		}
+		st := states[consent.Email]
+		if st.State != consent.Pending {
+			return nil
+		}
+		notice, err := consent.Notice(ctx, tx, st.NoticeVersion)
+		if err != nil {
+			return err
+		}
+		e := consent.Event{CustomerID: cust.ID, Channel: consent.Email, Action: consent.Confirm, OptInLevel: consent.ConfirmedOptIn,
+			LegalBasis: consent.BasisConsent, Source: consent.DoubleOptIn, Actor: consent.ByCustomer, NoticeVersionID: notice.ID,
+			NoticeSHA256: notice.SHA256, CreatedAt: Stamp(now), Contact: cust.Email}
+		confirmed = true
+		return consent.Append(ctx, tx, &e)
+	})
+	if err == nil && confirmed {
+		slog.Info("e-mail consent confirmed", "customer_id", customerID)
+	}
+	return confirmed, err
 }

@@ -35,6 +35,7 @@ type view struct {
 	// CustomerScreen hides the staff's menu while the customer holds the
 	// tablet.
 	CustomerScreen bool
+	Public         bool // a customer's public page: no staff controls at all
 	Data           any
 }
 

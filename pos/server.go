@@ -40,6 +40,7 @@ type Server struct {
 	secure    bool
 	pages     map[string]*template.Template
 	drafts    *drafts
+	limiter   *rateLimit
 }
 
 // New builds the server and parses every page's templates once.
@@ -55,6 +56,7 @@ func New(cfg Config) (*Server, error) {
 		secure:    !cfg.InsecureCookies,
 		pages:     pages,
 		drafts:    &drafts{m: map[string]*draft{}},
+		limiter:   newRateLimit(),
 	}, nil
 }
 
@@ -97,6 +99,8 @@ func (s *Server) Handler() http.Handler {
 	manager.GET("/notices", s.noticesPage)
 	manager.POST("/notices", s.csrf, s.noticeSubmit)
 
+	s.publicRoutes(r)
+
 	api := r.Group("/api/v1", s.requireToken)
 	api.POST("/orders", s.apiCreateOrder)
 	api.GET("/orders/:id", s.apiOrder)
@@ -114,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) PublicHandler() http.Handler {
 	r := s.engine()
 	r.StaticFS("/static", http.FS(assets.Static()))
+	s.publicRoutes(r)
 	r.NoRoute(s.notFound)
 	return r
 }
@@ -123,7 +128,7 @@ func (s *Server) engine() *gin.Engine {
 	r.HandleMethodNotAllowed = false
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(s.recoverer, s.accessLog, securityHeaders, s.limitBody)
+	r.Use(s.recoverer, s.accessLog, securityHeaders, s.limitPublic, s.limitBody)
 	return r
 }
 

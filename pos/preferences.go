@@ -1,0 +1,223 @@
+package pos
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+)
+
+// The customers' public pages. No login: the token in the link is the
+// key, unguessable and bound to one customer and one purpose. A GET never
+// changes a consent (mail scanners fetch every link); only a POST does.
+
+func (s *Server) publicRoutes(r gin.IRoutes) {
+	r.GET("/p/:token", s.preferencesPage)
+	r.POST("/p/:token", s.preferencesSubmit)
+	r.POST("/u/:token", s.oneClickUnsubscribe)
+	r.GET("/c/:token", s.confirmPage)
+	r.POST("/c/:token", s.confirmSubmit)
+}
+
+type prefView struct {
+	Token    string
+	Src      string
+	Customer orders.Customer
+	Rows     []prefRow
+	Saved    bool
+	AnyOn    bool
+}
+
+type prefRow struct {
+	Channel consent.Channel
+	Contact string
+	State   consent.State
+	On      bool
+}
+
+// sourceOf tells how the customer arrived: the printed QR code carries
+// src=qr, mails carry src=mail.
+func sourceOf(src string) consent.Source {
+	switch src {
+	case "qr":
+		return consent.QRCode
+	case "mail":
+		return consent.EmailLink
+	}
+	return consent.PreferencePage
+}
+
+func (s *Server) customerOf(c *gin.Context, p consent.TokenPurpose) (orders.Customer, bool) {
+	id, ok := s.tokens.Check(p, c.Param("token"))
+	if !ok {
+		s.notFound(c)
+		return orders.Customer{}, false
+	}
+	cust, err := s.db.Customer(c.Request.Context(), id)
+	if err != nil {
+		s.notFound(c)
+		return orders.Customer{}, false
+	}
+	return cust, true
+}
+
+func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Customer, saved bool, flash string) {
+	states, _, err := s.db.Consents(c.Request.Context(), cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	src := c.Query("src")
+	if c.Request.Method == http.MethodPost {
+		src = c.PostForm("src")
+	}
+	v := prefView{Token: c.Param("token"), Src: src, Customer: cust, Saved: saved}
+	for _, ch := range consent.Channels {
+		st := states[ch].State
+		on := st == consent.Granted || st == consent.Pending
+		v.AnyOn = v.AnyOn || on
+		v.Rows = append(v.Rows, prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on})
+	}
+	s.render(c, status, "preferences", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.preferences"), Flash: flash, Data: v})
+}
+
+func (s *Server) preferencesPage(c *gin.Context) {
+	if cust, ok := s.customerOf(c, consent.PreferencesToken); ok {
+		s.renderPreferences(c, http.StatusOK, cust, false, "")
+	}
+}
+
+// preferencesSubmit saves the switches, or withdraws everything at once
+// (GDPR Art. 7(3): as easy as giving consent).
+func (s *Server) preferencesSubmit(c *gin.Context) {
+	cust, ok := s.customerOf(c, consent.PreferencesToken)
+	if !ok {
+		return
+	}
+	change := orders.ConsentChange{CustomerID: cust.ID, Source: sourceOf(c.PostForm("src")), ByCustomer: true, Channels: map[consent.Channel]bool{}}
+	all := c.PostForm("action") == "withdraw_all"
+	for _, ch := range consent.Channels {
+		change.Channels[ch] = !all && c.PostForm("channel_"+string(ch)) == "on"
+	}
+	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
+		if consent.ErrorCode(err) == consent.Invalid {
+			s.renderPreferences(c, http.StatusUnprocessableEntity, cust, false, message(cust.Lang, err))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	s.renderPreferences(c, http.StatusOK, cust, true, assets.T(cust.Lang, "pref.saved"))
+}
+
+// oneClickUnsubscribe is RFC 8058: the mail client posts
+// "List-Unsubscribe=One-Click"; no cookie, session or CSRF token; the
+// answer is 200, never a redirect. It withdraws e-mail, a pending consent
+// included.
+func (s *Server) oneClickUnsubscribe(c *gin.Context) {
+	id, ok := s.tokens.Check(consent.UnsubscribeToken, c.Param("token"))
+	if !ok {
+		c.String(http.StatusNotFound, "not found")
+		return
+	}
+	if c.PostForm("List-Unsubscribe") != "One-Click" {
+		c.String(http.StatusBadRequest, "List-Unsubscribe=One-Click expected")
+		return
+	}
+	_, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
+		Channels: map[consent.Channel]bool{consent.Email: false}})
+	if err != nil {
+		if consent.ErrorCode(err) == consent.NotFound {
+			c.String(http.StatusNotFound, "not found")
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	c.String(http.StatusOK, "unsubscribed")
+}
+
+func (s *Server) confirmPage(c *gin.Context) {
+	cust, ok := s.customerOf(c, consent.ConfirmToken)
+	if !ok {
+		return
+	}
+	s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"), Data: c.Param("token")})
+}
+
+func (s *Server) confirmSubmit(c *gin.Context) {
+	cust, ok := s.customerOf(c, consent.ConfirmToken)
+	if !ok {
+		return
+	}
+	confirmed, err := s.db.ConfirmEmail(c.Request.Context(), cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	key := "confirm.done"
+	if !confirmed {
+		key = "confirm.nothing"
+	}
+	s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"), Flash: assets.T(cust.Lang, key)})
+}
+
+// rateLimit allows each client address a burst of 20 requests and then
+// one every 3 seconds on the public pages (GDPR Art. 32): tokens are not
+// guessable, but nobody should be able to try.
+type rateLimit struct {
+	mu      sync.Mutex
+	clients map[string]*client
+}
+
+type client struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newRateLimit() *rateLimit { return &rateLimit{clients: map[string]*client{}} }
+
+func (r *rateLimit) allow(ip string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if len(r.clients) > 10000 {
+		for k, c := range r.clients {
+			if now.Sub(c.seen) > 10*time.Minute {
+				delete(r.clients, k)
+			}
+		}
+	}
+	c, ok := r.clients[ip]
+	if !ok {
+		c = &client{lim: rate.NewLimiter(rate.Every(3*time.Second), 20)}
+		r.clients[ip] = c
+	}
+	c.seen = now
+	return c.lim.Allow()
+}
+
+func (s *Server) limitPublic(c *gin.Context) {
+	if !strings.HasPrefix(c.Request.URL.Path, "/p/") && !strings.HasPrefix(c.Request.URL.Path, "/u/") && !strings.HasPrefix(c.Request.URL.Path, "/c/") {
+		c.Next()
+		return
+	}
+	ip, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	if err != nil {
+		ip = c.Request.RemoteAddr
+	}
+	if !s.limiter.allow(ip) {
+		c.Header("Retry-After", "3")
+		c.String(http.StatusTooManyRequests, assets.T(s.lang(c), "err.rate_limited"))
+		c.Abort()
+		return
+	}
+	c.Next()
+}
