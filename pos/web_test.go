@@ -182,6 +182,12 @@ func TestTabletOrderFlow(t *testing.T) {
 	if !strings.Contains(r.body, "Auftragsnummer") || !regexp.MustCompile(`\d{4}-\d{6}`).MatchString(r.body) {
 		t.Error("done page lacks the order number")
 	}
+	// 2 × 249,00 € at 19 % and 12,90 € at 7 %.
+	for _, want := range []string{"510,90 €", "darin MwSt. 19 %", "79,51 €", "darin MwSt. 7 %", "0,84 €", "410,90 €"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("order page lacks %q", want)
+		}
+	}
 	pdfResp := c.get("/orders/" + m[1] + "/confirmation.pdf")
 	if pdfResp.StatusCode != http.StatusOK || pdfResp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdfResp.body, "%PDF") {
 		t.Fatalf("confirmation: %d %s", pdfResp.StatusCode, pdfResp.Header.Get("Content-Type"))
