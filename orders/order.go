@@ -199,33 +199,6 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	return o, rows.Err()
 }
 
-// CustomerOrders lists a customer's orders, newest first, without items.
-func (db *DB) CustomerOrders(ctx context.Context, customerID int64) ([]Order, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC`, customerID)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	out := make([]Order, 0, len(ids))
-	for _, id := range ids {
-		o, err := db.Order(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
 // Signature returns the flat PNG the customer signed an order with.
 func (db *DB) Signature(ctx context.Context, orderID int64) ([]byte, error) {
 	var png []byte

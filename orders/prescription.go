@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -87,32 +86,6 @@ func (p Prescription) Validate(f consent.FieldErrors) {
 			f.Add(pre+"prism", "err.required")
 		}
 	}
-}
-
-// FormatDiopter prints a value the way opticians write it: "+1,25".
-func FormatDiopter(v *float64) string {
-	if v == nil {
-		return ""
-	}
-	s := strconv.FormatFloat(math.Abs(*v), 'f', 2, 64)
-	sign := "+"
-	if *v < 0 {
-		sign = "−"
-	}
-	if *v == 0 {
-		sign = "±"
-	}
-	return sign + replaceDot(s)
-}
-
-func replaceDot(s string) string {
-	b := []byte(s)
-	for i := range b {
-		if b[i] == '.' {
-			b[i] = ','
-		}
-	}
-	return string(b)
 }
 
 // aad binds a ciphertext to its row, so that it cannot be copied to

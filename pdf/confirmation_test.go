@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -187,7 +188,7 @@ func decodeQR(t *testing.T, doc []byte, page int) string {
 	file := filepath.Join(dir, "c.pdf")
 	os.WriteFile(file, doc, 0o600)
 	prefix := filepath.Join(dir, "page")
-	if out, err := exec.Command("pdftoppm", "-r", "150", "-png", "-f", itoa(page), "-l", itoa(page), "-singlefile", file, prefix).CombinedOutput(); err != nil {
+	if out, err := exec.Command("pdftoppm", "-r", "150", "-png", "-f", strconv.Itoa(page), "-l", strconv.Itoa(page), "-singlefile", file, prefix).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v\n%s", err, out)
 	}
 	f, err := os.Open(prefix + ".png")
@@ -209,8 +210,6 @@ func decodeQR(t *testing.T, doc []byte, page int) string {
 	}
 	return res.GetText()
 }
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i))) }
 
 func TestQRCodeDecodesToPrintedURL(t *testing.T) {
 	c := sample(t, orders.ModeTablet, "Weiß")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -18,14 +19,7 @@ func (s *Server) baseURL(ctrl consent.Controller) string {
 	if s.publicURL != "" {
 		return s.publicURL
 	}
-	return trimSlash(ctrl.PublicURL)
-}
-
-func trimSlash(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '/' {
-		s = s[:len(s)-1]
-	}
-	return s
+	return strings.TrimRight(ctrl.PublicURL, "/")
 }
 
 // PreferencesURL is the link printed on paper and in mails; src marks how

@@ -1,9 +1,11 @@
 package pos_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -116,6 +118,25 @@ func (c *client) post(path string, form url.Values) resp {
 	}
 	req, _ := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+// upload posts a multipart form with the CSRF token, fields and one file
+// (none when content is nil).
+func (c *client) upload(path string, fields map[string]string, fileField, fileName string, content []byte) resp {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.WriteField("csrf", c.csrf)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	if content != nil {
+		fw, _ := w.CreateFormFile(fileField, fileName)
+		fw.Write(content)
+	}
+	w.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.e.srv.URL+path, &b)
+	req.Header.Set("Content-Type", w.FormDataContentType())
 	return c.do(req)
 }
 

@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -280,20 +279,7 @@ func TestPaperModeAndUpload(t *testing.T) {
 		t.Fatal("no paper form on a paper-mode order")
 	}
 	upload := func(fields map[string]string, scan []byte) resp {
-		var b bytes.Buffer
-		w := multipart.NewWriter(&b)
-		w.WriteField("csrf", c.csrf)
-		for k, v := range fields {
-			w.WriteField(k, v)
-		}
-		if scan != nil {
-			fw, _ := w.CreateFormFile("scan", "../../etc/passwd")
-			fw.Write(scan)
-		}
-		w.Close()
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/orders/"+m[1]+"/paper", &b)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		return c.do(req)
+		return c.upload("/orders/"+m[1]+"/paper", fields, "scan", "../../etc/passwd", scan)
 	}
 	r = upload(map[string]string{"channel_sms": "on"}, []byte("MZ\x90\x00 this is an executable"))
 	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Nur PDF, JPEG oder PNG") || e.count("consent_events") != 0 {
@@ -400,15 +386,7 @@ func TestLogoUpload(t *testing.T) {
 	c.signIn(e.manager, "8642")
 	c.get("/settings")
 	send := func(name string, content []byte) resp {
-		var b bytes.Buffer
-		w := multipart.NewWriter(&b)
-		w.WriteField("csrf", c.csrf)
-		fw, _ := w.CreateFormFile("logo", name)
-		fw.Write(content)
-		w.Close()
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/settings/logo", &b)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		return c.do(req)
+		return c.upload("/settings/logo", nil, "logo", name, content)
 	}
 	// A script named like an image, with a path in its name: refused by content.
 	if r := send("../../logo.png", []byte("<svg onload=alert(1)>")); r.StatusCode != http.StatusUnprocessableEntity {
