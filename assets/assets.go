@@ -18,6 +18,12 @@ var migrations embed.FS
 //go:embed templates/*.html
 var Templates embed.FS
 
+// Mail holds the mail templates: layout.html and layout.txt, and one
+// .html and one .txt per kind of mail.
+//
+//go:embed mail/*
+var Mail embed.FS
+
 //go:embed static
 var static embed.FS
 

@@ -33,6 +33,13 @@ type Controller struct {
 	VATID       string `json:"vat_id"`
 	HealthBasis string `json:"health_data_basis"` // "explicit_consent" (default) or "health_care"
 	DoubleOptIn bool   `json:"double_opt_in"`     // e-mail consent waits for confirmation
+	// ConfirmDays is how long a pending e-mail consent waits for its
+	// confirmation before it expires; 0 means DefaultConfirmDays.
+	ConfirmDays int `json:"confirm_days,omitempty"`
+	// ExistingCustomerAds uses §7(3) UWG: advertising for the store's own
+	// similar goods to the e-mail address given with a purchase, without
+	// consent, as long as the customer has not objected.
+	ExistingCustomerAds bool `json:"existing_customer_ads"`
 
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`
@@ -60,6 +67,52 @@ func DefaultController() Controller {
 		HealthBasis: string(BasisExplicitConsent),
 		DoubleOptIn: true,
 	}
+}
+
+// DefaultConfirmDays is how long a double opt-in link waits by default.
+const DefaultConfirmDays = 30
+
+// ConfirmWindow is how long a pending e-mail consent waits.
+func (c Controller) ConfirmWindow() int {
+	if c.ConfirmDays <= 0 {
+		return DefaultConfirmDays
+	}
+	return c.ConfirmDays
+}
+
+// MayAdvertiseByEmail tells whether a mail to this customer may carry
+// advertising: with a confirmed (or single opt-in) e-mail consent, or under
+// §7(3) UWG when the store uses it and the customer has not objected. A
+// consent still waiting for its confirmation is not enough (BGH I ZR
+// 164/09).
+func (c Controller) MayAdvertiseByEmail(email ChannelState) bool {
+	switch email.State {
+	case Granted:
+		return true
+	case Withdrawn:
+		return false
+	}
+	return c.ExistingCustomerAds
+}
+
+// CompanyLine is the footer with the mandatory details of §37a HGB. label
+// translates the keys company.seat, company.court, company.directors and
+// company.vat_id.
+func (c Controller) CompanyLine(label func(key string) string) string {
+	parts := []string{c.Name}
+	if c.Seat != "" {
+		parts = append(parts, label("company.seat")+": "+c.Seat)
+	}
+	if c.RegCourt != "" || c.RegNumber != "" {
+		parts = append(parts, strings.TrimSpace(label("company.court")+": "+c.RegCourt+" "+c.RegNumber))
+	}
+	if c.Directors != "" {
+		parts = append(parts, label("company.directors")+": "+c.Directors)
+	}
+	if c.VATID != "" {
+		parts = append(parts, label("company.vat_id")+": "+c.VATID)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // HealthLegalBasis is the store's chosen basis for prescriptions.
@@ -98,6 +151,9 @@ func (c Controller) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			f.Add(field, "err.url_invalid")
 		}
+	}
+	if c.ConfirmDays < 0 || c.ConfirmDays > 365 {
+		f.Add("confirm_days", "err.confirm_days_range")
 	}
 	if c.HealthBasis != string(BasisExplicitConsent) && c.HealthBasis != string(BasisHealthCare) {
 		f.Add("health_data_basis", "err.choice_invalid")

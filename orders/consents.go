@@ -152,11 +152,12 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 			events = append(events, e)
 		}
-		return nil
+		return queueConfirmations(ctx, tx, cust.ID, events, now)
 	})
 	if err != nil {
 		return nil, err
 	}
+	db.mailQueued()
 	slog.Info("consents recorded", "customer_id", ch.CustomerID, "source", ch.Source, "events", len(events))
 	return events, nil
 }

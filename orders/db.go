@@ -27,6 +27,15 @@ type DB struct {
 	// Now is the clock; tests may replace it. A use case reads it once, at
 	// the start of its transaction.
 	Now func() time.Time
+	// MailQueued, when set, is called after a use case committed a mail
+	// to the outbox, so that the sender need not wait for its next poll.
+	MailQueued func()
+}
+
+func (db *DB) mailQueued() {
+	if db.MailQueued != nil {
+		db.MailQueued()
+	}
 }
 
 // DSN returns the connection string for path. The pragmas sit in the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 )
 
 // Consent modes of an order.
@@ -214,6 +215,13 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 				out.Events = append(out.Events, e)
 			}
 		}
+		// The mails commit with the order, or not at all.
+		if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
+			return err
+		}
+		if err := queueConfirmations(ctx, tx, cust.ID, out.Events, now); err != nil {
+			return err
+		}
 		o.StaffName = staffName(ctx, tx, in.StaffID)
 		out.Order, out.Customer = o, cust
 		return nil
@@ -221,6 +229,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 	if err != nil {
 		return Placed{}, err
 	}
+	db.mailQueued()
 	slog.Info("order placed", "order_id", out.Order.ID, "customer_id", out.Customer.ID, "events", len(out.Events), "prescription", out.PrescriptionStored)
 	return out, nil
 }

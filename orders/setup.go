@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/big"
+	"log/slog"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -118,4 +119,19 @@ func (db *DB) CurrentNotice(ctx context.Context, lang string) (consent.NoticeVer
 
 func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion, error) {
 	return consent.Notices(ctx, db.sql, lang)
+}
+
+// SetDoubleOptIn switches the double opt-in for e-mail consent on or off
+// (CONSENTDESK_DOUBLE_OPT_IN). The notices do not depend on it, so none is
+// republished.
+func (db *DB) SetDoubleOptIn(ctx context.Context, on bool) error {
+	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		c, err := consent.LoadController(ctx, tx)
+		if err != nil || c.DoubleOptIn == on {
+			return err
+		}
+		c.DoubleOptIn = on
+		slog.Info("double opt-in set", "on", on)
+		return consent.SaveController(ctx, tx, c, Stamp(now))
+	})
 }

@@ -52,7 +52,7 @@ func newDocument(store consent.Controller, title string) *gofpdf.Fpdf {
 		p.SetY(-18)
 		setFont(p, false, 7)
 		p.SetTextColor(90, 90, 90)
-		p.MultiCell(textW, 3.2, clean(CompanyLine(store)), "T", "C", false)
+		p.MultiCell(textW, 3.2, clean(store.CompanyLine(func(k string) string { return assets.T("de", k) })), "T", "C", false)
 		p.CellFormat(textW, 3.2, fmt.Sprintf("Seite %d/{nb}", p.PageNo()), "", 0, "C", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 	})
@@ -73,24 +73,6 @@ func setFont(p *gofpdf.Fpdf, bold bool, size float64) {
 		p.SetTextRenderingMode(0)
 		p.SetLineWidth(0.2)
 	}
-}
-
-// CompanyLine is the footer with the mandatory details of §37a HGB.
-func CompanyLine(s consent.Controller) string {
-	parts := []string{s.Name}
-	if s.Seat != "" {
-		parts = append(parts, "Sitz: "+s.Seat)
-	}
-	if s.RegCourt != "" || s.RegNumber != "" {
-		parts = append(parts, strings.TrimSpace("Registergericht: "+s.RegCourt+" "+s.RegNumber))
-	}
-	if s.Directors != "" {
-		parts = append(parts, "Geschäftsführung: "+s.Directors)
-	}
-	if s.VATID != "" {
-		parts = append(parts, "USt-IdNr.: "+s.VATID)
-	}
-	return strings.Join(parts, " · ")
 }
 
 func letterhead(p *gofpdf.Fpdf, s consent.Controller) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -19,6 +20,8 @@ type orderView struct {
 	RxDropped bool
 	VAT       []orders.VATLine
 	Contacts  map[consent.Channel]string
+	Mails     []followup.Mail
+	Ready     bool
 }
 
 func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
@@ -43,7 +46,17 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 		s.fail(c, err)
 		return orderView{}, false
 	}
+	mails, err := followup.List(ctx, s.db.SQL(), followup.Filter{CustomerID: cust.ID, Limit: 50})
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
 	v := orderView{Order: o, Customer: cust, States: states, VAT: orders.VAT(o.Items), Contacts: map[consent.Channel]string{}}
+	for _, m := range mails {
+		if m.OrderID == o.ID || m.OrderID == 0 { // this order's mails and the customer's confirmation requests
+			v.Mails = append(v.Mails, m)
+		}
+	}
 	for _, ch := range consent.Channels {
 		v.Contacts[ch] = cust.Contact(ch)
 	}
@@ -57,6 +70,7 @@ func (s *Server) orderPage(c *gin.Context) {
 	}
 	v.Done = c.Query("done") == "1"
 	v.RxDropped = c.Query("rx") == "dropped"
+	v.Ready = c.Query("ready") == "1"
 	s.render(c, http.StatusOK, "order", view{Title: assets.T(s.lang(c), "title.order") + " " + v.Order.Number, Data: v})
 }
 

@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
@@ -66,6 +68,15 @@ var funcs = template.FuncMap{
 		return fieldView{V: v, Name: name, Value: value, Type: typ}
 	},
 	"str": func(v any) string { return fmt.Sprint(v) },
+	"statuses": func() []followup.Status { return statuses },
+	// stamp shows a stored RFC 3339 time in the store's zone.
+	"stamp": func(s string) string {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return s
+		}
+		return pdf.DateTime(t)
+	},
 }
 
 // parsePages builds one template set per page: the layout plus the page,

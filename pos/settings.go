@@ -3,6 +3,7 @@ package pos
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/consentdesk/consentdesk/assets"
@@ -19,6 +20,8 @@ type settingsView struct {
 	Fields      []string
 	HealthBasis string
 	DoubleOptIn bool
+	Ads         bool
+	ConfirmDays string
 	HasLogo     bool
 }
 
@@ -39,7 +42,8 @@ func (s *Server) settingsPage(c *gin.Context) {
 		flash = assets.T(s.lang(c), "msg.saved")
 	}
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
-		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, DoubleOptIn: ctrl.DoubleOptIn, HasLogo: len(ctrl.Logo) > 0}})
+		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, DoubleOptIn: ctrl.DoubleOptIn,
+			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0}})
 }
 
 func (s *Server) settingsSubmit(c *gin.Context) {
@@ -56,7 +60,14 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 	n := consent.Controller{Name: v["name"], Street: v["street"], PostalCode: v["postal_code"], City: v["city"], Email: v["email"], Phone: v["phone"],
 		Website: v["website"], DPOContact: v["dpo_contact"], Authority: v["supervisory_authority"], PublicURL: v["public_url"], LegalForm: v["legal_form"],
 		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
-		HealthBasis: c.PostForm("health_data_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME}
+		HealthBasis: c.PostForm("health_data_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME,
+		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on"}
+	days := strings.TrimSpace(c.PostForm("confirm_days"))
+	if days != "" { // empty: the default
+		if n.ConfirmDays, err = strconv.Atoi(days); err != nil || n.ConfirmDays == 0 {
+			n.ConfirmDays = -1 // refused by Validate with a message
+		}
+	}
 	if err := s.db.SaveController(ctx, n, staff(c).ID); err != nil {
 		if consent.ErrorCode(err) != consent.Invalid {
 			s.fail(c, err)
@@ -64,7 +75,8 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		}
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
-			Errors: translateFields(lang, err), Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, DoubleOptIn: n.DoubleOptIn, HasLogo: len(old.Logo) > 0}})
+			Errors: translateFields(lang, err), Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, DoubleOptIn: n.DoubleOptIn,
+				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0}})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?saved=1")

@@ -1,6 +1,7 @@
 // Command consentdesk is the store's consent-capture server and its tools.
 //
 //	consentdesk serve   [--db PATH] [--addr HOST:PORT] [--public-addr HOST:PORT] [--public-url URL]
+//	                    [--smtp-url URL] [--mail-dir DIR] [--double-opt-in true|false]
 //	consentdesk migrate [--db PATH]
 //	consentdesk token create --name NAME [--db PATH]
 //	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
@@ -22,13 +23,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
 )
@@ -210,17 +215,46 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var addr, publicAddr, publicURL *string
+	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn *string
 	var insecure *bool
 	return withDB(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
 		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
 		publicURL = fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
 		insecure = fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
+		smtpURL = fs.String("smtp-url", "", "SMTP server, smtp://user:pass@host:587?tls=starttls&from=...; without it mails are kept and written to --mail-dir (prefer the environment variable: it keeps the password out of the process list)")
+		mailDir = fs.String("mail-dir", "", "folder for the .eml files of mails kept without SMTP (default: mail/ beside the database)")
+		doubleOptIn = fs.String("double-opt-in", "", "true or false: e-mail consent waits for the customer's confirmation (stored in the store settings)")
 	}, func(db *orders.DB) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
 			return err
 		}
+		if err := applyDoubleOptIn(ctx, db, *doubleOptIn); err != nil {
+			return err
+		}
+		var transport followup.Transport
+		from := ""
+		if *smtpURL != "" {
+			cfg, err := followup.ParseSMTPURL(*smtpURL)
+			if err != nil {
+				return err
+			}
+			if transport, err = followup.NewSMTP(cfg); err != nil {
+				return err
+			}
+			from = cfg.From
+			slog.Info("mail goes out by SMTP", "server", cfg.String())
+		} else {
+			dir := *mailDir
+			if dir == "" {
+				dir = filepath.Join(filepath.Dir(db.Path), "mail")
+			}
+			transport = followup.Folder{Dir: dir}
+			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
+		}
+		sender := followup.NewSender(db.SQL(), db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
+		db.MailQueued = sender.Wake
+
 		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure})
 		if err != nil {
 			return err
@@ -231,8 +265,48 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			servers = append(servers, newHTTPServer(srv.PublicHandler()))
 			listeners = append(listeners, *publicAddr)
 		}
-		return listenAndServe(ctx, servers, listeners, stdout)
+		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); sender.Run(background) }()
+		go func() { defer wg.Done(); expireLoop(background, db) }()
+		err = listenAndServe(ctx, servers, listeners, stdout)
+		// The web servers have stopped taking requests; now the sender
+		// finishes the mail in hand, and only then does the database close.
+		stopBackground()
+		wg.Wait()
+		return err
 	})
+}
+
+// applyDoubleOptIn stores --double-opt-in (CONSENTDESK_DOUBLE_OPT_IN) in
+// the store settings, so that the settings page shows what applies.
+func applyDoubleOptIn(ctx context.Context, db *orders.DB, v string) error {
+	if v == "" {
+		return nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("--double-opt-in (CONSENTDESK_DOUBLE_OPT_IN): %q is neither true nor false", v)
+	}
+	return db.SetDoubleOptIn(ctx, on)
+}
+
+// expireLoop lets unconfirmed e-mail consents expire, at start and then
+// every hour.
+func expireLoop(ctx context.Context, db *orders.DB) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := db.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("expire unconfirmed consents", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // listenAndServe runs the servers until ctx ends, then lets requests in

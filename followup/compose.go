@@ -1,0 +1,239 @@
+package followup
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	_ "time/tzdata" // store PCs on Windows have no zone database
+
+	ics "github.com/arran4/golang-ical"
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	qrcode "github.com/skip2/go-qrcode"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Recipient is what a mail needs to know about the customer.
+type Recipient struct {
+	ID         int64
+	Salutation string // "Frau", "Herr", "Divers" or ""
+	FirstName  string
+	LastName   string
+	Email      string
+	Lang       string
+}
+
+// Name is the full name.
+func (r Recipient) Name() string { return strings.TrimSpace(r.FirstName + " " + r.LastName) }
+
+// OrderSummary is what a mail shows of an order.
+type OrderSummary struct {
+	ID           int64
+	Number       string
+	Lines        []Line
+	TotalCents   int64
+	DepositCents int64
+	PickupStart  time.Time // zero: no appointment made
+	PickupEnd    time.Time
+}
+
+// BalanceCents is what is left to pay at pickup.
+func (o OrderSummary) BalanceCents() int64 { return o.TotalCents - o.DepositCents }
+
+// Line is one item of an order.
+type Line struct {
+	Description string
+	Quantity    int64
+	LineCents   int64
+}
+
+// Store is how the sender reads customers and orders. orders.DB
+// implements it; this package does not import orders, which imports it.
+type Store interface {
+	MailRecipient(ctx context.Context, customerID int64) (Recipient, error)
+	MailOrder(ctx context.Context, orderID int64) (OrderSummary, error)
+}
+
+// letter is the data of the mail templates.
+type letter struct {
+	Kind           Kind
+	Lang           string
+	Subject        string
+	Greeting       string
+	Store          consent.Controller
+	Order          OrderSummary
+	Marketing      bool
+	PreferencesURL string
+	ConfirmURL     string
+	QRContentID    string
+	Appointment    string
+	Since          string
+	ConfirmDays    int
+	Because        string
+	Company        string
+}
+
+// T translates a catalogue key into the mail's language.
+func (l letter) T(key string, args ...any) string { return assets.T(l.Lang, key, args...) }
+
+// templates holds one parsed set per kind, format and language; they are
+// parsed once, at start-up, from the embedded files.
+type templateSet struct {
+	html *htmltemplate.Template
+	text *texttemplate.Template
+}
+
+var templates = parseTemplates()
+
+func parseTemplates() map[string]templateSet {
+	out := map[string]templateSet{}
+	for _, lang := range []string{"de", "en"} {
+		funcs := map[string]any{"money": func(c int64) string { return money(lang, c) }}
+		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn} {
+			h := htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.html", "mail/"+string(k)+".html"))
+			t := texttemplate.Must(texttemplate.New("text").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.txt", "mail/"+string(k)+".txt"))
+			out[lang+"/"+string(k)] = templateSet{html: h, text: t}
+		}
+	}
+	return out
+}
+
+// draft is everything compose needs for one mail.
+type draft struct {
+	Mail      Mail
+	To        Recipient
+	Order     OrderSummary // zero for the double opt-in mail
+	Store     consent.Controller
+	Since     time.Time // when the pending e-mail consent was given
+	BaseURL   string    // public URL for links and the QR code
+	Tokens    *consent.Tokens
+	From      string // the SMTP account's From, overriding the store's address
+	Now       time.Time
+}
+
+const qrContentID = "settings-qr"
+
+// compose renders a mail. Links carry no tracking parameters and there
+// is no remote image (§25 TDDDG): the QR code is an inline part.
+func compose(d draft) (*gomail.Msg, error) {
+	lang := assets.Lang(d.To.Lang)
+	set, ok := templates[lang+"/"+string(d.Mail.Kind)]
+	if !ok {
+		return nil, fmt.Errorf("followup: no template for %q", d.Mail.Kind)
+	}
+	base := strings.TrimRight(d.BaseURL, "/")
+	prefs := d.Tokens.Make(consent.PreferencesToken, d.To.ID)
+	l := letter{
+		Kind: d.Mail.Kind, Lang: lang, Store: d.Store, Order: d.Order, Marketing: d.Mail.Marketing,
+		// The link in the text carries src=mail, the QR code src=qr, so that
+		// the ledger records how the customer arrived.
+		PreferencesURL: base + "/p/" + prefs + "?src=mail",
+		QRContentID:    qrContentID,
+		ConfirmDays:    d.Store.ConfirmWindow(),
+		Company:        d.Store.CompanyLine(func(k string) string { return assets.T(lang, k) }),
+		Because:        assets.T(lang, "mail.because.order"),
+	}
+	l.Greeting = greeting(lang, d.To)
+	switch d.Mail.Kind {
+	case ThankYou:
+		l.Subject = l.T("mail.subject.thank_you", d.Order.Number)
+	case Pickup:
+		l.Subject = l.T("mail.subject.pickup", d.Order.Number)
+	case DoubleOptIn:
+		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
+		l.ConfirmURL = base + "/c/" + d.Tokens.Make(consent.ConfirmToken, d.To.ID)
+		l.Since = date(lang, d.Since)
+		l.Because = l.T("mail.because.double_opt_in")
+		l.Marketing = false // BGH I ZR 164/09: the confirmation request itself must not advertise
+	}
+	if !d.Order.PickupStart.IsZero() {
+		l.Appointment = appointment(lang, d.Order.PickupStart, d.Order.PickupEnd)
+	}
+
+	var html, text bytes.Buffer
+	if err := set.html.ExecuteTemplate(&html, "html", l); err != nil {
+		return nil, fmt.Errorf("followup: render html: %w", err)
+	}
+	if err := set.text.ExecuteTemplate(&text, "text", l); err != nil {
+		return nil, fmt.Errorf("followup: render text: %w", err)
+	}
+
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if d.From != "" {
+		if err := m.From(d.From); err != nil {
+			return nil, fmt.Errorf("followup: from: %w", err)
+		}
+	} else {
+		m.FromMailAddress(&mail.Address{Name: d.Store.Name, Address: d.Store.Email})
+	}
+	m.ReplyToMailAddress(&mail.Address{Name: d.Store.Name, Address: d.Store.Email})
+	m.ToMailAddress(&mail.Address{Name: d.To.Name(), Address: d.To.Email})
+	m.Subject(l.Subject)
+	m.SetMessageIDWithValue(d.Mail.MessageID)
+	m.SetDateWithValue(d.Now.In(berlin))
+	m.SetGenHeader("Content-Language", lang)
+	m.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no out-of-office replies
+	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to
+	// /u/TOKEN; the mailto is the fallback for clients without HTTP.
+	unsub := base + "/u/" + d.Tokens.Make(consent.UnsubscribeToken, d.To.ID)
+	mailto := "mailto:" + d.Store.Email + "?subject=" + strings.ReplaceAll(l.T("mail.unsubscribe_subject"), " ", "%20")
+	m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+unsub+">, <"+mailto+">")
+	m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+
+	m.SetBodyString(gomail.TypeTextPlain, text.String())
+	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
+	qr, err := qrcode.Encode(base+"/p/"+prefs+"?src=qr", qrcode.Medium, 280)
+	if err != nil {
+		return nil, fmt.Errorf("followup: qr: %w", err)
+	}
+	if err := m.EmbedReader(l.T("mail.qr.filename"), bytes.NewReader(qr), gomail.WithFileContentID(qrContentID),
+		gomail.WithFileContentType("image/png")); err != nil {
+		return nil, err
+	}
+	if d.Mail.Kind != DoubleOptIn && !d.Order.PickupStart.IsZero() {
+		cal := calendar(lang, d)
+		if err := m.AttachReader(l.T("mail.ics.filename", d.Order.Number), strings.NewReader(cal),
+			gomail.WithFileContentType("text/calendar; charset=utf-8; method=PUBLISH")); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// calendar is the pickup appointment as RFC 5545, with CRLF line ends,
+// the store's address as its location and a reminder an hour before.
+func calendar(lang string, d draft) string {
+	cal := ics.NewCalendarFor(d.Store.Name)
+	cal.SetMethod(ics.MethodPublish)
+	_, domain, _ := strings.Cut(d.Mail.MessageID, "@")
+	ev := cal.AddEvent(fmt.Sprintf("pickup-%s@%s", d.Order.Number, domain)) // one UID per order: a second mail updates the entry
+	ev.SetDtStampTime(d.Now)
+	ev.SetStartAt(d.Order.PickupStart)
+	ev.SetEndAt(d.Order.PickupEnd)
+	ev.SetSummary(assets.T(lang, "mail.ics.summary", d.Order.Number, d.Store.Name))
+	ev.SetLocation(d.Store.Name + ", " + d.Store.Address())
+	ev.SetDescription(assets.T(lang, "mail.ics.description", d.Order.Number))
+	if d.Store.Website != "" {
+		ev.SetURL(d.Store.Website)
+	}
+	al := ev.AddAlarm()
+	al.SetAction(ics.ActionDisplay)
+	al.SetTrigger("-PT1H")
+	al.SetProperty(ics.ComponentPropertyDescription, assets.T(lang, "mail.ics.reminder", d.Store.Name))
+	return cal.Serialize(ics.WithNewLineWindows)
+}
+
+func greeting(lang string, r Recipient) string {
+	switch {
+	case (r.Salutation == "Frau" || r.Salutation == "Herr") && r.LastName != "":
+		return assets.T(lang, "mail.greeting_formal", assets.T(lang, "mail.salutation."+r.Salutation), r.LastName)
+	case r.Name() != "":
+		return assets.T(lang, "mail.greeting", r.Name())
+	}
+	return assets.T(lang, "mail.greeting_none")
+}

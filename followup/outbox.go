@@ -1,0 +1,207 @@
+// Package followup holds the outbox, the mail templates and the sender:
+// the thank-you mail after an order, the pickup mail when it is ready and
+// the double opt-in mail for e-mail consent given at the counter.
+//
+// A mail is queued by Enqueue inside the transaction of the event that
+// causes it, and delivered later by a Sender over SMTP (go-mail), or
+// written to a folder when no SMTP server is configured. It reads the
+// customer and the order through the small Store interface, so that it
+// does not import the orders package (which imports this one).
+package followup
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Kind is what a mail is for.
+type Kind string
+
+const (
+	ThankYou    Kind = "thank_you"     // after the order: summary and pickup appointment
+	Pickup      Kind = "pickup"        // the order is ready to collect
+	DoubleOptIn Kind = "double_opt_in" // asks to confirm e-mail consent; never advertising
+)
+
+// Status of a mail in the outbox.
+type Status string
+
+const (
+	Queued     Status = "queued"     // waiting for its (next) attempt
+	Sending    Status = "sending"    // handed to the server; cleared at the end of the attempt
+	Sent       Status = "sent"       // accepted by the SMTP server
+	Held       Status = "held"       // no SMTP configured: kept here and written as .eml
+	Failed     Status = "failed"     // refused for good, or retried until the limit
+	Suppressed Status = "suppressed" // not sent: consent withdrawn, or nothing left to confirm
+)
+
+// Job is a mail to queue.
+type Job struct {
+	Kind       Kind
+	CustomerID int64
+	OrderID    int64 // 0 for the double opt-in mail
+}
+
+// Mail is one row of the outbox.
+type Mail struct {
+	ID            int64  `json:"id"`
+	Kind          Kind   `json:"kind"`
+	CustomerID    int64  `json:"customer_id"`
+	OrderID       int64  `json:"order_id,omitempty"`
+	MessageID     string `json:"message_id"`
+	Marketing     bool   `json:"marketing"`
+	Status        Status `json:"status"`
+	Attempts      int    `json:"attempts"`
+	NextAttemptAt string `json:"next_attempt_at,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+	Subject       string `json:"subject,omitempty"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+	SentAt        string `json:"sent_at,omitempty"`
+	Raw           []byte `json:"-"`
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Enqueue queues a mail inside tx, the transaction of the event that
+// causes it. It decides here whether the mail may carry advertising; the
+// sender checks that again before it sends. A customer without an e-mail
+// address gets no mail, and Enqueue returns 0.
+func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, error) {
+	var email string
+	err := tx.QueryRowContext(ctx, `SELECT email FROM customers WHERE id = ?`, job.CustomerID).Scan(&email)
+	if err != nil {
+		return 0, fmt.Errorf("followup: enqueue: %w", err)
+	}
+	if email == "" {
+		return 0, nil
+	}
+	marketing := false
+	if job.Kind != DoubleOptIn {
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		states, err := consent.CurrentState(ctx, tx, job.CustomerID)
+		if err != nil {
+			return 0, err
+		}
+		marketing = ctrl.MayAdvertiseByEmail(states[consent.Email])
+	}
+	return insert(ctx, tx, job, marketing, now)
+}
+
+func insert(ctx context.Context, tx *sql.Tx, job Job, marketing bool, now time.Time) (int64, error) {
+	ctrl, err := consent.LoadController(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	mid, err := newMessageID(ctrl.Email)
+	if err != nil {
+		return 0, err
+	}
+	var order any
+	if job.OrderID != 0 {
+		order = job.OrderID
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now))
+	if err != nil {
+		return 0, fmt.Errorf("followup: enqueue: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// newMessageID makes a Message-ID (RFC 5322 §3.6.4) in the domain of the
+// store's own address: 128 random bits, so that it is unique everywhere.
+func newMessageID(from string) (string, error) {
+	domain := "consentdesk.invalid"
+	if at := strings.LastIndexByte(from, '@'); at >= 0 && at < len(from)-1 {
+		domain = from[at+1:]
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]) + "@" + domain, nil
+}
+
+const mailColumns = `id, kind, customer_id, COALESCE(order_id, 0), message_id, marketing, status, attempts, next_attempt_at,
+	last_error, subject, created_at, updated_at, sent_at`
+
+func scanMail(row interface{ Scan(...any) error }, m *Mail) error {
+	return row.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
+		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+}
+
+// Filter narrows List.
+type Filter struct {
+	Status     Status
+	CustomerID int64
+	OrderID    int64
+	Limit      int
+}
+
+// List returns mails, newest first, without their bodies.
+func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 200
+	}
+	query := `SELECT ` + mailColumns + ` FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?)
+		ORDER BY id DESC LIMIT ?`
+	rows, err := q.QueryContext(ctx, query, f.Status, f.Status, f.CustomerID, f.CustomerID, f.OrderID, f.OrderID, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("followup: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Mail{}
+	for rows.Next() {
+		var m Mail
+		if err := scanMail(rows, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one mail with its raw message.
+func Get(ctx context.Context, q consent.Querier, id int64) (Mail, error) {
+	var m Mail
+	err := scanMail(q.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE id = ?`, id), &m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mail{}, consent.Errorf(consent.NotFound, "err.mail_not_found")
+	}
+	if err != nil {
+		return Mail{}, fmt.Errorf("followup: get: %w", err)
+	}
+	err = q.QueryRowContext(ctx, `SELECT COALESCE(raw, x'') FROM outbox WHERE id = ?`, id).Scan(&m.Raw)
+	return m, err
+}
+
+// Counts returns how many mails are in each status, for the back office.
+func Counts(ctx context.Context, q consent.Querier) (map[Status]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM outbox GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[Status]int{}
+	for rows.Next() {
+		var s Status
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,284 @@
+package followup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// SenderConfig tunes the sender; the zero value is the production setting.
+type SenderConfig struct {
+	PublicURL   string        // base of links and QR codes; overrides the store setting
+	From        string        // the SMTP account's From; empty: the store's address
+	MaxAttempts int           // give up after this many; default 10
+	Backoff     time.Duration // wait before the first retry, doubled each time; default 1 minute
+	MaxBackoff  time.Duration // longest wait between two attempts; default 2 hours
+	Poll        time.Duration // look for due mails this often even when not woken; default 30 s
+	Now         func() time.Time
+}
+
+// Sender delivers the outbox. One runs per database.
+type Sender struct {
+	db        *sql.DB
+	store     Store
+	tokens    *consent.Tokens
+	transport Transport
+	cfg       SenderConfig
+	wake      chan struct{}
+}
+
+// NewSender builds a sender; Run starts it.
+func NewSender(db *sql.DB, store Store, tokens *consent.Tokens, t Transport, cfg SenderConfig) *Sender {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Minute
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 2 * time.Hour
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Sender{db: db, store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the sender that a mail was queued, so that it does not wait
+// for the next poll. It never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due mails until ctx ends. A mail being sent when ctx ends
+// is finished and recorded first, so that a clean stop never leaves a
+// mail whose fate is unknown.
+func (s *Sender) Run(ctx context.Context) error {
+	if err := s.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	for {
+		if _, err := s.Drain(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// recoverInterrupted requeues mails left "sending" by a crash. Whether the
+// server took them is unknown; they are sent again with the same
+// Message-ID, by which mail programs recognise a duplicate. A lost pickup
+// mail is the worse outcome.
+func (s *Sender) recoverInterrupted(ctx context.Context) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?,
+		last_error = 'interrupted while sending; sent again with the same Message-ID' WHERE status = 'sending'`, stamp(s.cfg.Now()))
+	if err != nil {
+		return fmt.Errorf("outbox: recover: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		slog.Warn("outbox: mails interrupted by a crash requeued", "count", n)
+	}
+	return nil
+}
+
+// Drain delivers every mail that is due now and reports how many it
+// handled. It stops early, between two mails, when ctx ends.
+func (s *Sender) Drain(ctx context.Context) (int, error) {
+	defer s.transport.Close()
+	n := 0
+	for ctx.Err() == nil {
+		// The mail in hand is finished even if ctx ends meanwhile.
+		one, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		done, err := s.next(one)
+		cancel()
+		if err != nil {
+			return n, err
+		}
+		if done {
+			return n, nil
+		}
+		n++
+	}
+	return n, nil
+}
+
+// next handles the oldest due mail; done reports that none was due.
+func (s *Sender) next(ctx context.Context) (done bool, err error) {
+	now := s.cfg.Now().UTC()
+	var m Mail
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	err = scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	m.Attempts++
+
+	d, reason, err := s.prepare(ctx, m, now)
+	if err != nil {
+		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+	}
+	if reason != "" {
+		return false, s.suppress(ctx, m, reason, now)
+	}
+	msg, err := compose(d)
+	if err != nil {
+		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+	}
+	raw, err := render(msg)
+	if err != nil {
+		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+	}
+	subject := ""
+	if v := msg.GetGenHeader(gomail.HeaderSubject); len(v) > 0 {
+		subject = v[0]
+	}
+	status, derr := s.transport.Deliver(ctx, m.ID, msg, raw)
+	if derr == nil {
+		slog.Info("mail delivered", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "status", status)
+		return false, s.finish(ctx, m, status, raw, subject, "", now)
+	}
+	if !temporary(derr) || m.Attempts >= s.cfg.MaxAttempts {
+		slog.Error("mail failed", "mail_id", m.ID, "attempts", m.Attempts, "code", smtpCode(derr))
+		return false, s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
+	}
+	wait := s.cfg.Backoff << (m.Attempts - 1)
+	if wait > s.cfg.MaxBackoff || wait <= 0 {
+		wait = s.cfg.MaxBackoff
+	}
+	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
+	_, err = s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ?`,
+		stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
+	return false, err
+}
+
+// prepare reads what the mail needs and checks, again, that it may go
+// out. A non-empty reason means it must not.
+func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, string, error) {
+	ctrl, err := consent.LoadController(ctx, s.db)
+	if err != nil {
+		return draft{}, "", err
+	}
+	to, err := s.store.MailRecipient(ctx, m.CustomerID)
+	if err != nil {
+		return draft{}, "", err
+	}
+	if to.Email == "" {
+		return draft{}, "no e-mail address (erased or removed)", nil
+	}
+	states, err := consent.CurrentState(ctx, s.db, m.CustomerID)
+	if err != nil {
+		return draft{}, "", err
+	}
+	email := states[consent.Email]
+	d := draft{Mail: m, To: to, Store: ctrl, BaseURL: ctrl.PublicURL, Tokens: s.tokens, From: s.cfg.From, Now: now}
+	if s.cfg.PublicURL != "" {
+		d.BaseURL = s.cfg.PublicURL
+	}
+	switch {
+	case m.Kind == DoubleOptIn && email.State != consent.Pending:
+		return d, "nothing to confirm: the e-mail consent is " + string(email.State), nil
+	case m.Kind == DoubleOptIn:
+		d.Since, _ = time.Parse(time.RFC3339Nano, email.UpdatedAt)
+	case m.Marketing && !ctrl.MayAdvertiseByEmail(email):
+		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
+		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil
+	}
+	if m.OrderID != 0 {
+		if d.Order, err = s.store.MailOrder(ctx, m.OrderID); err != nil {
+			return draft{}, "", err
+		}
+	}
+	return d, "", nil
+}
+
+// suppress marks a mail not sent. A thank-you or pickup mail that lost
+// its advertising basis is replaced by a purely transactional one: the
+// customer objected to advertising, not to hearing when the glasses are
+// ready (GDPR Art. 6(1)(b)).
+func (s *Sender) suppress(ctx context.Context, m Mail, reason string, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ?`, reason, stamp(now), m.ID); err != nil {
+		return err
+	}
+	replacement := int64(0)
+	if m.Marketing && m.Kind != DoubleOptIn {
+		var email string
+		if err := tx.QueryRowContext(ctx, `SELECT email FROM customers WHERE id = ?`, m.CustomerID).Scan(&email); err != nil {
+			return err
+		}
+		if email != "" {
+			if replacement, err = insert(ctx, tx, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	slog.Info("mail suppressed", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "replacement_id", replacement)
+	return nil
+}
+
+func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, subject, lastError string, now time.Time) error {
+	var rawArg any
+	if raw != nil {
+		rawArg = raw
+	}
+	sentAt := ""
+	if status == Sent || status == Held {
+		sentAt = stamp(now)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ? WHERE id = ?`,
+		status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
+	if err != nil {
+		return fmt.Errorf("outbox: record mail %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// smtpCode is the server's reply code of a failed send, for the log (the
+// reply text may name the recipient).
+func smtpCode(err error) int {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	return 0
+}

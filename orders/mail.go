@@ -1,0 +1,50 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+)
+
+// The follow-up mails read customers and orders through followup.Store.
+var _ followup.Store = (*DB)(nil)
+
+// MailRecipient is the customer as a mail addresses them.
+func (db *DB) MailRecipient(ctx context.Context, customerID int64) (followup.Recipient, error) {
+	c, err := getCustomer(ctx, db.sql, customerID)
+	if err != nil {
+		return followup.Recipient{}, err
+	}
+	return followup.Recipient{ID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Lang: c.Lang}, nil
+}
+
+// MailOrder is the order as a mail summarises it.
+func (db *DB) MailOrder(ctx context.Context, orderID int64) (followup.OrderSummary, error) {
+	o, err := getOrder(ctx, db.sql, orderID)
+	if err != nil {
+		return followup.OrderSummary{}, err
+	}
+	s := followup.OrderSummary{ID: o.ID, Number: o.Number, TotalCents: o.TotalCents, DepositCents: o.DepositCents}
+	for _, it := range o.Items {
+		s.Lines = append(s.Lines, followup.Line{Description: it.Description, Quantity: it.Quantity, LineCents: it.LineCents()})
+	}
+	if o.Pickup != nil {
+		s.PickupStart, s.PickupEnd = o.Pickup.Start, o.Pickup.End
+	}
+	return s, nil
+}
+
+// queueConfirmations queues the double opt-in mail when events include
+// an e-mail consent that waits for its confirmation.
+func queueConfirmations(ctx context.Context, tx *sql.Tx, customerID int64, events []consent.Event, now time.Time) error {
+	for _, e := range events {
+		if e.Channel == consent.Email && e.Action == consent.Grant && e.OptInLevel == consent.ConfirmedOptIn {
+			_, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.DoubleOptIn, CustomerID: customerID}, now)
+			return err
+		}
+	}
+	return nil
+}

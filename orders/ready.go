@@ -1,0 +1,90 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+)
+
+// MarkReady records that an open order can be collected and queues the
+// pickup mail in the same transaction. An order that is not open is
+// refused with a conflict and nothing changes.
+func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
+	var o Order
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		var err error
+		if o, err = getOrder(ctx, tx, orderID); err != nil {
+			return err
+		}
+		if o.Status != "open" {
+			return consent.Errorf(consent.Conflict, "err.order_not_open")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'ready', ready_at = ? WHERE id = ? AND status = 'open'`, Stamp(now), o.ID); err != nil {
+			return err
+		}
+		o.Status = "ready"
+		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID}, now)
+		return err
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	db.mailQueued()
+	slog.Info("order ready", "order_id", o.ID)
+	return o, nil
+}
+
+// ExpireUnconfirmed records an expiry for every e-mail consent that has
+// waited longer than the store's confirmation window: without the
+// customer's confirmation it never became a consent (BGH I ZR 164/09),
+// and the ledger says so instead of leaving it pending for ever.
+func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
+	n := 0
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cutoff := Stamp(now.AddDate(0, 0, -ctrl.ConfirmWindow()))
+		// Candidates: customers whose latest e-mail event is a grant
+		// waiting for confirmation, made before the cutoff.
+		rows, err := tx.QueryContext(ctx, `SELECT e.customer_id, e.notice_version_id, e.notice_sha256 FROM consent_events e
+			WHERE e.channel = 'email' AND e.seq = (SELECT MAX(seq) FROM consent_events x WHERE x.customer_id = e.customer_id AND x.channel = 'email')
+			  AND e.action = 'grant' AND e.opt_in_level = 'confirmed' AND e.created_at < ?`, cutoff)
+		if err != nil {
+			return err
+		}
+		var due []consent.Event
+		for rows.Next() {
+			e := consent.Event{Channel: consent.Email, Action: consent.Expire, LegalBasis: consent.BasisConsent, Source: consent.System,
+				Actor: consent.BySystem, CreatedAt: Stamp(now)}
+			if err := rows.Scan(&e.CustomerID, &e.NoticeVersionID, &e.NoticeSHA256); err != nil {
+				rows.Close()
+				return err
+			}
+			due = append(due, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range due {
+			if err := consent.Append(ctx, tx, &due[i]); err != nil {
+				return err
+			}
+		}
+		n = len(due)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		slog.Info("unconfirmed e-mail consents expired", "count", n)
+	}
+	return n, nil
+}
