@@ -105,15 +105,15 @@ func parseTemplates() map[string]templateSet {
 
 // draft is everything compose needs for one mail.
 type draft struct {
-	Mail      Mail
-	To        Recipient
-	Order     OrderSummary // zero for the double opt-in mail
-	Store     consent.Controller
-	Since     time.Time // when the pending e-mail consent was given
-	BaseURL   string    // public URL for links and the QR code
-	Tokens    *consent.Tokens
-	From      string // the SMTP account's From, overriding the store's address
-	Now       time.Time
+	Mail    Mail
+	To      Recipient
+	Order   OrderSummary // zero for the double opt-in mail
+	Store   consent.Controller
+	Since   time.Time // when the pending e-mail consent was given
+	BaseURL string    // public URL for links and the QR code
+	Tokens  *consent.Tokens
+	From    string // the SMTP account's From, overriding the store's address
+	Now     time.Time
 }
 
 const qrContentID = "settings-qr"

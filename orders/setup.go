@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"math/big"
 	"log/slog"
+	"math/big"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"

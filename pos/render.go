@@ -67,7 +67,7 @@ var funcs = template.FuncMap{
 	"dict3": func(v view, name, value, typ string) fieldView {
 		return fieldView{V: v, Name: name, Value: value, Type: typ}
 	},
-	"str": func(v any) string { return fmt.Sprint(v) },
+	"str":      func(v any) string { return fmt.Sprint(v) },
 	"statuses": func() []followup.Status { return statuses },
 	// stamp shows a stored RFC 3339 time in the store's zone.
 	"stamp": func(s string) string {
