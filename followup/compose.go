@@ -116,15 +116,17 @@ type draft struct {
 	Now     time.Time
 }
 
-const qrContentID = "settings-qr"
+// qrContentID names the inline QR code (RFC 2392): the HTML refers to
+// it as cid:settings-qr@consentdesk.
+const qrContentID = "settings-qr@consentdesk"
 
 // compose renders a mail. Links carry no tracking parameters and there
 // is no remote image (§25 TDDDG): the QR code is an inline part.
-func compose(d draft) (*gomail.Msg, error) {
+func compose(d draft) (*gomail.Msg, string, error) {
 	lang := assets.Lang(d.To.Lang)
 	set, ok := templates[lang+"/"+string(d.Mail.Kind)]
 	if !ok {
-		return nil, fmt.Errorf("followup: no template for %q", d.Mail.Kind)
+		return nil, "", fmt.Errorf("followup: no template for %q", d.Mail.Kind)
 	}
 	base := strings.TrimRight(d.BaseURL, "/")
 	prefs := d.Tokens.Make(consent.PreferencesToken, d.To.ID)
@@ -157,16 +159,16 @@ func compose(d draft) (*gomail.Msg, error) {
 
 	var html, text bytes.Buffer
 	if err := set.html.ExecuteTemplate(&html, "html", l); err != nil {
-		return nil, fmt.Errorf("followup: render html: %w", err)
+		return nil, "", fmt.Errorf("followup: render html: %w", err)
 	}
 	if err := set.text.ExecuteTemplate(&text, "text", l); err != nil {
-		return nil, fmt.Errorf("followup: render text: %w", err)
+		return nil, "", fmt.Errorf("followup: render text: %w", err)
 	}
 
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	if d.From != "" {
 		if err := m.From(d.From); err != nil {
-			return nil, fmt.Errorf("followup: from: %w", err)
+			return nil, "", fmt.Errorf("followup: from: %w", err)
 		}
 	} else {
 		m.FromMailAddress(&mail.Address{Name: d.Store.Name, Address: d.Store.Email})
@@ -189,20 +191,20 @@ func compose(d draft) (*gomail.Msg, error) {
 	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
 	qr, err := qrcode.Encode(base+"/p/"+prefs+"?src=qr", qrcode.Medium, 280)
 	if err != nil {
-		return nil, fmt.Errorf("followup: qr: %w", err)
+		return nil, "", fmt.Errorf("followup: qr: %w", err)
 	}
-	if err := m.EmbedReader(l.T("mail.qr.filename"), bytes.NewReader(qr), gomail.WithFileContentID(qrContentID),
+	if err := m.EmbedReader(l.T("mail.qr.filename"), bytes.NewReader(qr), gomail.WithFileContentID("<"+qrContentID+">"),
 		gomail.WithFileContentType("image/png")); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if d.Mail.Kind != DoubleOptIn && !d.Order.PickupStart.IsZero() {
 		cal := calendar(lang, d)
 		if err := m.AttachReader(l.T("mail.ics.filename", d.Order.Number), strings.NewReader(cal),
 			gomail.WithFileContentType("text/calendar; charset=utf-8; method=PUBLISH")); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return m, nil
+	return m, l.Subject, nil
 }
 
 // calendar is the pickup appointment as RFC 5545, with CRLF line ends,

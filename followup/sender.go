@@ -153,17 +153,13 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	if reason != "" {
 		return false, s.suppress(ctx, m, reason, now)
 	}
-	msg, err := compose(d)
+	msg, subject, err := compose(d)
 	if err != nil {
 		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
 	}
 	raw, err := render(msg)
 	if err != nil {
 		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
-	}
-	subject := ""
-	if v := msg.GetGenHeader(gomail.HeaderSubject); len(v) > 0 {
-		subject = v[0]
 	}
 	status, derr := s.transport.Deliver(ctx, m.ID, msg, raw)
 	if derr == nil {

@@ -1,0 +1,341 @@
+package followup_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	_ "image/png"
+	"mime"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+)
+
+// TestThankYouAndConfirmationMails sends the mails of one counter order
+// over STARTTLS with AUTH PLAIN and takes them apart.
+func TestThankYouAndConfirmationMails(t *testing.T) {
+	s := newStore(t, true)
+	ms := newMailServer(t, startTLSServer)
+	placed := s.order(t, jana(), true)
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://laden:geheim%20%C3%A4%C3%B6%C3%BC@x?tls=starttls")), followup.SenderConfig{})
+	if n := drain(t, sender); n != 2 {
+		t.Fatalf("handled %d mails, want 2 (thank-you and double opt-in)", n)
+	}
+	got := ms.messages()
+	if len(got) != 2 {
+		t.Fatalf("server received %d mails, want 2", len(got))
+	}
+	rows := outbox(t, s)
+	if rows[0].Kind != followup.ThankYou || rows[1].Kind != followup.DoubleOptIn {
+		t.Fatalf("outbox kinds %s, %s", rows[0].Kind, rows[1].Kind)
+	}
+	for _, r := range rows {
+		if r.Status != followup.Sent || r.Attempts != 1 || r.SentAt == "" {
+			t.Errorf("mail %d: status %s attempts %d sent_at %q", r.ID, r.Status, r.Attempts, r.SentAt)
+		}
+	}
+	if got[0].From != "info@optik-muster.example" || len(got[0].To) != 1 || got[0].To[0] != "j.weiss@example.org" {
+		t.Errorf("envelope %q -> %v", got[0].From, got[0].To)
+	}
+
+	thanks := parse(t, got[0].Data)
+	checkHeaders(t, s, thanks, rows[0], placed.Customer.ID, "Vielen Dank für Ihren Auftrag "+placed.Order.Number)
+	checkOptOutParts(t, s, thanks, placed.Customer.ID)
+	for _, want := range []string{"Guten Tag Frau Weiß,", placed.Order.Number, "Gleitsichtbrille „Aurora“", "459,00 €", "2 × Brillenetui", "25,00 €",
+		"Gesamtbetrag: 484,00 €", "Anzahlung: 100,00 €", "Bei Abholung zu zahlen: 384,00 €", "Ihr Abholtermin:", "https://optik-muster.example",
+		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster", "Sitz: Freiburg im Breisgau", "§ 7 Abs. 3 UWG"} {
+		if !strings.Contains(thanks.Text, want) {
+			t.Errorf("thank-you text lacks %q", want)
+		}
+	}
+	if !strings.Contains(thanks.HTML, "Gleitsichtbrille „Aurora“") || !strings.Contains(thanks.HTML, `href="https://optik-muster.example"`) {
+		t.Error("thank-you HTML lacks the order line or the homepage link")
+	}
+	// The e-mail consent is still pending: no advertising yet.
+	if rows[0].Marketing || strings.Contains(thanks.Text, "Unser Service für Sie") {
+		t.Error("thank-you mail advertises before the e-mail consent is confirmed")
+	}
+	checkCalendar(t, thanks, placed)
+
+	doi := parse(t, got[1].Data)
+	checkHeaders(t, s, doi, rows[1], placed.Customer.ID, "Bitte bestätigen Sie Ihre Einwilligung in E-Mails von Optik Muster GmbH")
+	checkOptOutParts(t, s, doi, placed.Customer.ID)
+	confirm := publicURL + "/c/" + s.tokens.Make(consent.ConfirmToken, placed.Customer.ID)
+	if !strings.Contains(doi.Text, confirm) || !strings.Contains(doi.HTML, `href="`+confirm+`"`) {
+		t.Errorf("double opt-in mail lacks the confirmation link %s", confirm)
+	}
+	if strings.Contains(doi.Text, "Unser Service für Sie") || strings.Contains(doi.Text, "Gleitsichtbrille") || rows[1].Marketing {
+		t.Error("the double opt-in mail must carry no advertising and no order")
+	}
+	if len(doi.Parts) != 1 {
+		t.Errorf("double opt-in mail has %d parts besides the bodies, want the QR code only", len(doi.Parts))
+	}
+}
+
+type parsedMail struct {
+	followup.Parsed
+	raw []byte
+}
+
+func parse(t *testing.T, raw []byte) parsedMail {
+	t.Helper()
+	p, err := followup.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Text == "" || p.HTML == "" {
+		t.Fatal("mail lacks a text or an HTML part")
+	}
+	return parsedMail{p, raw}
+}
+
+func checkHeaders(t *testing.T, s *store, m parsedMail, row followup.Mail, customerID int64, subject string) {
+	t.Helper()
+	h := m.Header
+	dec := new(mime.WordDecoder)
+	if got, _ := dec.DecodeHeader(h.Get("Subject")); got != subject {
+		t.Errorf("Subject %q, want %q", got, subject)
+	}
+	from, err := mail.ParseAddress(h.Get("From"))
+	if err != nil || from.Address != "info@optik-muster.example" || from.Name != "Optik Muster GmbH" {
+		t.Errorf("From %q (%v)", h.Get("From"), err)
+	}
+	if rt, err := mail.ParseAddress(h.Get("Reply-To")); err != nil || rt.Address != "info@optik-muster.example" {
+		t.Errorf("Reply-To %q", h.Get("Reply-To"))
+	}
+	if to, err := mail.ParseAddress(h.Get("To")); err != nil || to.Address != "j.weiss@example.org" || to.Name != "Jana Weiß" {
+		t.Errorf("To %q", h.Get("To"))
+	}
+	if h.Get("Message-Id") != "<"+row.MessageID+">" || !strings.HasSuffix(row.MessageID, "@optik-muster.example") {
+		t.Errorf("Message-ID %q, queued as %q", h.Get("Message-Id"), row.MessageID)
+	}
+	date, err := h.Date()
+	if err != nil || date.Sub(s.clock.Now()).Abs() > time.Second {
+		t.Errorf("Date %q (%v), want the time of sending", h.Get("Date"), err)
+	}
+	unsub := "<" + publicURL + "/u/" + s.tokens.Make(consent.UnsubscribeToken, customerID) + ">, <mailto:info@optik-muster.example?subject=Abmelden>"
+	if h.Get("List-Unsubscribe") != unsub {
+		t.Errorf("List-Unsubscribe %q, want %q", h.Get("List-Unsubscribe"), unsub)
+	}
+	if h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Errorf("List-Unsubscribe-Post %q", h.Get("List-Unsubscribe-Post"))
+	}
+}
+
+var (
+	hrefs = regexp.MustCompile(`(?i)(?:href|src)="([^"]*)"`)
+)
+
+// checkOptOutParts: the link to the preference page in both bodies, the
+// same link as an inline QR code (cid), and nothing that tracks (§25
+// TDDDG): no remote image, no link but to the store's site and its own
+// pages, no parameters beyond the source marker.
+func checkOptOutParts(t *testing.T, s *store, m parsedMail, customerID int64) {
+	t.Helper()
+	prefs := publicURL + "/p/" + s.tokens.Make(consent.PreferencesToken, customerID)
+	if !strings.Contains(m.Text, prefs+"?src=mail") || !strings.Contains(m.HTML, `href="`+prefs+`?src=mail"`) {
+		t.Errorf("the opt-out link %s is missing", prefs)
+	}
+	var qr *followup.Part
+	for i, p := range m.Parts {
+		if p.ContentType == "image/png" {
+			qr = &m.Parts[i]
+		}
+	}
+	if qr == nil || qr.ContentID == "" {
+		t.Fatal("no inline QR image with a Content-ID")
+	}
+	if !strings.Contains(m.HTML, `src="cid:`+qr.ContentID+`"`) {
+		t.Errorf("the HTML does not show the QR part cid:%s", qr.ContentID)
+	}
+	if got := decodeQR(t, qr.Data); got != prefs+"?src=qr" {
+		t.Errorf("QR code says %q, want %q", got, prefs+"?src=qr")
+	}
+	for _, match := range hrefs.FindAllStringSubmatch(m.HTML, -1) {
+		u := match[1]
+		switch {
+		case strings.HasPrefix(u, "cid:"):
+		case u == "https://optik-muster.example":
+		case strings.HasPrefix(u, publicURL+"/p/") || strings.HasPrefix(u, publicURL+"/c/"):
+			pu, _ := url.Parse(u)
+			if q := pu.Query(); len(q) > 1 || (len(q) == 1 && q.Get("src") == "") {
+				t.Errorf("link %s carries parameters", u)
+			}
+		default:
+			t.Errorf("unexpected link or image source %q", u)
+		}
+	}
+	if strings.Contains(strings.ToLower(m.HTML), "<script") || strings.Contains(m.HTML, "http://") {
+		t.Error("HTML has a script or a plain-http link")
+	}
+}
+
+func decodeQR(t *testing.T, png []byte) string {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(png))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("QR code not readable: %v", err)
+	}
+	return res.GetText()
+}
+
+// checkCalendar reads the .ics back: RFC 5545 with CRLF line ends, the
+// appointment's times, the store's address as location, and a reminder.
+func checkCalendar(t *testing.T, m parsedMail, placed orders.Placed) {
+	t.Helper()
+	var part *followup.Part
+	for i, p := range m.Parts {
+		if p.ContentType == "text/calendar" {
+			part = &m.Parts[i]
+		}
+	}
+	if part == nil {
+		t.Fatal("no text/calendar attachment")
+	}
+	if part.Name != "Abholtermin-"+placed.Order.Number+".ics" {
+		t.Errorf("calendar file name %q", part.Name)
+	}
+	body := string(part.Data)
+	if strings.Count(body, "\r\n") < 10 || strings.Contains(strings.ReplaceAll(body, "\r\n", ""), "\n") {
+		t.Error("calendar lines must end in CRLF (RFC 5545 §3.1)")
+	}
+	cal, err := ics.ParseCalendar(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cal.CalendarProperties; len(m) == 0 {
+		t.Error("calendar without properties")
+	}
+	events := cal.Events()
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	ev := events[0]
+	start, err := ev.GetStartAt()
+	if err != nil || !start.Equal(placed.Order.Pickup.Start) {
+		t.Errorf("DTSTART %v, want %v (%v)", start, placed.Order.Pickup.Start, err)
+	}
+	end, err := ev.GetEndAt()
+	if err != nil || !end.Equal(placed.Order.Pickup.End) {
+		t.Errorf("DTEND %v, want %v", end, placed.Order.Pickup.End)
+	}
+	loc := ev.GetProperty(ics.ComponentPropertyLocation)
+	if loc == nil || loc.Value != "Optik Muster GmbH, Musterstraße 1, 79098 Freiburg im Breisgau" {
+		t.Errorf("LOCATION %+v", loc)
+	}
+	if uid := ev.GetProperty(ics.ComponentPropertyUniqueId); uid == nil || !strings.Contains(uid.Value, placed.Order.Number) {
+		t.Errorf("UID %+v", uid)
+	}
+	alarms := ev.Alarms()
+	if len(alarms) != 1 {
+		t.Fatalf("%d alarms, want a reminder", len(alarms))
+	}
+	if tr := alarms[0].GetProperty(ics.ComponentPropertyTrigger); tr == nil || tr.Value != "-PT1H" {
+		t.Errorf("TRIGGER %+v", tr)
+	}
+}
+
+// TestEnglishMail: a customer who chose English gets English.
+func TestEnglishMail(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, implicitTLS)
+	c := jana()
+	c.Lang, c.Salutation = "en", "Herr"
+	c.FirstName, c.LastName = "John", "Smith"
+	s.order(t, c, true)
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtps://laden:geheim%20%C3%A4%C3%B6%C3%BC@x")), followup.SenderConfig{}))
+	got := ms.messages()
+	if len(got) != 1 {
+		t.Fatalf("%d mails, want the thank-you mail only (no double opt-in)", len(got))
+	}
+	m := parse(t, got[0].Data)
+	for _, want := range []string{"Dear Mr Smith,", "Your pickup appointment:", "€459.00", "To pay on collection: €384.00", "Register court:", "Kind regards"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("English mail lacks %q", want)
+		}
+	}
+	for _, german := range []string{"Guten Tag", "Auftragsnummer", "Gesamtbetrag", "Registergericht", "Abholtermin"} {
+		if strings.Contains(m.Text, german) || strings.Contains(m.HTML, german) {
+			t.Errorf("English mail contains German %q", german)
+		}
+	}
+	if m.Header.Get("Content-Language") != "en" {
+		t.Errorf("Content-Language %q", m.Header.Get("Content-Language"))
+	}
+}
+
+// TestAdvertisingOnlyWithABasis: the offer appears with a (confirmed or
+// single) e-mail consent, or under §7(3) UWG while the customer has not
+// objected; never otherwise.
+func TestAdvertisingOnlyWithABasis(t *testing.T) {
+	cases := []struct {
+		name        string
+		doubleOptIn bool
+		consent     bool
+		ads         bool // §7(3) UWG enabled
+		withdraw    bool // customer objected before the order
+		want        bool
+	}{
+		{"single opt-in consent", false, true, false, false, true},
+		{"pending double opt-in", true, true, false, false, false},
+		{"no consent", false, false, false, false, false},
+		{"existing customer, §7(3)", false, false, true, false, true},
+		{"existing customer who objected", false, false, true, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t, tc.doubleOptIn)
+			ctx := context.Background()
+			if tc.ads {
+				ctrl, _ := s.db.Controller(ctx)
+				ctrl.ExistingCustomerAds = true
+				if err := s.db.SaveController(ctx, ctrl, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := jana()
+			if tc.withdraw {
+				first := s.order(t, c, false)
+				if _, err := s.db.RecordConsents(ctx, orders.ConsentChange{CustomerID: first.Customer.ID, Source: consent.PhoneRequest,
+					Channels: map[consent.Channel]bool{consent.Email: false}}); err != nil {
+					t.Fatal(err)
+				}
+				c = orders.Customer{ID: first.Customer.ID}
+				if _, err := s.db.SQL().Exec(`DELETE FROM outbox`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.order(t, c, tc.consent)
+			dir := t.TempDir()
+			drain(t, s.sender(followup.Folder{Dir: dir}, followup.SenderConfig{}))
+			rows := outbox(t, s)
+			m, err := followup.Get(ctx, s.db.SQL(), rows[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := parse(t, m.Raw)
+			has := strings.Contains(p.Text, "Unser Service für Sie") && strings.Contains(p.HTML, "Unser Service für Sie")
+			if has != tc.want || m.Marketing != tc.want {
+				t.Errorf("advertising in mail: %v (marketing flag %v), want %v", has, m.Marketing, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,395 @@
+package followup_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pos"
+)
+
+// TestTemporaryFailureIsRetried: 451 twice, then accepted; one mail
+// arrives, after three attempts spaced by a doubling backoff.
+func TestTemporaryFailureIsRetried(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	ms.reject = func(n int) error {
+		if n <= 2 {
+			return errTemporary
+		}
+		return nil
+	}
+	s.order(t, jana(), false)
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{Backoff: time.Minute})
+
+	drain(t, sender)
+	m := outbox(t, s)[0]
+	if m.Status != followup.Queued || m.Attempts != 1 || !strings.Contains(m.LastError, "451") {
+		t.Fatalf("after a 451: status %s, attempts %d, error %q", m.Status, m.Attempts, m.LastError)
+	}
+	if drain(t, sender) != 0 {
+		t.Fatal("retried before the backoff ended")
+	}
+	s.clock.Add(61 * time.Second)
+	drain(t, sender)
+	if m = outbox(t, s)[0]; m.Attempts != 2 || m.Status != followup.Queued {
+		t.Fatalf("second attempt: %s, %d", m.Status, m.Attempts)
+	}
+	s.clock.Add(61 * time.Second) // the wait has doubled: not due yet
+	if drain(t, sender) != 0 {
+		t.Fatal("the second retry did not wait twice as long")
+	}
+	s.clock.Add(60 * time.Second)
+	drain(t, sender)
+	if m = outbox(t, s)[0]; m.Status != followup.Sent || m.Attempts != 3 || m.LastError != "" {
+		t.Fatalf("third attempt: %s, %d, %q", m.Status, m.Attempts, m.LastError)
+	}
+	if got := ms.messages(); len(got) != 1 {
+		t.Fatalf("received %d mails, want 1", len(got))
+	}
+}
+
+// TestGivingUp: a 5xx fails at once; a server that is down is retried up
+// to the limit and then shown as failed.
+func TestGivingUp(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	ms.reject = func(int) error { return errPermanent }
+	s.order(t, jana(), false)
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+	m := outbox(t, s)[0]
+	if m.Status != followup.Failed || m.Attempts != 1 || !strings.Contains(m.LastError, "550") {
+		t.Fatalf("after a 550: %s, %d, %q", m.Status, m.Attempts, m.LastError)
+	}
+
+	s2 := newStore(t, false)
+	s2.order(t, jana(), false)
+	down := ms.config(t, "smtp://x?tls=none")
+	down.Port = closedPort(t)
+	sender := s2.sender(s2.smtp(t, down), followup.SenderConfig{MaxAttempts: 4, Backoff: time.Second})
+	for i := 0; i < 10; i++ {
+		drain(t, sender)
+		s2.clock.Add(time.Hour)
+	}
+	m = outbox(t, s2)[0]
+	if m.Status != followup.Failed || m.Attempts != 4 || m.LastError == "" {
+		t.Fatalf("server down: %s after %d attempts, %q", m.Status, m.Attempts, m.LastError)
+	}
+}
+
+func closedPort(t *testing.T) int {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u, _ := url.Parse(srv.URL)
+	srv.Close()
+	var p int
+	for _, c := range u.Port() {
+		p = p*10 + int(c-'0')
+	}
+	return p
+}
+
+// TestRestartWhileSending stops the sender in the middle of a batch,
+// reopens the database as a restarted server would, and finishes: every
+// mail arrives exactly once.
+func TestRestartWhileSending(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	const n = 30
+	for i := 0; i < n; i++ {
+		s.order(t, jana(), false)
+	}
+	cfg := ms.config(t, "smtp://x?tls=none")
+	ctx, stop := context.WithCancel(context.Background())
+	first := s.sender(s.smtp(t, cfg), followup.SenderConfig{})
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	for i := 0; i < 10; i++ {
+		<-ms.got
+	}
+	stop()
+	<-done
+	before := len(ms.messages())
+	if before >= n {
+		t.Fatalf("all %d mails went out before the stop; the test proves nothing", before)
+	}
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s.open(t)
+	second := s.sender(s.smtp(t, cfg), followup.SenderConfig{})
+	ctx2, stop2 := context.WithCancel(context.Background())
+	done2 := make(chan struct{})
+	go func() { second.Run(ctx2); close(done2) }()
+	deadline := time.After(30 * time.Second)
+	for len(ms.messages()) < n {
+		select {
+		case <-ms.got:
+		case <-deadline:
+			t.Fatalf("only %d of %d mails arrived", len(ms.messages()), n)
+		}
+	}
+	stop2()
+	<-done2
+	seen := map[string]int{}
+	for _, m := range ms.messages() {
+		p := parse(t, m.Data)
+		seen[p.Header.Get("Message-Id")]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct mails, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s arrived %d times", id, c)
+		}
+	}
+	for _, m := range outbox(t, s) {
+		if m.Status != followup.Sent || m.Attempts != 1 {
+			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
+		}
+	}
+	t.Logf("%d mails before the restart, %d after", before, n-before)
+}
+
+// TestCrashWhileSendingRequeues: a mail left "sending" by a crash goes
+// out again, with its Message-ID unchanged.
+func TestCrashWhileSendingRequeues(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	s.order(t, jana(), false)
+	m := outbox(t, s)[0]
+	if _, err := s.db.SQL().Exec(`UPDATE outbox SET status = 'sending', attempts = 1 WHERE id = ?`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}).Run(ctx); close(done) }()
+	select {
+	case <-ms.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the interrupted mail was not sent")
+	}
+	stop()
+	<-done
+	p := parse(t, ms.messages()[0].Data)
+	if p.Header.Get("Message-Id") != "<"+m.MessageID+">" {
+		t.Errorf("Message-ID changed: %s, queued %s", p.Header.Get("Message-Id"), m.MessageID)
+	}
+	if got := outbox(t, s)[0]; got.Status != followup.Sent || got.Attempts != 2 {
+		t.Errorf("%s after %d attempts", got.Status, got.Attempts)
+	}
+}
+
+// TestOneClickUnsubscribeThenSuppressed posts the mail's RFC 8058
+// one-click unsubscribe to the real web server and finds the ledger
+// event; the advertising mail queued before is then not sent, and the
+// pickup information goes out without the advertising. An altered token
+// changes nothing.
+func TestOneClickUnsubscribeThenSuppressed(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	web, err := pos.New(pos.Config{DB: s.db, PublicURL: publicURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.PublicHandler())
+	defer srv.Close()
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	ctx := context.Background()
+
+	placed := s.order(t, jana(), true) // single opt-in: granted, so the thank-you mail advertises
+	drain(t, sender)
+	thanks := parse(t, ms.messages()[0].Data)
+	if !strings.Contains(thanks.Text, "Unser Service für Sie") {
+		t.Fatal("the first mail should carry the offer")
+	}
+	// The mail client takes the https link of List-Unsubscribe and posts
+	// to the same path on this server.
+	link := strings.TrimSuffix(strings.Split(thanks.Header.Get("List-Unsubscribe"), ">,")[0][1:], ">")
+	path := strings.TrimPrefix(link, publicURL)
+
+	if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	pickup := outbox(t, s)[1]
+	if !pickup.Marketing {
+		t.Fatal("the pickup mail was queued with advertising: consent was granted")
+	}
+
+	// An altered token: 404 and nothing recorded.
+	_, eventsBefore, _ := s.db.Consents(ctx, placed.Customer.ID)
+	altered := alter(path, len(path)-5)
+	if res := postForm(t, srv.URL+altered, "List-Unsubscribe=One-Click"); res != http.StatusNotFound {
+		t.Fatalf("altered token: %d, want 404", res)
+	}
+	if _, ev, _ := s.db.Consents(ctx, placed.Customer.ID); len(ev) != len(eventsBefore) {
+		t.Fatal("an altered token changed the ledger")
+	}
+
+	if res := postForm(t, srv.URL+path, "List-Unsubscribe=One-Click"); res != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: %d, want 200", res)
+	}
+	states, events, err := s.db.Consents(ctx, placed.Customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if states[consent.Email].State != consent.Withdrawn || last.Action != consent.Withdraw || last.Source != consent.EmailLink || last.Actor != consent.ByCustomer {
+		t.Fatalf("after one-click: state %s, last event %+v", states[consent.Email].State, last)
+	}
+
+	drain(t, sender)
+	rows := outbox(t, s)
+	if rows[1].Status != followup.Suppressed || !strings.Contains(rows[1].LastError, "withdrawn") {
+		t.Fatalf("advertising pickup mail: %s (%q), want suppressed", rows[1].Status, rows[1].LastError)
+	}
+	if len(rows) != 3 || rows[2].Kind != followup.Pickup || rows[2].Marketing || rows[2].Status != followup.Sent {
+		t.Fatalf("want a transactional pickup mail in its place, got %+v", rows[2:])
+	}
+	got := ms.messages()
+	if len(got) != 2 {
+		t.Fatalf("%d mails received, want 2", len(got))
+	}
+	p := parse(t, got[1].Data)
+	if strings.Contains(p.Text, "Unser Service für Sie") || !strings.Contains(p.Text, "ist fertig und kann abgeholt werden") {
+		t.Error("the replacement pickup mail must inform without advertising")
+	}
+	if p.Header.Get("Message-Id") == "<"+rows[1].MessageID+">" {
+		t.Error("the replacement must have its own Message-ID")
+	}
+}
+
+func postForm(t *testing.T, u, body string) int {
+	t.Helper()
+	res, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestDoubleOptInMailSuppressedWhenNothingPending: a customer who
+// confirmed or withdrew before the mail went out does not get it.
+func TestDoubleOptInMailSuppressedWhenNothingPending(t *testing.T) {
+	s := newStore(t, true)
+	placed := s.order(t, jana(), true)
+	if _, err := s.db.RecordConsents(context.Background(), orders.ConsentChange{CustomerID: placed.Customer.ID, Source: consent.InPerson,
+		Channels: map[consent.Channel]bool{consent.Email: false}}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, s.sender(followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{}))
+	rows := outbox(t, s)
+	if rows[1].Kind != followup.DoubleOptIn || rows[1].Status != followup.Suppressed || len(rows) != 2 {
+		t.Fatalf("double opt-in mail: %+v", rows)
+	}
+}
+
+// TestFolderWithoutSMTP: without SMTP each mail is held in the outbox
+// and written as an .eml file identical to the stored message.
+func TestFolderWithoutSMTP(t *testing.T) {
+	s := newStore(t, true)
+	s.order(t, jana(), true)
+	dir := filepath.Join(t.TempDir(), "mail")
+	drain(t, s.sender(followup.Folder{Dir: dir}, followup.SenderConfig{}))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if len(files) != 2 {
+		t.Fatalf("%d .eml files, want 2", len(files))
+	}
+	for _, m := range outbox(t, s) {
+		if m.Status != followup.Held {
+			t.Errorf("mail %d: %s, want held", m.ID, m.Status)
+		}
+		full, err := followup.Get(context.Background(), s.db.SQL(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%06d.eml", m.ID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(file, full.Raw) || len(file) == 0 {
+			t.Errorf("mail %d: .eml differs from the stored message", m.ID)
+		}
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".eml-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// alter changes the character at i, keeping it in the token alphabet.
+func alter(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
+// TestNothingQueuedWhenTheOrderFails: the mail commits with the order or
+// not at all.
+func TestNothingQueuedWhenTheOrderFails(t *testing.T) {
+	s := newStore(t, true)
+	_, err := s.db.PlaceOrder(context.Background(), orders.NewOrder{Customer: jana(),
+		Items:   []orders.Item{{Description: "Brille", Quantity: 1, UnitPriceCents: 100, VATRatePercent: 19}},
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.SMS: true}}}) // no mobile number
+	if err == nil {
+		t.Fatal("order accepted")
+	}
+	if rows := outbox(t, s); len(rows) != 0 {
+		t.Fatalf("%d mails queued for a refused order", len(rows))
+	}
+	// A customer without an e-mail address gets no mail at all.
+	c := jana()
+	c.Email, c.Mobile = "", "+49 170 1234567"
+	s.order(t, c, false)
+	if rows := outbox(t, s); len(rows) != 0 {
+		t.Fatalf("%d mails queued for a customer without e-mail", len(rows))
+	}
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	good := []struct {
+		in   string
+		want followup.SMTPConfig
+	}{
+		{"smtp://user:pa%40ss@mail.example.org:587?tls=starttls&from=Optik%20M%C3%BCller%20%3Cinfo%40optik.example%3E",
+			followup.SMTPConfig{Host: "mail.example.org", Port: 587, Username: "user", Password: "pa@ss", TLS: "starttls", From: "Optik Müller <info@optik.example>"}},
+		{"smtp://mail.example.org", followup.SMTPConfig{Host: "mail.example.org", Port: 587, TLS: "starttls"}},
+		{"smtp://mail.example.org?tls=tls", followup.SMTPConfig{Host: "mail.example.org", Port: 465, TLS: "tls"}},
+		{"smtps://u:secret@mail.example.org", followup.SMTPConfig{Host: "mail.example.org", Port: 465, TLS: "tls", Username: "u", Password: "secret"}},
+		{"smtp://localhost:2525?tls=none", followup.SMTPConfig{Host: "localhost", Port: 2525, TLS: "none"}},
+	}
+	for _, tc := range good {
+		got, err := followup.ParseSMTPURL(tc.in)
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		got.Timeout = 0
+		if got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.in, got, tc.want)
+		}
+		if strings.Contains(got.String(), got.Password) && got.Password != "" {
+			t.Errorf("String() shows the password: %s", got.String())
+		}
+	}
+	for _, bad := range []string{"", "http://mail.example.org", "smtp://", "smtp://h?tls=maybe", "smtp://h:99999", "smtp://h?from=not-an-address", "::"} {
+		if _, err := followup.ParseSMTPURL(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
