@@ -242,7 +242,7 @@ func TestValidationChangesNothing(t *testing.T) {
 			if e.Fields[tc.field] != tc.key {
 				t.Errorf("fields = %v, want %s: %s", e.Fields, tc.field, tc.key)
 			}
-			for _, table := range []string{"customers", "orders", "order_items", "consent_events", "documents", "prescriptions"} {
+			for _, table := range []string{"customers", "orders", "order_items", "consent_events", "documents", "prescriptions", "outbox"} {
 				if n := countRows(t, db, table); n != 0 {
 					t.Errorf("%s has %d rows after a refused order", table, n)
 				}

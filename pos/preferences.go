@@ -1,7 +1,6 @@
 package pos
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -209,11 +208,7 @@ func (s *Server) limitPublic(c *gin.Context) {
 		c.Next()
 		return
 	}
-	ip, _, err := net.SplitHostPort(c.Request.RemoteAddr)
-	if err != nil {
-		ip = c.Request.RemoteAddr
-	}
-	if !s.limiter.allow(ip) {
+	if !s.limiter.allow(c.ClientIP()) { // the connection's address unless a trusted proxy names another
 		c.Header("Retry-After", "3")
 		c.String(http.StatusTooManyRequests, assets.T(s.lang(c), "err.rate_limited"))
 		c.Abort()

@@ -3,11 +3,14 @@ package pos_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/pos"
 )
 
 // orderViaAPI places an order with post and e-mail given, and returns the
@@ -151,5 +154,42 @@ func TestPublicPagesAreRateLimited(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Error("40 requests in a row were never limited")
+	}
+}
+
+// TestRateLimitBehindAProxy: X-Forwarded-For counts only from a trusted
+// proxy; from anyone else it is ignored, so it cannot dodge the limit.
+func TestRateLimitBehindAProxy(t *testing.T) {
+	e := newEnv(t)
+	burst := func(h http.Handler) (limited int) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		for i := 0; i < 40; i++ {
+			req, _ := http.NewRequest("GET", srv.URL+"/p/not-a-token", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		return limited
+	}
+	untrusted, _ := pos.New(pos.Config{DB: e.db})
+	if burst(untrusted.PublicHandler()) == 0 {
+		t.Error("a forged X-Forwarded-For dodged the limit")
+	}
+	trusted, err := pos.New(pos.Config{DB: e.db, TrustedProxies: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := burst(trusted.PublicHandler()); n != 0 {
+		t.Errorf("%d of 40 different customers behind the proxy were limited", n)
+	}
+	if _, err := pos.New(pos.Config{DB: e.db, TrustedProxies: []string{"not-an-ip"}}); err == nil {
+		t.Error("a bad proxy address was accepted")
 	}
 }

@@ -7,6 +7,7 @@ package pos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -30,6 +31,10 @@ type Config struct {
 	// over plain HTTP to tablets that are not on this machine. Browsers
 	// accept Secure cookies on 127.0.0.1 and localhost without TLS.
 	InsecureCookies bool
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) in front of
+	// --public-addr whose X-Forwarded-For names the customer's address.
+	// Without them every customer would share the proxy's rate limit.
+	TrustedProxies []string
 }
 
 // Server holds the handlers' dependencies.
@@ -41,6 +46,7 @@ type Server struct {
 	pages     map[string]*template.Template
 	drafts    *drafts
 	limiter   *rateLimit
+	proxies   []string
 }
 
 // New builds the server and parses every page's templates once.
@@ -48,6 +54,9 @@ func New(cfg Config) (*Server, error) {
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
+	}
+	if err := gin.New().SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	return &Server{
 		db:        cfg.DB,
@@ -57,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		pages:     pages,
 		drafts:    &drafts{m: map[string]*draft{}},
 		limiter:   newRateLimit(),
+		proxies:   cfg.TrustedProxies,
 	}, nil
 }
 
@@ -132,6 +142,11 @@ func (s *Server) PublicHandler() http.Handler {
 
 func (s *Server) engine() *gin.Engine {
 	r := gin.New()
+	// Only the configured proxies may name a client address; by default
+	// nobody can, and the limit applies to the connection's own address.
+	if err := r.SetTrustedProxies(s.proxies); err != nil {
+		panic(err) // checked in New
+	}
 	r.HandleMethodNotAllowed = false
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false

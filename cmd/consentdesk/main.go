@@ -215,7 +215,7 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn *string
+	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies *string
 	var insecure *bool
 	return withDB(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
@@ -224,6 +224,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		insecure = fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
 		smtpURL = fs.String("smtp-url", "", "SMTP server, smtp://user:pass@host:587?tls=starttls&from=...; without it mails are kept and written to --mail-dir (prefer the environment variable: it keeps the password out of the process list)")
 		mailDir = fs.String("mail-dir", "", "folder for the .eml files of mails kept without SMTP (default: mail/ beside the database)")
+		proxies = fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed, for the public pages' rate limit")
 		doubleOptIn = fs.String("double-opt-in", "", "true or false: e-mail consent waits for the customer's confirmation (stored in the store settings)")
 	}, func(db *orders.DB) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
@@ -255,7 +256,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sender := followup.NewSender(db.SQL(), db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
 		db.MailQueued = sender.Wake
 
-		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure})
+		var trusted []string
+		for _, p := range strings.Split(*proxies, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				trusted = append(trusted, p)
+			}
+		}
+		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted})
 		if err != nil {
 			return err
 		}
