@@ -42,7 +42,7 @@ type received struct {
 // port on 127.0.0.1, with STARTTLS or implicit TLS under a certificate
 // authority made for the test, and AUTH PLAIN.
 type mailServer struct {
-	t        *testing.T
+	t        testing.TB
 	addr     string
 	srv      *smtp.Server
 	rootCAs  *x509.CertPool
@@ -65,7 +65,7 @@ const (
 	implicitTLS                      // TLS from the first byte, AUTH PLAIN required
 )
 
-func newMailServer(t *testing.T, mode serverMode) *mailServer {
+func newMailServer(t testing.TB, mode serverMode) *mailServer {
 	t.Helper()
 	ms := &mailServer{t: t, user: "laden", pass: "geheim äöü", got: make(chan struct{}, 10000)}
 	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{ms: ms, mode: mode}, nil })
@@ -94,7 +94,7 @@ func newMailServer(t *testing.T, mode serverMode) *mailServer {
 }
 
 // config is the sender's SMTP setting for this server.
-func (ms *mailServer) config(t *testing.T, rawURL string) followup.SMTPConfig {
+func (ms *mailServer) config(t testing.TB, rawURL string) followup.SMTPConfig {
 	t.Helper()
 	cfg, err := followup.ParseSMTPURL(rawURL)
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *session) Reset()        { s.from, s.to = "", nil }
 func (s *session) Logout() error { return nil }
 
 // testCertificate makes a CA-signed certificate for 127.0.0.1.
-func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func testCertificate(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ConsentDesk test CA"},
@@ -237,7 +237,7 @@ type store struct {
 
 // newStore opens a real SQLite file with the demo store's settings,
 // double opt-in as given.
-func newStore(t *testing.T, doubleOptIn bool) *store {
+func newStore(t testing.TB, doubleOptIn bool) *store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "mail.db")
 	s := &store{path: path, clock: &clock{t: time.Now().UTC()}}
@@ -252,7 +252,7 @@ func newStore(t *testing.T, doubleOptIn bool) *store {
 	return s
 }
 
-func (s *store) open(t *testing.T) {
+func (s *store) open(t testing.TB) {
 	t.Helper()
 	db, err := orders.Open(context.Background(), s.path, assets.Migrations())
 	if err != nil {
@@ -271,7 +271,7 @@ func (s *store) sender(t followup.Transport, cfg followup.SenderConfig) *followu
 	return followup.NewSender(s.db.SQL(), s.db, s.tokens, t, cfg)
 }
 
-func (s *store) smtp(t *testing.T, cfg followup.SMTPConfig) followup.Transport {
+func (s *store) smtp(t testing.TB, cfg followup.SMTPConfig) followup.Transport {
 	t.Helper()
 	tr, err := followup.NewSMTP(cfg)
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *store) smtp(t *testing.T, cfg followup.SMTPConfig) followup.Transport {
 
 // order places an order for a new customer with a pickup appointment in
 // two days.
-func (s *store) order(t *testing.T, c orders.Customer, email bool) orders.Placed {
+func (s *store) order(t testing.TB, c orders.Customer, email bool) orders.Placed {
 	t.Helper()
 	start := s.clock.Now().Add(48 * time.Hour).Truncate(time.Hour)
 	p, err := s.db.PlaceOrder(context.Background(), orders.NewOrder{

@@ -149,3 +149,74 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Fatal("no clean shutdown")
 	}
 }
+
+// TestServeWritesMailsWithoutSMTP: with no SMTP server the running
+// server's sender writes the thank-you mail to mail/ beside the database
+// soon after the order, and a stop leaves it recorded.
+func TestServeWritesMailsWithoutSMTP(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	token, err := run(t, "token", "create", "--name", "erp", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--double-opt-in", "false"}, &out, io.Discard)
+	}()
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var m []string
+	for i := 0; i < 100 && m == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+		m = re.FindStringSubmatch(out.String())
+	}
+	if m == nil {
+		t.Fatalf("server did not start: %q", out.String())
+	}
+	body := `{"customer": {"last_name": "Weiß", "email": "j.weiss@example.org"},
+		"items": [{"description": "Brille", "quantity": 1, "unit_price_cents": 19900, "vat_rate_percent": 19}],
+		"consent": {"mode": "tablet", "channels": {"email": true}}}`
+	req, _ := http.NewRequest("POST", m[1]+"/api/v1/orders", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("order: %v %v", err, res)
+	}
+	res.Body.Close()
+	eml := filepath.Join(dir, "mail", "000001.eml")
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(eml); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, err := os.ReadFile(eml)
+	if err != nil {
+		t.Fatalf("no .eml written: %v\n%s", err, out.String())
+	}
+	if !bytes.Contains(b, []byte("List-Unsubscribe-Post: List-Unsubscribe=One-Click")) {
+		t.Error("the .eml lacks the one-click header")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mail", "000002.eml")); err == nil {
+		t.Error("a double opt-in mail was written although --double-opt-in=false")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeRefusesBadMailSettings(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	if _, err := run(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--double-opt-in", "vielleicht"); err == nil || !strings.Contains(err.Error(), "double-opt-in") {
+		t.Errorf("--double-opt-in vielleicht: %v", err)
+	}
+	if _, err := run(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--smtp-url", "http://mail.example.org"); err == nil || !strings.Contains(err.Error(), "CONSENTDESK_SMTP_URL") {
+		t.Errorf("bad SMTP URL: %v", err)
+	}
+	if _, err := run(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--trusted-proxies", "nonsense"); err == nil {
+		t.Error("bad --trusted-proxies accepted")
+	}
+}
