@@ -175,7 +175,10 @@ func TestCrashWhileSendingRequeues(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}).Run(ctx); close(done) }()
+	go func() {
+		s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}).Run(ctx)
+		close(done)
+	}()
 	select {
 	case <-ms.got:
 	case <-time.After(10 * time.Second):

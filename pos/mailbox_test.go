@@ -33,7 +33,7 @@ func TestAPIReadyAndOutbox(t *testing.T) {
 		t.Fatalf("outbox: %d %+v", st, box)
 	}
 	var ready struct {
-		Status string `json:"status"`
+		Status string                  `json:"status"`
 		Mails  []struct{ Kind string } `json:"mails"`
 	}
 	if st := a.call("POST", "/api/v1/orders/1/ready", "", &ready); st != http.StatusOK || ready.Status != "ready" || len(ready.Mails) != 2 || ready.Mails[0].Kind != "pickup" {
