@@ -97,6 +97,13 @@ func TestMailboxView(t *testing.T) {
 	if r := c.get("/mailbox?status=failed"); !strings.Contains(r.body, "Noch keine E-Mails") {
 		t.Error("filter by status")
 	}
+	// A failure is shown with the server's answer.
+	if _, err := e.db.SQL().Exec(`UPDATE outbox SET status = 'failed', last_error = '550 5.1.1 no such mailbox' WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/mailbox?status=failed"); !strings.Contains(r.body, "fehlgeschlagen") || !strings.Contains(r.body, "550 5.1.1 no such mailbox") {
+		t.Error("the mailbox does not show the failure")
+	}
 	one := c.get("/mailbox/1")
 	for _, want := range []string{"List-Unsubscribe", "List-Unsubscribe=One-Click", "Message-Id", "Guten Tag", "Abholtermin-", ".ics", "Einstellungen-QR-Code.png", "/mailbox/1/html"} {
 		if !strings.Contains(one.body, want) {
