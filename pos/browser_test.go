@@ -1,0 +1,527 @@
+package pos_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// The tablet and the customer's phone in a real browser: Debian's
+// headless Chromium driven by chromedp against the real server on
+// 127.0.0.1. Each step is checked at the viewport it is used at (no
+// horizontal overflow, touch targets of 44 px, readable text), with
+// axe-core (WCAG 2.1 A and AA; serious and critical findings fail), for
+// keyboard reach and for a single language, and saved as a screenshot.
+
+var chromeNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+func chromePath(t *testing.T) string {
+	t.Helper()
+	for _, n := range chromeNames {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
+		t.Fatal("Chromium is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed")
+	}
+	t.Skip("Chromium not installed: apt-get install -y chromium")
+	return ""
+}
+
+type browser struct {
+	t     *testing.T
+	e     *env
+	ctx   context.Context
+	shots string
+	mu    sync.Mutex
+	urls  []string
+	step  int
+	axeJS string
+}
+
+type viewport struct {
+	name string
+	w, h int64
+}
+
+var (
+	tabletLandscape = viewport{"tablet-landscape", 1024, 768}
+	tabletPortrait  = viewport{"tablet-portrait", 768, 1024}
+	phone           = viewport{"phone", 390, 844}
+)
+
+func newBrowser(t *testing.T, e *env) *browser {
+	t.Helper()
+	path := chromePath(t)
+	axe, err := os.ReadFile(filepath.Join("..", "assets", "vendor", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("lang", "de-DE"),
+		// The store network may be offline: resolve no name at all, so that
+		// anything that tried to leave 127.0.0.1 would fail, and is seen.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+
+	dir := os.Getenv("CONSENTDESK_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "consentdesk-screenshots")
+	}
+	b := &browser{t: t, e: e, ctx: ctx, shots: filepath.Join(dir, t.Name()), axeJS: string(axe)}
+	os.RemoveAll(b.shots)
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", b.shots)
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	// A German tablet: the browser asks for German, as the store's would.
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "de-DE,de;q=0.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	requests := chromedp.Events(ctx, network.RequestWillBeSent)
+	go func() {
+		for ev, err := range requests {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.urls = append(b.urls, ev.Request.URL)
+			b.mu.Unlock()
+		}
+	}()
+	return b
+}
+
+func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %v", js[:min(len(js), 60)], err)
+	}
+	return v
+}
+
+func (b *browser) open(vp viewport, path string) {
+	b.t.Helper()
+	b.do(chromedp.EmulateViewport(vp.w, vp.h), chromedp.Navigate(b.e.srv.URL+path), chromedp.WaitReady(chromedp.CSS("body")))
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	u, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return strings.TrimPrefix(u, b.e.srv.URL)
+}
+
+// submit clicks and waits for the next page.
+func (b *browser) submit(sel string) {
+	b.t.Helper()
+	before := b.location()
+	b.do(chromedp.Click(chromedp.CSS(sel)))
+	for i := 0; i < 100; i++ {
+		ready := eval[string](b, `document.readyState`)
+		if b.location() != before && ready == "complete" {
+			return
+		}
+		if i > 10 && ready == "complete" && eval[bool](b, `!!document.querySelector(".field-error, .flash")`) {
+			return // the same page again, with a message
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// check looks at the page as it is now, at its viewport, and saves a
+// screenshot named after the step.
+func (b *browser) check(vp viewport, name, lang string) {
+	b.t.Helper()
+	b.step++
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s-%s.png", b.step, name, vp.name)), png, 0o644)
+	for _, p := range b.problems(lang) {
+		b.t.Errorf("%s at %s: %s", name, vp.name, p)
+	}
+}
+
+// problems lists what is wrong with the page in the browser now.
+func (b *browser) problems(lang string) []string {
+	b.t.Helper()
+	var out []string
+	if eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`) {
+		out = append(out, fmt.Sprintf("the page is wider than the screen (%d px)", eval[int](b, `document.documentElement.scrollWidth`)))
+	}
+	for _, s := range eval[[]string](b, jsSmallTargets) {
+		out = append(out, "touch target under 44 px: "+s)
+	}
+	for _, s := range eval[[]string](b, jsSmallText) {
+		out = append(out, "text under 14 px: "+s)
+	}
+	if !eval[bool](b, `!!document.querySelector('meta[name=viewport][content*="width=device-width"]')`) {
+		out = append(out, "no viewport meta")
+	}
+	if got := eval[string](b, `document.documentElement.lang`); got != lang {
+		out = append(out, fmt.Sprintf("<html lang=%q>, want %q", got, lang))
+	}
+	out = append(out, b.axe(lang)...)
+	return append(out, b.otherLanguage(lang)...)
+}
+
+// axe runs axe-core; serious and critical findings are problems, the
+// others are logged.
+func (b *browser) axe(lang string) []string {
+	b.t.Helper()
+	if !eval[bool](b, `typeof axe !== "undefined"`) {
+		// Injected by the test only; ConsentDesk never serves it.
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](b.axeJS)); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	raw := eval[string](b, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+			nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))}))`)
+	var res struct {
+		Passes     int
+		Violations []struct {
+			ID, Impact, Help string
+			Nodes            []string
+		}
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		b.t.Fatal(err)
+	}
+	if res.Passes == 0 {
+		b.t.Fatal("axe-core checked nothing")
+	}
+	var out []string
+	for _, v := range res.Violations {
+		msg := fmt.Sprintf("axe %s (%s): %s at %v", v.ID, v.Impact, v.Help, v.Nodes)
+		if v.Impact == "serious" || v.Impact == "critical" {
+			out = append(out, msg)
+		} else {
+			b.t.Log(msg)
+		}
+	}
+	return out
+}
+
+// otherLanguage: sentences of the other language's catalogue on the page.
+func (b *browser) otherLanguage(lang string) []string {
+	b.t.Helper()
+	other := "en"
+	if lang == "en" {
+		other = "de"
+	}
+	text := eval[string](b, `document.body.innerText`)
+	var out []string
+	for _, phrase := range phrases(other, lang) {
+		if strings.Contains(text, phrase) {
+			out = append(out, fmt.Sprintf("the %s page shows %s text %q", lang, other, phrase))
+		}
+	}
+	return out
+}
+
+var placeholder = regexp.MustCompile(`%[a-z]`)
+
+// phrases are the catalogue's sentences in lang that differ from the other
+// language, cut at placeholders, and long enough to mean something.
+func phrases(lang, other string) []string {
+	var out []string
+	for _, k := range assets.Keys(lang) {
+		v, w := assets.T(lang, k), assets.T(other, k)
+		if v == w {
+			continue
+		}
+		for _, part := range placeholder.Split(v, -1) {
+			if part = strings.TrimSpace(part); len(part) >= 14 && strings.Contains(part, " ") && !strings.Contains(w, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// keyboard tabs through the page and reports controls never focused.
+func (b *browser) keyboard(where string) {
+	b.t.Helper()
+	n := eval[int](b, `window.__reached = new Set(); document.addEventListener("focusin", e => window.__reached.add(e.target));
+		document.activeElement && document.activeElement.blur(); `+jsControls+`.length`)
+	for i := 0; i < n+8; i++ {
+		b.do(chromedp.KeyEvent(kb.Tab))
+	}
+	// In a radio group Tab stops at one radio and the arrow keys choose.
+	for _, s := range eval[[]string](b, jsControls+`.filter(el => !window.__reached.has(el) &&
+			!(el.type === "radio" && [...window.__reached].some(r => r.type === "radio" && r.name === el.name)))
+		.map(el => el.outerHTML.slice(0, 80))`) {
+		b.t.Errorf("%s: not reachable by keyboard: %s", where, s)
+	}
+}
+
+const jsControls = `Array.from(document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary, canvas[tabindex]"))
+	.filter(el => !el.disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden" && !el.closest("details:not([open]) > :not(summary)"))`
+
+// A target counts with its label: a checkbox's label toggles it. Links
+// inside running text are exempt (WCAG 2.5.5, inline).
+const jsSmallTargets = `(() => {
+	const out = [];
+	for (const el of ` + jsControls + `) {
+		if (el.tagName === "A" && el.closest("p, li, dd, td") && !el.classList.contains("button")) continue;
+		let r = el.getBoundingClientRect();
+		let w = r.width, h = r.height;
+		if (el.labels && el.labels.length) {
+			for (const l of el.labels) { const lr = l.getBoundingClientRect(); w = Math.max(w, lr.width); h = Math.max(h, lr.height); }
+		}
+		if (w < 44 || h < 44) out.push(el.outerHTML.slice(0, 80) + " " + Math.round(w) + "x" + Math.round(h));
+	}
+	return out;
+})()`
+
+const jsSmallText = `(() => {
+	const out = [];
+	const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+	while (walk.nextNode()) {
+		const n = walk.currentNode, el = n.parentElement;
+		if (!n.textContent.trim() || !el || el.getClientRects().length === 0 || el.closest(".sr-only")) continue;
+		const size = parseFloat(getComputedStyle(el).fontSize);
+		if (size < 14) out.push(n.textContent.trim().slice(0, 40) + " " + size + "px");
+	}
+	return out.slice(0, 5);
+})()`
+
+// offline: every request went to the server on 127.0.0.1.
+func (b *browser) offline() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.urls) == 0 {
+		b.t.Fatal("no requests were seen: the network listener is not working")
+	}
+	for _, raw := range b.urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			b.t.Errorf("request to %q", raw)
+			continue
+		}
+		if u.Scheme == "data" || u.Scheme == "blob" || u.Scheme == "about" {
+			continue
+		}
+		if u.Hostname() != "127.0.0.1" {
+			b.t.Errorf("a request left 127.0.0.1: %s", raw)
+		}
+	}
+	b.t.Logf("%d requests, all to 127.0.0.1", len(b.urls))
+}
+
+// pickup fills in an appointment a week from now.
+func (b *browser) pickup() {
+	b.t.Helper()
+	day := time.Now().AddDate(0, 0, 7).Format("2006-01-02")
+	b.do(chromedp.SetValue(chromedp.CSS("#pickup_date"), day), chromedp.SetValue(chromedp.CSS("#pickup_from"), "10:00"),
+		chromedp.SetValue(chromedp.CSS("#pickup_to"), "10:30"))
+}
+
+// sign draws a signature on the canvas with pointer events.
+func (b *browser) sign() {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("signature-pad").scrollIntoView({block: "center"})`))
+	box := eval[[]float64](b, `(() => { const r = document.getElementById("signature-pad").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	x, y, w, h := box[0], box[1], box[2], box[3]
+	press := func(typ input.DispatchMouseEventType, px, py float64, buttons int64) chromedp.Action[chromedp.Void] {
+		return chromedp.MouseEvent(typ, px, py, func(p *input.DispatchMouseEventParams) {
+			p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, buttons, 1
+		})
+	}
+	steps := []chromedp.Action[chromedp.Void]{press(input.DispatchMouseEventTypeMousePressed, x+w*0.1, y+h*0.6, 1)}
+	for i := 1; i <= 30; i++ {
+		f := float64(i) / 30
+		steps = append(steps, press(input.DispatchMouseEventTypeMouseMoved, x+w*(0.1+0.8*f), y+h*(0.6-0.3*f*(1-f)*4), 1))
+	}
+	steps = append(steps, press(input.DispatchMouseEventTypeMouseReleased, x+w*0.9, y+h*0.6, 0))
+	b.do(steps...)
+}
+
+func TestTabletInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t, e)
+	ctx := context.Background()
+
+	// Sign in.
+	b.open(tabletLandscape, "/login")
+	b.check(tabletLandscape, "login", "de")
+	b.keyboard("login")
+	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("button[type=submit]")
+	if loc := b.location(); loc != "/orders/new" {
+		t.Fatalf("after sign-in at %s", loc)
+	}
+
+	// A new customer and an order.
+	for _, vp := range []viewport{tabletPortrait, tabletLandscape} {
+		b.open(vp, "/orders/new")
+		b.check(vp, "order-new", "de")
+	}
+	b.keyboard("order form")
+	for sel, v := range map[string]string{"#first_name": "Jana", "#last_name": "Weiß", "#street": "Hauptstraße 1", "#postal_code": "79098",
+		"#city": "Freiburg", "#email": "j.weiss@example.org", "#mobile": "0170 1234567",
+		"input[name=item_description_0]": "Gleitsichtbrille", "input[name=item_quantity_0]": "1", "input[name=item_price_0]": "459,00"} {
+		b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
+	}
+	b.pickup()
+	b.submit("#order-form button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/consent/") {
+		t.Fatalf("order form went to %s: %s", loc, eval[string](b, `document.body.innerText`))
+	}
+
+	// The customer's screen: every switch starts off; two switched on; a
+	// signature with the finger.
+	for _, vp := range []viewport{tabletPortrait, tabletLandscape} {
+		b.do(chromedp.EmulateViewport(vp.w, vp.h))
+		b.check(vp, "consent", "de")
+	}
+	if on := eval[int](b, `document.querySelectorAll("input.switch:checked").length`); on != 0 {
+		t.Fatalf("%d switches on before the customer touched one", on)
+	}
+	b.keyboard("consent screen")
+	b.do(chromedp.Click(chromedp.CSS(`label[for=channel_post]`)), chromedp.Click(chromedp.CSS(`label[for=channel_email]`)))
+	b.sign()
+	b.check(tabletLandscape, "consent-signed", "de")
+	if !eval[bool](b, `(() => { const c = document.getElementById("signature-pad"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; })()`) {
+		t.Fatal("the pointer events drew nothing on the canvas")
+	}
+	b.submit("#consent-form button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/1") {
+		t.Fatalf("consent went to %s: %s", loc, eval[string](b, `document.body.innerText`))
+	}
+	b.check(tabletLandscape, "order-done", "de")
+	states, events, err := e.db.Consents(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 2 {
+		t.Fatalf("ledger after the tablet: %v, %d events", states, len(events))
+	}
+	if events[0].Source != consent.CounterTablet || events[0].EvidenceSHA256 == "" {
+		t.Errorf("event %+v: want the counter tablet and the signature's hash", events[0])
+	}
+
+	// The print view: the button opens the confirmation PDF.
+	newTab := chromedp.WaitNewTarget(b.ctx, func(i *target.Info) bool { return strings.HasSuffix(i.URL, "/confirmation.pdf") })
+	b.do(chromedp.Click(chromedp.CSS(`a[href$="confirmation.pdf"]`)))
+	select {
+	case <-newTab:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the print button opened no tab with the PDF")
+	}
+	pdfInfo := eval[[]any](b, `fetch("/orders/1/confirmation.pdf").then(async r => [r.status, r.headers.get("content-type"), new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5))])`)
+	if pdfInfo[0] != float64(200) || pdfInfo[1] != "application/pdf" || pdfInfo[2] != "%PDF-" {
+		t.Errorf("confirmation PDF: %v", pdfInfo)
+	}
+
+	// Paper mode: boxes printed empty, ticks recorded afterwards with the scan.
+	b.open(tabletLandscape, "/orders/new")
+	for sel, v := range map[string]string{"#last_name": "Papier", "#email": "papier@example.org",
+		"input[name=item_description_0]": "Kontaktlinsen", "input[name=item_quantity_0]": "2", "input[name=item_price_0]": "39,90"} {
+		b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
+	}
+	b.pickup()
+	b.do(chromedp.Click(chromedp.CSS(`input[name=consent_mode][value=paper]`)))
+	b.submit("#order-form button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/2") {
+		t.Fatalf("paper order went to %s", loc)
+	}
+	b.check(tabletLandscape, "paper-order", "de")
+	scan := filepath.Join(t.TempDir(), "bogen.png")
+	png, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(signature(t), "data:image/png;base64,"))
+	os.WriteFile(scan, png, 0o600)
+	b.do(chromedp.Click(chromedp.CSS(`label[for=paper_email]`)), chromedp.SetUploadFiles(chromedp.CSS("#scan"), []string{scan}))
+	b.submit(`form[action="/orders/2/paper"] button[type=submit]`)
+	b.check(tabletLandscape, "paper-recorded", "de")
+	st, ev, _ := e.db.Consents(ctx, 2)
+	if st[consent.Email].State != consent.Pending || ev[len(ev)-1].Source != consent.PaperForm || ev[len(ev)-1].EvidenceSHA256 == "" {
+		t.Fatalf("paper ticks: %v %+v", st[consent.Email], ev)
+	}
+
+	// The same pages in English, chosen for this session.
+	b.open(tabletLandscape, "/orders/new")
+	b.submit(`form[action="/lang"] button[value=en]`)
+	b.open(tabletLandscape, "/orders/new")
+	b.check(tabletLandscape, "order-new-en", "en")
+	b.open(tabletLandscape, "/orders/1")
+	b.check(tabletLandscape, "order-en", "en")
+
+	// The customer's phone: the preference page from the printed QR code;
+	// withdraw everything with one button.
+	token := consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, 1)
+	b.open(phone, "/p/"+token+"?src=qr")
+	b.check(phone, "preferences", "de")
+	b.keyboard("preference page")
+	b.submit(`button[value=withdraw_all]`)
+	b.check(phone, "preferences-withdrawn", "de")
+	st, ev, _ = e.db.Consents(ctx, 1)
+	for _, ch := range consent.Channels {
+		if st[ch].State == consent.Granted || st[ch].State == consent.Pending {
+			t.Errorf("%s still %s after withdrawing everything", ch, st[ch].State)
+		}
+	}
+	if last := ev[len(ev)-1]; last.Source != consent.QRCode || last.Actor != consent.ByCustomer {
+		t.Errorf("withdrawal recorded as %+v", last)
+	}
+	b.offline()
+}
+
+// TestBrowserChecksFindProblems shows that the checks above can fail: a
+// page with a small button, an image without text, poor contrast, tiny
+// type, a wide element and mixed languages is caught on every count.
+func TestBrowserChecksFindProblems(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t, e)
+	bad := `<!DOCTYPE html><html lang="de"><head><title>x</title></head><body>
+		<button style="width:20px;height:20px">x</button><img src="/static/none.png">
+		<p style="color:#bbb;background:#fff">Kaum lesbar</p><p style="font-size:9px">winzig</p>
+		<div style="width:3000px">breit</div><p>` + assets.T("en", "consent.voluntary") + `</p></body></html>`
+	b.do(chromedp.EmulateViewport(390, 844), chromedp.Navigate("data:text/html;charset=utf-8,"+url.PathEscape(bad)))
+	found := strings.Join(b.problems("de"), "\n")
+	for _, want := range []string{"wider than the screen", "touch target under 44 px", "text under 14 px", "no viewport meta",
+		"axe image-alt", "axe color-contrast", "shows en text"} {
+		if !strings.Contains(found, want) {
+			t.Errorf("the checks missed %q; found:\n%s", want, found)
+		}
+	}
+}
