@@ -163,3 +163,28 @@ func TestUnconfirmedConsentExpires(t *testing.T) {
 		t.Fatalf("ledger after expiry: %+v %v", v, err)
 	}
 }
+
+func TestImportCustomers(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	list := []orders.Customer{{LastName: "Weiß", Email: "a@example.org"}, {LastName: "Nowak", Mobile: "0170 1234567"}}
+	if n, err := db.ImportCustomers(ctx, list); n != 2 || err != nil {
+		t.Fatalf("%d, %v", n, err)
+	}
+	found, _ := db.SearchCustomers(ctx, "0170 1234567", 10)
+	if len(found) != 1 || found[0].Mobile != "+491701234567" {
+		t.Fatalf("imported customer not found by phone: %+v", found)
+	}
+	bad := []orders.Customer{{LastName: "Gut", Email: "gut@example.org"}, {LastName: "Schlecht", Email: "kein-at"}}
+	if _, err := db.ImportCustomers(ctx, bad); consent.ErrorCode(err) != consent.Invalid {
+		t.Fatalf("invalid record: %v", err)
+	}
+	var n int
+	db.SQL().QueryRow(`SELECT COUNT(*) FROM customers`).Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d customers after a refused import, want 2", n)
+	}
+	if states, _, _ := db.Consents(ctx, 1); states[consent.Email].State != consent.None {
+		t.Error("an import must bring no consent")
+	}
+}

@@ -461,6 +461,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 		b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
 	}
 	b.pickup()
+	b.do(chromedp.SetValue(chromedp.CSS("#customer_lang"), "en")) // this customer reads English
 	b.do(chromedp.Click(chromedp.CSS(`input[name=consent_mode][value=paper]`)))
 	b.submit("#order-form button[type=submit]")
 	if loc := b.location(); !strings.HasPrefix(loc, "/orders/2") {
@@ -503,6 +504,10 @@ func TestTabletInTheBrowser(t *testing.T) {
 	if last := ev[len(ev)-1]; last.Source != consent.QRCode || last.Actor != consent.ByCustomer {
 		t.Errorf("withdrawal recorded as %+v", last)
 	}
+	// An English-speaking customer gets the page in English, whatever
+	// language the tablet uses.
+	b.open(phone, "/p/"+consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, 2))
+	b.check(phone, "preferences-en", "en")
 	b.offline()
 }
 

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	db      *orders.DB
 	srv     *httptest.Server
 	counter orders.Staff
@@ -36,7 +36,7 @@ type env struct {
 
 // newEnv starts the real server on a free port on 127.0.0.1, on a real
 // SQLite file.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations())

@@ -1,0 +1,85 @@
+package pos_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// storeWith10000 is a store with 10,000 customers and a signed-in
+// counter session.
+func storeWith10000(b *testing.B) (http.Handler, []*http.Cookie) {
+	e := newEnv(b)
+	first := []string{"Anna", "Jürgen", "Ömer", "Małgorzata", "Björn", "Änne", "Kim", "Lena", "Paul", "Sophie"}
+	last := []string{"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein"}
+	list := make([]orders.Customer, 10000)
+	for i := range list {
+		list[i] = orders.Customer{FirstName: first[i%len(first)], LastName: fmt.Sprintf("%s%d", last[i%len(last)], i/len(last)),
+			Email: fmt.Sprintf("kunde%05d@example.org", i), Mobile: fmt.Sprintf("+49 170 %07d", i), City: "Freiburg"}
+	}
+	if _, err := e.db.ImportCustomers(context.Background(), list); err != nil {
+		b.Fatal(err)
+	}
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	var cookies []*http.Cookie
+	for k, v := range c.cookies {
+		cookies = append(cookies, &http.Cookie{Name: k, Value: v})
+	}
+	return e.srv.Config.Handler, cookies
+}
+
+// timeRequests serves path b.N times on the handler itself (the server
+// side, without the network) and reports the median and the 99th
+// percentile.
+func timeRequests(b *testing.B, h http.Handler, cookies []*http.Cookie, path string) {
+	times := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		times = append(times, time.Since(start))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("%s: %d", path, rec.Code)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkOrderScreen: GET /orders/new with 10,000 customers stored.
+//
+//	go test -run XXX -bench OrderScreen -benchtime 2000x ./pos
+func BenchmarkOrderScreen(b *testing.B) {
+	h, cookies := storeWith10000(b)
+	timeRequests(b, h, cookies, "/orders/new")
+}
+
+// BenchmarkCustomerSearch: the search as the counter types it, among
+// 10,000 customers: part of a name, an e-mail, a mobile number typed
+// the German way.
+//
+//	go test -run XXX -bench CustomerSearch -benchtime 2000x ./pos
+func BenchmarkCustomerSearch(b *testing.B) {
+	h, cookies := storeWith10000(b)
+	for _, q := range []string{"mül", "schäfer1", "kunde04711", "0170 0004711", "anna weber"} {
+		b.Run(q, func(b *testing.B) {
+			timeRequests(b, h, cookies, "/customers/search?q="+url.QueryEscape(q))
+		})
+	}
+}
