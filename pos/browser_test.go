@@ -155,6 +155,7 @@ func (b *browser) submit(sel string) {
 	for i := 0; i < 100; i++ {
 		ready := eval[string](b, `document.readyState`)
 		if b.location() != before && ready == "complete" {
+			b.do(chromedp.WaitReady(chromedp.CSS("body")))
 			return
 		}
 		if i > 10 && ready == "complete" && eval[bool](b, `!!document.querySelector(".field-error, .flash")`) {
@@ -169,7 +170,17 @@ func (b *browser) submit(sel string) {
 func (b *browser) check(vp viewport, name, lang string) {
 	b.t.Helper()
 	b.step++
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	b.do(chromedp.WaitReady(chromedp.CSS("body")))
+	var png []byte
+	var err error
+	for i := 0; i < 30; i++ {
+		// Right after a navigation on a busy machine the page may not
+		// have been laid out yet ("cannot take screenshot with 0 width").
+		if png, err = chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		b.t.Fatal(err)
 	}
