@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -102,11 +103,7 @@ func (ms *mailServer) config(t testing.TB, rawURL string) followup.SMTPConfig {
 	}
 	host, port, _ := net.SplitHostPort(ms.addr)
 	cfg.Host = host
-	var p int
-	for _, c := range port {
-		p = p*10 + int(c-'0')
-	}
-	cfg.Port = p
+	cfg.Port, _ = strconv.Atoi(port)
 	cfg.Timeout = 5 * time.Second
 	if ms.rootCAs != nil {
 		cfg.TLSConfig = &tls.Config{RootCAs: ms.rootCAs, ServerName: host, MinVersion: tls.VersionTLS12}

@@ -72,38 +72,26 @@ type Mail struct {
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Enqueue queues a mail inside tx, the transaction of the event that
-// causes it. It decides here whether the mail may carry advertising; the
-// sender checks that again before it sends. A customer without an e-mail
-// address gets no mail, and Enqueue returns 0.
+// causes it; the caller queues only for a customer with an e-mail
+// address. It decides here whether the mail may carry advertising; the
+// sender checks that again before it sends.
 func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, error) {
-	var email string
-	err := tx.QueryRowContext(ctx, `SELECT email FROM customers WHERE id = ?`, job.CustomerID).Scan(&email)
+	ctrl, err := consent.LoadController(ctx, tx)
 	if err != nil {
-		return 0, fmt.Errorf("followup: enqueue: %w", err)
-	}
-	if email == "" {
-		return 0, nil
+		return 0, err
 	}
 	marketing := false
 	if job.Kind != DoubleOptIn {
-		ctrl, err := consent.LoadController(ctx, tx)
-		if err != nil {
-			return 0, err
-		}
 		states, err := consent.CurrentState(ctx, tx, job.CustomerID)
 		if err != nil {
 			return 0, err
 		}
 		marketing = ctrl.MayAdvertiseByEmail(states[consent.Email])
 	}
-	return insert(ctx, tx, job, marketing, now)
+	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 
-func insert(ctx context.Context, tx *sql.Tx, job Job, marketing bool, now time.Time) (int64, error) {
-	ctrl, err := consent.LoadController(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
+func insert(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, job Job, marketing bool, now time.Time) (int64, error) {
 	mid, err := newMessageID(ctrl.Email)
 	if err != nil {
 		return 0, err

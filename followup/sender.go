@@ -151,7 +151,7 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
 	}
 	if reason != "" {
-		return false, s.suppress(ctx, m, reason, now)
+		return false, s.suppress(ctx, m, reason, d.To.Email != "", now)
 	}
 	msg, subject, err := compose(d)
 	if err != nil {
@@ -221,10 +221,11 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 }
 
 // suppress marks a mail not sent. A thank-you or pickup mail that lost
-// its advertising basis is replaced by a purely transactional one: the
-// customer objected to advertising, not to hearing when the glasses are
-// ready (GDPR Art. 6(1)(b)).
-func (s *Sender) suppress(ctx context.Context, m Mail, reason string, now time.Time) error {
+// its advertising basis is replaced, when the customer still has an
+// address, by a purely transactional one: the customer objected to
+// advertising, not to hearing when the glasses are ready (GDPR Art.
+// 6(1)(b)).
+func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -234,15 +235,13 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, now time.T
 		return err
 	}
 	replacement := int64(0)
-	if m.Marketing && m.Kind != DoubleOptIn {
-		var email string
-		if err := tx.QueryRowContext(ctx, `SELECT email FROM customers WHERE id = ?`, m.CustomerID).Scan(&email); err != nil {
+	if m.Marketing && m.Kind != DoubleOptIn && hasAddress {
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if email != "" {
-			if replacement, err = insert(ctx, tx, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
-				return err
-			}
+		if replacement, err = insert(ctx, tx, ctrl, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

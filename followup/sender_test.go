@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,10 +93,7 @@ func closedPort(t *testing.T) int {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u, _ := url.Parse(srv.URL)
 	srv.Close()
-	var p int
-	for _, c := range u.Port() {
-		p = p*10 + int(c-'0')
-	}
+	p, _ := strconv.Atoi(u.Port())
 	return p
 }
 

@@ -203,7 +203,7 @@ func temporary(err error) bool {
 	return true // dial, TLS and network errors: the server may be back later
 }
 
-// raw renders the message as it goes on the wire.
+// render writes the message as it goes on the wire.
 func render(m *gomail.Msg) ([]byte, error) {
 	var b bytes.Buffer
 	if _, err := m.WriteTo(&b); err != nil {

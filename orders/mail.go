@@ -38,7 +38,8 @@ func (db *DB) MailOrder(ctx context.Context, orderID int64) (followup.OrderSumma
 }
 
 // queueConfirmations queues the double opt-in mail when events include
-// an e-mail consent that waits for its confirmation.
+// an e-mail consent that waits for its confirmation (such a consent
+// always has an address: checkContacts refused it otherwise).
 func queueConfirmations(ctx context.Context, tx *sql.Tx, customerID int64, events []consent.Event, now time.Time) error {
 	for _, e := range events {
 		if e.Channel == consent.Email && e.Action == consent.Grant && e.OptInLevel == consent.ConfirmedOptIn {

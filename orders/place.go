@@ -216,8 +216,10 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			}
 		}
 		// The mails commit with the order, or not at all.
-		if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
-			return err
+		if cust.Email != "" {
+			if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
+				return err
+			}
 		}
 		if err := queueConfirmations(ctx, tx, cust.ID, out.Events, now); err != nil {
 			return err

@@ -27,6 +27,10 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 			return err
 		}
 		o.Status = "ready"
+		cust, err := getCustomer(ctx, tx, o.CustomerID)
+		if err != nil || cust.Email == "" {
+			return err
+		}
 		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID}, now)
 		return err
 	})

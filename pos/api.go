@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -254,4 +255,64 @@ func (s *Server) apiVerify(c *gin.Context) {
 	}
 	// 200 either way: the answer is the JSON's "ok", which monitoring reads.
 	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) apiMarkReady(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.order_not_found"))
+		return
+	}
+	o, err := s.db.MarkReady(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	mails, err := followup.List(c.Request.Context(), s.db.SQL(), followup.Filter{OrderID: o.ID})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": o.ID, "number": o.Number, "status": o.Status, "mails": mails})
+}
+
+// apiOutbox lists the mails with their state: ?status=failed, ?customer_id=,
+// ?order_id=, ?limit= (at most 1000).
+func (s *Server) apiOutbox(c *gin.Context) {
+	f := followup.Filter{Status: followup.Status(c.Query("status"))}
+	fields := consent.FieldErrors{}
+	if f.Status != "" && !validStatus(f.Status) {
+		fields.Add("status", "err.choice_invalid")
+	}
+	for name, dst := range map[string]*int64{"customer_id": &f.CustomerID, "order_id": &f.OrderID} {
+		if v := c.Query(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				fields.Add(name, "err.type")
+			}
+			*dst = n
+		}
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			fields.Add("limit", "err.type")
+		}
+		f.Limit = n
+	}
+	if err := fields.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	mails, err := followup.List(c.Request.Context(), s.db.SQL(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	counts, err := followup.Counts(c.Request.Context(), s.db.SQL())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"mails": mails, "counts": counts})
 }

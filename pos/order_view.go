@@ -122,3 +122,20 @@ func (s *Server) paperError(c *gin.Context, v orderView, err error) {
 	s.render(c, http.StatusUnprocessableEntity, "order", view{Title: assets.T(lang, "title.order") + " " + v.Order.Number,
 		Flash: assets.T(lang, "err.invalid_input"), Errors: translateFields(lang, err), Data: v})
 }
+
+// markReady is the back office's button: the order can be collected, and
+// the pickup mail is queued.
+func (s *Server) markReady(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.notFound(c)
+		return
+	}
+	if _, err := s.db.MarkReady(c.Request.Context(), id); err != nil {
+		if consent.ErrorCode(err) != consent.Conflict {
+			s.fail(c, err)
+			return
+		}
+	}
+	c.Redirect(http.StatusSeeOther, "/orders/"+strconv.FormatInt(id, 10)+"?ready=1")
+}
