@@ -36,11 +36,15 @@ const (
 	Confirm  Action = "confirm"  // the customer confirmed a pending e-mail consent (double opt-in)
 	Withdraw Action = "withdraw" // GDPR Art. 7(3), or an objection under Art. 21
 	Expire   Action = "expire"   // a pending consent was never confirmed
+	// Erase marks the customer's erasure (GDPR Art. 17): the channel is
+	// closed for good, and the event is the pseudonymous trace that the
+	// erasure happened.
+	Erase Action = "erase"
 )
 
 func (a Action) Valid() bool {
 	switch a {
-	case Grant, Confirm, Withdraw, Expire:
+	case Grant, Confirm, Withdraw, Expire, Erase:
 		return true
 	}
 	return false
@@ -60,11 +64,12 @@ const (
 	DoubleOptIn    Source = "double_opt_in"
 	API            Source = "api"
 	System         Source = "system"
+	ErasureRequest Source = "erasure_request" // GDPR Art. 17, recorded by staff or the API
 )
 
 func (s Source) Valid() bool {
 	switch s {
-	case CounterTablet, PaperForm, EmailLink, QRCode, PreferencePage, PhoneRequest, InPerson, DoubleOptIn, API, System:
+	case CounterTablet, PaperForm, EmailLink, QRCode, PreferencePage, PhoneRequest, InPerson, DoubleOptIn, API, System, ErasureRequest:
 		return true
 	}
 	return false

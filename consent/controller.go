@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Controller holds the store's details as the controller of personal data
@@ -40,6 +41,16 @@ type Controller struct {
 	// similar goods to the e-mail address given with a purchase, without
 	// consent, as long as the customer has not objected.
 	ExistingCustomerAds bool `json:"existing_customer_ads"`
+	// PrivacyURL is where the store publishes its privacy notice; the
+	// consent receipt names it as policyUrl.
+	PrivacyURL string `json:"privacy_url,omitempty"`
+	// Retention periods in years, counted from the end of the calendar
+	// year of the order; 0 means the default (see RetentionYears).
+	OrderRetentionYears int `json:"order_retention_years,omitempty"`
+	RxRetentionYears    int `json:"rx_retention_years,omitempty"`
+	// RenewalMonths flags a consent older than this for renewal on the
+	// dashboard (EDPB 05/2020); 0 means DefaultRenewalMonths.
+	RenewalMonths int `json:"renewal_months,omitempty"`
 
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`
@@ -67,6 +78,56 @@ func DefaultController() Controller {
 		HealthBasis: string(BasisExplicitConsent),
 		DoubleOptIn: true,
 	}
+}
+
+// Default retention periods.
+//
+// Orders: 8 years. An order with a deposit is an accounting voucher
+// (Buchungsbeleg), kept 8 years under §147(1) Nr. 4, (3) AO and §257(1)
+// Nr. 4, (4) HGB as amended by the Fourth Bureaucracy Relief Act (BEG IV,
+// from 2025); the confirmation as a commercial letter needs only 6 years
+// (§257(1) Nr. 3 HGB), so the longer period covers both.
+//
+// Prescriptions: 3 years. Practice varies from 2 to 10 years and no rule
+// fixes it; 3 years covers the two-year warranty on the glasses (§438
+// BGB) within the general limitation period (§195 BGB). A store may set
+// another period and should note its reason.
+const (
+	DefaultOrderRetentionYears = 8
+	DefaultRxRetentionYears    = 3
+	DefaultRenewalMonths       = 24
+)
+
+// OrderRetention is the retention of order records in years.
+func (c Controller) OrderRetention() int {
+	if c.OrderRetentionYears <= 0 {
+		return DefaultOrderRetentionYears
+	}
+	return c.OrderRetentionYears
+}
+
+// RxRetention is the retention of prescriptions in years.
+func (c Controller) RxRetention() int {
+	if c.RxRetentionYears <= 0 {
+		return DefaultRxRetentionYears
+	}
+	return c.RxRetentionYears
+}
+
+// Renewal is the age in months after which a consent is due for renewal.
+func (c Controller) Renewal() int {
+	if c.RenewalMonths <= 0 {
+		return DefaultRenewalMonths
+	}
+	return c.RenewalMonths
+}
+
+// RetainUntil is the last day a record made at t is kept for a period
+// of years: periods run from the end of the calendar year (§147(4) AO,
+// §257(5) HGB), so a record of 2026 with 8 years is kept until the end of
+// 2034.
+func RetainUntil(t time.Time, years int) time.Time {
+	return time.Date(t.Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
 }
 
 // DefaultConfirmDays is how long a double opt-in link waits by default.
@@ -154,6 +215,21 @@ func (c Controller) Validate() error {
 	}
 	if c.ConfirmDays < 0 || c.ConfirmDays > 365 {
 		f.Add("confirm_days", "err.confirm_days_range")
+	}
+	if c.OrderRetentionYears < 0 || c.OrderRetentionYears > 30 || (c.OrderRetentionYears > 0 && c.OrderRetentionYears < 6) {
+		// Below 6 years the store would break §257 HGB.
+		f.Add("order_retention_years", "err.order_retention_range")
+	}
+	if c.RxRetentionYears < 0 || c.RxRetentionYears > 30 {
+		f.Add("rx_retention_years", "err.years_range")
+	}
+	if c.RenewalMonths < 0 || c.RenewalMonths > 120 {
+		f.Add("renewal_months", "err.months_range")
+	}
+	if c.PrivacyURL != "" {
+		if u, err := url.Parse(c.PrivacyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.Add("privacy_url", "err.url_invalid")
+		}
 	}
 	if c.HealthBasis != string(BasisExplicitConsent) && c.HealthBasis != string(BasisHealthCare) {
 		f.Add("health_data_basis", "err.choice_invalid")

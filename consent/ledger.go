@@ -145,3 +145,49 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 	}
 	return v, rows.Err()
 }
+
+// AllStates folds the whole ledger into every customer's state per
+// channel, for the back office's lists and counts.
+func AllStates(ctx context.Context, q Querier) (map[int64]map[Channel]ChannelState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+`
+		FROM consent_events e LEFT JOIN consent_event_details d ON d.event_seq = e.seq ORDER BY e.customer_id, e.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("consent: read ledger: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]map[Channel]ChannelState{}
+	var cur int64
+	var batch []Event
+	flush := func() {
+		if len(batch) > 0 {
+			out[cur] = Derive(batch)
+		}
+		batch = batch[:0]
+	}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("consent: scan event: %w", err)
+		}
+		if e.CustomerID != cur {
+			flush()
+			cur = e.CustomerID
+		}
+		batch = append(batch, e)
+	}
+	flush()
+	return out, rows.Err()
+}
+
+// Head is the newest event's sequence number and hash: printed in each
+// backup and report, it anchors the chain outside the file, so that
+// events cut from the end would show.
+func Head(ctx context.Context, q Querier) (int64, string, error) {
+	var seq int64
+	hash := GenesisHash
+	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, GenesisHash, nil
+	}
+	return seq, hash, err
+}

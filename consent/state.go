@@ -53,6 +53,9 @@ func apply(s ChannelState, e Event) ChannelState {
 		}
 		s.State = Withdrawn
 		s.GrantedAt = ""
+	case Erase:
+		s.State = Withdrawn
+		s.GrantedAt = ""
 	case Expire:
 		if s.State != Pending {
 			return s

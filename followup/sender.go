@@ -175,7 +175,7 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	_, err = s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ?`,
+	_, err = s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
 		stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
 	return false, err
 }
@@ -231,7 +231,7 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ?`, reason, stamp(now), m.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 		return err
 	}
 	replacement := int64(0)
@@ -260,10 +260,18 @@ func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, 
 	if status == Sent || status == Held {
 		sentAt = stamp(now)
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ? WHERE id = ?`,
-		status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
+	// Only a mail still marked sending is recorded: an erasure (GDPR
+	// Art. 17) during the attempt has already emptied the row, and must
+	// not get the message back.
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
 	if err != nil {
 		return fmt.Errorf("outbox: record mail %d: %w", m.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if f, ok := s.transport.(Folder); ok {
+			return f.Remove(m.ID)
+		}
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func (f Folder) Deliver(_ context.Context, id int64, _ *gomail.Msg, raw []byte) 
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return "", err
 	}
-	name := filepath.Join(f.Dir, fmt.Sprintf("%06d.eml", id))
+	name := f.File(id)
 	tmp, err := os.CreateTemp(f.Dir, ".eml-*")
 	if err != nil {
 		return "", err
@@ -189,6 +189,20 @@ func (f Folder) Deliver(_ context.Context, id int64, _ *gomail.Msg, raw []byte) 
 
 // Close does nothing.
 func (Folder) Close() error { return nil }
+
+// File is where the mail with outbox id is written.
+func (f Folder) File(id int64) string { return filepath.Join(f.Dir, fmt.Sprintf("%06d.eml", id)) }
+
+// Remove deletes a mail's file, if there is one (an erasure, GDPR Art. 17).
+func (f Folder) Remove(id int64) error {
+	if f.Dir == "" {
+		return nil
+	}
+	if err := os.Remove(f.File(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
 
 // temporary tells a failure worth retrying (an SMTP 4xx answer, a network
 // error, a timeout) from one that will not change (a 5xx answer).

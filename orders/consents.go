@@ -91,6 +91,9 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
+		if cust.Erased() {
+			return consent.Errorf(consent.Conflict, "err.customer_erased")
+		}
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err

@@ -29,7 +29,13 @@ type Customer struct {
 	Lang       string `json:"lang"`
 	CreatedAt  string `json:"created_at,omitempty"`
 	UpdatedAt  string `json:"updated_at,omitempty"`
+	// ErasedAt is set when the customer was erased (GDPR Art. 17); every
+	// personal field is then empty.
+	ErasedAt string `json:"erased_at,omitempty"`
 }
+
+// Erased reports whether the customer was erased.
+func (c Customer) Erased() bool { return c.ErasedAt != "" }
 
 // Salutations offered; empty means none given.
 var Salutations = []string{"", "Frau", "Herr", "Divers"}
@@ -204,11 +210,11 @@ func insertCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time)
 	return err
 }
 
-const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at`
+const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at`
 
 func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
-	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Customer{}, consent.Errorf(consent.NotFound, "err.customer_not_found")
 	}
@@ -253,7 +259,7 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 		return nil, nil
 	}
 	args = append(args, limit)
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE `+strings.Join(where, " AND ")+
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE erased_at = '' AND `+strings.Join(where, " AND ")+
 		` ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search customers: %w", err)

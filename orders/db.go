@@ -30,6 +30,9 @@ type DB struct {
 	// MailQueued, when set, is called after a use case committed a mail
 	// to the outbox, so that the sender need not wait for its next poll.
 	MailQueued func()
+	// MailDir is where mails are written as .eml files when there is no
+	// SMTP server; an erasure removes the customer's files from it.
+	MailDir string
 }
 
 func (db *DB) mailQueued() {
@@ -41,11 +44,12 @@ func (db *DB) mailQueued() {
 // DSN returns the connection string for path. The pragmas sit in the
 // string so that every pooled connection gets them: foreign keys, WAL,
 // a busy timeout, synchronous=FULL so that an acknowledged order survives
-// a power cut, and _txlock=immediate so that a transaction that reads and
+// a power cut, secure_delete so that erased data is overwritten in the
+// file and not merely unlinked (GDPR Art. 17), and _txlock=immediate so that a transaction that reads and
 // then writes holds the write lock from BEGIN.
 func DSN(path string) string {
 	v := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "secure_delete(1)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")

@@ -127,6 +127,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			if cust, err = getCustomer(ctx, tx, cust.ID); err != nil {
 				return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_not_found"}}
 			}
+			if cust.Erased() {
+				return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_erased"}}
+			}
 		} else if err := insertCustomer(ctx, tx, &cust, now); err != nil {
 			return err
 		}

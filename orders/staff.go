@@ -251,3 +251,79 @@ func hashToken(t string) string {
 	s := sha256.Sum256([]byte(t))
 	return hex.EncodeToString(s[:])
 }
+
+// AllStaff returns every staff member, disabled ones too, for the
+// manager's staff page.
+func (db *DB) AllStaff(ctx context.Context) ([]Staff, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff ORDER BY disabled, name COLLATE NOCASE`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Staff{}
+	for rows.Next() {
+		var s Staff
+		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SetStaffDisabled disables or enables a staff member; disabling ends
+// their sessions at once. Nobody disables themself, and the last active
+// manager stays, so that the store cannot lock itself out.
+func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by int64) error {
+	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		var role string
+		if err := tx.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return consent.Errorf(consent.NotFound, "err.staff_not_found")
+			}
+			return err
+		}
+		if disabled {
+			if id == by {
+				return consent.Errorf(consent.Conflict, "err.staff_self")
+			}
+			if role == RoleManager {
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff WHERE role = 'manager' AND disabled = 0 AND id <> ?`, id).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					return consent.Errorf(consent.Conflict, "err.staff_last_manager")
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE staff_id = ?`, id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE staff SET disabled = ? WHERE id = ?`, disabled, id)
+		return err
+	})
+}
+
+// ResetPIN gives a staff member a new PIN, lifts a lockout and ends their
+// sessions.
+func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
+	if err := ValidatePIN(pin); err != nil {
+		return err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE staff SET pin_hash = ?, failed_attempts = 0, locked_until = '' WHERE id = ?`, string(hash), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return consent.Errorf(consent.NotFound, "err.staff_not_found")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE staff_id = ?`, id)
+		return err
+	})
+}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // store PCs on Windows have no zone database
 
 	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/orders"
 	"github.com/jung-kurt/gofpdf"
 	"github.com/skip2/go-qrcode"
 	"golang.org/x/image/font/sfnt"
@@ -17,13 +17,7 @@ import (
 )
 
 // Berlin is the stores' time zone, for dates printed on paper.
-var Berlin = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}()
+var Berlin = orders.Berlin
 
 var (
 	weekdays = [...]string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}

@@ -20,6 +20,7 @@ const (
 	langCookie    = "cd_lang"
 	staffKey      = "consentdesk.staff"
 	sessionKey    = "consentdesk.session"
+	tokenKey      = "consentdesk.api_token"
 )
 
 // setCookie sets an HttpOnly, SameSite=Strict cookie, Secure unless the
@@ -184,10 +185,12 @@ func (s *Server) requireToken(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if _, err := s.db.APIToken(c.Request.Context(), strings.TrimSpace(token)); err != nil {
+	id, err := s.db.APIToken(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
 		s.fail(c, err)
 		c.Abort()
 		return
 	}
+	c.Set(tokenKey, id) // for the audit log
 	c.Next()
 }

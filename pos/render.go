@@ -69,6 +69,8 @@ var funcs = template.FuncMap{
 	},
 	"str":      func(v any) string { return fmt.Sprint(v) },
 	"statuses": func() []followup.Status { return statuses },
+	"swatch":   legendSwatch,
+	"pct":      func(r float64) string { return fmt.Sprintf("%.0f %%", r*100) },
 	// stamp shows a stored RFC 3339 time in the store's zone.
 	"stamp": func(s string) string {
 		t, err := time.Parse(time.RFC3339Nano, s)

@@ -35,6 +35,9 @@ type Config struct {
 	// --public-addr whose X-Forwarded-For names the customer's address.
 	// Without them every customer would share the proxy's rate limit.
 	TrustedProxies []string
+	// MailRelay names the SMTP server (host:port, no credentials) for
+	// the record of processing activities; "" when mails stay local.
+	MailRelay string
 }
 
 // Server holds the handlers' dependencies.
@@ -47,6 +50,7 @@ type Server struct {
 	drafts    *drafts
 	limiter   *rateLimit
 	proxies   []string
+	mailRelay string
 }
 
 // New builds the server and parses every page's templates once.
@@ -67,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 		drafts:    &drafts{m: map[string]*draft{}},
 		limiter:   newRateLimit(),
 		proxies:   cfg.TrustedProxies,
+		mailRelay: cfg.MailRelay,
 	}, nil
 }
 
@@ -106,6 +111,12 @@ func (s *Server) Handler() http.Handler {
 	staff.GET("/mailbox/:id", s.mailPage)
 	staff.GET("/mailbox/:id/html", s.mailHTML)
 	staff.GET("/mailbox/:id/parts/:n", s.mailPart)
+	staff.GET("/dashboard", s.dashboardPage)
+	staff.GET("/customers", s.customersPage)
+	staff.GET("/customers/:id", s.customerPage)
+	staff.POST("/customers/:id", s.csrf, s.customerUpdate)
+	staff.POST("/customers/:id/consents", s.csrf, s.customerConsentSubmit)
+	staff.GET("/customers/:id/documents/:doc", s.customerDocument)
 
 	manager := staff.Group("/", s.requireManager)
 	manager.GET("/settings", s.settingsPage)
@@ -113,6 +124,22 @@ func (s *Server) Handler() http.Handler {
 	manager.POST("/settings/logo", s.csrf, s.logoSubmit)
 	manager.GET("/notices", s.noticesPage)
 	manager.POST("/notices", s.csrf, s.noticeSubmit)
+	// The customer's rights (GDPR Art. 15-17, 20) and the proof of
+	// consent are answered by the store's management.
+	manager.GET("/customers/:id/proof.pdf", s.proofPDF)
+	manager.GET("/customers/:id/receipt.json", s.receiptJSON)
+	manager.GET("/customers/:id/export.json", s.exportJSON)
+	manager.GET("/customers/:id/export.pdf", s.exportPDF)
+	manager.POST("/customers/:id/erase", s.csrf, s.eraseSubmit)
+	manager.GET("/contactable", s.contactablePage)
+	manager.GET("/contactable.csv", s.contactableCSV)
+	manager.GET("/records.pdf", s.recordsPDF)
+	manager.GET("/staff", s.staffPage)
+	manager.POST("/staff", s.csrf, s.staffAdd)
+	manager.POST("/staff/:id/disable", s.csrf, s.staffSetDisabled(true))
+	manager.POST("/staff/:id/enable", s.csrf, s.staffSetDisabled(false))
+	manager.POST("/staff/:id/pin", s.csrf, s.staffResetPIN)
+	manager.GET("/audit", s.auditPage)
 
 	s.publicRoutes(r)
 
@@ -124,6 +151,11 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/outbox", s.apiOutbox)
 	api.GET("/customers/:id/consents", s.apiConsents)
 	api.POST("/customers/:id/consents", s.apiRecordConsents)
+	api.GET("/customers/:id/export", s.exportJSON)
+	api.GET("/customers/:id/proof.pdf", s.proofPDF)
+	api.GET("/customers/:id/receipt.json", s.receiptJSON)
+	api.DELETE("/customers/:id", s.apiErase)
+	api.GET("/contactable", s.contactableCSV)
 	api.GET("/ledger/verify", s.apiVerify)
 
 	r.NoRoute(s.notFound)

@@ -13,7 +13,11 @@ import (
 
 // settingsFields are the store settings' form fields, in order.
 var settingsFields = []string{"name", "street", "postal_code", "city", "email", "phone", "website", "dpo_contact", "supervisory_authority",
-	"public_url", "legal_form", "registered_seat", "register_court", "register_number", "managing_directors", "vat_id"}
+	"public_url", "legal_form", "registered_seat", "register_court", "register_number", "managing_directors", "vat_id", "privacy_url"}
+
+// settingsNumbers are whole numbers of years or months; empty means the
+// default.
+var settingsNumbers = []string{"order_retention_years", "rx_retention_years", "renewal_months"}
 
 type settingsView struct {
 	Values      map[string]string
@@ -23,12 +27,19 @@ type settingsView struct {
 	Ads         bool
 	ConfirmDays string
 	HasLogo     bool
+	Numbers     map[string]string
+	NumberNames []string
+}
+
+func numberValues(c consent.Controller) map[string]string {
+	return map[string]string{"order_retention_years": strconv.Itoa(c.OrderRetention()), "rx_retention_years": strconv.Itoa(c.RxRetention()),
+		"renewal_months": strconv.Itoa(c.Renewal())}
 }
 
 func controllerValues(c consent.Controller) map[string]string {
 	return map[string]string{"name": c.Name, "street": c.Street, "postal_code": c.PostalCode, "city": c.City, "email": c.Email, "phone": c.Phone,
 		"website": c.Website, "dpo_contact": c.DPOContact, "supervisory_authority": c.Authority, "public_url": c.PublicURL, "legal_form": c.LegalForm,
-		"registered_seat": c.Seat, "register_court": c.RegCourt, "register_number": c.RegNumber, "managing_directors": c.Directors, "vat_id": c.VATID}
+		"registered_seat": c.Seat, "register_court": c.RegCourt, "register_number": c.RegNumber, "managing_directors": c.Directors, "vat_id": c.VATID, "privacy_url": c.PrivacyURL}
 }
 
 func (s *Server) settingsPage(c *gin.Context) {
@@ -43,7 +54,8 @@ func (s *Server) settingsPage(c *gin.Context) {
 	}
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
 		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, DoubleOptIn: ctrl.DoubleOptIn,
-			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0}})
+			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0,
+			Numbers: numberValues(ctrl), NumberNames: settingsNumbers}})
 }
 
 func (s *Server) settingsSubmit(c *gin.Context) {
@@ -61,7 +73,25 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		Website: v["website"], DPOContact: v["dpo_contact"], Authority: v["supervisory_authority"], PublicURL: v["public_url"], LegalForm: v["legal_form"],
 		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
 		HealthBasis: c.PostForm("health_data_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME,
-		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on"}
+		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", PrivacyURL: v["privacy_url"]}
+	numbers := map[string]string{}
+	for _, f := range settingsNumbers {
+		numbers[f] = strings.TrimSpace(c.PostForm(f))
+		x := 0
+		if numbers[f] != "" {
+			if x, err = strconv.Atoi(numbers[f]); err != nil {
+				x = -1 // refused by Validate with a message
+			}
+		}
+		switch f {
+		case "order_retention_years":
+			n.OrderRetentionYears = x
+		case "rx_retention_years":
+			n.RxRetentionYears = x
+		case "renewal_months":
+			n.RenewalMonths = x
+		}
+	}
 	days := strings.TrimSpace(c.PostForm("confirm_days"))
 	if days != "" { // empty: the default
 		if n.ConfirmDays, err = strconv.Atoi(days); err != nil || n.ConfirmDays == 0 {
@@ -76,7 +106,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
 			Errors: translateFields(lang, err), Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, DoubleOptIn: n.DoubleOptIn,
-				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0}})
+				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?saved=1")

@@ -1,0 +1,214 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+	_ "time/tzdata" // store PCs on Windows have no zone database
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+)
+
+// Contactable is one line of a channel's export for a campaign.
+type Contactable struct {
+	CustomerID    int64
+	Salutation    string
+	FirstName     string
+	LastName      string
+	Contact       string // the address or number for this channel
+	Lang          string
+	ConsentDate   string // when the consent took effect (for e-mail: its confirmation)
+	OptInLevel    consent.OptInLevel
+	NoticeVersion string
+}
+
+// Contactable lists the customers who may be contacted on ch now: the
+// channel is granted (an e-mail consent that waits for its double opt-in
+// is pending, not granted), the customer is not erased and has an
+// address or number for it. Prescriptions are never read here: health
+// data must not select marketing recipients (GDPR Art. 9).
+func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactable, error) {
+	if !ch.Valid() {
+		return nil, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"channel": "err.channel_invalid"}}
+	}
+	all, err := consent.AllStates(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for id, states := range all {
+		if states[ch].State == consent.Granted {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := []Contactable{}
+	for _, id := range ids {
+		c, err := getCustomer(ctx, db.sql, id)
+		if err != nil {
+			if consent.ErrorCode(err) == consent.NotFound {
+				continue
+			}
+			return nil, err
+		}
+		contact := c.Contact(ch)
+		if c.Erased() || contact == "" {
+			continue
+		}
+		st := all[id][ch]
+		out = append(out, Contactable{CustomerID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Contact: contact,
+			Lang: c.Lang, ConsentDate: st.GrantedAt, OptInLevel: st.OptInLevel, NoticeVersion: st.NoticeVersion})
+	}
+	return out, nil
+}
+
+// Week is one week of the consent-rate chart.
+type Week struct {
+	Start  time.Time
+	Orders int
+	// Granted counts the orders at which the customer gave consent for
+	// each channel (e-mail counted when given, confirmed or not).
+	Granted map[consent.Channel]int
+}
+
+// Rate is the share of orders with a consent for ch, 0 to 1.
+func (w Week) Rate(ch consent.Channel) float64 {
+	if w.Orders == 0 {
+		return 0
+	}
+	return float64(w.Granted[ch]) / float64(w.Orders)
+}
+
+// Due is a consent of one customer and channel that needs attention.
+type Due struct {
+	CustomerID int64
+	Channel    consent.Channel
+	Since      string
+}
+
+// Dashboard is the back office's overview.
+type Dashboard struct {
+	OrdersToday   int
+	Weeks         []Week
+	Outbox        map[followup.Status]int
+	Pending       []Due // e-mail consents waiting for their confirmation
+	Renewal       []Due // granted longer ago than the renewal age
+	RenewalMonths int
+	Customers     int
+	Erased        int
+}
+
+// Berlin is the store's time zone, for "today" and weeks.
+var Berlin = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err) // time/tzdata is embedded
+	}
+	return l
+}()
+
+// DashboardData gathers the overview. weeks is how many weeks the chart
+// shows, ending with the current one.
+func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
+	now := db.Now().In(Berlin)
+	d := Dashboard{}
+	ctrl, err := consent.LoadController(ctx, db.sql)
+	if err != nil {
+		return d, err
+	}
+	d.RenewalMonths = ctrl.Renewal()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, Berlin)
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE created_at >= ?`, Stamp(today)).Scan(&d.OrdersToday); err != nil {
+		return d, err
+	}
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(erased_at <> ''), 0) FROM customers`).Scan(&d.Customers, &d.Erased); err != nil {
+		return d, err
+	}
+
+	// Weeks start on Monday.
+	monday := today.AddDate(0, 0, -((int(today.Weekday()) + 6) % 7))
+	first := monday.AddDate(0, 0, -7*(weeks-1))
+	d.Weeks = make([]Week, weeks)
+	for i := range d.Weeks {
+		d.Weeks[i] = Week{Start: first.AddDate(0, 0, 7*i), Granted: map[consent.Channel]int{}}
+	}
+	weekOf := func(stamp string) int {
+		t, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil {
+			return -1
+		}
+		t = t.In(Berlin)
+		for i := len(d.Weeks) - 1; i >= 0; i-- {
+			if !t.Before(d.Weeks[i].Start) {
+				return i
+			}
+		}
+		return -1
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT created_at FROM orders WHERE created_at >= ?`, Stamp(first))
+	if err != nil {
+		return d, err
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return d, err
+		}
+		if i := weekOf(s); i >= 0 {
+			d.Weeks[i].Orders++
+		}
+	}
+	rows.Close()
+	rows, err = db.sql.QueryContext(ctx, `SELECT DISTINCT o.created_at, e.channel, o.id FROM consent_events e JOIN orders o ON o.id = e.order_id
+		WHERE e.action = 'grant' AND o.created_at >= ? AND e.channel IN ('post', 'email', 'sms', 'phone')`, Stamp(first))
+	if err != nil {
+		return d, err
+	}
+	for rows.Next() {
+		var s string
+		var ch consent.Channel
+		var id int64
+		if err := rows.Scan(&s, &ch, &id); err != nil {
+			rows.Close()
+			return d, err
+		}
+		if i := weekOf(s); i >= 0 {
+			d.Weeks[i].Granted[ch]++
+		}
+	}
+	rows.Close()
+
+	if d.Outbox, err = followup.Counts(ctx, db.sql); err != nil {
+		return d, err
+	}
+	all, err := consent.AllStates(ctx, db.sql)
+	if err != nil {
+		return d, err
+	}
+	renewBefore := Stamp(db.Now().AddDate(0, -d.RenewalMonths, 0))
+	for id, states := range all {
+		for _, ch := range consent.Channels {
+			st := states[ch]
+			switch {
+			case st.State == consent.Pending:
+				d.Pending = append(d.Pending, Due{CustomerID: id, Channel: ch, Since: st.UpdatedAt})
+			case st.State == consent.Granted && st.GrantedAt != "" && st.GrantedAt < renewBefore:
+				d.Renewal = append(d.Renewal, Due{CustomerID: id, Channel: ch, Since: st.GrantedAt})
+			}
+		}
+	}
+	byAge := func(l []Due) {
+		sort.Slice(l, func(i, j int) bool {
+			if l[i].Since != l[j].Since {
+				return l[i].Since < l[j].Since
+			}
+			return fmt.Sprint(l[i].CustomerID, l[i].Channel) < fmt.Sprint(l[j].CustomerID, l[j].Channel)
+		})
+	}
+	byAge(d.Pending)
+	byAge(d.Renewal)
+	return d, nil
+}

@@ -1,0 +1,363 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+)
+
+// SmallInvoiceCents is the limit of a small-amount invoice (§33 UStDV):
+// up to 250 euros an invoice need not name the recipient, so an erased
+// customer's order at or under it keeps no name at all.
+const SmallInvoiceCents = 25000
+
+// Kept is an order record an erasure had to keep, and until when.
+type Kept struct {
+	OrderID     int64    `json:"order_id"`
+	Number      string   `json:"number"`
+	DeleteAfter string   `json:"delete_after"` // YYYY-MM-DD, the last day it is kept
+	Reason      string   `json:"reason"`
+	Fields      []string `json:"fields"`
+}
+
+// Erasure says what an erasure removed and what the law made it keep.
+type Erasure struct {
+	CustomerID int64  `json:"customer_id"`
+	ErasedAt   string `json:"erased_at"`
+	Removed    struct {
+		ContactDetails bool `json:"contact_details"`
+		Prescriptions  int  `json:"prescriptions"`
+		Documents      int  `json:"documents"`
+		Mails          int  `json:"mails"`
+		EventDetails   int  `json:"consent_event_details"`
+		Changes        int  `json:"change_log"`
+		Orders         int  `json:"orders_past_retention"`
+	} `json:"removed"`
+	Kept []Kept `json:"kept"`
+	// LedgerEvents is how many of the customer's consent events stay in
+	// the hash chain: pseudonymous, with the customer's number only.
+	LedgerEvents int `json:"ledger_events_kept"`
+	// Checkpointed reports that the write-ahead log was folded into the
+	// database file and truncated, so that no old copy is left in it.
+	Checkpointed bool `json:"wal_checkpointed"`
+}
+
+// keptReason is the rule that keeps an order record.
+const keptReason = "§147 AO, §257 HGB"
+
+// Erase erases a customer (GDPR Art. 17) in one transaction:
+//
+//   - contact details, prescriptions, signatures, scans, mails (the
+//     stored messages and .eml files), the change log and the personal
+//     details of consent events are removed;
+//   - order records are kept as §147 AO and §257 HGB require (Art.
+//     17(3)(b)), cut to number, date, items, amounts and, over the
+//     small-invoice limit, the invoice recipient's name and address; each
+//     with the date after which the retention job deletes it; orders
+//     already past that date go at once;
+//   - the ledger gets an erase event per channel, so that its pseudonymous
+//     trace shows the erasure, and its hash chain still verifies: the
+//     hashed columns never held personal data.
+//
+// The database is opened with secure_delete, so removed content is
+// overwritten in the file; a WAL checkpoint afterwards leaves no copy in
+// the log.
+func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, error) {
+	out := Erasure{CustomerID: customerID, Kept: []Kept{}}
+	var mailIDs []int64
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		cust, err := getCustomer(ctx, tx, customerID)
+		if err != nil {
+			return err
+		}
+		if cust.Erased() {
+			return consent.Errorf(consent.Conflict, "err.customer_erased")
+		}
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return err
+		}
+		out.ErasedAt = Stamp(now)
+
+		rows, err := tx.QueryContext(ctx, `SELECT id, number, total_cents, created_at FROM orders WHERE customer_id = ? ORDER BY id`, customerID)
+		if err != nil {
+			return err
+		}
+		type ord struct {
+			id      int64
+			number  string
+			total   int64
+			created time.Time
+		}
+		var list []ord
+		for rows.Next() {
+			var o ord
+			var created string
+			if err := rows.Scan(&o.id, &o.number, &o.total, &created); err != nil {
+				rows.Close()
+				return err
+			}
+			o.created, _ = time.Parse(time.RFC3339Nano, created)
+			list = append(list, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		years := ctrl.OrderRetention()
+		for _, o := range list {
+			until := consent.RetainUntil(o.created, years)
+			if now.After(until.AddDate(0, 0, 1)) {
+				ids, err := deleteOrder(ctx, tx, o.id, false)
+				if err != nil {
+					return err
+				}
+				mailIDs = append(mailIDs, ids...)
+				out.Removed.Orders++
+				continue
+			}
+			k := Kept{OrderID: o.id, Number: o.number, DeleteAfter: until.Format("2006-01-02"),
+				Reason: fmt.Sprintf("%s: %d Jahre ab Ende %d / %d years from the end of %d", keptReason, years, o.created.Year(), years, o.created.Year()),
+				Fields: []string{"number", "date", "items", "amounts", "vat", "deposit", "status", "staff"}}
+			name, addr := "", ""
+			if o.total > SmallInvoiceCents {
+				name = strings.TrimSpace(cust.Salutation + " " + cust.Name())
+				if cust.HasPostalAddress() {
+					addr = cust.Street + ", " + cust.PostalCode + " " + cust.City
+				}
+				k.Fields = append(k.Fields, "billing_name", "billing_address")
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET billing_name = ?, billing_address = ?, pickup_start = '', pickup_end = '' WHERE id = ?`,
+				name, addr, o.id); err != nil {
+				return err
+			}
+			out.Kept = append(out.Kept, k)
+		}
+
+		exec := func(n *int, query string, args ...any) error {
+			res, err := tx.ExecContext(ctx, query, args...)
+			if err != nil {
+				return fmt.Errorf("erase: %w", err)
+			}
+			if n != nil {
+				c, _ := res.RowsAffected()
+				*n += int(c)
+			}
+			return nil
+		}
+		if err := exec(&out.Removed.Prescriptions, `DELETE FROM prescriptions WHERE customer_id = ?`, customerID); err != nil {
+			return err
+		}
+		if err := exec(&out.Removed.Documents, `DELETE FROM documents WHERE customer_id = ?`, customerID); err != nil {
+			return err
+		}
+		if err := exec(&out.Removed.Changes, `DELETE FROM customer_changes WHERE customer_id = ?`, customerID); err != nil {
+			return err
+		}
+		if err := exec(&out.Removed.EventDetails, `DELETE FROM consent_event_details WHERE event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID); err != nil {
+			return err
+		}
+		ids, err := idsOf(ctx, tx, `SELECT id FROM outbox WHERE customer_id = ?`, customerID)
+		if err != nil {
+			return err
+		}
+		mailIDs = append(mailIDs, ids...)
+		// A mail row stays as a bare trace (kind, status, times); its
+		// message and the server's answer, which may name the address, go.
+		// A mail not yet sent never will be.
+		if err := exec(&out.Removed.Mails, `UPDATE outbox SET raw = NULL, last_error = '',
+			status = CASE WHEN status IN ('queued', 'sending') THEN 'suppressed' ELSE status END, updated_at = ? WHERE customer_id = ?`,
+			Stamp(now), customerID); err != nil {
+			return err
+		}
+		if err := exec(nil, `UPDATE customers SET salutation = '', first_name = '', last_name = '', street = '', postal_code = '', city = '',
+			email = '', mobile = '', phone = '', lang = 'de', search = '', erased_at = ?, updated_at = ? WHERE id = ?`, Stamp(now), Stamp(now), customerID); err != nil {
+			return err
+		}
+		out.Removed.ContactDetails = true
+
+		events, err := consent.Events(ctx, tx, customerID)
+		if err != nil {
+			return err
+		}
+		channels := append([]consent.Channel{}, consent.Channels...)
+		for _, e := range events {
+			if e.Channel == consent.HealthData {
+				channels = append(channels, consent.HealthData)
+				break
+			}
+		}
+		for _, ch := range channels {
+			e := consent.Event{CustomerID: customerID, Channel: ch, Action: consent.Erase, LegalBasis: consent.BasisConsent,
+				Source: consent.ErasureRequest, Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now)}
+			if ch == consent.HealthData {
+				e.LegalBasis = ctrl.HealthLegalBasis()
+			}
+			if err := consent.Append(ctx, tx, &e); err != nil {
+				return err
+			}
+		}
+		out.LedgerEvents = len(events) + len(channels)
+		return nil
+	})
+	if err != nil {
+		return Erasure{}, err
+	}
+	db.removeMailFiles(mailIDs)
+	out.Checkpointed = db.Checkpoint(ctx)
+	slog.Info("customer erased", "customer_id", customerID, "staff_id", staffID, "orders_kept", len(out.Kept), "wal_checkpointed", out.Checkpointed)
+	return out, nil
+}
+
+// deleteOrder removes an order and what hangs on it. The documents of a
+// customer who was not erased stay, loosened from the order: a signature
+// is the evidence of a consent (GDPR Art. 7(1)) that may outlive the
+// order record. It returns the ids of the mails removed.
+func deleteOrder(ctx context.Context, tx *sql.Tx, orderID int64, keepDocuments bool) ([]int64, error) {
+	ids, err := idsOf(ctx, tx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
+	if err != nil {
+		return nil, err
+	}
+	docs := `DELETE FROM documents WHERE order_id = ?`
+	if keepDocuments {
+		docs = `UPDATE documents SET order_id = NULL WHERE order_id = ?`
+	}
+	for _, q := range []string{`DELETE FROM outbox WHERE order_id = ?`, `DELETE FROM prescriptions WHERE order_id = ?`, docs,
+		`DELETE FROM order_items WHERE order_id = ?`, `DELETE FROM orders WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, orderID); err != nil {
+			return nil, fmt.Errorf("delete order %d: %w", orderID, err)
+		}
+	}
+	return ids, nil
+}
+
+func idsOf(ctx context.Context, q consent.Querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// removeMailFiles deletes the .eml files of removed mails. A file that
+// cannot be removed is logged by id, for the store to delete by hand.
+func (db *DB) removeMailFiles(ids []int64) {
+	if db.MailDir == "" {
+		return
+	}
+	f := followup.Folder{Dir: db.MailDir}
+	for _, id := range ids {
+		if err := f.Remove(id); err != nil {
+			slog.Error("mail file not removed", "mail_id", id, "err", err)
+		}
+	}
+}
+
+// Checkpoint folds the write-ahead log into the database file and
+// truncates it, so that erased content is left in neither. A reader in
+// the middle of a transaction can hold it up; it is tried a few times and
+// reports whether it completed (the next one will, otherwise).
+func (db *DB) Checkpoint(ctx context.Context) bool {
+	for try := 0; try < 20; try++ {
+		var busy, logFrames, done int
+		if err := db.sql.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			slog.Error("wal checkpoint", "err", err)
+			return false
+		}
+		if busy == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// Retention is what one run of the retention job deleted.
+type Retention struct {
+	Orders        int `json:"orders"`
+	Prescriptions int `json:"prescriptions"`
+}
+
+// ApplyRetention deletes whatever has outlived its period (GDPR Art.
+// 5(1)(e), Art. 17(1)(a)): order records past the order retention (§147
+// AO, §257 HGB; for erased customers the records kept at the erasure),
+// and prescriptions past theirs. Periods run from the end of the calendar
+// year.
+func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
+	var out Retention
+	var mailIDs []int64
+	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		ctrl, err := consent.LoadController(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// A record of year Y with N years is kept until the end of Y+N:
+		// everything made before 1 January of (this year - N) is due.
+		cut := func(years int) string { return fmt.Sprintf("%04d-01-01", now.Year()-years) }
+		rows, err := tx.QueryContext(ctx, `SELECT o.id, c.erased_at <> '' FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at < ?`,
+			cut(ctrl.OrderRetention()))
+		if err != nil {
+			return err
+		}
+		type due struct {
+			id     int64
+			erased bool
+		}
+		var list []due
+		for rows.Next() {
+			var d due
+			if err := rows.Scan(&d.id, &d.erased); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range list {
+			ids, err := deleteOrder(ctx, tx, d.id, !d.erased)
+			if err != nil {
+				return err
+			}
+			mailIDs = append(mailIDs, ids...)
+			out.Orders++
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM prescriptions WHERE created_at < ?`, cut(ctrl.RxRetention()))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		out.Prescriptions = int(n)
+		return nil
+	})
+	if err != nil {
+		return Retention{}, err
+	}
+	db.removeMailFiles(mailIDs)
+	if out.Orders+out.Prescriptions > 0 {
+		db.Checkpoint(ctx)
+		slog.Info("retention applied", "orders", out.Orders, "prescriptions", out.Prescriptions)
+	}
+	return out, nil
+}

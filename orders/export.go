@@ -1,0 +1,164 @@
+package orders
+
+import (
+	"context"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+)
+
+// Export is everything the store holds about one customer (GDPR Art. 15
+// and 20): structured and machine-readable as JSON, and the source of the
+// readable PDF.
+type Export struct {
+	Format      string                  `json:"format"` // "consentdesk-export/1"
+	GeneratedAt string                  `json:"generated_at"`
+	Controller  ExportController        `json:"controller"`
+	Customer    Customer                `json:"customer"`
+	Orders      []ExportOrder           `json:"orders"`
+	Consents    ExportConsents          `json:"consents"`
+	Notices     []consent.NoticeVersion `json:"notice_versions"`
+	Mails       []ExportMail            `json:"mails"`
+	Documents   []Document              `json:"documents"`
+	Changes     []Change                `json:"change_log"`
+	AccessLog   []Access                `json:"access_log"`
+	Retention   ExportRetention         `json:"retention"`
+}
+
+// ExportController names the controller and how to reach its DPO
+// (Art. 15(1), Art. 13(1)(a), (b)).
+type ExportController struct {
+	Name       string `json:"name"`
+	Address    string `json:"address"`
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+	DPOContact string `json:"dpo_contact"`
+	Authority  string `json:"supervisory_authority"`
+}
+
+// ExportOrder is an order with everything stored on it, the prescription
+// decrypted.
+type ExportOrder struct {
+	Order
+	ReadyAt        string              `json:"ready_at,omitempty"`
+	BillingName    string              `json:"billing_name,omitempty"`
+	BillingAddress string              `json:"billing_address,omitempty"`
+	KeptUntil      string              `json:"kept_until"`
+	Prescription   *ExportPrescription `json:"prescription,omitempty"`
+}
+
+// ExportPrescription is a decrypted prescription with its legal basis.
+type ExportPrescription struct {
+	LegalBasis consent.LegalBasis `json:"legal_basis"`
+	CreatedAt  string             `json:"created_at"`
+	KeptUntil  string             `json:"kept_until"`
+	Values     Prescription       `json:"values"`
+}
+
+// ExportConsents is the state per channel and every event.
+type ExportConsents struct {
+	States map[consent.Channel]consent.ChannelState `json:"states"`
+	Events []consent.Event                          `json:"events"`
+}
+
+// ExportMail is a mail with the message as stored.
+type ExportMail struct {
+	followup.Mail
+	Message string `json:"message,omitempty"` // RFC 5322, as sent or held
+}
+
+// ExportRetention states how long what is kept (Art. 15(1)(d)).
+type ExportRetention struct {
+	OrderYears        int    `json:"order_years"`
+	OrderRule         string `json:"order_rule"`
+	PrescriptionYears int    `json:"prescription_years"`
+}
+
+// Export gathers everything held about a customer.
+func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
+	cust, err := getCustomer(ctx, db.sql, customerID)
+	if err != nil {
+		return Export{}, err
+	}
+	ctrl, err := consent.LoadController(ctx, db.sql)
+	if err != nil {
+		return Export{}, err
+	}
+	x := Export{Format: "consentdesk-export/1", GeneratedAt: Stamp(db.Now()), Customer: cust,
+		Controller: ExportController{Name: ctrl.Name, Address: ctrl.Address(), Email: ctrl.Email, Phone: ctrl.Phone, DPOContact: ctrl.DPOContact, Authority: ctrl.Authority},
+		Retention:  ExportRetention{OrderYears: ctrl.OrderRetention(), OrderRule: keptReason, PrescriptionYears: ctrl.RxRetention()},
+		Orders:     []ExportOrder{}, Notices: []consent.NoticeVersion{}, Mails: []ExportMail{}}
+
+	list, err := db.CustomerOrders(ctx, customerID)
+	if err != nil {
+		return Export{}, err
+	}
+	for _, o := range list {
+		eo := ExportOrder{Order: o, KeptUntil: consent.RetainUntil(o.CreatedAt, ctrl.OrderRetention()).Format("2006-01-02")}
+		if err := db.sql.QueryRowContext(ctx, `SELECT ready_at, billing_name, billing_address FROM orders WHERE id = ?`, o.ID).
+			Scan(&eo.ReadyAt, &eo.BillingName, &eo.BillingAddress); err != nil {
+			return Export{}, err
+		}
+		if o.HasPrescription {
+			rx, err := db.Prescription(ctx, o.ID)
+			if err != nil {
+				return Export{}, err
+			}
+			if rx != nil {
+				ep := ExportPrescription{Values: *rx}
+				if err := db.sql.QueryRowContext(ctx, `SELECT legal_basis, created_at FROM prescriptions WHERE order_id = ?`, o.ID).
+					Scan(&ep.LegalBasis, &ep.CreatedAt); err != nil {
+					return Export{}, err
+				}
+				t, _ := time.Parse(time.RFC3339Nano, ep.CreatedAt)
+				ep.KeptUntil = consent.RetainUntil(t, ctrl.RxRetention()).Format("2006-01-02")
+				eo.Prescription = &ep
+			}
+		}
+		x.Orders = append(x.Orders, eo)
+	}
+
+	events, err := consent.Events(ctx, db.sql, customerID)
+	if err != nil {
+		return Export{}, err
+	}
+	if events == nil {
+		events = []consent.Event{}
+	}
+	x.Consents = ExportConsents{States: consent.Derive(events), Events: events}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.NoticeVersionID == "" || seen[e.NoticeVersionID] {
+			continue
+		}
+		seen[e.NoticeVersionID] = true
+		n, err := consent.Notice(ctx, db.sql, e.NoticeVersionID)
+		if err != nil {
+			return Export{}, err
+		}
+		x.Notices = append(x.Notices, n)
+	}
+
+	mails, err := followup.List(ctx, db.sql, followup.Filter{CustomerID: customerID, Limit: 1000})
+	if err != nil {
+		return Export{}, err
+	}
+	for i := len(mails) - 1; i >= 0; i-- { // oldest first
+		m, err := followup.Get(ctx, db.sql, mails[i].ID)
+		if err != nil {
+			return Export{}, err
+		}
+		x.Mails = append(x.Mails, ExportMail{Mail: m, Message: string(m.Raw)})
+	}
+	if x.Documents, err = db.Documents(ctx, customerID, true); err != nil {
+		return Export{}, err
+	}
+	if x.Changes, err = db.Changes(ctx, customerID); err != nil {
+		return Export{}, err
+	}
+	if x.AccessLog, err = db.AuditLog(ctx, AuditFilter{CustomerID: customerID, Limit: 1000}); err != nil {
+		return Export{}, err
+	}
+	return x, nil
+}

@@ -1,0 +1,299 @@
+package pos
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
+	"github.com/gin-gonic/gin"
+)
+
+// chartWeeks is how many weeks the dashboard's chart shows.
+const chartWeeks = 12
+
+type dashboardView struct {
+	D        orders.Dashboard
+	Chart    template.HTML
+	Statuses []followup.Status
+	Pending  []orders.Due
+	Renewal  []orders.Due
+	More     map[string]int
+}
+
+const dashboardList = 20
+
+func (s *Server) dashboardPage(c *gin.Context) {
+	d, err := s.db.DashboardData(c.Request.Context(), chartWeeks)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	lang := s.lang(c)
+	v := dashboardView{D: d, Chart: rateChart(lang, d.Weeks), Statuses: statuses, More: map[string]int{}}
+	v.Pending, v.More["pending"] = cut(d.Pending, dashboardList)
+	v.Renewal, v.More["renewal"] = cut(d.Renewal, dashboardList)
+	s.render(c, http.StatusOK, "dashboard", view{Title: assets.T(lang, "title.dashboard"), Data: v})
+}
+
+func cut[T any](l []T, n int) ([]T, int) {
+	if len(l) <= n {
+		return l, 0
+	}
+	return l[:n], len(l) - n
+}
+
+// chartColours tell the channels apart; each also has its own dash
+// pattern, so the chart reads without colour too.
+var chartColours = map[consent.Channel][2]string{
+	consent.Post:  {"#0a5a9c", ""},
+	consent.Email: {"#0b6b2f", "8 4"},
+	consent.SMS:   {"#a14a00", "2 3"},
+	consent.Phone: {"#6b2fa1", "10 3 2 3"},
+}
+
+// rateChart draws the consent rate per channel and week as an SVG on the
+// server: no script, nothing loaded, and the CSP stays strict (SVG
+// presentation attributes are not inline styles).
+func rateChart(lang string, weeks []orders.Week) template.HTML {
+	const w, h, left, right, top, bottom = 640.0, 260.0, 44.0, 12.0, 12.0, 36.0
+	plotW, plotH := w-left-right, h-top-bottom
+	x := func(i int) float64 {
+		if len(weeks) < 2 {
+			return left
+		}
+		return left + plotW*float64(i)/float64(len(weeks)-1)
+	}
+	y := func(r float64) float64 { return top + plotH*(1-r) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">`, w, h)
+	fmt.Fprintf(&b, `<title id="chart-title">%s</title>`, template.HTMLEscapeString(assets.T(lang, "dash.chart_title")))
+	for _, r := range []float64{0, .25, .5, .75, 1} {
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#d0d0d0" stroke-width="1"/>`, left, y(r), w-right, y(r))
+		fmt.Fprintf(&b, `<text x="%g" y="%.1f" font-size="14" text-anchor="end" fill="#4a4a4a">%d %%</text>`, left-6, y(r)+5, int(r*100))
+	}
+	for i, wk := range weeks {
+		if i%2 == 1 && i != len(weeks)-1 {
+			continue
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="14" text-anchor="middle" fill="#4a4a4a">%s</text>`, x(i), h-12, wk.Start.Format("02.01."))
+	}
+	for _, ch := range consent.Channels {
+		var pts []string
+		for i, wk := range weeks {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(wk.Rate(ch))))
+		}
+		col := chartColours[ch]
+		dash := ""
+		if col[1] != "" {
+			dash = fmt.Sprintf(` stroke-dasharray="%s"`, col[1])
+		}
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="3"%s/>`, strings.Join(pts, " "), col[0], dash)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// legendSwatch is the small line beside a channel's name in the legend.
+func legendSwatch(ch consent.Channel) template.HTML {
+	col := chartColours[ch]
+	dash := ""
+	if col[1] != "" {
+		dash = fmt.Sprintf(` stroke-dasharray="%s"`, col[1])
+	}
+	return template.HTML(fmt.Sprintf(`<svg width="36" height="12" aria-hidden="true"><line x1="0" y1="6" x2="36" y2="6" stroke="%s" stroke-width="3"%s/></svg>`, col[0], dash))
+}
+
+type contactableView struct {
+	Counts map[consent.Channel]int
+}
+
+func (s *Server) contactablePage(c *gin.Context) {
+	v := contactableView{Counts: map[consent.Channel]int{}}
+	for _, ch := range consent.Channels {
+		list, err := s.db.Contactable(c.Request.Context(), ch)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		v.Counts[ch] = len(list)
+	}
+	s.render(c, http.StatusOK, "contactable", view{Title: assets.T(s.lang(c), "title.contactable"), Data: v})
+}
+
+// phoneLike is a number in E.164, which may start with "+" safely.
+var phoneLike = regexp.MustCompile(`^\+[0-9]{4,15}$`)
+
+// csvCell defuses a cell that a spreadsheet would run as a formula
+// (CSV injection): a name typed as "=HYPERLINK(…)" stays text.
+func csvCell(v string) string {
+	if v != "" && strings.ContainsAny(v[:1], "=+-@\t\r") && !phoneLike.MatchString(v) {
+		return "'" + v
+	}
+	return v
+}
+
+// contactableCSV is the campaign export of one channel, for the back
+// office and the API. It never holds prescriptions (GDPR Art. 9).
+func (s *Server) contactableCSV(c *gin.Context) {
+	ch := consent.Channel(c.Query("channel"))
+	list, err := s.db.Contactable(c.Request.Context(), ch)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version"})
+	for _, r := range list {
+		w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName), csvCell(r.Contact),
+			r.Lang, r.ConsentDate, string(r.OptInLevel), r.NoticeVersion})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditContactable, 0, fmt.Sprintf("%s:%d", ch, len(list))) {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="contactable-%s.csv"`, ch))
+	c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// recordsPDF is the record of processing activities (GDPR Art. 30).
+func (s *Server) recordsPDF(c *gin.Context) {
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := pdf.RenderRecords(&buf, pdf.Records{Store: ctrl, MailRelay: s.mailRelay, GeneratedAt: s.db.Now()}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `inline; filename="verzeichnis-verarbeitungstaetigkeiten.pdf"`)
+	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+}
+
+type staffView struct {
+	List   []orders.Staff
+	Values map[string]string
+	Self   int64
+}
+
+func (s *Server) renderStaff(c *gin.Context, status int, flash string, errs map[string]string, values map[string]string) {
+	list, err := s.db.AllStaff(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if values == nil {
+		values = map[string]string{"role": orders.RoleCounter}
+	}
+	s.render(c, status, "staff", view{Title: assets.T(s.lang(c), "title.staff"), Flash: flash, Errors: errs,
+		Data: staffView{List: list, Values: values, Self: staff(c).ID}})
+}
+
+func (s *Server) staffPage(c *gin.Context) {
+	flash := ""
+	if d := c.Query("done"); d != "" {
+		flash = assets.T(s.lang(c), "staff.done_"+map[string]string{"added": "added", "disabled": "disabled", "enabled": "enabled", "pin": "pin"}[d])
+	}
+	s.renderStaff(c, http.StatusOK, flash, nil, nil)
+}
+
+func (s *Server) staffAdd(c *gin.Context) {
+	values := map[string]string{"name": c.PostForm("name"), "role": c.PostForm("role")}
+	st, err := s.db.AddStaff(c.Request.Context(), values["name"], c.PostForm("pin"), values["role"])
+	if err != nil {
+		s.staffError(c, err, values)
+		return
+	}
+	if !s.audit(c, orders.AuditStaff, 0, fmt.Sprintf("add %d", st.ID)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff?done=added")
+}
+
+func (s *Server) staffError(c *gin.Context, err error, values map[string]string) {
+	switch consent.ErrorCode(err) {
+	case consent.Invalid, consent.Conflict:
+		lang := s.lang(c)
+		flash := message(lang, err)
+		s.renderStaff(c, statusOf(err), flash, translateFields(lang, err), values)
+	default:
+		s.fail(c, err)
+	}
+}
+
+func (s *Server) staffSetDisabled(disabled bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c)
+		if !ok {
+			s.notFound(c)
+			return
+		}
+		if err := s.db.SetStaffDisabled(c.Request.Context(), id, disabled, staff(c).ID); err != nil {
+			s.staffError(c, err, nil)
+			return
+		}
+		what, done := "enable", "enabled"
+		if disabled {
+			what, done = "disable", "disabled"
+		}
+		if !s.audit(c, orders.AuditStaff, 0, fmt.Sprintf("%s %d", what, id)) {
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/staff?done="+done)
+	}
+}
+
+func (s *Server) staffResetPIN(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.notFound(c)
+		return
+	}
+	if err := s.db.ResetPIN(c.Request.Context(), id, c.PostForm("pin")); err != nil {
+		s.staffError(c, err, nil)
+		return
+	}
+	if !s.audit(c, orders.AuditStaff, 0, fmt.Sprintf("pin %d", id)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff?done=pin")
+}
+
+type auditView struct {
+	Entries  []orders.Access
+	Customer int64
+}
+
+func (s *Server) auditPage(c *gin.Context) {
+	f := orders.AuditFilter{Limit: 500}
+	if v := c.Query("customer"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer": "err.number_invalid"}})
+			return
+		}
+		f.CustomerID = id
+	}
+	list, err := s.db.AuditLog(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "audit", view{Title: assets.T(s.lang(c), "title.audit"), Data: auditView{Entries: list, Customer: f.CustomerID}})
+}

@@ -1,0 +1,452 @@
+package pos
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
+	"github.com/gin-gonic/gin"
+)
+
+// audit records who looked at or exported a customer's data. It runs
+// before the data is handed out: what cannot be accounted for is not
+// shown (GDPR Art. 5(2)).
+func (s *Server) audit(c *gin.Context, action string, customerID int64, detail string) bool {
+	a := orders.Access{Action: action, CustomerID: customerID, Detail: detail}
+	if v, ok := c.Get(tokenKey); ok {
+		a.TokenID = v.(int64)
+	} else {
+		a.StaffID = staff(c).ID
+	}
+	if err := s.db.LogAccess(c.Request.Context(), a); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+// customerID reads :id; an unknown or malformed one is 404.
+func (s *Server) customerID(c *gin.Context) (orders.Customer, bool) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		return orders.Customer{}, false
+	}
+	cust, err := s.db.Customer(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return orders.Customer{}, false
+	}
+	return cust, true
+}
+
+type timelineEvent struct {
+	consent.Event
+	StaffName   string
+	OrderNumber string
+}
+
+type customerView struct {
+	Customer    orders.Customer
+	Values      map[string]string
+	Fields      []string
+	Salutations []string
+	States      map[consent.Channel]consent.ChannelState
+	Timeline    []timelineEvent
+	Orders      []orders.Order
+	Documents   []orders.Document
+	Mails       []followup.Mail
+	Changes     []orders.Change
+	Erasure     *orders.Erasure
+	Manager     bool
+}
+
+func customerValues(cu orders.Customer) map[string]string {
+	return map[string]string{"salutation": cu.Salutation, "first_name": cu.FirstName, "last_name": cu.LastName, "street": cu.Street,
+		"postal_code": cu.PostalCode, "city": cu.City, "email": cu.Email, "mobile": cu.Mobile, "phone": cu.Phone, "lang": cu.Lang}
+}
+
+func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerView, error) {
+	ctx := c.Request.Context()
+	v := customerView{Customer: cu, Values: customerValues(cu), Fields: orders.CustomerFields, Salutations: orders.Salutations,
+		Manager: staff(c).Role == orders.RoleManager}
+	states, events, err := s.db.Consents(ctx, cu.ID)
+	if err != nil {
+		return v, err
+	}
+	v.States = states
+	names, err := s.db.StaffNames(ctx)
+	if err != nil {
+		return v, err
+	}
+	numbers, err := s.db.OrderNumbers(ctx, cu.ID)
+	if err != nil {
+		return v, err
+	}
+	for i := len(events) - 1; i >= 0; i-- { // newest first
+		e := events[i]
+		v.Timeline = append(v.Timeline, timelineEvent{Event: e, StaffName: names[e.StaffID], OrderNumber: numbers[e.OrderID]})
+	}
+	if v.Orders, err = s.db.CustomerOrders(ctx, cu.ID); err != nil {
+		return v, err
+	}
+	if v.Documents, err = s.db.Documents(ctx, cu.ID, false); err != nil {
+		return v, err
+	}
+	if v.Mails, err = followup.List(ctx, s.db.SQL(), followup.Filter{CustomerID: cu.ID, Limit: 100}); err != nil {
+		return v, err
+	}
+	if v.Changes, err = s.db.Changes(ctx, cu.ID); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+func (s *Server) customerTitle(lang string, cu orders.Customer) string {
+	if cu.Erased() {
+		return assets.T(lang, "customer.erased_title", cu.ID)
+	}
+	return cu.Name()
+}
+
+func (s *Server) renderCustomer(c *gin.Context, status int, cu orders.Customer, flash string, errs map[string]string, values map[string]string, erasure *orders.Erasure) {
+	v, err := s.loadCustomerView(c, cu)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if values != nil {
+		v.Values = values
+	}
+	v.Erasure = erasure
+	s.render(c, status, "customer", view{Title: s.customerTitle(s.lang(c), cu), Flash: flash, Errors: errs, Data: v})
+}
+
+func (s *Server) customerPage(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok || !s.audit(c, orders.AuditView, cu.ID, "") {
+		return
+	}
+	flash := ""
+	switch c.Query("done") {
+	case "saved":
+		flash = assets.T(s.lang(c), "msg.saved")
+	case "unchanged":
+		flash = assets.T(s.lang(c), "customer.unchanged")
+	case "consent":
+		flash = assets.T(s.lang(c), "customer.consent_recorded")
+	}
+	s.renderCustomer(c, http.StatusOK, cu, flash, nil, nil, nil)
+}
+
+// customerUpdate corrects the details (GDPR Art. 16); the change log
+// keeps the old values.
+func (s *Server) customerUpdate(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	values := map[string]string{}
+	for _, f := range orders.CustomerFields {
+		values[f] = c.PostForm(f)
+	}
+	in := orders.Customer{ID: cu.ID, Salutation: values["salutation"], FirstName: values["first_name"], LastName: values["last_name"],
+		Street: values["street"], PostalCode: values["postal_code"], City: values["city"], Email: values["email"], Mobile: values["mobile"],
+		Phone: values["phone"], Lang: values["lang"]}
+	changes, err := s.db.UpdateCustomer(c.Request.Context(), in, staff(c).ID)
+	if err != nil {
+		if consent.ErrorCode(err) == consent.Invalid {
+			lang := s.lang(c)
+			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), values, nil)
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if len(changes) == 0 {
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/customers/%d?done=unchanged", cu.ID))
+		return
+	}
+	fields := make([]string, len(changes))
+	for i, ch := range changes {
+		fields[i] = ch.Field
+	}
+	if !s.audit(c, orders.AuditEdit, cu.ID, strings.Join(fields, ",")) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/customers/%d?done=saved", cu.ID))
+}
+
+// customerConsentSubmit records a withdrawal the customer asked for by
+// phone or in person (GDPR Art. 7(3), Art. 21(3)): staff may take a
+// consent back for the customer, never give one (CJEU C-61/19).
+func (s *Server) customerConsentSubmit(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	change := orders.ConsentChange{CustomerID: cu.ID, Source: consent.Source(c.PostForm("source")), Note: c.PostForm("note"),
+		StaffID: staff(c).ID, Channels: map[consent.Channel]bool{}}
+	for _, ch := range consent.Channels {
+		if c.PostForm("withdraw_"+string(ch)) == "on" {
+			change.Channels[ch] = false
+		}
+	}
+	lang := s.lang(c)
+	if change.Source != consent.PhoneRequest && change.Source != consent.InPerson {
+		s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), map[string]string{"source": assets.T(lang, "err.choice_invalid")}, nil, nil)
+		return
+	}
+	if len(change.Channels) == 0 {
+		s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), map[string]string{"withdraw": assets.T(lang, "err.withdraw_none")}, nil, nil)
+		return
+	}
+	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
+		if consent.ErrorCode(err) == consent.Invalid {
+			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), nil, nil)
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditConsent, cu.ID, string(change.Source)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/customers/%d?done=consent", cu.ID))
+}
+
+// customerDocument serves a signature or scan of this customer.
+func (s *Server) customerDocument(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	docID, err := strconv.ParseInt(c.Param("doc"), 10, 64)
+	if err != nil {
+		s.notFound(c)
+		return
+	}
+	d, err := s.db.Document(c.Request.Context(), docID)
+	if err != nil || d.CustomerID != cu.ID {
+		s.notFound(c)
+		return
+	}
+	if !s.audit(c, orders.AuditView, cu.ID, fmt.Sprintf("document %d", d.ID)) {
+		return
+	}
+	ext := map[string]string{"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[d.MIME]
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%d.%s"`, d.Kind, d.ID, ext))
+	c.Data(http.StatusOK, d.MIME, d.Data)
+}
+
+// proof gathers what the proof of consent shows.
+func (s *Server) proof(c *gin.Context, cu orders.Customer) (pdf.Proof, error) {
+	ctx := c.Request.Context()
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil {
+		return pdf.Proof{}, err
+	}
+	_, events, err := s.db.Consents(ctx, cu.ID)
+	if err != nil {
+		return pdf.Proof{}, err
+	}
+	pr := pdf.Proof{Store: ctrl, Customer: cu, Events: events, GeneratedAt: s.db.Now()}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.NoticeVersionID != "" && !seen[e.NoticeVersionID] {
+			seen[e.NoticeVersionID] = true
+			n, err := s.db.Notice(ctx, e.NoticeVersionID)
+			if err != nil {
+				return pdf.Proof{}, err
+			}
+			pr.Notices = append(pr.Notices, n)
+		}
+	}
+	if pr.Documents, err = s.db.Documents(ctx, cu.ID, true); err != nil {
+		return pdf.Proof{}, err
+	}
+	if pr.StaffNames, err = s.db.StaffNames(ctx); err != nil {
+		return pdf.Proof{}, err
+	}
+	if pr.OrderNumber, err = s.db.OrderNumbers(ctx, cu.ID); err != nil {
+		return pdf.Proof{}, err
+	}
+	if pr.Check, err = s.db.Verify(ctx); err != nil {
+		return pdf.Proof{}, err
+	}
+	if pr.HeadSeq, pr.HeadHash, err = consent.Head(ctx, s.db.SQL()); err != nil {
+		return pdf.Proof{}, err
+	}
+	return pr, nil
+}
+
+func (s *Server) proofPDF(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	pr, err := s.proof(c, cu)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := pdf.RenderProof(&buf, pr); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditProof, cu.ID, "") {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="nachweis-kunde-%d.pdf"`, cu.ID))
+	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+}
+
+func (s *Server) receiptJSON(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	pr, err := s.proof(c, cu)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	r := consent.BuildReceipt(consent.ReceiptInput{Store: pr.Store, CustomerID: cu.ID, Lang: cu.Lang, Events: pr.Events,
+		PreferencesURL: s.preferencesURL(pr.Store, cu.ID, ""), HeadSeq: pr.HeadSeq, HeadHash: pr.HeadHash, Verified: pr.Check.OK,
+		T: func(key string, args ...any) string { return assets.T(cu.Lang, key, args...) }})
+	if !s.audit(c, orders.AuditReceipt, cu.ID, "") {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="receipt-customer-%d.json"`, cu.ID))
+	c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) exportJSON(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	x, err := s.db.Export(c.Request.Context(), cu.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body, err := json.MarshalIndent(x, "", "  ")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditExport, cu.ID, "") {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="export-customer-%d.json"`, cu.ID))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+func (s *Server) exportPDF(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	x, err := s.db.Export(ctx, cu.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := pdf.RenderExport(&buf, ctrl, x); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditExportPDF, cu.ID, "") {
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="auskunft-kunde-%d.pdf"`, cu.ID))
+	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+}
+
+// eraseSubmit is the back office's erasure: a manager ticks that the
+// request is confirmed, then everything but what the law keeps goes.
+func (s *Server) eraseSubmit(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	lang := s.lang(c)
+	if c.PostForm("confirm") != "on" {
+		s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), map[string]string{"confirm": assets.T(lang, "err.erase_confirm")}, nil, nil)
+		return
+	}
+	res, err := s.db.Erase(c.Request.Context(), cu.ID, staff(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditErase, cu.ID, "") {
+		return
+	}
+	cu, err = s.db.Customer(c.Request.Context(), cu.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.renderCustomer(c, http.StatusOK, cu, assets.T(lang, "customer.erased_done"), nil, nil, &res)
+}
+
+// apiErase is DELETE /api/v1/customers/{id}: the erasure, answered with
+// what was removed and what was kept until when.
+func (s *Server) apiErase(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	res, err := s.db.Erase(c.Request.Context(), cu.ID, 0)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditErase, cu.ID, "") {
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+type customersView struct {
+	Query   string
+	Results []orders.Customer
+}
+
+// customersPage finds a customer for the back office.
+func (s *Server) customersPage(c *gin.Context) {
+	q := strings.TrimSpace(c.Query("q"))
+	v := customersView{Query: q}
+	if q != "" {
+		if id, err := strconv.ParseInt(q, 10, 64); err == nil && id > 0 {
+			if cu, err := s.db.Customer(c.Request.Context(), id); err == nil {
+				v.Results = append(v.Results, cu)
+			}
+		}
+		list, err := s.db.SearchCustomers(c.Request.Context(), q, 50)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		v.Results = append(v.Results, list...)
+	}
+	s.render(c, http.StatusOK, "customers", view{Title: assets.T(s.lang(c), "title.customers"), Data: v})
+}
