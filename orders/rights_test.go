@@ -1,0 +1,634 @@
+package orders_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// richCustomer places an order with everything a customer can leave
+// behind: contact details, a signature, a prescription, consents, a note
+// from a phone call, a correction, a paper order with a scan, and mails
+// written as .eml files.
+func richCustomer(t *testing.T, db *orders.DB, email string) (orders.Placed, string) {
+	t.Helper()
+	ctx := context.Background()
+	in := sampleOrder(t)
+	in.Customer.Email = "old." + email
+	in.Customer.Mobile = "0170 7654321"
+	p, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rectification: the old address stays only in the change log.
+	c := p.Customer
+	c.Email = email
+	if _, err := db.UpdateCustomer(ctx, c, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: c.ID, Channels: map[consent.Channel]bool{consent.SMS: false},
+		Source: consent.PhoneRequest, Note: "Rief an: keine SMS, Nummer 0170 7654321"}); err != nil {
+		t.Fatal(err)
+	}
+	paper := sampleOrder(t)
+	paper.Customer = orders.Customer{ID: c.ID}
+	paper.Consent = orders.ConsentInput{Mode: orders.ModePaper}
+	paper.Prescription = nil
+	p2, err := db.PlaceOrder(ctx, paper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := append([]byte("%PDF-1.4\n"), []byte("scan of the signed form "+email)...)
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: c.ID, OrderID: p2.Order.ID, Channels: map[consent.Channel]bool{consent.Phone: true},
+		Source: consent.PaperForm, Scan: scan}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MarkReady(ctx, p.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "mail")
+	db.MailDir = dir
+	sender := followup.NewSender(db.SQL(), db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
+		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
+	if n, err := sender.Drain(ctx); err != nil || n == 0 {
+		t.Fatalf("drain: %d %v", n, err)
+	}
+	if err := db.LogAccess(ctx, orders.Access{Action: orders.AuditView, CustomerID: c.ID, StaffID: 0}); err != nil {
+		t.Fatal(err)
+	}
+	return p, dir
+}
+
+func TestUpdateCustomerLogsEveryChange(t *testing.T) {
+	db := openDB(t)
+	fixedNow(db)
+	ctx := context.Background()
+	staff, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Customer
+	c.Email = "neu@example.org"
+	c.City = "Freiburg im Breisgau"
+	changes, err := db.UpdateCustomer(ctx, c, staff.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 {
+		t.Fatalf("changes = %+v", changes)
+	}
+	logged, err := db.Changes(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{"email": {"j.weiss@example.org", "neu@example.org"}, "city": {"Freiburg", "Freiburg im Breisgau"}}
+	for _, ch := range logged {
+		if w := want[ch.Field]; w[0] != ch.OldValue || w[1] != ch.NewValue || ch.StaffName != "Anna" || ch.CreatedAt == "" {
+			t.Errorf("logged %+v", ch)
+		}
+	}
+	got, _ := db.Customer(ctx, c.ID)
+	if got.Email != "neu@example.org" || got.City != "Freiburg im Breisgau" {
+		t.Errorf("not saved: %+v", got)
+	}
+	// The counter's search finds the new address, not the old one.
+	if l, _ := db.SearchCustomers(ctx, "neu@example", 5); len(l) != 1 {
+		t.Errorf("search by new address: %d", len(l))
+	}
+	if l, _ := db.SearchCustomers(ctx, "j.weiss", 5); len(l) != 0 {
+		t.Errorf("search by old address still finds: %d", len(l))
+	}
+
+	// Nothing different: nothing logged.
+	if changes, err := db.UpdateCustomer(ctx, got, staff.ID); err != nil || len(changes) != 0 {
+		t.Errorf("no-op update: %v %v", changes, err)
+	}
+	// Bad input: refused with the field, nothing changed.
+	bad := got
+	bad.Email = "not an address"
+	bad.LastName = ""
+	_, err = db.UpdateCustomer(ctx, bad, staff.ID)
+	var ce *consent.Error
+	if !asError(err, &ce) || ce.Code != consent.Invalid || ce.Fields["email"] == "" || ce.Fields["last_name"] == "" {
+		t.Fatalf("bad update: %v", err)
+	}
+	after, _ := db.Customer(ctx, c.ID)
+	if after != got {
+		t.Errorf("bad update changed the customer: %+v", after)
+	}
+	if n := countRows(t, db, "customer_changes"); n != 2 {
+		t.Errorf("change log rows = %d", n)
+	}
+	if _, err := db.UpdateCustomer(ctx, orders.Customer{ID: 999, LastName: "X", Email: "x@example.org"}, staff.ID); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("unknown customer: %v", err)
+	}
+}
+
+func asError(err error, target **consent.Error) bool {
+	e, ok := err.(*consent.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// TestExportHoldsEveryStoredField reads every row the database holds
+// about the customer, column by column, and finds each value in the
+// export: nothing stored is left out (GDPR Art. 15).
+func TestExportHoldsEveryStoredField(t *testing.T) {
+	db := openDB(t)
+	fixedNow(db)
+	ctx := context.Background()
+	p, _ := richCustomer(t, db, "export.me@example.org")
+	id := p.Customer.ID
+	x, err := db.Export(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(body)
+	tables := map[string]string{
+		"customers":             `SELECT * FROM customers WHERE id = ?`,
+		"orders":                `SELECT * FROM orders WHERE customer_id = ?`,
+		"order_items":           `SELECT * FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = ?)`,
+		"documents":             `SELECT * FROM documents WHERE customer_id = ?`,
+		"consent_events":        `SELECT * FROM consent_events WHERE customer_id = ?`,
+		"consent_event_details": `SELECT * FROM consent_event_details WHERE event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`,
+		"outbox":                `SELECT * FROM outbox WHERE customer_id = ?`,
+		"customer_changes":      `SELECT * FROM customer_changes WHERE customer_id = ?`,
+		"audit_log":             `SELECT * FROM audit_log WHERE customer_id = ?`,
+		// The prescription's ciphertext is shown decrypted (checked below).
+		"prescriptions": `SELECT id, order_id, customer_id, legal_basis, created_at FROM prescriptions WHERE customer_id = ?`,
+	}
+	checked := 0
+	for table, query := range tables {
+		rows, err := db.SQL().QueryContext(ctx, query, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		n := 0
+		for rows.Next() {
+			n++
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range vals {
+				var want string
+				switch v := v.(type) {
+				case nil:
+					continue
+				case int64:
+					want = fmt.Sprint(v)
+				case string:
+					if v == "" || (table == "customers" && cols[i] == "search") {
+						continue // search is an index of the name, address and numbers shown anyway
+					}
+					enc, _ := json.Marshal(v)
+					want = strings.Trim(string(enc), `"`)
+				case []byte:
+					if len(v) == 0 {
+						continue
+					}
+					if table == "outbox" { // the message, as text
+						enc, _ := json.Marshal(string(v))
+						want = strings.Trim(string(enc), `"`)
+					} else {
+						want = base64.StdEncoding.EncodeToString(v)
+					}
+				default:
+					t.Fatalf("%s.%s: unexpected type %T", table, cols[i], v)
+				}
+				checked++
+				if !strings.Contains(js, want) {
+					t.Errorf("%s.%s = %.80q is not in the export", table, cols[i], want)
+				}
+			}
+		}
+		rows.Close()
+		if n == 0 {
+			t.Errorf("table %s holds nothing of the customer: the test would prove nothing", table)
+		}
+	}
+	t.Logf("%d stored values found in the export", checked)
+	// The prescription, decrypted.
+	var rx *orders.ExportPrescription
+	for _, o := range x.Orders {
+		if o.Prescription != nil {
+			rx = o.Prescription
+		}
+	}
+	if rx == nil || rx.Values.Right.Sph == nil || *rx.Values.Right.Sph != -1.25 || *rx.Values.Left.PD != 31.5 || rx.LegalBasis != consent.BasisExplicitConsent {
+		t.Errorf("prescription not in the export: %+v", rx)
+	}
+	if len(x.Notices) != 1 || x.Notices[0].Text == "" {
+		t.Errorf("notice texts: %+v", x.Notices)
+	}
+	if x.Orders[0].KeptUntil != "2034-12-31" {
+		t.Errorf("kept until %q", x.Orders[0].KeptUntil)
+	}
+}
+
+func TestErasure(t *testing.T) {
+	db := openDB(t)
+	fixedNow(db)
+	ctx := context.Background()
+	const email = "erase.me.7f3a@example.org"
+	p, mailDir := richCustomer(t, db, email)
+	id := p.Customer.ID
+	// Another customer, who must keep everything.
+	other := sampleOrder(t)
+	other.Customer.Email = "stays@example.org"
+	other.Customer.Mobile = "0171 5550000"
+	op, err := db.PlaceOrder(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := followup.NewSender(db.SQL(), db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
+		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
+	if _, err := sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+	if len(files) < 4 {
+		t.Fatalf("mail files before: %v", files)
+	}
+	eventsBefore := countRows(t, db, "consent_events")
+
+	res, err := db.Erase(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Checkpointed {
+		t.Error("WAL not checkpointed")
+	}
+	if res.Removed.Prescriptions != 1 || res.Removed.Documents != 2 || res.Removed.Mails < 2 || res.Removed.Changes != 1 || res.Removed.EventDetails == 0 {
+		t.Errorf("removed %+v", res.Removed)
+	}
+	if len(res.Kept) != 2 {
+		t.Fatalf("kept %+v", res.Kept)
+	}
+	for _, k := range res.Kept {
+		if k.DeleteAfter != "2034-12-31" || !strings.Contains(k.Reason, "§147 AO") {
+			t.Errorf("kept %+v", k)
+		}
+	}
+
+	// The ledger still verifies, and shows the erasure pseudonymously.
+	v, err := db.Verify(ctx)
+	if err != nil || !v.OK {
+		t.Fatalf("ledger after erasure: %+v %v", v, err)
+	}
+	if n := countRows(t, db, "consent_events"); n != eventsBefore+5 { // four channels and the health data purpose
+		t.Errorf("events %d → %d", eventsBefore, n)
+	}
+	states, events, _ := db.Consents(ctx, id)
+	for _, ch := range consent.Channels {
+		if states[ch].State != consent.Withdrawn {
+			t.Errorf("%s after erasure: %s", ch, states[ch].State)
+		}
+	}
+	for _, e := range events {
+		if e.Contact != "" || e.Note != "" {
+			t.Errorf("event %d keeps personal details", e.Seq)
+		}
+	}
+	cu, _ := db.Customer(ctx, id)
+	if !cu.Erased() || cu.Name() != "" || cu.Email != "" || cu.Mobile != "" || cu.Street != "" {
+		t.Errorf("customer after erasure: %+v", cu)
+	}
+	// Orders kept, reduced: over 250 euros the invoice recipient stays.
+	o, err := db.Order(ctx, p.Order.ID)
+	if err != nil || len(o.Items) != 2 || o.Pickup != nil || o.HasPrescription || o.SignatureSHA256 != "" {
+		t.Errorf("kept order: %+v %v", o, err)
+	}
+	var billing string
+	db.SQL().QueryRow(`SELECT billing_name FROM orders WHERE id = ?`, p.Order.ID).Scan(&billing)
+	if billing != "Frau Jürgen Weiß" {
+		t.Errorf("billing name %q", billing)
+	}
+	for _, table := range []string{"prescriptions", "documents", "customer_changes"} {
+		var n int
+		db.SQL().QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE customer_id = ?`, id).Scan(&n)
+		if n != 0 {
+			t.Errorf("%s keeps %d rows", table, n)
+		}
+	}
+	var raws int
+	db.SQL().QueryRow(`SELECT COUNT(*) FROM outbox WHERE customer_id = ? AND (raw IS NOT NULL OR last_error <> '')`, id).Scan(&raws)
+	if raws != 0 {
+		t.Errorf("%d mails keep their message", raws)
+	}
+	left, _ := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+	for _, f := range left {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte(email)) {
+			t.Errorf("%s still holds the address", f)
+		}
+	}
+	if len(left) == 0 {
+		t.Error("the other customer's mail files went too")
+	}
+	// The other customer is untouched.
+	oc, _ := db.Customer(ctx, op.Customer.ID)
+	if oc.Email != "stays@example.org" || oc.Erased() {
+		t.Errorf("other customer: %+v", oc)
+	}
+	if rx, err := db.Prescription(ctx, op.Order.ID); err != nil || rx == nil {
+		t.Errorf("other prescription: %v %v", rx, err)
+	}
+
+	// Refused afterwards: a second erasure, a consent, an order for them.
+	if _, err := db.Erase(ctx, id, 0); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("second erasure: %v", err)
+	}
+	if _, err := db.Erase(ctx, 9999, 0); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("unknown: %v", err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Channels: map[consent.Channel]bool{consent.Post: true}, Source: consent.PreferencePage, ByCustomer: true}); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("consent for erased: %v", err)
+	}
+	again := sampleOrder(t)
+	again.Customer = orders.Customer{ID: id}
+	if _, err := db.PlaceOrder(ctx, again); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("order for erased: %v", err)
+	}
+	if l, _ := db.SearchCustomers(ctx, "weiß", 10); len(l) != 1 || l[0].ID != op.Customer.ID {
+		t.Errorf("search finds the erased: %+v", l)
+	}
+
+	// Nothing of the address is left in the file, nor in the log.
+	path := db.Path
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-journal"} {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{email, "old." + email, "+491707654321", "Rief an: keine SMS", "scan of the signed form"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s still contains %q", filepath.Base(f), secret)
+			}
+		}
+		if f == path && !bytes.Contains(b, []byte("stays@example.org")) {
+			t.Errorf("the check would not find an address that is there")
+		}
+	}
+}
+
+func TestRetentionJob(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	at := func(y int) { db.Now = func() time.Time { return time.Date(y, 6, 1, 10, 0, 0, 0, time.UTC) } }
+	place := func(y int) orders.Placed {
+		at(y)
+		in := sampleOrder(t)
+		in.Pickup = nil
+		p, err := db.PlaceOrder(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := place(2017)    // kept until 2025-12-31: due
+	rx2022 := place(2022) // order kept until 2030, prescription until 2025: due
+	fresh := place(2026)
+	gone := place(2026) // erased below; its orders are kept until 2034
+	at(2026)
+	if _, err := db.Erase(ctx, gone.Customer.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.ApplyRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Orders != 1 || res.Prescriptions != 1 {
+		t.Errorf("2026: %+v", res)
+	}
+	if _, err := db.Order(ctx, old.Order.ID); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("2017 order still there: %v", err)
+	}
+	var items int
+	db.SQL().QueryRow(`SELECT COUNT(*) FROM order_items WHERE order_id = ?`, old.Order.ID).Scan(&items)
+	if items != 0 {
+		t.Errorf("items of the deleted order: %d", items)
+	}
+	// The signature of a customer who was not erased stays as proof of
+	// the consent, loosened from the deleted order.
+	var docs int
+	db.SQL().QueryRow(`SELECT COUNT(*) FROM documents WHERE customer_id = ? AND order_id IS NULL`, old.Customer.ID).Scan(&docs)
+	if docs != 1 {
+		t.Errorf("signature of the deleted order: %d", docs)
+	}
+	if o, err := db.Order(ctx, rx2022.Order.ID); err != nil || o.HasPrescription {
+		t.Errorf("2022 order: %+v %v", o, err)
+	}
+	if o, err := db.Order(ctx, fresh.Order.ID); err != nil || !o.HasPrescription {
+		t.Errorf("2026 order: %+v %v", o, err)
+	}
+	// Run again: nothing more is due.
+	if res, err := db.ApplyRetention(ctx); err != nil || res.Orders+res.Prescriptions != 0 {
+		t.Errorf("second run: %+v %v", res, err)
+	}
+	// 2035: the erased customer's kept order has reached its date.
+	at(2035)
+	res, err = db.ApplyRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Order(ctx, gone.Order.ID); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("erased customer's order kept past its date: %v", err)
+	}
+	if v, err := db.Verify(ctx); err != nil || !v.OK {
+		t.Errorf("ledger: %+v %v", v, err)
+	}
+}
+
+func TestContactable(t *testing.T) {
+	db := openDB(t)
+	fixedNow(db)
+	ctx := context.Background()
+	place := func(email string, chans map[consent.Channel]bool) orders.Placed {
+		in := sampleOrder(t)
+		in.Customer.Email = email
+		in.Customer.Mobile = ""
+		in.Consent.Channels = chans
+		p, err := db.PlaceOrder(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pending := place("pending@example.org", map[consent.Channel]bool{consent.Email: true, consent.Post: true})
+	confirmed := place("confirmed@example.org", map[consent.Channel]bool{consent.Email: true})
+	withdrawn := place("withdrawn@example.org", map[consent.Channel]bool{consent.Email: true})
+	erased := place("erased@example.org", map[consent.Channel]bool{consent.Email: true})
+	none := place("none@example.org", nil)
+	for _, id := range []int64{confirmed.Customer.ID, withdrawn.Customer.ID, erased.Customer.ID} {
+		if ok, err := db.ConfirmEmail(ctx, id); err != nil || !ok {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: withdrawn.Customer.ID, Channels: map[consent.Channel]bool{consent.Email: false},
+		Source: consent.EmailLink, ByCustomer: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Erase(ctx, erased.Customer.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.Contactable(ctx, consent.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].CustomerID != confirmed.Customer.ID || list[0].Contact != "confirmed@example.org" ||
+		list[0].OptInLevel != consent.ConfirmedOptIn || list[0].NoticeVersion != "de-1" || list[0].ConsentDate == "" {
+		t.Errorf("e-mail contactable: %+v", list)
+	}
+	post, err := db.Contactable(ctx, consent.Post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(post) != 1 || post[0].CustomerID != pending.Customer.ID || post[0].Contact != "Hauptstraße 1, 79098 Freiburg" {
+		t.Errorf("post contactable: %+v", post)
+	}
+	_ = none
+	if _, err := db.Contactable(ctx, "fax"); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("unknown channel: %v", err)
+	}
+}
+
+func TestDashboardData(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	db.Now = func() time.Time { return time.Date(2023, 11, 1, 10, 0, 0, 0, time.UTC) }
+	in := sampleOrder(t)
+	in.Pickup = nil
+	in.Customer.Email = "old@example.org"
+	in.Consent.Channels = map[consent.Channel]bool{consent.Post: true}
+	if _, err := db.PlaceOrder(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	fixedNow(db) // 2026-11-22, a Sunday
+	if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil { // post granted, e-mail pending
+		t.Fatal(err)
+	}
+	in = sampleOrder(t)
+	in.Customer.Email = "none@example.org"
+	in.Consent.Channels = nil
+	if _, err := db.PlaceOrder(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.DashboardData(ctx, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.OrdersToday != 2 || d.Customers != 3 {
+		t.Errorf("today %d, customers %d", d.OrdersToday, d.Customers)
+	}
+	last := d.Weeks[len(d.Weeks)-1]
+	if len(d.Weeks) != 12 || last.Start.Weekday() != time.Monday || last.Orders != 2 || last.Rate(consent.Post) != 0.5 || last.Rate(consent.Email) != 0.5 || last.Rate(consent.SMS) != 0 {
+		t.Errorf("last week: %+v", last)
+	}
+	if len(d.Pending) != 1 || d.Pending[0].Channel != consent.Email {
+		t.Errorf("pending: %+v", d.Pending)
+	}
+	if len(d.Renewal) != 1 || d.Renewal[0].Channel != consent.Post || d.RenewalMonths != 24 {
+		t.Errorf("renewal: %+v", d.Renewal)
+	}
+	if d.Outbox[followup.Queued] != 4 { // three thank-you mails and one confirmation request
+		t.Errorf("outbox: %+v", d.Outbox)
+	}
+}
+
+func TestStaffManagement(t *testing.T) {
+	db := openDB(t)
+	fixedNow(db)
+	ctx := context.Background()
+	boss, _ := db.AddStaff(ctx, "Max", "8642", orders.RoleManager)
+	anna, _ := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	token, _, err := db.SignIn(ctx, anna.ID, "4711", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetStaffDisabled(ctx, boss.ID, true, boss.ID); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("disable self: %v", err)
+	}
+	other, _ := db.AddStaff(ctx, "Eva", "9753", orders.RoleManager)
+	if err := db.SetStaffDisabled(ctx, other.ID, true, boss.ID); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := db.AllStaff(ctx)
+	for _, s := range all {
+		if s.Name == "Filialleitung" { // made by EnsureStore
+			if err := db.SetStaffDisabled(ctx, s.ID, true, boss.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.SetStaffDisabled(ctx, boss.ID, true, anna.ID); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("disable the last manager: %v", err)
+	}
+	if err := db.SetStaffDisabled(ctx, anna.ID, true, boss.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Session(ctx, token); err == nil {
+		t.Error("a disabled member's session still works")
+	}
+	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); err == nil {
+		t.Error("a disabled member signs in")
+	}
+	if err := db.SetStaffDisabled(ctx, anna.ID, false, boss.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Locked out by wrong PINs; a reset lifts it.
+	for i := 0; i < orders.MaxPINTries; i++ {
+		db.SignIn(ctx, anna.ID, "0000", "de")
+	}
+	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consent.ErrorCode(err) != consent.Locked {
+		t.Fatalf("not locked: %v", err)
+	}
+	if err := db.ResetPIN(ctx, anna.ID, "1111"); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("trivial PIN: %v", err)
+	}
+	if err := db.ResetPIN(ctx, anna.ID, "2580"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.SignIn(ctx, anna.ID, "2580", "de"); err != nil {
+		t.Errorf("new PIN: %v", err)
+	}
+	if err := db.ResetPIN(ctx, 999, "2580"); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("unknown: %v", err)
+	}
+	all, _ = db.AllStaff(ctx)
+	if len(all) != 4 || all[0].Name != "Anna" || all[0].Disabled || !all[3].Disabled {
+		t.Errorf("all staff: %+v", all)
+	}
+}
