@@ -65,7 +65,7 @@ var chartColours = map[consent.Channel][2]string{
 // server: no script, nothing loaded, and the CSP stays strict (SVG
 // presentation attributes are not inline styles).
 func rateChart(lang string, weeks []orders.Week) template.HTML {
-	const w, h, left, right, top, bottom = 640.0, 260.0, 44.0, 12.0, 12.0, 36.0
+	const w, h, left, right, top, bottom = 640.0, 260.0, 62.0, 30.0, 12.0, 36.0
 	plotW, plotH := w-left-right, h-top-bottom
 	x := func(i int) float64 {
 		if len(weeks) < 2 {

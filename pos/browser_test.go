@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 // The tablet and the customer's phone in a real browser: Debian's
@@ -176,7 +177,12 @@ func (b *browser) check(vp viewport, name, lang string) {
 	for i := 0; i < 30; i++ {
 		// Right after a navigation on a busy machine the page may not
 		// have been laid out yet ("cannot take screenshot with 0 width").
-		if png, err = chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+		// Each try has its own deadline: on a loaded machine a capture
+		// has been seen to never answer, and must not hang the run.
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -540,4 +546,66 @@ func TestBrowserChecksFindProblems(t *testing.T) {
 			t.Errorf("the checks missed %q; found:\n%s", want, found)
 		}
 	}
+}
+
+// TestBackOfficeInTheBrowser holds the back office to the same checks as
+// the counter: the customer page with its timeline and forms, the
+// dashboard with its chart, the exports, staff and the access log, at
+// the back office PC's size and on a tablet.
+func TestBackOfficeInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	start := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Hour)
+	p, err := e.db.PlaceOrder(ctx, orders.NewOrder{StaffID: e.counter.ID,
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: "Weiß", Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
+			Email: "j.weiss@example.org", Mobile: "0170 1234567"},
+		Items:  []orders.Item{{Description: "Gleitsichtbrille", Quantity: 1, UnitPriceCents: 45900, VATRatePercent: 19}},
+		Pickup: &orders.Pickup{Start: start, End: start.Add(30 * time.Minute)},
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Post: true, consent.Email: true},
+			SignaturePNG: mustDecodeDataURL(t, signature(t))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	desktop := viewport{"desktop", 1280, 800}
+	b.open(desktop, "/login")
+	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.manager.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "8642"))
+	b.submit("button[type=submit]")
+	cid := itoa(p.Customer.ID)
+	for _, page := range []struct{ name, path string }{
+		{"customer", "/customers/" + cid}, {"dashboard", "/dashboard"}, {"customers", "/customers?q=wei%C3%9F"},
+		{"contactable", "/contactable"}, {"staff", "/staff"}, {"audit", "/audit"},
+	} {
+		for _, vp := range []viewport{desktop, tabletPortrait} {
+			b.open(vp, page.path)
+			b.check(vp, page.name, "de")
+		}
+		b.keyboard(page.name)
+	}
+	// The chart is drawn: one line per channel.
+	b.open(desktop, "/dashboard")
+	if n := eval[int](b, `document.querySelectorAll("svg.chart polyline").length`); n != 4 {
+		t.Errorf("chart lines: %d", n)
+	}
+	// Correct an address in the browser; the change log shows it.
+	b.open(desktop, "/customers/"+cid)
+	b.do(chromedp.SetValue(chromedp.CSS("#c_city"), "Freiburg im Breisgau"))
+	b.submit(`form[action="/customers/` + cid + `"] button[type=submit]`)
+	b.check(desktop, "customer-changed", "de")
+	if !strings.Contains(eval[string](b, `document.body.innerText`), "Freiburg im Breisgau") {
+		t.Error("change not shown")
+	}
+	if ch, _ := e.db.Changes(ctx, p.Customer.ID); len(ch) != 1 || ch[0].NewValue != "Freiburg im Breisgau" {
+		t.Errorf("change log: %+v", ch)
+	}
+	b.offline()
+}
+
+func mustDecodeDataURL(t *testing.T, v string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -60,6 +60,7 @@ type customerView struct {
 	Fields      []string
 	Salutations []string
 	States      map[consent.Channel]consent.ChannelState
+	Health      consent.ChannelState // the prescription purpose
 	Timeline    []timelineEvent
 	Orders      []orders.Order
 	Documents   []orders.Document
@@ -83,6 +84,7 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 		return v, err
 	}
 	v.States = states
+	v.Health = states[consent.HealthData]
 	names, err := s.db.StaffNames(ctx)
 	if err != nil {
 		return v, err
@@ -446,7 +448,11 @@ func (s *Server) customersPage(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		v.Results = append(v.Results, list...)
+		for _, cu := range list {
+			if len(v.Results) == 0 || v.Results[0].ID != cu.ID {
+				v.Results = append(v.Results, cu)
+			}
+		}
 	}
 	s.render(c, http.StatusOK, "customers", view{Title: assets.T(s.lang(c), "title.customers"), Data: v})
 }

@@ -22,7 +22,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var w io.Writer = io.Discard
+	if os.Getenv("CONSENTDESK_TEST_LOG") != "" { // to see the server's log while debugging
+		w = os.Stderr
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(w, nil)))
 	os.Exit(m.Run())
 }
 

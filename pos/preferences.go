@@ -60,7 +60,7 @@ func (s *Server) customerOf(c *gin.Context, p consent.TokenPurpose) (orders.Cust
 		return orders.Customer{}, false
 	}
 	cust, err := s.db.Customer(c.Request.Context(), id)
-	if err != nil {
+	if err != nil || cust.Erased() { // an erased customer has no page left (GDPR Art. 17)
 		s.notFound(c)
 		return orders.Customer{}, false
 	}

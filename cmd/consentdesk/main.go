@@ -234,7 +234,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var transport followup.Transport
-		from := ""
+		from, relay := "", ""
+		dir := *mailDir
+		if dir == "" {
+			dir = filepath.Join(filepath.Dir(db.Path), "mail")
+		}
+		db.MailDir = dir // an erasure removes the customer's .eml files here
 		if *smtpURL != "" {
 			cfg, err := followup.ParseSMTPURL(*smtpURL)
 			if err != nil {
@@ -243,13 +248,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if transport, err = followup.NewSMTP(cfg); err != nil {
 				return err
 			}
-			from = cfg.From
+			from, relay = cfg.From, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 			slog.Info("mail goes out by SMTP", "server", cfg.String())
 		} else {
-			dir := *mailDir
-			if dir == "" {
-				dir = filepath.Join(filepath.Dir(db.Path), "mail")
-			}
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
@@ -262,7 +263,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				trusted = append(trusted, p)
 			}
 		}
-		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted})
+		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted, MailRelay: relay})
 		if err != nil {
 			return err
 		}
@@ -276,7 +277,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); sender.Run(background) }()
-		go func() { defer wg.Done(); expireLoop(background, db) }()
+		go func() { defer wg.Done(); housekeeping(background, db) }()
 		err = listenAndServe(ctx, servers, listeners, stdout)
 		// The web servers have stopped taking requests; now the sender
 		// finishes the mail in hand, and only then does the database close.
@@ -299,14 +300,18 @@ func applyDoubleOptIn(ctx context.Context, db *orders.DB, v string) error {
 	return db.SetDoubleOptIn(ctx, on)
 }
 
-// expireLoop lets unconfirmed e-mail consents expire, at start and then
-// every hour.
-func expireLoop(ctx context.Context, db *orders.DB) {
+// housekeeping runs at start and then every hour: unconfirmed e-mail
+// consents expire, and whatever has outlived its retention period is
+// deleted (GDPR Art. 5(1)(e); §147 AO, §257 HGB).
+func housekeeping(ctx context.Context, db *orders.DB) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if _, err := db.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
 			slog.Error("expire unconfirmed consents", "err", err)
+		}
+		if _, err := db.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("retention", "err", err)
 		}
 		select {
 		case <-ctx.Done():

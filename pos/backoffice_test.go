@@ -1,0 +1,486 @@
+package pos_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// needTool skips when a reader is missing, unless CONSENTDESK_REQUIRE_TOOLS
+// says the run must have it (CI).
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed", name)
+		}
+		t.Skipf("%s not installed: apt-get install -y poppler-utils", name)
+	}
+}
+
+// pdfText reads a PDF back with poppler.
+func pdfText(t *testing.T, doc []byte) string {
+	t.Helper()
+	needTool(t, "pdftotext")
+	file := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+func (a *api) raw(method, path string) (int, http.Header, []byte) {
+	a.e.t.Helper()
+	req, _ := http.NewRequest(method, a.e.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// orderWithEverything: consent to post, e-mail and the prescription, with
+// a signature, through the API.
+func orderWithEverything(t *testing.T, a *api, email string) int64 {
+	t.Helper()
+	body := strings.Replace(apiOrder, `"phone": false}`, `"phone": false}, "health_data": true, "signature_png": "`+signature(t)+`"`, 1)
+	body = strings.Replace(body, "j.weiss@example.org", email, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	return created.CustomerID
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestAPIReceiptProofExport(t *testing.T) {
+	a := newAPI(t)
+	id := orderWithEverything(t, a, "receipt@example.org")
+
+	// The receipt: every field of the Kantara Consent Receipt v1.1.
+	st, _, body := a.raw("GET", "/api/v1/customers/"+itoa(id)+"/receipt.json")
+	if st != http.StatusOK {
+		t.Fatalf("receipt: %d %s", st, body)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "jurisdiction", "consentTimestamp", "collectionMethod", "consentReceiptID", "piiPrincipalId",
+		"piiControllers", "policyUrl", "services", "sensitive", "spiCat", "language"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("receipt lacks %s", k)
+		}
+	}
+	if r["version"] != "KI-CR-v1.1.0" || r["jurisdiction"] != "DE" || r["consentTimestamp"].(float64) < 1.7e9 ||
+		!uuidRE.MatchString(r["consentReceiptID"].(string)) || r["piiPrincipalId"] != "customer:"+itoa(id) || r["sensitive"] != true ||
+		len(r["spiCat"].([]any)) != 1 || !strings.Contains(r["collectionMethod"].(string), "Tablet") || r["policyUrl"] == "" {
+		t.Errorf("receipt: %s", body)
+	}
+	ctrl := r["piiControllers"].([]any)[0].(map[string]any)
+	for _, k := range []string{"piiController", "contact", "address", "email", "phone"} {
+		if s, _ := ctrl[k].(string); s == "" {
+			t.Errorf("piiControllers[0].%s empty", k)
+		}
+	}
+	services := r["services"].([]any)
+	if len(services) != 3 { // post, e-mail, prescription
+		t.Fatalf("services: %v", services)
+	}
+	for _, s := range services {
+		sv := s.(map[string]any)
+		p := sv["purposes"].([]any)[0].(map[string]any)
+		for _, k := range []string{"purpose", "consentType", "termination", "purposeCategory", "piiCategory", "primaryPurpose", "thirdPartyDisclosure"} {
+			if _, ok := p[k]; !ok {
+				t.Errorf("service %v purpose lacks %s", sv["service"], k)
+			}
+		}
+		if p["consentType"] != "EXPLICIT" || !strings.Contains(p["termination"].(string), "https://optik.example/p/") {
+			t.Errorf("purpose: %v", p)
+		}
+	}
+	// The receipt's hashes are the ledger's.
+	var cons struct {
+		Events []consent.Event `json:"events"`
+	}
+	a.call("GET", "/api/v1/customers/"+itoa(id)+"/consents", "", &cons)
+	ledger := r["ledger"].(map[string]any)
+	evs := ledger["events"].([]any)
+	if len(evs) != len(cons.Events) || ledger["verified"] != true {
+		t.Fatalf("ledger in receipt: %v", ledger)
+	}
+	for i, e := range evs {
+		if e.(map[string]any)["hash"] != cons.Events[i].Hash {
+			t.Errorf("event %d hash differs", i)
+		}
+	}
+	// Same state, same receipt ID; a change, a new one.
+	_, _, again := a.raw("GET", "/api/v1/customers/"+itoa(id)+"/receipt.json")
+	var r2 map[string]any
+	json.Unmarshal(again, &r2)
+	if r2["consentReceiptID"] != r["consentReceiptID"] {
+		t.Error("receipt ID changes without a change of consent")
+	}
+	a.call("POST", "/api/v1/customers/"+itoa(id)+"/consents", `{"channels": {"post": false}, "source": "phone_request"}`, nil)
+	_, _, third := a.raw("GET", "/api/v1/customers/"+itoa(id)+"/receipt.json")
+	var r3 map[string]any
+	json.Unmarshal(third, &r3)
+	if r3["consentReceiptID"] == r["consentReceiptID"] {
+		t.Error("receipt ID unchanged after a withdrawal")
+	}
+
+	// The proof: the text, its version, the signature, every change.
+	st, h, doc := a.raw("GET", "/api/v1/customers/"+itoa(id)+"/proof.pdf")
+	if st != http.StatusOK || h.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("proof: %d %s", st, h.Get("Content-Type"))
+	}
+	text := pdfText(t, doc)
+	for _, want := range []string{"Nachweis der Einwilligung", "Hash-Kette geprüft: intakt", "Hinweistext de-1", "Tablet an der Kasse",
+		"Einwilligung erteilt", "widerrufen", "Anruf des Kunden", "Datei stimmt mit dem Hash überein", "Text stimmt mit dem Hash überein",
+		"Widerruf", cons.Events[0].Hash[:20]} {
+		if !strings.Contains(text, want) {
+			t.Errorf("proof lacks %q", want)
+		}
+	}
+	if n := strings.Count(string(doc), "/Subtype /Image"); n < 1 {
+		t.Errorf("proof has %d images; the signature is missing", n)
+	}
+
+	// The access export: JSON with the prescription decrypted, and a PDF.
+	st, h, body = a.raw("GET", "/api/v1/customers/"+itoa(id)+"/export")
+	if st != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Fatalf("export: %d", st)
+	}
+	var x orders.Export
+	if err := json.Unmarshal(body, &x); err != nil {
+		t.Fatal(err)
+	}
+	if x.Customer.Email != "receipt@example.org" || len(x.Orders) != 1 || x.Orders[0].Prescription == nil || *x.Orders[0].Prescription.Values.Right.Sph != -1.25 ||
+		len(x.Documents) != 1 || len(x.Documents[0].Data) == 0 || len(x.Consents.Events) != 4 || len(x.Mails) != 2 || len(x.Notices) != 1 {
+		t.Errorf("export: %s", body[:min(len(body), 600)])
+	}
+
+	// Each of these was logged with the API token.
+	log, err := a.e.db.AuditLog(context.Background(), orders.AuditFilter{CustomerID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, e := range log {
+		if e.TokenName != "ERP" || e.StaffID != 0 {
+			t.Errorf("audit entry %+v", e)
+		}
+		got[e.Action]++
+	}
+	if got[orders.AuditReceipt] != 3 || got[orders.AuditProof] != 1 || got[orders.AuditExport] != 1 {
+		t.Errorf("audit: %v", got)
+	}
+	// Unknown customer: 404, in JSON.
+	if st := a.call("GET", "/api/v1/customers/999/receipt.json", "", nil); st != http.StatusNotFound {
+		t.Errorf("unknown: %d", st)
+	}
+}
+
+func TestAPIEraseAndContactable(t *testing.T) {
+	a := newAPI(t)
+	ctx := context.Background()
+	gone := orderWithEverything(t, a, "gone@example.org")
+	stays := orderWithEverything(t, a, "stays@example.org")
+	for _, id := range []int64{gone, stays} {
+		if _, err := a.e.db.ConfirmEmail(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	csvOf := func(ch string) [][]string {
+		st, h, body := a.raw("GET", "/api/v1/contactable?channel="+ch)
+		if st != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+			t.Fatalf("contactable %s: %d %s", ch, st, body)
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(body), "-1.25") || strings.Contains(string(body), "31.5") {
+			t.Error("the export holds prescription values")
+		}
+		return rows
+	}
+	rows := csvOf("email")
+	if len(rows) != 3 || rows[0][4] != "contact" || rows[0][6] != "consent_date" || rows[0][8] != "notice_version" || rows[1][7] != "confirmed" || rows[1][8] != "de-1" {
+		t.Fatalf("before: %v", rows)
+	}
+
+	var res orders.Erasure
+	if st := a.call("DELETE", "/api/v1/customers/"+itoa(gone), "", &res); st != http.StatusOK {
+		t.Fatalf("erase: %d", st)
+	}
+	if len(res.Kept) != 1 || res.Kept[0].DeleteAfter == "" || !res.Removed.ContactDetails || res.Removed.Prescriptions != 1 || res.Removed.Documents != 1 {
+		t.Errorf("erasure: %+v", res)
+	}
+	var v consent.Verification
+	if a.call("GET", "/api/v1/ledger/verify", "", &v); !v.OK {
+		t.Errorf("ledger after erasure: %+v", v)
+	}
+	var e apiErr
+	if st := a.call("DELETE", "/api/v1/customers/"+itoa(gone), "", &e); st != http.StatusConflict || e.Error.Code != "conflict" {
+		t.Errorf("second erasure: %d %+v", st, e)
+	}
+	rows = csvOf("email")
+	if len(rows) != 2 || rows[1][0] != itoa(stays) {
+		t.Errorf("after: %v", rows)
+	}
+	if st := a.call("GET", "/api/v1/contactable?channel=fax", "", &e); st != http.StatusUnprocessableEntity || e.Error.Fields["channel"] == "" {
+		t.Errorf("bad channel: %d %+v", st, e)
+	}
+	// The erased customer's public page is gone; the other's works.
+	tok := consent.NewTokens(a.e.db.Keys.Tokens)
+	for id, want := range map[int64]int{gone: http.StatusNotFound, stays: http.StatusOK} {
+		res, err := http.Get(a.e.srv.URL + "/p/" + tok.Make(consent.PreferencesToken, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("preference page of %d: %d", id, res.StatusCode)
+		}
+	}
+}
+
+func TestCSVCellsCannotBeFormulas(t *testing.T) {
+	a := newAPI(t)
+	body := strings.Replace(apiOrder, `"first_name": "Jürgen"`, `"first_name": "=HYPERLINK(\"http://x\")"`, 1)
+	body = strings.Replace(body, `"channels": {"post": true`, `"channels": {"post": true, "sms": true`, 1)
+	body = strings.Replace(body, `"sms": false, `, ``, 1)
+	if st := a.call("POST", "/api/v1/orders", body, nil); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	for ch, want := range map[string]string{"post": `'=HYPERLINK`, "sms": "+491701234567"} {
+		_, _, csvBody := a.raw("GET", "/api/v1/contactable?channel="+ch)
+		rows, _ := csv.NewReader(strings.NewReader(string(csvBody))).ReadAll()
+		if len(rows) != 2 || (!strings.HasPrefix(rows[1][2], want) && rows[1][4] != want) {
+			t.Errorf("%s: %v", ch, rows)
+		}
+	}
+}
+
+func TestBackOfficePages(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "page@example.org")
+	cid := itoa(id)
+
+	counter := e.client()
+	counter.signIn(e.counter, "4711")
+	r := counter.get("/customers/" + cid)
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Verlauf aller Ereignisse") || !strings.Contains(r.body, "Tablet an der Kasse") ||
+		!strings.Contains(r.body, `href="/notices/de-1"`) {
+		t.Fatalf("customer page: %d", r.StatusCode)
+	}
+	// Counter staff see the page, not the exports or the erasure.
+	for _, path := range []string{"/proof.pdf", "/receipt.json", "/export.json", "/export.pdf"} {
+		if r := counter.get("/customers/" + cid + path); r.StatusCode != http.StatusForbidden {
+			t.Errorf("counter %s: %d", path, r.StatusCode)
+		}
+	}
+	for _, path := range []string{"/contactable.csv?channel=email", "/records.pdf", "/staff", "/audit"} {
+		if r := counter.get(path); r.StatusCode != http.StatusForbidden {
+			t.Errorf("counter %s: %d", path, r.StatusCode)
+		}
+	}
+	counter.get("/customers/" + cid)
+	if r := counter.post("/customers/"+cid+"/erase", url.Values{"confirm": {"on"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("counter erase: %d", r.StatusCode)
+	}
+
+	// Rectification from the page, with the CSRF token, logged.
+	form := url.Values{"salutation": {"Frau"}, "first_name": {"Jürgen"}, "last_name": {"Weiß-Meier"}, "street": {"Hauptstraße 1"},
+		"postal_code": {"79098"}, "city": {"Freiburg"}, "email": {"page@example.org"}, "mobile": {"+491701234567"}, "phone": {""}, "lang": {"de"}}
+	if r := counter.post("/customers/"+cid, url.Values{"last_name": {"X"}, "csrf": {"wrong"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("without CSRF: %d", r.StatusCode)
+	}
+	counter.get("/customers/" + cid)
+	if r := counter.post("/customers/"+cid, form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", r.StatusCode, r.body)
+	}
+	r = counter.get("/customers/" + cid + "?done=saved")
+	if !strings.Contains(r.body, "Weiß-Meier") || !strings.Contains(r.body, "Änderungsprotokoll") {
+		t.Error("change not shown")
+	}
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("email", "kaputt")
+	if r := counter.post("/customers/"+cid, bad); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "kaputt") {
+		t.Errorf("bad edit: %d", r.StatusCode)
+	}
+	if cu, _ := e.db.Customer(context.Background(), id); cu.Email != "page@example.org" {
+		t.Errorf("bad edit saved: %q", cu.Email)
+	}
+	// A withdrawal by phone from the page; a grant is not offered.
+	counter.get("/customers/" + cid)
+	if r := counter.post("/customers/"+cid+"/consents", url.Values{"withdraw_email": {"on"}, "source": {"phone_request"}, "note": {"Anruf"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d %s", r.StatusCode, r.body)
+	}
+	states, _, _ := e.db.Consents(context.Background(), id)
+	if states[consent.Email].State != consent.Withdrawn || states[consent.Post].State != consent.Granted {
+		t.Errorf("after withdrawal: %+v", states)
+	}
+	counter.get("/customers/" + cid)
+	if r := counter.post("/customers/"+cid+"/consents", url.Values{"source": {"phone_request"}}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("nothing chosen: %d", r.StatusCode)
+	}
+
+	manager := e.client()
+	manager.signIn(e.manager, "8642")
+	for path, want := range map[string]string{"/customers/" + cid + "/proof.pdf": "application/pdf", "/customers/" + cid + "/export.pdf": "application/pdf",
+		"/customers/" + cid + "/receipt.json": "application/json", "/customers/" + cid + "/export.json": "application/json",
+		"/contactable.csv?channel=post": "text/csv", "/records.pdf": "application/pdf"} {
+		r := manager.get(path)
+		if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), want) {
+			t.Errorf("manager %s: %d %s", path, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+	}
+	text := pdfText(t, []byte(manager.get("/customers/"+cid+"/export.pdf").body))
+	for _, want := range []string{"Auskunft über Ihre Daten", "page@example.org", "Weiß-Meier", "Sph -1,25", "Gleitsichtgläser", "Berichtigungen",
+		"2034-12-31 (§147 AO, §257 HGB)", "Zugriffe auf Ihre Daten"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("export PDF lacks %q", want)
+		}
+	}
+	text = pdfText(t, []byte(manager.get("/records.pdf").body))
+	for _, want := range []string{"Verzeichnis von Verarbeitungstätigkeiten", "Optik Muster GmbH", "Brillenwerte", "Art. 9 Abs. 2 lit. a",
+		"8 Jahre ab Ende des Auftragsjahres", "Technische und organisatorische Maßnahmen", "§ 7a UWG"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("records PDF lacks %q", want)
+		}
+	}
+	for _, path := range []string{"/dashboard", "/contactable", "/staff", "/audit", "/customers?q=weiß", "/customers?q=" + cid} {
+		if r := manager.get(path); r.StatusCode != http.StatusOK {
+			t.Errorf("manager %s: %d", path, r.StatusCode)
+		}
+	}
+	if r := manager.get("/dashboard"); !strings.Contains(r.body, "<svg class=\"chart\"") || !strings.Contains(r.body, "Aufträge heute") {
+		t.Error("dashboard without chart")
+	}
+	if r := manager.get("/customers?q=weiß"); !strings.Contains(r.body, `href="/customers/`+cid+`"`) {
+		t.Error("customer search")
+	}
+
+	// Erasure needs the tick; then the page shows what was kept.
+	manager.get("/customers/" + cid)
+	if r := manager.post("/customers/"+cid+"/erase", url.Values{}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("erase without confirmation: %d", r.StatusCode)
+	}
+	if cu, _ := e.db.Customer(context.Background(), id); cu.Erased() {
+		t.Fatal("erased without confirmation")
+	}
+	manager.get("/customers/" + cid)
+	r = manager.post("/customers/"+cid+"/erase", url.Values{"confirm": {"on"}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Löschung ausgeführt") || !strings.Contains(r.body, "2034-12-31") {
+		t.Fatalf("erase: %d", r.StatusCode)
+	}
+	if strings.Contains(r.body, "page@example.org") || strings.Contains(r.body, "Weiß-Meier") {
+		t.Error("the erased customer's details are still on the page")
+	}
+
+	// The audit log names who did what.
+	r = manager.get("/audit?customer=" + cid)
+	for _, want := range []string{"Anna", "Max", "angesehen", "berichtigt", "Nachweis (PDF)", "gelöscht", "Widerruf erfasst"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("audit page lacks %q", want)
+		}
+	}
+	if r := manager.get("/audit?customer=abc"); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("bad filter: %d", r.StatusCode)
+	}
+}
+
+func TestStaffPages(t *testing.T) {
+	e := newEnv(t)
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"2580"}, "role": {"counter"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", r.StatusCode, r.body)
+	}
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"1111"}, "role": {"chef"}}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("bad add: %d", r.StatusCode)
+	}
+	list, _ := e.db.AllStaff(context.Background())
+	var eva orders.Staff
+	for _, s := range list {
+		if s.Name == "Eva" {
+			eva = s
+		}
+	}
+	if eva.ID == 0 || len(list) != 4 {
+		t.Fatalf("staff: %+v", list)
+	}
+	evaClient := e.client()
+	evaClient.signIn(eva, "2580")
+	m.get("/staff")
+	if r := m.post("/staff/"+itoa(eva.ID)+"/disable", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d", r.StatusCode)
+	}
+	if r := evaClient.get("/orders/new"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("disabled member still signed in: %d", r.StatusCode)
+	}
+	m.get("/staff")
+	if r := m.post("/staff/"+itoa(e.manager.ID)+"/disable", url.Values{}); r.StatusCode != http.StatusConflict {
+		t.Errorf("disable self: %d", r.StatusCode)
+	}
+	m.get("/staff")
+	if r := m.post("/staff/"+itoa(eva.ID)+"/enable", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("enable: %d", r.StatusCode)
+	}
+	m.get("/staff")
+	if r := m.post("/staff/"+itoa(eva.ID)+"/pin", url.Values{"pin": {"12"}}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("bad pin: %d", r.StatusCode)
+	}
+	m.get("/staff")
+	if r := m.post("/staff/"+itoa(eva.ID)+"/pin", url.Values{"pin": {"3690"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("reset pin: %d", r.StatusCode)
+	}
+	evaClient = e.client()
+	evaClient.signIn(eva, "3690")
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	if r := c.post("/staff", url.Values{"name": {"Mallory"}, "pin": {"2580"}, "role": {"manager"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("counter adds staff: %d", r.StatusCode)
+	}
+	entries, _ := e.db.AuditLog(context.Background(), orders.AuditFilter{})
+	n := 0
+	for _, a := range entries {
+		if a.Action == orders.AuditStaff {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("staff changes logged: %d", n)
+	}
+}
