@@ -536,7 +536,7 @@ func TestDashboardData(t *testing.T) {
 	if _, err := db.PlaceOrder(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	fixedNow(db) // 2026-11-22, a Sunday
+	fixedNow(db)                                                  // 2026-11-22, a Sunday
 	if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil { // post granted, e-mail pending
 		t.Fatal(err)
 	}

@@ -68,6 +68,9 @@ func (s *Server) orderPage(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if !s.audit(c, orders.AuditViewOrder, v.Customer.ID, v.Order.Number) {
+		return
+	}
 	v.Done = c.Query("done") == "1"
 	v.RxDropped = c.Query("rx") == "dropped"
 	v.Ready = c.Query("ready") == "1"
