@@ -193,13 +193,13 @@ func (db *DB) SetSessionLang(ctx context.Context, token, lang string) error {
 	if lang != "de" && lang != "en" {
 		return consent.Errorf(consent.Invalid, "err.choice_invalid")
 	}
-	_, err := db.sql.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
+	_, err := db.w.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
 	return err
 }
 
 // SignOut ends a session.
 func (db *DB) SignOut(ctx context.Context, token string) error {
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token))
+	_, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token))
 	return err
 }
 
@@ -215,7 +215,7 @@ func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	token := "cdk_" + randomToken()
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)`, name, hashToken(token), Stamp(db.Now()))
+	_, err := db.w.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)`, name, hashToken(token), Stamp(db.Now()))
 	if err != nil {
 		return "", fmt.Errorf("create api token: %w", err)
 	}

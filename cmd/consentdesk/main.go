@@ -141,6 +141,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "demo store filled: %d orders\n", n)
 			return nil
 		})
+	case "load":
+		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|staff add|verify|backup|demo] [flags]")
 		return nil
@@ -254,7 +256,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db.SQL(), db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
+		sender := followup.NewSender(db.Writer(), db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
 		db.MailQueued = sender.Wake
 
 		var trusted []string
