@@ -200,8 +200,16 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	return run(db)
+	err = run(db)
+	if cerr := db.Close(); cerr != nil {
+		slog.Error("closing the database", "err", cerr)
+		if err == nil {
+			err = cerr
+		}
+	} else if name == "serve" {
+		slog.Info("database closed")
+	}
+	return err
 }
 
 // setup makes sure a store exists and prints a new manager's PIN once.
@@ -285,6 +293,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// finishes the mail in hand, and only then does the database close.
 		stopBackground()
 		wg.Wait()
+		slog.Info("sender stopped")
 		return err
 	})
 }

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// The test binary doubles as the server: with CONSENTDESK_TEST_SERVE set
+// it runs main's Run in a process of its own, which a test can kill.
+func init() {
+	if args := os.Getenv("CONSENTDESK_TEST_SERVE"); args != "" {
+		os.Unsetenv("CONSENTDESK_TEST_SERVE")
+		defer os.Exit(0)
+		main2(strings.Fields(args))
+	}
+}
+
+func main2(args []string) {
+	os.Args = append([]string{"consentdesk"}, args...)
+	main()
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *syncBuffer
+}
+
+// startServer runs "consentdesk serve" in a process of its own.
+func startServer(t *testing.T, db string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CONSENTDESK_TEST_SERVE=serve --db "+db+" --addr 127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, out: out}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on http://(127\.0\.0\.1:\d+)`)
+		for sc.Scan() {
+			out.Write([]byte(sc.Text() + "\n"))
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case c.addr = <-found:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not start: %s", out.String())
+	}
+	return c
+}
+
+// TestSIGKILLLosesNothing kills the server with SIGKILL while orders and
+// one-click unsubscribes pour in, restarts it, and finds every order,
+// event and mail that was acknowledged; the ledger verifies.
+func TestSIGKILLLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "kill.db")
+	token, err := run(t, "token", "create", "--name", "load", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = strings.TrimSpace(token)
+	keys, err := orders.LoadOrCreateKeys(db + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := consent.NewTokens(keys.Tokens)
+	srv := startServer(t, db)
+	base := "http://" + srv.addr
+
+	type acked struct{ order, customer int64 }
+	var mu sync.Mutex
+	var ackedOrders []acked
+	var ackedUnsubs []int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := strings.Replace(strings.Replace(loadOrder, "%d@", fmt.Sprintf("%d-%d@", w, i), 1), "Last%d", "Kill", 1)
+				body = strings.Replace(body, `, "signature_png": "%s"`, "", 1)
+				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				res, err := client.Do(req)
+				if err != nil {
+					return // the server is gone
+				}
+				var created struct {
+					ID         int64 `json:"id"`
+					CustomerID int64 `json:"customer_id"`
+				}
+				err = json.NewDecoder(res.Body).Decode(&created)
+				res.Body.Close()
+				if err != nil || res.StatusCode != http.StatusCreated {
+					continue // not acknowledged: no promise made
+				}
+				mu.Lock()
+				ackedOrders = append(ackedOrders, acked{created.ID, created.CustomerID})
+				mu.Unlock()
+				// Every other customer unsubscribes at once from the
+				// thank-you mail.
+				if i%2 == 0 {
+					res, err := client.Post(base+"/u/"+tokens.Make(consent.UnsubscribeToken, created.CustomerID), "application/x-www-form-urlencoded",
+						strings.NewReader("List-Unsubscribe=One-Click"))
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode == http.StatusOK {
+						mu.Lock()
+						ackedUnsubs = append(ackedUnsubs, created.CustomerID)
+						mu.Unlock()
+					}
+				}
+			}
+		}(w)
+	}
+	// Kill it mid-flight, once a good number of orders went through.
+	for i := 0; i < 400; i++ {
+		mu.Lock()
+		n := len(ackedOrders)
+		mu.Unlock()
+		if n >= 60 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	srv.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ackedOrders) < 20 || len(ackedUnsubs) < 5 {
+		t.Fatalf("too little load before the kill: %d orders, %d unsubscribes", len(ackedOrders), len(ackedUnsubs))
+	}
+	t.Logf("killed after %d acknowledged orders and %d acknowledged unsubscribes", len(ackedOrders), len(ackedUnsubs))
+
+	// Restart: the server comes up on the same file and answers.
+	again := startServer(t, db)
+	res, err := http.Get("http://" + again.addr + "/healthz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz after restart: %v %v", err, res)
+	}
+	res.Body.Close()
+	var v consent.Verification
+	req, _ := http.NewRequest(http.MethodGet, "http://"+again.addr+"/api/v1/ledger/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+	}
+	if !v.OK {
+		t.Errorf("ledger after the kill: %+v", v)
+	}
+	again.cmd.Process.Signal(syscall.SIGTERM)
+	again.cmd.Wait()
+
+	// Every acknowledged order, its events and its mail are there.
+	ctx := context.Background()
+	store, err := orders.Open(ctx, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, a := range ackedOrders {
+		o, err := store.Order(ctx, a.order)
+		if err != nil || o.CustomerID != a.customer || len(o.Items) != 2 || !o.HasPrescription {
+			t.Errorf("acknowledged order %d: %+v %v", a.order, o, err)
+			continue
+		}
+		_, events, err := store.Consents(ctx, a.customer)
+		if err != nil || len(events) < 3 {
+			t.Errorf("order %d: %d events, %v", a.order, len(events), err)
+		}
+		mails, err := followup.List(ctx, store.SQL(), followup.Filter{OrderID: a.order})
+		if err != nil || len(mails) == 0 {
+			t.Errorf("order %d: thank-you mail lost (%v)", a.order, err)
+		}
+	}
+	for _, id := range ackedUnsubs {
+		states, _, err := store.Consents(ctx, id)
+		if err != nil || states[consent.Email].State != consent.Withdrawn {
+			t.Errorf("acknowledged unsubscribe of customer %d lost: %+v", id, states[consent.Email])
+		}
+	}
+	if v, err := store.Verify(ctx); err != nil || !v.OK {
+		t.Errorf("ledger: %+v %v", v, err)
+	}
+}
+
+// TestGracefulShutdown: a request in flight when SIGTERM arrives is
+// answered and kept; the sender stops; the database is closed cleanly
+// (its write-ahead log folded in and removed).
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "stop.db")
+	token, err := run(t, "token", "create", "--name", "erp", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, db)
+	body := strings.Replace(strings.Replace(loadOrder, "%d@", "slow@", 1), "Last%d", "Slow", 1)
+	body = strings.Replace(body, `, "signature_png": "%s"`, "", 1)
+	// Send the headers and half the body, then stop the server, then the
+	// rest: the order must still be taken.
+	conn, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/orders HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		srv.addr, strings.TrimSpace(token), len(body))
+	half := len(body) / 2
+	conn.Write([]byte(body[:half]))
+	time.Sleep(200 * time.Millisecond)
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	conn.Write([]byte(body[half:]))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the request in flight: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("request in flight: %d", res.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server exit: %v\n%s", err, srv.out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	if !strings.Contains(srv.out.String(), "sender stopped") || !strings.Contains(srv.out.String(), "database closed") {
+		t.Errorf("shutdown log: %s", srv.out.String())
+	}
+	if _, err := os.Stat(db + "-wal"); !os.IsNotExist(err) {
+		t.Errorf("write-ahead log left behind: %v", err)
+	}
+	store, err := orders.Open(context.Background(), db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var n int
+	store.SQL().QueryRow(`SELECT COUNT(*) FROM customers WHERE last_name = 'Slow'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("the order in flight was not kept: %d", n)
+	}
+}
