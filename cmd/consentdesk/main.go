@@ -126,7 +126,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err := db.Backup(ctx, *to); err != nil {
 				return err
 			}
+			v, seq, hash, err := orders.VerifyFile(ctx, *to)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(stdout, "backup written to %s; keep %s.key with it, or the prescriptions in it cannot be read\n", *to, db.Path)
+			// The head, noted outside the file, anchors the chain: a copy
+			// cut short at its end would show a different head.
+			fmt.Fprintf(stdout, "consent ledger intact: %t, %d events, head %d %s\n", v.OK, v.Events, seq, hash)
 			return nil
 		})
 	case "demo":
@@ -141,13 +148,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "demo store filled: %d orders\n", n)
 			return nil
 		})
+	case "restore":
+		return restore(ctx, args, stdout, stderr)
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|staff add|verify|backup|demo] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|staff add|verify|backup|restore|demo|load] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token create, staff add, verify, backup, demo)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, token create, staff add, verify, backup, restore, demo, load)", cmd)
 }
 
 // explain turns a domain error into a sentence for the terminal.
@@ -225,8 +234,9 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies *string
+	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies, backupDir, backupAt *string
 	var insecure *bool
+	var backupKeep *int
 	return withDB(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
 		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
@@ -235,6 +245,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		smtpURL = fs.String("smtp-url", "", "SMTP server, smtp://user:pass@host:587?tls=starttls&from=...; without it mails are kept and written to --mail-dir (prefer the environment variable: it keeps the password out of the process list)")
 		mailDir = fs.String("mail-dir", "", "folder for the .eml files of mails kept without SMTP (default: mail/ beside the database)")
 		proxies = fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed, for the public pages' rate limit")
+		backupDir = fs.String("backup-dir", "", `folder for the nightly backups (default: backups/ beside the database; "off" for none)`)
+		backupAt = fs.String("backup-at", "02:30", "time of day (store time, HH:MM) of the nightly backup")
+		backupKeep = fs.Int("backup-keep", 14, "how many nightly backups to keep; older ones are deleted")
 		doubleOptIn = fs.String("double-opt-in", "", "true or false: e-mail consent waits for the customer's confirmation (stored in the store settings)")
 	}, func(db *orders.DB) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
@@ -283,8 +296,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			servers = append(servers, newHTTPServer(srv.PublicHandler()))
 			listeners = append(listeners, *publicAddr)
 		}
+		bdir := *backupDir
+		if bdir == "" {
+			bdir = filepath.Join(filepath.Dir(db.Path), "backups")
+		}
+		if _, err := nextBackup(time.Now(), *backupAt); err != nil {
+			return err
+		}
+		if *backupKeep < 1 {
+			return fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
+		}
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
+		if bdir != "off" {
+			wg.Add(1)
+			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
+			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
+		}
 		wg.Add(2)
 		go func() { defer wg.Done(); sender.Run(background) }()
 		go func() { defer wg.Done(); housekeeping(background, db) }()
