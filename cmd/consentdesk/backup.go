@@ -147,4 +147,3 @@ func copyFile(src, dst string) error {
 	}
 	return os.Rename(tmp.Name(), dst)
 }
-
