@@ -1,0 +1,273 @@
+package pos_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/pos"
+	"github.com/gin-gonic/gin"
+)
+
+// publicPrefixes are reachable without a session by design.
+var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang"}
+
+func isPublic(path string) bool {
+	for _, p := range publicPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// concrete fills a route pattern's parameters.
+func concrete(path string) string {
+	r := strings.NewReplacer(":id", "1", ":draft", "x", ":doc", "1", ":n", "0", ":token", "abc", "*filepath", "app.css")
+	return r.Replace(path)
+}
+
+func checkHeaders(t *testing.T, where string, h http.Header) {
+	t.Helper()
+	csp := h.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("%s: CSP %q", where, csp)
+	}
+	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("%s: headers %v", where, h)
+	}
+}
+
+// TestEveryRouteIsGuarded walks every route the server has: without a
+// session or token nothing of the staff side answers, a counter member
+// gets none of the manager's routes, a post without the CSRF token is
+// refused, every answer carries the security headers, and through
+// --public-addr only the public pages exist.
+func TestEveryRouteIsGuarded(t *testing.T) {
+	e := newEnv(t)
+	s, err := pos.New(pos.Config{DB: e.db, PublicURL: "https://optik.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := s.Handler().(*gin.Engine).Routes()
+	if len(routes) < 50 {
+		t.Fatalf("only %d routes found", len(routes))
+	}
+	public := httptest.NewServer(s.PublicHandler())
+	defer public.Close()
+	counter := e.client()
+	counter.signIn(e.counter, "4711")
+	counter.get("/orders/new") // for its CSRF token
+	anon := e.client()
+	managerOnly := map[string]bool{}
+	for _, r := range routes {
+		for _, p := range []string{"/settings", "/notices", "/staff", "/audit", "/contactable", "/records.pdf", "/proof.pdf", "/receipt.json", "/export.", "/erase"} {
+			if strings.Contains(r.Path, p) && !strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Path, "/notices/:id") {
+				managerOnly[r.Method+" "+r.Path] = true
+			}
+		}
+	}
+	checked := 0
+	for _, r := range routes {
+		path := concrete(r.Path)
+		req := func(c *client, body url.Values) resp {
+			if r.Method == http.MethodGet {
+				return c.get(path)
+			}
+			if body == nil {
+				body = url.Values{}
+			}
+			hr, _ := http.NewRequest(r.Method, e.srv.URL+path, strings.NewReader(body.Encode()))
+			hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return c.do(hr)
+		}
+		// Through --public-addr: only the public pages.
+		pr, _ := http.NewRequest(r.Method, public.URL+path, strings.NewReader(""))
+		res, err := http.DefaultTransport.RoundTrip(pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		checkHeaders(t, "public "+path, res.Header)
+		if !strings.HasPrefix(path, "/p/") && !strings.HasPrefix(path, "/u/") && !strings.HasPrefix(path, "/c/") && !strings.HasPrefix(path, "/static/") && res.StatusCode != http.StatusNotFound {
+			t.Errorf("public address answers %s %s: %d", r.Method, path, res.StatusCode)
+		}
+		if isPublic(path) {
+			continue
+		}
+		checked++
+		a := req(anon, nil)
+		checkHeaders(t, r.Method+" "+path, a.Header)
+		switch {
+		case strings.HasPrefix(path, "/api/"):
+			if a.StatusCode != http.StatusUnauthorized {
+				t.Errorf("API %s %s without a token: %d", r.Method, path, a.StatusCode)
+			}
+		case r.Method == http.MethodGet && !strings.HasSuffix(path, ".pdf"):
+			if a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/login" {
+				t.Errorf("%s without a session: %d", path, a.StatusCode)
+			}
+		default:
+			if a.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s without a session: %d", r.Method, path, a.StatusCode)
+			}
+		}
+		if strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		if managerOnly[r.Method+" "+r.Path] {
+			if c := req(counter, url.Values{"csrf": {counter.csrf}}); c.StatusCode != http.StatusForbidden {
+				t.Errorf("counter on %s %s: %d", r.Method, path, c.StatusCode)
+			}
+		}
+		if r.Method == http.MethodPost {
+			if c := req(counter, url.Values{"csrf": {"forged"}}); c.StatusCode != http.StatusForbidden && c.StatusCode != http.StatusNotFound {
+				t.Errorf("%s without a valid CSRF token: %d", path, c.StatusCode)
+			}
+		}
+	}
+	t.Logf("%d staff and API routes checked", checked)
+}
+
+// TestPayloadsComeOutEscaped puts script and SQL payloads into every
+// text field a customer or staff member can fill, then reads them back
+// in the HTML pages, the PDFs and the mail: they are text everywhere,
+// and the database is whole.
+func TestPayloadsComeOutEscaped(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	const xss = `<script>alert(1)</script>`
+	const sqli = `Robert'); DROP TABLE customers;--`
+	body := apiOrder
+	for old, repl := range map[string]string{
+		`"first_name": "Jürgen"`:            `"first_name": "` + strings.ReplaceAll(xss, `"`, `\"`) + `"`,
+		`"last_name": "Weiß"`:               `"last_name": "` + sqli + `"`,
+		`"street": "Hauptstraße 1"`:         `"street": "<img src=x onerror=alert(2)>"`,
+		`"city": "Freiburg"`:                `"city": "\"><svg onload=alert(3)>"`,
+		`"description": "Gleitsichtgläser"`: `"description": "</td><script>alert(4)</script>"`,
+	} {
+		if !strings.Contains(body, old) {
+			t.Fatalf("%s not in the order", old)
+		}
+		body = strings.Replace(body, old, repl, 1)
+	}
+	var created struct {
+		ID         int64 `json:"id"`
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	if st := a.call("POST", "/api/v1/customers/1/consents", `{"channels": {"sms": false}, "source": "phone_request", "note": "<b onmouseover=alert(5)>x</b> ' OR 1=1 --"}`, nil); st != http.StatusOK {
+		t.Fatalf("note: %d", st)
+	}
+	raw := []string{"<script>", "<img src=x", "<svg onload", "<b onmouseover"}
+
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	for _, path := range []string{"/customers/1", "/orders/1", "/customers?q=Robert", "/dashboard", "/audit"} {
+		r := m.get(path)
+		if r.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, r.StatusCode)
+		}
+		for _, p := range raw {
+			if strings.Contains(r.body, p) {
+				t.Errorf("%s holds %q unescaped", path, p)
+			}
+		}
+	}
+	if r := m.get("/customers/1"); !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(r.body, "Robert&#39;); DROP TABLE") {
+		t.Error("payload not shown as text on the customer page")
+	}
+	// The database is whole: the SQL was stored as a name.
+	if n := e.count("customers"); n != 1 {
+		t.Errorf("customers: %d", n)
+	}
+	if list, _ := e.db.SearchCustomers(context.Background(), "' OR 1=1 --", 10); len(list) != 0 {
+		t.Errorf("search with SQL matched %d", len(list))
+	}
+	if list, _ := e.db.SearchCustomers(context.Background(), "DROP TABLE", 10); len(list) != 1 {
+		t.Errorf("search for the stored text: %d", len(list))
+	}
+
+	// PDFs: the payload is printed as text.
+	for _, path := range []string{"/orders/1/confirmation.pdf", "/customers/1/proof.pdf", "/customers/1/export.pdf"} {
+		r := m.get(path)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, r.StatusCode)
+		}
+		text := pdfText(t, []byte(r.body))
+		if !strings.Contains(text, "<script>alert(1)</script>") && path != "/customers/1/proof.pdf" {
+			t.Errorf("%s: payload not printed as text", path)
+		}
+		if path == "/customers/1/proof.pdf" && !strings.Contains(text, "<b onmouseover=alert(5)>x</b>") {
+			t.Errorf("%s: note not printed as text", path)
+		}
+	}
+
+	// The mail: escaped in HTML, literal in text.
+	sender := followup.NewSender(e.db.Writer(), e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	if _, err := sender.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := followup.List(context.Background(), e.db.SQL(), followup.Filter{})
+	var mails []followup.Mail
+	for _, m := range all {
+		if m.Kind == followup.ThankYou {
+			mails = append(mails, m)
+		}
+	}
+	if len(mails) != 1 {
+		t.Fatalf("thank-you mails: %d", len(mails))
+	}
+	full, _ := followup.Get(context.Background(), e.db.SQL(), mails[0].ID)
+	p, err := followup.Parse(full.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range raw {
+		if strings.Contains(p.HTML, x) {
+			t.Errorf("mail HTML holds %q", x)
+		}
+	}
+	if !strings.Contains(p.HTML, "&lt;script&gt;alert(4)") || !strings.Contains(p.Text, "<script>alert(4)</script>") || !strings.Contains(p.Text, sqli) {
+		t.Error("mail: payload not escaped in HTML or not literal in text")
+	}
+	var v consent.Verification
+	if a.call("GET", "/api/v1/ledger/verify", "", &v); !v.OK {
+		t.Errorf("ledger: %+v", v)
+	}
+}
+
+// TestOversizedAndMalformedBodies: too large is 413 before it is read,
+// malformed is 422 with the field; neither changes anything.
+func TestOversizedAndMalformedBodies(t *testing.T) {
+	a := newAPI(t)
+	huge := `{"customer": {"last_name": "` + strings.Repeat("x", 3<<20) + `"}}`
+	if st := a.call("POST", "/api/v1/orders", huge, nil); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("3 MB order: %d", st)
+	}
+	for _, bad := range []string{`{`, `[]`, `{"items": "many"}`, `{"customer": {"last_name": 5}}`, "\x00\xff", `{"unknown": 1}`, `{} {}`} {
+		var e apiErr
+		if st := a.call("POST", "/api/v1/orders", bad, &e); st != http.StatusUnprocessableEntity || e.Error.Code != "invalid" {
+			t.Errorf("%q: %d %+v", bad, st, e)
+		}
+	}
+	if n := a.e.count("customers") + a.e.count("orders") + a.e.count("consent_events"); n != 0 {
+		t.Errorf("rows after bad bodies: %d", n)
+	}
+	// A staff form that lies about its length is cut off, not read whole.
+	c := a.e.client()
+	c.signIn(a.e.counter, "4711")
+	c.get("/orders/new")
+	req, _ := http.NewRequest(http.MethodPost, a.e.srv.URL+"/orders/new", strings.NewReader("csrf="+c.csrf+"&last_name="+strings.Repeat("y", 3<<20)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if r := c.do(req); r.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("3 MB form: %d", r.StatusCode)
+	}
+}
