@@ -107,11 +107,17 @@ func NormalizeEmail(v string) (string, bool) {
 // SMS could not reach it).
 func NormalizePhone(v string, mobileOnly bool) (string, string) {
 	v = strings.TrimSpace(v)
-	if len(v) > 40 {
+	// Only what people write in a number: phonenumbers would read letters
+	// as a keypad's digits (found by FuzzNormalizePhone), turning a typo
+	// into somebody else's number.
+	if len(v) > 40 || strings.Trim(v, "0123456789+-/(). ") != "" {
 		return "", "err.phone_invalid"
 	}
 	n, err := phonenumbers.Parse(v, "DE")
 	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", "err.phone_invalid"
+	}
+	if e164 := phonenumbers.Format(n, phonenumbers.E164); len(e164) > 16 { // E.164: at most 15 digits
 		return "", "err.phone_invalid"
 	}
 	if mobileOnly {
