@@ -272,7 +272,17 @@ func (db *DB) CustomerOrders(ctx context.Context, customerID int64) ([]Order, er
 // StaffNames maps every staff member's id to their name, disabled ones
 // included, for timelines and logs.
 func (db *DB) StaffNames(ctx context.Context) (map[int64]string, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name FROM staff`)
+	return db.names(ctx, `SELECT id, name FROM staff`)
+}
+
+// OrderNumbers maps the ids of a customer's orders to their numbers.
+func (db *DB) OrderNumbers(ctx context.Context, customerID int64) (map[int64]string, error) {
+	return db.names(ctx, `SELECT id, number FROM orders WHERE customer_id = ?`, customerID)
+}
+
+// names reads (id, text) rows into a map.
+func (db *DB) names(ctx context.Context, query string, args ...any) (map[int64]string, error) {
+	rows, err := db.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -285,25 +295,6 @@ func (db *DB) StaffNames(ctx context.Context) (map[int64]string, error) {
 			return nil, err
 		}
 		out[id] = name
-	}
-	return out, rows.Err()
-}
-
-// OrderNumbers maps the ids of a customer's orders to their numbers.
-func (db *DB) OrderNumbers(ctx context.Context, customerID int64) (map[int64]string, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, number FROM orders WHERE customer_id = ?`, customerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id int64
-		var n string
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
 	}
 	return out, rows.Err()
 }

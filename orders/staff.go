@@ -91,12 +91,16 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 
 // StaffList returns the active staff, for the sign-in screen.
 func (db *DB) StaffList(ctx context.Context) ([]Staff, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff WHERE disabled = 0 ORDER BY name COLLATE NOCASE`)
+	return db.listStaff(ctx, `WHERE disabled = 0 ORDER BY name COLLATE NOCASE`)
+}
+
+func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff `+where)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Staff
+	out := []Staff{}
 	for rows.Next() {
 		var s Staff
 		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled); err != nil {
@@ -255,20 +259,7 @@ func hashToken(t string) string {
 // AllStaff returns every staff member, disabled ones too, for the
 // manager's staff page.
 func (db *DB) AllStaff(ctx context.Context) ([]Staff, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff ORDER BY disabled, name COLLATE NOCASE`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Staff{}
-	for rows.Next() {
-		var s Staff
-		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return db.listStaff(ctx, `ORDER BY disabled, name COLLATE NOCASE`)
 }
 
 // SetStaffDisabled disables or enables a staff member; disabling ends
