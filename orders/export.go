@@ -88,7 +88,7 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 	x := Export{Format: "consentdesk-export/1", GeneratedAt: Stamp(db.Now()), Customer: cust,
 		Controller: ExportController{Name: ctrl.Name, Address: ctrl.Address(), Email: ctrl.Email, Phone: ctrl.Phone, DPOContact: ctrl.DPOContact, Authority: ctrl.Authority},
 		Retention:  ExportRetention{OrderYears: ctrl.OrderRetention(), OrderRule: keptReason, PrescriptionYears: ctrl.RxRetention()},
-		Orders:     []ExportOrder{}, Notices: []consent.NoticeVersion{}, Mails: []ExportMail{}}
+		Orders:     []ExportOrder{}, Mails: []ExportMail{}}
 
 	list, err := db.CustomerOrders(ctx, customerID)
 	if err != nil {
@@ -127,17 +127,8 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		events = []consent.Event{}
 	}
 	x.Consents = ExportConsents{States: consent.Derive(events), Events: events}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if e.NoticeVersionID == "" || seen[e.NoticeVersionID] {
-			continue
-		}
-		seen[e.NoticeVersionID] = true
-		n, err := consent.Notice(ctx, db.sql, e.NoticeVersionID)
-		if err != nil {
-			return Export{}, err
-		}
-		x.Notices = append(x.Notices, n)
+	if x.Notices, err = db.NoticesOf(ctx, events); err != nil {
+		return Export{}, err
 	}
 
 	mails, err := followup.List(ctx, db.sql, followup.Filter{CustomerID: customerID, Limit: 1000})
@@ -161,4 +152,34 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		return Export{}, err
 	}
 	return x, nil
+}
+
+// NoticesOf returns each notice version the events refer to, once, in
+// the order they first appear: the texts the customer agreed to.
+func (db *DB) NoticesOf(ctx context.Context, events []consent.Event) ([]consent.NoticeVersion, error) {
+	out := []consent.NoticeVersion{}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.NoticeVersionID == "" || seen[e.NoticeVersionID] {
+			continue
+		}
+		seen[e.NoticeVersionID] = true
+		n, err := consent.Notice(ctx, db.sql, e.NoticeVersionID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// LedgerHead checks the whole chain and names its newest event, for the
+// proof and the receipt.
+func (db *DB) LedgerHead(ctx context.Context) (consent.Verification, int64, string, error) {
+	v, err := consent.Verify(ctx, db.sql)
+	if err != nil {
+		return v, 0, "", err
+	}
+	seq, hash, err := consent.Head(ctx, db.sql)
+	return v, seq, hash, err
 }

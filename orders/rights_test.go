@@ -491,7 +491,7 @@ func TestContactable(t *testing.T) {
 	confirmed := place("confirmed@example.org", map[consent.Channel]bool{consent.Email: true})
 	withdrawn := place("withdrawn@example.org", map[consent.Channel]bool{consent.Email: true})
 	erased := place("erased@example.org", map[consent.Channel]bool{consent.Email: true})
-	none := place("none@example.org", nil)
+	place("none@example.org", nil) // no consent at all: in no export
 	for _, id := range []int64{confirmed.Customer.ID, withdrawn.Customer.ID, erased.Customer.ID} {
 		if ok, err := db.ConfirmEmail(ctx, id); err != nil || !ok {
 			t.Fatal(err)
@@ -519,7 +519,6 @@ func TestContactable(t *testing.T) {
 	if len(post) != 1 || post[0].CustomerID != pending.Customer.ID || post[0].Contact != "Hauptstraße 1, 79098 Freiburg" {
 		t.Errorf("post contactable: %+v", post)
 	}
-	_ = none
 	if _, err := db.Contactable(ctx, "fax"); consent.ErrorCode(err) != consent.Invalid {
 		t.Errorf("unknown channel: %v", err)
 	}

@@ -163,11 +163,8 @@ func (s *Server) contactableCSV(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if !s.audit(c, orders.AuditContactable, 0, fmt.Sprintf("%s:%d", ch, len(list))) {
-		return
-	}
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="contactable-%s.csv"`, ch))
-	c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	s.sendAudited(c, orders.AuditContactable, 0, fmt.Sprintf("%s:%d", ch, len(list)), fmt.Sprintf(`attachment; filename="contactable-%s.csv"`, ch),
+		"text/csv; charset=utf-8", buf.Bytes())
 }
 
 // recordsPDF is the record of processing activities (GDPR Art. 30).

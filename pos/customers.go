@@ -241,53 +241,45 @@ func (s *Server) customerDocument(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
-	if !s.audit(c, orders.AuditView, cu.ID, fmt.Sprintf("document %d", d.ID)) {
-		return
-	}
 	ext := map[string]string{"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[d.MIME]
-	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%d.%s"`, d.Kind, d.ID, ext))
-	c.Data(http.StatusOK, d.MIME, d.Data)
+	s.sendAudited(c, orders.AuditView, cu.ID, fmt.Sprintf("document %d", d.ID), fmt.Sprintf(`inline; filename="%s-%d.%s"`, d.Kind, d.ID, ext), d.MIME, d.Data)
 }
 
 // proof gathers what the proof of consent shows.
 func (s *Server) proof(c *gin.Context, cu orders.Customer) (pdf.Proof, error) {
 	ctx := c.Request.Context()
-	ctrl, err := s.db.Controller(ctx)
-	if err != nil {
-		return pdf.Proof{}, err
+	pr := pdf.Proof{Customer: cu, GeneratedAt: s.db.Now()}
+	var err error
+	if pr.Store, err = s.db.Controller(ctx); err != nil {
+		return pr, err
 	}
-	_, events, err := s.db.Consents(ctx, cu.ID)
-	if err != nil {
-		return pdf.Proof{}, err
+	if _, pr.Events, err = s.db.Consents(ctx, cu.ID); err != nil {
+		return pr, err
 	}
-	pr := pdf.Proof{Store: ctrl, Customer: cu, Events: events, GeneratedAt: s.db.Now()}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if e.NoticeVersionID != "" && !seen[e.NoticeVersionID] {
-			seen[e.NoticeVersionID] = true
-			n, err := s.db.Notice(ctx, e.NoticeVersionID)
-			if err != nil {
-				return pdf.Proof{}, err
-			}
-			pr.Notices = append(pr.Notices, n)
-		}
+	if pr.Notices, err = s.db.NoticesOf(ctx, pr.Events); err != nil {
+		return pr, err
 	}
 	if pr.Documents, err = s.db.Documents(ctx, cu.ID, true); err != nil {
-		return pdf.Proof{}, err
+		return pr, err
 	}
 	if pr.StaffNames, err = s.db.StaffNames(ctx); err != nil {
-		return pdf.Proof{}, err
+		return pr, err
 	}
 	if pr.OrderNumber, err = s.db.OrderNumbers(ctx, cu.ID); err != nil {
-		return pdf.Proof{}, err
+		return pr, err
 	}
-	if pr.Check, err = s.db.Verify(ctx); err != nil {
-		return pdf.Proof{}, err
+	pr.Check, pr.HeadSeq, pr.HeadHash, err = s.db.LedgerHead(ctx)
+	return pr, err
+}
+
+// sendAudited logs the access, then hands out the document; what cannot
+// be logged is not handed out.
+func (s *Server) sendAudited(c *gin.Context, action string, customerID int64, detail, disposition, mime string, body []byte) {
+	if !s.audit(c, action, customerID, detail) {
+		return
 	}
-	if pr.HeadSeq, pr.HeadHash, err = consent.Head(ctx, s.db.SQL()); err != nil {
-		return pdf.Proof{}, err
-	}
-	return pr, nil
+	c.Header("Content-Disposition", disposition)
+	c.Data(http.StatusOK, mime, body)
 }
 
 func (s *Server) proofPDF(c *gin.Context) {
@@ -305,31 +297,41 @@ func (s *Server) proofPDF(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if !s.audit(c, orders.AuditProof, cu.ID, "") {
-		return
-	}
-	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="nachweis-kunde-%d.pdf"`, cu.ID))
-	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+	s.sendAudited(c, orders.AuditProof, cu.ID, "", fmt.Sprintf(`inline; filename="nachweis-kunde-%d.pdf"`, cu.ID), "application/pdf", buf.Bytes())
 }
 
+// receiptJSON needs the events and the chain's state, not the
+// documents and texts of the proof.
 func (s *Server) receiptJSON(c *gin.Context) {
 	cu, ok := s.customerID(c)
 	if !ok {
 		return
 	}
-	pr, err := s.proof(c, cu)
+	ctx := c.Request.Context()
+	ctrl, err := s.db.Controller(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	r := consent.BuildReceipt(consent.ReceiptInput{Store: pr.Store, CustomerID: cu.ID, Lang: cu.Lang, Events: pr.Events,
-		PreferencesURL: s.preferencesURL(pr.Store, cu.ID, ""), HeadSeq: pr.HeadSeq, HeadHash: pr.HeadHash, Verified: pr.Check.OK,
-		T: func(key string, args ...any) string { return assets.T(cu.Lang, key, args...) }})
-	if !s.audit(c, orders.AuditReceipt, cu.ID, "") {
+	_, events, err := s.db.Consents(ctx, cu.ID)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="receipt-customer-%d.json"`, cu.ID))
-	c.JSON(http.StatusOK, r)
+	check, seq, hash, err := s.db.LedgerHead(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	r := consent.BuildReceipt(consent.ReceiptInput{Store: ctrl, CustomerID: cu.ID, Lang: cu.Lang, Events: events,
+		PreferencesURL: s.preferencesURL(ctrl, cu.ID, ""), HeadSeq: seq, HeadHash: hash, Verified: check.OK,
+		T: func(key string, args ...any) string { return assets.T(cu.Lang, key, args...) }})
+	body, err := json.Marshal(r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.sendAudited(c, orders.AuditReceipt, cu.ID, "", fmt.Sprintf(`inline; filename="receipt-customer-%d.json"`, cu.ID), "application/json; charset=utf-8", body)
 }
 
 func (s *Server) exportJSON(c *gin.Context) {
@@ -347,11 +349,7 @@ func (s *Server) exportJSON(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if !s.audit(c, orders.AuditExport, cu.ID, "") {
-		return
-	}
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="export-customer-%d.json"`, cu.ID))
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	s.sendAudited(c, orders.AuditExport, cu.ID, "", fmt.Sprintf(`attachment; filename="export-customer-%d.json"`, cu.ID), "application/json; charset=utf-8", body)
 }
 
 func (s *Server) exportPDF(c *gin.Context) {
@@ -375,11 +373,7 @@ func (s *Server) exportPDF(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if !s.audit(c, orders.AuditExportPDF, cu.ID, "") {
-		return
-	}
-	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="auskunft-kunde-%d.pdf"`, cu.ID))
-	c.Data(http.StatusOK, "application/pdf", buf.Bytes())
+	s.sendAudited(c, orders.AuditExportPDF, cu.ID, "", fmt.Sprintf(`inline; filename="auskunft-kunde-%d.pdf"`, cu.ID), "application/pdf", buf.Bytes())
 }
 
 // eraseSubmit is the back office's erasure: a manager ticks that the
