@@ -8,15 +8,24 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/orders"
 )
 
-const apiOrder = `{
+// apiOrder is a full order; its pickup lies eleven days ahead of the day
+// the tests run, so the fixture never ages into "pickup in the past".
+var apiOrder = strings.ReplaceAll(apiOrderTemplate, "PICKUP", pickupDay)
+
+var pickupDay = time.Now().In(orders.Berlin).AddDate(0, 0, 11).Format("2006-01-02")
+
+const apiOrderTemplate = `{
   "customer": {"salutation": "Frau", "first_name": "Jürgen", "last_name": "Weiß",
                "street": "Hauptstraße 1", "postal_code": "79098", "city": "Freiburg",
                "email": "j.weiss@example.org", "mobile": "+49 170 1234567", "phone": ""},
   "items": [{"description": "Gleitsichtgläser", "quantity": 2, "unit_price_cents": 24900, "vat_rate_percent": 19}],
   "deposit_cents": 10000,
-  "pickup": {"start": "2026-12-03T10:00:00+01:00", "end": "2026-12-03T10:30:00+01:00"},
+  "pickup": {"start": "PICKUPT10:00:00+01:00", "end": "PICKUPT10:30:00+01:00"},
   "consent": {"mode": "tablet", "channels": {"post": true, "email": true, "sms": false, "phone": false}},
   "prescription": {"right": {"sph": -1.25, "cyl": -0.5, "axis": 90, "add": 2.0, "pd": 32.0},
                    "left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}
@@ -146,7 +155,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"bad e-mail", strings.Replace(apiOrder, "j.weiss@example.org", "j.weiss@", 1), "customer.email", "invalid", 422},
 		{"float cents", strings.Replace(apiOrder, `"unit_price_cents": 24900`, `"unit_price_cents": 249.5`, 1), "items.unit_price_cents", "invalid", 422},
 		{"misspelt field", strings.Replace(apiOrder, `"channels"`, `"channel"`, 1), "channel", "invalid", 422},
-		{"bad time", strings.Replace(apiOrder, "2026-12-03T10:00:00+01:00", "3.12.2026 10 Uhr", 1), "pickup.start", "invalid", 422},
+		{"bad time", strings.Replace(apiOrder, pickupDay+"T10:00:00+01:00", "3.12.2026 10 Uhr", 1), "pickup.start", "invalid", 422},
 		{"sms without mobile", strings.Replace(strings.Replace(apiOrder, `"sms": false`, `"sms": true`, 1), "+49 170 1234567", "", 1), "consent.channels.sms", "invalid", 422},
 		{"axis 200", strings.Replace(apiOrder, `"axis": 90`, `"axis": 200`, 1), "prescription.right.axis", "invalid", 422},
 		{"not json", `{"customer": `, "body", "invalid", 422},
