@@ -260,6 +260,25 @@ func LoadController(ctx context.Context, q Querier) (Controller, error) {
 	return c, nil
 }
 
+// LoadSettings loads the store settings without the logo, for use cases
+// that neither print nor mail: placing an order reads them inside the
+// write transaction, where every microsecond holds up the next order.
+func LoadSettings(ctx context.Context, q Querier) (Controller, error) {
+	var data string
+	var c Controller
+	err := q.QueryRowContext(ctx, `SELECT data FROM store_settings WHERE id = 1`).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Controller{}, Errorf(NotFound, "err.store_not_set_up")
+	}
+	if err != nil {
+		return Controller{}, fmt.Errorf("consent: load store settings: %w", err)
+	}
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return Controller{}, fmt.Errorf("consent: decode store settings: %w", err)
+	}
+	return c, nil
+}
+
 // SaveController writes the settings (not the logo).
 func SaveController(ctx context.Context, q Querier, c Controller, now string) error {
 	data, err := json.Marshal(c)

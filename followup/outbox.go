@@ -76,18 +76,26 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // address. It decides here whether the mail may carry advertising; the
 // sender checks that again before it sends.
 func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, error) {
-	ctrl, err := consent.LoadController(ctx, tx)
+	ctrl, err := consent.LoadSettings(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
-	marketing := false
+	var email consent.ChannelState
 	if job.Kind != DoubleOptIn {
 		states, err := consent.CurrentState(ctx, tx, job.CustomerID)
 		if err != nil {
 			return 0, err
 		}
-		marketing = ctrl.MayAdvertiseByEmail(states[consent.Email])
+		email = states[consent.Email]
 	}
+	return EnqueueWith(ctx, tx, ctrl, email, job, now)
+}
+
+// EnqueueWith is Enqueue for a use case that has the store settings and
+// the customer's e-mail state at hand, as of the writes it made in tx
+// (placing an order), so that they are not read again.
+func EnqueueWith(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
+	marketing := job.Kind != DoubleOptIn && ctrl.MayAdvertiseByEmail(email)
 	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 

@@ -94,7 +94,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if cust.Erased() {
 			return consent.Errorf(consent.Conflict, "err.customer_erased")
 		}
-		ctrl, err := consent.LoadController(ctx, tx)
+		ctrl, err := consent.LoadSettings(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 			events = append(events, e)
 		}
-		return queueConfirmations(ctx, tx, cust.ID, events, now)
+		return queueConfirmations(ctx, tx, ctrl, cust.ID, events, now)
 	})
 	if err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ type DB struct {
 	// MailDir is where mails are written as .eml files when there is no
 	// SMTP server; an erasure removes the customer's files from it.
 	MailDir string
+
+	commit *committer // group commit of the use cases (commit.go)
 }
 
 func (db *DB) mailQueued() {
@@ -80,7 +82,8 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, Now: time.Now}
+	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, Now: time.Now, commit: newCommitter()}
+	go db.run()
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -98,6 +101,7 @@ func (db *DB) Writer() *sql.DB { return db.w }
 // Close closes the database: the writer last, so that its close
 // checkpoints the log into the file.
 func (db *DB) Close() error {
+	db.commit.stop()
 	err := db.sql.Close()
 	if werr := db.w.Close(); werr != nil {
 		err = werr
@@ -109,25 +113,6 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	return db.sql.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
-}
-
-// Tx runs fn in one transaction and commits it if fn returns nil. The time
-// passed to fn is fixed at the start, so that everything written in one
-// use case carries the same time.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
-	now := db.Now().UTC()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx, now); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // Stamp formats a time as stored: RFC 3339 in UTC with nanoseconds.

@@ -41,6 +41,10 @@ type Placed struct {
 	Customer           Customer
 	Events             []consent.Event
 	PrescriptionStored bool
+	// Controller is the store settings the order was placed under (read
+	// in its transaction, without the logo), so that the answer to the
+	// counter needs no second read that could fail after the commit.
+	Controller consent.Controller `json:"-"`
 }
 
 // Validate checks everything that does not need the database and returns
@@ -118,17 +122,22 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 	}
 	var out Placed
 	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
-		ctrl, err := consent.LoadController(ctx, tx)
+		ctrl, err := consent.LoadSettings(ctx, tx)
 		if err != nil {
 			return err
 		}
+		out.Controller = ctrl
 		cust := in.Customer
+		var history []consent.Event // the customer's events before this order
 		if cust.ID != 0 {
 			if cust, err = getCustomer(ctx, tx, cust.ID); err != nil {
 				return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_not_found"}}
 			}
 			if cust.Erased() {
 				return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_erased"}}
+			}
+			if history, err = consent.Events(ctx, tx, cust.ID); err != nil {
+				return err
 			}
 		} else if err := insertCustomer(ctx, tx, &cust, now); err != nil {
 			return err
@@ -196,10 +205,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 
 		if in.Consent.Mode == ModeTablet {
-			states, err := consent.CurrentState(ctx, tx, cust.ID)
-			if err != nil {
-				return err
-			}
+			states := consent.Derive(history)
 			for _, ch := range consent.Channels {
 				if !in.Consent.Channels[ch] {
 					continue
@@ -219,12 +225,15 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			}
 		}
 		// The mails commit with the order, or not at all.
+		// The e-mail state after this order's events decides whether the
+		// thank-you mail may carry advertising (UWG §7(3) or consent).
 		if cust.Email != "" {
-			if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
+			after := consent.Derive(append(history, out.Events...))
+			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
 				return err
 			}
 		}
-		if err := queueConfirmations(ctx, tx, cust.ID, out.Events, now); err != nil {
+		if err := queueConfirmations(ctx, tx, ctrl, cust.ID, out.Events, now); err != nil {
 			return err
 		}
 		o.StaffName = staffName(ctx, tx, in.StaffID)

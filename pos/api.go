@@ -146,11 +146,8 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctrl, err := s.db.Controller(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	// The order is stored: nothing after this point may answer an error.
+	ctrl := placed.Controller
 	id := strconv.FormatInt(placed.Order.ID, 10)
 	c.JSON(http.StatusCreated, gin.H{
 		"id": placed.Order.ID, "number": placed.Order.Number, "customer_id": placed.Customer.ID,

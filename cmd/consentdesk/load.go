@@ -43,6 +43,8 @@ type LoadReport struct {
 	P50, P99       time.Duration
 	CeilingPerSec  float64 // raw SQLite commits per second on the same disk
 	Ratio          float64 // OrdersPerSec / CeilingPerSec
+	Commits        int64   // transactions committed in the order phase
+	PerCommit      float64 // use cases per commit in the order phase (group commit)
 	PeakHeapMB     float64
 	PeakSysMB      float64
 	MaxRSSMB       float64
@@ -104,6 +106,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "raw SQLite commits (WAL, synchronous=FULL, one writer): %.0f/s\n", r.CeilingPerSec)
 	fmt.Fprintf(stdout, "orders: %d in %s by %d workers, %d failed: %.0f orders/s, %.0f %% of the commit ceiling\n",
 		r.Orders, r.Duration.Round(time.Millisecond), r.Workers, r.Failed, r.OrdersPerSec, r.Ratio*100)
+	fmt.Fprintf(stdout, "group commit: %d commits in the order phase, %.1f orders each\n", r.Commits, r.PerCommit)
 	fmt.Fprintf(stdout, "order latency: p50 %s, p99 %s\n", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "memory: peak heap %.1f MB, peak from the OS %.1f MB, max RSS %.1f MB (server and load generator in one process)\n",
 		r.PeakHeapMB, r.PeakSysMB, r.MaxRSSMB)
@@ -226,6 +229,7 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	var lat []time.Duration
 	var customers []int64
 	var failed atomic.Int64
+	before := db.CommitStats()
 	deadline := time.Now().Add(duration)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -264,6 +268,10 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	}
 	wg.Wait()
 	r.Duration = time.Since(start)
+	after := db.CommitStats()
+	if r.Commits = after.Commits - before.Commits; r.Commits > 0 {
+		r.PerCommit = float64(after.UseCases-before.UseCases) / float64(r.Commits)
+	}
 	r.Orders, r.Failed = len(lat), int(failed.Load())
 	r.OrdersPerSec = float64(r.Orders) / r.Duration.Seconds()
 	r.Ratio = r.OrdersPerSec / r.CeilingPerSec

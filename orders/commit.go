@@ -1,0 +1,241 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Group commit.
+//
+// Every use case that writes runs on the one writing connection, one after
+// the other, and each commit waits for fsync (synchronous=FULL: an
+// acknowledged order survives a power cut). On a disk whose fsync takes
+// milliseconds that wait, not the work, sets how many orders a store can
+// take per second. So the committer runs the use cases that queued up
+// while the previous commit was on disk in one transaction, each inside
+// its own SAVEPOINT, and commits them with one fsync. A use case that
+// fails is rolled back to its savepoint and the others in the batch are
+// untouched; nobody hears "done" before the commit that holds their
+// writes is on disk. Alone, a use case runs in a plain transaction, as
+// before.
+
+// maxBatch bounds a batch, so that the first use case in it does not
+// wait for many others' work.
+const maxBatch = 32
+
+// ErrClosed is returned by Tx once the database is closed.
+var ErrClosed = errors.New("orders: database closed")
+
+// job is one use case waiting for the writer.
+type job struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx, now time.Time) error
+	done chan result
+}
+
+type result struct {
+	err   error
+	panic any // a panic in fn, raised again in the caller's goroutine
+}
+
+// CommitStats counts the work of the committer since the database was
+// opened: transactions committed and the use cases they carried.
+type CommitStats struct {
+	Commits  int64 `json:"commits"`
+	UseCases int64 `json:"use_cases"`
+}
+
+type committer struct {
+	jobs     chan *job
+	quit     chan struct{}
+	stopped  chan struct{}
+	once     sync.Once
+	commits  atomic.Int64
+	useCases atomic.Int64
+}
+
+func newCommitter() *committer {
+	return &committer{jobs: make(chan *job, 4*maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// CommitStats reports how many transactions carried how many use cases.
+func (db *DB) CommitStats() CommitStats {
+	return CommitStats{Commits: db.commit.commits.Load(), UseCases: db.commit.useCases.Load()}
+}
+
+// Tx runs fn in a transaction on the writing connection and returns once
+// that transaction is committed (nil) or fn's writes are rolled back (the
+// error). The time passed to fn is read when fn starts, so that everything
+// written in one use case carries the same time. fn may share its
+// transaction with other use cases (group commit, above), so it must keep
+// to its own writes: no COMMIT or ROLLBACK of its own.
+//
+// Once fn has started it runs to its end even if ctx is cancelled: an
+// interrupted statement would roll back the whole shared transaction
+// (sqlite3_interrupt), and an order that has begun is cheaper to finish
+// than to retry.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan result, 1)}
+	select {
+	case db.commit.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.commit.quit:
+		return ErrClosed
+	}
+	var r result
+	select {
+	case r = <-j.done:
+	case <-db.commit.stopped:
+		// The committer answers every job it took before it stops; a
+		// job still in the channel was never started.
+		select {
+		case r = <-j.done:
+		default:
+			return ErrClosed
+		}
+	}
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	return r.err
+}
+
+// run is the committer's loop: take the first waiting use case, then all
+// that are already waiting behind it, and commit them together.
+func (db *DB) run() {
+	defer close(db.commit.stopped)
+	var carry []*job
+	for {
+		batch := carry
+		carry = nil
+		if len(batch) == 0 {
+			select {
+			case j := <-db.commit.jobs:
+				batch = append(batch, j)
+			case <-db.commit.quit:
+				return
+			}
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-db.commit.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		carry = db.runBatch(batch)
+	}
+}
+
+// runBatch runs the batch in one transaction and answers each job. It
+// returns the jobs it did not start because the transaction broke under
+// an earlier one; they go into the next transaction.
+func (db *DB) runBatch(batch []*job) (notStarted []*job) {
+	// Jobs whose caller gave up before they started are answered now.
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	bg := context.Background()
+	tx, err := db.w.BeginTx(bg, nil)
+	if err != nil {
+		for _, j := range live {
+			j.done <- result{err: fmt.Errorf("begin: %w", err)}
+		}
+		return nil
+	}
+	alone := len(live) == 1
+	var ran []*job // jobs whose writes are in the transaction
+	broken := error(nil)
+	for i, j := range live {
+		if !alone {
+			if _, err := tx.ExecContext(bg, `SAVEPOINT use_case`); err != nil {
+				broken, notStarted = err, live[i:]
+				break
+			}
+		}
+		r := call(j, tx, db.Now().UTC())
+		if r.err == nil && r.panic == nil {
+			if !alone {
+				if _, err := tx.ExecContext(bg, `RELEASE use_case`); err != nil {
+					// fn ended the transaction itself; its writes are gone.
+					j.done <- result{err: fmt.Errorf("commit: %w", err)}
+					broken, notStarted = err, live[i+1:]
+					break
+				}
+			}
+			ran = append(ran, j)
+			continue
+		}
+		if alone {
+			tx.Rollback()
+			j.done <- r
+			return nil
+		}
+		// Undo this use case only. If that fails, SQLite has already
+		// rolled back the whole transaction (a full disk, an I/O error).
+		if _, err := tx.ExecContext(bg, `ROLLBACK TO use_case; RELEASE use_case`); err != nil {
+			j.done <- r
+			broken, notStarted = err, live[i+1:]
+			break
+		}
+		j.done <- r
+	}
+	if broken != nil {
+		tx.Rollback()
+		// The jobs that ran have changed their callers' variables, so
+		// they are not run again: their callers hear that nothing of it
+		// was kept, as after a failed commit.
+		for _, j := range ran {
+			j.done <- result{err: fmt.Errorf("commit: rolled back with its batch: %w", broken)}
+		}
+		slog.Error("write batch rolled back", "err", broken, "failed", len(ran), "requeued", len(notStarted))
+		return notStarted
+	}
+	err = tx.Commit()
+	if err == nil {
+		db.commit.commits.Add(1)
+		db.commit.useCases.Add(int64(len(ran)))
+	} else {
+		err = fmt.Errorf("commit: %w", err)
+	}
+	for _, j := range ran {
+		j.done <- result{err: err}
+	}
+	return nil
+}
+
+// call runs one use case and catches its panic, which Tx raises again in
+// the caller's goroutine, where the handler's recoverer answers it. (fn
+// must not call runtime.Goexit: that would end the committer, and every
+// later Tx would answer ErrClosed.)
+func call(j *job, tx *sql.Tx, now time.Time) (r result) {
+	defer func() {
+		if v := recover(); v != nil {
+			r = result{panic: v}
+		}
+	}()
+	return result{err: j.fn(tx, now)}
+}
+
+// stop ends the committer after the batch in hand, and waits for it.
+func (c *committer) stop() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.stopped
+}
