@@ -39,23 +39,7 @@ func FlattenSignature(raw []byte) ([]byte, error) {
 	if err != nil {
 		return nil, bad("err.signature_not_png")
 	}
-	b := src.Bounds()
-	rgba := image.NewRGBA(b)
-	draw.Draw(rgba, b, image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(rgba, b, src, b.Min, draw.Over)
-	gray := image.NewGray(b)
-	inked := 0
-	// The pixels straight from the buffers, with color.GrayModel's
-	// weights: the per-pixel interface calls of At and Convert cost more
-	// than the rest of an order (see BENCHMARKS.md, load).
-	for i, j := 0, 0; i < len(rgba.Pix); i, j = i+4, j+1 {
-		r, g, bl := uint32(rgba.Pix[i]), uint32(rgba.Pix[i+1]), uint32(rgba.Pix[i+2])
-		y := uint8((19595*r*0x101 + 38470*g*0x101 + 7471*bl*0x101 + 1<<15) >> 24)
-		gray.Pix[j] = y
-		if y < 160 {
-			inked++
-		}
-	}
+	gray, inked := flatten(src)
 	if inked < 20 {
 		return nil, bad("err.signature_empty")
 	}
@@ -66,6 +50,59 @@ func FlattenSignature(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// flatten lays src over white and turns it grey, with color.GrayModel's
+// weights, and counts the inked pixels. A tablet's canvas arrives as
+// non-premultiplied RGBA: that case is done in one pass over the buffers,
+// with image/draw's own arithmetic, so that the pixels (and so the hash
+// kept as evidence) are exactly those of the general path below; the
+// per-pixel interface calls and the two extra passes there cost more
+// than the rest of an order (see BENCHMARKS.md, load).
+func flatten(src image.Image) (*image.Gray, int) {
+	b := src.Bounds()
+	gray := image.NewGray(b)
+	inked := 0
+	put := func(j int, r, g, bl uint32) {
+		y := uint8((19595*r*0x101 + 38470*g*0x101 + 7471*bl*0x101 + 1<<15) >> 24)
+		gray.Pix[j] = y
+		if y < 160 {
+			inked++
+		}
+	}
+	if n, ok := src.(*image.NRGBA); ok {
+		const m = 1<<16 - 1
+		j := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := n.Pix[n.PixOffset(b.Min.X, y):]
+			for i := 0; i < 4*b.Dx(); i += 4 {
+				s := row[i : i+4 : i+4]
+				switch s[3] {
+				case 0: // blank canvas: white, as the arithmetic below gives
+					gray.Pix[j] = 255
+					j++
+					continue
+				case 255: // opaque ink: its own colour
+					put(j, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+					j++
+					continue
+				}
+				sa := uint32(s[3]) * 0x101
+				a := (m - sa) * 0x101
+				over := func(c uint8) uint32 { return uint32(uint8((255*a/m + uint32(c)*sa/0xff) >> 8)) }
+				put(j, over(s[0]), over(s[1]), over(s[2]))
+				j++
+			}
+		}
+		return gray, inked
+	}
+	rgba := image.NewRGBA(b)
+	draw.Draw(rgba, b, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(rgba, b, src, b.Min, draw.Over)
+	for i, j := 0, 0; i < len(rgba.Pix); i, j = i+4, j+1 {
+		put(j, uint32(rgba.Pix[i]), uint32(rgba.Pix[i+1]), uint32(rgba.Pix[i+2]))
+	}
+	return gray, inked
 }
 
 // SHA256Hex is the hex SHA-256 of b, as recorded for evidence.
