@@ -3,6 +3,7 @@ package followup
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	htmltemplate "html/template"
 	"image"
@@ -60,6 +61,12 @@ type Line struct {
 type Store interface {
 	MailRecipient(ctx context.Context, customerID int64) (Recipient, error)
 	MailOrder(ctx context.Context, orderID int64) (OrderSummary, error)
+	// SQL is the pool the sender reads from.
+	SQL() *sql.DB
+	// Tx runs fn as one write through the store's single writer, where
+	// the sender's updates share commits with the counter's orders
+	// (orders.DB: group commit) instead of taking turns for an fsync each.
+	Tx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error
 }
 
 // letter is the data of the mail templates.

@@ -265,7 +265,7 @@ func (s *store) sender(t followup.Transport, cfg followup.SenderConfig) *followu
 		cfg.PublicURL = publicURL
 	}
 	cfg.Now = s.clock.Now
-	return followup.NewSender(s.db.Writer(), s.db, s.tokens, t, cfg)
+	return followup.NewSender(s.db, s.tokens, t, cfg)
 }
 
 func (s *store) smtp(t testing.TB, cfg followup.SMTPConfig) followup.Transport {

@@ -25,8 +25,8 @@ type SenderConfig struct {
 
 // Sender delivers the outbox. One runs per database.
 type Sender struct {
-	db        *sql.DB
-	store     Store
+	db        *sql.DB // reads
+	store     Store   // the mail's data, and the writes (Store.Tx)
 	tokens    *consent.Tokens
 	transport Transport
 	cfg       SenderConfig
@@ -34,7 +34,7 @@ type Sender struct {
 }
 
 // NewSender builds a sender; Run starts it.
-func NewSender(db *sql.DB, store Store, tokens *consent.Tokens, t Transport, cfg SenderConfig) *Sender {
+func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfig) *Sender {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 10
 	}
@@ -50,7 +50,7 @@ func NewSender(db *sql.DB, store Store, tokens *consent.Tokens, t Transport, cfg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Sender{db: db, store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Sender{db: store.SQL(), store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the sender that a mail was queued, so that it does not wait
@@ -89,12 +89,20 @@ func (s *Sender) Run(ctx context.Context) error {
 // Message-ID, by which mail programs recognise a duplicate. A lost pickup
 // mail is the worse outcome.
 func (s *Sender) recoverInterrupted(ctx context.Context) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?,
+	var n int64
+	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?,
 		last_error = 'interrupted while sending; sent again with the same Message-ID' WHERE status = 'sending'`, stamp(s.cfg.Now()))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: recover: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if n > 0 {
 		slog.Warn("outbox: mails interrupted by a crash requeued", "count", n)
 	}
 	return nil
@@ -125,24 +133,23 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	now := s.cfg.Now().UTC()
 	var m Mail
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	err = scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
+	// Claimed in a write transaction, so that no other writer sees the
+	// mail queued between the read and the update.
+	err = s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
-	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID); err != nil {
-		return false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return false, err
+		if errors.Is(err, sql.ErrNoRows) {
+			done = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID)
+		return err
+	})
+	if err != nil || done {
+		return done, err
 	}
 	m.Attempts++
 
@@ -175,9 +182,11 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	_, err = s.db.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
-	return false, err
+	return false, s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
+			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
+		return err
+	})
 }
 
 // prepare reads what the mail needs and checks, again, that it may go
@@ -226,25 +235,24 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 // advertising, not to hearing when the glasses are ready (GDPR Art.
 // 6(1)(b)).
 func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
-		return err
-	}
 	replacement := int64(0)
-	if m.Marketing && m.Kind != DoubleOptIn && hasAddress {
-		ctrl, err := consent.LoadController(ctx, tx)
-		if err != nil {
+	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		replacement = 0
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 			return err
 		}
-		if replacement, err = insert(ctx, tx, ctrl, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
-			return err
+		if m.Marketing && m.Kind != DoubleOptIn && hasAddress {
+			ctrl, err := consent.LoadSettings(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if replacement, err = insert(ctx, tx, ctrl, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	slog.Info("mail suppressed", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "replacement_id", replacement)
@@ -263,12 +271,20 @@ func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, 
 	// Only a mail still marked sending is recorded: an erasure (GDPR
 	// Art. 17) during the attempt has already emptied the row, and must
 	// not get the message back.
-	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
+	var n int64
+	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: record mail %d: %w", m.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		if f, ok := s.transport.(Folder); ok {
 			return f.Remove(m.ID)
 		}

@@ -95,9 +95,6 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 // (consent, followup) and for tests.
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Writer is the handle of the one writing connection, for the sender.
-func (db *DB) Writer() *sql.DB { return db.w }
-
 // Close closes the database: the writer last, so that its close
 // checkpoints the log into the file.
 func (db *DB) Close() error {

@@ -59,7 +59,7 @@ func richCustomer(t *testing.T, db *orders.DB, email string) (orders.Placed, str
 	}
 	dir := filepath.Join(t.TempDir(), "mail")
 	db.MailDir = dir
-	sender := followup.NewSender(db.Writer(), db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
+	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
 		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
 	if n, err := sender.Drain(ctx); err != nil || n == 0 {
 		t.Fatalf("drain: %d %v", n, err)
@@ -267,7 +267,7 @@ func TestErasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := followup.NewSender(db.Writer(), db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
+	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
 		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
 	if _, err := sender.Drain(ctx); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"sync"
 
 	"github.com/consentdesk/consentdesk/consent"
 )
@@ -46,11 +47,24 @@ func FlattenSignature(raw []byte) ([]byte, error) {
 	var out bytes.Buffer
 	// BestSpeed: a signature is a few kB either way, and the strongest
 	// setting tripled the time of an order.
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, gray); err != nil {
+	if err := signatureEncoder.Encode(&out, gray); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
 }
+
+// signatureEncoder writes signatures at BestSpeed and reuses its zlib
+// writers: a new one allocates several hundred kB, more work than
+// compressing a signature.
+var signatureEncoder = &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
+
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 // flatten lays src over white and turns it grey, with color.GrayModel's
 // weights, and counts the inked pixels. A tablet's canvas arrives as

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/png"
 	"math/rand/v2"
 	"testing"
 )
@@ -82,4 +83,18 @@ func BenchmarkFlatten(b *testing.B) {
 			oldFlatten(img)
 		}
 	})
+}
+
+// go test ./orders -run XXX -bench FlattenSignature -benchmem
+func BenchmarkFlattenSignature(b *testing.B) {
+	var raw bytes.Buffer
+	if err := png.Encode(&raw, canvasSignature()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FlattenSignature(raw.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

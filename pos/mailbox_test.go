@@ -84,7 +84,7 @@ func TestMailboxView(t *testing.T) {
 		t.Error("order page after ready")
 	}
 
-	sender := followup.NewSender(e.db.Writer(), e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	sender := followup.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
 	if n, err := sender.Drain(context.Background()); n != 3 || err != nil {
 		t.Fatalf("drained %d (%v)", n, err)
 	}

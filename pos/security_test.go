@@ -211,7 +211,7 @@ func TestPayloadsComeOutEscaped(t *testing.T) {
 	}
 
 	// The mail: escaped in HTML, literal in text.
-	sender := followup.NewSender(e.db.Writer(), e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	sender := followup.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
 	if _, err := sender.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -277,7 +277,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db.Writer(), db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
+		sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
 		db.MailQueued = sender.Wake
 
 		var trusted []string
