@@ -33,7 +33,7 @@ func BenchmarkDeliver(b *testing.B) {
 			placed := s.order(b, jana(), false)
 			ctx := context.Background()
 			// Queue b.N mails for the order, as if b.N orders had come in.
-			err := s.db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+			err := s.db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 				if _, err := tx.Exec(`DELETE FROM outbox`); err != nil {
 					return err
 				}

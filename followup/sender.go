@@ -90,7 +90,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // mail is the worse outcome.
 func (s *Sender) recoverInterrupted(ctx context.Context) error {
 	var n int64
-	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?,
 		last_error = 'interrupted while sending; sent again with the same Message-ID' WHERE status = 'sending'`, stamp(s.cfg.Now()))
 		if err != nil {
@@ -135,7 +135,7 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	var m Mail
 	// Claimed in a write transaction, so that no other writer sees the
 	// mail queued between the read and the update.
-	err = s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -182,7 +182,7 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	return false, s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	return false, s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
 			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
 		return err
@@ -236,7 +236,7 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 // 6(1)(b)).
 func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
 	replacement := int64(0)
-	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		replacement = 0
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 			return err
@@ -272,7 +272,7 @@ func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, 
 	// Art. 17) during the attempt has already emptied the row, and must
 	// not get the message back.
 	var n int64
-	err := s.store.Tx(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
 		if err != nil {

@@ -35,7 +35,7 @@ var ErrClosed = errors.New("orders: database closed")
 // job is one use case waiting for the writer.
 type job struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx, now time.Time) error
+	fn   func(ctx context.Context, tx *sql.Tx, now time.Time) error
 	done chan result
 }
 
@@ -76,11 +76,13 @@ func (db *DB) CommitStats() CommitStats {
 // transaction with other use cases (group commit, above), so it must keep
 // to its own writes: no COMMIT or ROLLBACK of its own.
 //
-// Once fn has started it runs to its end even if ctx is cancelled: an
-// interrupted statement would roll back the whole shared transaction
-// (sqlite3_interrupt), and an order that has begun is cheaper to finish
-// than to retry.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+// ctx bounds the wait for the writer. Once fn has started it runs to its
+// end: the context handed to fn (for its statements, shadowing the
+// caller's) carries ctx's values but not its cancellation, because a
+// statement interrupted by a cancelled context rolls back the whole
+// shared transaction (sqlite3_interrupt), and with it other customers'
+// orders.
+func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan result, 1)}
 	select {
 	case db.commit.jobs <- j:
@@ -231,7 +233,7 @@ func call(j *job, tx *sql.Tx, now time.Time) (r result) {
 			r = result{panic: v}
 		}
 	}()
-	return result{err: j.fn(tx, now)}
+	return result{err: j.fn(context.WithoutCancel(j.ctx), tx, now)}
 }
 
 // stop ends the committer after the batch in hand, and waits for it.

@@ -38,7 +38,7 @@ func hold(t *testing.T, db *DB) (release func() error) {
 	t.Helper()
 	started, gate, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- db.Tx(context.Background(), func(tx *sql.Tx, _ time.Time) error {
+		done <- db.Tx(context.Background(), func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 			close(started)
 			<-gate
 			_, err := tx.Exec(`INSERT INTO t VALUES ('gate')`)
@@ -83,7 +83,7 @@ func submit(db *DB, ctx context.Context, fn func(tx *sql.Tx) error) <-chan outco
 				ch <- outcome{panic: v}
 			}
 		}()
-		ch <- outcome{err: db.Tx(ctx, func(tx *sql.Tx, _ time.Time) error { return fn(tx) })}
+		ch <- outcome{err: db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error { return fn(tx) })}
 	}()
 	return ch
 }
@@ -253,7 +253,7 @@ func TestTxCancelledWhileQueued(t *testing.T) {
 	}
 	done, cancelled := context.WithCancel(context.Background())
 	cancelled()
-	if err := db.Tx(done, func(*sql.Tx, time.Time) error { t.Error("ran"); return nil }); !errors.Is(err, context.Canceled) {
+	if err := db.Tx(done, func(context.Context, *sql.Tx, time.Time) error { t.Error("ran"); return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before: %v", err)
 	}
 }
@@ -262,7 +262,9 @@ func TestTxAfterClose(t *testing.T) {
 	db := openCommitDB(t)
 	db.Close()
 	errc := make(chan error, 1)
-	go func() { errc <- db.Tx(context.Background(), func(*sql.Tx, time.Time) error { return nil }) }()
+	go func() {
+		errc <- db.Tx(context.Background(), func(context.Context, *sql.Tx, time.Time) error { return nil })
+	}()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, ErrClosed) {
@@ -285,7 +287,7 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
 				v := fmt.Sprintf("%02d-%02d", g, i)
-				errs <- db.Tx(context.Background(), func(tx *sql.Tx, _ time.Time) error { return insert(v)(tx) })
+				errs <- db.Tx(context.Background(), func(ctx context.Context, tx *sql.Tx, _ time.Time) error { return insert(v)(tx) })
 			}
 		}()
 	}
@@ -303,4 +305,40 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 		t.Errorf("%d rows, %+v → %+v", n, before, after)
 	}
 	t.Logf("400 use cases in %d commits", after.Commits-before.Commits)
+}
+
+// A caller that gives up while its use case runs does not interrupt it:
+// an interrupted statement would roll back the whole shared transaction,
+// and the other use cases in it with it.
+func TestTxCancelledWhileRunningFinishes(t *testing.T) {
+	db := openCommitDB(t)
+	release := hold(t, db)
+	other := submit(db, context.Background(), insert("a"))
+	queued(t, db, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mine := make(chan error, 1)
+	go func() {
+		mine <- db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES ('b1')`); err != nil {
+				return err
+			}
+			cancel() // the counter's connection drops
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES ('b2')`)
+			return err
+		})
+	}()
+	queued(t, db, 2)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-mine; err != nil {
+		t.Errorf("the cancelled caller's use case: %v", err)
+	}
+	if o := <-other; o.err != nil {
+		t.Errorf("the other use case in the batch: %+v", o)
+	}
+	if got := rows(t, db); got != "a,b1,b2,gate" {
+		t.Errorf("rows %q", got)
+	}
 }

@@ -86,7 +86,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		return nil, err
 	}
 	var events []consent.Event
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
 			return err
@@ -199,7 +199,7 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 // nothing, when nothing was pending: a stale link changes nothing.
 func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) {
 	confirmed := false
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err

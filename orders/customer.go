@@ -294,7 +294,7 @@ func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error)
 			return 0, err
 		}
 	}
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := range list {
 			if err := insertCustomer(ctx, tx, &list[i], now); err != nil {
 				return err

@@ -71,7 +71,7 @@ const keptReason = "§147 AO, §257 HGB"
 func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, error) {
 	out := Erasure{CustomerID: customerID, Kept: []Kept{}}
 	var mailIDs []int64
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err
@@ -305,7 +305,7 @@ type Retention struct {
 func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
 	var out Retention
 	var mailIDs []int64
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err

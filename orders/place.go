@@ -121,7 +121,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 	}
 	var out Placed
-	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		ctrl, err := consent.LoadSettings(ctx, tx)
 		if err != nil {
 			return err

@@ -15,7 +15,7 @@ import (
 // refused with a conflict and nothing changes.
 func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 	var o Order
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		var err error
 		if o, err = getOrder(ctx, tx, orderID); err != nil {
 			return err
@@ -48,7 +48,7 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 // and the ledger says so instead of leaving it pending for ever.
 func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 	n := 0
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err

@@ -19,7 +19,7 @@ const FirstManagerName = "Filialleitung"
 // default privacy notices (templates by language) and a first manager. It
 // returns that manager's PIN, once; on a store already set up it returns "".
 func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (string, error) {
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if _, err := consent.LoadController(ctx, tx); err == nil {
 			return nil
 		} else if consent.ErrorCode(err) != consent.NotFound {
@@ -74,7 +74,7 @@ func (db *DB) SaveController(ctx context.Context, c consent.Controller, staffID 
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if err := consent.SaveController(ctx, tx, c, Stamp(now)); err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID 
 		return consent.NoticeVersion{}, consent.Errorf(consent.Invalid, "err.choice_invalid")
 	}
 	var v consent.NoticeVersion
-	err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		c, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion
 // (CONSENTDESK_DOUBLE_OPT_IN). The notices do not depend on it, so none is
 // republished.
 func (db *DB) SetDoubleOptIn(ctx context.Context, on bool) error {
-	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		c, err := consent.LoadController(ctx, tx)
 		if err != nil || c.DoubleOptIn == on {
 			return err

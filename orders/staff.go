@@ -71,7 +71,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 		return Staff{}, err
 	}
 	s := Staff{Name: name, Role: role}
-	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -133,7 +133,7 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 		return "", Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
-		err := db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+		err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 			// Count inside the transaction, so that parallel guesses
 			// cannot slip past the limit.
 			var n int
@@ -156,7 +156,7 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 	if lang != "en" {
 		lang = "de"
 	}
-	err = db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID); err != nil {
 			return err
 		}
@@ -266,7 +266,7 @@ func (db *DB) AllStaff(ctx context.Context) ([]Staff, error) {
 // their sessions at once. Nobody disables themself, and the last active
 // manager stays, so that the store cannot lock itself out.
 func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by int64) error {
-	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		var role string
 		if err := tx.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -306,7 +306,7 @@ func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
 	if err != nil {
 		return err
 	}
-	return db.Tx(ctx, func(tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE staff SET pin_hash = ?, failed_attempts = 0, locked_until = '' WHERE id = ?`, string(hash), id)
 		if err != nil {
 			return err
