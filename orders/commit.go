@@ -168,7 +168,11 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	for i, j := range live {
 		if !alone {
 			if _, err := tx.ExecContext(bg, `SAVEPOINT use_case`); err != nil {
-				broken, notStarted = err, live[i:]
+				// Not requeued: the same failure would come back forever.
+				for _, j := range live[i:] {
+					j.done <- result{err: fmt.Errorf("begin: %w", err)}
+				}
+				broken = err
 				break
 			}
 		}
