@@ -245,38 +245,38 @@ func (c Controller) Validate() error {
 
 // LoadController reads the store settings.
 func LoadController(ctx context.Context, q Querier) (Controller, error) {
-	var data string
 	var c Controller
-	err := q.QueryRowContext(ctx, `SELECT data, COALESCE(logo, x''), logo_mime FROM store_settings WHERE id = 1`).Scan(&data, &c.Logo, &c.LogoMIME)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Controller{}, Errorf(NotFound, "err.store_not_set_up")
-	}
-	if err != nil {
-		return Controller{}, fmt.Errorf("consent: load store settings: %w", err)
-	}
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return Controller{}, fmt.Errorf("consent: decode store settings: %w", err)
-	}
-	return c, nil
+	err := loadSettings(ctx, q, `SELECT data, COALESCE(logo, x''), logo_mime FROM store_settings WHERE id = 1`, &c, &c.Logo, &c.LogoMIME)
+	return c, err
 }
 
 // LoadSettings loads the store settings without the logo, for use cases
 // that neither print nor mail: placing an order reads them inside the
 // write transaction, where every microsecond holds up the next order.
 func LoadSettings(ctx context.Context, q Querier) (Controller, error) {
-	var data string
 	var c Controller
-	err := q.QueryRowContext(ctx, `SELECT data FROM store_settings WHERE id = 1`).Scan(&data)
+	err := loadSettings(ctx, q, `SELECT data FROM store_settings WHERE id = 1`, &c)
+	return c, err
+}
+
+// loadSettings runs query, whose first column is the settings' JSON and
+// whose others go into extra, and decodes the JSON into c.
+func loadSettings(ctx context.Context, q Querier, query string, c *Controller, extra ...any) error {
+	var data string
+	err := q.QueryRowContext(ctx, query).Scan(append([]any{&data}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Controller{}, Errorf(NotFound, "err.store_not_set_up")
+		*c = Controller{}
+		return Errorf(NotFound, "err.store_not_set_up")
 	}
 	if err != nil {
-		return Controller{}, fmt.Errorf("consent: load store settings: %w", err)
+		*c = Controller{}
+		return fmt.Errorf("consent: load store settings: %w", err)
 	}
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return Controller{}, fmt.Errorf("consent: decode store settings: %w", err)
+	if err := json.Unmarshal([]byte(data), c); err != nil {
+		*c = Controller{}
+		return fmt.Errorf("consent: decode store settings: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // SaveController writes the settings (not the logo).

@@ -237,7 +237,6 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
 	replacement := int64(0)
 	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		replacement = 0
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 			return err
 		}

@@ -47,8 +47,8 @@ type result struct {
 // CommitStats counts the work of the committer since the database was
 // opened: transactions committed and the use cases they carried.
 type CommitStats struct {
-	Commits  int64 `json:"commits"`
-	UseCases int64 `json:"use_cases"`
+	Commits  int64
+	UseCases int64
 }
 
 type committer struct {

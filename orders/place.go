@@ -44,7 +44,7 @@ type Placed struct {
 	// Controller is the store settings the order was placed under (read
 	// in its transaction, without the logo), so that the answer to the
 	// counter needs no second read that could fail after the commit.
-	Controller consent.Controller `json:"-"`
+	Controller consent.Controller
 }
 
 // Validate checks everything that does not need the database and returns
