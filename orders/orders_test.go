@@ -51,7 +51,10 @@ func signaturePNG(t testing.TB) []byte {
 }
 
 func sampleOrder(t testing.TB) orders.NewOrder {
-	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	// Four days ahead of the day the tests run: a fixed date would turn
+	// into "pickup in the past" a day after it, and refuse every order.
+	day := time.Now().AddDate(0, 0, 4)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	return orders.NewOrder{
 		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jürgen", LastName: "Weiß", Street: "Hauptstraße 1", PostalCode: "79098",
 			City: "Freiburg", Email: "j.weiss@Example.ORG", Mobile: "0170 1234567"},
