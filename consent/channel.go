@@ -40,11 +40,19 @@ const (
 	// closed for good, and the event is the pseudonymous trace that the
 	// erasure happened.
 	Erase Action = "erase"
+	// Use records one advertising use of a granted channel. For phone it
+	// is what §7a UWG asks: the consent's proof is kept five years from
+	// the grant and from each use.
+	Use Action = "use"
+	// Unblock records that a fresh explicit consent of the customer lifted
+	// the block an earlier objection or erasure left on this contact
+	// (§35(3) BDSG); a grant follows it in the same transaction.
+	Unblock Action = "unblock"
 )
 
 func (a Action) Valid() bool {
 	switch a {
-	case Grant, Confirm, Withdraw, Expire, Erase:
+	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock:
 		return true
 	}
 	return false
@@ -65,11 +73,18 @@ const (
 	API            Source = "api"
 	System         Source = "system"
 	ErasureRequest Source = "erasure_request" // GDPR Art. 17, recorded by staff or the API
+	// FromBlockList: a new record matched the blocking list of an earlier
+	// objection or erasure (§35(3) BDSG, OLG Frankfurt 6 U 54/19), so
+	// the channel starts withdrawn.
+	FromBlockList Source = "block_list"
+	// BackOffice: staff recorded something the store did, such as an
+	// advertising call (§7a UWG), on the customer page.
+	BackOffice Source = "back_office"
 )
 
 func (s Source) Valid() bool {
 	switch s {
-	case CounterTablet, PaperForm, EmailLink, QRCode, PreferencePage, PhoneRequest, InPerson, DoubleOptIn, API, System, ErasureRequest:
+	case CounterTablet, PaperForm, EmailLink, QRCode, PreferencePage, PhoneRequest, InPerson, DoubleOptIn, API, System, ErasureRequest, FromBlockList, BackOffice:
 		return true
 	}
 	return false
@@ -84,6 +99,10 @@ const (
 	ByCustomer Actor = "customer"
 	ByStaff    Actor = "staff"
 	BySystem   Actor = "system"
+	// ByAPI is another program (the store's ERP) through the JSON API; the
+	// event names its token in APIToken. It never passes for a tap of the
+	// customer on the counter tablet (CJEU C-61/19, Art. 7(1)).
+	ByAPI Actor = "api"
 )
 
 // LegalBasis is recorded with every event (EDPB 05/2020: no switching of

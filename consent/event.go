@@ -25,6 +25,9 @@ type Event struct {
 	StaffID         int64      `json:"staff_id,omitempty"`
 	EvidenceSHA256  string     `json:"evidence_sha256,omitempty"` // signature image or scanned form
 	CreatedAt       string     `json:"created_at"`                // RFC 3339, UTC, as stored
+	// APIToken is the name of the API token that entered the event, when
+	// the actor is ByAPI.
+	APIToken string `json:"api_token,omitempty"`
 	PrevHash        string     `json:"prev_hash"`
 	Hash            string     `json:"hash"`
 
@@ -37,9 +40,11 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 
 // ComputeHash returns the SHA-256 over the event's hashed fields and its
 // PrevHash. The encoding is a JSON array in a fixed order, so that it is
-// unambiguous and easy to re-implement for an auditor.
+// unambiguous and easy to re-implement for an auditor. APIToken, added
+// later, is appended as a 16th element only when it is set, so that every
+// event written before it still hashes as it did.
 func (e *Event) ComputeHash() string {
-	body, _ := json.Marshal([]string{
+	fields := []string{
 		strconv.FormatInt(e.Seq, 10),
 		strconv.FormatInt(e.CustomerID, 10),
 		string(e.Channel),
@@ -55,7 +60,11 @@ func (e *Event) ComputeHash() string {
 		e.EvidenceSHA256,
 		e.CreatedAt,
 		e.PrevHash,
-	})
+	}
+	if e.APIToken != "" {
+		fields = append(fields, e.APIToken)
+	}
+	body, _ := json.Marshal(fields)
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
 }

@@ -8,6 +8,11 @@ type ChannelState struct {
 	UpdatedAt     string     `json:"updated_at,omitempty"`
 	NoticeVersion string     `json:"notice_version,omitempty"`
 	GrantedAt     string     `json:"granted_at,omitempty"`
+	// Blocked: the channel was closed because the contact matched the
+	// blocking list of an earlier objection or erasure (§35(3) BDSG).
+	Blocked bool `json:"blocked,omitempty"`
+	// LastUsedAt is the newest recorded advertising use (§7a UWG).
+	LastUsedAt string `json:"last_used_at,omitempty"`
 }
 
 // Derive folds a customer's events, oldest first, into the state of each
@@ -32,6 +37,7 @@ func apply(s ChannelState, e Event) ChannelState {
 		}
 		s.State = Granted
 		s.GrantedAt = e.CreatedAt
+		s.Blocked = false
 		if s.OptInLevel == ConfirmedOptIn {
 			// E-mail consent given at the counter waits for the
 			// customer's confirmation (BGH I ZR 164/09).
@@ -53,6 +59,12 @@ func apply(s ChannelState, e Event) ChannelState {
 		}
 		s.State = Withdrawn
 		s.GrantedAt = ""
+		s.Blocked = e.Source == FromBlockList
+	case Unblock:
+		s.Blocked = false
+	case Use:
+		s.LastUsedAt = e.CreatedAt
+		return s
 	case Erase:
 		s.State = Withdrawn
 		s.GrantedAt = ""

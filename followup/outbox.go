@@ -66,6 +66,9 @@ type Mail struct {
 	CreatedAt     string `json:"created_at"`
 	UpdatedAt     string `json:"updated_at"`
 	SentAt        string `json:"sent_at,omitempty"`
+	// RetainedUntil is set on a sent order mail an erasure kept as a
+	// commercial letter (§257 HGB): restricted, shown to a manager only.
+	RetainedUntil string `json:"retained_until,omitempty"`
 	Raw           []byte `json:"-"`
 }
 
@@ -131,11 +134,11 @@ func newMessageID(from string) (string, error) {
 }
 
 const mailColumns = `id, kind, customer_id, COALESCE(order_id, 0), message_id, marketing, status, attempts, next_attempt_at,
-	last_error, subject, created_at, updated_at, sent_at`
+	last_error, subject, created_at, updated_at, sent_at, retained_until`
 
 func scanMail(row interface{ Scan(...any) error }, m *Mail) error {
 	return row.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
-		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil)
 }
 
 // Filter narrows List.

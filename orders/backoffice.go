@@ -27,7 +27,7 @@ type Contactable struct {
 // Contactable lists the customers who may be contacted on ch now: the
 // channel is granted (an e-mail consent that waits for its double opt-in
 // is pending, not granted), the customer is not erased and has an
-// address or number for it. Prescriptions are never read here: health
+// address or number for it, and that contact is not on the blocking list. Prescriptions are never read here: health
 // data must not select marketing recipients (GDPR Art. 9).
 func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactable, error) {
 	if !ch.Valid() {
@@ -55,6 +55,14 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 		}
 		contact := c.Contact(ch)
 		if c.Erased() || contact == "" {
+			continue
+		}
+		// A contact on the blocking list is never exported, even on a
+		// second record of the same person that still shows a grant
+		// (§35(3) BDSG, Art. 21(3)).
+		if b, err := db.blocked(ctx, db.sql, c, ch); err != nil {
+			return nil, err
+		} else if b {
 			continue
 		}
 		st := all[id][ch]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,14 +17,27 @@ import (
 type ConsentChange struct {
 	CustomerID int64
 	OrderID    int64 // the paper form's order; found when left out
-	Channels   map[consent.Channel]bool
-	Source     consent.Source
-	Note       string
-	StaffID    int64
-	Scan       []byte // the signed form, PDF, JPEG or PNG
+	// Channels maps a marketing channel to true (grant) or false
+	// (withdraw); HealthData may be given false only: the prescription
+	// consent (GDPR Art. 9(2)(a)) is withdrawn like any other (Art. 7(3)),
+	// and given only at the counter with the prescription.
+	Channels map[consent.Channel]bool
+	Source   consent.Source
+	Note     string
+	StaffID  int64
+	Scan     []byte // the signed form, PDF, JPEG or PNG
 	// ByCustomer marks a change the customer made themself, on the
 	// preference page, from a mail's link or the printed QR code.
 	ByCustomer bool
+	// Object marks an explicit objection of the customer (withdraw all,
+	// the one-click unsubscribe, the object button): it is recorded on a
+	// channel that was never granted too (GDPR Art. 21(3), §7(3) Nr. 4
+	// UWG). A switch that merely stays off on the preference page is no
+	// objection and records nothing.
+	Object bool
+	// APIToken names the API token when another program sent the change;
+	// the events then name it, with actor api.
+	APIToken string
 }
 
 // MaxScanBytes limits an uploaded scan.
@@ -46,6 +60,12 @@ func ScanMIME(b []byte) string {
 // on a paper form an empty box (false) is no decision, while from a call
 // or at the counter false withdraws (GDPR Art. 7(3)) and is recorded even
 // without an earlier grant, as an objection (Art. 21(3)).
+//
+// A grant that staff or another program enter for the customer needs
+// evidence (Art. 7(1); CJEU C-61/19): for post, SMS and phone the signed
+// paper form (a scan, attached now or earlier to the paper order); for
+// e-mail the customer's own confirmation, so such an e-mail grant always
+// waits for its double opt-in. Withdrawals never need evidence.
 func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.Event, error) {
 	f := consent.FieldErrors{}
 	actor := consent.ByStaff
@@ -62,11 +82,17 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 	default:
 		f.Add("source", "err.source_invalid")
 	}
+	if ch.APIToken != "" {
+		actor = consent.ByAPI
+	}
 	if len(ch.Channels) == 0 {
 		f.Add("channels", "err.required")
 	}
-	for c := range ch.Channels {
-		if !c.Valid() {
+	for c, want := range ch.Channels {
+		switch {
+		case c == consent.HealthData && want:
+			f.Add("channels."+string(c), "err.health_grant_at_counter")
+		case c != consent.HealthData && !c.Valid():
 			f.Add("channels."+string(c), "err.channel_unknown")
 		}
 	}
@@ -86,6 +112,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		return nil, err
 	}
 	var events []consent.Event
+	rxDeleted := 0
 	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
@@ -102,6 +129,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
+		evidence := ""
 		if ch.Source == consent.PaperForm {
 			// The ticks refer to the sheet printed for a paper-mode order,
 			// with the notice version printed on it.
@@ -113,8 +141,10 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			if notice, err = consent.Notice(ctx, tx, o.NoticeVersionID); err != nil {
 				return err
 			}
+			if evidence, err = orderScan(ctx, tx, o.ID); err != nil {
+				return err
+			}
 		}
-		evidence := ""
 		if len(ch.Scan) > 0 {
 			evidence = SHA256Hex(ch.Scan)
 			if err := insertDocument(ctx, tx, cust.ID, ch.OrderID, "scan", mime, ch.Scan, now); err != nil {
@@ -128,25 +158,56 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
+		base := consent.Event{CustomerID: cust.ID, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: actor,
+			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: ch.OrderID, StaffID: ch.StaffID,
+			EvidenceSHA256: evidence, CreatedAt: Stamp(now), Note: ch.Note, APIToken: ch.APIToken}
+		missing := consent.FieldErrors{}
 		for _, c := range consent.Channels {
 			want, ok := ch.Channels[c]
 			if !ok {
 				continue
 			}
 			cur := states[c].State
-			e := consent.Event{CustomerID: cust.ID, Channel: c, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: actor,
-				NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: ch.OrderID, StaffID: ch.StaffID,
-				EvidenceSHA256: evidence, CreatedAt: Stamp(now), Contact: cust.Contact(c), Note: ch.Note}
+			e := base
+			e.Channel, e.Contact = c, cust.Contact(c)
 			switch {
 			case want && cur != consent.Granted && cur != consent.Pending:
 				e.Action, e.OptInLevel = consent.Grant, consent.SingleOptIn
 				if c == consent.Email && ctrl.DoubleOptIn {
 					e.OptInLevel = consent.ConfirmedOptIn
 				}
-			case !want && ch.Source != consent.PaperForm && cur != consent.Withdrawn && !(ch.ByCustomer && cur == consent.None):
-				// A switch the customer left off records nothing; staff
-				// recording "no" by phone records an objection.
+				if !ch.ByCustomer && evidence == "" {
+					if c != consent.Email {
+						missing.Add("channels."+string(c), "err.grant_needs_evidence")
+						continue
+					}
+					// Typed in by staff without a signed form: only the
+					// customer's own click on the confirmation link proves
+					// it (BGH I ZR 164/09).
+					e.OptInLevel = consent.ConfirmedOptIn
+				}
+				// The customer's own act, or a signed form, lifts a block.
+				u, err := db.liftBlock(ctx, tx, cust, c, base, ch.ByCustomer || evidence != "", "channels."+string(c))
+				if err != nil {
+					return err
+				}
+				if u != nil {
+					events = append(events, *u)
+				}
+			case !want && ch.Source != consent.PaperForm && cur == consent.Withdrawn:
+				// Nothing new in the ledger; the block is made sure of (a
+				// withdrawal recorded before the blocking list existed).
+				if err := db.block(ctx, tx, cust, c, consent.BlockedByObjection, Stamp(now)); err != nil {
+					return err
+				}
+				continue
+			case !want && ch.Source != consent.PaperForm && !(ch.ByCustomer && cur == consent.None && !ch.Object):
+				// A switch the customer left off records nothing; an
+				// objection, or staff recording "no" by phone, does.
 				e.Action = consent.Withdraw
+				if err := db.block(ctx, tx, cust, c, consent.BlockedByObjection, Stamp(now)); err != nil {
+					return err
+				}
 			default:
 				continue
 			}
@@ -155,14 +216,63 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 			events = append(events, e)
 		}
+		if err := missing.Err(); err != nil {
+			return err
+		}
+		if want, ok := ch.Channels[consent.HealthData]; ok && !want {
+			e, n, err := withdrawHealthData(ctx, tx, cust, states[consent.HealthData], base)
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				events = append(events, *e)
+			}
+			rxDeleted = n
+		}
 		return queueConfirmations(ctx, tx, ctrl, cust.ID, events, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	db.mailQueued()
-	slog.Info("consents recorded", "customer_id", ch.CustomerID, "source", ch.Source, "events", len(events))
+	if rxDeleted > 0 {
+		db.Checkpoint(ctx) // secure_delete overwrote the rows; leave no copy in the log
+	}
+	slog.Info("consents recorded", "customer_id", ch.CustomerID, "source", ch.Source, "events", len(events), "prescriptions_deleted", rxDeleted)
 	return events, nil
+}
+
+// withdrawHealthData withdraws the prescription consent (GDPR Art. 9(2)(a),
+// Art. 7(3)) and deletes the prescriptions stored on it. Prescriptions
+// kept on Art. 9(2)(h) with §22 BDSG stay: they never rested on the
+// consent, and the basis of stored data is not switched afterwards (EDPB
+// 05/2020).
+func withdrawHealthData(ctx context.Context, tx *sql.Tx, cust Customer, cur consent.ChannelState, base consent.Event) (*consent.Event, int, error) {
+	var out *consent.Event
+	if cur.State == consent.Granted || cur.State == consent.Pending {
+		e := base
+		e.Channel, e.Action, e.LegalBasis, e.Contact = consent.HealthData, consent.Withdraw, consent.BasisExplicitConsent, ""
+		if err := consent.Append(ctx, tx, &e); err != nil {
+			return nil, 0, err
+		}
+		out = &e
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM prescriptions WHERE customer_id = ? AND legal_basis = ?`, cust.ID, consent.BasisExplicitConsent)
+	if err != nil {
+		return nil, 0, fmt.Errorf("delete prescriptions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return out, int(n), nil
+}
+
+// orderScan is the hash of the newest scan attached to an order, or "".
+func orderScan(ctx context.Context, tx *sql.Tx, orderID int64) (string, error) {
+	var sum string
+	err := tx.QueryRowContext(ctx, `SELECT sha256 FROM documents WHERE order_id = ? AND kind = 'scan' ORDER BY id DESC LIMIT 1`, orderID).Scan(&sum)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return sum, err
 }
 
 func paperOrder(ctx context.Context, tx *sql.Tx, customerID, orderID int64) (Order, error) {

@@ -285,7 +285,8 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 // ImportCustomers adds customers taken over from another system, all in
 // one transaction: every one is checked as at the counter, and one
 // invalid record leaves the database unchanged. No consent comes with
-// them; that is given only at the counter or on paper.
+// them; that is given only at the counter or on paper. A record whose
+// contact is on the blocking list starts withdrawn on that channel.
 func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error) {
 	for i := range list {
 		f := consent.FieldErrors{}
@@ -296,7 +297,9 @@ func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error)
 	}
 	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		for i := range list {
-			if err := insertCustomer(ctx, tx, &list[i], now); err != nil {
+			// A re-import of a person who objected or was erased starts
+			// blocked (§35(3) BDSG).
+			if _, err := db.createCustomer(ctx, tx, &list[i], now); err != nil {
 				return err
 			}
 		}

@@ -40,6 +40,7 @@ type DB struct {
 	MailDir string
 
 	commit *committer // group commit of the use cases (commit.go)
+	blocks *consent.BlockList
 }
 
 func (db *DB) mailQueued() {
@@ -82,7 +83,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, Now: time.Now, commit: newCommitter()}
+	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, Now: time.Now, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
 	go db.run()
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()

@@ -26,6 +26,17 @@ type Kept struct {
 	Fields      []string `json:"fields"`
 }
 
+// PhoneProof is the proof of a phone consent an erasure kept (§7a UWG):
+// the events' numbers and the signature or scan, until five years after
+// the last grant or use.
+type PhoneProof struct {
+	Events      int    `json:"events"`    // ledger events whose number is kept
+	Documents   int    `json:"documents"` // signatures or scans kept
+	LastGrantOr string `json:"last_grant_or_use"`
+	DeleteAfter string `json:"delete_after"` // YYYY-MM-DD
+	Reason      string `json:"reason"`
+}
+
 // Erasure says what an erasure removed and what the law made it keep.
 type Erasure struct {
 	CustomerID int64  `json:"customer_id"`
@@ -40,6 +51,14 @@ type Erasure struct {
 		Orders         int  `json:"orders_past_retention"`
 	} `json:"removed"`
 	Kept []Kept `json:"kept"`
+	// KeptMails are the sent order mails, copies of commercial letters
+	// (§257(1) Nr. 3 HGB), kept restricted until their date.
+	KeptMails []followup.Retained `json:"kept_mails"`
+	// PhoneProof is set when a phone consent was ever given (§7a UWG).
+	PhoneProof *PhoneProof `json:"phone_consent_proof,omitempty"`
+	// Blocked lists the channels whose contact went on the blocking list,
+	// so that a re-import cannot contact the person again (§35(3) BDSG).
+	Blocked []consent.Channel `json:"blocked_channels"`
 	// LedgerEvents is how many of the customer's consent events stay in
 	// the hash chain: pseudonymous, with the customer's number only.
 	LedgerEvents int `json:"ledger_events_kept"`
@@ -51,16 +70,26 @@ type Erasure struct {
 // keptReason is the rule that keeps an order record.
 const keptReason = "§147 AO, §257 HGB"
 
+// PhoneProofYears is how long the proof of a phone consent is kept after
+// the grant and after each use (§7a UWG).
+const PhoneProofYears = 5
+
 // Erase erases a customer (GDPR Art. 17) in one transaction:
 //
-//   - contact details, prescriptions, signatures, scans, mails (the
-//     stored messages and .eml files), the change log and the personal
-//     details of consent events are removed;
+//   - the contact of every channel goes on the blocking list first
+//     (§35(3) BDSG, Art. 17(3)(e)), as a keyed hash;
+//   - contact details, prescriptions, signatures, scans, mails that are
+//     no commercial letters (the stored messages and .eml files), the
+//     change log and the personal details of consent events are removed;
 //   - order records are kept as §147 AO and §257 HGB require (Art.
 //     17(3)(b)), cut to number, date, items, amounts and, over the
 //     small-invoice limit, the invoice recipient's name and address; each
-//     with the date after which the retention job deletes it; orders
-//     already past that date go at once;
+//     is restricted (locked) until the date after which the retention job
+//     deletes it; orders already past that date go at once;
+//   - the sent order mails are kept, restricted, for six years (§257(1)
+//     Nr. 3 HGB);
+//   - the proof of a phone consent (the number, the signature or scan) is
+//     kept, restricted, five years from the last grant or use (§7a UWG);
 //   - the ledger gets an erase event per channel, so that its pseudonymous
 //     trace shows the erasure, and its hash chain still verifies: the
 //     hashed columns never held personal data.
@@ -69,7 +98,7 @@ const keptReason = "§147 AO, §257 HGB"
 // overwritten in the file; a WAL checkpoint afterwards leaves no copy in
 // the log.
 func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, error) {
-	out := Erasure{CustomerID: customerID, Kept: []Kept{}}
+	out := Erasure{CustomerID: customerID, Kept: []Kept{}, KeptMails: []followup.Retained{}, Blocked: []consent.Channel{}}
 	var mailIDs []int64
 	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)
@@ -84,6 +113,22 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 			return err
 		}
 		out.ErasedAt = Stamp(now)
+		for _, ch := range consent.Channels {
+			if cust.blockContact(ch) == "" {
+				continue
+			}
+			if err := db.block(ctx, tx, cust, ch, consent.BlockedByErasure, Stamp(now)); err != nil {
+				return err
+			}
+			out.Blocked = append(out.Blocked, ch)
+		}
+		events, err := consent.Events(ctx, tx, customerID)
+		if err != nil {
+			return err
+		}
+		if out.PhoneProof, err = keepPhoneProof(ctx, tx, customerID, events); err != nil {
+			return err
+		}
 
 		rows, err := tx.QueryContext(ctx, `SELECT id, number, total_cents, created_at FROM orders WHERE customer_id = ? ORDER BY id`, customerID)
 		if err != nil {
@@ -133,8 +178,9 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 				}
 				k.Fields = append(k.Fields, "billing_name", "billing_address")
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE orders SET billing_name = ?, billing_address = ?, pickup_start = '', pickup_end = '' WHERE id = ?`,
-				name, addr, o.id); err != nil {
+			// §35(3) BDSG: kept, but locked until its date.
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET billing_name = ?, billing_address = ?, pickup_start = '', pickup_end = '', restricted_until = ? WHERE id = ?`,
+				name, addr, k.DeleteAfter, o.id); err != nil {
 				return err
 			}
 			out.Kept = append(out.Kept, k)
@@ -154,38 +200,27 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 		if err := exec(&out.Removed.Prescriptions, `DELETE FROM prescriptions WHERE customer_id = ?`, customerID); err != nil {
 			return err
 		}
-		if err := exec(&out.Removed.Documents, `DELETE FROM documents WHERE customer_id = ?`, customerID); err != nil {
+		if err := exec(&out.Removed.Documents, `DELETE FROM documents WHERE customer_id = ? AND retained_until = ''`, customerID); err != nil {
 			return err
 		}
 		if err := exec(&out.Removed.Changes, `DELETE FROM customer_changes WHERE customer_id = ?`, customerID); err != nil {
 			return err
 		}
-		if err := exec(&out.Removed.EventDetails, `DELETE FROM consent_event_details WHERE event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID); err != nil {
+		if err := exec(&out.Removed.EventDetails, `DELETE FROM consent_event_details WHERE retained_until = '' AND event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID); err != nil {
 			return err
 		}
-		ids, err := idsOf(ctx, tx, `SELECT id FROM outbox WHERE customer_id = ?`, customerID)
+		emptied, kept, ids, err := followup.EraseCustomer(ctx, tx, customerID, now)
 		if err != nil {
 			return err
 		}
+		out.Removed.Mails, out.KeptMails = emptied, append(out.KeptMails, kept...)
 		mailIDs = append(mailIDs, ids...)
-		// A mail row stays as a bare trace (kind, status, times); its
-		// message and the server's answer, which may name the address, go.
-		// A mail not yet sent never will be.
-		if err := exec(&out.Removed.Mails, `UPDATE outbox SET raw = NULL, last_error = '',
-			status = CASE WHEN status IN ('queued', 'sending') THEN 'suppressed' ELSE status END, updated_at = ? WHERE customer_id = ?`,
-			Stamp(now), customerID); err != nil {
-			return err
-		}
 		if err := exec(nil, `UPDATE customers SET salutation = '', first_name = '', last_name = '', street = '', postal_code = '', city = '',
 			email = '', mobile = '', phone = '', lang = 'de', search = '', erased_at = ?, updated_at = ? WHERE id = ?`, Stamp(now), Stamp(now), customerID); err != nil {
 			return err
 		}
 		out.Removed.ContactDetails = true
 
-		events, err := consent.Events(ctx, tx, customerID)
-		if err != nil {
-			return err
-		}
 		channels := append([]consent.Channel{}, consent.Channels...)
 		for _, e := range events {
 			if e.Channel == consent.HealthData {
@@ -211,8 +246,56 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 	}
 	db.removeMailFiles(mailIDs)
 	out.Checkpointed = db.Checkpoint(ctx)
-	slog.Info("customer erased", "customer_id", customerID, "staff_id", staffID, "orders_kept", len(out.Kept), "wal_checkpointed", out.Checkpointed)
+	slog.Info("customer erased", "customer_id", customerID, "staff_id", staffID, "orders_kept", len(out.Kept), "mails_kept", len(out.KeptMails),
+		"phone_proof_kept", out.PhoneProof != nil, "wal_checkpointed", out.Checkpointed)
 	return out, nil
+}
+
+// keepPhoneProof marks what proves a phone consent as kept until five
+// years after the last grant or use (§7a UWG): the details (the number) of
+// every phone event and the documents a phone grant names as evidence. It
+// returns nil when no phone consent was ever given.
+func keepPhoneProof(ctx context.Context, tx *sql.Tx, customerID int64, events []consent.Event) (*PhoneProof, error) {
+	var last time.Time
+	var seqs []any
+	docs := map[string]bool{}
+	for _, e := range events {
+		if e.Channel != consent.Phone {
+			continue
+		}
+		seqs = append(seqs, e.Seq)
+		if e.Action != consent.Grant && e.Action != consent.Use {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, e.CreatedAt); err == nil && t.After(last) {
+			last = t
+		}
+		if e.Action == consent.Grant && e.EvidenceSHA256 != "" {
+			docs[e.EvidenceSHA256] = true
+		}
+	}
+	if last.IsZero() {
+		return nil, nil
+	}
+	until := last.In(Berlin).AddDate(PhoneProofYears, 0, 0).Format("2006-01-02")
+	p := &PhoneProof{LastGrantOr: Stamp(last), DeleteAfter: until,
+		Reason: "§7a UWG: 5 Jahre ab Erteilung und jeder Verwendung / 5 years from the grant and from each use"}
+	res, err := tx.ExecContext(ctx, `UPDATE consent_event_details SET retained_until = ? WHERE event_seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`,
+		append([]any{until}, seqs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("keep phone proof: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	p.Events = int(n)
+	for sum := range docs {
+		res, err := tx.ExecContext(ctx, `UPDATE documents SET retained_until = ? WHERE customer_id = ? AND sha256 = ?`, until, customerID, sum)
+		if err != nil {
+			return nil, fmt.Errorf("keep phone proof: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		p.Documents += int(n)
+	}
+	return p, nil
 }
 
 // deleteOrder removes an order and what hangs on it. The documents of a
@@ -228,7 +311,10 @@ func deleteOrder(ctx context.Context, tx *sql.Tx, orderID int64, keepDocuments b
 	if keepDocuments {
 		docs = `UPDATE documents SET order_id = NULL WHERE order_id = ?`
 	}
-	for _, q := range []string{`DELETE FROM outbox WHERE order_id = ?`, `DELETE FROM prescriptions WHERE order_id = ?`, docs,
+	// A document kept as the proof of a phone consent (§7a UWG) outlives
+	// its order; it is loosened from it first.
+	for _, q := range []string{`UPDATE documents SET order_id = NULL WHERE order_id = ? AND retained_until <> ''`,
+		`DELETE FROM outbox WHERE order_id = ?`, `DELETE FROM prescriptions WHERE order_id = ?`, docs,
 		`DELETE FROM order_items WHERE order_id = ?`, `DELETE FROM orders WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, orderID); err != nil {
 			return nil, fmt.Errorf("delete order %d: %w", orderID, err)
@@ -295,6 +381,11 @@ func (db *DB) Checkpoint(ctx context.Context) bool {
 type Retention struct {
 	Orders        int `json:"orders"`
 	Prescriptions int `json:"prescriptions"`
+	// What an erasure kept until a date: the proof of phone consents
+	// (§7a UWG) and the copies of sent order mails (§257 HGB).
+	PhoneProofDetails   int `json:"phone_proof_details"`
+	PhoneProofDocuments int `json:"phone_proof_documents"`
+	Mails               int `json:"mails"`
 }
 
 // ApplyRetention deletes whatever has outlived its period (GDPR Art.
@@ -349,15 +440,33 @@ func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
 		}
 		n, _ := res.RowsAffected()
 		out.Prescriptions = int(n)
-		return nil
+		// Kept "until" a day means deleted from the day after it.
+		today := now.In(Berlin).Format("2006-01-02")
+		for _, d := range []struct {
+			n     *int
+			query string
+		}{
+			{&out.PhoneProofDetails, `DELETE FROM consent_event_details WHERE retained_until <> '' AND retained_until < ?`},
+			{&out.PhoneProofDocuments, `DELETE FROM documents WHERE retained_until <> '' AND retained_until < ?`},
+		} {
+			res, err := tx.ExecContext(ctx, d.query, today)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			*d.n = int(n)
+		}
+		out.Mails, err = followup.ExpireRetained(ctx, tx, today, now)
+		return err
 	})
 	if err != nil {
 		return Retention{}, err
 	}
 	db.removeMailFiles(mailIDs)
-	if out.Orders+out.Prescriptions > 0 {
+	if out.Orders+out.Prescriptions+out.PhoneProofDetails+out.PhoneProofDocuments+out.Mails > 0 {
 		db.Checkpoint(ctx)
-		slog.Info("retention applied", "orders", out.Orders, "prescriptions", out.Prescriptions)
+		slog.Info("retention applied", "orders", out.Orders, "prescriptions", out.Prescriptions,
+			"phone_proof_details", out.PhoneProofDetails, "phone_proof_documents", out.PhoneProofDocuments, "mails", out.Mails)
 	}
 	return out, nil
 }

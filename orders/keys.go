@@ -21,6 +21,7 @@ type Keys struct {
 	Prescription cipher.AEAD // AES-256-GCM for health data (GDPR Art. 9, Art. 32)
 	Tokens       []byte      // HMAC key of the customers' link tokens
 	CSRF         []byte      // HMAC key of the forms' CSRF tokens
+	Block        []byte      // HMAC key of the blocking list's hashes (§35(3) BDSG)
 }
 
 // LoadOrCreateKeys reads the secret at file, creating it on first start.
@@ -75,5 +76,5 @@ func deriveKeys(secret []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{Prescription: aead, Tokens: derive("link-tokens"), CSRF: derive("csrf")}, nil
+	return &Keys{Prescription: aead, Tokens: derive("link-tokens"), CSRF: derive("csrf"), Block: derive("block-list")}, nil
 }

@@ -49,7 +49,15 @@ type Order struct {
 	CreatedAt       time.Time `json:"created_at"`
 	HasPrescription bool      `json:"has_prescription"`
 	SignatureSHA256 string    `json:"signature_sha256,omitempty"`
+	// RestrictedUntil is set on an order kept after its customer's
+	// erasure for §147 AO / §257 HGB: locked until that day (§35(3)
+	// BDSG, Art. 18 GDPR), shown to a manager only, never mailed.
+	RestrictedUntil string `json:"restricted_until,omitempty"`
 }
+
+// Restricted reports whether the order is kept only because the law
+// says so, and locked.
+func (o Order) Restricted() bool { return o.RestrictedUntil != "" }
 
 // BalanceCents is what is left to pay at pickup.
 func (o Order) BalanceCents() int64 { return o.TotalCents - o.DepositCents }
@@ -164,12 +172,12 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	var start, end, created string
 	var hasRx int
 	err := q.QueryRowContext(ctx, `SELECT o.id, o.number, o.customer_id, COALESCE(o.staff_id, 0), COALESCE(s.name, ''), o.consent_mode,
-			o.total_cents, o.deposit_cents, o.pickup_start, o.pickup_end, o.notice_version_id, o.status, o.created_at,
+			o.total_cents, o.deposit_cents, o.pickup_start, o.pickup_end, o.notice_version_id, o.status, o.created_at, o.restricted_until,
 			EXISTS (SELECT 1 FROM prescriptions p WHERE p.order_id = o.id),
 			COALESCE((SELECT d.sha256 FROM documents d WHERE d.order_id = o.id AND d.kind = 'signature'), '')
 		FROM orders o LEFT JOIN staff s ON s.id = o.staff_id WHERE o.id = ?`, id).
 		Scan(&o.ID, &o.Number, &o.CustomerID, &o.StaffID, &o.StaffName, &o.ConsentMode, &o.TotalCents, &o.DepositCents,
-			&start, &end, &o.NoticeVersionID, &o.Status, &created, &hasRx, &o.SignatureSHA256)
+			&start, &end, &o.NoticeVersionID, &o.Status, &created, &o.RestrictedUntil, &hasRx, &o.SignatureSHA256)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, consent.Errorf(consent.NotFound, "err.order_not_found")
 	}

@@ -33,6 +33,11 @@ type NewOrder struct {
 	Consent      ConsentInput
 	Prescription *Prescription
 	StaffID      int64
+	// APIToken names the API token when the order came through the JSON
+	// API: its consents are then recorded as given through the API (source
+	// api, actor api), never as a tap on the counter tablet (CJEU C-61/19,
+	// Art. 7(1)).
+	APIToken string
 }
 
 // Placed is what PlaceOrder created.
@@ -139,7 +144,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			if history, err = consent.Events(ctx, tx, cust.ID); err != nil {
 				return err
 			}
-		} else if err := insertCustomer(ctx, tx, &cust, now); err != nil {
+		} else if history, err = db.createCustomer(ctx, tx, &cust, now); err != nil {
 			return err
 		}
 		if err := checkContacts(cust, in.Consent); err != nil {
@@ -183,6 +188,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 		base := consent.Event{CustomerID: cust.ID, Action: consent.Grant, Source: consent.CounterTablet, Actor: consent.ByCustomer,
 			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: o.ID, StaffID: in.StaffID, EvidenceSHA256: evidence, CreatedAt: Stamp(now)}
+		if in.APIToken != "" {
+			base.Source, base.Actor, base.APIToken = consent.API, consent.ByAPI, in.APIToken
+		}
 
 		if in.Prescription != nil {
 			basis := ctrl.HealthLegalBasis()
@@ -212,6 +220,15 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 				}
 				if s := states[ch].State; s == consent.Granted || s == consent.Pending {
 					continue // already given; a second grant would prove nothing new
+				}
+				// Only the customer's own tap at the counter lifts a block
+				// left by an earlier objection or erasure.
+				u, err := db.liftBlock(ctx, tx, cust, ch, base, in.APIToken == "", "consent.channels."+string(ch))
+				if err != nil {
+					return err
+				}
+				if u != nil {
+					out.Events = append(out.Events, *u)
 				}
 				e := base
 				e.Channel, e.LegalBasis, e.OptInLevel, e.Contact = ch, consent.BasisConsent, consent.SingleOptIn, cust.Contact(ch)

@@ -20,6 +20,10 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 		if o, err = getOrder(ctx, tx, orderID); err != nil {
 			return err
 		}
+		if o.Restricted() {
+			// §35(3) BDSG: a record kept after an erasure is locked.
+			return consent.Errorf(consent.Conflict, "err.order_restricted")
+		}
 		if o.Status != "open" {
 			return consent.Errorf(consent.Conflict, "err.order_not_open")
 		}

@@ -84,6 +84,23 @@ func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([
 			n.Salutation, n.FirstName, n.LastName, n.Street, n.PostalCode, n.City, n.Email, n.Mobile, n.Phone, n.Lang, n.searchKey(), n.UpdatedAt, old.ID); err != nil {
 			return fmt.Errorf("update customer: %w", err)
 		}
+		// A contact changed to one on the blocking list is closed at once.
+		var changed []consent.Channel
+		for _, c := range consent.Channels {
+			if old.blockContact(c) != n.blockContact(c) {
+				changed = append(changed, c)
+			}
+		}
+		if len(changed) > 0 {
+			n.ID = old.ID
+			states, err := consent.CurrentState(ctx, tx, old.ID)
+			if err != nil {
+				return err
+			}
+			if _, err := db.applyBlocks(ctx, tx, n, changed, states, Stamp(now)); err != nil {
+				return err
+			}
+		}
 		for i := range changes {
 			res, err := tx.ExecContext(ctx, `INSERT INTO customer_changes (customer_id, staff_id, field, old_value, new_value, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				old.ID, nullID(staffID), changes[i].Field, changes[i].OldValue, changes[i].NewValue, changes[i].CreatedAt)

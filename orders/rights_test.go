@@ -285,8 +285,13 @@ func TestErasure(t *testing.T) {
 	if !res.Checkpointed {
 		t.Error("WAL not checkpointed")
 	}
-	if res.Removed.Prescriptions != 1 || res.Removed.Documents != 2 || res.Removed.Mails < 2 || res.Removed.Changes != 1 || res.Removed.EventDetails == 0 {
+	// The signature goes; the scan of the paper form that granted phone
+	// stays as the proof of a phone consent (§7a UWG).
+	if res.Removed.Prescriptions != 1 || res.Removed.Documents != 1 || res.Removed.Mails < 2 || res.Removed.Changes != 1 || res.Removed.EventDetails == 0 {
 		t.Errorf("removed %+v", res.Removed)
+	}
+	if res.PhoneProof == nil || res.PhoneProof.Documents != 1 || res.PhoneProof.Events != 1 || res.PhoneProof.DeleteAfter != "2031-11-22" {
+		t.Errorf("phone proof %+v", res.PhoneProof)
 	}
 	if len(res.Kept) != 2 {
 		t.Fatalf("kept %+v", res.Kept)
@@ -312,6 +317,12 @@ func TestErasure(t *testing.T) {
 		}
 	}
 	for _, e := range events {
+		if e.Channel == consent.Phone && e.Action == consent.Grant {
+			if e.Contact != "+491707654321" {
+				t.Errorf("phone grant %d lost the number it covered: %q", e.Seq, e.Contact)
+			}
+			continue
+		}
 		if e.Contact != "" || e.Note != "" {
 			t.Errorf("event %d keeps personal details", e.Seq)
 		}
@@ -330,12 +341,23 @@ func TestErasure(t *testing.T) {
 	if billing != "Frau Jürgen Weiß" {
 		t.Errorf("billing name %q", billing)
 	}
-	for _, table := range []string{"prescriptions", "documents", "customer_changes"} {
+	for _, table := range []string{"prescriptions", "customer_changes"} {
 		var n int
 		db.SQL().QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE customer_id = ?`, id).Scan(&n)
 		if n != 0 {
 			t.Errorf("%s keeps %d rows", table, n)
 		}
+	}
+	var docs []string
+	rows, _ := db.SQL().Query(`SELECT kind || ' ' || retained_until FROM documents WHERE customer_id = ?`, id)
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		docs = append(docs, d)
+	}
+	rows.Close()
+	if len(docs) != 1 || docs[0] != "scan 2031-11-22" {
+		t.Errorf("documents kept: %v", docs)
 	}
 	var raws int
 	db.SQL().QueryRow(`SELECT COUNT(*) FROM outbox WHERE customer_id = ? AND (raw IS NOT NULL OR last_error <> '')`, id).Scan(&raws)
@@ -378,6 +400,17 @@ func TestErasure(t *testing.T) {
 	}
 	if l, _ := db.SearchCustomers(ctx, "weiß", 10); len(l) != 1 || l[0].ID != op.Customer.ID {
 		t.Errorf("search finds the erased: %+v", l)
+	}
+
+	// Five years after the phone grant the retention job deletes its
+	// proof (§7a UWG), and the ledger still verifies.
+	db.Now = func() time.Time { return time.Date(2031, 11, 23, 9, 0, 0, 0, time.UTC) }
+	ret, err := db.ApplyRetention(ctx)
+	if err != nil || ret.PhoneProofDetails != 1 || ret.PhoneProofDocuments != 1 || ret.Orders != 0 {
+		t.Errorf("retention after five years: %+v %v", ret, err)
+	}
+	if v, err := db.Verify(ctx); err != nil || !v.OK {
+		t.Errorf("ledger after the retention job: %+v %v", v, err)
 	}
 
 	// Nothing of the address is left in the file, nor in the log.
@@ -479,6 +512,9 @@ func TestContactable(t *testing.T) {
 	place := func(email string, chans map[consent.Channel]bool) orders.Placed {
 		in := sampleOrder(t)
 		in.Customer.Email = email
+		// Five different people at one address: the erased one's name
+		// and address go on the blocking list for post.
+		in.Customer.LastName = strings.Split(email, "@")[0]
 		in.Customer.Mobile = ""
 		in.Consent.Channels = chans
 		p, err := db.PlaceOrder(ctx, in)
