@@ -28,8 +28,8 @@ type Event struct {
 	// APIToken is the name of the API token that entered the event, when
 	// the actor is ByAPI.
 	APIToken string `json:"api_token,omitempty"`
-	PrevHash        string     `json:"prev_hash"`
-	Hash            string     `json:"hash"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 
 	Contact string `json:"contact,omitempty"` // the address or number the consent covered
 	Note    string `json:"note,omitempty"`
