@@ -149,6 +149,12 @@ const (
 	AuditContactable = "contactable"  // contactable export of one channel
 	AuditConsent     = "consent"      // recorded a consent change for the customer
 	AuditStaff       = "staff_change" // added, disabled or reset a staff member
+	AuditUse         = "use"          // recorded an advertising use of a channel (§7a UWG)
+	// AuditViewRestricted is an access to what an erasure kept (§35(3)
+	// BDSG): a locked order, the proof of a phone consent, a kept mail;
+	// AuditRestrictedDenied an attempt by somebody who may not.
+	AuditViewRestricted   = "view_restricted"
+	AuditRestrictedDenied = "restricted_denied"
 )
 
 // Access is one entry of the audit log. It holds numbers only.

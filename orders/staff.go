@@ -226,14 +226,21 @@ func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
 	return token, nil
 }
 
-// APIToken returns the id of a valid bearer token.
-func (db *DB) APIToken(ctx context.Context, token string) (int64, error) {
-	var id int64
-	err := db.sql.QueryRowContext(ctx, `SELECT id FROM api_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&id)
+// APIToken returns the program behind a valid bearer token.
+func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
+	var a APIClient
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name FROM api_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&a.ID, &a.Name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, consent.Errorf(consent.Denied, "err.token_invalid")
+		return APIClient{}, consent.Errorf(consent.Denied, "err.token_invalid")
 	}
-	return id, err
+	return a, err
+}
+
+// APIClient is the program behind an API token: its id for the audit log,
+// its name for the consent ledger (actor api).
+type APIClient struct {
+	ID   int64
+	Name string
 }
 
 var dummyHash = sync.OnceValue(func() []byte {

@@ -110,6 +110,9 @@ func eventRows(e consent.Event, staff map[int64]string, numbers map[int64]string
 		{"Wie", label("source."+string(e.Source)) + " · " + label("actor."+string(e.Actor))},
 		{"Rechtsgrundlage", label("basis." + string(e.LegalBasis))},
 	}
+	if e.APIToken != "" {
+		rows = append(rows, [2]string{"Programm (API-Token)", e.APIToken})
+	}
 	if e.OptInLevel != "" {
 		rows = append(rows, [2]string{"Opt-in", label("level." + string(e.OptInLevel))})
 	}

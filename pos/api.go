@@ -141,6 +141,7 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	in.APIToken = apiClient(c)
 	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
 	if err != nil {
 		s.fail(c, err)
@@ -171,6 +172,9 @@ func (s *Server) apiOrder(c *gin.Context) {
 	o, err := s.db.Order(c.Request.Context(), id)
 	if err != nil {
 		s.fail(c, err)
+		return
+	}
+	if s.restrictedOrder(c, o) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"id": o.ID, "number": o.Number, "customer_id": o.CustomerID, "status": o.Status, "consent_mode": o.ConsentMode,
@@ -224,7 +228,8 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	change := orders.ConsentChange{CustomerID: id, OrderID: req.OrderID, Source: consent.Source(req.Source), Note: req.Note, Channels: map[consent.Channel]bool{}}
+	change := orders.ConsentChange{CustomerID: id, OrderID: req.OrderID, Source: consent.Source(req.Source), Note: req.Note, Channels: map[consent.Channel]bool{},
+		APIToken: apiClient(c)}
 	for k, v := range req.Channels {
 		change.Channels[consent.Channel(k)] = v
 	}
@@ -241,7 +246,35 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 	if events == nil {
 		events = []consent.Event{}
 	}
-	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "recorded": events})
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "purposes": gin.H{string(consent.HealthData): states[consent.HealthData]},
+		"recorded": events})
+}
+
+type apiUseRequest struct {
+	Channel string `json:"channel"`
+	Note    string `json:"note"`
+}
+
+// apiRecordUse is POST /api/v1/customers/{id}/uses: one advertising use
+// of a granted channel, for §7a UWG (the proof of a phone consent is kept
+// five years from each use).
+func (s *Server) apiRecordUse(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		return
+	}
+	var req apiUseRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	e, err := s.db.RecordUse(c.Request.Context(), orders.Use{CustomerID: id, Channel: consent.Channel(req.Channel), Note: req.Note, APIToken: apiClient(c)})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"customer_id": id, "recorded": e})
 }
 
 func (s *Server) apiVerify(c *gin.Context) {

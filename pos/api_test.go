@@ -126,7 +126,10 @@ func TestAPICreateOrderAndConsents(t *testing.T) {
 		cons.Channels["post"].NoticeVersion != "de-1" || len(cons.Events) != 2 {
 		t.Errorf("consents = %+v", cons)
 	}
-	if cons.Events[0]["source"] != "counter_tablet" || cons.Events[0]["hash"] == "" || cons.Events[0]["id"] != float64(1) {
+	// Consents that arrive through the API are recorded as such, with the
+	// token's name, never as a tap on the counter tablet (CJEU C-61/19).
+	if cons.Events[0]["source"] != "api" || cons.Events[0]["actor"] != "api" || cons.Events[0]["api_token"] != "ERP" ||
+		cons.Events[0]["hash"] == "" || cons.Events[0]["id"] != float64(1) {
 		t.Errorf("event = %v", cons.Events[0])
 	}
 

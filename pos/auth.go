@@ -21,6 +21,7 @@ const (
 	staffKey      = "consentdesk.staff"
 	sessionKey    = "consentdesk.session"
 	tokenKey      = "consentdesk.api_token"
+	tokenNameKey  = "consentdesk.api_token_name"
 )
 
 // setCookie sets an HttpOnly, SameSite=Strict cookie, Secure unless the
@@ -185,12 +186,20 @@ func (s *Server) requireToken(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	id, err := s.db.APIToken(c.Request.Context(), strings.TrimSpace(token))
+	client, err := s.db.APIToken(c.Request.Context(), strings.TrimSpace(token))
 	if err != nil {
 		s.fail(c, err)
 		c.Abort()
 		return
 	}
-	c.Set(tokenKey, id) // for the audit log
+	c.Set(tokenKey, client.ID) // for the audit log
+	c.Set(tokenNameKey, client.Name)
 	c.Next()
+}
+
+// apiClient is the name of the API token of the request, "" for staff:
+// what the API enters is recorded as entered by that program (CJEU
+// C-61/19, Art. 7(1)).
+func apiClient(c *gin.Context) string {
+	return c.GetString(tokenNameKey)
 }

@@ -102,7 +102,7 @@ func TestAPIReceiptProofExport(t *testing.T) {
 	}
 	if r["version"] != "KI-CR-v1.1.0" || r["jurisdiction"] != "DE" || r["consentTimestamp"].(float64) < 1.7e9 ||
 		!uuidRE.MatchString(r["consentReceiptID"].(string)) || r["piiPrincipalId"] != "customer:"+itoa(id) || r["sensitive"] != true ||
-		len(r["spiCat"].([]any)) != 1 || !strings.Contains(r["collectionMethod"].(string), "Tablet") || r["policyUrl"] == "" {
+		len(r["spiCat"].([]any)) != 1 || !strings.Contains(r["collectionMethod"].(string), "Kassensystem") || r["policyUrl"] == "" {
 		t.Errorf("receipt: %s", body)
 	}
 	ctrl := r["piiControllers"].([]any)[0].(map[string]any)
@@ -163,7 +163,7 @@ func TestAPIReceiptProofExport(t *testing.T) {
 		t.Fatalf("proof: %d %s", st, h.Get("Content-Type"))
 	}
 	text := pdfText(t, doc)
-	for _, want := range []string{"Nachweis der Einwilligung", "Hash-Kette geprüft: intakt", "Hinweistext de-1", "Tablet an der Kasse",
+	for _, want := range []string{"Nachweis der Einwilligung", "Hash-Kette geprüft: intakt", "Hinweistext de-1", "Kassensystem (API)",
 		"Einwilligung erteilt", "widerrufen", "Anruf des Kunden", "Datei stimmt mit dem Hash überein", "Text stimmt mit dem Hash überein",
 		"Widerruf", cons.Events[0].Hash[:20]} {
 		if !strings.Contains(text, want) {
@@ -312,7 +312,7 @@ func TestBackOfficePages(t *testing.T) {
 	counter := e.client()
 	counter.signIn(e.counter, "4711")
 	r := counter.get("/customers/" + cid)
-	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Verlauf aller Ereignisse") || !strings.Contains(r.body, "Tablet an der Kasse") ||
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Verlauf aller Ereignisse") || !strings.Contains(r.body, "Kassensystem (API)") ||
 		!strings.Contains(r.body, `href="/notices/de-1"`) {
 		t.Fatalf("customer page: %d", r.StatusCode)
 	}

@@ -88,6 +88,9 @@ func (s *Server) confirmationPDF(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if s.restrictedOrder(c, conf.Order) {
+		return
+	}
 	var buf bytes.Buffer
 	if err := pdf.RenderConfirmation(&buf, conf); err != nil {
 		s.fail(c, err)

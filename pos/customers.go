@@ -68,6 +68,12 @@ type customerView struct {
 	Changes     []orders.Change
 	Erasure     *orders.Erasure
 	Manager     bool
+	// Blocked: the channel's contact is on the blocking list of an
+	// earlier objection or erasure (§35(3) BDSG).
+	Blocked map[consent.Channel]bool
+	// Usable are the granted channels, where staff can record an
+	// advertising use (§7a UWG).
+	Usable []consent.Channel
 }
 
 func customerValues(cu orders.Customer) map[string]string {
@@ -85,6 +91,15 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 	}
 	v.States = states
 	v.Health = states[consent.HealthData]
+	if v.Blocked, err = s.db.BlockedChannels(ctx, cu); err != nil {
+		return v, err
+	}
+	for _, ch := range consent.Channels {
+		v.Blocked[ch] = v.Blocked[ch] || states[ch].Blocked
+		if states[ch].State == consent.Granted {
+			v.Usable = append(v.Usable, ch)
+		}
+	}
 	names, err := s.db.StaffNames(ctx)
 	if err != nil {
 		return v, err
@@ -108,6 +123,14 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 	}
 	if v.Changes, err = s.db.Changes(ctx, cu.ID); err != nil {
 		return v, err
+	}
+	if cu.Erased() && !v.Manager {
+		// §35(3) BDSG: what an erasure kept (the proof of a phone
+		// consent, commercial letters) is restricted to the manager.
+		v.Documents, v.Mails = nil, nil
+		for i := range v.Timeline {
+			v.Timeline[i].Contact, v.Timeline[i].Note = "", ""
+		}
 	}
 	return v, nil
 }
@@ -134,7 +157,11 @@ func (s *Server) renderCustomer(c *gin.Context, status int, cu orders.Customer, 
 
 func (s *Server) customerPage(c *gin.Context) {
 	cu, ok := s.customerID(c)
-	if !ok || !s.audit(c, orders.AuditView, cu.ID, "") {
+	action := orders.AuditView
+	if ok && cu.Erased() && staff(c).Role == orders.RoleManager {
+		action = orders.AuditViewRestricted // what the erasure kept, restricted
+	}
+	if !ok || !s.audit(c, action, cu.ID, "") {
 		return
 	}
 	flash := ""
@@ -145,6 +172,8 @@ func (s *Server) customerPage(c *gin.Context) {
 		flash = assets.T(s.lang(c), "customer.unchanged")
 	case "consent":
 		flash = assets.T(s.lang(c), "customer.consent_recorded")
+	case "use":
+		flash = assets.T(s.lang(c), "customer.use_recorded")
 	}
 	s.renderCustomer(c, http.StatusOK, cu, flash, nil, nil, nil)
 }
@@ -197,7 +226,7 @@ func (s *Server) customerConsentSubmit(c *gin.Context) {
 	}
 	change := orders.ConsentChange{CustomerID: cu.ID, Source: consent.Source(c.PostForm("source")), Note: c.PostForm("note"),
 		StaffID: staff(c).ID, Channels: map[consent.Channel]bool{}}
-	for _, ch := range consent.Channels {
+	for _, ch := range append(consent.Channels, consent.HealthData) {
 		if c.PostForm("withdraw_"+string(ch)) == "on" {
 			change.Channels[ch] = false
 		}
@@ -225,6 +254,30 @@ func (s *Server) customerConsentSubmit(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/customers/%d?done=consent", cu.ID))
 }
 
+// customerUseSubmit records an advertising use of a granted channel, a
+// call above all: §7a UWG keeps the phone consent's proof five years
+// from each use.
+func (s *Server) customerUseSubmit(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	_, err := s.db.RecordUse(c.Request.Context(), orders.Use{CustomerID: cu.ID, Channel: consent.Channel(c.PostForm("channel")), Note: c.PostForm("note"), StaffID: staff(c).ID})
+	if err != nil {
+		if code := consent.ErrorCode(err); code == consent.Invalid || code == consent.Conflict {
+			lang := s.lang(c)
+			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, message(lang, err), translateFields(lang, err), nil, nil)
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if !s.audit(c, orders.AuditUse, cu.ID, c.PostForm("channel")) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/customers/%d?done=use", cu.ID))
+}
+
 // customerDocument serves a signature or scan of this customer.
 func (s *Server) customerDocument(c *gin.Context) {
 	cu, ok := s.customerID(c)
@@ -239,6 +292,9 @@ func (s *Server) customerDocument(c *gin.Context) {
 	d, err := s.db.Document(c.Request.Context(), docID)
 	if err != nil || d.CustomerID != cu.ID {
 		s.notFound(c)
+		return
+	}
+	if cu.Erased() && !s.managerOnly(c) {
 		return
 	}
 	ext := map[string]string{"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[d.MIME]

@@ -36,6 +36,9 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 		s.fail(c, err)
 		return orderView{}, false
 	}
+	if s.restrictedOrder(c, o) {
+		return orderView{}, false
+	}
 	cust, err := s.db.Customer(ctx, o.CustomerID)
 	if err != nil {
 		s.fail(c, err)

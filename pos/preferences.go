@@ -20,6 +20,7 @@ import (
 func (s *Server) publicRoutes(r gin.IRoutes) {
 	r.GET("/p/:token", s.preferencesPage)
 	r.POST("/p/:token", s.preferencesSubmit)
+	r.GET("/u/:token", s.unsubscribePage)
 	r.POST("/u/:token", s.oneClickUnsubscribe)
 	r.GET("/c/:token", s.confirmPage)
 	r.POST("/c/:token", s.confirmSubmit)
@@ -32,6 +33,12 @@ type prefView struct {
 	Rows     []prefRow
 	Saved    bool
 	AnyOn    bool
+	// Objectable are the channels never granted (state none), where the
+	// page offers an explicit objection (GDPR Art. 21(3)).
+	Objectable []consent.Channel
+	// Health: the prescription consent is given, and can be withdrawn
+	// here like any other (Art. 7(3), Art. 9(2)(a)).
+	Health bool
 }
 
 type prefRow struct {
@@ -83,7 +90,12 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		on := st == consent.Granted || st == consent.Pending
 		v.AnyOn = v.AnyOn || on
 		v.Rows = append(v.Rows, prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on})
+		if st == consent.None {
+			v.Objectable = append(v.Objectable, ch)
+		}
 	}
+	h := states[consent.HealthData].State
+	v.Health = h == consent.Granted || h == consent.Pending
 	s.render(c, status, "preferences", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.preferences"), Flash: flash, Data: v})
 }
 
@@ -101,9 +113,27 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		return
 	}
 	change := orders.ConsentChange{CustomerID: cust.ID, Source: sourceOf(c.PostForm("src")), ByCustomer: true, Channels: map[consent.Channel]bool{}}
-	all := c.PostForm("action") == "withdraw_all"
-	for _, ch := range consent.Channels {
-		change.Channels[ch] = !all && c.PostForm("channel_"+string(ch)) == "on"
+	flash := "pref.saved"
+	switch c.PostForm("action") {
+	case "withdraw_all":
+		// An objection on every channel, granted or not (Art. 21(3)).
+		change.Object = true
+		for _, ch := range consent.Channels {
+			change.Channels[ch] = false
+		}
+	case "object":
+		ch := consent.Channel(c.PostForm("channel"))
+		if !ch.Valid() {
+			s.notFound(c)
+			return
+		}
+		change.Object, change.Channels[ch], flash = true, false, "pref.objected"
+	case "withdraw_health_data":
+		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
+	default:
+		for _, ch := range consent.Channels {
+			change.Channels[ch] = c.PostForm("channel_"+string(ch)) == "on"
+		}
 	}
 	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
 		if consent.ErrorCode(err) == consent.Invalid {
@@ -113,7 +143,24 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.renderPreferences(c, http.StatusOK, cust, true, assets.T(cust.Lang, "pref.saved"))
+	s.renderPreferences(c, http.StatusOK, cust, true, assets.T(cust.Lang, flash))
+}
+
+type unsubscribeView struct {
+	Token       string
+	Preferences string
+}
+
+// unsubscribePage is GET /u/{token}: a person who opens the unsubscribe
+// link in a browser gets one button that posts. The GET changes nothing:
+// mail scanners fetch every link.
+func (s *Server) unsubscribePage(c *gin.Context) {
+	cust, ok := s.customerOf(c, consent.UnsubscribeToken)
+	if !ok {
+		return
+	}
+	s.render(c, http.StatusOK, "unsubscribe", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.unsubscribe"),
+		Data: unsubscribeView{Token: c.Param("token"), Preferences: "/p/" + s.tokens.Make(consent.PreferencesToken, cust.ID) + "?src=mail"}})
 }
 
 // oneClickUnsubscribe is RFC 8058: the mail client posts
@@ -130,14 +177,27 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 		c.String(http.StatusBadRequest, "List-Unsubscribe=One-Click expected")
 		return
 	}
+	// Recorded whatever the state, as an objection where e-mail was never
+	// granted (Art. 21(3) GDPR, §7(3) Nr. 4 UWG): an existing-customer
+	// mail (§7(3) UWG) needs no consent, so only the objection stops it.
 	_, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
-		Channels: map[consent.Channel]bool{consent.Email: false}})
+		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}})
 	if err != nil {
 		if consent.ErrorCode(err) == consent.NotFound {
 			c.String(http.StatusNotFound, "not found")
 			return
 		}
 		s.fail(c, err)
+		return
+	}
+	if c.PostForm("page") == "1" { // the button of unsubscribePage, pressed by a person
+		cust, err := s.db.Customer(c.Request.Context(), id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.render(c, http.StatusOK, "unsubscribe", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.unsubscribe"),
+			Flash: assets.T(cust.Lang, "unsub.done"), Data: unsubscribeView{Token: c.Param("token")}})
 		return
 	}
 	c.String(http.StatusOK, "unsubscribed")

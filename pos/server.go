@@ -116,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	staff.GET("/customers/:id", s.customerPage)
 	staff.POST("/customers/:id", s.csrf, s.customerUpdate)
 	staff.POST("/customers/:id/consents", s.csrf, s.customerConsentSubmit)
+	staff.POST("/customers/:id/uses", s.csrf, s.customerUseSubmit)
 	staff.GET("/customers/:id/documents/:doc", s.customerDocument)
 
 	manager := staff.Group("/", s.requireManager)
@@ -151,6 +152,7 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/outbox", s.apiOutbox)
 	api.GET("/customers/:id/consents", s.apiConsents)
 	api.POST("/customers/:id/consents", s.apiRecordConsents)
+	api.POST("/customers/:id/uses", s.apiRecordUse)
 	api.GET("/customers/:id/export", s.exportJSON)
 	api.GET("/customers/:id/proof.pdf", s.proofPDF)
 	api.GET("/customers/:id/receipt.json", s.receiptJSON)
