@@ -40,9 +40,28 @@ func placeholders(c Controller) *strings.Replacer {
 	)
 }
 
-// RenderNotice fills a template with the store's details.
-func RenderNotice(template string, c Controller) string {
-	return placeholders(c).Replace(strings.ReplaceAll(template, "\r\n", "\n"))
+// RenderNotice fills a template of lang with the store's details, and
+// {health_data} with the paragraph that names the store's legal basis for
+// prescriptions.
+func RenderNotice(template, lang string, c Controller) string {
+	t := strings.ReplaceAll(template, "\r\n", "\n")
+	t = strings.ReplaceAll(t, "{health_data}", healthParagraph[lang][c.HealthLegalBasis()])
+	return placeholders(c).Replace(t)
+}
+
+// healthParagraph says on which basis prescriptions are kept (GDPR Art.
+// 13(1)(c)): explicit consent (Art. 9(2)(a)), withdrawable, or health
+// care (Art. 9(2)(h) with §22 BDSG), which needs none. The notice must
+// never name (a) where the store relies on (h).
+var healthParagraph = map[string]map[LegalBasis]string{
+	"de": {
+		BasisExplicitConsent: "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie nur mit Ihrer ausdrücklichen Einwilligung (Art. 9 Abs. 2 lit. a DSGVO), verschlüsselt, und nutzen sie nie für Werbung. Ohne Einwilligung fertigen wir Ihren Auftrag trotzdem an, speichern die Werte aber nicht. Sie können die Einwilligung jederzeit widerrufen; dann löschen wir die gespeicherten Werte.",
+		BasisHealthCare:      "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie verschlüsselt, soweit es für Ihre augenoptische Versorgung nötig ist, durch Personal, das zur Verschwiegenheit verpflichtet ist (Art. 9 Abs. 2 lit. h, Abs. 3 DSGVO in Verbindung mit § 22 Abs. 1 Nr. 1 lit. b BDSG). Dafür ist keine Einwilligung nötig. Wir nutzen sie nie für Werbung.",
+	},
+	"en": {
+		BasisExplicitConsent: "Your refraction values are health data. We store them only with your explicit consent (Art. 9(2)(a) GDPR), encrypted, and never use them for advertising. Without consent we still make your order, but do not store the values. You may withdraw the consent at any time; we then delete the stored values.",
+		BasisHealthCare:      "Your refraction values are health data. We store them encrypted as far as your optical care needs them, handled by staff bound to secrecy (Art. 9(2)(h) and (3) GDPR with § 22(1) no. 1(b) BDSG). No consent is needed for this. We never use them for advertising.",
+	},
 }
 
 // TextHash is the SHA-256 of a notice text, hex-encoded.
@@ -70,7 +89,11 @@ func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controlle
 	if err := ValidateTemplate(template); err != nil {
 		return NoticeVersion{}, err
 	}
-	text := RenderNotice(template, c)
+	if c.HealthLegalBasis() == BasisHealthCare && !strings.Contains(template, "{health_data}") {
+		// A text of its own would still name Art. 9(2)(a) (Art. 13(1)(c)).
+		return NoticeVersion{}, &Error{Code: Invalid, Key: "err.invalid_input", Fields: map[string]string{"health_data_basis": "err.notice_health_basis"}}
+	}
+	text := RenderNotice(template, lang, c)
 	cur, err := CurrentNotice(ctx, tx, lang)
 	if err == nil && cur.Text == text && cur.Template == template {
 		return cur, nil

@@ -246,7 +246,11 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation) {
 		"ebenso einfach, wie Sie sie erteilt haben (Art. 7 Abs. 3 DSGVO).", c.Order.Number)), "", "L", false)
 	p.Ln(2)
 	boxes := append([]consent.Channel{}, consent.Channels...)
-	if c.Order.HasPrescription || c.Ticked[consent.HealthData] != "" {
+	// Under Art. 9(2)(h) with §22 BDSG no consent is asked for the
+	// prescription, so no box is printed: a sentence states the basis
+	// instead. An order whose customer did consent keeps its box.
+	healthCare := c.Store.HealthLegalBasis() == consent.BasisHealthCare && c.Ticked[consent.HealthData] == ""
+	if (c.Order.HasPrescription && !healthCare) || c.Ticked[consent.HealthData] != "" {
 		boxes = append(boxes, consent.HealthData)
 	}
 	for _, ch := range boxes {
@@ -267,13 +271,26 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation) {
 		p.MultiCell(textW-7, 4.8, clean(text), "", "L", false)
 		p.Ln(1.5)
 	}
+	if healthCare && c.Order.HasPrescription {
+		p.Ln(2)
+		setFont(p, true, 9)
+		p.CellFormat(textW, 5, "Gesundheitsdaten – getrennt von der Werbung", "", 1, "L", false, 0, "")
+		setFont(p, false, 9)
+		p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Brillenwerte: %s speichert Ihre Brillenwerte (Gesundheitsdaten) verschlüsselt, soweit es für Ihre "+
+			"augenoptische Versorgung nötig ist (Art. 9 Abs. 2 lit. h, Abs. 3 DSGVO in Verbindung mit § 22 Abs. 1 Nr. 1 lit. b BDSG). "+
+			"Dafür ist keine Einwilligung nötig. Sie werden nie für Werbung genutzt.", c.Store.Name)), "", "L", false)
+	}
 	p.Ln(1)
 	setFont(p, true, 9)
 	p.CellFormat(textW, 5, "Ihr Widerspruchsrecht", "", 1, "L", false, 0, "")
 	setFont(p, false, 8.5)
-	p.MultiCell(textW, 4.2, "Sie können der Verwendung Ihrer Daten für Werbung jederzeit widersprechen, ohne dass dafür andere als die "+
-		"Übermittlungskosten nach den Basistarifen entstehen (Art. 21 Abs. 2 und 3 DSGVO, § 7 Abs. 3 UWG). Nach einem Widerspruch "+
-		"nutzen wir Ihre Daten nicht mehr für Werbung.", "", "L", false)
+	// Art. 21(2)-(4) GDPR, §7(3) Nr. 4 UWG: the objection is pointed out
+	// for every channel, and how to make it.
+	p.MultiCell(textW, 4.2, clean(fmt.Sprintf("Sie können der Werbung an Sie per Post, E-Mail, SMS und Telefon jederzeit widersprechen, "+
+		"jedem Weg einzeln oder allen zusammen, ohne dass dafür andere als die Übermittlungskosten nach den Basistarifen entstehen "+
+		"(Art. 21 Abs. 2 und 3 DSGVO, § 7 Abs. 3 UWG): über den QR-Code unten, den Link in jeder E-Mail, per E-Mail an %s, "+
+		"telefonisch unter %s, per Brief an %s oder im Geschäft. Nach einem Widerspruch nutzen wir Ihre Daten auf diesem Weg nicht mehr für Werbung.",
+		c.Store.Email, c.Store.Phone, c.Store.Address())), "", "L", false)
 	p.Ln(3)
 
 	signatureArea(p, c)

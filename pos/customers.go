@@ -294,7 +294,7 @@ func (s *Server) customerDocument(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
-	if cu.Erased() && !s.managerOnly(c) {
+	if cu.Erased() && !s.restrictedAccess(c, cu.ID, fmt.Sprintf("document %d", d.ID)) {
 		return
 	}
 	ext := map[string]string{"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[d.MIME]

@@ -69,6 +69,13 @@ func (s *Server) loadMail(c *gin.Context) (followup.Mail, followup.Parsed, bool)
 		s.fail(c, err)
 		return followup.Mail{}, followup.Parsed{}, false
 	}
+	if m.RetainedUntil != "" {
+		// A commercial letter kept after an erasure (§257 HGB) is
+		// restricted (§35(3) BDSG): a manager only, every access logged.
+		if !s.restrictedAccess(c, m.CustomerID, "mail "+strconv.FormatInt(m.ID, 10)) {
+			return followup.Mail{}, followup.Parsed{}, false
+		}
+	}
 	var p followup.Parsed
 	if len(m.Raw) > 0 {
 		if p, err = followup.Parse(m.Raw); err != nil {

@@ -14,14 +14,18 @@ import (
 // its date. Only a manager sees it, as a record retained for the law,
 // never in full as a live order, and every access, or attempt, is logged.
 
-// managerOnly lets a signed-in manager through; anybody else, staff or
-// an API token, gets 403. It answers the request itself when it refuses.
-func (s *Server) managerOnly(c *gin.Context) bool {
-	if _, api := c.Get(tokenKey); !api && staff(c).Role == orders.RoleManager {
-		return true
+// restrictedAccess guards what an erasure kept (a document of the phone
+// consent's proof, a kept mail): a signed-in manager gets through; anybody
+// else, staff or an API token, gets 403. Both are logged. It answers the
+// request itself when it refuses.
+func (s *Server) restrictedAccess(c *gin.Context, customerID int64, detail string) bool {
+	if _, api := c.Get(tokenKey); api || staff(c).Role != orders.RoleManager {
+		if s.audit(c, orders.AuditRestrictedDenied, customerID, detail) {
+			s.fail(c, consent.Errorf(forbidden, "err.restricted_manager_only"))
+		}
+		return false
 	}
-	s.fail(c, consent.Errorf(forbidden, "err.restricted_manager_only"))
-	return false
+	return s.audit(c, orders.AuditViewRestricted, customerID, detail)
 }
 
 // restrictedOrder handles a locked order: a manager sees the restricted
@@ -31,13 +35,7 @@ func (s *Server) restrictedOrder(c *gin.Context, o orders.Order) bool {
 	if !o.Restricted() {
 		return false
 	}
-	if _, api := c.Get(tokenKey); api || staff(c).Role != orders.RoleManager {
-		if s.audit(c, orders.AuditRestrictedDenied, o.CustomerID, o.Number) {
-			s.fail(c, consent.Errorf(forbidden, "err.order_restricted"))
-		}
-		return true
-	}
-	if !s.audit(c, orders.AuditViewRestricted, o.CustomerID, o.Number) {
+	if !s.restrictedAccess(c, o.CustomerID, o.Number) {
 		return true
 	}
 	lang := s.lang(c)

@@ -1,0 +1,493 @@
+package orders_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// Tests of the legal core (issue "Every objection counts"): each names
+// the rule it enforces, and the ledger must verify after every step.
+
+func verified(t *testing.T, db *orders.DB) {
+	t.Helper()
+	if v, err := db.Verify(context.Background()); err != nil || !v.OK {
+		t.Fatalf("ledger: %+v %v", v, err)
+	}
+}
+
+func stateOf(t *testing.T, db *orders.DB, id int64) map[consent.Channel]consent.ChannelState {
+	t.Helper()
+	st, _, err := db.Consents(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func noConsentOrder(t *testing.T, c orders.Customer) orders.NewOrder {
+	in := sampleOrder(t)
+	in.Customer = c
+	in.Consent = orders.ConsentInput{Mode: orders.ModeTablet}
+	in.Prescription = nil
+	return in
+}
+
+// GDPR Art. 21(3), §7(3) Nr. 4 UWG: an objection counts whatever the
+// channel's state. Before, a customer's "no" on a channel that was never
+// granted recorded nothing, and §7(3) advertising went on.
+func TestObjectionWithoutGrantIsRecorded_Art21(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, noConsentOrder(t, sampleOrder(t).Customer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.Customer.ID
+	// A switch that merely stays off on the preference page is no objection.
+	ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true,
+		Channels: map[consent.Channel]bool{consent.Post: false, consent.Email: false, consent.SMS: false, consent.Phone: false}})
+	if err != nil || len(ev) != 0 {
+		t.Fatalf("saved with all off: %d events, %v", len(ev), err)
+	}
+	// The one-click unsubscribe, the mail link, the QR code and "withdraw
+	// all" are objections: recorded on every channel in state none.
+	for _, src := range []consent.Source{consent.EmailLink, consent.QRCode} {
+		ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: src, ByCustomer: true, Object: true,
+			Channels: map[consent.Channel]bool{consent.Email: false, consent.SMS: false, consent.Post: false}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src == consent.EmailLink && len(ev) != 3 {
+			t.Fatalf("objection recorded %d events, want 3", len(ev))
+		}
+		if src == consent.QRCode && len(ev) != 0 { // already withdrawn: nothing new
+			t.Fatalf("second objection recorded %d events", len(ev))
+		}
+	}
+	st := stateOf(t, db, id)
+	for _, ch := range []consent.Channel{consent.Email, consent.SMS, consent.Post} {
+		if st[ch].State != consent.Withdrawn {
+			t.Errorf("%s after objection: %s", ch, st[ch].State)
+		}
+	}
+	if st[consent.Phone].State != consent.None {
+		t.Errorf("phone was not objected to: %s", st[consent.Phone].State)
+	}
+	verified(t, db)
+}
+
+// §35(3) BDSG, Art. 17(3), OLG Frankfurt 6 U 54/19: an objection or an
+// erasure leaves a blocking entry that outlives the erasure; a new record
+// of the same person starts withdrawn, for a new order, an API order and
+// an import; only a fresh explicit consent of the customer lifts it.
+func TestBlockListOutlivesErasure_BDSG35(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	first := sampleOrder(t) // Jürgen Weiß, Hauptstraße 1, j.weiss@Example.ORG, 0170 1234567
+	p, err := db.PlaceOrder(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.EmailLink, ByCustomer: true, Object: true,
+		Channels: map[consent.Channel]bool{consent.SMS: false}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Erase(ctx, p.Customer.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The list holds no readable personal data.
+	rows, err := db.SQL().Query(`SELECT channel, key_hash, reason FROM block_list`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var ch, hash, reason string
+		rows.Scan(&ch, &hash, &reason)
+		n++
+		if len(hash) != 64 || strings.ContainsAny(hash, "@+ ") {
+			t.Errorf("block entry %s holds %q", ch, hash)
+		}
+	}
+	rows.Close()
+	if n != 4 {
+		t.Errorf("%d block entries, want 4 (post, e-mail, SMS, phone)", n)
+	}
+
+	// The same person comes back, written a little differently.
+	back := sampleOrder(t).Customer
+	back.Email = "J.Weiss@example.org"
+	back.Street = "Hauptstr. 1"
+	again, err := db.PlaceOrder(ctx, noConsentOrder(t, back))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stateOf(t, db, again.Customer.ID)
+	for _, ch := range consent.Channels {
+		if st[ch].State != consent.Withdrawn || !st[ch].Blocked {
+			t.Errorf("%s of the returning customer: %+v", ch, st[ch])
+		}
+	}
+	if l, err := db.Contactable(ctx, consent.Post); err != nil || len(l) != 0 {
+		t.Errorf("post contactable: %+v %v", l, err)
+	}
+	// An import of the same person starts blocked too.
+	if _, err := db.ImportCustomers(ctx, []orders.Customer{{LastName: "Weiß", Email: "j.weiss@example.org"}, {LastName: "Neu", Email: "neu@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	imported, _ := db.SearchCustomers(ctx, "weiss", 10)
+	blocked := 0
+	for _, c := range imported {
+		if stateOf(t, db, c.ID)[consent.Email].Blocked {
+			blocked++
+		}
+	}
+	if blocked != 2 { // the order's record and the import's
+		t.Errorf("%d blocked records of j.weiss, want 2", blocked)
+	}
+	neu, _ := db.SearchCustomers(ctx, "neu@", 1)
+	if len(neu) != 1 || stateOf(t, db, neu[0].ID)[consent.Email].State != consent.None {
+		t.Errorf("an unrelated import was blocked: %+v", neu)
+	}
+
+	// A grant that another program sends cannot lift the block: refused,
+	// and nothing of the order is stored.
+	orderCount := countRows(t, db, "orders")
+	api := sampleOrder(t)
+	api.Customer = orders.Customer{ID: again.Customer.ID}
+	api.Consent = orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true}}
+	api.Prescription, api.APIToken = nil, "ERP"
+	_, err = db.PlaceOrder(ctx, api)
+	var e *consent.Error
+	if !asError(err, &e) || e.Fields["consent.channels.email"] != "err.channel_blocked" || countRows(t, db, "orders") != orderCount {
+		t.Fatalf("API grant on a blocked channel: %v", err)
+	}
+	// Staff typing a grant from a call cannot either.
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: again.Customer.ID, Source: consent.PhoneRequest,
+		Channels: map[consent.Channel]bool{consent.Email: true}}); !asError(err, &e) || e.Fields["channels.email"] != "err.channel_blocked" {
+		t.Fatalf("staff grant on a blocked channel: %v", err)
+	}
+	// The customer's own tap at the counter lifts it, recorded as such.
+	counter := api
+	counter.APIToken = ""
+	placed, err := db.PlaceOrder(ctx, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(placed.Events) != 2 || placed.Events[0].Action != consent.Unblock || placed.Events[1].Action != consent.Grant ||
+		placed.Events[0].Actor != consent.ByCustomer {
+		t.Fatalf("counter grant events: %+v", placed.Events)
+	}
+	if st := stateOf(t, db, again.Customer.ID)[consent.Email]; st.State != consent.Pending || st.Blocked {
+		t.Errorf("e-mail after the fresh consent: %+v", st)
+	}
+	if b, _ := db.BlockedChannels(ctx, placed.Customer); b[consent.Email] || !b[consent.SMS] {
+		t.Errorf("blocked channels after the lift: %v", b)
+	}
+	verified(t, db)
+}
+
+// §35(3) BDSG, Art. 18: after an erasure the order records kept for
+// §147 AO / §257 HGB are locked until their date.
+func TestRestrictedRecordsAfterErasure_BDSG35(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Erase(ctx, p.Customer.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := db.Order(ctx, p.Order.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Restricted() || o.RestrictedUntil != res.Kept[0].DeleteAfter {
+		t.Fatalf("kept order not locked: %q, kept %+v", o.RestrictedUntil, res.Kept)
+	}
+	if _, err := db.MarkReady(ctx, o.ID); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("a locked order was marked ready: %v", err)
+	}
+	if n := countRows(t, db, "outbox WHERE kind = 'pickup'"); n != 0 {
+		t.Errorf("%d pickup mails queued for a locked order", n)
+	}
+	verified(t, db)
+}
+
+// §7a UWG: phone consent proof is kept five years from the grant and from
+// each use, through an erasure; then the retention job deletes it.
+func TestPhoneProofKeptFiveYearsFromLastUse_UWG7a(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	db.Now = func() time.Time { return now }
+	in := sampleOrder(t)
+	in.Consent.Channels = map[consent.Channel]bool{consent.Phone: true}
+	p, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.Customer.ID
+	// A use without a consent is refused, not recorded as lawful.
+	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: consent.SMS}); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("use without consent: %v", err)
+	}
+	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: "fax"}); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("use of an unknown channel: %v", err)
+	}
+	// Two years later the store calls, and records it.
+	now = now.AddDate(2, 0, 0)
+	use, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: consent.Phone, Note: "Herbstaktion"})
+	if err != nil || use.Action != consent.Use || use.Contact != "+491701234567" {
+		t.Fatalf("use: %+v %v", use, err)
+	}
+	if st := stateOf(t, db, id)[consent.Phone]; st.State != consent.Granted || st.LastUsedAt != use.CreatedAt {
+		t.Errorf("phone after the use: %+v", st)
+	}
+	now = now.AddDate(0, 1, 0)
+	res, err := db.Erase(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := now.AddDate(-0, -1, 0).In(orders.Berlin).AddDate(5, 0, 0).Format("2006-01-02")
+	if res.PhoneProof == nil || res.PhoneProof.DeleteAfter != until || res.PhoneProof.Documents != 1 || res.PhoneProof.Events != 2 {
+		t.Fatalf("phone proof %+v, want until %s", res.PhoneProof, until)
+	}
+	kept := func() (details, docs int) {
+		db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_event_details d JOIN consent_events e ON e.seq = d.event_seq WHERE e.customer_id = ?`, id).Scan(&details)
+		db.SQL().QueryRow(`SELECT COUNT(*) FROM documents WHERE customer_id = ?`, id).Scan(&docs)
+		return
+	}
+	if d, s := kept(); d != 2 || s != 1 {
+		t.Fatalf("kept after erasure: %d details, %d signatures", d, s)
+	}
+	// Five years after the grant (but not after the use) nothing goes.
+	now = time.Now().UTC().AddDate(5, 0, 2)
+	if r, err := db.ApplyRetention(ctx); err != nil || r.PhoneProofDetails+r.PhoneProofDocuments != 0 {
+		t.Fatalf("five years after the grant: %+v %v", r, err)
+	}
+	// Five years after the use it goes.
+	now = time.Now().UTC().AddDate(7, 0, 2)
+	if r, err := db.ApplyRetention(ctx); err != nil || r.PhoneProofDetails != 2 || r.PhoneProofDocuments != 1 {
+		t.Fatalf("five years after the use: %+v %v", r, err)
+	}
+	if d, s := kept(); d != 0 || s != 0 {
+		t.Errorf("left after its period: %d details, %d signatures", d, s)
+	}
+	verified(t, db)
+}
+
+// GDPR Art. 9(2)(a), Art. 7(3): the prescription consent is withdrawn
+// like any other, and the stored prescriptions go with it; under Art.
+// 9(2)(h) with §22 BDSG they stay.
+func TestPrescriptionConsentWithdrawable_Art9(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil || !p.PrescriptionStored {
+		t.Fatal(err)
+	}
+	// Given only at the counter, with the values.
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PhoneRequest,
+		Channels: map[consent.Channel]bool{consent.HealthData: true}}); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("health data granted by phone: %v", err)
+	}
+	ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PreferencePage, ByCustomer: true,
+		Channels: map[consent.Channel]bool{consent.HealthData: false}})
+	if err != nil || len(ev) != 1 || ev[0].Channel != consent.HealthData || ev[0].Action != consent.Withdraw || ev[0].LegalBasis != consent.BasisExplicitConsent {
+		t.Fatalf("withdrawal: %+v %v", ev, err)
+	}
+	if rx, err := db.Prescription(ctx, p.Order.ID); err != nil || rx != nil {
+		t.Errorf("prescription after withdrawal: %v %v", rx, err)
+	}
+	if st := stateOf(t, db, p.Customer.ID)[consent.HealthData]; st.State != consent.Withdrawn {
+		t.Errorf("health data state: %s", st.State)
+	}
+	if st := stateOf(t, db, p.Customer.ID)[consent.Post]; st.State != consent.Granted {
+		t.Errorf("marketing touched by the prescription withdrawal: %s", st.State)
+	}
+
+	// Under Art. 9(2)(h) the values never rested on consent: they stay.
+	ctrl, _ := db.Controller(ctx)
+	ctrl.HealthBasis = string(consent.BasisHealthCare)
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	in := sampleOrder(t)
+	in.Customer.Email = "h@example.org"
+	in.Consent.HealthData = false
+	hp, err := db.PlaceOrder(ctx, in)
+	if err != nil || !hp.PrescriptionStored {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: hp.Customer.ID, Source: consent.PhoneRequest,
+		Channels: map[consent.Channel]bool{consent.HealthData: false}}); err != nil {
+		t.Fatal(err)
+	}
+	if rx, err := db.Prescription(ctx, hp.Order.ID); err != nil || rx == nil {
+		t.Errorf("an Art. 9(2)(h) prescription was deleted: %v", err)
+	}
+	// The notice names (h) with §22 BDSG then, not (a).
+	n, err := consent.CurrentNotice(ctx, db.SQL(), "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(n.Text, "Art. 9 Abs. 2 lit. h") || !strings.Contains(n.Text, "§ 22") || strings.Contains(n.Text, "Art. 9 Abs. 2 lit. a") {
+		t.Errorf("notice under (h):\n%s", n.Text)
+	}
+	verified(t, db)
+}
+
+// A store whose own notice text still names Art. 9(2)(a) cannot switch
+// to (h): the notice would tell the customer something false.
+func TestHealthCareBasisNeedsTheNoticeToSayIt_Art13(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	own := strings.Repeat("Unser eigener Hinweistext. Brillenwerte nur mit Einwilligung nach Art. 9 Abs. 2 lit. a DSGVO. ", 4)
+	if _, err := db.PublishNotice(ctx, "de", own, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctrl, _ := db.Controller(ctx)
+	ctrl.HealthBasis = string(consent.BasisHealthCare)
+	err := db.SaveController(ctx, ctrl, 0)
+	var e *consent.Error
+	if !asError(err, &e) || e.Fields["health_data_basis"] != "err.notice_health_basis" {
+		t.Fatalf("switch to (h) with a notice naming (a): %v", err)
+	}
+	if c, _ := db.Controller(ctx); c.HealthLegalBasis() != consent.BasisExplicitConsent {
+		t.Error("the refused switch changed the setting")
+	}
+}
+
+// CJEU C-61/19, Art. 7(1): who gave a consent, and how, is stated
+// truthfully. An API order is recorded as such, with the token's name; a
+// grant staff type in needs a signed form, or for e-mail the customer's
+// own confirmation. Withdrawals never need evidence.
+func TestWhoGaveConsentIsTruthful_Art7_1(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	in := sampleOrder(t)
+	in.APIToken = "ERP"
+	p, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Events {
+		if e.Source != consent.API || e.Actor != consent.ByAPI || e.APIToken != "ERP" {
+			t.Errorf("API event recorded as %s/%s/%q", e.Source, e.Actor, e.APIToken)
+		}
+	}
+	id := p.Customer.ID
+	events := countRows(t, db, "consent_events")
+	var e *consent.Error
+	for _, src := range []consent.Source{consent.PhoneRequest, consent.InPerson} {
+		_, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: src, StaffID: 1,
+			Channels: map[consent.Channel]bool{consent.SMS: true, consent.Phone: true}})
+		if !asError(err, &e) || e.Fields["channels.sms"] != "err.grant_needs_evidence" || e.Fields["channels.phone"] != "err.grant_needs_evidence" {
+			t.Errorf("%s grant without evidence: %v", src, err)
+		}
+	}
+	if n := countRows(t, db, "consent_events"); n != events {
+		t.Errorf("refused grants left %d events", n-events)
+	}
+	// E-mail by phone waits for the customer's own confirmation.
+	in2 := sampleOrder(t)
+	in2.Customer.Email = "anruf@example.org"
+	in2.Consent = orders.ConsentInput{Mode: orders.ModeTablet}
+	p2, err := db.PlaceOrder(ctx, in2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p2.Customer.ID, Source: consent.PhoneRequest, Channels: map[consent.Channel]bool{consent.Email: true}})
+	if err != nil || len(ev) != 1 || ev[0].OptInLevel != consent.ConfirmedOptIn || stateOf(t, db, p2.Customer.ID)[consent.Email].State != consent.Pending {
+		t.Errorf("e-mail by phone: %+v %v", ev, err)
+	}
+	// A paper form: without a scan refused for post, with one recorded.
+	paper := noConsentOrder(t, orders.Customer{ID: p2.Customer.ID})
+	paper.Consent.Mode = orders.ModePaper
+	po, err := db.PlaceOrder(ctx, paper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p2.Customer.ID, OrderID: po.Order.ID, Source: consent.PaperForm,
+		Channels: map[consent.Channel]bool{consent.Post: true}}); !asError(err, &e) || e.Fields["channels.post"] != "err.grant_needs_evidence" {
+		t.Errorf("paper tick without scan: %v", err)
+	}
+	scan := []byte("%PDF-1.4\nsigned form")
+	ev, err = db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p2.Customer.ID, OrderID: po.Order.ID, Source: consent.PaperForm,
+		Channels: map[consent.Channel]bool{consent.Post: true}, Scan: scan})
+	if err != nil || len(ev) != 1 || ev[0].EvidenceSHA256 != orders.SHA256Hex(scan) || ev[0].Actor != consent.ByStaff {
+		t.Errorf("paper tick with scan: %+v %v", ev, err)
+	}
+	// Withdrawals need nothing.
+	if ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PhoneRequest, Channels: map[consent.Channel]bool{consent.Post: false}}); err != nil || len(ev) != 1 {
+		t.Errorf("withdrawal by phone: %+v %v", ev, err)
+	}
+	verified(t, db)
+}
+
+// GDPR Art. 4(14), Art. 9: the signature is kept as a flat image only. An
+// upload that carries a text chunk and stroke timing must not be stored
+// as it came.
+func TestSignatureStoredFlatWithoutMetadata_Art9(t *testing.T) {
+	db := openDB(t)
+	raw := withChunks(t, signaturePNG(t), map[string]string{
+		"tEXt": "Comment\x00pressure=0.42,0.57,0.61",
+		"zTXt": "",
+		"iTXt": "StrokeTiming\x00\x00\x00\x00\x00t=0,16,33,50,66,83 ms",
+	})
+	in := sampleOrder(t)
+	in.Consent.SignaturePNG = raw
+	p, err := db.PlaceOrder(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.Signature(context.Background(), p.Order.ID)
+	if err != nil || len(stored) == 0 {
+		t.Fatal(err)
+	}
+	if bytes.Equal(stored, raw) {
+		t.Fatal("the raw upload was stored")
+	}
+	for _, needle := range []string{"tEXt", "iTXt", "pressure", "StrokeTiming", "t=0,16"} {
+		if bytes.Contains(stored, []byte(needle)) {
+			t.Errorf("stored signature holds %q", needle)
+		}
+	}
+	if p.Events[0].EvidenceSHA256 != orders.SHA256Hex(stored) {
+		t.Error("the ledger's evidence is not the stored image")
+	}
+}
+
+// withChunks inserts ancillary chunks after IHDR, with valid CRCs, so
+// that a PNG decoder reads the image as before.
+func withChunks(t *testing.T, png []byte, chunks map[string]string) []byte {
+	t.Helper()
+	const ihdrEnd = 8 + 4 + 4 + 13 + 4
+	out := append([]byte{}, png[:ihdrEnd]...)
+	for typ, data := range chunks {
+		if data == "" {
+			continue
+		}
+		var b bytes.Buffer
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.WriteString(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		out = append(out, b.Bytes()...)
+	}
+	return append(out, png[ihdrEnd:]...)
+}
