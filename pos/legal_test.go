@@ -1,0 +1,247 @@
+package pos_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// The legal core through the web: each test names its rule.
+
+// orderNothingGiven places an API order with every channel off.
+func orderNothingGiven(t *testing.T, a *api, email string) int64 {
+	t.Helper()
+	body := strings.Replace(apiOrder, `"post": true, "email": true`, `"post": false, "email": false`, 1)
+	body = strings.Replace(body, "j.weiss@example.org", email, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	return created.CustomerID
+}
+
+// GDPR Art. 21(3), §7(3) Nr. 4 UWG: the one-click unsubscribe, "withdraw
+// all" and the object button record an objection on a channel that was
+// never granted; a switch left off does not; a GET changes nothing.
+func TestObjectionsOnThePublicPages_Art21(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+
+	// One-click, e-mail never granted (the §7(3) UWG case).
+	id := orderNothingGiven(t, a, "oneclick@example.org")
+	u := tokens.Make(consent.UnsubscribeToken, id)
+	c := e.client()
+	before := e.events()
+	if r := c.get("/u/" + u); r.StatusCode != http.StatusOK || !strings.Contains(r.body, `name="List-Unsubscribe" value="One-Click"`) || e.events() != before {
+		t.Fatalf("GET /u: %d, events %d → %d", r.StatusCode, before, e.events())
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/u/"+u, strings.NewReader("List-Unsubscribe=One-Click"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || e.state(t, id, consent.Email) != consent.Withdrawn || e.events() != before+1 {
+		t.Fatalf("one-click on state none: %d, %s", res.StatusCode, e.state(t, id, consent.Email))
+	}
+	// The unsubscribe page's button, pressed by a person, says so in words.
+	r := c.post("/u/"+u, url.Values{"List-Unsubscribe": {"One-Click"}, "page": {"1"}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Erledigt") {
+		t.Errorf("unsubscribe page button: %d", r.StatusCode)
+	}
+
+	// The preference page: switches left off record nothing ...
+	id2 := orderNothingGiven(t, a, "prefs@example.org")
+	p := "/p/" + tokens.Make(consent.PreferencesToken, id2)
+	page := c.get(p + "?src=qr")
+	if !strings.Contains(page.body, `name="action" value="object"`) || !strings.Contains(page.body, `value="sms"`) {
+		t.Fatalf("no way to object on the page")
+	}
+	before = e.events()
+	c.post(p, url.Values{"action": {"save"}, "src": {"qr"}})
+	if e.events() != before {
+		t.Fatal("a save with every switch off recorded an event")
+	}
+	// ... the object button records one, ...
+	if r := c.post(p, url.Values{"action": {"object"}, "channel": {"sms"}, "src": {"qr"}}); r.StatusCode != http.StatusOK ||
+		e.state(t, id2, consent.SMS) != consent.Withdrawn || e.events() != before+1 {
+		t.Fatalf("object button: %d, %s", r.StatusCode, e.state(t, id2, consent.SMS))
+	}
+	// ... and "withdraw all" objects on every channel left.
+	c.post(p, url.Values{"action": {"withdraw_all"}, "src": {"qr"}})
+	for _, ch := range consent.Channels {
+		if e.state(t, id2, ch) != consent.Withdrawn {
+			t.Errorf("%s after withdraw all: %s", ch, e.state(t, id2, ch))
+		}
+	}
+	_, events, _ := e.db.Consents(context.Background(), id2)
+	for _, ev := range events {
+		if ev.Source != consent.QRCode || ev.Actor != consent.ByCustomer {
+			t.Errorf("objection recorded as %s/%s", ev.Source, ev.Actor)
+		}
+	}
+	if v, err := e.db.Verify(context.Background()); err != nil || !v.OK {
+		t.Fatalf("ledger: %+v %v", v, err)
+	}
+}
+
+// GDPR Art. 9(2)(a), Art. 7(3): the prescription consent is withdrawn by
+// the API, on the preference page and on the customer page.
+func TestPrescriptionWithdrawnEverywhere_Art9(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	ctx := context.Background()
+	withRx := func(email string) (int64, int64) {
+		id := orderWithEverything(t, a, email)
+		list, _ := e.db.CustomerOrders(ctx, id)
+		if len(list) != 1 || !list[0].HasPrescription {
+			t.Fatalf("order without prescription: %+v", list)
+		}
+		return id, list[0].ID
+	}
+	gone := func(orderID int64) bool {
+		o, err := e.db.Order(ctx, orderID)
+		return err == nil && !o.HasPrescription
+	}
+	// The API.
+	id, oid := withRx("api-rx@example.org")
+	var out struct {
+		Purposes map[string]struct{ State string } `json:"purposes"`
+	}
+	if st := a.call("POST", "/api/v1/customers/"+itoa(id)+"/consents", `{"channels": {"health_data": false}, "source": "phone_request"}`, &out); st != http.StatusOK ||
+		out.Purposes["health_data"].State != "withdrawn" || !gone(oid) {
+		t.Errorf("API withdrawal: %d %+v", st, out)
+	}
+	if st := a.call("POST", "/api/v1/customers/"+itoa(id)+"/consents", `{"channels": {"health_data": true}, "source": "phone_request"}`, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("API grant of health data: %d", st)
+	}
+	// The preference page.
+	id, oid = withRx("page-rx@example.org")
+	c := e.client()
+	p := "/p/" + consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, id)
+	if r := c.get(p); !strings.Contains(r.body, `value="withdraw_health_data"`) {
+		t.Fatal("the preference page offers no withdrawal of the prescription consent")
+	}
+	if r := c.post(p, url.Values{"action": {"withdraw_health_data"}}); r.StatusCode != http.StatusOK || !gone(oid) || e.state(t, id, consent.Post) != consent.Granted {
+		t.Errorf("page withdrawal: %d", r.StatusCode)
+	}
+	// The customer page in the back office.
+	id, oid = withRx("office-rx@example.org")
+	staffC := e.client()
+	staffC.signIn(e.counter, "4711")
+	staffC.get("/customers/" + itoa(id))
+	if r := staffC.post("/customers/"+itoa(id)+"/consents", url.Values{"withdraw_health_data": {"on"}, "source": {"in_person"}}); r.StatusCode != http.StatusSeeOther || !gone(oid) {
+		t.Errorf("back office withdrawal: %d", r.StatusCode)
+	}
+}
+
+// §7a UWG: an advertising use is recorded through the API and on the
+// customer page; a use of a channel without consent is refused.
+func TestAdvertisingUseRecorded_UWG7a(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	body := strings.Replace(apiOrder, `"phone": false`, `"phone": true`, 1)
+	body = strings.Replace(body, `"phone": ""`, `"phone": "0761 123456"`, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	id := itoa(created.CustomerID)
+	var use struct {
+		Recorded consent.Event `json:"recorded"`
+	}
+	if st := a.call("POST", "/api/v1/customers/"+id+"/uses", `{"channel": "phone", "note": "Herbstaktion"}`, &use); st != http.StatusCreated ||
+		use.Recorded.Action != consent.Use || use.Recorded.APIToken != "ERP" || use.Recorded.Contact != "+49761123456" {
+		t.Fatalf("API use: %d %+v", st, use.Recorded)
+	}
+	if st := a.call("POST", "/api/v1/customers/"+id+"/uses", `{"channel": "sms"}`, nil); st != http.StatusConflict {
+		t.Errorf("use without consent: %d", st)
+	}
+	if st := a.call("POST", "/api/v1/customers/"+id+"/uses", `{"channel": "phone", "when": "now"}`, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("unknown field: %d", st)
+	}
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	if r := c.get("/customers/" + id); !strings.Contains(r.body, `action="/customers/`+id+`/uses"`) {
+		t.Fatal("no use form on the customer page")
+	}
+	if r := c.post("/customers/"+id+"/uses", url.Values{"channel": {"phone"}, "note": {"Rückruf"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("back office use: %d %s", r.StatusCode, r.body)
+	}
+	st, _, _ := e.db.Consents(context.Background(), created.CustomerID)
+	if st[consent.Phone].LastUsedAt == "" || st[consent.Phone].State != consent.Granted {
+		t.Errorf("phone after uses: %+v", st[consent.Phone])
+	}
+}
+
+// §35(3) BDSG: an erased customer's kept order is locked. Counter staff
+// and API tokens are refused, a manager sees it as retained for the law,
+// and every access is logged. The blocking list shows on the customer page.
+func TestLockedOrderManagerOnlyAndLogged_BDSG35(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "locked@example.org")
+	list, _ := e.db.CustomerOrders(context.Background(), id)
+	oid := itoa(list[0].ID)
+	if st := a.call("DELETE", "/api/v1/customers/"+itoa(id), "", nil); st != http.StatusOK {
+		t.Fatalf("erase: %d", st)
+	}
+	counter := e.client()
+	counter.signIn(e.counter, "4711")
+	for _, path := range []string{"/orders/" + oid, "/orders/" + oid + "/confirmation.pdf"} {
+		if r := counter.get(path); r.StatusCode != http.StatusForbidden || strings.Contains(r.body, "Gleitsichtgläser") {
+			t.Errorf("counter %s: %d", path, r.StatusCode)
+		}
+	}
+	if st := a.call("GET", "/api/v1/orders/"+oid, "", nil); st != http.StatusForbidden {
+		t.Errorf("API order: %d", st)
+	}
+	if r := counter.post("/orders/"+oid+"/ready", url.Values{}); r.StatusCode == http.StatusOK {
+		t.Errorf("ready on a locked order: %d", r.StatusCode)
+	}
+	manager := e.client()
+	manager.signIn(e.manager, "8642")
+	r := manager.get("/orders/" + oid)
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "§ 147 AO / § 257 HGB bis "+keptUntil()) || !strings.Contains(r.body, "Gleitsichtgläser") ||
+		strings.Contains(r.body, "/ready") {
+		t.Fatalf("manager view: %d", r.StatusCode)
+	}
+	log, err := e.db.AuditLog(context.Background(), orders.AuditFilter{CustomerID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied, viewed := 0, 0
+	for _, l := range log {
+		switch l.Action {
+		case orders.AuditRestrictedDenied:
+			denied++
+		case orders.AuditViewRestricted:
+			viewed++
+		}
+	}
+	if denied != 3 || viewed != 1 {
+		t.Errorf("audit: %d refused, %d viewed; want 3 and 1", denied, viewed)
+	}
+
+	// A new record of the same person shows "blocked".
+	again := orderNothingGiven(t, a, "locked@example.org")
+	if r := counter.get("/customers/" + itoa(again)); !strings.Contains(r.body, "gesperrt (früherer Widerspruch oder Löschung)") {
+		t.Error("the customer page does not show the block")
+	}
+	for _, ch := range consent.Channels {
+		if e.state(t, again, ch) != consent.Withdrawn {
+			t.Errorf("%s of the returning customer: %s", ch, e.state(t, again, ch))
+		}
+	}
+}
