@@ -53,7 +53,9 @@ func TestThankYouAndConfirmationMails(t *testing.T) {
 	checkOptOutParts(t, s, thanks, placed.Customer.ID)
 	for _, want := range []string{"Guten Tag Frau Weiß,", placed.Order.Number, "Gleitsichtbrille „Aurora“", "459,00 €", "2 × Brillenetui", "25,00 €",
 		"Gesamtbetrag: 484,00 €", "Anzahlung: 100,00 €", "Bei Abholung zu zahlen: 384,00 €", "Ihr Abholtermin:", "https://optik-muster.example",
-		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster", "Sitz: Freiburg im Breisgau", "§ 7 Abs. 3 UWG"} {
+		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster", "Sitz: Freiburg im Breisgau", "§ 7 Abs. 3 UWG",
+		// Art. 21(2)-(4) GDPR: the objection is pointed out for every channel.
+		"per E-Mail, SMS, Telefon und Post"} {
 		if !strings.Contains(thanks.Text, want) {
 			t.Errorf("thank-you text lacks %q", want)
 		}

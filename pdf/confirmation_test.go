@@ -68,7 +68,10 @@ func sample(t testing.TB, mode string, name string) pdf.Confirmation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 12, 3, 10, 0, 0, 0, pdf.Berlin)
+	// Ahead of the day the tests run: a fixed date turns into "pickup in
+	// the past" the day after it, and PlaceOrder refuses the order.
+	day := time.Now().In(pdf.Berlin).AddDate(0, 0, 4)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, pdf.Berlin)
 	in := orders.NewOrder{
 		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jürgen", LastName: name, Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
 			Email: "j.weiss@example.org", Mobile: "+49 170 1234567"},
@@ -275,4 +278,29 @@ func BenchmarkConfirmation(b *testing.B) {
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	os.Exit(m.Run())
+}
+
+// Art. 21(2)-(4) GDPR, §7(3) UWG: the objection is pointed out for every
+// channel, not only e-mail; Art. 9(2)(h) with §22 BDSG: no "ich willige
+// ausdrücklich ein" box where the store does not ask for consent.
+func TestObjectionForEveryChannelAndHealthBasis_Art21_Art9(t *testing.T) {
+	needTool(t, "pdftotext")
+	c := sample(t, orders.ModeTablet, "Weiß")
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
+	for _, want := range []string{"per Post, E-Mail, SMS und Telefon jederzeit widersprechen", "Art. 21 Abs. 2 und 3 DSGVO", "ich willige ausdrücklich ein"} {
+		if !strings.Contains(strings.ToLower(text), strings.ToLower(want)) {
+			t.Errorf("the form under (a) lacks %q", want)
+		}
+	}
+	// An order placed under (h): the prescription is stored, no consent
+	// event was asked for.
+	c.Store.HealthBasis = string(consent.BasisHealthCare)
+	delete(c.Ticked, consent.HealthData)
+	text = strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
+	if strings.Contains(strings.ToLower(text), "willige ausdrücklich ein") {
+		t.Error("a consent box for the prescription under Art. 9(2)(h)")
+	}
+	if !strings.Contains(text, "Art. 9 Abs. 2 lit. h") || !strings.Contains(text, "§ 22 Abs. 1 Nr. 1 lit. b BDSG") {
+		t.Errorf("the basis (h) is not stated:\n%s", text)
+	}
 }
