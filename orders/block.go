@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -132,4 +133,52 @@ func (db *DB) createCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now t
 		return nil, err
 	}
 	return db.applyBlocks(ctx, tx, *c, consent.Channels, nil, Stamp(now))
+}
+
+// backfillBlocks puts the contacts of every withdrawn channel on the
+// blocking list when the list is empty but the ledger holds withdrawals:
+// a database from before the list existed. An erased customer's contacts
+// are gone and cannot be added. It runs once, at open.
+func (db *DB) backfillBlocks(ctx context.Context) error {
+	var entries, withdrawals int
+	if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM block_list), (SELECT COUNT(*) FROM consent_events WHERE action = 'withdraw')`).
+		Scan(&entries, &withdrawals); err != nil {
+		return err
+	}
+	if entries > 0 || withdrawals == 0 {
+		return nil
+	}
+	all, err := consent.AllStates(ctx, db.sql)
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		for id, states := range all {
+			cust, err := getCustomer(ctx, tx, id)
+			if err != nil || cust.Erased() {
+				if consent.ErrorCode(err) == consent.NotFound {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			for _, ch := range consent.Channels {
+				if states[ch].State != consent.Withdrawn {
+					continue
+				}
+				if err := db.block(ctx, tx, cust, ch, consent.BlockedByObjection, Stamp(now)); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		slog.Info("blocking list filled from earlier withdrawals", "entries", n)
+	}
+	return err
 }

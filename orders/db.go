@@ -89,6 +89,10 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.backfillBlocks(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("blocking list: %w", err)
+	}
 	return db, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
@@ -490,4 +491,47 @@ func withChunks(t *testing.T, png []byte, chunks map[string]string) []byte {
 		out = append(out, b.Bytes()...)
 	}
 	return append(out, png[ihdrEnd:]...)
+}
+
+// §35(3) BDSG: a database from before the blocking list existed gets its
+// withdrawals on the list when it is opened, so that a re-import cannot
+// contact them again.
+func TestBlockListFilledFromEarlierWithdrawals_BDSG35(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PhoneRequest,
+		Channels: map[consent.Channel]bool{consent.Email: false}}); err != nil {
+		t.Fatal(err)
+	}
+	// As it was before: withdrawn in the ledger, nothing on the list.
+	if _, err := db.SQL().Exec(`DELETE FROM block_list`); err != nil {
+		t.Fatal(err)
+	}
+	path := db.Path
+	db.Close()
+	db, err = orders.Open(ctx, path, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if b, err := db.BlockedChannels(ctx, p.Customer); err != nil || !b[consent.Email] || b[consent.Post] {
+		t.Fatalf("blocked after reopening: %v %v", b, err)
+	}
+	if _, err := db.ImportCustomers(ctx, []orders.Customer{{LastName: "Weiß", Email: "J.WEISS@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := db.SearchCustomers(ctx, "weiss", 5)
+	imported := 0
+	for _, c := range l {
+		if c.ID != p.Customer.ID && stateOf(t, db, c.ID)[consent.Email].Blocked {
+			imported++
+		}
+	}
+	if len(l) != 2 || imported != 1 {
+		t.Errorf("re-import after the fill: %d records, %d blocked", len(l), imported)
+	}
 }
