@@ -64,7 +64,13 @@ func (a *api) raw(method, path string) (int, http.Header, []byte) {
 // a signature, through the API.
 func orderWithEverything(t *testing.T, a *api, email string) int64 {
 	t.Helper()
-	body := strings.Replace(apiOrder, `"phone": false}`, `"phone": false}, "health_data": true, "signature_png": "`+signature(t)+`"`, 1)
+	return postOrder(t, a, strings.Replace(apiOrder, `"phone": false}`, `"phone": false}, "health_data": true, "signature_png": "`+signature(t)+`"`, 1), email)
+}
+
+// postOrder posts an API order body for the address email and returns
+// the customer id.
+func postOrder(t *testing.T, a *api, body, email string) int64 {
+	t.Helper()
 	body = strings.Replace(body, "j.weiss@example.org", email, 1)
 	var created struct {
 		CustomerID int64 `json:"customer_id"`

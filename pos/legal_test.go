@@ -16,15 +16,7 @@ import (
 // orderNothingGiven places an API order with every channel off.
 func orderNothingGiven(t *testing.T, a *api, email string) int64 {
 	t.Helper()
-	body := strings.Replace(apiOrder, `"post": true, "email": true`, `"post": false, "email": false`, 1)
-	body = strings.Replace(body, "j.weiss@example.org", email, 1)
-	var created struct {
-		CustomerID int64 `json:"customer_id"`
-	}
-	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
-		t.Fatalf("create: %d", st)
-	}
-	return created.CustomerID
+	return postOrder(t, a, strings.Replace(apiOrder, `"post": true, "email": true`, `"post": false, "email": false`, 1), email)
 }
 
 // GDPR Art. 21(3), §7(3) Nr. 4 UWG: the one-click unsubscribe, "withdraw
