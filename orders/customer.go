@@ -310,3 +310,19 @@ func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error)
 	}
 	return len(list), nil
 }
+
+// NationalPhone shows a stored E.164 number as Germans write it
+// ("0171 4455667"); a foreign number keeps its international form.
+func NationalPhone(e164 string) string {
+	if e164 == "" {
+		return ""
+	}
+	n, err := phonenumbers.Parse(e164, "DE")
+	if err != nil {
+		return e164
+	}
+	if n.GetCountryCode() == 49 {
+		return phonenumbers.Format(n, phonenumbers.NATIONAL)
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

@@ -33,6 +33,10 @@ type NewOrder struct {
 	Consent      ConsentInput
 	Prescription *Prescription
 	StaffID      int64
+	// Lang is the language the customer chose on the consent screen, when
+	// it differs from the record's: the notice of that language is the one
+	// they read and agreed to (Art. 7(1)), and it becomes theirs.
+	Lang string
 	// APIToken names the API token when the order came through the JSON
 	// API: its consents are then recorded as given through the API (source
 	// api, actor api), never as a tap on the counter tablet (CJEU C-61/19,
@@ -144,8 +148,18 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			if history, err = consent.Events(ctx, tx, cust.ID); err != nil {
 				return err
 			}
-		} else if history, err = db.createCustomer(ctx, tx, &cust, now); err != nil {
-			return err
+		} else {
+			if in.Lang != "" {
+				cust.Lang = in.Lang
+			}
+			if history, err = db.createCustomer(ctx, tx, &cust, now); err != nil {
+				return err
+			}
+		}
+		if in.Lang != "" && in.Lang != cust.Lang {
+			if err := setCustomerLang(ctx, tx, &cust, in.Lang, in.StaffID, now); err != nil {
+				return err
+			}
 		}
 		if err := checkContacts(cust, in.Consent); err != nil {
 			return err
@@ -284,4 +298,21 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// setCustomerLang records the language the customer chose on their screen,
+// logged like any correction (GDPR Art. 16).
+func setCustomerLang(ctx context.Context, tx *sql.Tx, c *Customer, lang string, staffID int64, now time.Time) error {
+	if lang != "de" && lang != "en" {
+		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"lang": "err.choice_invalid"}}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE customers SET lang = ?, updated_at = ? WHERE id = ?`, lang, Stamp(now), c.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO customer_changes (customer_id, staff_id, field, old_value, new_value, created_at) VALUES (?, ?, 'lang', ?, ?, ?)`,
+		c.ID, nullID(staffID), c.Lang, lang, Stamp(now)); err != nil {
+		return err
+	}
+	c.Lang = lang
+	return nil
 }

@@ -135,3 +135,52 @@ func (db *DB) Prescription(ctx context.Context, orderID int64) (*Prescription, e
 	}
 	return &p, nil
 }
+
+// AddPrescription stores a prescription for an order after the customer
+// gave the explicit consent on a fresh consent screen (GDPR Art. 9(2)(a)):
+// the consent event and the encrypted values commit together. Staff asked
+// again from the order page because the customer had left the switch off.
+func (db *DB) AddPrescription(ctx context.Context, orderID, staffID int64, p Prescription) error {
+	f := consent.FieldErrors{}
+	if p.Empty() {
+		f.Add("prescription", "err.required")
+	}
+	p.Validate(f)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		o, err := getOrder(ctx, tx, orderID)
+		if err != nil {
+			return err
+		}
+		if o.HasPrescription {
+			return consent.Errorf(consent.Conflict, "err.prescription_exists")
+		}
+		if o.Restricted() {
+			return consent.Errorf(consent.Conflict, "err.order_restricted")
+		}
+		cust, err := getCustomer(ctx, tx, o.CustomerID)
+		if err != nil {
+			return err
+		}
+		ctrl, err := consent.LoadSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		basis := ctrl.HealthLegalBasis()
+		if basis == consent.BasisExplicitConsent {
+			notice, err := consent.CurrentNotice(ctx, tx, cust.Lang)
+			if err != nil {
+				return err
+			}
+			e := consent.Event{CustomerID: cust.ID, Channel: consent.HealthData, Action: consent.Grant, OptInLevel: consent.SingleOptIn,
+				LegalBasis: basis, Source: consent.CounterTablet, Actor: consent.ByCustomer, NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256,
+				OrderID: o.ID, StaffID: staffID, CreatedAt: Stamp(now)}
+			if err := consent.Append(ctx, tx, &e); err != nil {
+				return err
+			}
+		}
+		return db.insertPrescription(ctx, tx, o.ID, cust.ID, p, basis, now)
+	})
+}

@@ -96,3 +96,31 @@ func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// MarkCollected records that a ready order was picked up: the last step
+// of the counter's day. Only a ready order can be collected.
+func (db *DB) MarkCollected(ctx context.Context, orderID int64) (Order, error) {
+	var o Order
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		var err error
+		if o, err = getOrder(ctx, tx, orderID); err != nil {
+			return err
+		}
+		if o.Restricted() {
+			return consent.Errorf(consent.Conflict, "err.order_restricted")
+		}
+		if o.Status != "ready" {
+			return consent.Errorf(consent.Conflict, "err.order_not_ready")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'collected' WHERE id = ? AND status = 'ready'`, o.ID); err != nil {
+			return err
+		}
+		o.Status = "collected"
+		return nil
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	slog.Info("order collected", "order_id", o.ID)
+	return o, nil
+}

@@ -115,6 +115,33 @@ func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
 // which is stored only as a hash. After MaxPINTries wrong PINs the account
 // is locked for LockDuration; a locked account refuses even the right PIN.
 func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (string, Staff, error) {
+	s, err := db.checkPIN(ctx, staffID, pin)
+	if err != nil {
+		return "", Staff{}, err
+	}
+	token := randomToken()
+	if lang != "en" {
+		lang = "de"
+	}
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, Stamp(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, staff_id, lang, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			hashToken(token), s.ID, lang, Stamp(now), Stamp(now.Add(SessionTTL)))
+		return err
+	})
+	if err != nil {
+		return "", Staff{}, err
+	}
+	slog.Info("staff signed in", "staff_id", s.ID)
+	return token, s, nil
+}
+
+// checkPIN checks a staff member's PIN, counting wrong ones: after
+// MaxPINTries the account is locked for LockDuration and refuses even the
+// right PIN. A right PIN resets the count.
+func (db *DB) checkPIN(ctx context.Context, staffID int64, pin string) (Staff, error) {
 	var s Staff
 	var hash, lockedUntil string
 	var failed int
@@ -123,14 +150,14 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 	if errors.Is(err, sql.ErrNoRows) {
 		// The same cost as a real check, so timing does not tell which ids exist.
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(pin))
-		return "", Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
 	}
 	if err != nil {
-		return "", Staff{}, err
+		return Staff{}, err
 	}
 	now := db.Now().UTC()
 	if t, err := time.Parse(time.RFC3339Nano, lockedUntil); err == nil && now.Before(t) {
-		return "", Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
+		return Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
 		err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
@@ -148,44 +175,36 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 			return nil
 		})
 		if err != nil {
-			return "", Staff{}, err
+			return Staff{}, err
 		}
-		return "", Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
 	}
-	token := randomToken()
-	if lang != "en" {
-		lang = "de"
-	}
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID); err != nil {
+	if failed > 0 {
+		if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+			_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
 			return err
+		}); err != nil {
+			return Staff{}, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, Stamp(now)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, staff_id, lang, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			hashToken(token), s.ID, lang, Stamp(now), Stamp(now.Add(SessionTTL)))
-		return err
-	})
-	if err != nil {
-		return "", Staff{}, err
 	}
-	slog.Info("staff signed in", "staff_id", s.ID)
-	return token, s, nil
+	return s, nil
 }
 
 // Session is a signed-in staff member.
 type Session struct {
 	Staff Staff
 	Lang  string
+	// HandOver is set while the customer holds the tablet: the session
+	// reaches the customer's screens only (see SetHandOver).
+	HandOver string
 }
 
 // Session looks up the session of a cookie value.
 func (db *DB) Session(ctx context.Context, token string) (Session, error) {
 	var s Session
-	err := db.sql.QueryRowContext(ctx, `SELECT st.id, st.name, st.role, se.lang FROM sessions se JOIN staff st ON st.id = se.staff_id
+	err := db.sql.QueryRowContext(ctx, `SELECT st.id, st.name, st.role, se.lang, se.hand_over FROM sessions se JOIN staff st ON st.id = se.staff_id
 		WHERE se.id_hash = ? AND se.expires_at > ? AND st.disabled = 0`, hashToken(token), Stamp(db.Now())).
-		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Lang)
+		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Lang, &s.HandOver)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, consent.Errorf(consent.Denied, "err.signin_required")
 	}
@@ -199,6 +218,41 @@ func (db *DB) SetSessionLang(ctx context.Context, token, lang string) error {
 	}
 	_, err := db.w.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
 	return err
+}
+
+// SetHandOver locks a session to the customer's screens while the
+// customer holds the tablet (state names the screen), or records where it
+// goes after. Only UnlockHandOver, with the staff member's PIN, clears it.
+func (db *DB) SetHandOver(ctx context.Context, token, state string) error {
+	if state == "" {
+		return errors.New("hand over: empty state")
+	}
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = ? WHERE id_hash = ?`, state, hashToken(token))
+		return err
+	})
+}
+
+// UnlockHandOver takes the tablet back: the PIN of the session's staff
+// member, counted like a sign-in (wrong PINs lock the account). It returns
+// the state the session was in.
+func (db *DB) UnlockHandOver(ctx context.Context, token, pin string) (string, error) {
+	sess, err := db.Session(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	if _, err := db.checkPIN(ctx, sess.Staff.ID, pin); err != nil {
+		return "", err
+	}
+	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = '' WHERE id_hash = ?`, hashToken(token))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	slog.Info("tablet taken back", "staff_id", sess.Staff.ID)
+	return sess.HandOver, nil
 }
 
 // SignOut ends a session.

@@ -92,6 +92,10 @@ func (s *Server) requireStaff(c *gin.Context) {
 			c.Set(sessionKey, sess)
 			st := sess.Staff
 			c.Set(staffKey, &st)
+			if sess.HandOver != "" && !handOverAllows(sess.HandOver, c) {
+				s.lockedOut(c) // the customer holds the tablet
+				return
+			}
 			c.Next()
 			return
 		}
@@ -163,6 +167,14 @@ func (s *Server) logout(c *gin.Context) {
 // for the session.
 func (s *Server) setLang(c *gin.Context) {
 	lang := assets.Lang(c.PostForm("lang"))
+	if token, err := c.Cookie(sessionCookie); err == nil {
+		// The customer's tap on a locked tablet never changes the
+		// staff's language (the customer screens have their own switch).
+		if sess, err := s.db.Session(c.Request.Context(), token); err == nil && sess.HandOver != "" {
+			c.Redirect(http.StatusSeeOther, handbackPath)
+			return
+		}
+	}
 	s.setCookie(c, langCookie, lang, 365*24*3600)
 	if token, err := c.Cookie(sessionCookie); err == nil {
 		if err := s.db.SetSessionLang(c.Request.Context(), token, lang); err != nil {
@@ -202,4 +214,11 @@ func (s *Server) requireToken(c *gin.Context) {
 // C-61/19, Art. 7(1)).
 func apiClient(c *gin.Context) string {
 	return c.GetString(tokenNameKey)
+}
+
+// session is the request's staff session.
+func session(c *gin.Context) orders.Session {
+	v, _ := c.Get(sessionKey)
+	sess, _ := v.(orders.Session)
+	return sess
 }

@@ -443,8 +443,33 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatal("the pointer events drew nothing on the canvas")
 	}
 	b.submit("#consent-form button[type=submit]")
-	if loc := b.location(); !strings.HasPrefix(loc, "/orders/1") {
+	// The tablet is still in the customer's hands: a locked thank-you
+	// screen, no staff menu, and every staff page refused until a PIN.
+	if loc := b.location(); loc != "/handback" {
 		t.Fatalf("consent went to %s: %s", loc, eval[string](b, `document.body.innerText`))
+	}
+	b.check(tabletLandscape, "handback", "de")
+	if txt := eval[string](b, `document.body.innerText`); !strings.Contains(txt, "bitte geben Sie das Tablet jetzt zurück") {
+		t.Errorf("hand-back screen: %s", txt)
+	}
+	if n := eval[int](b, `document.querySelectorAll("header nav a, a[href^='/customers'], a[href^='/orders'], form[action='/logout']").length`); n != 0 {
+		t.Errorf("%d staff links on the customer's screen", n)
+	}
+	for _, p := range []string{"/customers", "/customers/1", "/orders/new", "/orders/1", "/dashboard", "/mailbox"} {
+		b.open(tabletLandscape, p)
+		if loc := b.location(); loc != "/handback" {
+			t.Errorf("the customer reached %s from the locked screen: %s", p, loc)
+		}
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#pin"), "1234"))
+	b.submit("form[action='/handback'] button[type=submit]")
+	if loc := b.location(); loc != "/handback" || !eval[bool](b, `!!document.querySelector(".field-error")`) {
+		t.Errorf("a wrong PIN unlocked the tablet: %s", loc)
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("form[action='/handback'] button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/1") {
+		t.Fatalf("unlock went to %s: %s", loc, eval[string](b, `document.body.innerText`))
 	}
 	b.check(tabletLandscape, "order-done", "de")
 	states, events, err := e.db.Consents(ctx, 1)

@@ -78,7 +78,7 @@ type customerView struct {
 
 func customerValues(cu orders.Customer) map[string]string {
 	return map[string]string{"salutation": cu.Salutation, "first_name": cu.FirstName, "last_name": cu.LastName, "street": cu.Street,
-		"postal_code": cu.PostalCode, "city": cu.City, "email": cu.Email, "mobile": cu.Mobile, "phone": cu.Phone, "lang": cu.Lang}
+		"postal_code": cu.PostalCode, "city": cu.City, "email": cu.Email, "mobile": orders.NationalPhone(cu.Mobile), "phone": orders.NationalPhone(cu.Phone), "lang": cu.Lang}
 }
 
 func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerView, error) {

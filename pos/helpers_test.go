@@ -162,3 +162,10 @@ func (e *env) count(table string) int {
 	}
 	return n
 }
+
+// handBack takes the tablet back from the customer with a staff PIN.
+func (c *client) handBack(pin string) resp {
+	c.e.t.Helper()
+	c.get("/handback")
+	return c.post("/handback", url.Values{"pin": {pin}})
+}

@@ -28,10 +28,17 @@ type consentView struct {
 	HealthOn   bool
 	Notice     consent.NoticeVersion
 	Total      int64
+	Deposit    int64
 	OrderItems []orders.Item
+	// AskRx: the customer left the prescription switch off although
+	// values were typed; the screen asks once before they are dropped.
+	AskRx     bool
+	Signature string // the drawn signature, kept while the screen asks
+	Store     consent.Controller
+	HasLogo   bool
 }
 
-func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder) (consentView, error) {
+func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang string) (consentView, error) {
 	ctx := c.Request.Context()
 	cust := in.Customer
 	current := map[consent.Channel]consent.ChannelState{}
@@ -48,12 +55,14 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder) (con
 	if err != nil {
 		return consentView{}, err
 	}
-	notice, err := s.db.CurrentNotice(ctx, cust.Lang)
+	// The notice in the language the customer reads on this screen: the
+	// order records this very version (Art. 7(1)).
+	notice, err := s.db.CurrentNotice(ctx, lang)
 	if err != nil {
 		return consentView{}, err
 	}
-	v := consentView{Draft: id, Customer: cust, Notice: notice, Total: orders.Total(in.Items), OrderItems: in.Items,
-		HealthAsk: in.Prescription != nil && ctrl.HealthLegalBasis() == consent.BasisExplicitConsent}
+	v := consentView{Draft: id, Customer: cust, Notice: notice, Total: orders.Total(in.Items), Deposit: in.DepositCents, OrderItems: in.Items,
+		HealthAsk: in.Prescription != nil && ctrl.HealthLegalBasis() == consent.BasisExplicitConsent, Store: ctrl, HasLogo: len(ctrl.Logo) > 0}
 	for _, ch := range consent.Channels {
 		st := current[ch].State
 		if st == "" {
@@ -65,19 +74,53 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder) (con
 	return v, nil
 }
 
+// consentPage hands the tablet to the customer: from here the session is
+// locked to the customer's screens until a staff PIN takes it back.
 func (s *Server) consentPage(c *gin.Context) {
 	id := c.Param("draft")
-	in, ok := s.drafts.get(id, staff(c).ID)
+	d, ok := s.drafts.getDraft(id, staff(c).ID)
 	if !ok {
 		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
 		return
 	}
-	v, err := s.consentView(c, id, in)
+	if session(c).HandOver == "" {
+		if err := s.setHandOver(c, onConsentScreen(id)); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	v, err := s.consentView(c, id, d.order, d.lang)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "consent", view{Title: assets.T(s.lang(c), "title.consent"), CustomerScreen: true, Data: v})
+	s.render(c, http.StatusOK, "consent", view{Title: assets.T(d.lang, "title.consent"), Lang: d.lang, CustomerScreen: true, Data: v})
+}
+
+// consentLang is the customer's own language switch on their screen: it
+// changes the draft's language (and the notice shown), never the staff's.
+func (s *Server) consentLang(c *gin.Context) {
+	id := c.Param("draft")
+	if !s.drafts.setLang(id, staff(c).ID, c.PostForm("lang")) {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/orders/consent/"+id)
+}
+
+// consentBack: the customer spotted a typo. The tablet goes back to the
+// staff (locked until their PIN), who correct the form.
+func (s *Server) consentBack(c *gin.Context) {
+	id := c.Param("draft")
+	if _, ok := s.drafts.getDraft(id, staff(c).ID); !ok {
+		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		return
+	}
+	if err := s.setHandOver(c, backToStaff(id)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, handbackPath)
 }
 
 // decodeDataURL reads the canvas's "data:image/png;base64,…".
@@ -95,11 +138,13 @@ func decodeDataURL(v string) ([]byte, bool) {
 
 func (s *Server) consentSubmit(c *gin.Context) {
 	id := c.Param("draft")
-	in, ok := s.drafts.get(id, staff(c).ID)
+	d, ok := s.drafts.getDraft(id, staff(c).ID)
 	if !ok {
 		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
 		return
 	}
+	in := d.order
+	in.Lang = d.lang
 	in.Consent.Mode = orders.ModeTablet
 	in.Consent.Channels = map[consent.Channel]bool{}
 	for _, ch := range consent.Channels {
@@ -114,17 +159,31 @@ func (s *Server) consentSubmit(c *gin.Context) {
 		return
 	}
 	in.Consent.SignaturePNG = sig
-	s.placeAndShow(c, in, id)
+	v, err := s.consentView(c, id, in, d.lang)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// Values were typed, the switch is off: ask once, in plain words,
+	// before they are dropped (nothing typed is lost without a word).
+	if v.HealthAsk && !in.Consent.HealthData && c.PostForm("rx_decided") != "1" {
+		for i, ch := range v.Choices {
+			v.Choices[i].On = in.Consent.Channels[ch.Channel]
+		}
+		v.AskRx, v.Signature = true, c.PostForm("signature")
+		s.render(c, http.StatusOK, "consent", view{Title: assets.T(d.lang, "title.consent"), Lang: d.lang, CustomerScreen: true, Data: v})
+		return
+	}
+	s.placeAndShow(c, in, id, d.lang)
 }
 
-// placeAndShow places the order and shows its page, or the screen it
-// came from with the errors.
-func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID string) {
+// placeAndShow places the order. From the customer's screen it then
+// shows the hand-back screen; a paper order goes to its page.
+func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID, customerLang string) {
 	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
 	if err != nil {
-		lang := s.lang(c)
 		if consent.ErrorCode(err) == consent.Invalid && draftID != "" {
-			v, verr := s.consentView(c, draftID, in)
+			v, verr := s.consentView(c, draftID, in, customerLang)
 			if verr != nil {
 				s.fail(c, verr)
 				return
@@ -133,19 +192,27 @@ func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID string
 				v.Choices[i].On = in.Consent.Channels[ch.Channel]
 			}
 			v.HealthOn = in.Consent.HealthData
-			s.render(c, http.StatusUnprocessableEntity, "consent", view{Title: assets.T(lang, "title.consent"), CustomerScreen: true, Flash: assets.T(lang, "err.invalid_input"),
-				Errors: translateFields(lang, err), Data: v})
+			s.render(c, http.StatusUnprocessableEntity, "consent", view{Title: assets.T(customerLang, "title.consent"), Lang: customerLang, CustomerScreen: true,
+				Flash: assets.T(customerLang, "err.invalid_input"), Errors: translateFields(customerLang, err), Data: v})
 			return
 		}
 		s.fail(c, err)
 		return
 	}
-	if draftID != "" {
-		s.drafts.drop(draftID)
+	rxDropped := in.Prescription != nil && !placed.PrescriptionStored
+	if rxDropped {
+		// Kept in memory only, never on disk without consent (Art. 9),
+		// so that staff can ask once more from the order page.
+		s.drafts.keepRx(placed.Order.ID, in.StaffID, *in.Prescription)
 	}
-	q := "?done=1"
-	if in.Prescription != nil && !placed.PrescriptionStored {
-		q += "&rx=dropped"
+	if draftID == "" {
+		c.Redirect(http.StatusSeeOther, "/orders/"+strconv.FormatInt(placed.Order.ID, 10)+"?done=1")
+		return
 	}
-	c.Redirect(http.StatusSeeOther, "/orders/"+strconv.FormatInt(placed.Order.ID, 10)+q)
+	s.drafts.drop(draftID)
+	if err := s.setHandOver(c, afterOrder(placed.Order.ID, rxDropped)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, handbackPath)
 }

@@ -32,6 +32,13 @@ type orderForm struct {
 var rxFields = []string{"sph", "cyl", "axis", "add", "prism", "pd"}
 
 func (s *Server) orderNewPage(c *gin.Context) {
+	// Back from the customer's screen to correct something: the form as
+	// it was typed.
+	if d, ok := s.drafts.getDraft(c.Query("draft"), staff(c).ID); ok {
+		s.drafts.drop(c.Query("draft"))
+		s.render(c, http.StatusOK, "order_new", view{Title: assets.T(s.lang(c), "title.order_new"), Flash: assets.T(s.lang(c), "order.correct"), Data: d.form})
+		return
+	}
 	form := orderForm{Mode: orders.ModeTablet, Rx: map[string]string{}, Salutations: orders.Salutations}
 	for i := range form.Items {
 		form.Items[i].Quantity, form.Items[i].VAT = "1", "19"
@@ -138,18 +145,21 @@ func (s *Server) orderNewSubmit(c *gin.Context) {
 			Errors: translateFields(lang, f.Err()), Data: form})
 		return
 	}
+	custLang := valid.Customer.Lang
 	if valid.Customer.ID != 0 {
-		if _, err := s.db.Customer(c.Request.Context(), valid.Customer.ID); err != nil {
+		cu, err := s.db.Customer(c.Request.Context(), valid.Customer.ID)
+		if err != nil {
 			s.render(c, http.StatusUnprocessableEntity, "order_new", view{Title: assets.T(lang, "title.order_new"), Flash: message(lang, err),
 				Errors: map[string]string{"customer.id": message(lang, err)}, Data: form})
 			return
 		}
+		custLang = cu.Lang
 	}
 	if valid.Consent.Mode == orders.ModePaper {
-		s.placeAndShow(c, valid, "")
+		s.placeAndShow(c, valid, "", custLang)
 		return
 	}
-	id := s.drafts.put(in.StaffID, valid)
+	id := s.drafts.put(in.StaffID, valid, form, custLang)
 	c.Redirect(http.StatusSeeOther, "/orders/consent/"+id)
 }
 

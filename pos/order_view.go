@@ -22,6 +22,15 @@ type orderView struct {
 	Contacts  map[consent.Channel]string
 	Mails     []followup.Mail
 	Ready     bool
+	Collected bool
+	// RxKept: the customer left the prescription switch off; the typed
+	// values wait in memory for staff to ask once more.
+	RxKept bool
+	// CallInstead is the number to call when the order is ready and the
+	// customer gave no e-mail address (no pickup mail can go).
+	CallInstead string
+	Scans       []orders.Document
+	PaperSaved  bool
 }
 
 func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
@@ -63,6 +72,20 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 	for _, ch := range consent.Channels {
 		v.Contacts[ch] = cust.Contact(ch)
 	}
+	_, v.RxKept = s.drafts.rxFor(o.ID, staff(c).ID)
+	if cust.Email == "" {
+		v.CallInstead = orders.NationalPhone(cust.Contact(consent.Phone))
+	}
+	docs, err := s.db.Documents(ctx, cust.ID, false)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	for _, d := range docs {
+		if d.OrderID == o.ID && d.Kind == "scan" {
+			v.Scans = append(v.Scans, d)
+		}
+	}
 	return v, true
 }
 
@@ -77,6 +100,8 @@ func (s *Server) orderPage(c *gin.Context) {
 	v.Done = c.Query("done") == "1"
 	v.RxDropped = c.Query("rx") == "dropped"
 	v.Ready = c.Query("ready") == "1"
+	v.Collected = c.Query("collected") == "1"
+	v.PaperSaved = c.Query("saved") == "1"
 	s.render(c, http.StatusOK, "order", view{Title: assets.T(s.lang(c), "title.order") + " " + v.Order.Number, Data: v})
 }
 
@@ -127,6 +152,20 @@ func (s *Server) paperError(c *gin.Context, v orderView, err error) {
 	lang := s.lang(c)
 	s.render(c, http.StatusUnprocessableEntity, "order", view{Title: assets.T(lang, "title.order") + " " + v.Order.Number,
 		Flash: assets.T(lang, "err.invalid_input"), Errors: translateFields(lang, err), Data: v})
+}
+
+// markCollected is the last step: the customer picked the order up.
+func (s *Server) markCollected(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.notFound(c)
+		return
+	}
+	if _, err := s.db.MarkCollected(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/orders/"+strconv.FormatInt(id, 10)+"?collected=1")
 }
 
 // markReady is the back office's button: the order can be collected, and

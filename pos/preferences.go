@@ -23,6 +23,7 @@ func (s *Server) publicRoutes(r gin.IRoutes) {
 	r.GET("/u/:token", s.unsubscribePage)
 	r.POST("/u/:token", s.oneClickUnsubscribe)
 	r.GET("/c/:token", s.confirmPage)
+	r.GET("/logo", s.logo)
 	r.POST("/c/:token", s.confirmSubmit)
 }
 
@@ -275,4 +276,20 @@ func (s *Server) limitPublic(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// logo serves the store's logo for the customer's screens and pages; 404
+// while there is none.
+func (s *Server) logo(c *gin.Context) {
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(ctrl.Logo) == 0 {
+		s.notFound(c)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, ctrl.LogoMIME, ctrl.Logo)
 }

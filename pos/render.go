@@ -61,6 +61,9 @@ var funcs = template.FuncMap{
 		return pdf.Appointment(p.Start, p.End)
 	},
 	"channels": func() []consent.Channel { return consent.Channels },
+	// contact shows an address or number as Germans write it: numbers in
+	// national form ("0171 4455667"), never "+491714455667".
+	"contact": displayContact,
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },
 	"bases":    func() []string { return []string{"in", "out", "up", "down"} },
@@ -208,4 +211,11 @@ func randomID() string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func displayContact(v string) string {
+	if strings.HasPrefix(v, "+") {
+		return orders.NationalPhone(v)
+	}
+	return v
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // publicPrefixes are reachable without a session by design.
-var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang"}
+var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang", "/logo"}
 
 func isPublic(path string) bool {
 	for _, p := range publicPrefixes {

@@ -101,12 +101,20 @@ func (s *Server) Handler() http.Handler {
 	staff.POST("/orders/new", s.csrf, s.orderNewSubmit)
 	staff.GET("/orders/consent/:draft", s.consentPage)
 	staff.POST("/orders/consent/:draft", s.csrf, s.consentSubmit)
+	staff.POST("/orders/consent/:draft/back", s.csrf, s.consentBack)
+	staff.POST("/orders/consent/:draft/lang", s.csrf, s.consentLang)
+	staff.POST("/orders/:id/rx-consent/start", s.csrf, s.rxConsentStart)
+	staff.GET("/orders/:id/rx-consent", s.rxConsentPage)
+	staff.POST("/orders/:id/rx-consent", s.csrf, s.rxConsentSubmit)
+	staff.GET(handbackPath, s.handbackPage)
+	staff.POST(handbackPath, s.csrf, s.handbackSubmit)
 	staff.GET("/orders/:id", s.orderPage)
 	staff.GET("/orders/:id/confirmation.pdf", s.confirmationPDF)
 	staff.POST("/orders/:id/paper", s.csrf, s.paperSubmit)
 	staff.GET("/customers/search", s.customerSearch)
 	staff.GET("/notices/:id", s.noticeView)
 	staff.POST("/orders/:id/ready", s.csrf, s.markReady)
+	staff.POST("/orders/:id/collected", s.csrf, s.markCollected)
 	staff.GET("/mailbox", s.mailboxPage)
 	staff.GET("/mailbox/:id", s.mailPage)
 	staff.GET("/mailbox/:id/html", s.mailHTML)
@@ -272,17 +280,61 @@ func (s *Server) accessLog(c *gin.Context) {
 type drafts struct {
 	mu sync.Mutex
 	m  map[string]*draft
+	// rx are prescriptions typed for an order whose customer did not
+	// consent to storing them, kept in memory for draftTTL so that staff
+	// can ask once more; never written to disk without consent.
+	rx map[int64]*keptRx
+}
+
+type keptRx struct {
+	staffID int64
+	rx      orders.Prescription
+	created time.Time
+}
+
+func (d *drafts) keepRx(orderID, staffID int64, rx orders.Prescription) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.rx == nil {
+		d.rx = map[int64]*keptRx{}
+	}
+	for id, x := range d.rx {
+		if time.Since(x.created) > draftTTL {
+			delete(d.rx, id)
+		}
+	}
+	d.rx[orderID] = &keptRx{staffID: staffID, rx: rx, created: time.Now()}
+}
+
+// rxFor returns the prescription kept for an order, for the staff member
+// who typed it.
+func (d *drafts) rxFor(orderID, staffID int64) (orders.Prescription, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.rx[orderID]
+	if !ok || x.staffID != staffID || time.Since(x.created) > draftTTL {
+		return orders.Prescription{}, false
+	}
+	return x.rx, true
+}
+
+func (d *drafts) dropRx(orderID int64) {
+	d.mu.Lock()
+	delete(d.rx, orderID)
+	d.mu.Unlock()
 }
 
 type draft struct {
 	staffID int64
 	order   orders.NewOrder
+	form    orderForm // as the staff typed it, to correct it after "back"
+	lang    string    // the language of the customer's screens
 	created time.Time
 }
 
 const draftTTL = 2 * time.Hour
 
-func (d *drafts) put(staffID int64, o orders.NewOrder) string {
+func (d *drafts) put(staffID int64, o orders.NewOrder, form orderForm, lang string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -292,18 +344,36 @@ func (d *drafts) put(staffID int64, o orders.NewOrder) string {
 		}
 	}
 	id := randomID()
-	d.m[id] = &draft{staffID: staffID, order: o, created: now}
+	d.m[id] = &draft{staffID: staffID, order: o, form: form, lang: assets.Lang(lang), created: now}
 	return id
 }
 
 func (d *drafts) get(id string, staffID int64) (orders.NewOrder, bool) {
+	x, ok := d.getDraft(id, staffID)
+	return x.order, ok
+}
+
+// getDraft returns a copy of a draft of this staff member.
+func (d *drafts) getDraft(id string, staffID int64) (draft, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	x, ok := d.m[id]
 	if !ok || x.staffID != staffID || time.Since(x.created) > draftTTL {
-		return orders.NewOrder{}, false
+		return draft{}, false
 	}
-	return x.order, true
+	return *x, true
+}
+
+// setLang switches the language of a draft's customer screens.
+func (d *drafts) setLang(id string, staffID int64, lang string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.m[id]
+	if !ok || x.staffID != staffID {
+		return false
+	}
+	x.lang = assets.Lang(lang)
+	return true
 }
 
 func (d *drafts) drop(id string) {

@@ -159,7 +159,7 @@ func TestTabletOrderFlow(t *testing.T) {
 	if strings.Contains(r.body, " checked") {
 		t.Error("a switch starts on")
 	}
-	for _, want := range []string{"j.weiss@example.org", "&#43;491701234567", "Hauptstraße 1, 79098 Freiburg", `name="channel_post"`, `name="channel_email"`,
+	for _, want := range []string{"j.weiss@example.org", "0170 1234567", "Hauptstraße 1, 79098 Freiburg", `name="channel_post"`, `name="channel_email"`,
 		`name="channel_sms"`, `name="channel_phone"`, `name="health_data"`, "Vollständige Datenschutzhinweise", "de-1", "Art. 13 DSGVO"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("consent screen lacks %q", want)
@@ -172,9 +172,13 @@ func TestTabletOrderFlow(t *testing.T) {
 		t.Error("the customer's screen shows the staff menu")
 	}
 	r = c.post(consentPath, url.Values{"channel_post": {"on"}, "channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}})
-	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
-	if r.StatusCode != http.StatusSeeOther || m == nil {
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/handback" {
 		t.Fatalf("consent submit: %d %s\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	r = c.handBack("4711")
+	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("unlock went to %q", r.Header.Get("Location"))
 	}
 	r = c.get(r.Header.Get("Location"))
 	if !strings.Contains(r.body, "Auftragsnummer") || !regexp.MustCompile(`\d{4}-\d{6}`).MatchString(r.body) {
@@ -238,24 +242,29 @@ func TestOrderWithEverySwitchOffAndEscaping(t *testing.T) {
 	c.get("/orders/new")
 	r := c.post("/orders/new", orderForm(`<img src=x onerror=alert(1)>`))
 	r = c.get(r.Header.Get("Location"))
-	draft := regexp.MustCompile(`action="(/orders/consent/[^"]+)"`).FindStringSubmatch(r.body)
+	draft := regexp.MustCompile(`action="(/orders/consent/[^"/]+)" id="consent-form"`).FindStringSubmatch(r.body)
 	if draft == nil {
 		t.Fatal("no consent form")
 	}
 	if strings.Contains(r.body, "<img src=x") {
 		t.Error("name unescaped on the consent screen")
 	}
+	// Values were typed and the switch is off: the screen asks once.
 	r = c.post(draft[1], url.Values{})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `id="rx-question"`) || e.count("orders") != 0 {
+		t.Fatalf("no question before dropping the prescription: %d", r.StatusCode)
+	}
+	r = c.post(draft[1], url.Values{"rx_decided": {"1"}})
 	if r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("order with every switch off refused: %d", r.StatusCode)
 	}
-	loc := r.Header.Get("Location")
+	loc := c.handBack("4711").Header.Get("Location")
 	if !strings.Contains(loc, "rx=dropped") {
 		t.Error("prescription without consent should be dropped and said so")
 	}
 	r = c.get(loc)
-	if !strings.Contains(r.body, "nicht gespeichert") || strings.Contains(r.body, "<img src=x") {
-		t.Error("order page: missing notice or unescaped name")
+	if !strings.Contains(r.body, "nicht gespeichert") || strings.Contains(r.body, "<img src=x") || !strings.Contains(r.body, `class="flash warning"`) {
+		t.Error("order page: missing warning or unescaped name")
 	}
 	if e.count("consent_events") != 0 || e.count("prescriptions") != 0 || e.count("orders") != 1 {
 		t.Error("wrong rows after an order without consent")
@@ -368,7 +377,8 @@ func TestCustomerSearch(t *testing.T) {
 	c.signIn(e.counter, "4711")
 	c.get("/orders/new")
 	r := c.post("/orders/new", orderForm("Weiß"))
-	c.post(r.Header.Get("Location"), url.Values{})
+	c.post(r.Header.Get("Location"), url.Values{"rx_decided": {"1"}})
+	c.handBack("4711")
 	for _, q := range []string{"weiß", "Jürgen Weiß", "j.weiss@", "0170 1234567", "1701234"} {
 		r := c.get("/customers/search?q=" + url.QueryEscape(q))
 		if !strings.Contains(r.body, `"last_name":"Weiß"`) {

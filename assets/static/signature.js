@@ -44,4 +44,10 @@
     out.value = inked ? canvas.toDataURL("image/png") : "";
   });
   fit();
+  // A signature kept while the screen asked a question is drawn again.
+  if (out.value) {
+    var img = new Image();
+    img.onload = function () { ctx.drawImage(img, 0, 0, canvas.width, canvas.height); inked = true; };
+    img.src = out.value;
+  }
 })();
