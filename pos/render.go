@@ -63,7 +63,7 @@ var funcs = template.FuncMap{
 	"channels": func() []consent.Channel { return consent.Channels },
 	// contact shows an address or number as Germans write it: numbers in
 	// national form ("0171 4455667"), never "+491714455667".
-	"contact": displayContact,
+	"contact":  displayContact,
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },
 	"bases":    func() []string { return []string{"in", "out", "up", "down"} },
