@@ -33,7 +33,7 @@ const (
 	textW   = pageW - marginL - marginR
 )
 
-func newDocument(store consent.Controller, title string) *gofpdf.Fpdf {
+func newDocument(store consent.Controller, title, lang string) *gofpdf.Fpdf {
 	p := gofpdf.New("P", "mm", "A4", "")
 	p.SetMargins(marginL, 15, marginR)
 	// Page streams stay uncompressed: gofpdf allocates a new zlib writer
@@ -52,8 +52,8 @@ func newDocument(store consent.Controller, title string) *gofpdf.Fpdf {
 		p.SetY(-18)
 		setFont(p, false, 7)
 		p.SetTextColor(90, 90, 90)
-		p.MultiCell(textW, 3.2, clean(store.CompanyLine(func(k string) string { return assets.T("de", k) })), "T", "C", false)
-		p.CellFormat(textW, 3.2, fmt.Sprintf("Seite %d/{nb}", p.PageNo()), "", 0, "C", false, 0, "")
+		p.MultiCell(textW, 3.2, clean(store.CompanyLine(func(k string) string { return assets.T(lang, k) })), "T", "C", false)
+		p.CellFormat(textW, 3.2, assets.T(lang, "pdf.page", p.PageNo()), "", 0, "C", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 	})
 	p.AliasNbPages("{nb}")
@@ -102,10 +102,13 @@ func letterhead(p *gofpdf.Fpdf, s consent.Controller) {
 	p.SetY(max(p.GetY(), top+22) + 4)
 }
 
-// RenderConfirmation writes the order confirmation as a PDF to w.
+// RenderConfirmation writes the order confirmation as a PDF to w, in the
+// customer's language: headings, items, consent block and notice alike.
 func RenderConfirmation(w io.Writer, c Confirmation) error {
 	o, cu, s := c.Order, c.Customer, c.Store
-	p := newDocument(s, "Auftragsbestätigung "+o.Number)
+	lang := assets.Lang(cu.Lang)
+	T := func(key string, args ...any) string { return assets.T(lang, key, args...) }
+	p := newDocument(s, T("pdf.title")+" "+o.Number, lang)
 	p.AddPage()
 	letterhead(p, s)
 
@@ -119,9 +122,9 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 		}
 	}
 	p.SetXY(120, y)
-	facts := [][2]string{{"Auftrag Nr.", o.Number}, {"Datum", Date(o.CreatedAt)}, {"Kundennr.", fmt.Sprint(cu.ID)}}
+	facts := [][2]string{{T("pdf.order_no"), o.Number}, {T("pdf.date"), Date(o.CreatedAt)}, {T("pdf.customer_no"), fmt.Sprint(cu.ID)}}
 	if o.StaffName != "" {
-		facts = append(facts, [2]string{"Beraten von", o.StaffName})
+		facts = append(facts, [2]string{T("pdf.advised_by"), o.StaffName})
 	}
 	for _, f := range facts {
 		p.SetX(120)
@@ -133,33 +136,33 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	p.SetY(max(p.GetY(), y+22) + 4)
 
 	setFont(p, true, 16)
-	p.CellFormat(textW, 9, "Auftragsbestätigung", "", 1, "L", false, 0, "")
+	p.CellFormat(textW, 9, T("pdf.title"), "", 1, "L", false, 0, "")
 	setFont(p, false, 10)
-	p.MultiCell(textW, 5, "Vielen Dank für Ihren Auftrag. Wir bestätigen ihn wie folgt:", "", "L", false)
+	p.MultiCell(textW, 5, T("pdf.thanks"), "", "L", false)
 	p.Ln(2)
-	itemTable(p, o)
+	itemTable(p, o, T)
 
 	if o.Pickup != nil {
 		p.Ln(3)
 		setFont(p, true, 10)
-		p.CellFormat(35, 6, "Abholtermin:", "", 0, "L", false, 0, "")
+		p.CellFormat(35, 6, T("pdf.pickup"), "", 0, "L", false, 0, "")
 		setFont(p, false, 10)
-		p.CellFormat(textW-35, 6, Appointment(o.Pickup.Start, o.Pickup.End), "", 1, "L", false, 0, "")
+		p.CellFormat(textW-35, 6, AppointmentIn(lang, o.Pickup.Start, o.Pickup.End), "", 1, "L", false, 0, "")
 	}
 
-	consentBlock(p, c)
+	consentBlock(p, c, T)
 	if err := p.Output(w); err != nil {
 		return fmt.Errorf("render confirmation: %w", err)
 	}
 	return nil
 }
 
-func itemTable(p *gofpdf.Fpdf, o orders.Order) {
+func itemTable(p *gofpdf.Fpdf, o orders.Order, T func(string, ...any) string) {
 	cols := []struct {
 		title string
 		w     float64
 		align string
-	}{{"Pos.", 10, "L"}, {"Beschreibung", 78, "L"}, {"Menge", 14, "R"}, {"Einzelpreis", 26, "R"}, {"MwSt.", 14, "R"}, {"Gesamt", 28, "R"}}
+	}{{T("pdf.col_pos"), 10, "L"}, {T("pdf.col_description"), 78, "L"}, {T("pdf.col_quantity"), 14, "R"}, {T("pdf.col_unit"), 26, "R"}, {T("pdf.col_vat"), 14, "R"}, {T("pdf.col_total"), 28, "R"}}
 	setFont(p, true, 9)
 	p.SetFillColor(235, 235, 235)
 	for _, col := range cols {
@@ -192,34 +195,25 @@ func itemTable(p *gofpdf.Fpdf, o orders.Order) {
 		p.CellFormat(textW-28, 5, label, "", 0, "R", false, 0, "")
 		p.CellFormat(28, 5, value, "", 1, "R", false, 0, "")
 	}
-	row("Gesamtbetrag (inkl. MwSt.)", Money(o.TotalCents), true)
+	row(T("pdf.total"), Money(o.TotalCents), true)
 	for _, v := range orders.VAT(o.Items) {
-		row(fmt.Sprintf("darin enthaltene MwSt. %d %% auf %s", v.RatePercent, Money(v.GrossCents)), Money(v.VATCents), false)
+		row(T("pdf.vat_contained", v.RatePercent, Money(v.GrossCents)), Money(v.VATCents), false)
 	}
-	row("Anzahlung erhalten", Money(o.DepositCents), false)
-	row("Restbetrag bei Abholung", Money(o.BalanceCents()), true)
+	row(T("pdf.deposit"), Money(o.DepositCents), false)
+	row(T("pdf.balance"), Money(o.BalanceCents()), true)
 }
 
 // channelSentence is the plain sentence beside each box (GDPR Art. 7(2):
 // intelligible, in plain language, one purpose per box).
-func channelSentence(ch consent.Channel, store string, cu orders.Customer) string {
+func channelSentence(ch consent.Channel, store string, cu orders.Customer, T func(string, ...any) string) string {
+	if ch == consent.HealthData {
+		return T("pdf.sentence.health_data", store)
+	}
 	contact := cu.Contact(ch)
-	if contact == "" {
-		contact = "(keine Angabe)"
+	if strings.HasPrefix(contact, "+") {
+		contact = orders.NationalPhone(contact)
 	}
-	switch ch {
-	case consent.Post:
-		return fmt.Sprintf("Post: Ich möchte Angebote und Neuigkeiten von %s per Brief an %s erhalten.", store, contact)
-	case consent.Email:
-		return fmt.Sprintf("E-Mail: Ich möchte Angebote und Neuigkeiten von %s per E-Mail an %s erhalten.", store, contact)
-	case consent.SMS:
-		return fmt.Sprintf("SMS: Ich möchte Angebote und Neuigkeiten von %s per SMS an %s erhalten.", store, contact)
-	case consent.Phone:
-		return fmt.Sprintf("Telefon: Ich bin einverstanden, dass %s mich unter %s zu Angeboten anruft.", store, contact)
-	case consent.HealthData:
-		return fmt.Sprintf("Brillenwerte: Ich willige ausdrücklich ein, dass %s meine Brillenwerte (Gesundheitsdaten) verschlüsselt speichert, um diesen und spätere Aufträge auszuführen (Art. 9 Abs. 2 lit. a DSGVO). Sie werden nie für Werbung genutzt.", store)
-	}
-	return ""
+	return T("pdf.sentence."+string(ch), store, contact)
 }
 
 func checkbox(p *gofpdf.Fpdf, x, y float64, ticked bool) {
@@ -233,75 +227,90 @@ func checkbox(p *gofpdf.Fpdf, x, y float64, ticked bool) {
 	p.SetLineWidth(0.2)
 }
 
-func consentBlock(p *gofpdf.Fpdf, c Confirmation) {
+func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string) {
 	// GDPR Art. 7(2): the consent request is clearly set apart from the
 	// contract, under its own heading, on a page of its own.
 	p.AddPage()
 	p.SetFillColor(240, 244, 248)
 	setFont(p, true, 13)
-	p.CellFormat(textW, 9, "Einwilligung in Werbung – freiwillig", "", 1, "L", true, 0, "")
+	p.CellFormat(textW, 9, T("pdf.consent_title"), "", 1, "L", true, 0, "")
 	setFont(p, false, 9)
-	p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Ihre Einwilligung ist freiwillig und keine Voraussetzung für Ihren Auftrag Nr. %s. "+
-		"Kreuzen Sie nur an, was Sie möchten; jedes Kästchen gilt für sich. Sie können jede Einwilligung jederzeit widerrufen, "+
-		"ebenso einfach, wie Sie sie erteilt haben (Art. 7 Abs. 3 DSGVO).", c.Order.Number)), "", "L", false)
+	tablet := c.Order.ConsentMode == orders.ModeTablet
+	intro := "pdf.consent_intro"
+	if tablet {
+		intro = "pdf.consent_intro_tablet"
+	}
+	p.MultiCell(textW, 4.5, clean(T(intro, c.Order.Number)), "", "L", false)
 	p.Ln(2)
-	boxes := append([]consent.Channel{}, consent.Channels...)
+	given := func(ch consent.Channel) bool {
+		st := c.Ticked[ch]
+		return st == consent.Granted || st == consent.Pending
+	}
+	// On paper, a box for each channel with a contact, for the pen. From
+	// the tablet, what the customer chose and nothing a pen could add: an
+	// empty box would contradict the ledger.
+	var boxes, notGiven []consent.Channel
+	for _, ch := range consent.Channels {
+		switch {
+		case tablet && given(ch):
+			boxes = append(boxes, ch)
+		case tablet:
+			notGiven = append(notGiven, ch)
+		case c.Customer.Contact(ch) != "":
+			boxes = append(boxes, ch)
+		}
+	}
 	// Under Art. 9(2)(h) with §22 BDSG no consent is asked for the
 	// prescription, so no box is printed: a sentence states the basis
 	// instead. An order whose customer did consent keeps its box.
 	healthCare := c.Store.HealthLegalBasis() == consent.BasisHealthCare && c.Ticked[consent.HealthData] == ""
-	if (c.Order.HasPrescription && !healthCare) || c.Ticked[consent.HealthData] != "" {
-		boxes = append(boxes, consent.HealthData)
-	}
+	healthBox := (c.Order.HasPrescription && !healthCare && !tablet) || given(consent.HealthData)
 	for _, ch := range boxes {
-		if ch == consent.HealthData {
-			p.Ln(2)
-			setFont(p, true, 9)
-			p.CellFormat(textW, 5, "Gesundheitsdaten – getrennt von der Werbung", "", 1, "L", false, 0, "")
-		}
+		box(p, c, ch, T)
+	}
+	if tablet {
 		setFont(p, false, 9.5)
-		y := p.GetY()
-		state := c.Ticked[ch]
-		checkbox(p, marginL, y+0.3, state == consent.Granted || state == consent.Pending)
-		p.SetX(marginL + 7)
-		text := channelSentence(ch, c.Store.Name, c.Customer)
-		if state == consent.Pending {
-			text += " (Bestätigung per E-Mail-Link ausstehend)"
+		switch {
+		case len(boxes) == 0:
+			p.MultiCell(textW, 4.8, T("pdf.none_given"), "", "L", false)
+		case len(notGiven) > 0:
+			names := make([]string, len(notGiven))
+			for i, ch := range notGiven {
+				names[i] = T("channel." + string(ch))
+			}
+			p.MultiCell(textW, 4.8, clean(T("pdf.not_given", strings.Join(names, ", "))), "", "L", false)
 		}
-		p.MultiCell(textW-7, 4.8, clean(text), "", "L", false)
 		p.Ln(1.5)
 	}
-	if healthCare && c.Order.HasPrescription {
+	if healthBox || (healthCare && c.Order.HasPrescription) {
 		p.Ln(2)
 		setFont(p, true, 9)
-		p.CellFormat(textW, 5, "Gesundheitsdaten – getrennt von der Werbung", "", 1, "L", false, 0, "")
-		setFont(p, false, 9)
-		p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Brillenwerte: %s speichert Ihre Brillenwerte (Gesundheitsdaten) verschlüsselt, soweit es für Ihre "+
-			"augenoptische Versorgung nötig ist (Art. 9 Abs. 2 lit. h, Abs. 3 DSGVO in Verbindung mit § 22 Abs. 1 Nr. 1 lit. b BDSG). "+
-			"Dafür ist keine Einwilligung nötig. Sie werden nie für Werbung genutzt.", c.Store.Name)), "", "L", false)
+		p.CellFormat(textW, 5, T("pdf.health_heading"), "", 1, "L", false, 0, "")
+		if healthBox {
+			box(p, c, consent.HealthData, T)
+		} else {
+			setFont(p, false, 9)
+			p.MultiCell(textW, 4.5, clean(T("pdf.health_care", c.Store.Name)), "", "L", false)
+		}
 	}
 	p.Ln(1)
 	setFont(p, true, 9)
-	p.CellFormat(textW, 5, "Ihr Widerspruchsrecht", "", 1, "L", false, 0, "")
+	p.CellFormat(textW, 5, T("pdf.objection_title"), "", 1, "L", false, 0, "")
 	setFont(p, false, 8.5)
 	// Art. 21(2)-(4) GDPR, §7(3) Nr. 4 UWG: the objection is pointed out
 	// for every channel, and how to make it.
-	p.MultiCell(textW, 4.2, clean(fmt.Sprintf("Sie können der Werbung an Sie per Post, E-Mail, SMS und Telefon jederzeit widersprechen, "+
-		"jedem Weg einzeln oder allen zusammen, ohne dass dafür andere als die Übermittlungskosten nach den Basistarifen entstehen "+
-		"(Art. 21 Abs. 2 und 3 DSGVO, § 7 Abs. 3 UWG): über den QR-Code unten, den Link in jeder E-Mail, per E-Mail an %s, "+
-		"telefonisch unter %s, per Brief an %s oder im Geschäft. Nach einem Widerspruch nutzen wir Ihre Daten auf diesem Weg nicht mehr für Werbung.",
-		c.Store.Email, c.Store.Phone, c.Store.Address())), "", "L", false)
+	p.MultiCell(textW, 4.2, clean(T("pdf.objection", c.Store.Email, displayPhone(c.Store.Phone), c.Store.Address())), "", "L", false)
 	p.Ln(3)
 
-	signatureArea(p, c)
-	preferencesQR(p, c.PreferencesURL)
+	signatureArea(p, c, T)
+	preferencesQR(p, c.PreferencesURL, T)
 
 	p.Ln(4)
 	setFont(p, true, 10)
-	p.CellFormat(textW, 6, "Datenschutzhinweise", "", 1, "L", false, 0, "")
+	p.CellFormat(textW, 6, T("pdf.notice_title"), "", 1, "L", false, 0, "")
 	setFont(p, false, 7.5)
 	p.SetTextColor(60, 60, 60)
-	p.CellFormat(textW, 4, clean(fmt.Sprintf("Version %s vom %s · SHA-256 %s", c.Notice.ID, noticeDate(c.Notice.PublishedAt), c.Notice.SHA256)), "", 1, "L", false, 0, "")
+	p.CellFormat(textW, 4, clean(T("pdf.notice_version", c.Notice.ID, noticeDate(c.Notice.PublishedAt))), "", 1, "L", false, 0, "")
 	p.SetTextColor(0, 0, 0)
 	p.Ln(1)
 	for _, para := range strings.Split(strings.TrimSpace(c.Notice.Text), "\n") {
@@ -313,6 +322,30 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation) {
 	}
 }
 
+// box prints one channel's box, ticked as given, with its sentence.
+func box(p *gofpdf.Fpdf, c Confirmation, ch consent.Channel, T func(string, ...any) string) {
+	setFont(p, false, 9.5)
+	y := p.GetY()
+	state := c.Ticked[ch]
+	checkbox(p, marginL, y+0.3, state == consent.Granted || state == consent.Pending)
+	p.SetX(marginL + 7)
+	text := channelSentence(ch, c.Store.Name, c.Customer, T)
+	if state == consent.Pending {
+		text += T("pdf.pending")
+	}
+	p.MultiCell(textW-7, 4.8, clean(text), "", "L", false)
+	p.Ln(1.5)
+}
+
+// displayPhone shows a number as typed in the settings, or in national
+// form when it is stored as E.164.
+func displayPhone(v string) string {
+	if strings.HasPrefix(v, "+49") && !strings.Contains(v, " ") {
+		return orders.NationalPhone(v)
+	}
+	return v
+}
+
 func noticeDate(stamp string) string {
 	t, err := time.Parse(time.RFC3339Nano, stamp)
 	if err != nil {
@@ -321,42 +354,52 @@ func noticeDate(stamp string) string {
 	return Date(t)
 }
 
-func signatureArea(p *gofpdf.Fpdf, c Confirmation) {
+func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string) {
 	if p.GetY() > 225 {
 		p.AddPage()
 	}
 	y := p.GetY()
-	if len(c.Signature) > 0 {
-		info := p.RegisterImageOptionsReader("signature", gofpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(c.Signature))
-		if p.Ok() && info != nil {
-			w, h := info.Extent()
-			scale := min(70/w, 22/h)
-			p.ImageOptions("signature", marginL+85, y, w*scale, h*scale, false, gofpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-		} else {
-			p.ClearError()
+	if c.Order.ConsentMode == orders.ModeTablet {
+		// What happened at the counter, never a blank line to sign later.
+		if len(c.Signature) > 0 {
+			info := p.RegisterImageOptionsReader("signature", gofpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(c.Signature))
+			if p.Ok() && info != nil {
+				w, h := info.Extent()
+				scale := min(70/w, 22/h)
+				p.ImageOptions("signature", marginL+85, y, w*scale, h*scale, false, gofpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+			} else {
+				p.ClearError()
+			}
+			p.SetY(y + 23)
+			p.Line(marginL+85, p.GetY(), pageW-marginR, p.GetY())
 		}
-		p.SetY(y + 23)
-		p.Line(marginL+85, p.GetY(), pageW-marginR, p.GetY())
 		setFont(p, false, 7.5)
 		p.SetX(marginL + 85)
-		p.MultiCell(textW-85, 3.5, clean(fmt.Sprintf("Am Tablet unterschrieben am %s. SHA-256 der Unterschrift: %s",
-			DateTime(c.Order.CreatedAt), c.Order.SignatureSHA256)), "", "L", false)
-		p.SetXY(marginL, y+16)
-		setFont(p, false, 9)
-		p.CellFormat(75, 5, clean(c.Store.City+", "+Date(c.Order.CreatedAt)), "B", 0, "L", false, 0, "")
-		p.SetY(y + 33)
+		key := "pdf.signed_tablet"
+		if len(c.Signature) == 0 {
+			key = "pdf.unsigned_tablet"
+		}
+		p.MultiCell(textW-85, 3.5, clean(T(key, DateTime(c.Order.CreatedAt))), "", "L", false)
+		if len(c.Signature) > 0 {
+			p.SetXY(marginL, y+16)
+			setFont(p, false, 9)
+			p.CellFormat(75, 5, clean(c.Store.City+", "+Date(c.Order.CreatedAt)), "B", 0, "L", false, 0, "")
+			p.SetY(y + 33)
+		} else {
+			p.Ln(3)
+		}
 		return
 	}
 	p.SetY(y + 14)
 	p.Line(marginL, p.GetY(), marginL+75, p.GetY())
 	p.Line(marginL+85, p.GetY(), pageW-marginR, p.GetY())
 	setFont(p, false, 8)
-	p.CellFormat(85, 4, "Ort, Datum", "", 0, "L", false, 0, "")
-	p.CellFormat(textW-85, 4, "Unterschrift", "", 1, "L", false, 0, "")
+	p.CellFormat(85, 4, T("pdf.place_date"), "", 0, "L", false, 0, "")
+	p.CellFormat(textW-85, 4, T("pdf.signature"), "", 1, "L", false, 0, "")
 	p.Ln(3)
 }
 
-func preferencesQR(p *gofpdf.Fpdf, url string) {
+func preferencesQR(p *gofpdf.Fpdf, url string, T func(string, ...any) string) {
 	if url == "" {
 		return
 	}
@@ -371,10 +414,9 @@ func preferencesQR(p *gofpdf.Fpdf, url string) {
 	}
 	p.SetXY(marginL+side+4, y+5)
 	setFont(p, true, 9)
-	p.CellFormat(textW-side-4, 5, "Einwilligungen ändern oder widerrufen", "", 2, "L", false, 0, "")
+	p.CellFormat(textW-side-4, 5, T("pdf.qr_title"), "", 2, "L", false, 0, "")
 	setFont(p, false, 8.5)
-	p.MultiCell(textW-side-4, 4.2, "Scannen Sie den Code oder öffnen Sie diese Adresse. Sie sehen Ihre Einstellungen und können "+
-		"mit einem Tippen alles widerrufen:", "", "L", false)
+	p.MultiCell(textW-side-4, 4.2, T("pdf.qr_text"), "", "L", false)
 	p.SetX(marginL + side + 4)
 	setFont(p, false, 8)
 	p.MultiCell(textW-side-4, 4.2, url, "", "L", false)

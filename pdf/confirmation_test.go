@@ -55,6 +55,10 @@ func fp(v float64) *float64 { return &v }
 
 // sample builds a confirmation from a real order in a real database.
 func sample(t testing.TB, mode string, name string) pdf.Confirmation {
+	return sampleIn(t, mode, name, "de")
+}
+
+func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	ctx := context.Background()
 	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pdf.db"), assets.Migrations())
 	if err != nil {
@@ -74,7 +78,7 @@ func sample(t testing.TB, mode string, name string) pdf.Confirmation {
 	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, pdf.Berlin)
 	in := orders.NewOrder{
 		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jürgen", LastName: name, Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
-			Email: "j.weiss@example.org", Mobile: "+49 170 1234567"},
+			Email: "j.weiss@example.org", Mobile: "+49 170 1234567", Lang: lang},
 		Items: []orders.Item{{Description: "Gleitsichtgläser „Komfort“ – entspiegelt", Quantity: 2, UnitPriceCents: 24900, VATRatePercent: 19},
 			{Description: "Fassung (Titan) \\ 50% Rabatt", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19},
 			{Description: "Kontaktlinsen-Pflegemittel", Quantity: 3, UnitPriceCents: 1290, VATRatePercent: 7}},
@@ -137,10 +141,12 @@ func TestConfirmationReadsBack(t *testing.T) {
 		"Donnerstag, 3. Dezember 2026, 10:00–10:30 Uhr", "Beraten von",
 		"Einwilligung in Werbung – freiwillig", "keine Voraussetzung für Ihren Auftrag",
 		"per Brief an Hauptstraße 1, 79098 Freiburg", "per E-Mail an j.weiss@example.org", "Bestätigung per E-Mail-Link ausstehend",
-		"per SMS an +491701234567", "Brillenwerte: Ich willige ausdrücklich ein",
+		// A tablet order prints what was chosen, not empty boxes a pen
+		// could tick later.
+		"Keine Einwilligung erteilt für: SMS, Telefon.", "Brillenwerte: Ich willige ausdrücklich ein",
 		"Ihr Widerspruchsrecht", "Art. 21", "§ 7 Abs. 3 UWG",
 		"Am Tablet unterschrieben", "Beraten von Anna Brillmann",
-		"Datenschutzhinweise", "Version " + c.Notice.ID, c.Notice.SHA256, "Art. 13 DSGVO", "Beschwerderecht",
+		"Datenschutzhinweise", "Fassung " + c.Notice.ID, "Art. 13 DSGVO", "Beschwerderecht",
 		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster",
 	} {
 		if !strings.Contains(flat, want) {
@@ -149,9 +155,35 @@ func TestConfirmationReadsBack(t *testing.T) {
 	}
 	// Long values wrap; compare them without the line breaks.
 	joined := strings.ReplaceAll(flat, " ", "")
-	for _, want := range []string{c.PreferencesURL, c.Order.SignatureSHA256} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("printed value %s missing", want)
+	if !strings.Contains(joined, c.PreferencesURL) {
+		t.Errorf("printed value %s missing", c.PreferencesURL)
+	}
+	// The customer's copy speaks plain words: no hashes (the proof PDF
+	// for an auditor keeps them), no E.164 numbers.
+	for _, not := range []string{"SHA-256", c.Order.SignatureSHA256, c.Notice.SHA256, "+49170", "per SMS an"} {
+		if strings.Contains(joined, strings.ReplaceAll(not, " ", "")) {
+			t.Errorf("the customer's copy shows %q", not)
+		}
+	}
+}
+
+// The confirmation follows the customer's language: headings, items,
+// the consent block and the notice (issue: "the customer's language, all
+// the way").
+func TestConfirmationInTheCustomersLanguage(t *testing.T) {
+	needTool(t, "pdftotext")
+	c := sampleIn(t, orders.ModeTablet, "Weiss", "en")
+	flat := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
+	for _, want := range []string{"Order confirmation", "Thank you for your order", "Total (VAT included)", "Deposit received",
+		"Consent to advertising – voluntary", "Post: I would like offers and news", "No consent given for: Text message, Phone.",
+		"Your right to object", "Privacy notice", "Version en-1", "Signed on the tablet", "Page 1/3"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("English confirmation lacks %q", want)
+		}
+	}
+	for _, not := range []string{"Auftragsbestätigung", "Widerspruchsrecht", "Datenschutzhinweise", "Ich möchte"} {
+		if strings.Contains(flat, not) {
+			t.Errorf("English confirmation shows German %q", not)
 		}
 	}
 }
@@ -171,7 +203,7 @@ func TestConfirmationPassesQPDF(t *testing.T) {
 func TestPaperModePrintsEmptyBoxesAndLines(t *testing.T) {
 	c := sample(t, orders.ModePaper, "Weiß")
 	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
-	for _, want := range []string{"Ort, Datum", "Unterschrift", "per Brief an", "per E-Mail an"} {
+	for _, want := range []string{"Ort, Datum", "Unterschrift", "per Brief an", "per E-Mail an", "per SMS an 0170 1234567"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("paper mode lacks %q", want)
 		}

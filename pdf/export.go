@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
@@ -29,7 +30,7 @@ func eyeLine(e orders.Eye) string {
 // RenderExport writes the access export (GDPR Art. 15) as a readable PDF:
 // the same content as the JSON export, for a person rather than a program.
 func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error {
-	p := newDocument(store, fmt.Sprintf("Auskunft nach Art. 15 DSGVO, Kunde %d", x.Customer.ID))
+	p := newDocument(store, fmt.Sprintf("Auskunft nach Art. 15 DSGVO, Kunde %d", x.Customer.ID), "de")
 	p.AddPage()
 	letterhead(p, store)
 	setFont(p, true, 16)
@@ -70,7 +71,7 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 			rows = append(rows, [2]string{"Abholbereit seit", stampText(o.ReadyAt)})
 		}
 		facts(p, rows, 35)
-		itemTable(p, o.Order)
+		itemTable(p, o.Order, func(k string, a ...any) string { return assets.T("de", k, a...) })
 		if rx := o.Prescription; rx != nil {
 			p.Ln(1)
 			facts(p, [][2]string{{"Brillenwerte", "Gesundheitsdaten (Art. 9 DSGVO), verschlüsselt gespeichert"},

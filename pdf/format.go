@@ -40,6 +40,25 @@ func Appointment(start, end time.Time) string {
 	return out + " Uhr bis " + DateTime(e)
 }
 
+var (
+	weekdaysEN = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+	monthsEN   = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+)
+
+// AppointmentIn is Appointment in the customer's language: in English
+// "Thursday, 3 December 2026, 10:00–10:30".
+func AppointmentIn(lang string, start, end time.Time) string {
+	if lang != "en" {
+		return Appointment(start, end)
+	}
+	s, e := start.In(Berlin), end.In(Berlin)
+	out := fmt.Sprintf("%s, %d %s %d, %s", weekdaysEN[s.Weekday()], s.Day(), monthsEN[s.Month()-1], s.Year(), s.Format("15:04"))
+	if e.YearDay() == s.YearDay() && e.Year() == s.Year() {
+		return out + "–" + e.Format("15:04")
+	}
+	return out + " to " + e.Format("02.01.2006, 15:04")
+}
+
 // Money is "1.234,56 €".
 func Money(cents int64) string {
 	sign := ""

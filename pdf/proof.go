@@ -151,7 +151,7 @@ func chainLine(check consent.Verification, seq int64, hash string) string {
 
 // RenderProof writes the proof of consent as a PDF.
 func RenderProof(w io.Writer, pr Proof) error {
-	p := newDocument(pr.Store, fmt.Sprintf("Nachweis der Einwilligung, Kunde %d", pr.Customer.ID))
+	p := newDocument(pr.Store, fmt.Sprintf("Nachweis der Einwilligung, Kunde %d", pr.Customer.ID), "de")
 	p.AddPage()
 	letterhead(p, pr.Store)
 	setFont(p, true, 16)

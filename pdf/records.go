@@ -27,7 +27,7 @@ type activity struct {
 // process health data.
 func RenderRecords(w io.Writer, r Records) error {
 	s := r.Store
-	p := newDocument(s, "Verzeichnis von Verarbeitungstätigkeiten")
+	p := newDocument(s, "Verzeichnis von Verarbeitungstätigkeiten", "de")
 	p.AddPage()
 	letterhead(p, s)
 	setFont(p, true, 16)
