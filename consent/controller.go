@@ -168,12 +168,29 @@ func (c Controller) CompanyLine(label func(key string) string) string {
 		parts = append(parts, strings.TrimSpace(label("company.court")+": "+c.RegCourt+" "+c.RegNumber))
 	}
 	if c.Directors != "" {
-		parts = append(parts, label("company.directors")+": "+c.Directors)
+		// A sole trader (e.K., §19(1) Nr. 1 HGB) has an owner, not
+		// managing directors.
+		key := "company.directors"
+		if c.SoleTrader() {
+			key = "company.owner"
+		}
+		parts = append(parts, label(key)+": "+c.Directors)
 	}
 	if c.VATID != "" {
 		parts = append(parts, label("company.vat_id")+": "+c.VATID)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// SoleTrader reports whether the legal form is a registered merchant
+// (eingetragene/r Kaufmann/Kauffrau, "e.K.", "e.Kfm.", "e.Kfr.").
+func (c Controller) SoleTrader() bool {
+	f := strings.ToLower(strings.ReplaceAll(c.LegalForm, " ", ""))
+	switch f {
+	case "e.k.", "e.k", "e.kfm.", "e.kfr.", "einzelunternehmen", "eingetragenerkaufmann", "eingetragenekauffrau":
+		return true
+	}
+	return strings.HasSuffix(strings.ToLower(strings.ReplaceAll(c.Name, " ", "")), "e.k.")
 }
 
 // HealthLegalBasis is the store's chosen basis for prescriptions.

@@ -108,3 +108,20 @@ func TestLedgerSurvivesErasingDetails(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 }
+
+// §37a HGB: a sole trader's business letters name the owner
+// (Inhaber/in), a GmbH's its managing directors (§35a GmbHG).
+func TestCompanyLineNamesOwnerOrDirectors(t *testing.T) {
+	label := func(k string) string {
+		return map[string]string{"company.directors": "Geschäftsführung", "company.owner": "Inhaber/in", "company.seat": "Sitz", "company.court": "Registergericht", "company.vat_id": "USt-IdNr."}[k]
+	}
+	gmbh := consent.DefaultController()
+	if l := gmbh.CompanyLine(label); !strings.Contains(l, "Geschäftsführung: Max Muster") {
+		t.Errorf("GmbH: %s", l)
+	}
+	ek := gmbh
+	ek.Name, ek.LegalForm, ek.Directors = "Optik Müller e.K.", "e.K.", "Anna Müller"
+	if l := ek.CompanyLine(label); !strings.Contains(l, "Inhaber/in: Anna Müller") || strings.Contains(l, "Geschäftsführung") {
+		t.Errorf("e.K.: %s", l)
+	}
+}

@@ -89,7 +89,18 @@ type letter struct {
 }
 
 // T translates a catalogue key into the mail's language.
-func (l letter) T(key string, args ...any) string { return assets.T(l.Lang, key, args...) }
+func (l letter) T(key string, args ...any) string { return sentence(assets.T(l.Lang, key, args...), args) }
+
+// sentence drops the full stop a sentence adds after a name that ends in
+// one already: "bei Optik Müller e.K.." becomes "bei Optik Müller e.K.".
+func sentence(s string, args []any) string {
+	for _, a := range args {
+		if v, ok := a.(string); ok && strings.HasSuffix(v, ".") {
+			s = strings.ReplaceAll(s, v+".", v)
+		}
+	}
+	return s
+}
 
 // templates holds one parsed set per kind, format and language; they are
 // parsed once, at start-up, from the embedded files.

@@ -341,3 +341,32 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 		})
 	}
 }
+
+// §37a HGB for a sole trader: the footer names the owner, and a name
+// that ends in a full stop gets no second one ("e.K.." was in every mail).
+func TestSoleTraderMail(t *testing.T) {
+	s := newStore(t, true)
+	ctx := context.Background()
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Name, ctrl.LegalForm, ctrl.Directors = "Optik Müller e.K.", "e.K.", "Anna Müller"
+	if err := s.db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	ms := newMailServer(t, plainServer)
+	s.order(t, jana(), false)
+	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 1 {
+		t.Fatalf("handled %d mails", n)
+	}
+	m := parse(t, ms.messages()[0].Data)
+	for _, part := range []string{m.Text, m.HTML} {
+		if strings.Contains(part, "e.K..") || !strings.Contains(part, "Inhaber/in: Anna Müller") || strings.Contains(part, "Geschäftsführung") {
+			t.Errorf("sole trader mail:\n%s", part)
+		}
+	}
+	if !strings.Contains(m.Text, "bei Optik Müller e.K. Hier") {
+		t.Errorf("the sentence after the name: %s", m.Text)
+	}
+}
