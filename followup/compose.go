@@ -89,7 +89,9 @@ type letter struct {
 }
 
 // T translates a catalogue key into the mail's language.
-func (l letter) T(key string, args ...any) string { return sentence(assets.T(l.Lang, key, args...), args) }
+func (l letter) T(key string, args ...any) string {
+	return sentence(assets.T(l.Lang, key, args...), args)
+}
 
 // sentence drops the full stop a sentence adds after a name that ends in
 // one already: "bei Optik Müller e.K.." becomes "bei Optik Müller e.K.".
