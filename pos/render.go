@@ -64,6 +64,7 @@ var funcs = template.FuncMap{
 	// contact shows an address or number as Germans write it: numbers in
 	// national form ("0171 4455667"), never "+491714455667".
 	"contact":  displayContact,
+	"daylist":  func(v view, list []orders.DayOrder) dayList { return dayList{V: v, List: list} },
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },
 	"bases":    func() []string { return []string{"in", "out", "up", "down"} },
@@ -218,4 +219,10 @@ func displayContact(v string) string {
 		return orders.NationalPhone(v)
 	}
 	return v
+}
+
+// dayList is one list of the counter's start page, with the page's view.
+type dayList struct {
+	V    view
+	List []orders.DayOrder
 }

@@ -96,7 +96,7 @@ func (s *Server) Handler() http.Handler {
 
 	staff := r.Group("/", s.requireStaff)
 	staff.POST("/logout", s.csrf, s.logout)
-	staff.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/orders/new") })
+	staff.GET("/", s.todayPage)
 	staff.GET("/orders/new", s.orderNewPage)
 	staff.POST("/orders/new", s.csrf, s.orderNewSubmit)
 	staff.GET("/orders/consent/:draft", s.consentPage)

@@ -1,0 +1,165 @@
+package pos_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The first day in a real store: the tablet in the customer's hands,
+// nothing typed lost, the customer's language, the order to pickup.
+
+// handOver fills the staff form and opens the customer's screen.
+func handOver(t *testing.T, c *client, form url.Values) (consentPath string, page resp) {
+	t.Helper()
+	c.get("/orders/new")
+	r := c.post("/orders/new", form)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("staff form: %d\n%s", r.StatusCode, r.body)
+	}
+	consentPath = r.Header.Get("Location")
+	return consentPath, c.get(consentPath)
+}
+
+func TestTabletLockedWhileTheCustomerHoldsIt(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	path, page := handOver(t, c, orderForm("Weiß"))
+	// The summary with items, total and deposit, and the way back.
+	for _, want := range []string{"Ihr Auftrag", "2 × Gleitsichtgläser", "510,90 €", "Anzahlung", "100,00 €", "Zurück – Angaben korrigieren", "0170 1234567"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("consent screen lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, `action="/lang"`) || strings.Contains(page.body, `href="/customers"`) {
+		t.Error("staff controls on the customer's screen")
+	}
+	// From the customer's screen every staff page is refused.
+	for _, p := range []string{"/", "/customers", "/customers/search?q=a", "/orders/new", "/mailbox", "/dashboard"} {
+		if r := c.get(p); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/handback" {
+			t.Errorf("GET %s from the customer's screen: %d %s", p, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+	if r := c.post("/logout", url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /logout from the customer's screen: %d", r.StatusCode)
+	}
+	// The customer taps English: their screen changes, the staff's does not.
+	if r := c.post(path+"/lang", url.Values{"lang": {"en"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("customer language: %d", r.StatusCode)
+	}
+	page = c.get(path)
+	if !strings.Contains(page.body, `lang="en"`) || !strings.Contains(page.body, "Your order") || !strings.Contains(page.body, "en-1") {
+		t.Error("the consent screen did not switch to English with the English notice")
+	}
+	// "Back – correct my details": locked until the PIN, then the form as typed.
+	if r := c.post(path+"/back", url.Values{}); r.Header.Get("Location") != "/handback" {
+		t.Fatalf("back: %s", r.Header.Get("Location"))
+	}
+	if r := c.get("/handback"); !strings.Contains(r.body, "Please hand the tablet back") {
+		t.Errorf("hand-back screen not in the customer's language")
+	}
+	if r := c.handBack("0000"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong PIN: %d", r.StatusCode)
+	}
+	r := c.handBack("4711")
+	if !strings.HasPrefix(r.Header.Get("Location"), "/orders/new?draft=") {
+		t.Fatalf("after back: %s", r.Header.Get("Location"))
+	}
+	r = c.get(r.Header.Get("Location"))
+	if !strings.Contains(r.body, `value="j.weiss@example.org"`) || !strings.Contains(r.body, `lang="de"`) {
+		t.Error("the form to correct is not filled in, or the staff language changed")
+	}
+	if e.count("orders") != 0 {
+		t.Error("an order was stored before the customer decided")
+	}
+}
+
+func TestPrescriptionNotLostWithoutAWord(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	path, _ := handOver(t, c, orderForm("Weiß"))
+	r := c.post(path, url.Values{"channel_post": {"on"}, "signature": {signature(t)}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `id="rx-question"`) || !strings.Contains(r.body, "Brillenwerte doch speichern") && !strings.Contains(r.body, "Ja, Brillenwerte speichern") {
+		t.Fatalf("no question: %d", r.StatusCode)
+	}
+	if !strings.Contains(r.body, `value="data:image/png;base64,`) || !strings.Contains(r.body, `name="channel_post" checked`) {
+		t.Error("the question lost the signature or the choices")
+	}
+	c.post(path, url.Values{"channel_post": {"on"}, "signature": {signature(t)}, "rx_decided": {"1"}})
+	r = c.handBack("4711")
+	loc := r.Header.Get("Location")
+	r = c.get(loc)
+	if !strings.Contains(r.body, `class="flash warning"`) || !strings.Contains(r.body, "/rx-consent/start") || e.count("prescriptions") != 0 {
+		t.Fatal("staff see no warning and no way to ask again")
+	}
+	id := locationID.FindStringSubmatch(loc)[1]
+	// Asked once more, on a fresh customer screen; this time yes.
+	if r := c.post("/orders/"+id+"/rx-consent/start", url.Values{}); r.Header.Get("Location") != "/orders/"+id+"/rx-consent" {
+		t.Fatalf("start: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := c.get("/customers"); r.Header.Get("Location") != "/handback" {
+		t.Error("the fresh consent screen is not locked")
+	}
+	page := c.get("/orders/" + id + "/rx-consent")
+	if !strings.Contains(page.body, `name="health_data"`) || strings.Contains(page.body, " checked") {
+		t.Fatal("the fresh consent screen")
+	}
+	c.post("/orders/"+id+"/rx-consent", url.Values{"health_data": {"on"}})
+	c.handBack("4711")
+	if e.count("prescriptions") != 1 {
+		t.Fatal("the prescription was not stored after the consent")
+	}
+	var n int
+	e.db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE channel = 'health_data' AND action = 'grant' AND actor = 'customer'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d health data grants", n)
+	}
+	if v, err := e.db.Verify(context.Background()); err != nil || !v.OK {
+		t.Fatalf("ledger: %+v %v", v, err)
+	}
+}
+
+func TestOrderFromCounterToPickup(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	form := orderForm("Ohnemail")
+	form.Set("email", "")
+	form.Set("phone", "0761 612233")
+	path, _ := handOver(t, c, form)
+	c.post(path, url.Values{"rx_decided": {"1"}})
+	loc := c.handBack("4711").Header.Get("Location")
+	id := locationID.FindStringSubmatch(loc)[1]
+	r := c.get("/orders/" + id)
+	for _, want := range []string{"Gleitsichtgläser", "Brillenwerte gespeichert", "Unterschrift gespeichert", "keine E-Mail-Adresse"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("order page lacks %q", want)
+		}
+	}
+	// The start page lists it as open.
+	if r := c.get("/"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Offene Aufträge") || !strings.Contains(r.body, "/orders/"+id) {
+		t.Errorf("start page: %d", r.StatusCode)
+	}
+	r = c.post("/orders/"+id+"/ready", url.Values{})
+	r = c.get(r.Header.Get("Location"))
+	if !strings.Contains(r.body, "Keine E-Mail – bitte anrufen: 0761 612233") || strings.Contains(r.body, "Abhol-E-Mail ist im Postausgang") {
+		t.Errorf("ready without e-mail says nothing about calling: %s", r.body)
+	}
+	if n := e.count("outbox"); n != 0 {
+		t.Errorf("%d mails for a customer without e-mail", n)
+	}
+	if r := c.get("/"); !strings.Contains(r.body, "abholbereit") {
+		t.Error("start page does not list the ready order")
+	}
+	r = c.post("/orders/"+id+"/collected", url.Values{})
+	if r = c.get(r.Header.Get("Location")); !strings.Contains(r.body, "abgeholt") {
+		t.Error("collected not shown")
+	}
+	if r := c.post("/orders/"+id+"/collected", url.Values{}); r.StatusCode != http.StatusConflict {
+		t.Errorf("collected twice: %d", r.StatusCode)
+	}
+}
