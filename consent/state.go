@@ -13,6 +13,8 @@ type ChannelState struct {
 	Blocked bool `json:"blocked,omitempty"`
 	// LastUsedAt is the newest recorded advertising use (§7a UWG).
 	LastUsedAt string `json:"last_used_at,omitempty"`
+	// Erased: the customer was erased; the channel is closed for good.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // Derive folds a customer's events, oldest first, into the state of each
@@ -68,6 +70,7 @@ func apply(s ChannelState, e Event) ChannelState {
 	case Erase:
 		s.State = Withdrawn
 		s.GrantedAt = ""
+		s.Erased = true
 	case Expire:
 		if s.State != Pending {
 			return s

@@ -24,6 +24,10 @@ type Kept struct {
 	DeleteAfter string   `json:"delete_after"` // YYYY-MM-DD, the last day it is kept
 	Reason      string   `json:"reason"`
 	Fields      []string `json:"fields"`
+	// Years and FromYear say the same as Reason, for a page in one
+	// language: kept Years from the end of FromYear.
+	Years    int `json:"years"`
+	FromYear int `json:"from_end_of_year"`
 }
 
 // PhoneProof is the proof of a phone consent an erasure kept (§7a UWG):
@@ -169,7 +173,7 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 			}
 			k := Kept{OrderID: o.id, Number: o.number, DeleteAfter: until.Format("2006-01-02"),
 				Reason: fmt.Sprintf("%s: %d Jahre ab Ende %d / %d years from the end of %d", keptReason, years, o.created.Year(), years, o.created.Year()),
-				Fields: []string{"number", "date", "items", "amounts", "vat", "deposit", "status", "staff"}}
+				Fields: []string{"number", "date", "items", "amounts", "vat", "deposit", "status", "staff"}, Years: years, FromYear: o.created.Year()}
 			name, addr := "", ""
 			if o.total > SmallInvoiceCents {
 				name = strings.TrimSpace(cust.Salutation + " " + cust.Name())

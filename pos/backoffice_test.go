@@ -85,6 +85,9 @@ func postOrder(t *testing.T, a *api, body, email string) int64 {
 // year eight years on (§147 AO, the default retention).
 func keptUntil() string { return fmt.Sprintf("%d-12-31", time.Now().In(orders.Berlin).Year()+8) }
 
+// keptUntilShown is that day as pages show it, "31.12.2034".
+func keptUntilShown() string { return fmt.Sprintf("31.12.%d", time.Now().In(orders.Berlin).Year()+8) }
+
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestAPIReceiptProofExport(t *testing.T) {
@@ -423,11 +426,16 @@ func TestBackOfficePages(t *testing.T) {
 	}
 	manager.get("/customers/" + cid)
 	r = manager.post("/customers/"+cid+"/erase", url.Values{"confirm": {"on"}})
-	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Löschung ausgeführt") || !strings.Contains(r.body, keptUntil()) {
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Löschung ausgeführt") || !strings.Contains(r.body, keptUntilShown()) ||
+		!strings.Contains(r.body, "§ 147 AO, § 257 HGB: 8 Jahre ab Ende") || strings.Contains(r.body, "years from") || strings.Contains(r.body, "Hash") {
 		t.Fatalf("erase: %d", r.StatusCode)
 	}
 	if strings.Contains(r.body, "page@example.org") || strings.Contains(r.body, "Weiß-Meier") {
 		t.Error("the erased customer's details are still on the page")
+	}
+	// A channel never consented to does not show "withdrawn" after it.
+	if !strings.Contains(r.body, "keine Einwilligung (gelöscht)") || !strings.Contains(r.body, "widerrufen (gelöscht)") {
+		t.Error("the erased customer's channels do not say what they were")
 	}
 
 	// The audit log names who did what.

@@ -205,7 +205,7 @@ func TestLockedOrderManagerOnlyAndLogged_BDSG35(t *testing.T) {
 	manager := e.client()
 	manager.signIn(e.manager, "8642")
 	r := manager.get("/orders/" + oid)
-	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "§ 147 AO / § 257 HGB bis "+keptUntil()) || !strings.Contains(r.body, "Gleitsichtgläser") ||
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "§ 147 AO / § 257 HGB bis "+keptUntilShown()) || !strings.Contains(r.body, "Gleitsichtgläser") ||
 		strings.Contains(r.body, "/ready") {
 		t.Fatalf("manager view: %d", r.StatusCode)
 	}

@@ -63,7 +63,15 @@ var funcs = template.FuncMap{
 	"channels": func() []consent.Channel { return consent.Channels },
 	// contact shows an address or number as Germans write it: numbers in
 	// national form ("0171 4455667"), never "+491714455667".
-	"contact":  displayContact,
+	"contact": displayContact,
+	// day shows a stored day (YYYY-MM-DD) as "31.12.2034".
+	"day": func(s string) string {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return s
+		}
+		return t.Format("02.01.2006")
+	},
 	"daylist":  func(v view, list []orders.DayOrder) dayList { return dayList{V: v, List: list} },
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },
