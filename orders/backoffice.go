@@ -18,6 +18,9 @@ type Contactable struct {
 	FirstName     string
 	LastName      string
 	Contact       string // the address or number for this channel
+	Street        string // the postal address, split for a mail merge
+	PostalCode    string
+	City          string
 	Lang          string
 	ConsentDate   string // when the consent took effect (for e-mail: its confirmation)
 	OptInLevel    consent.OptInLevel
@@ -67,6 +70,7 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 		}
 		st := all[id][ch]
 		out = append(out, Contactable{CustomerID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Contact: contact,
+			Street: c.Street, PostalCode: c.PostalCode, City: c.City,
 			Lang: c.Lang, ConsentDate: st.GrantedAt, OptInLevel: st.OptInLevel, NoticeVersion: st.NoticeVersion})
 	}
 	return out, nil

@@ -50,8 +50,8 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 		facts(p, [][2]string{{"Kundennr.", fmt.Sprint(c.ID)}, {"Gelöscht", stampText(c.ErasedAt)}}, 35)
 	} else {
 		facts(p, [][2]string{{"Kundennr.", fmt.Sprint(c.ID)}, {"Anrede", c.Salutation}, {"Vorname", c.FirstName}, {"Nachname", c.LastName},
-			{"Straße", c.Street}, {"PLZ, Ort", strings.TrimSpace(c.PostalCode + " " + c.City)}, {"E-Mail", c.Email}, {"Mobil", c.Mobile},
-			{"Telefon", c.Phone}, {"Sprache", c.Lang}, {"Angelegt", stampText(c.CreatedAt)}, {"Geändert", stampText(c.UpdatedAt)}}, 35)
+			{"Straße", c.Street}, {"PLZ, Ort", strings.TrimSpace(c.PostalCode + " " + c.City)}, {"E-Mail", c.Email}, {"Mobil", orders.NationalPhone(c.Mobile)},
+			{"Telefon", orders.NationalPhone(c.Phone)}, {"Sprache", c.Lang}, {"Angelegt", stampText(c.CreatedAt)}, {"Geändert", stampText(c.UpdatedAt)}}, 35)
 	}
 
 	heading(p, fmt.Sprintf("Aufträge (%d)", len(x.Orders)))

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
@@ -153,10 +154,38 @@ func (s *Server) contactableCSV(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version"})
-	for _, r := range list {
-		w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName), csvCell(r.Contact),
-			r.Lang, r.ConsentDate, string(r.OptInLevel), r.NoticeVersion})
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		// The API's CSV stays as machines read it.
+		w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version"})
+		for _, r := range list {
+			w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName), csvCell(r.Contact),
+				r.Lang, r.ConsentDate, string(r.OptInLevel), r.NoticeVersion})
+		}
+	} else {
+		// For the store: German Excel and a Word mail merge read
+		// semicolons, a UTF-8 BOM, German column names, the address in
+		// its parts, and dates as 29.11.2026.
+		buf.WriteString("\uFEFF")
+		w.Comma = ';'
+		w.UseCRLF = true
+		lang := s.lang(c)
+		head := []string{"csv.customer_id", "csv.salutation", "csv.first_name", "csv.last_name", "csv.street", "csv.postal_code", "csv.city",
+			"csv.contact", "csv.lang", "csv.consent_date", "csv.opt_in_level", "csv.notice_version"}
+		for i, k := range head {
+			head[i] = assets.T(lang, k)
+		}
+		w.Write(head)
+		for _, r := range list {
+			contact := r.Contact
+			if ch == consent.Post {
+				contact = ""
+			} else if strings.HasPrefix(contact, "+") {
+				contact = orders.NationalPhone(contact)
+			}
+			w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName),
+				csvCell(r.Street), csvCell(r.PostalCode), csvCell(r.City), csvCell(contact), r.Lang, dayOf(r.ConsentDate),
+				assets.T(lang, "level."+string(r.OptInLevel)), r.NoticeVersion})
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -293,4 +322,13 @@ func (s *Server) auditPage(c *gin.Context) {
 		return
 	}
 	s.render(c, http.StatusOK, "audit", view{Title: assets.T(s.lang(c), "title.audit"), Data: auditView{Entries: list, Customer: f.CustomerID}})
+}
+
+// dayOf shows a stored time as the store's day, "29.11.2026".
+func dayOf(stamp string) string {
+	t, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil {
+		return stamp
+	}
+	return pdf.Date(t)
 }

@@ -2,10 +2,14 @@ package pos_test
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 // The first day in a real store: the tablet in the customer's hands,
@@ -161,5 +165,38 @@ func TestOrderFromCounterToPickup(t *testing.T) {
 	}
 	if r := c.post("/orders/"+id+"/collected", url.Values{}); r.StatusCode != http.StatusConflict {
 		t.Errorf("collected twice: %d", r.StatusCode)
+	}
+}
+
+// The contactable export for the store opens cleanly in German Excel and
+// works for a Word mail merge; the API keeps its machine-readable CSV.
+func TestContactableExportForExcel(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "excel@example.org")
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	r := m.get("/contactable.csv?channel=post")
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.body, "\uFEFF") {
+		t.Fatalf("no UTF-8 BOM: %d %q", r.StatusCode, r.body[:min(20, len(r.body))])
+	}
+	cr := csv.NewReader(strings.NewReader(strings.TrimPrefix(r.body, "\uFEFF")))
+	cr.Comma = ';'
+	rows, err := cr.ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("rows: %v %v", rows, err)
+	}
+	want := []string{"Kundennr.", "Anrede", "Vorname", "Nachname", "Straße", "PLZ", "Ort", "E-Mail oder Nummer", "Sprache", "Einwilligung vom", "Bestätigung", "Hinweisfassung"}
+	if strings.Join(rows[0], "|") != strings.Join(want, "|") {
+		t.Errorf("columns: %v", rows[0])
+	}
+	today := time.Now().In(orders.Berlin).Format("02.01.2006")
+	if row := rows[1]; row[0] != itoa(id) || row[4] != "Hauptstraße 1" || row[5] != "79098" || row[6] != "Freiburg" || row[9] != today {
+		t.Errorf("row: %v", row)
+	}
+	// The API's CSV is unchanged: commas, no BOM, English column names.
+	st, _, body := a.raw("GET", "/api/v1/contactable?channel=post")
+	if st != http.StatusOK || strings.HasPrefix(string(body), "\uFEFF") || !strings.HasPrefix(string(body), "customer_id,salutation,") {
+		t.Errorf("API CSV changed: %d %q", st, body[:min(40, len(body))])
 	}
 }
