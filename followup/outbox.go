@@ -69,7 +69,10 @@ type Mail struct {
 	// RetainedUntil is set on a sent order mail an erasure kept as a
 	// commercial letter (§257 HGB): restricted, shown to a manager only.
 	RetainedUntil string `json:"retained_until,omitempty"`
-	Raw           []byte `json:"-"`
+	// Recipient is the customer's address now, for the mailbox list
+	// (List only); the sent message's own To is in Raw.
+	Recipient string `json:"recipient,omitempty"`
+	Raw       []byte `json:"-"`
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -154,7 +157,10 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 200
 	}
-	query := `SELECT ` + mailColumns + ` FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?)
+	// The recipient is read from orders' customers table: a read join
+	// where it is the honest query (the mailbox lists whom a mail is for).
+	query := `SELECT ` + mailColumns + `, COALESCE((SELECT c.email FROM customers c WHERE c.id = outbox.customer_id), '')
+		FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?)
 		ORDER BY id DESC LIMIT ?`
 	rows, err := q.QueryContext(ctx, query, f.Status, f.Status, f.CustomerID, f.CustomerID, f.OrderID, f.OrderID, f.Limit)
 	if err != nil {
@@ -164,7 +170,8 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	out := []Mail{}
 	for rows.Next() {
 		var m Mail
-		if err := scanMail(rows, &m); err != nil {
+		if err := rows.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
+			&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Recipient); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -200,3 +200,15 @@ func TestContactableExportForExcel(t *testing.T) {
 		t.Errorf("API CSV changed: %d %q", st, body[:min(40, len(body))])
 	}
 }
+
+// The mailbox lists whom each mail is for, with German labels.
+func TestMailboxShowsRecipient(t *testing.T) {
+	a := newAPI(t)
+	orderWithEverything(t, a, "empfaenger@example.org")
+	c := a.e.client()
+	c.signIn(a.e.counter, "4711")
+	r := c.get("/mailbox")
+	if !strings.Contains(r.body, "Empfänger") || !strings.Contains(r.body, "empfaenger@example.org") {
+		t.Errorf("mailbox list without the recipient")
+	}
+}

@@ -1,6 +1,7 @@
 package pos
 
 import (
+	"encoding/base64"
 	"mime"
 	"net/http"
 	"regexp"
@@ -97,7 +98,7 @@ func (s *Server) mailPage(c *gin.Context) {
 			if dec, err := new(mime.WordDecoder).DecodeHeader(val); err == nil {
 				val = dec
 			}
-			v.Header = append(v.Header, [2]string{h, val})
+			v.Header = append(v.Header, [2]string{assets.T(s.lang(c), "mailhdr."+strings.ToLower(h)), val})
 		}
 	}
 	s.render(c, http.StatusOK, "mail", view{Title: assets.T(s.lang(c), "title.mail") + " " + strconv.FormatInt(m.ID, 10), Data: v})
@@ -109,7 +110,7 @@ var cidRef = regexp.MustCompile(`cid:([A-Za-z0-9._@-]+)`)
 // would, in its own sandbox: no scripts, no forms, nothing loaded from
 // outside, and inline images (cid:) served from here.
 func (s *Server) mailHTML(c *gin.Context) {
-	m, p, ok := s.loadMail(c)
+	_, p, ok := s.loadMail(c)
 	if !ok {
 		return
 	}
@@ -117,16 +118,19 @@ func (s *Server) mailHTML(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
+	// Inline images (the QR code) go in as data: URLs. The sandboxed page
+	// has an origin of its own, so a link back to /mailbox/…/parts would
+	// come without the staff's SameSite cookie and never load.
 	html := cidRef.ReplaceAllStringFunc(p.HTML, func(ref string) string {
 		cid := strings.TrimPrefix(ref, "cid:")
-		for i, part := range p.Parts {
-			if part.ContentID == cid {
-				return "/mailbox/" + strconv.FormatInt(m.ID, 10) + "/parts/" + strconv.Itoa(i)
+		for _, part := range p.Parts {
+			if part.ContentID == cid && strings.HasPrefix(part.ContentType, "image/") {
+				return "data:" + strings.SplitN(part.ContentType, ";", 2)[0] + ";base64," + base64.StdEncoding.EncodeToString(part.Data)
 			}
 		}
 		return "about:blank"
 	})
-	c.Header("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	c.Header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(html))
 }
 
