@@ -112,18 +112,24 @@ func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controlle
 }
 
 // Republish renders the current template of every language again, after
-// the store's details changed; a changed text becomes a new version.
-func Republish(ctx context.Context, tx *sql.Tx, c Controller, staffID int64, now string) error {
+// the store's details changed; only a changed text becomes a new version.
+// It returns the ids of the versions it published.
+func Republish(ctx context.Context, tx *sql.Tx, c Controller, staffID int64, now string) ([]string, error) {
+	var published []string
 	for _, lang := range Langs {
 		cur, err := CurrentNotice(ctx, tx, lang)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := Publish(ctx, tx, lang, cur.Template, c, staffID, now); err != nil {
-			return err
+		v, err := Publish(ctx, tx, lang, cur.Template, c, staffID, now)
+		if err != nil {
+			return nil, err
+		}
+		if v.ID != cur.ID {
+			published = append(published, v.ID)
 		}
 	}
-	return nil
+	return published, nil
 }
 
 const noticeColumns = `id, lang, seq, template, text, sha256, published_at, COALESCE(published_by, 0)`

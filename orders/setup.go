@@ -71,15 +71,26 @@ func (db *DB) Controller(ctx context.Context) (consent.Controller, error) {
 // SaveController stores new settings and publishes new notice versions
 // where the filled-in text changes.
 func (db *DB) SaveController(ctx context.Context, c consent.Controller, staffID int64) error {
+	_, err := db.SaveSettings(ctx, c, staffID)
+	return err
+}
+
+// SaveSettings is SaveController that also says which notice versions it
+// published: only a text that changed makes one, and the manager is told.
+func (db *DB) SaveSettings(ctx context.Context, c consent.Controller, staffID int64) ([]string, error) {
 	if err := c.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	var published []string
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if err := consent.SaveController(ctx, tx, c, Stamp(now)); err != nil {
 			return err
 		}
-		return consent.Republish(ctx, tx, c, staffID, Stamp(now))
+		var err error
+		published, err = consent.Republish(ctx, tx, c, staffID, Stamp(now))
+		return err
 	})
+	return published, err
 }
 
 // SaveLogo stores a PNG or JPEG logo, judged by its content.

@@ -2,7 +2,9 @@ package pos
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -29,6 +31,27 @@ type settingsView struct {
 	HasLogo     bool
 	Numbers     map[string]string
 	NumberNames []string
+	// LocalURL is the public address while it points at this machine or
+	// the store's network: printed QR codes and mail links then work
+	// nowhere else.
+	LocalURL string
+}
+
+// localURL returns the public URL when its host is loopback, a private
+// network address or a .local name; "" when customers can reach it.
+func localURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return raw
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".lan") || !strings.Contains(host, ".") {
+		return raw
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()) {
+		return raw
+	}
+	return ""
 }
 
 func numberValues(c consent.Controller) map[string]string {
@@ -51,11 +74,14 @@ func (s *Server) settingsPage(c *gin.Context) {
 	flash := ""
 	if c.Query("saved") == "1" {
 		flash = assets.T(s.lang(c), "msg.saved")
+		if p := c.Query("published"); p != "" {
+			flash += " " + assets.T(s.lang(c), "s.notice_published", p)
+		}
 	}
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
 		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, DoubleOptIn: ctrl.DoubleOptIn,
 			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0,
-			Numbers: numberValues(ctrl), NumberNames: settingsNumbers}})
+			Numbers: numberValues(ctrl), NumberNames: settingsNumbers, LocalURL: localURL(s.baseURL(ctrl))}})
 }
 
 func (s *Server) settingsSubmit(c *gin.Context) {
@@ -98,7 +124,8 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 			n.ConfirmDays = -1 // refused by Validate with a message
 		}
 	}
-	if err := s.db.SaveController(ctx, n, staff(c).ID); err != nil {
+	published, err := s.db.SaveSettings(ctx, n, staff(c).ID)
+	if err != nil {
 		if consent.ErrorCode(err) != consent.Invalid {
 			s.fail(c, err)
 			return
@@ -109,7 +136,11 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/settings?saved=1")
+	q := "/settings?saved=1"
+	if len(published) > 0 {
+		q += "&published=" + url.QueryEscape(strings.Join(published, ", "))
+	}
+	c.Redirect(http.StatusSeeOther, q)
 }
 
 // logoSubmit takes a PNG or JPEG, judged by its content, never by its

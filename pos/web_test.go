@@ -331,6 +331,16 @@ func TestSettingsPublishNewNoticeVersion(t *testing.T) {
 	if strings.Contains(old.Text, "Sonnenschein") {
 		t.Error("an old version changed")
 	}
+	// The manager is told why a new version came.
+	if p := c.get(r.Header.Get("Location")); !strings.Contains(p.body, "Neue Fassung der Datenschutzhinweise veröffentlicht (de-2, en-2)") {
+		t.Error("the settings page does not say that a new notice version was published")
+	}
+	// A setting that is not in the notice text makes no new version.
+	values.Set("renewal_months", "36")
+	r = c.post("/settings", values)
+	if v, _ := e.db.CurrentNotice(t.Context(), "de"); v.ID != "de-2" || strings.Contains(r.Header.Get("Location"), "published") {
+		t.Errorf("a change outside the notice text published %s (%s)", v.ID, r.Header.Get("Location"))
+	}
 	values.Set("email", "kaputt")
 	r = c.post("/settings", values)
 	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Keine gültige E-Mail-Adresse") {
