@@ -303,6 +303,7 @@ func (s *Server) staffResetPIN(c *gin.Context) {
 
 type auditView struct {
 	Entries  []orders.Access
+	Details  []string // each entry's detail in words
 	Customer int64
 }
 
@@ -321,7 +322,61 @@ func (s *Server) auditPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "audit", view{Title: assets.T(s.lang(c), "title.audit"), Data: auditView{Entries: list, Customer: f.CustomerID}})
+	names, err := s.db.StaffNames(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	lang := s.lang(c)
+	v := auditView{Entries: list, Customer: f.CustomerID}
+	for _, a := range list {
+		v.Details = append(v.Details, auditDetail(lang, a, names))
+	}
+	s.render(c, http.StatusOK, "audit", view{Title: assets.T(lang, "title.audit"), Data: v})
+}
+
+// auditDetail says in words what an entry's detail names: "Mitarbeiter
+// hinzugefügt: Anna", "Auftrag 2026-000001", "Dokument 5", not "add 3".
+func auditDetail(lang string, a orders.Access, staffNames map[int64]string) string {
+	word, rest, _ := strings.Cut(a.Detail, " ")
+	id, _ := strconv.ParseInt(rest, 10, 64)
+	switch a.Action {
+	case orders.AuditStaff:
+		if name := staffNames[id]; name != "" && (word == "add" || word == "disable" || word == "enable" || word == "pin") {
+			return assets.T(lang, "audit.staff."+word, name)
+		}
+	case orders.AuditView:
+		switch {
+		case a.Detail == "":
+			return assets.T(lang, "audit.what.customer_page")
+		case word == "document":
+			return assets.T(lang, "audit.what.document", rest)
+		}
+	case orders.AuditViewOrder, orders.AuditViewRestricted, orders.AuditRestrictedDenied:
+		switch {
+		case word == "mail":
+			return assets.T(lang, "audit.what.mail", rest)
+		case word == "document":
+			return assets.T(lang, "audit.what.document", rest)
+		case a.Detail != "":
+			return assets.T(lang, "audit.what.order", a.Detail)
+		}
+	case orders.AuditContactable:
+		if ch, n, ok := strings.Cut(a.Detail, ":"); ok {
+			return assets.T(lang, "audit.what.contactable", assets.T(lang, "channel."+ch), n)
+		}
+	case orders.AuditConsent:
+		return assets.T(lang, "source."+a.Detail)
+	case orders.AuditUse:
+		return assets.T(lang, "channel."+a.Detail)
+	case orders.AuditEdit:
+		fields := strings.Split(a.Detail, ",")
+		for i, f := range fields {
+			fields[i] = assets.T(lang, "f."+f)
+		}
+		return strings.Join(fields, ", ")
+	}
+	return a.Detail
 }
 
 // dayOf shows a stored time as the store's day, "29.11.2026".

@@ -161,7 +161,12 @@ func (s *Server) customerPage(c *gin.Context) {
 	if ok && cu.Erased() && staff(c).Role == orders.RoleManager {
 		action = orders.AuditViewRestricted // what the erasure kept, restricted
 	}
-	if !ok || !s.audit(c, action, cu.ID, "") {
+	if !ok {
+		return
+	}
+	// Logged once: the page shown again after a change (?done=…) is no
+	// new view; the change itself was logged.
+	if c.Query("done") == "" && !s.audit(c, action, cu.ID, "") {
 		return
 	}
 	flash := ""

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -210,5 +212,58 @@ func TestMailboxShowsRecipient(t *testing.T) {
 	r := c.get("/mailbox")
 	if !strings.Contains(r.body, "Empfänger") || !strings.Contains(r.body, "empfaenger@example.org") {
 		t.Errorf("mailbox list without the recipient")
+	}
+}
+
+// The access log speaks German, names what was viewed, and logs a view once.
+func TestAccessLogInWords(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "log@example.org")
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Berta"}, "pin": {"2468"}, "role": {"counter"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add staff: %d %s", r.StatusCode, r.body)
+	}
+	m.get("/customers/" + itoa(id))
+	r := m.post("/customers/"+itoa(id), url.Values{"salutation": {"Frau"}, "first_name": {"Jürgen"}, "last_name": {"Weiß"}, "street": {"Hauptstraße 2"},
+		"postal_code": {"79098"}, "city": {"Freiburg"}, "email": {"log@example.org"}, "mobile": {"0170 1234567"}, "phone": {""}, "lang": {"de"}})
+	m.get(r.Header.Get("Location")) // the page again after the change
+	views := 0
+	list, _ := e.db.AuditLog(context.Background(), orders.AuditFilter{CustomerID: id})
+	for _, l := range list {
+		if l.Action == orders.AuditView {
+			views++
+		}
+	}
+	if views != 1 {
+		t.Errorf("%d views logged for one visit and a change", views)
+	}
+	page := m.get("/audit")
+	for _, want := range []string{"Mitarbeiter hinzugefügt: Berta", "Kundenseite", "Straße und Hausnummer"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("access log lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, "add ") {
+		t.Error("the access log shows machine words")
+	}
+}
+
+// A confirmation link opened after a withdrawal says at once that there is
+// nothing to confirm, with no button.
+func TestConfirmLinkAfterWithdrawal(t *testing.T) {
+	a := newAPI(t)
+	id := orderViaAPI(t, a) // e-mail pending
+	tokens := consent.NewTokens(a.e.db.Keys.Tokens)
+	c := a.e.client()
+	if r := c.get("/c/" + tokens.Make(consent.ConfirmToken, id)); !strings.Contains(r.body, `action="/c/`) {
+		t.Fatal("a pending consent shows no button")
+	}
+	c.post("/p/"+tokens.Make(consent.PreferencesToken, id), url.Values{"action": {"withdraw_all"}})
+	r := c.get("/c/" + tokens.Make(consent.ConfirmToken, id))
+	if strings.Contains(r.body, `action="/c/`) || !strings.Contains(r.body, assets.T("de", "confirm.nothing")) {
+		t.Error("the confirmation link after a withdrawal still offers a button")
 	}
 }
