@@ -81,6 +81,7 @@ type letter struct {
 	PreferencesURL string
 	ConfirmURL     string
 	QRContentID    string
+	LogoContentID  string // set when the store has a logo, an inline part too
 	Appointment    string
 	Since          string
 	ConfirmDays    int
@@ -143,6 +144,10 @@ type draft struct {
 // it as cid:settings-qr@consentdesk.
 const qrContentID = "settings-qr@consentdesk"
 
+// logoContentID names the store's logo, inline as well: a remote image
+// would be a tracking pixel's twin (§25 TDDDG).
+const logoContentID = "store-logo@consentdesk"
+
 // compose renders a mail. Links carry no tracking parameters and there
 // is no remote image (§25 TDDDG): the QR code is an inline part.
 func compose(d draft) (*gomail.Msg, string, error) {
@@ -162,6 +167,9 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		ConfirmDays:    d.Store.ConfirmWindow(),
 		Company:        d.Store.CompanyLine(func(k string) string { return assets.T(lang, k) }),
 		Because:        assets.T(lang, "mail.because.order"),
+	}
+	if len(d.Store.Logo) > 0 {
+		l.LogoContentID = logoContentID
 	}
 	l.Greeting = greeting(lang, d.To)
 	switch d.Mail.Kind {
@@ -219,6 +227,16 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	if err := m.EmbedReader(l.T("mail.qr.filename"), bytes.NewReader(qr), gomail.WithFileContentID("<"+qrContentID+">"),
 		gomail.WithFileContentType("image/png")); err != nil {
 		return nil, "", err
+	}
+	if l.LogoContentID != "" {
+		ext := "png"
+		if d.Store.LogoMIME == "image/jpeg" {
+			ext = "jpg"
+		}
+		if err := m.EmbedReader("logo."+ext, bytes.NewReader(d.Store.Logo), gomail.WithFileContentID("<"+logoContentID+">"),
+			gomail.WithFileContentType(gomail.ContentType(d.Store.LogoMIME))); err != nil {
+			return nil, "", err
+		}
 	}
 	if d.Mail.Kind != DoubleOptIn && !d.Order.PickupStart.IsZero() {
 		cal := calendar(lang, d)

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image"
-	_ "image/png"
+	"image/png"
 	"mime"
 	"net/mail"
 	"net/url"
@@ -368,5 +368,31 @@ func TestSoleTraderMail(t *testing.T) {
 	}
 	if !strings.Contains(m.Text, "bei Optik Müller e.K. Hier") {
 		t.Errorf("the sentence after the name: %s", m.Text)
+	}
+}
+
+// The store's logo is in the mail, as an inline part: no remote image.
+func TestLogoInMail(t *testing.T) {
+	s := newStore(t, true)
+	ctx := context.Background()
+	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	if err := s.db.SaveLogo(ctx, b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	ms := newMailServer(t, plainServer)
+	s.order(t, jana(), false)
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+	m := parse(t, ms.messages()[0].Data)
+	if !strings.Contains(m.HTML, `src="cid:store-logo@consentdesk"`) {
+		t.Error("the HTML part does not show the logo")
+	}
+	found := false
+	for _, p := range m.Parts {
+		found = found || (p.ContentID == "store-logo@consentdesk" && bytes.Equal(p.Data, b.Bytes()))
+	}
+	if !found {
+		t.Error("the logo is not an inline part of the mail")
 	}
 }

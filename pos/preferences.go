@@ -40,6 +40,10 @@ type prefView struct {
 	// Health: the prescription consent is given, and can be withdrawn
 	// here like any other (Art. 7(3), Art. 9(2)(a)).
 	Health bool
+	// Store and HasLogo: the store's name and logo, so that the customer
+	// sees whose page this is.
+	Store   string
+	HasLogo bool
 }
 
 type prefRow struct {
@@ -86,6 +90,12 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		src = c.PostForm("src")
 	}
 	v := prefView{Token: c.Param("token"), Src: src, Customer: cust, Saved: saved}
+	if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
+		v.Store, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
+	} else {
+		s.fail(c, err)
+		return
+	}
 	for _, ch := range consent.Channels {
 		st := states[ch].State
 		on := st == consent.Granted || st == consent.Pending

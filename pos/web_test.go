@@ -422,6 +422,20 @@ func TestLogoUpload(t *testing.T) {
 	if ctrl.LogoMIME != "image/png" || !bytes.Equal(ctrl.Logo, b.Bytes()) {
 		t.Error("logo not stored")
 	}
+	// The logo shows wherever the customer looks, and in the settings.
+	if r := c.get("/logo"); r.Header.Get("Content-Type") != "image/png" || r.body != b.String() {
+		t.Errorf("GET /logo: %s", r.Header.Get("Content-Type"))
+	}
+	if r := c.get("/settings"); !strings.Contains(r.body, `src="/logo"`) {
+		t.Error("no logo preview in the settings")
+	}
+	if _, err := e.db.ImportCustomers(t.Context(), []orders.Customer{{LastName: "Logo", Email: "logo@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := consent.NewTokens(e.db.Keys.Tokens)
+	if r := e.client().get("/p/" + tok.Make(consent.PreferencesToken, 1)); r.StatusCode != http.StatusOK || !strings.Contains(r.body, `src="/logo"`) {
+		t.Errorf("no logo on the preference page: %d", r.StatusCode)
+	}
 	big := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 3<<20)...)
 	if r := send("big.png", big); r.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("3 MB logo: %d", r.StatusCode)
