@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 func TestSecurityHeadersAndCookieFlags(t *testing.T) {
