@@ -222,3 +222,23 @@ func session(c *gin.Context) orders.Session {
 	sess, _ := v.(orders.Session)
 	return sess
 }
+
+// switchLang handles lang_switch on a form post: the staff's language
+// changes, and the caller shows the same form again with what was typed.
+// It reports whether the post was a language switch.
+func (s *Server) switchLang(c *gin.Context) bool {
+	lang := c.PostForm("lang_switch")
+	if lang == "" {
+		return false
+	}
+	lang = assets.Lang(lang)
+	s.setCookie(c, langCookie, lang, 365*24*3600)
+	if token, err := c.Cookie(sessionCookie); err == nil {
+		if err := s.db.SetSessionLang(c.Request.Context(), token, lang); err == nil {
+			sess := session(c)
+			sess.Lang = lang
+			c.Set(sessionKey, sess)
+		}
+	}
+	return true
+}

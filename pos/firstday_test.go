@@ -267,3 +267,30 @@ func TestConfirmLinkAfterWithdrawal(t *testing.T) {
 		t.Error("the confirmation link after a withdrawal still offers a button")
 	}
 }
+
+// Changing the language on a form with errors keeps what was typed.
+func TestLanguageSwitchKeepsTheForm(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	f := orderForm("Sommerfeld")
+	f.Set("email", "kein-at")
+	r := c.post("/orders/new", f)
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, `name="lang_switch" value="en"`) {
+		t.Fatalf("form with errors: %d", r.StatusCode)
+	}
+	f.Set("lang_switch", "en")
+	r = c.post("/orders/new", f)
+	if !strings.Contains(r.body, `lang="en"`) || !strings.Contains(r.body, `value="Sommerfeld"`) || !strings.Contains(r.body, "Not a valid e-mail address") {
+		t.Errorf("after the switch: %d, English %v, typed %v", r.StatusCode, strings.Contains(r.body, `lang="en"`), strings.Contains(r.body, `value="Sommerfeld"`))
+	}
+	if e.count("customers") != 0 {
+		t.Error("the language switch stored something")
+	}
+	// A valid form switched is shown again, never handed to the customer.
+	f.Set("email", "sommer@example.org")
+	if r := c.post("/orders/new", f); r.StatusCode != http.StatusOK || !strings.Contains(r.body, `value="sommer@example.org"`) {
+		t.Errorf("valid form switched: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}

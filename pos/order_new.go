@@ -127,10 +127,16 @@ func readOrderForm(c *gin.Context, f consent.FieldErrors) (orderForm, orders.New
 // placed at once and the confirmation prints with empty boxes.
 func (s *Server) orderNewSubmit(c *gin.Context) {
 	f := consent.FieldErrors{}
+	switching := s.switchLang(c)
 	form, in := readOrderForm(c, f)
 	lang := s.lang(c)
 	in.StaffID = staff(c).ID
 	valid, err := in.Validate(s.db.Now())
+	if switching && err == nil && len(f) == 0 {
+		// Only the language changed: the form again, as typed.
+		s.render(c, http.StatusOK, "order_new", view{Title: assets.T(lang, "title.order_new"), LangForm: "order-form", Data: form})
+		return
+	}
 	if err != nil || len(f) > 0 {
 		if err != nil && consent.ErrorCode(err) != consent.Invalid {
 			s.fail(c, err)
@@ -142,7 +148,7 @@ func (s *Server) orderNewSubmit(c *gin.Context) {
 			}
 		}
 		s.render(c, http.StatusUnprocessableEntity, "order_new", view{Title: assets.T(lang, "title.order_new"), Flash: assets.T(lang, "err.invalid_input"),
-			Errors: translateFields(lang, f.Err()), Data: form})
+			Errors: translateFields(lang, f.Err()), LangForm: "order-form", Data: form})
 		return
 	}
 	custLang := valid.Customer.Lang

@@ -38,6 +38,10 @@ type view struct {
 	// tablet.
 	CustomerScreen bool
 	Public         bool // a customer's public page: no staff controls at all
+	// LangForm names the page's form (its id) when it has typed input:
+	// the language switch then posts that form with lang_switch, so that
+	// nothing typed is lost; without it the switch reloads the page.
+	LangForm string
 	Data           any
 }
 
