@@ -42,7 +42,7 @@ type view struct {
 	// the language switch then posts that form with lang_switch, so that
 	// nothing typed is lost; without it the switch reloads the page.
 	LangForm string
-	Data           any
+	Data     any
 }
 
 // fieldView is one labelled input of a form.
