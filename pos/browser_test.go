@@ -607,6 +607,12 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 		}
 		b.keyboard(page.name)
 	}
+	// The manager's menu fits one line on a tablet held landscape.
+	b.open(tabletLandscape, "/dashboard")
+	b.check(tabletLandscape, "menu", "de")
+	if lines := eval[int](b, `new Set([...document.querySelectorAll("header.bar nav > a, header.bar nav summary, header.bar .bar-right > *")].filter(a => a.getClientRects().length > 0).map(a => { const r = a.getBoundingClientRect(); return Math.round((r.top + r.bottom) / 20); })).size`); lines != 1 {
+		t.Errorf("the manager menu takes %d lines at 1024 px: %s", lines, eval[string](b, `JSON.stringify([...document.querySelectorAll("header.bar nav > a, header.bar nav summary, header.bar .bar-right > *")].filter(a => a.getClientRects().length > 0).map(a => [a.tagName, a.textContent.trim().slice(0,12), Math.round(a.getBoundingClientRect().top), Math.round(a.getBoundingClientRect().height)]))`))
+	}
 	// The chart is drawn: one line per channel.
 	b.open(desktop, "/dashboard")
 	if n := eval[int](b, `document.querySelectorAll("svg.chart polyline").length`); n != 4 {
