@@ -409,10 +409,15 @@ func TestTabletInTheBrowser(t *testing.T) {
 	}
 
 	// A new customer and an order.
-	for _, vp := range []viewport{tabletPortrait, tabletLandscape} {
+	for _, vp := range []viewport{tabletPortrait, tabletLandscape, phone} {
 		b.open(vp, "/orders/new")
 		b.check(vp, "order-new", "de")
 	}
+	// On a phone the item rows keep their labels.
+	if lbl := eval[string](b, `getComputedStyle(document.querySelector("td[data-label]"), "::before").content`); !strings.Contains(lbl, "Beschreibung") {
+		t.Errorf("item rows on a phone lose their labels: %s", lbl)
+	}
+	b.open(tabletLandscape, "/orders/new")
 	b.keyboard("order form")
 	for sel, v := range map[string]string{"#first_name": "Jana", "#last_name": "Weiß", "#street": "Hauptstraße 1", "#postal_code": "79098",
 		"#city": "Freiburg", "#email": "j.weiss@example.org", "#mobile": "0170 1234567",
