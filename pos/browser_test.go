@@ -645,3 +645,91 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 	}
 	return b
 }
+
+// The customer's language all the way, the prescription question and the
+// way back, in the browser: a German-speaking counter, an English customer.
+func TestEnglishCustomerInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t, e)
+	b.open(tabletLandscape, "/login")
+	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("button[type=submit]")
+	fill := func() {
+		b.open(tabletLandscape, "/orders/new")
+		for sel, v := range map[string]string{"#last_name": "Miller", "#email": "miller@example.org",
+			"input[name=item_description_0]": "Varifocal lenses", "input[name=item_price_0]": "459,00"} {
+			b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
+		}
+		// The prescription sits in a folded section: set, not typed.
+		b.do(chromedp.SetValue(chromedp.CSS("input[name=rx_right_sph]"), "-1,25"), chromedp.SetValue(chromedp.CSS("input[name=rx_left_sph]"), "-1,00"))
+		b.pickup()
+		b.do(chromedp.SetValue(chromedp.CSS("#customer_lang"), "en"))
+		b.submit("#order-form button[type=submit]")
+	}
+	fill()
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/consent/") {
+		t.Fatalf("order form went to %s", loc)
+	}
+	b.check(tabletLandscape, "consent-en", "en")
+	txt := eval[string](b, `document.body.innerText`)
+	for _, want := range []string{"Your order", "Varifocal lenses", "459,00 €", "Back – correct my details"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("English consent screen lacks %q", want)
+		}
+	}
+	if !strings.Contains(eval[string](b, `document.querySelector("details.notice summary").innerText`), "en-1") {
+		t.Error("the English consent screen does not link the English notice")
+	}
+	// Back to correct: locked, in English, until the PIN.
+	b.submit("form.back button[type=submit]")
+	if loc := b.location(); loc != "/handback" {
+		t.Fatalf("back went to %s", loc)
+	}
+	b.check(tabletLandscape, "handback-en", "en")
+	b.do(chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("form[action='/handback'] button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/new") || eval[string](b, `document.querySelector("#email").value`) != "miller@example.org" {
+		t.Fatalf("after back: %s", loc)
+	}
+	if eval[string](b, `document.documentElement.lang`) != "de" {
+		t.Error("the customer's language changed the staff's")
+	}
+	b.submit("#order-form button[type=submit]")
+
+	// Finishing with the prescription switch off asks once.
+	b.sign()
+	b.submit("#consent-form button[type=submit]")
+	if !eval[bool](b, `!!document.getElementById("rx-question")`) {
+		t.Fatalf("no question before dropping the prescription: %s", eval[string](b, `document.body.innerText`))
+	}
+	b.check(tabletLandscape, "rx-question-en", "en")
+	if !eval[bool](b, `(() => { const c = document.getElementById("signature-pad"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; })()`) {
+		t.Error("the question lost the signature")
+	}
+	b.submit(`#rx-question button:not([name])`)
+	if loc := b.location(); loc != "/handback" {
+		t.Fatalf("finish went to %s", loc)
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("form[action='/handback'] button[type=submit]")
+	if !eval[bool](b, `!!document.querySelector(".flash.warning")`) {
+		t.Error("staff see no warning about the dropped prescription")
+	}
+	b.check(tabletLandscape, "order-rx-dropped", "de")
+	// The printout is English.
+	doc := eval[string](b, `fetch("/orders/1/confirmation.pdf").then(r => r.arrayBuffer()).then(a => { let s = ""; new Uint8Array(a).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`)
+	raw, err := base64.StdEncoding.DecodeString(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(pdfText(t, raw)), " ")
+	for _, want := range []string{"Order confirmation", "Consent to advertising", "Your right to object", "Privacy notice", "Version en-1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("English PDF lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "Auftragsbestätigung") {
+		t.Error("the English customer's PDF is German")
+	}
+}

@@ -66,8 +66,7 @@ func (s *Server) setHandOver(c *gin.Context, state string) error {
 }
 
 type handbackView struct {
-	Back      bool   // the customer asked to correct something
-	StaffLang string // the PIN field speaks the staff's language
+	Back bool // the customer asked to correct something
 }
 
 // handbackPage is "Danke – bitte geben Sie das Tablet zurück", in the
@@ -84,7 +83,7 @@ func (s *Server) renderHandback(c *gin.Context, status int, flash string) {
 	}
 	lang := s.customerLang(c, state)
 	v := view{Title: assets.T(lang, "handback.title"), Lang: lang, CustomerScreen: true, Flash: flash,
-		Data: handbackView{Back: strings.HasPrefix(state, "back:"), StaffLang: s.lang(c)}}
+		Data: handbackView{Back: strings.HasPrefix(state, "back:")}}
 	if flash != "" {
 		v.Errors = map[string]string{"pin": flash}
 	}
