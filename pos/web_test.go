@@ -305,6 +305,19 @@ func TestPaperModeAndUpload(t *testing.T) {
 	if n != 2 {
 		t.Errorf("paper events with scan hash: %d", n)
 	}
+	// The order page confirms what was saved, shows the recorded ticks
+	// and the attached scan.
+	page = c.get(r.Header.Get("Location"))
+	for _, want := range []string{"Die Kreuze vom Papierformular sind gespeichert", "Angehängte Scans", "Scan des Formulars", "erteilt"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("order page after the ticks lacks %q", want)
+		}
+	}
+	// Without a scan, a tick for post, SMS or phone has no evidence.
+	r = upload(map[string]string{"channel_phone": "on"}, nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Errorf("tick with the scan of the same order already attached: %d", r.StatusCode)
+	}
 }
 
 func TestSettingsPublishNewNoticeVersion(t *testing.T) {
