@@ -49,7 +49,8 @@ type Controller struct {
 	OrderRetentionYears int `json:"order_retention_years,omitempty"`
 	RxRetentionYears    int `json:"rx_retention_years,omitempty"`
 	// RenewalMonths flags a consent older than this for renewal on the
-	// dashboard (EDPB 05/2020); 0 means DefaultRenewalMonths.
+	// dashboard (EDPB 05/2020); 0, the default, means off: consent does
+	// not expire with time (BGH III ZR 196/17).
 	RenewalMonths int `json:"renewal_months,omitempty"`
 
 	// Set from store_settings, not part of the JSON.
@@ -95,7 +96,7 @@ func DefaultController() Controller {
 const (
 	DefaultOrderRetentionYears = 8
 	DefaultRxRetentionYears    = 3
-	DefaultRenewalMonths       = 24
+	DefaultRenewalMonths       = 0 // off (BGH III ZR 196/17)
 )
 
 // OrderRetention is the retention of order records in years.
@@ -121,6 +122,9 @@ func (c Controller) Renewal() int {
 	}
 	return c.RenewalMonths
 }
+
+// RenewalOn reports whether old consents are flagged for renewal.
+func (c Controller) RenewalOn() bool { return c.Renewal() > 0 }
 
 // RetainUntil is the last day a record made at t is kept for a period
 // of years: periods run from the end of the calendar year (§147(4) AO,
@@ -161,6 +165,11 @@ func (c Controller) MayAdvertiseByEmail(email ChannelState) bool {
 // company.vat_id.
 func (c Controller) CompanyLine(label func(key string) string) string {
 	parts := []string{c.Name}
+	if c.LegalForm != "" {
+		// §37a(1) HGB, §35a GmbHG: the legal form, even where the name
+		// seems to say it.
+		parts = append(parts, label("company.legal_form")+": "+c.LegalForm)
+	}
 	if c.Seat != "" {
 		parts = append(parts, label("company.seat")+": "+c.Seat)
 	}

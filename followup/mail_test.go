@@ -344,7 +344,7 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 
 // §37a HGB for a sole trader: the footer names the owner, and a name
 // that ends in a full stop gets no second one ("e.K.." was in every mail).
-func TestSoleTraderMail(t *testing.T) {
+func TestCompanyDetailsInEveryMail_HGB37a(t *testing.T) {
 	s := newStore(t, true)
 	ctx := context.Background()
 	ctrl, err := s.db.Controller(ctx)
@@ -356,18 +356,30 @@ func TestSoleTraderMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := newMailServer(t, plainServer)
-	s.order(t, jana(), false)
-	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 1 {
+	placed := s.order(t, jana(), true) // thank-you and double opt-in
+	if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 3 {
 		t.Fatalf("handled %d mails", n)
 	}
-	m := parse(t, ms.messages()[0].Data)
-	for _, part := range []string{m.Text, m.HTML} {
-		if strings.Contains(part, "e.K..") || !strings.Contains(part, "Inhaber/in: Anna Müller") || strings.Contains(part, "Geschäftsführung") {
-			t.Errorf("sole trader mail:\n%s", part)
+	// §37a HGB on every kind of mail: name, legal form, seat, register
+	// court and number, and the owner.
+	for _, got := range ms.messages() {
+		m := parse(t, got.Data)
+		for _, part := range []string{m.Text, m.HTML} {
+			for _, want := range []string{"Optik Müller e.K.", "Rechtsform: e.K.", "Sitz: Freiburg im Breisgau", "Registergericht: Amtsgericht Freiburg HRB 000000", "Inhaber/in: Anna Müller"} {
+				if !strings.Contains(part, want) {
+					t.Errorf("%s lacks %q", m.Header.Get("Subject"), want)
+				}
+			}
+			if strings.Contains(part, "e.K..") || strings.Contains(part, "Geschäftsführung") {
+				t.Errorf("sole trader mail:\n%s", part)
+			}
 		}
-	}
-	if !strings.Contains(m.Text, "bei Optik Müller e.K. Hier") {
-		t.Errorf("the sentence after the name: %s", m.Text)
+		if strings.Contains(m.Header.Get("Subject"), "Vielen Dank") && !strings.Contains(m.Text, "bei Optik Müller e.K. Hier") {
+			t.Errorf("the sentence after the name: %s", m.Text)
+		}
 	}
 }
 

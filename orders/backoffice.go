@@ -207,7 +207,7 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 			switch {
 			case st.State == consent.Pending:
 				d.Pending = append(d.Pending, Due{CustomerID: id, Channel: ch, Since: st.UpdatedAt})
-			case st.State == consent.Granted && st.GrantedAt != "" && st.GrantedAt < renewBefore:
+			case d.RenewalMonths > 0 && st.State == consent.Granted && st.GrantedAt != "" && st.GrantedAt < renewBefore:
 				d.Renewal = append(d.Renewal, Due{CustomerID: id, Channel: ch, Since: st.GrantedAt})
 			}
 		}

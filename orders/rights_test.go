@@ -563,6 +563,13 @@ func TestContactable(t *testing.T) {
 func TestDashboardData(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
+	// Renewal reminders are off by default (BGH III ZR 196/17); this
+	// store flags consents older than 24 months.
+	ctrl, _ := db.Controller(ctx)
+	ctrl.RenewalMonths = 24
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
 	db.Now = func() time.Time { return time.Date(2023, 11, 1, 10, 0, 0, 0, time.UTC) }
 	in := sampleOrder(t)
 	in.Pickup = nil
@@ -665,5 +672,33 @@ func TestStaffManagement(t *testing.T) {
 	all, _ = db.AllStaff(ctx)
 	if len(all) != 4 || all[0].Name != "Anna" || all[0].Disabled || !all[3].Disabled {
 		t.Errorf("all staff: %+v", all)
+	}
+}
+
+// BGH III ZR 196/17: consent does not expire with time. Renewal reminders
+// are a setting, off by default: an old consent is flagged only when the
+// store switched them on.
+func TestRenewalRemindersOffByDefault_BGH_III_ZR_196_17(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	db.Now = func() time.Time { return time.Date(2020, 1, 10, 10, 0, 0, 0, time.UTC) }
+	in := sampleOrder(t)
+	in.Pickup = nil
+	in.Consent.Channels = map[consent.Channel]bool{consent.Post: true}
+	if _, err := db.PlaceOrder(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	fixedNow(db)
+	d, err := db.DashboardData(ctx, 4)
+	if err != nil || len(d.Renewal) != 0 || d.RenewalMonths != 0 {
+		t.Fatalf("default: %d flagged after %d months, %v", len(d.Renewal), d.RenewalMonths, err)
+	}
+	ctrl, _ := db.Controller(ctx)
+	ctrl.RenewalMonths = 36
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := db.DashboardData(ctx, 4); len(d.Renewal) != 1 {
+		t.Errorf("switched on: %d flagged", len(d.Renewal))
 	}
 }

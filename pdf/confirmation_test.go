@@ -147,7 +147,7 @@ func TestConfirmationReadsBack(t *testing.T) {
 		"Ihr Widerspruchsrecht", "Art. 21", "§ 7 Abs. 3 UWG",
 		"Am Tablet unterschrieben", "Beraten von Anna Brillmann",
 		"Datenschutzhinweise", "Fassung " + c.Notice.ID, "Art. 13 DSGVO", "Beschwerderecht",
-		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster",
+		"Registergericht: Amtsgericht Freiburg HRB 000000", "Geschäftsführung: Max Muster", "Rechtsform: GmbH",
 	} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("pdftotext lacks %q", want)
