@@ -62,12 +62,14 @@ func facts(p *gofpdf.Fpdf, rows [][2]string, labelW float64) {
 		y := p.GetY()
 		setFont(p, false, 8.5)
 		p.SetTextColor(70, 70, 70)
-		p.CellFormat(labelW, 4.3, clean(r[0]), "", 0, "L", false, 0, "")
+		// A label longer than its column wraps inside it, never runs
+		// into the value ("Brillenwerte (Gesundheitsdaten)" did).
+		p.MultiCell(labelW-2, 4.3, clean(r[0]), "", "L", false)
+		below := p.GetY()
+		p.SetXY(marginL+labelW, y)
 		p.SetTextColor(0, 0, 0)
 		p.MultiCell(textW-labelW, 4.3, clean(r[1]), "", "L", false)
-		if p.GetY() < y+4.3 {
-			p.SetY(y + 4.3)
-		}
+		p.SetY(max(p.GetY(), below, y+4.3))
 	}
 }
 
