@@ -34,10 +34,20 @@ type ReceiptController struct {
 	PIIController    string `json:"piiController"`
 	OnBehalf         bool   `json:"onBehalf"`
 	Contact          string `json:"contact"`
-	Address          string `json:"address"`
+	Address          ReceiptAddress `json:"address"`
 	Email            string `json:"email"`
 	Phone            string `json:"phone"`
 	PIIControllerURL string `json:"piiControllerUrl,omitempty"`
+}
+
+// ReceiptAddress is the controller's postal address as an object, as the
+// Kantara Consent Receipt v1.1 schema has it (found by an outside
+// validator: a string there does not validate).
+type ReceiptAddress struct {
+	StreetAddress   string `json:"streetAddress"`
+	PostalCode      string `json:"postalCode"`
+	AddressLocality string `json:"addressLocality"`
+	AddressCountry  string `json:"addressCountry"`
 }
 
 // ReceiptService is one service with its purposes: here, one per
@@ -121,7 +131,7 @@ func BuildReceipt(in ReceiptInput) Receipt {
 		Jurisdiction:   "DE",
 		Language:       lang,
 		PIIPrincipalID: fmt.Sprintf("customer:%d", in.CustomerID),
-		PIIControllers: []ReceiptController{{PIIController: in.Store.Name, Contact: in.Store.DPOContact, Address: in.Store.Address(),
+		PIIControllers: []ReceiptController{{PIIController: in.Store.Name, Contact: in.Store.DPOContact, Address: ReceiptAddress{StreetAddress: in.Store.Street, PostalCode: in.Store.PostalCode, AddressLocality: in.Store.City, AddressCountry: "DE"},
 			Email: in.Store.Email, Phone: in.Store.Phone, PIIControllerURL: in.Store.Website}},
 		PolicyURL: policy,
 		Services:  []ReceiptService{},

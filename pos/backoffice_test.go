@@ -115,9 +115,16 @@ func TestAPIReceiptProofExport(t *testing.T) {
 		t.Errorf("receipt: %s", body)
 	}
 	ctrl := r["piiControllers"].([]any)[0].(map[string]any)
-	for _, k := range []string{"piiController", "contact", "address", "email", "phone"} {
+	for _, k := range []string{"piiController", "contact", "email", "phone"} {
 		if s, _ := ctrl[k].(string); s == "" {
 			t.Errorf("piiControllers[0].%s empty", k)
+		}
+	}
+	// Kantara CR v1.1: the address is an object, not a string.
+	addr, _ := ctrl["address"].(map[string]any)
+	for _, k := range []string{"streetAddress", "postalCode", "addressLocality", "addressCountry"} {
+		if s, _ := addr[k].(string); s == "" {
+			t.Errorf("piiControllers[0].address.%s empty: %v", k, ctrl["address"])
 		}
 	}
 	services := r["services"].([]any)
