@@ -254,13 +254,21 @@ func calendar(lang string, d draft) string {
 	cal := ics.NewCalendarFor(d.Store.Name)
 	cal.SetMethod(ics.MethodPublish)
 	_, domain, _ := strings.Cut(d.Mail.MessageID, "@")
-	ev := cal.AddEvent(fmt.Sprintf("pickup-%s@%s", d.Order.Number, domain)) // one UID per order: a second mail updates the entry
+	// One UID per order's appointment: the pickup mail updates the entry
+	// the thank-you mail made, so it carries a higher SEQUENCE (RFC 5545
+	// §3.8.7.4); a calendar ignores an update without one.
+	ev := cal.AddEvent(fmt.Sprintf("pickup-%s@%s", d.Order.Number, domain))
 	ev.SetDtStampTime(d.Now)
+	seq, description := 0, "mail.ics.description_booked"
+	if d.Mail.Kind == Pickup {
+		seq, description = 1, "mail.ics.description"
+	}
+	ev.SetSequence(seq)
 	ev.SetStartAt(d.Order.PickupStart)
 	ev.SetEndAt(d.Order.PickupEnd)
 	ev.SetSummary(assets.T(lang, "mail.ics.summary", d.Order.Number, d.Store.Name))
 	ev.SetLocation(d.Store.Name + ", " + d.Store.Address())
-	ev.SetDescription(assets.T(lang, "mail.ics.description", d.Order.Number))
+	ev.SetDescription(assets.T(lang, description, d.Order.Number))
 	if d.Store.Website != "" {
 		ev.SetURL(d.Store.Website)
 	}

@@ -408,3 +408,51 @@ func TestLogoInMail(t *testing.T) {
 		t.Error("the logo is not an inline part of the mail")
 	}
 }
+
+// Found by an outside checker: the thank-you .ics said the order was
+// ready when it had just been placed, and the pickup .ics updated the
+// same UID without a SEQUENCE. The same appointment keeps its UID; the
+// update counts up (RFC 5545 §3.8.7.4).
+func TestCalendarUpdateHasSequence_RFC5545(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	placed := s.order(t, jana(), false)
+	if _, err := s.db.MarkReady(context.Background(), placed.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 2 {
+		t.Fatalf("handled %d mails", n)
+	}
+	type cal struct{ uid, seq, desc string }
+	var got []cal
+	for _, msg := range ms.messages() {
+		m := parse(t, msg.Data)
+		for _, p := range m.Parts {
+			if p.ContentType != "text/calendar" {
+				continue
+			}
+			c, err := ics.ParseCalendar(strings.NewReader(string(p.Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := c.Events()[0]
+			v := func(p ics.ComponentProperty) string {
+				if x := ev.GetProperty(p); x != nil {
+					return x.Value
+				}
+				return ""
+			}
+			got = append(got, cal{v(ics.ComponentPropertyUniqueId), v(ics.ComponentPropertySequence), v(ics.ComponentPropertyDescription)})
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d calendars", len(got))
+	}
+	thanks, pickup := got[0], got[1]
+	if thanks.uid == "" || thanks.uid != pickup.uid || thanks.seq != "0" || pickup.seq != "1" {
+		t.Errorf("UID/SEQUENCE: %+v then %+v", thanks, pickup)
+	}
+	if strings.Contains(thanks.desc, "liegt zur Abholung bereit") || !strings.Contains(pickup.desc, "liegt zur Abholung bereit") {
+		t.Errorf("descriptions: %q then %q", thanks.desc, pickup.desc)
+	}
+}
