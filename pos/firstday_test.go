@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pos"
 )
 
 // The first day in a real store: the tablet in the customer's hands,
@@ -292,5 +294,38 @@ func TestLanguageSwitchKeepsTheForm(t *testing.T) {
 	f.Set("email", "sommer@example.org")
 	if r := c.post("/orders/new", f); r.StatusCode != http.StatusOK || !strings.Contains(r.body, `value="sommer@example.org"`) {
 		t.Errorf("valid form switched: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+// Found by outside checkers: /favicon.ico answered 404 on both
+// listeners; the login's required select had no empty choice; a label
+// pointed at the signature canvas; PIN fields said autocomplete="off".
+func TestHTMLFindingsOfTheCheckers(t *testing.T) {
+	e := newEnv(t)
+	s, _ := pos.New(pos.Config{DB: e.db, PublicURL: "https://optik.example"})
+	public := httptest.NewServer(s.PublicHandler())
+	defer public.Close()
+	for _, base := range []string{e.srv.URL, public.URL} {
+		res, err := http.Get(base + "/favicon.ico")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("%s/favicon.ico: %d %s", base, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+	c := e.client()
+	login := c.get("/login")
+	if !strings.Contains(login.body, `<option value="">`) || strings.Contains(login.body, `autocomplete="off"`) {
+		t.Error("login: no empty first option, or autocomplete=off on the PIN")
+	}
+	c.signIn(e.counter, "4711")
+	_, page := handOver(t, c, orderForm("Weiß"))
+	if strings.Contains(page.body, `for="signature-pad"`) || !strings.Contains(page.body, `aria-labelledby="signature-label"`) {
+		t.Error("the signature canvas is labelled by a <label for>")
+	}
+	if r := c.get("/handback"); strings.Contains(r.body, `autocomplete="off"`) {
+		t.Error("the hand-back PIN field says autocomplete=off")
 	}
 }

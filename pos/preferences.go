@@ -1,6 +1,7 @@
 package pos
 
 import (
+	"io/fs"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ func (s *Server) publicRoutes(r gin.IRoutes) {
 	r.POST("/u/:token", s.oneClickUnsubscribe)
 	r.GET("/c/:token", s.confirmPage)
 	r.GET("/logo", s.logo)
+	r.GET("/favicon.ico", favicon)
 	r.POST("/c/:token", s.confirmSubmit)
 }
 
@@ -313,4 +315,16 @@ func (s *Server) logo(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-cache")
 	c.Data(http.StatusOK, ctrl.LogoMIME, ctrl.Logo)
+}
+
+// favicon answers the browser's /favicon.ico on both listeners, so that
+// no page shows a 404 in its console.
+func favicon(c *gin.Context) {
+	b, err := fs.ReadFile(assets.Static(), "favicon.png")
+	if err != nil {
+		c.Status(http.StatusNotFound)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Data(http.StatusOK, "image/png", b)
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // publicPrefixes are reachable without a session by design.
-var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang", "/logo"}
+var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang", "/logo", "/favicon.ico"}
 
 func isPublic(path string) bool {
 	for _, p := range publicPrefixes {
@@ -94,7 +94,13 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		}
 		res.Body.Close()
 		checkHeaders(t, "public "+path, res.Header)
-		if !strings.HasPrefix(path, "/p/") && !strings.HasPrefix(path, "/u/") && !strings.HasPrefix(path, "/c/") && !strings.HasPrefix(path, "/static/") && res.StatusCode != http.StatusNotFound {
+		// The public listener serves the customers' pages, their static
+		// files, the store's logo and the favicon; nothing else.
+		onPublic := false
+		for _, p := range []string{"/p/", "/u/", "/c/", "/static/", "/logo", "/favicon.ico"} {
+			onPublic = onPublic || strings.HasPrefix(path, p)
+		}
+		if !onPublic && res.StatusCode != http.StatusNotFound {
 			t.Errorf("public address answers %s %s: %d", r.Method, path, res.StatusCode)
 		}
 		if isPublic(path) {
