@@ -31,13 +31,13 @@ type Receipt struct {
 
 // ReceiptController is the store as the controller.
 type ReceiptController struct {
-	PIIController    string `json:"piiController"`
-	OnBehalf         bool   `json:"onBehalf"`
-	Contact          string `json:"contact"`
+	PIIController    string         `json:"piiController"`
+	OnBehalf         bool           `json:"onBehalf"`
+	Contact          string         `json:"contact"`
 	Address          ReceiptAddress `json:"address"`
-	Email            string `json:"email"`
-	Phone            string `json:"phone"`
-	PIIControllerURL string `json:"piiControllerUrl,omitempty"`
+	Email            string         `json:"email"`
+	Phone            string         `json:"phone"`
+	PIIControllerURL string         `json:"piiControllerUrl,omitempty"`
 }
 
 // ReceiptAddress is the controller's postal address as an object, as the
