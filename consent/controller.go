@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,8 +47,20 @@ type Controller struct {
 	PrivacyURL string `json:"privacy_url,omitempty"`
 	// Retention periods in years, counted from the end of the calendar
 	// year of the order; 0 means the default (see RetentionYears).
+	// OrderRetentionYears is for accounting vouchers (Buchungsbelege): an
+	// order with a deposit, whose confirmation is the receipt.
 	OrderRetentionYears int `json:"order_retention_years,omitempty"`
+	// LetterRetentionYears is for commercial letters sent and received
+	// (Handelsbriefe): an order confirmation without a deposit, the sent
+	// order mails.
+	LetterRetentionYears int `json:"letter_retention_years,omitempty"`
+	// BooksRetentionYears is for books and annual statements; ConsentDesk
+	// keeps none, the notice names the period.
+	BooksRetentionYears int `json:"books_retention_years,omitempty"`
 	RxRetentionYears    int `json:"rx_retention_years,omitempty"`
+	// RxRetentionReason says why the store keeps prescriptions as long as
+	// it does: no rule fixes it (practice varies from 2 to 10 years).
+	RxRetentionReason string `json:"rx_retention_reason,omitempty"`
 	// RenewalMonths flags a consent older than this for renewal on the
 	// dashboard (EDPB 05/2020); 0, the default, means off: consent does
 	// not expire with time (BGH III ZR 196/17).
@@ -94,8 +107,12 @@ func DefaultController() Controller {
 // BGB) within the general limitation period (§195 BGB). A store may set
 // another period and should note its reason.
 const (
-	DefaultOrderRetentionYears = 8
-	DefaultRxRetentionYears    = 3
+	DefaultOrderRetentionYears  = 8
+	DefaultLetterRetentionYears = 6
+	DefaultBooksRetentionYears  = 10
+	DefaultRxRetentionYears     = 3
+	// DefaultRxRetentionReason is the stated reason of the default.
+	DefaultRxRetentionReason = "Gewährleistung auf die Brille (2 Jahre, § 438 BGB) innerhalb der regelmäßigen Verjährung (3 Jahre, § 195 BGB)"
 	DefaultRenewalMonths       = 0 // off (BGH III ZR 196/17)
 )
 
@@ -105,6 +122,40 @@ func (c Controller) OrderRetention() int {
 		return DefaultOrderRetentionYears
 	}
 	return c.OrderRetentionYears
+}
+
+// LetterRetention is the retention of commercial letters in years.
+func (c Controller) LetterRetention() int {
+	if c.LetterRetentionYears <= 0 {
+		return DefaultLetterRetentionYears
+	}
+	return c.LetterRetentionYears
+}
+
+// BooksRetention is the retention of books in years.
+func (c Controller) BooksRetention() int {
+	if c.BooksRetentionYears <= 0 {
+		return DefaultBooksRetentionYears
+	}
+	return c.BooksRetentionYears
+}
+
+// OrderRetentionFor is how long one order is kept: as an accounting
+// voucher when a deposit was paid, else as a commercial letter (§147(1)
+// Nr. 2, 4 AO, §257(1) Nr. 3, 4 HGB as amended by BEG IV).
+func (c Controller) OrderRetentionFor(depositCents int64) int {
+	if depositCents > 0 {
+		return c.OrderRetention()
+	}
+	return c.LetterRetention()
+}
+
+// RxReason is the stated reason of the prescriptions' period.
+func (c Controller) RxReason() string {
+	if strings.TrimSpace(c.RxRetentionReason) == "" {
+		return DefaultRxRetentionReason
+	}
+	return c.RxRetentionReason
 }
 
 // RxRetention is the retention of prescriptions in years.
@@ -242,9 +293,24 @@ func (c Controller) Validate() error {
 	if c.ConfirmDays < 0 || c.ConfirmDays > 365 {
 		f.Add("confirm_days", "err.confirm_days_range")
 	}
-	if c.OrderRetentionYears < 0 || c.OrderRetentionYears > 30 || (c.OrderRetentionYears > 0 && c.OrderRetentionYears < 6) {
-		// Below 6 years the store would break §257 HGB.
-		f.Add("order_retention_years", "err.order_retention_range")
+	// The legal minimums (§147(3) AO, §257(4) HGB as amended by BEG IV):
+	// below them the store would break the law.
+	for _, r := range []struct {
+		field    string
+		years    int
+		min, key string
+	}{
+		{"order_retention_years", c.OrderRetentionYears, "8", "err.retention_vouchers"},
+		{"letter_retention_years", c.LetterRetentionYears, "6", "err.retention_letters"},
+		{"books_retention_years", c.BooksRetentionYears, "10", "err.retention_books"},
+	} {
+		min, _ := strconv.Atoi(r.min)
+		if r.years < 0 || r.years > 30 || (r.years > 0 && r.years < min) {
+			f.Add(r.field, r.key)
+		}
+	}
+	if len([]rune(c.RxRetentionReason)) > 300 {
+		f.Add("rx_retention_reason", "err.too_long")
 	}
 	if c.RxRetentionYears < 0 || c.RxRetentionYears > 30 {
 		f.Add("rx_retention_years", "err.years_range")

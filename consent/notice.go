@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,11 @@ func placeholders(c Controller) *strings.Replacer {
 		"{website}", c.Website,
 		"{dpo}", c.DPOContact,
 		"{authority}", c.Authority,
+		"{retention_letters}", strconv.Itoa(c.LetterRetention()),
+		"{retention_vouchers}", strconv.Itoa(c.OrderRetention()),
+		"{retention_books}", strconv.Itoa(c.BooksRetention()),
+		"{retention_rx}", strconv.Itoa(c.RxRetention()),
+		"{retention_rx_reason}", c.RxReason(),
 	)
 }
 

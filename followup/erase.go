@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// CommercialLetterYears is how long a sent order mail is kept: a copy of
-// a commercial letter sent (§257(1) Nr. 3, (4) HGB as amended by BEG IV),
-// counted from the end of the calendar year it was sent in.
-const CommercialLetterYears = 6
-
 // Retained is a sent mail an erasure kept, restricted, and until when.
 type Retained struct {
 	MailID      int64  `json:"mail_id"`
@@ -29,7 +24,11 @@ type Retained struct {
 // address, goes from all of them. It returns how many mails were emptied,
 // what was kept, and the ids of all the customer's mails (for their .eml
 // files).
-func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, now time.Time) (emptied int, kept []Retained, ids []int64, err error) {
+//
+// letterYears is how long a sent order mail is kept: a copy of a
+// commercial letter sent (§257(1) Nr. 3, (4) HGB as amended by BEG IV),
+// counted from the end of the calendar year it was sent in.
+func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, letterYears int, now time.Time) (emptied int, kept []Retained, ids []int64, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, kind, status, sent_at FROM outbox WHERE customer_id = ? ORDER BY id`, customerID)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("erase mails: %w", err)
@@ -57,7 +56,7 @@ func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, now time.T
 		ids = append(ids, r.id)
 		sent, perr := time.Parse(time.RFC3339Nano, r.sent)
 		if r.status == Sent && (r.kind == ThankYou || r.kind == Pickup) && perr == nil {
-			until := time.Date(sent.Year()+CommercialLetterYears, 12, 31, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+			until := time.Date(sent.Year()+letterYears, 12, 31, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET last_error = '', retained_until = ?, updated_at = ? WHERE id = ?`, until, stamp(now), r.id); err != nil {
 				return 0, nil, nil, fmt.Errorf("erase mails: %w", err)
 			}

@@ -134,7 +134,7 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 			return err
 		}
 
-		rows, err := tx.QueryContext(ctx, `SELECT id, number, total_cents, created_at FROM orders WHERE customer_id = ? ORDER BY id`, customerID)
+		rows, err := tx.QueryContext(ctx, `SELECT id, number, total_cents, deposit_cents, created_at FROM orders WHERE customer_id = ? ORDER BY id`, customerID)
 		if err != nil {
 			return err
 		}
@@ -142,13 +142,14 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 			id      int64
 			number  string
 			total   int64
+			deposit int64
 			created time.Time
 		}
 		var list []ord
 		for rows.Next() {
 			var o ord
 			var created string
-			if err := rows.Scan(&o.id, &o.number, &o.total, &created); err != nil {
+			if err := rows.Scan(&o.id, &o.number, &o.total, &o.deposit, &created); err != nil {
 				rows.Close()
 				return err
 			}
@@ -159,8 +160,8 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		years := ctrl.OrderRetention()
 		for _, o := range list {
+			years := ctrl.OrderRetentionFor(o.deposit)
 			until := consent.RetainUntil(o.created, years)
 			if now.After(until.AddDate(0, 0, 1)) {
 				ids, err := deleteOrder(ctx, tx, o.id, false)
@@ -213,7 +214,7 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 		if err := exec(&out.Removed.EventDetails, `DELETE FROM consent_event_details WHERE retained_until = '' AND event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID); err != nil {
 			return err
 		}
-		emptied, kept, ids, err := followup.EraseCustomer(ctx, tx, customerID, now)
+		emptied, kept, ids, err := followup.EraseCustomer(ctx, tx, customerID, ctrl.LetterRetention(), now)
 		if err != nil {
 			return err
 		}
@@ -408,8 +409,11 @@ func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
 		// A record of year Y with N years is kept until the end of Y+N:
 		// everything made before 1 January of (this year - N) is due.
 		cut := func(years int) string { return fmt.Sprintf("%04d-01-01", now.Year()-years) }
-		rows, err := tx.QueryContext(ctx, `SELECT o.id, c.erased_at <> '' FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at < ?`,
-			cut(ctrl.OrderRetention()))
+		// An order with a deposit is an accounting voucher, one without a
+		// commercial letter (OrderRetentionFor).
+		rows, err := tx.QueryContext(ctx, `SELECT o.id, c.erased_at <> '' FROM orders o JOIN customers c ON c.id = o.customer_id
+			WHERE (o.deposit_cents > 0 AND o.created_at < ?) OR (o.deposit_cents = 0 AND o.created_at < ?)`,
+			cut(ctrl.OrderRetention()), cut(ctrl.LetterRetention()))
 		if err != nil {
 			return err
 		}

@@ -95,7 +95,7 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		return Export{}, err
 	}
 	for _, o := range list {
-		eo := ExportOrder{Order: o, KeptUntil: consent.RetainUntil(o.CreatedAt, ctrl.OrderRetention()).Format("2006-01-02")}
+		eo := ExportOrder{Order: o, KeptUntil: consent.RetainUntil(o.CreatedAt, ctrl.OrderRetentionFor(o.DepositCents)).Format("2006-01-02")}
 		if err := db.sql.QueryRowContext(ctx, `SELECT ready_at, billing_name, billing_address FROM orders WHERE id = ?`, o.ID).
 			Scan(&eo.ReadyAt, &eo.BillingName, &eo.BillingAddress); err != nil {
 			return Export{}, err

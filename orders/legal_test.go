@@ -535,3 +535,80 @@ func TestBlockListFilledFromEarlierWithdrawals_BDSG35(t *testing.T) {
 		t.Errorf("re-import after the fill: %d records, %d blocked", len(l), imported)
 	}
 }
+
+// §147 AO, §257 HGB as amended by BEG IV: commercial letters (the order
+// confirmation among them) 6 years, accounting vouchers 8, books 10, each
+// from the end of the calendar year; a setting below the minimum is
+// refused. Prescriptions: a setting with its stated reason, printed in the
+// notice.
+func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	ctrl, _ := db.Controller(ctx)
+	for field, set := range map[string]func(c *consent.Controller){
+		"letter_retention_years": func(c *consent.Controller) { c.LetterRetentionYears = 5 },
+		"order_retention_years":  func(c *consent.Controller) { c.OrderRetentionYears = 7 },
+		"books_retention_years":  func(c *consent.Controller) { c.BooksRetentionYears = 9 },
+	} {
+		c := ctrl
+		set(&c)
+		var e *consent.Error
+		if err := db.SaveController(ctx, c, 0); !asError(err, &e) || e.Fields[field] == "" {
+			t.Errorf("%s below the minimum: %v", field, err)
+		}
+	}
+	// The deletion dates: an order with a deposit is a voucher, one
+	// without a commercial letter.
+	db.Now = func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	withDeposit := sampleOrder(t)
+	withDeposit.Pickup = nil
+	p1, err := db.PlaceOrder(ctx, withDeposit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := sampleOrder(t)
+	without.Pickup, without.DepositCents = nil, 0
+	without.Customer.Email = "ohne@example.org"
+	p2, err := db.PlaceOrder(ctx, without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id    int64
+		until string
+	}{{p1.Customer.ID, "2034-12-31"}, {p2.Customer.ID, "2032-12-31"}} {
+		res, err := db.Erase(ctx, tc.id, 0)
+		if err != nil || len(res.Kept) != 1 || res.Kept[0].DeleteAfter != tc.until {
+			t.Errorf("kept %+v, want until %s (%v)", res.Kept, tc.until, err)
+		}
+	}
+	db.Now = func() time.Time { return time.Date(2033, 1, 1, 9, 0, 0, 0, time.UTC) }
+	if r, err := db.ApplyRetention(ctx); err != nil || r.Orders != 1 {
+		t.Errorf("on 1 January 2033: %+v %v", r, err)
+	}
+	if _, err := db.Order(ctx, p1.Order.ID); err != nil {
+		t.Error("the voucher went before its 8 years")
+	}
+	db.Now = func() time.Time { return time.Date(2035, 1, 1, 9, 0, 0, 0, time.UTC) }
+	if r, err := db.ApplyRetention(ctx); err != nil || r.Orders != 1 {
+		t.Errorf("on 1 January 2035: %+v %v", r, err)
+	}
+	// The notice prints the periods and the prescriptions' reason.
+	db.Now = time.Now
+	ctrl, _ = db.Controller(ctx)
+	ctrl.RxRetentionYears, ctrl.RxRetentionReason = 5, "Folgeaufträge über mehrere Jahre"
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := consent.CurrentNotice(ctx, db.SQL(), "de")
+	for _, want := range []string{"Handelsbriefe, auch die Auftragsbestätigung, 6 Jahre", "Buchungsbelege, etwa bei einer Anzahlung, 8 Jahre", "Bücher 10 Jahre",
+		"Brillenwerte: 5 Jahre", "Grund: Folgeaufträge über mehrere Jahre"} {
+		if !strings.Contains(n.Text, want) {
+			t.Errorf("notice lacks %q", want)
+		}
+	}
+	if strings.Contains(n.Text, "wie in den Einstellungen") {
+		t.Error("the notice still refers to the settings")
+	}
+	verified(t, db)
+}

@@ -15,11 +15,11 @@ import (
 
 // settingsFields are the store settings' form fields, in order.
 var settingsFields = []string{"name", "street", "postal_code", "city", "email", "phone", "website", "dpo_contact", "supervisory_authority",
-	"public_url", "legal_form", "registered_seat", "register_court", "register_number", "managing_directors", "vat_id", "privacy_url"}
+	"public_url", "legal_form", "registered_seat", "register_court", "register_number", "managing_directors", "vat_id", "privacy_url", "rx_retention_reason"}
 
 // settingsNumbers are whole numbers of years or months; empty means the
 // default.
-var settingsNumbers = []string{"order_retention_years", "rx_retention_years", "renewal_months"}
+var settingsNumbers = []string{"letter_retention_years", "order_retention_years", "books_retention_years", "rx_retention_years", "renewal_months"}
 
 type settingsView struct {
 	Values      map[string]string
@@ -56,13 +56,15 @@ func localURL(raw string) string {
 
 func numberValues(c consent.Controller) map[string]string {
 	return map[string]string{"order_retention_years": strconv.Itoa(c.OrderRetention()), "rx_retention_years": strconv.Itoa(c.RxRetention()),
+		"letter_retention_years": strconv.Itoa(c.LetterRetention()), "books_retention_years": strconv.Itoa(c.BooksRetention()),
 		"renewal_months": strconv.Itoa(c.Renewal())}
 }
 
 func controllerValues(c consent.Controller) map[string]string {
 	return map[string]string{"name": c.Name, "street": c.Street, "postal_code": c.PostalCode, "city": c.City, "email": c.Email, "phone": c.Phone,
 		"website": c.Website, "dpo_contact": c.DPOContact, "supervisory_authority": c.Authority, "public_url": c.PublicURL, "legal_form": c.LegalForm,
-		"registered_seat": c.Seat, "register_court": c.RegCourt, "register_number": c.RegNumber, "managing_directors": c.Directors, "vat_id": c.VATID, "privacy_url": c.PrivacyURL}
+		"registered_seat": c.Seat, "register_court": c.RegCourt, "register_number": c.RegNumber, "managing_directors": c.Directors, "vat_id": c.VATID, "privacy_url": c.PrivacyURL,
+		"rx_retention_reason": c.RxReason()}
 }
 
 func (s *Server) settingsPage(c *gin.Context) {
@@ -99,7 +101,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		Website: v["website"], DPOContact: v["dpo_contact"], Authority: v["supervisory_authority"], PublicURL: v["public_url"], LegalForm: v["legal_form"],
 		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
 		HealthBasis: c.PostForm("health_data_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME,
-		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", PrivacyURL: v["privacy_url"]}
+		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", PrivacyURL: v["privacy_url"], RxRetentionReason: v["rx_retention_reason"]}
 	numbers := map[string]string{}
 	for _, f := range settingsNumbers {
 		numbers[f] = strings.TrimSpace(c.PostForm(f))
@@ -114,6 +116,10 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 			n.OrderRetentionYears = x
 		case "rx_retention_years":
 			n.RxRetentionYears = x
+		case "letter_retention_years":
+			n.LetterRetentionYears = x
+		case "books_retention_years":
+			n.BooksRetentionYears = x
 		case "renewal_months":
 			n.RenewalMonths = x
 		}
