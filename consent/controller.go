@@ -113,7 +113,7 @@ const (
 	DefaultRxRetentionYears     = 3
 	// DefaultRxRetentionReason is the stated reason of the default.
 	DefaultRxRetentionReason = "Gewährleistung auf die Brille (2 Jahre, § 438 BGB) innerhalb der regelmäßigen Verjährung (3 Jahre, § 195 BGB)"
-	DefaultRenewalMonths       = 0 // off (BGH III ZR 196/17)
+	DefaultRenewalMonths     = 0 // off (BGH III ZR 196/17)
 )
 
 // OrderRetention is the retention of order records in years.
