@@ -113,6 +113,9 @@ const (
 	BasisConsent         LegalBasis = "consent"          // GDPR Art. 6(1)(a); UWG §7(2)
 	BasisExplicitConsent LegalBasis = "explicit_consent" // GDPR Art. 9(2)(a), health data
 	BasisHealthCare      LegalBasis = "health_care"      // GDPR Art. 9(2)(h) with §22 BDSG
+	// BasisUWG73 is advertising by e-mail to an existing customer without
+	// consent (§7(3) UWG), recorded with each such mail sent.
+	BasisUWG73 LegalBasis = "uwg_7_3"
 )
 
 // OptInLevel says whether a grant needs confirming.

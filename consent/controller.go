@@ -201,14 +201,18 @@ func (c Controller) ConfirmWindow() int {
 // §7(3) UWG when the store uses it and the customer has not objected. A
 // consent still waiting for its confirmation is not enough (BGH I ZR
 // 164/09).
-func (c Controller) MayAdvertiseByEmail(email ChannelState) bool {
-	switch email.State {
-	case Granted:
+func (c Controller) MayAdvertiseByEmail(email ChannelState, saleAddress bool) bool {
+	switch {
+	case email.State == Granted:
 		return true
-	case Withdrawn:
+	case email.State == Withdrawn, email.State == Pending, email.Expired:
+		// A customer who ticked e-mail and has not confirmed has not
+		// asked for advertising; §7(3) UWG does not step in for them.
 		return false
 	}
-	return c.ExistingCustomerAds
+	// §7(3) Nr. 1 UWG: only to the address obtained with a sale, not to
+	// one added later by a correction.
+	return c.ExistingCustomerAds && saleAddress
 }
 
 // CompanyLine is the footer with the mandatory details of §37a HGB. label

@@ -15,6 +15,10 @@ type ChannelState struct {
 	LastUsedAt string `json:"last_used_at,omitempty"`
 	// Erased: the customer was erased; the channel is closed for good.
 	Erased bool `json:"erased,omitempty"`
+	// Expired: a double opt-in was never confirmed. The customer asked
+	// for e-mail once and did not confirm: no §7(3) UWG advertising
+	// starts from that.
+	Expired bool `json:"expired,omitempty"`
 }
 
 // Derive folds a customer's events, oldest first, into the state of each
@@ -40,6 +44,7 @@ func apply(s ChannelState, e Event) ChannelState {
 		s.State = Granted
 		s.GrantedAt = e.CreatedAt
 		s.Blocked = false
+		s.Expired = false
 		if s.OptInLevel == ConfirmedOptIn {
 			// E-mail consent given at the counter waits for the
 			// customer's confirmation (BGH I ZR 164/09).
@@ -78,6 +83,7 @@ func apply(s ChannelState, e Event) ChannelState {
 		s.State = None
 		s.OptInLevel = ""
 		s.NoticeVersion = ""
+		s.Expired = true
 	default:
 		return s
 	}

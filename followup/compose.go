@@ -30,6 +30,9 @@ type Recipient struct {
 	LastName   string
 	Email      string
 	Lang       string
+	// SaleAddress: the address was obtained with a sale (§7(3) Nr. 1
+	// UWG), not added later by a correction or an import.
+	SaleAddress bool
 }
 
 // Name is the full name.
@@ -138,6 +141,9 @@ type draft struct {
 	Tokens  *consent.Tokens
 	From    string // the SMTP account's From, overriding the store's address
 	Now     time.Time
+	// ExistingCustomerAd: the mail advertises on §7(3) UWG, without a
+	// granted consent; its sending is recorded in the ledger.
+	ExistingCustomerAd bool
 }
 
 // qrContentID names the inline QR code (RFC 2392): the HTML refers to

@@ -456,3 +456,89 @@ func TestCalendarUpdateHasSequence_RFC5545(t *testing.T) {
 		t.Errorf("descriptions: %q then %q", thanks.desc, pickup.desc)
 	}
 }
+
+// §7(3) UWG only where it applies: to the address obtained with a sale,
+// not to one added by a correction; never because a double opt-in is
+// pending or expired; and each such mail sent is in the ledger with the
+// basis uwg_7_3.
+func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T, doubleOptIn bool) *store {
+		s := newStore(t, doubleOptIn)
+		ctrl, _ := s.db.Controller(ctx)
+		ctrl.ExistingCustomerAds = true
+		if err := s.db.SaveController(ctx, ctrl, 0); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	marketing := func(t *testing.T, s *store, kind followup.Kind) bool {
+		t.Helper()
+		for _, m := range outbox(t, s) {
+			if m.Kind == kind {
+				return m.Marketing
+			}
+		}
+		t.Fatalf("no %s mail", kind)
+		return false
+	}
+	t.Run("sale address, sent and recorded", func(t *testing.T) {
+		s := setup(t, true)
+		ms := newMailServer(t, plainServer)
+		placed := s.order(t, jana(), false)
+		if !marketing(t, s, followup.ThankYou) {
+			t.Fatal("§7(3) mail to the address of the sale carries no offer")
+		}
+		drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+		_, events, _ := s.db.Consents(ctx, placed.Customer.ID)
+		n := 0
+		for _, e := range events {
+			if e.Action == consent.Use && e.LegalBasis == consent.BasisUWG73 && e.Channel == consent.Email {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d uwg_7_3 events for one §7(3) mail sent", n)
+		}
+		if v, err := s.db.Verify(ctx); err != nil || !v.OK {
+			t.Fatalf("ledger: %+v %v", v, err)
+		}
+	})
+	t.Run("pending double opt-in", func(t *testing.T) {
+		s := setup(t, true)
+		s.order(t, jana(), true)
+		if marketing(t, s, followup.ThankYou) {
+			t.Error("advertising while the e-mail consent waits for its confirmation")
+		}
+	})
+	t.Run("expired double opt-in", func(t *testing.T) {
+		s := setup(t, true)
+		placed := s.order(t, jana(), true)
+		s.clock.Add(40 * 24 * time.Hour)
+		if n, err := s.db.ExpireUnconfirmed(ctx); err != nil || n != 1 {
+			t.Fatalf("expire: %d %v", n, err)
+		}
+		if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
+			t.Fatal(err)
+		}
+		if marketing(t, s, followup.Pickup) {
+			t.Error("advertising because a double opt-in expired")
+		}
+	})
+	t.Run("address added by a correction", func(t *testing.T) {
+		s := setup(t, true)
+		placed := s.order(t, jana(), false)
+		s.clock.Add(time.Hour)
+		c := placed.Customer
+		c.Email = "neu@example.org"
+		if _, err := s.db.UpdateCustomer(ctx, c, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
+			t.Fatal(err)
+		}
+		if marketing(t, s, followup.Pickup) {
+			t.Error("§7(3) advertising to an address added by a correction")
+		}
+	})
+}

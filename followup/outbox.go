@@ -48,6 +48,9 @@ type Job struct {
 	Kind       Kind
 	CustomerID int64
 	OrderID    int64 // 0 for the double opt-in mail
+	// SaleAddress: the customer's e-mail address was obtained with a
+	// sale (§7(3) Nr. 1 UWG), not added later by a correction.
+	SaleAddress bool
 }
 
 // Mail is one row of the outbox.
@@ -101,7 +104,7 @@ func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, er
 // the customer's e-mail state at hand, as of the writes it made in tx
 // (placing an order), so that they are not read again.
 func EnqueueWith(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
-	marketing := job.Kind != DoubleOptIn && ctrl.MayAdvertiseByEmail(email)
+	marketing := job.Kind != DoubleOptIn && ctrl.MayAdvertiseByEmail(email, job.SaleAddress)
 	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 

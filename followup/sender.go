@@ -171,6 +171,9 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	status, derr := s.transport.Deliver(ctx, m.ID, msg, raw)
 	if derr == nil {
 		slog.Info("mail delivered", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "status", status)
+		if status == Sent && d.ExistingCustomerAd {
+			return false, s.finishExistingCustomerAd(ctx, m, raw, subject, now)
+		}
 		return false, s.finish(ctx, m, status, raw, subject, "", now)
 	}
 	if !temporary(derr) || m.Attempts >= s.cfg.MaxAttempts {
@@ -217,10 +220,13 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 		return d, "nothing to confirm: the e-mail consent is " + string(email.State), nil
 	case m.Kind == DoubleOptIn:
 		d.Since, _ = time.Parse(time.RFC3339Nano, email.UpdatedAt)
-	case m.Marketing && !ctrl.MayAdvertiseByEmail(email):
+	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
 		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil
 	}
+	// Advertising without a granted consent rests on §7(3) UWG; each
+	// such mail sent is recorded in the ledger with that basis.
+	d.ExistingCustomerAd = m.Marketing && email.State != consent.Granted
 	if m.OrderID != 0 {
 		if d.Order, err = s.store.MailOrder(ctx, m.OrderID); err != nil {
 			return draft{}, "", err
@@ -255,6 +261,29 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress
 		return err
 	}
 	slog.Info("mail suppressed", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "replacement_id", replacement)
+	return nil
+}
+
+// finishExistingCustomerAd records a sent §7(3) UWG mail and, in the same
+// commit, a ledger event with the basis uwg_7_3: the store can show on
+// which basis each advertising mail without consent went out.
+func (s *Sender) finishExistingCustomerAd(ctx context.Context, m Mail, raw []byte, subject string, now time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', raw = ?, subject = ?, last_error = '', sent_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'sending'`, raw, subject, stamp(now), stamp(now), m.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // erased during the attempt: nothing to record
+		}
+		e := consent.Event{CustomerID: m.CustomerID, Channel: consent.Email, Action: consent.Use, LegalBasis: consent.BasisUWG73,
+			Source: consent.System, Actor: consent.BySystem, CreatedAt: stamp(now), Note: fmt.Sprintf("mail %d", m.ID)}
+		return consent.Append(ctx, tx, &e)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: record mail %d: %w", m.ID, err)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -18,7 +19,35 @@ func (db *DB) MailRecipient(ctx context.Context, customerID int64) (followup.Rec
 	if err != nil {
 		return followup.Recipient{}, err
 	}
-	return followup.Recipient{ID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Lang: c.Lang}, nil
+	sale, err := saleAddress(ctx, db.sql, c)
+	if err != nil {
+		return followup.Recipient{}, err
+	}
+	return followup.Recipient{ID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Lang: c.Lang,
+		SaleAddress: sale}, nil
+}
+
+// saleAddress reports whether the customer's e-mail address was obtained
+// with a sale (§7(3) Nr. 1 UWG): an order was placed while it was their
+// address. One added later by a correction, or taken over by an import,
+// was not, until the next order.
+func saleAddress(ctx context.Context, q consent.Querier, c Customer) (bool, error) {
+	if c.Email == "" {
+		return false, nil
+	}
+	since := c.CreatedAt
+	var changed string
+	err := q.QueryRowContext(ctx, `SELECT created_at FROM customer_changes WHERE customer_id = ? AND field = 'email' ORDER BY id DESC LIMIT 1`, c.ID).Scan(&changed)
+	if err == nil {
+		since = changed
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE customer_id = ? AND created_at >= ?`, c.ID, since).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
 }
 
 // MailOrder is the order as a mail summarises it.

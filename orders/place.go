@@ -260,7 +260,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		// thank-you mail may carry advertising (UWG §7(3) or consent).
 		if cust.Email != "" {
 			after := consent.Derive(append(history, out.Events...))
-			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID}, now); err != nil {
+			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID, SaleAddress: true}, now); err != nil {
 				return err
 			}
 		}

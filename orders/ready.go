@@ -35,7 +35,11 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 		if err != nil || cust.Email == "" {
 			return err
 		}
-		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID}, now)
+		sale, err := saleAddress(ctx, tx, cust)
+		if err != nil {
+			return err
+		}
+		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID, SaleAddress: sale}, now)
 		return err
 	})
 	if err != nil {
