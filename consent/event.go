@@ -28,11 +28,17 @@ type Event struct {
 	// APIToken is the name of the API token that entered the event, when
 	// the actor is ByAPI.
 	APIToken string `json:"api_token,omitempty"`
-	PrevHash string `json:"prev_hash"`
-	Hash     string `json:"hash"`
+	// RepresentativeOf is the relationship ("mother", "father",
+	// "guardian") of the parent or guardian who decided for a child under
+	// 16 (Art. 8 GDPR by analogy); their name is Representative, kept
+	// beside the chain like Contact.
+	RepresentativeOf string `json:"representative_relationship,omitempty"`
+	PrevHash         string `json:"prev_hash"`
+	Hash             string `json:"hash"`
 
-	Contact string `json:"contact,omitempty"` // the address or number the consent covered
-	Note    string `json:"note,omitempty"`
+	Contact        string `json:"contact,omitempty"` // the address or number the consent covered
+	Note           string `json:"note,omitempty"`
+	Representative string `json:"representative,omitempty"` // the parent's or guardian's name
 }
 
 // GenesisHash is the PrevHash of the first event.
@@ -61,8 +67,13 @@ func (e *Event) ComputeHash() string {
 		e.CreatedAt,
 		e.PrevHash,
 	}
+	// Later fields are appended only when set, each with its name, so
+	// that every event written before them still hashes as it did.
 	if e.APIToken != "" {
 		fields = append(fields, e.APIToken)
+	}
+	if e.RepresentativeOf != "" {
+		fields = append(fields, "representative:"+e.RepresentativeOf)
 	}
 	body, _ := json.Marshal(fields)
 	sum := sha256.Sum256(body)

@@ -38,16 +38,16 @@ func Append(ctx context.Context, tx *sql.Tx, e *Event) error {
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
-			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
-		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken)
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf)
 	if err != nil {
 		return fmt.Errorf("consent: append event: %w", err)
 	}
-	if e.Contact != "" || e.Note != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO consent_event_details (event_seq, contact, note) VALUES (?, ?, ?)`,
-			e.Seq, e.Contact, e.Note); err != nil {
+	if e.Contact != "" || e.Note != "" || e.Representative != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consent_event_details (event_seq, contact, note, representative) VALUES (?, ?, ?, ?)`,
+			e.Seq, e.Contact, e.Note, e.Representative); err != nil {
 			return fmt.Errorf("consent: append event details: %w", err)
 		}
 	}
@@ -63,13 +63,13 @@ func nullID(id int64) any {
 
 const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
 	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
-	e.created_at, e.prev_hash, e.hash, e.api_token, COALESCE(d.contact, ''), COALESCE(d.note, '')`
+	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.Contact, &e.Note)
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Contact, &e.Note, &e.Representative)
 	return e, err
 }
 

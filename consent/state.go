@@ -15,6 +15,9 @@ type ChannelState struct {
 	LastUsedAt string `json:"last_used_at,omitempty"`
 	// Erased: the customer was erased; the channel is closed for good.
 	Erased bool `json:"erased,omitempty"`
+	// Representative is the relationship of the parent or guardian who
+	// gave the consent for a child; "" when the customer gave it.
+	Representative string `json:"representative,omitempty"`
 	// Expired: a double opt-in was never confirmed. The customer asked
 	// for e-mail once and did not confirm: no §7(3) UWG advertising
 	// starts from that.
@@ -45,6 +48,7 @@ func apply(s ChannelState, e Event) ChannelState {
 		s.GrantedAt = e.CreatedAt
 		s.Blocked = false
 		s.Expired = false
+		s.Representative = e.RepresentativeOf
 		if s.OptInLevel == ConfirmedOptIn {
 			// E-mail consent given at the counter waits for the
 			// customer's confirmation (BGH I ZR 164/09).

@@ -107,6 +107,10 @@ type Dashboard struct {
 	Outbox        map[followup.Status]int
 	Pending       []Due // e-mail consents waiting for their confirmation
 	Renewal       []Due // granted longer ago than the renewal age
+	// TurnedSixteen are consents a parent or guardian gave for a child
+	// who has turned 16 since: the young customer decides now, so the
+	// consent is to be renewed with them (Art. 8 GDPR by analogy).
+	TurnedSixteen []Due
 	RenewalMonths int
 	Customers     int
 	Erased        int
@@ -212,6 +216,17 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 			}
 		}
 	}
+	grown, err := db.turnedSixteen(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, id := range grown {
+		for _, ch := range consent.Channels {
+			if st := all[id][ch]; st.State == consent.Granted && st.Representative != "" {
+				d.TurnedSixteen = append(d.TurnedSixteen, Due{CustomerID: id, Channel: ch, Since: st.GrantedAt})
+			}
+		}
+	}
 	byAge := func(l []Due) {
 		sort.Slice(l, func(i, j int) bool {
 			if l[i].Since != l[j].Since {
@@ -223,4 +238,26 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	byAge(d.Pending)
 	byAge(d.Renewal)
 	return d, nil
+}
+
+// turnedSixteen lists the customers with a date of birth who are 16 or
+// older today.
+func (db *DB) turnedSixteen(ctx context.Context) ([]int64, error) {
+	now := db.Now()
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE birth_date <> '' AND erased_at = ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, err
+		}
+		if !c.Child(now) {
+			out = append(out, c.ID)
+		}
+	}
+	return out, rows.Err()
 }

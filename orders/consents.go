@@ -38,6 +38,9 @@ type ConsentChange struct {
 	// APIToken names the API token when another program sent the change;
 	// the events then name it, with actor api.
 	APIToken string
+	// Representative: the parent or guardian who signed for a child under
+	// 16; a grant for a child needs one (Art. 8 GDPR by analogy).
+	Representative *Representative
 }
 
 // MaxScanBytes limits an uploaded scan.
@@ -161,6 +164,20 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		base := consent.Event{CustomerID: cust.ID, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: actor,
 			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: ch.OrderID, StaffID: ch.StaffID,
 			EvidenceSHA256: evidence, CreatedAt: Stamp(now), Note: ch.Note, APIToken: ch.APIToken}
+		anyGrant := false
+		for _, c := range consent.Channels {
+			anyGrant = anyGrant || ch.Channels[c]
+		}
+		rf := consent.FieldErrors{}
+		// A withdrawal never needs a representative; a grant for a child does.
+		if rep := checkRepresentative(rf, "", cust.Child(now), anyGrant, ch.Representative); rep != nil {
+			base.Representative, base.RepresentativeOf = rep.Name, rep.Relationship
+		}
+		if anyGrant {
+			if err := rf.Err(); err != nil {
+				return err
+			}
+		}
 		missing := consent.FieldErrors{}
 		for _, c := range consent.Channels {
 			want, ok := ch.Channels[c]

@@ -32,6 +32,27 @@ type Customer struct {
 	// ErasedAt is set when the customer was erased (GDPR Art. 17); every
 	// personal field is then empty.
 	ErasedAt string `json:"erased_at,omitempty"`
+	// Under16 marks a child or teenager (Art. 8 GDPR by analogy): a
+	// parent or guardian decides about marketing consent. BirthDate
+	// (YYYY-MM-DD) is optional; asking every adult for it would collect
+	// more than is needed (Art. 5(1)(c)).
+	Under16   bool   `json:"under_16,omitempty"`
+	BirthDate string `json:"birth_date,omitempty"`
+}
+
+// ConsentAge is the age from which a customer decides about marketing
+// consent alone (Art. 8 GDPR by analogy; the usual assumption in a shop).
+const ConsentAge = 16
+
+// Child reports whether a parent or guardian decides for the customer
+// on day now: marked under 16, or younger than 16 by the date of birth.
+func (c Customer) Child(now time.Time) bool {
+	if c.BirthDate != "" {
+		if b, err := time.Parse("2006-01-02", c.BirthDate); err == nil {
+			return now.In(Berlin).Before(b.AddDate(ConsentAge, 0, 0))
+		}
+	}
+	return c.Under16
 }
 
 // Erased reports whether the customer was erased.
@@ -176,6 +197,17 @@ func (c Customer) Normalize(f consent.FieldErrors, prefix string) Customer {
 		}
 		out.Phone = n
 	}
+	out.Under16 = c.Under16
+	if b := strings.TrimSpace(c.BirthDate); b != "" {
+		t, err := time.Parse("2006-01-02", b)
+		switch {
+		case err != nil:
+			f.Add(prefix+"birth_date", "err.date_format")
+		case t.After(time.Now()) || t.Before(time.Now().AddDate(-120, 0, 0)):
+			f.Add(prefix+"birth_date", "err.birth_date_range")
+		}
+		out.BirthDate = b
+	}
 	switch out.Lang {
 	case "":
 		out.Lang = "de"
@@ -206,9 +238,11 @@ func (c Customer) searchKey() string {
 
 func insertCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time) error {
 	c.CreatedAt, c.UpdatedAt = Stamp(now), Stamp(now)
-	res, err := tx.ExecContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt)
+	res, err := tx.ExecContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
+			under_16, birth_date)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt,
+		c.Under16, c.BirthDate)
 	if err != nil {
 		return fmt.Errorf("insert customer: %w", err)
 	}
@@ -216,11 +250,13 @@ func insertCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time)
 	return err
 }
 
-const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at`
+const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at,
+	under_16, birth_date`
 
 func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
-	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt)
+	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt,
+		&c.Under16, &c.BirthDate)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Customer{}, consent.Errorf(consent.NotFound, "err.customer_not_found")
 	}

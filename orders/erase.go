@@ -221,7 +221,7 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 		out.Removed.Mails, out.KeptMails = emptied, append(out.KeptMails, kept...)
 		mailIDs = append(mailIDs, ids...)
 		if err := exec(nil, `UPDATE customers SET salutation = '', first_name = '', last_name = '', street = '', postal_code = '', city = '',
-			email = '', mobile = '', phone = '', lang = 'de', search = '', erased_at = ?, updated_at = ? WHERE id = ?`, Stamp(now), Stamp(now), customerID); err != nil {
+			email = '', mobile = '', phone = '', lang = 'de', search = '', birth_date = '', under_16 = 0, erased_at = ?, updated_at = ? WHERE id = ?`, Stamp(now), Stamp(now), customerID); err != nil {
 			return err
 		}
 		out.Removed.ContactDetails = true

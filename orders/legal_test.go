@@ -612,3 +612,81 @@ func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
 	}
 	verified(t, db)
 }
+
+// Art. 8 GDPR by analogy: for a child under 16 a parent or guardian
+// decides about marketing consent, and signs. The ledger names the
+// representative (the relationship in the chain, the name beside it, so
+// that an erasure removes it); a child who turns 16 is flagged.
+func TestChildConsentNeedsAParent_Art8(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	db.Now = func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) }
+	child := sampleOrder(t)
+	child.Customer.FirstName, child.Customer.BirthDate = "Mia", "2014-05-01" // 12
+	child.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
+	var e *consent.Error
+	if _, err := db.PlaceOrder(ctx, child); !asError(err, &e) || e.Fields["consent.representative.name"] != "err.child_needs_representative" {
+		t.Fatalf("a child's consent without a parent: %v", err)
+	}
+	if countRows(t, db, "customers") != 0 || countRows(t, db, "consent_events") != 0 {
+		t.Fatal("the refused order stored something")
+	}
+	child.Consent.Representative = &orders.Representative{Name: "Sabine Weiß", Relationship: "aunt"}
+	if _, err := db.PlaceOrder(ctx, child); !asError(err, &e) || e.Fields["consent.representative.relationship"] != "err.choice_invalid" {
+		t.Fatalf("an aunt as representative: %v", err)
+	}
+	child.Consent.Representative.Relationship = "mother"
+	p, err := db.PlaceOrder(ctx, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range p.Events {
+		if ev.RepresentativeOf != "mother" || ev.Representative != "Sabine Weiß" {
+			t.Errorf("event %d: representative %q (%q)", ev.Seq, ev.Representative, ev.RepresentativeOf)
+		}
+	}
+	// The child on their own preference page cannot consent for themself.
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PreferencePage, ByCustomer: true,
+		Channels: map[consent.Channel]bool{consent.Post: true}}); !asError(err, &e) || e.Fields["representative.name"] != "err.child_needs_representative" {
+		t.Errorf("a child's own grant: %v", err)
+	}
+	// Marked under 16 without a date of birth: the same.
+	marked := sampleOrder(t)
+	marked.Customer.Email, marked.Customer.Under16 = "mark@example.org", true
+	if _, err := db.PlaceOrder(ctx, marked); !asError(err, &e) || e.Fields["consent.representative.name"] == "" {
+		t.Errorf("under 16 by the switch: %v", err)
+	}
+	// An adult needs nobody, and a representative for one is refused.
+	adult := sampleOrder(t)
+	adult.Customer.Email, adult.Customer.BirthDate = "adult@example.org", "1990-01-01"
+	adult.Consent.Representative = &orders.Representative{Name: "X", Relationship: "father"}
+	if _, err := db.PlaceOrder(ctx, adult); !asError(err, &e) || e.Fields["consent.representative.name"] != "err.representative_adult" {
+		t.Errorf("a representative for an adult: %v", err)
+	}
+	// A birth date in the future is refused.
+	bad := sampleOrder(t)
+	bad.Customer.BirthDate = "2030-01-01"
+	if _, err := db.PlaceOrder(ctx, bad); !asError(err, &e) || e.Fields["customer.birth_date"] != "err.birth_date_range" {
+		t.Errorf("a birth date in the future: %v", err)
+	}
+	// Turning 16: flagged on the dashboard for renewal with the young customer.
+	db.Now = func() time.Time { return time.Date(2030, 5, 2, 9, 0, 0, 0, time.UTC) }
+	if _, err := db.ConfirmEmail(ctx, p.Customer.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.DashboardData(ctx, 4)
+	if err != nil || len(d.TurnedSixteen) != 1 || d.TurnedSixteen[0].CustomerID != p.Customer.ID {
+		t.Errorf("turned 16: %+v %v", d.TurnedSixteen, err)
+	}
+	// An erasure removes the representative's name; the chain verifies.
+	if _, err := db.Erase(ctx, p.Customer.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, events, _ := db.Consents(ctx, p.Customer.ID)
+	for _, ev := range events {
+		if ev.Representative != "" {
+			t.Errorf("event %d keeps the representative's name", ev.Seq)
+		}
+	}
+	verified(t, db)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -22,6 +24,45 @@ type ConsentInput struct {
 	Channels     map[consent.Channel]bool
 	SignaturePNG []byte
 	HealthData   bool // explicit consent to store the prescription (GDPR Art. 9(2)(a))
+	// Representative is the parent or guardian who decides for a child
+	// under 16 (Art. 8 GDPR by analogy), and signs.
+	Representative *Representative
+}
+
+// Representative is a parent or guardian deciding for a child.
+type Representative struct {
+	Name         string `json:"name"`
+	Relationship string `json:"relationship"` // mother, father or guardian
+}
+
+// Relationships a representative may have.
+var Relationships = []string{"mother", "father", "guardian"}
+
+// checkRepresentative refuses a consent for a child without a parent or
+// guardian, and a representative for an adult; it returns the cleaned
+// representative.
+func checkRepresentative(f consent.FieldErrors, prefix string, child, anyGiven bool, r *Representative) *Representative {
+	if r != nil && strings.TrimSpace(r.Name) == "" && r.Relationship == "" {
+		r = nil
+	}
+	switch {
+	case r == nil && child && anyGiven:
+		f.Add(prefix+"representative.name", "err.child_needs_representative")
+		return nil
+	case r == nil:
+		return nil
+	case !child:
+		f.Add(prefix+"representative.name", "err.representative_adult")
+		return nil
+	}
+	out := &Representative{Name: cleanText(f, prefix+"representative.name", r.Name, 100), Relationship: r.Relationship}
+	if out.Name == "" {
+		f.Add(prefix+"representative.name", "err.required")
+	}
+	if !slices.Contains(Relationships, out.Relationship) {
+		f.Add(prefix+"representative.relationship", "err.choice_invalid")
+	}
+	return out
 }
 
 // NewOrder is the input of PlaceOrder.
@@ -164,6 +205,16 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if err := checkContacts(cust, in.Consent); err != nil {
 			return err
 		}
+		// Art. 8 GDPR by analogy: for a child a parent or guardian decides.
+		anyGiven := in.Consent.HealthData && in.Prescription != nil
+		for _, ch := range consent.Channels {
+			anyGiven = anyGiven || in.Consent.Channels[ch]
+		}
+		rf := consent.FieldErrors{}
+		rep := checkRepresentative(rf, "consent.", cust.Child(now), in.Consent.Mode == ModeTablet && anyGiven, in.Consent.Representative)
+		if err := rf.Err(); err != nil {
+			return err
+		}
 		notice, err := consent.CurrentNotice(ctx, tx, cust.Lang)
 		if err != nil {
 			return err
@@ -204,6 +255,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: o.ID, StaffID: in.StaffID, EvidenceSHA256: evidence, CreatedAt: Stamp(now)}
 		if in.APIToken != "" {
 			base.Source, base.Actor, base.APIToken = consent.API, consent.ByAPI, in.APIToken
+		}
+		if rep != nil {
+			base.Representative, base.RepresentativeOf = rep.Name, rep.Relationship
 		}
 
 		if in.Prescription != nil {

@@ -24,7 +24,7 @@ type Change struct {
 
 // CustomerFields are the details a customer can have corrected, in the
 // order the forms show them.
-var CustomerFields = []string{"salutation", "first_name", "last_name", "street", "postal_code", "city", "email", "mobile", "phone", "lang"}
+var CustomerFields = []string{"salutation", "first_name", "last_name", "street", "postal_code", "city", "email", "mobile", "phone", "birth_date", "lang"}
 
 func (c Customer) field(name string) string {
 	switch name {
@@ -48,6 +48,8 @@ func (c Customer) field(name string) string {
 		return c.Phone
 	case "lang":
 		return c.Lang
+	case "birth_date":
+		return c.BirthDate
 	}
 	return ""
 }
@@ -80,8 +82,8 @@ func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([
 		}
 		n.UpdatedAt = Stamp(now)
 		if _, err := tx.ExecContext(ctx, `UPDATE customers SET salutation = ?, first_name = ?, last_name = ?, street = ?, postal_code = ?, city = ?,
-			email = ?, mobile = ?, phone = ?, lang = ?, search = ?, updated_at = ? WHERE id = ?`,
-			n.Salutation, n.FirstName, n.LastName, n.Street, n.PostalCode, n.City, n.Email, n.Mobile, n.Phone, n.Lang, n.searchKey(), n.UpdatedAt, old.ID); err != nil {
+			email = ?, mobile = ?, phone = ?, lang = ?, search = ?, birth_date = ?, updated_at = ? WHERE id = ?`,
+			n.Salutation, n.FirstName, n.LastName, n.Street, n.PostalCode, n.City, n.Email, n.Mobile, n.Phone, n.Lang, n.searchKey(), n.BirthDate, n.UpdatedAt, old.ID); err != nil {
 			return fmt.Errorf("update customer: %w", err)
 		}
 		// A contact changed to one on the blocking list is closed at once.

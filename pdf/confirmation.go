@@ -24,6 +24,9 @@ type Confirmation struct {
 	Ticked         map[consent.Channel]consent.State
 	Signature      []byte // flat PNG, or nil
 	PreferencesURL string
+	// Representative is the parent or guardian who decided and signed for
+	// a child under 16, "Name (Mutter)" (Art. 8 GDPR by analogy).
+	Representative string
 }
 
 const (
@@ -380,6 +383,10 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 			key = "pdf.unsigned_tablet"
 		}
 		p.MultiCell(textW-85, 3.5, clean(T(key, DateTime(c.Order.CreatedAt))), "", "L", false)
+		if c.Representative != "" {
+			p.SetX(marginL + 85)
+			p.MultiCell(textW-85, 3.5, clean(T("pdf.signed_for", c.Representative, c.Customer.Name())), "", "L", false)
+		}
 		if len(c.Signature) > 0 {
 			p.SetXY(marginL, y+16)
 			setFont(p, false, 9)

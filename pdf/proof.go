@@ -115,6 +115,13 @@ func eventRows(e consent.Event, staff map[int64]string, numbers map[int64]string
 	if e.APIToken != "" {
 		rows = append(rows, [2]string{"Programm (API-Token)", e.APIToken})
 	}
+	if e.RepresentativeOf != "" {
+		who := label("rel." + e.RepresentativeOf)
+		if e.Representative != "" {
+			who = e.Representative + " (" + who + ")"
+		}
+		rows = append(rows, [2]string{"Für das Kind", who})
+	}
 	if e.OptInLevel != "" {
 		rows = append(rows, [2]string{"Opt-in", label("level." + string(e.OptInLevel))})
 	}

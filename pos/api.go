@@ -84,10 +84,11 @@ type apiOrderRequest struct {
 		End   string `json:"end"`
 	} `json:"pickup"`
 	Consent struct {
-		Mode         string          `json:"mode"`
-		Channels     map[string]bool `json:"channels"`
-		SignaturePNG string          `json:"signature_png"`
-		HealthData   bool            `json:"health_data"`
+		Mode           string                 `json:"mode"`
+		Channels       map[string]bool        `json:"channels"`
+		SignaturePNG   string                 `json:"signature_png"`
+		HealthData     bool                   `json:"health_data"`
+		Representative *orders.Representative `json:"representative"`
 	} `json:"consent"`
 	Prescription *orders.Prescription `json:"prescription"`
 }
@@ -107,7 +108,8 @@ func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
 		}
 		in.Pickup = &orders.Pickup{Start: start, End: end}
 	}
-	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Channels: map[consent.Channel]bool{}}
+	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Channels: map[consent.Channel]bool{},
+		Representative: r.Consent.Representative}
 	for k, v := range r.Consent.Channels {
 		in.Consent.Channels[consent.Channel(k)] = v
 	}
@@ -211,10 +213,11 @@ func channelStates(states map[consent.Channel]consent.ChannelState) gin.H {
 }
 
 type apiConsentRequest struct {
-	Channels map[string]bool `json:"channels"`
-	Source   string          `json:"source"`
-	Note     string          `json:"note"`
-	OrderID  int64           `json:"order_id"`
+	Channels       map[string]bool        `json:"channels"`
+	Source         string                 `json:"source"`
+	Note           string                 `json:"note"`
+	OrderID        int64                  `json:"order_id"`
+	Representative *orders.Representative `json:"representative"`
 }
 
 func (s *Server) apiRecordConsents(c *gin.Context) {
@@ -229,7 +232,7 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 		return
 	}
 	change := orders.ConsentChange{CustomerID: id, OrderID: req.OrderID, Source: consent.Source(req.Source), Note: req.Note, Channels: map[consent.Channel]bool{},
-		APIToken: apiClient(c)}
+		APIToken: apiClient(c), Representative: req.Representative}
 	for k, v := range req.Channels {
 		change.Channels[consent.Channel(k)] = v
 	}

@@ -297,8 +297,10 @@ func phrases(lang, other string) []string {
 // keyboard tabs through the page and reports controls never focused.
 func (b *browser) keyboard(where string) {
 	b.t.Helper()
+	// A date or time input is one control but three tab stops (its day,
+	// month and year, or hour, minute and period), so it counts thrice.
 	n := eval[int](b, `window.__reached = new Set(); document.addEventListener("focusin", e => window.__reached.add(e.target));
-		document.activeElement && document.activeElement.blur(); `+jsControls+`.length`)
+		document.activeElement && document.activeElement.blur(); `+jsControls+`.reduce((n, el) => n + (el.type === "date" || el.type === "time" ? 3 : 1), 0)`)
 	for i := 0; i < n+8; i++ {
 		b.do(chromedp.KeyEvent(kb.Tab))
 	}

@@ -3,6 +3,7 @@ package pos
 import (
 	"bytes"
 	"context"
+	"github.com/consentdesk/consentdesk/assets"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,10 +56,16 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}
+	// The choices made with this order: on the tablet, or sent with the
+	// order through the API.
 	var mine []consent.Event
+	representative := ""
 	for _, e := range events {
-		if e.OrderID == o.ID && e.Source == consent.CounterTablet {
+		if e.OrderID == o.ID && (e.Source == consent.CounterTablet || e.Source == consent.API) {
 			mine = append(mine, e)
+			if e.Representative != "" {
+				representative = e.Representative + " (" + assets.T(cust.Lang, "rel."+e.RepresentativeOf) + ")"
+			}
 		}
 	}
 	ticked := map[consent.Channel]consent.State{}
@@ -74,7 +81,7 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 		return pdf.Confirmation{}, err
 	}
 	return pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Ticked: ticked, Signature: sig,
-		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr")}, nil
+		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr"), Representative: representative}, nil
 }
 
 func (s *Server) confirmationPDF(c *gin.Context) {

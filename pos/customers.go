@@ -78,7 +78,8 @@ type customerView struct {
 
 func customerValues(cu orders.Customer) map[string]string {
 	return map[string]string{"salutation": cu.Salutation, "first_name": cu.FirstName, "last_name": cu.LastName, "street": cu.Street,
-		"postal_code": cu.PostalCode, "city": cu.City, "email": cu.Email, "mobile": orders.NationalPhone(cu.Mobile), "phone": orders.NationalPhone(cu.Phone), "lang": cu.Lang}
+		"postal_code": cu.PostalCode, "city": cu.City, "email": cu.Email, "mobile": orders.NationalPhone(cu.Mobile), "phone": orders.NationalPhone(cu.Phone), "lang": cu.Lang,
+		"birth_date": cu.BirthDate}
 }
 
 func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerView, error) {
@@ -196,7 +197,7 @@ func (s *Server) customerUpdate(c *gin.Context) {
 	}
 	in := orders.Customer{ID: cu.ID, Salutation: values["salutation"], FirstName: values["first_name"], LastName: values["last_name"],
 		Street: values["street"], PostalCode: values["postal_code"], City: values["city"], Email: values["email"], Mobile: values["mobile"],
-		Phone: values["phone"], Lang: values["lang"]}
+		Phone: values["phone"], Lang: values["lang"], BirthDate: values["birth_date"]}
 	changes, err := s.db.UpdateCustomer(c.Request.Context(), in, staff(c).ID)
 	if err != nil {
 		if consent.ErrorCode(err) == consent.Invalid {

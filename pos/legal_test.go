@@ -237,3 +237,54 @@ func TestLockedOrderManagerOnlyAndLogged_BDSG35(t *testing.T) {
 		}
 	}
 }
+
+// Art. 8 GDPR by analogy through the API and the counter: the consent
+// screen asks for the parent or guardian, the PDF prints "signed by … for
+// …", and the proof shows who decided.
+func TestChildOrderSignedByAParent_Art8(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	body := strings.Replace(apiOrder, `"phone": ""}`, `"phone": "", "under_16": true}`, 1)
+	if st := a.call("POST", "/api/v1/orders", body, nil); st != http.StatusUnprocessableEntity {
+		t.Fatalf("a child's order with consent and no parent: %d", st)
+	}
+	body = strings.Replace(body, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
+		`"channels": {"post": true, "email": true, "sms": false, "phone": false}, "representative": {"name": "Sabine Weiß", "relationship": "mother"}, "signature_png": "`+signature(t)+`"`, 1)
+	var created struct {
+		ID         int64 `json:"id"`
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("a child's order with a parent: %d", st)
+	}
+	st, _, doc := a.raw("GET", "/api/v1/orders/"+itoa(created.ID)+"/confirmation.pdf")
+	if st != http.StatusOK {
+		t.Fatalf("confirmation: %d", st)
+	}
+	if text := strings.Join(strings.Fields(pdfText(t, doc)), " "); !strings.Contains(text, "Unterschrieben von Sabine Weiß (Mutter) für Jürgen Weiß") ||
+		!strings.Contains(text, "Post: Ich möchte") {
+		t.Errorf("the confirmation does not say who signed for the child:\n%s", text)
+	}
+	_, _, proof := a.raw("GET", "/api/v1/customers/"+itoa(created.CustomerID)+"/proof.pdf")
+	if text := strings.Join(strings.Fields(pdfText(t, proof)), " "); (!strings.Contains(text, "Für das Kind") || !strings.Contains(text, "Sabine Weiß (Mutter)")) {
+		t.Errorf("the proof does not show the representative: %s", strings.Join(strings.Fields(pdfText(t, proof)), " "))
+	}
+	// The counter: the consent screen asks for the parent.
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	f := orderForm("Kind")
+	f.Set("under_16", "on")
+	f.Set("email", "kind@example.org")
+	path, page := handOver(t, c, f)
+	if !strings.Contains(page.body, `name="rep_name"`) || !strings.Contains(page.body, "Unterschrift des Elternteils oder Vormunds") {
+		t.Fatal("the consent screen for a child does not ask for the parent")
+	}
+	r := c.post(path, url.Values{"channel_post": {"on"}, "rx_decided": {"1"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "entscheidet ein Elternteil oder Vormund") {
+		t.Errorf("a child's consent without a parent on the tablet: %d", r.StatusCode)
+	}
+	r = c.post(path, url.Values{"channel_post": {"on"}, "rx_decided": {"1"}, "rep_name": {"Paul Kind"}, "rep_relationship": {"father"}, "signature": {signature(t)}})
+	if r.Header.Get("Location") != "/handback" {
+		t.Fatalf("with the parent: %d %s", r.StatusCode, r.body)
+	}
+}

@@ -36,6 +36,11 @@ type consentView struct {
 	Signature string // the drawn signature, kept while the screen asks
 	Store     consent.Controller
 	HasLogo   bool
+	// Child: a parent or guardian decides and signs (Art. 8 GDPR by
+	// analogy); Rep is what was typed for them.
+	Child bool
+	Rep   orders.Representative
+	Rels  []string
 }
 
 func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang string) (consentView, error) {
@@ -62,7 +67,11 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang
 		return consentView{}, err
 	}
 	v := consentView{Draft: id, Customer: cust, Notice: notice, Total: orders.Total(in.Items), Deposit: in.DepositCents, OrderItems: in.Items,
-		HealthAsk: in.Prescription != nil && ctrl.HealthLegalBasis() == consent.BasisExplicitConsent, Store: ctrl, HasLogo: len(ctrl.Logo) > 0}
+		HealthAsk: in.Prescription != nil && ctrl.HealthLegalBasis() == consent.BasisExplicitConsent, Store: ctrl, HasLogo: len(ctrl.Logo) > 0,
+		Child: cust.Child(s.db.Now()), Rels: orders.Relationships}
+	if in.Consent.Representative != nil {
+		v.Rep = *in.Consent.Representative
+	}
 	for _, ch := range consent.Channels {
 		st := current[ch].State
 		if st == "" {
@@ -153,6 +162,9 @@ func (s *Server) consentSubmit(c *gin.Context) {
 		}
 	}
 	in.Consent.HealthData = c.PostForm("health_data") == "on"
+	if name, rel := strings.TrimSpace(c.PostForm("rep_name")), c.PostForm("rep_relationship"); name != "" || rel != "" {
+		in.Consent.Representative = &orders.Representative{Name: name, Relationship: rel}
+	}
 	sig, ok := decodeDataURL(c.PostForm("signature"))
 	if !ok {
 		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.signature_not_png"})

@@ -63,6 +63,7 @@ func readOrderForm(c *gin.Context, f consent.FieldErrors) (orderForm, orders.New
 		Salutation: c.PostForm("salutation"), FirstName: c.PostForm("first_name"), LastName: c.PostForm("last_name"),
 		Street: c.PostForm("street"), PostalCode: c.PostForm("postal_code"), City: c.PostForm("city"),
 		Email: c.PostForm("email"), Mobile: c.PostForm("mobile"), Phone: c.PostForm("phone"), Lang: c.PostForm("customer_lang"),
+		Under16: c.PostForm("under_16") == "on", BirthDate: strings.TrimSpace(c.PostForm("birth_date")),
 	}
 	if in.Customer.ID == 0 {
 		in.Customer = form.Customer
