@@ -102,11 +102,11 @@ type Due struct {
 
 // Dashboard is the back office's overview.
 type Dashboard struct {
-	OrdersToday   int
-	Weeks         []Week
-	Outbox        map[followup.Status]int
-	Pending       []Due // e-mail consents waiting for their confirmation
-	Renewal       []Due // granted longer ago than the renewal age
+	OrdersToday int
+	Weeks       []Week
+	Outbox      map[followup.Status]int
+	Pending     []Due // e-mail consents waiting for their confirmation
+	Renewal     []Due // granted longer ago than the renewal age
 	// TurnedSixteen are consents a parent or guardian gave for a child
 	// who has turned 16 since: the young customer decides now, so the
 	// consent is to be renewed with them (Art. 8 GDPR by analogy).

@@ -266,7 +266,7 @@ func TestChildOrderSignedByAParent_Art8(t *testing.T) {
 		t.Errorf("the confirmation does not say who signed for the child:\n%s", text)
 	}
 	_, _, proof := a.raw("GET", "/api/v1/customers/"+itoa(created.CustomerID)+"/proof.pdf")
-	if text := strings.Join(strings.Fields(pdfText(t, proof)), " "); (!strings.Contains(text, "Für das Kind") || !strings.Contains(text, "Sabine Weiß (Mutter)")) {
+	if text := strings.Join(strings.Fields(pdfText(t, proof)), " "); !strings.Contains(text, "Für das Kind") || !strings.Contains(text, "Sabine Weiß (Mutter)") {
 		t.Errorf("the proof does not show the representative: %s", strings.Join(strings.Fields(pdfText(t, proof)), " "))
 	}
 	// The counter: the consent screen asks for the parent.
