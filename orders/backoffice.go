@@ -111,6 +111,9 @@ type Dashboard struct {
 	// who has turned 16 since: the young customer decides now, so the
 	// consent is to be renewed with them (Art. 8 GDPR by analogy).
 	TurnedSixteen []Due
+	// OpenBreaches are breaches whose authority notification is not
+	// recorded yet, with their 72-hour deadline (Art. 33(1)).
+	OpenBreaches []Breach
 	RenewalMonths int
 	Customers     int
 	Erased        int
@@ -215,6 +218,9 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 				d.Renewal = append(d.Renewal, Due{CustomerID: id, Channel: ch, Since: st.GrantedAt})
 			}
 		}
+	}
+	if d.OpenBreaches, err = db.OpenBreaches(ctx); err != nil {
+		return d, err
 	}
 	grown, err := db.turnedSixteen(ctx)
 	if err != nil {

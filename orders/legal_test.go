@@ -690,3 +690,52 @@ func TestChildConsentNeedsAParent_Art8(t *testing.T) {
 	}
 	verified(t, db)
 }
+
+// GDPR Art. 33(5): the breach register records facts, effects and
+// remedies; it is append-only; the 72 hours of Art. 33(1) run from when
+// the store noticed, until the authority notification is recorded.
+func TestBreachRegister_Art33(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	var e *consent.Error
+	if _, err := db.RecordBreach(ctx, orders.Breach{OccurredAt: "2026-11-20T08:00:00+01:00", NoticedAt: "2026-11-19T08:00:00+01:00"}); !asError(err, &e) ||
+		e.Fields["facts"] != "err.required" || e.Fields["noticed_at"] != "err.breach_noticed_before" {
+		t.Fatalf("an incomplete breach: %v", err)
+	}
+	if countRows(t, db, "breaches") != 0 {
+		t.Fatal("a refused breach was stored")
+	}
+	b, err := db.RecordBreach(ctx, orders.Breach{OccurredAt: "2026-11-20T08:00:00+01:00", NoticedAt: "2026-11-20T10:00:00+01:00",
+		Facts: "Ein Tablet mit angemeldeter Sitzung wurde gestohlen.", Categories: "Kundinnen und Kunden: Name, Anschrift, Brillenwerte",
+		People: 40, Records: 55, HealthData: true, Consequences: "Missbrauch der Anschriften möglich.", Measures: "Sitzungen beendet, PINs neu gesetzt."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Deadline != "2026-11-23T09:00:00Z" || b.AuthorityNotifiedAt != "" {
+		t.Errorf("deadline %s, notified %q", b.Deadline, b.AuthorityNotifiedAt)
+	}
+	if open, _ := db.OpenBreaches(ctx); len(open) != 1 {
+		t.Errorf("open breaches: %d", len(open))
+	}
+	for _, q := range []string{`UPDATE breaches SET facts = 'nichts'`, `DELETE FROM breaches`} {
+		if _, err := db.SQL().Exec(q); err == nil {
+			t.Errorf("%s: the register is not append-only", q)
+		}
+	}
+	if err := db.NoteBreach(ctx, b.ID, "authority_notified", time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), 0, "Meldung über das Online-Formular", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().Exec(`DELETE FROM breach_events`); err == nil {
+		t.Error("breach events can be deleted")
+	}
+	b, _ = db.Breach(ctx, b.ID)
+	if b.AuthorityNotifiedAt != "2026-11-21T09:00:00Z" {
+		t.Errorf("notified at %q", b.AuthorityNotifiedAt)
+	}
+	if open, _ := db.OpenBreaches(ctx); len(open) != 0 {
+		t.Errorf("still open after the notification: %d", len(open))
+	}
+	if err := db.NoteBreach(ctx, 99, "note", time.Time{}, 0, "x", 0); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("a note on no breach: %v", err)
+	}
+}

@@ -140,18 +140,19 @@ func (db *DB) Changes(ctx context.Context, customerID int64) ([]Change, error) {
 
 // Audit actions: what somebody did with a customer's data.
 const (
-	AuditView        = "view"         // opened the customer page
-	AuditViewOrder   = "view_order"   // opened an order (with its prescription)
-	AuditEdit        = "edit"         // corrected details
-	AuditExport      = "export"       // access export, JSON (Art. 15/20)
-	AuditExportPDF   = "export_pdf"   // access export, PDF
-	AuditProof       = "proof"        // proof of consent PDF
-	AuditReceipt     = "receipt"      // consent receipt JSON
-	AuditErase       = "erase"        // erasure (Art. 17)
-	AuditContactable = "contactable"  // contactable export of one channel
-	AuditConsent     = "consent"      // recorded a consent change for the customer
-	AuditStaff       = "staff_change" // added, disabled or reset a staff member
-	AuditUse         = "use"          // recorded an advertising use of a channel (§7a UWG)
+	AuditView         = "view"          // opened the customer page
+	AuditViewOrder    = "view_order"    // opened an order (with its prescription)
+	AuditEdit         = "edit"          // corrected details
+	AuditExport       = "export"        // access export, JSON (Art. 15/20)
+	AuditExportPDF    = "export_pdf"    // access export, PDF
+	AuditProof        = "proof"         // proof of consent PDF
+	AuditReceipt      = "receipt"       // consent receipt JSON
+	AuditErase        = "erase"         // erasure (Art. 17)
+	AuditContactable  = "contactable"   // contactable export of one channel
+	AuditConsent      = "consent"       // recorded a consent change for the customer
+	AuditStaff        = "staff_change"  // added, disabled or reset a staff member
+	AuditUse          = "use"           // recorded an advertising use of a channel (§7a UWG)
+	AuditBreachLetter = "breach_letter" // a breach notification letter handed out (Art. 34)
 	// AuditViewRestricted is an access to what an erasure kept (§35(3)
 	// BDSG): a locked order, the proof of a phone consent, a kept mail;
 	// AuditRestrictedDenied an attempt by somebody who may not.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -286,5 +287,79 @@ func TestChildOrderSignedByAParent_Art8(t *testing.T) {
 	r = c.post(path, url.Values{"channel_post": {"on"}, "rx_decided": {"1"}, "rep_name": {"Paul Kind"}, "rep_relationship": {"father"}, "signature": {signature(t)}})
 	if r.Header.Get("Location") != "/handback" {
 		t.Fatalf("with the parent: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// Art. 33, 34 through the web: the API and the back office record a
+// breach, the dashboard counts down the 72 hours, and a notification
+// letter for an affected customer carries what Art. 34(2) asks; handing it
+// out is in the register and the access log.
+func TestBreachRegisterAndLetter_Art33_34(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "betroffen@example.org")
+	noticed := time.Now().Add(-2 * time.Hour).Format(time.RFC3339)
+	var b struct {
+		ID       int64  `json:"id"`
+		Deadline string `json:"deadline"`
+	}
+	body := `{"occurred_at": "` + noticed + `", "noticed_at": "` + noticed + `", "facts": "Fehlversand einer Kundenliste", "categories": "Name, E-Mail",
+		"people": 3, "records": 3, "health_data": false, "consequences": "Unerwünschte Werbung durch Dritte möglich.", "measures": "Empfänger um Löschung gebeten."}`
+	if st := a.call("POST", "/api/v1/breaches", body, &b); st != http.StatusCreated || b.ID == 0 || b.Deadline == "" {
+		t.Fatalf("API breach: %d %+v", st, b)
+	}
+	if st := a.call("POST", "/api/v1/breaches", `{"facts": ""}`, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("an empty breach: %d", st)
+	}
+	var list struct {
+		Breaches []struct{ ID int64 } `json:"breaches"`
+	}
+	if st := a.call("GET", "/api/v1/breaches", "", &list); st != http.StatusOK || len(list.Breaches) != 1 {
+		t.Errorf("API list: %d %+v", st, list)
+	}
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	if r := m.get("/dashboard"); !strings.Contains(r.body, "Datenpanne "+itoa(b.ID)+": die Aufsichtsbehörde ist noch nicht benachrichtigt – noch 69 Stunden") &&
+		!strings.Contains(r.body, "noch 70 Stunden") {
+		t.Errorf("the dashboard shows no countdown")
+	}
+	r := m.get("/breaches/" + itoa(b.ID) + "/letter.pdf?customer=" + itoa(id))
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("letter: %d", r.StatusCode)
+	}
+	text := strings.Join(strings.Fields(pdfText(t, []byte(r.body))), " ")
+	for _, want := range []string{"Fehlversand einer Kundenliste", "Unerwünschte Werbung durch Dritte möglich.", "Empfänger um Löschung gebeten.",
+		"datenschutz@optik-muster.example", "Art. 34 DSGVO", "Weiß"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("letter lacks %q", want)
+		}
+	}
+	reg, _ := e.db.Breach(context.Background(), b.ID)
+	if len(reg.Events) != 1 || reg.Events[0].Kind != "customer_notified" || reg.Events[0].CustomerID != id {
+		t.Errorf("the letter's sending is not in the register: %+v", reg.Events)
+	}
+	log, _ := e.db.AuditLog(context.Background(), orders.AuditFilter{CustomerID: id})
+	if len(log) == 0 || log[0].Action != orders.AuditBreachLetter {
+		t.Errorf("the letter is not in the access log: %+v", log)
+	}
+	// The back office: the authority notified; the countdown ends.
+	m.get("/breaches")
+	if r := m.post("/breaches/"+itoa(b.ID)+"/notes", url.Values{"kind": {"authority_notified"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("note: %d %s", r.StatusCode, r.body)
+	}
+	if r := m.get("/dashboard"); strings.Contains(r.body, "noch nicht benachrichtigt") {
+		t.Error("the countdown goes on after the notification")
+	}
+	// And a breach recorded in the back office.
+	m.get("/breaches")
+	at := time.Now().In(orders.Berlin).Format("2006-01-02T15:04")
+	if r := m.post("/breaches", url.Values{"occurred_at": {at}, "noticed_at": {at}, "facts": {"Test"}, "categories": {"Name"}, "people": {"1"}, "records": {"1"},
+		"consequences": {"Keine"}, "measures": {"Keine"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("back office breach: %d", r.StatusCode)
+	}
+	counter := e.client()
+	counter.signIn(e.counter, "4711")
+	if r := counter.get("/breaches"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("counter staff on the breach register: %d", r.StatusCode)
 	}
 }

@@ -68,6 +68,15 @@ var funcs = template.FuncMap{
 	// contact shows an address or number as Germans write it: numbers in
 	// national form ("0171 4455667"), never "+491714455667".
 	"contact": displayContact,
+	// hoursLeft is how many whole hours remain until a stored time; 0
+	// and less when it has passed.
+	"hoursLeft": func(stamp string) int {
+		t, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil {
+			return 0
+		}
+		return int(time.Until(t).Hours())
+	},
 	// day shows a stored day (YYYY-MM-DD) as "31.12.2034".
 	"day": func(s string) string {
 		t, err := time.Parse("2006-01-02", s)

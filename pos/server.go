@@ -149,6 +149,10 @@ func (s *Server) Handler() http.Handler {
 	manager.POST("/staff/:id/enable", s.csrf, s.staffSetDisabled(false))
 	manager.POST("/staff/:id/pin", s.csrf, s.staffResetPIN)
 	manager.GET("/audit", s.auditPage)
+	manager.GET("/breaches", s.breachesPage)
+	manager.POST("/breaches", s.csrf, s.breachSubmit)
+	manager.POST("/breaches/:id/notes", s.csrf, s.breachNoteSubmit)
+	manager.GET("/breaches/:id/letter.pdf", s.breachLetter)
 
 	s.publicRoutes(r)
 
@@ -167,6 +171,8 @@ func (s *Server) Handler() http.Handler {
 	api.DELETE("/customers/:id", s.apiErase)
 	api.GET("/contactable", s.contactableCSV)
 	api.GET("/ledger/verify", s.apiVerify)
+	api.GET("/breaches", s.apiBreaches)
+	api.POST("/breaches", s.apiRecordBreach)
 
 	r.NoRoute(s.notFound)
 	return r
