@@ -113,7 +113,7 @@ type Dashboard struct {
 	TurnedSixteen []Due
 	// OpenBreaches are breaches whose authority notification is not
 	// recorded yet, with their 72-hour deadline (Art. 33(1)).
-	OpenBreaches []Breach
+	OpenBreaches  []Breach
 	RenewalMonths int
 	Customers     int
 	Erased        int
