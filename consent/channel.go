@@ -116,6 +116,9 @@ const (
 	// BasisUWG73 is advertising by e-mail to an existing customer without
 	// consent (§7(3) UWG), recorded with each such mail sent.
 	BasisUWG73 LegalBasis = "uwg_7_3"
+	// BasisLegitimateInterest is advertising by letter without consent
+	// (GDPR Art. 6(1)(f), recital 47), subject to objection (Art. 21).
+	BasisLegitimateInterest LegalBasis = "legitimate_interest"
 )
 
 // OptInLevel says whether a grant needs confirming.

@@ -42,6 +42,10 @@ type Controller struct {
 	// similar goods to the e-mail address given with a purchase, without
 	// consent, as long as the customer has not objected.
 	ExistingCustomerAds bool `json:"existing_customer_ads"`
+	// PostBasis is "consent" (the default: an opt-in box for letters) or
+	// "legitimate_interest": letters without consent, subject to
+	// objection (recital 47, Art. 21; OLG Frankfurt 6 U 54/19).
+	PostBasis string `json:"post_basis,omitempty"`
 	// PrivacyURL is where the store publishes its privacy notice; the
 	// consent receipt names it as policyUrl.
 	PrivacyURL string `json:"privacy_url,omitempty"`
@@ -257,6 +261,20 @@ func (c Controller) SoleTrader() bool {
 	return strings.HasSuffix(strings.ToLower(strings.ReplaceAll(c.Name, " ", "")), "e.k.")
 }
 
+// PostOnLegitimateInterest reports whether advertising letters rest on
+// legitimate interest instead of consent.
+func (c Controller) PostOnLegitimateInterest() bool {
+	return c.PostBasis == string(BasisLegitimateInterest)
+}
+
+// BasisOf is the legal basis of marketing on a channel.
+func (c Controller) BasisOf(ch Channel) LegalBasis {
+	if ch == Post && c.PostOnLegitimateInterest() {
+		return BasisLegitimateInterest
+	}
+	return BasisConsent
+}
+
 // HealthLegalBasis is the store's chosen basis for prescriptions.
 func (c Controller) HealthLegalBasis() LegalBasis {
 	if c.HealthBasis == string(BasisHealthCare) {
@@ -326,6 +344,9 @@ func (c Controller) Validate() error {
 		if u, err := url.Parse(c.PrivacyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			f.Add("privacy_url", "err.url_invalid")
 		}
+	}
+	if c.PostBasis != "" && c.PostBasis != string(BasisConsent) && c.PostBasis != string(BasisLegitimateInterest) {
+		f.Add("post_basis", "err.choice_invalid")
 	}
 	if c.HealthBasis != string(BasisExplicitConsent) && c.HealthBasis != string(BasisHealthCare) {
 		f.Add("health_data_basis", "err.choice_invalid")

@@ -52,7 +52,22 @@ func placeholders(c Controller) *strings.Replacer {
 func RenderNotice(template, lang string, c Controller) string {
 	t := strings.ReplaceAll(template, "\r\n", "\n")
 	t = strings.ReplaceAll(t, "{health_data}", healthParagraph[lang][c.HealthLegalBasis()])
+	t = strings.ReplaceAll(t, "{advertising}", advertisingParagraph[lang][c.BasisOf(Post)])
 	return placeholders(c).Replace(t)
+}
+
+// advertisingParagraph says on which basis the store advertises: all four
+// channels by consent, or letters on legitimate interest with the right to
+// object set apart (recital 47, Art. 21(4)).
+var advertisingParagraph = map[string]map[LegalBasis]string{
+	"de": {
+		BasisConsent:            "Per Post, E-Mail, SMS oder Telefon informieren wir Sie über Angebote nur, wenn Sie für den jeweiligen Weg einzeln eingewilligt haben (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG). Die Einwilligung ist freiwillig und keine Bedingung für Ihren Auftrag. Eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in).",
+		BasisLegitimateInterest: "Per E-Mail, SMS oder Telefon informieren wir Sie über Angebote nur, wenn Sie für den jeweiligen Weg einzeln eingewilligt haben (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG); eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in). Per Brief schicken wir Ihnen Angebote auf Grundlage unseres berechtigten Interesses an Werbung für unsere Produkte (Art. 6 Abs. 1 lit. f DSGVO, Erwägungsgrund 47).\n\nWiderspruch gegen Werbung per Brief: Sie können der Verwendung Ihrer Anschrift für Werbung per Brief jederzeit widersprechen (Art. 21 Abs. 2 und 3 DSGVO), über den QR-Code auf Ihrer Auftragsbestätigung, per E-Mail, telefonisch, per Brief oder im Geschäft. Danach schicken wir Ihnen keine Werbebriefe mehr.",
+	},
+	"en": {
+		BasisConsent:            "We send you offers by post, e-mail, text message or phone only if you consented to that channel separately (Art. 6(1)(a) GDPR, § 7 UWG). Consent is voluntary and never a condition of your order. You confirm an e-mail consent through a link as well (double opt-in).",
+		BasisLegitimateInterest: "We send you offers by e-mail, text message or phone only if you consented to that channel separately (Art. 6(1)(a) GDPR, § 7 UWG); you confirm an e-mail consent through a link as well (double opt-in). By letter we send you offers on our legitimate interest in advertising our products (Art. 6(1)(f) GDPR, recital 47).\n\nObjection to advertising by letter: you may object to the use of your address for advertising letters at any time (Art. 21(2) and (3) GDPR), with the QR code on your order confirmation, by e-mail, by phone, by letter or in the store. We then send you no more advertising letters.",
+	},
 }
 
 // healthParagraph says on which basis prescriptions are kept (GDPR Art.
@@ -94,6 +109,10 @@ func ValidateTemplate(template string) error {
 func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
 	if err := ValidateTemplate(template); err != nil {
 		return NoticeVersion{}, err
+	}
+	if c.PostOnLegitimateInterest() && !strings.Contains(template, "{advertising}") {
+		// A text of its own would still promise letters only with consent.
+		return NoticeVersion{}, &Error{Code: Invalid, Key: "err.invalid_input", Fields: map[string]string{"post_basis": "err.notice_post_basis"}}
 	}
 	if c.HealthLegalBasis() == BasisHealthCare && !strings.Contains(template, "{health_data}") {
 		// A text of its own would still name Art. 9(2)(a) (Art. 13(1)(c)).

@@ -25,6 +25,9 @@ type Contactable struct {
 	ConsentDate   string // when the consent took effect (for e-mail: its confirmation)
 	OptInLevel    consent.OptInLevel
 	NoticeVersion string
+	// LegalBasis is consent, or legitimate_interest for letters where the
+	// store chose it (recital 47): then there is no consent date.
+	LegalBasis consent.LegalBasis
 }
 
 // Contactable lists the customers who may be contacted on ch now: the
@@ -40,10 +43,30 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 	if err != nil {
 		return nil, err
 	}
+	ctrl, err := consent.LoadSettings(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	basis := ctrl.BasisOf(ch)
 	var ids []int64
-	for id, states := range all {
-		if states[ch].State == consent.Granted {
-			ids = append(ids, id)
+	if basis == consent.BasisLegitimateInterest {
+		// Letters on legitimate interest: every customer with an address
+		// who has not objected (Art. 21(3)).
+		if ids, err = idsOf(ctx, db.sql, `SELECT id FROM customers WHERE erased_at = ''`); err != nil {
+			return nil, err
+		}
+		kept := ids[:0]
+		for _, id := range ids {
+			if all[id][ch].State != consent.Withdrawn {
+				kept = append(kept, id)
+			}
+		}
+		ids = kept
+	} else {
+		for id, states := range all {
+			if states[ch].State == consent.Granted {
+				ids = append(ids, id)
+			}
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
@@ -71,7 +94,7 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 		st := all[id][ch]
 		out = append(out, Contactable{CustomerID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Contact: contact,
 			Street: c.Street, PostalCode: c.PostalCode, City: c.City,
-			Lang: c.Lang, ConsentDate: st.GrantedAt, OptInLevel: st.OptInLevel, NoticeVersion: st.NoticeVersion})
+			Lang: c.Lang, ConsentDate: st.GrantedAt, OptInLevel: st.OptInLevel, NoticeVersion: st.NoticeVersion, LegalBasis: basis})
 	}
 	return out, nil
 }

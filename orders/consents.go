@@ -186,7 +186,11 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 			cur := states[c].State
 			e := base
-			e.Channel, e.Contact = c, cust.Contact(c)
+			e.Channel, e.Contact, e.LegalBasis = c, cust.Contact(c), ctrl.BasisOf(c)
+			if want && e.LegalBasis == consent.BasisLegitimateInterest {
+				missing.Add("channels."+string(c), "err.post_legitimate_interest")
+				continue
+			}
 			switch {
 			case want && cur != consent.Granted && cur != consent.Pending:
 				e.Action, e.OptInLevel = consent.Grant, consent.SingleOptIn

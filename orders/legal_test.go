@@ -739,3 +739,62 @@ func TestBreachRegister_Art33(t *testing.T) {
 		t.Errorf("a note on no breach: %v", err)
 	}
 }
+
+// Recital 47, Art. 21 GDPR; OLG Frankfurt 6 U 54/19: a store may send
+// advertising letters on legitimate interest. Then there is no post box,
+// the notice sets the right to object apart, the basis is recorded on post
+// events and in the export, and an objection is recorded and blocks.
+func TestPostOnLegitimateInterest_Recital47(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	ctrl, _ := db.Controller(ctx)
+	ctrl.PostBasis = string(consent.BasisLegitimateInterest)
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := consent.CurrentNotice(ctx, db.SQL(), "de")
+	if !strings.Contains(n.Text, "Widerspruch gegen Werbung per Brief") || !strings.Contains(n.Text, "Art. 6 Abs. 1 lit. f DSGVO, Erwägungsgrund 47") ||
+		strings.Contains(n.Text, "Per Post, E-Mail, SMS oder Telefon informieren wir Sie über Angebote nur") {
+		t.Errorf("notice on legitimate interest:\n%s", n.Text)
+	}
+	in := sampleOrder(t)
+	var e *consent.Error
+	if _, err := db.PlaceOrder(ctx, in); !asError(err, &e) || e.Fields["consent.channels.post"] != "err.post_legitimate_interest" {
+		t.Fatalf("a post box on legitimate interest: %v", err)
+	}
+	in.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
+	p, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.Contactable(ctx, consent.Post)
+	if err != nil || len(list) != 1 || list[0].LegalBasis != consent.BasisLegitimateInterest || list[0].ConsentDate != "" {
+		t.Fatalf("post contactable on legitimate interest: %+v %v", list, err)
+	}
+	if l, _ := db.Contactable(ctx, consent.Email); len(l) != 0 {
+		t.Error("e-mail still needs its confirmed consent")
+	}
+	ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.QRCode, ByCustomer: true, Object: true,
+		Channels: map[consent.Channel]bool{consent.Post: false}})
+	if err != nil || len(ev) != 1 || ev[0].LegalBasis != consent.BasisLegitimateInterest || ev[0].Action != consent.Withdraw {
+		t.Fatalf("objection to letters: %+v %v", ev, err)
+	}
+	if l, _ := db.Contactable(ctx, consent.Post); len(l) != 0 {
+		t.Error("an objected customer is still in the letter export")
+	}
+	if b, _ := db.BlockedChannels(ctx, p.Customer); !b[consent.Post] {
+		t.Error("the objection to letters does not block")
+	}
+	// A store whose own notice text does not say it cannot switch.
+	db2 := openDB(t)
+	own := strings.Repeat("Unser eigener Hinweistext: Werbung nur mit Einwilligung. ", 5)
+	if _, err := db2.PublishNotice(ctx, "de", own, 0); err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := db2.Controller(ctx)
+	c2.PostBasis = string(consent.BasisLegitimateInterest)
+	if err := db2.SaveController(ctx, c2, 0); !asError(err, &e) || e.Fields["post_basis"] != "err.notice_post_basis" {
+		t.Errorf("switch with a notice that promises consent: %v", err)
+	}
+	verified(t, db)
+}

@@ -205,6 +205,10 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if err := checkContacts(cust, in.Consent); err != nil {
 			return err
 		}
+		if ctrl.PostOnLegitimateInterest() && in.Consent.Channels[consent.Post] {
+			// Letters rest on legitimate interest: there is no box to tick.
+			return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.channels.post": "err.post_legitimate_interest"}}
+		}
 		// Art. 8 GDPR by analogy: for a child a parent or guardian decides.
 		anyGiven := in.Consent.HealthData && in.Prescription != nil
 		for _, ch := range consent.Channels {

@@ -253,8 +253,12 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 	// the tablet, what the customer chose and nothing a pen could add: an
 	// empty box would contradict the ledger.
 	var boxes, notGiven []consent.Channel
+	postLI := c.Store.PostOnLegitimateInterest()
 	for _, ch := range consent.Channels {
 		switch {
+		case ch == consent.Post && postLI:
+			// Letters on legitimate interest: no box to tick, a notice
+			// of the right to object below instead (recital 47, Art. 21).
 		case tablet && given(ch):
 			boxes = append(boxes, ch)
 		case tablet:
@@ -284,6 +288,16 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 			p.MultiCell(textW, 4.8, clean(T("pdf.not_given", strings.Join(names, ", "))), "", "L", false)
 		}
 		p.Ln(1.5)
+	}
+	if postLI {
+		// Art. 21(4): the right to object, clearly and separately.
+		p.Ln(2)
+		p.SetFillColor(240, 244, 248)
+		setFont(p, true, 9.5)
+		p.CellFormat(textW, 6, T("consent.post_li_title"), "", 1, "L", true, 0, "")
+		setFont(p, false, 9)
+		p.MultiCell(textW, 4.5, clean(T("consent.post_li_text")), "LRB", "L", false)
+		p.Ln(1)
 	}
 	if healthBox || (healthCare && c.Order.HasPrescription) {
 		p.Ln(2)

@@ -336,3 +336,21 @@ func TestObjectionForEveryChannelAndHealthBasis_Art21_Art9(t *testing.T) {
 		t.Errorf("the basis (h) is not stated:\n%s", text)
 	}
 }
+
+// Recital 47, Art. 21(4): letters on legitimate interest print no box to
+// tick, and a separate notice of the right to object.
+func TestPostOnLegitimateInterestPrintsNoBox_Recital47(t *testing.T) {
+	needTool(t, "pdftotext")
+	c := sample(t, orders.ModePaper, "Weiß")
+	c.Store.PostBasis = string(consent.BasisLegitimateInterest)
+	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
+	if strings.Contains(text, "per Brief an Hauptstraße") {
+		t.Error("a post box on legitimate interest")
+	}
+	if !strings.Contains(text, "Werbung per Brief – Ihr Widerspruchsrecht") || !strings.Contains(text, "jederzeit widersprechen (Art. 21 DSGVO)") {
+		t.Error("no separate objection notice for letters")
+	}
+	if !strings.Contains(text, "per E-Mail an j.weiss@example.org") {
+		t.Error("the other boxes went too")
+	}
+}

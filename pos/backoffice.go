@@ -156,10 +156,10 @@ func (s *Server) contactableCSV(c *gin.Context) {
 	w := csv.NewWriter(&buf)
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		// The API's CSV stays as machines read it.
-		w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version"})
+		w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version", "legal_basis"})
 		for _, r := range list {
 			w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName), csvCell(r.Contact),
-				r.Lang, r.ConsentDate, string(r.OptInLevel), r.NoticeVersion})
+				r.Lang, r.ConsentDate, string(r.OptInLevel), r.NoticeVersion, string(r.LegalBasis)})
 		}
 	} else {
 		// For the store: German Excel and a Word mail merge read
@@ -170,7 +170,7 @@ func (s *Server) contactableCSV(c *gin.Context) {
 		w.UseCRLF = true
 		lang := s.lang(c)
 		head := []string{"csv.customer_id", "csv.salutation", "csv.first_name", "csv.last_name", "csv.street", "csv.postal_code", "csv.city",
-			"csv.contact", "csv.lang", "csv.consent_date", "csv.opt_in_level", "csv.notice_version"}
+			"csv.contact", "csv.lang", "csv.consent_date", "csv.opt_in_level", "csv.notice_version", "csv.legal_basis"}
 		for i, k := range head {
 			head[i] = assets.T(lang, k)
 		}
@@ -184,7 +184,7 @@ func (s *Server) contactableCSV(c *gin.Context) {
 			}
 			w.Write([]string{strconv.FormatInt(r.CustomerID, 10), csvCell(r.Salutation), csvCell(r.FirstName), csvCell(r.LastName),
 				csvCell(r.Street), csvCell(r.PostalCode), csvCell(r.City), csvCell(contact), r.Lang, dayOf(r.ConsentDate),
-				assets.T(lang, "level."+string(r.OptInLevel)), r.NoticeVersion})
+				assets.T(lang, "level."+string(r.OptInLevel)), r.NoticeVersion, assets.T(lang, "basis."+string(r.LegalBasis))})
 		}
 	}
 	w.Flush()

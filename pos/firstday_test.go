@@ -190,7 +190,7 @@ func TestContactableExportForExcel(t *testing.T) {
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("rows: %v %v", rows, err)
 	}
-	want := []string{"Kundennr.", "Anrede", "Vorname", "Nachname", "Straße", "PLZ", "Ort", "E-Mail oder Nummer", "Sprache", "Einwilligung vom", "Bestätigung", "Hinweisfassung"}
+	want := []string{"Kundennr.", "Anrede", "Vorname", "Nachname", "Straße", "PLZ", "Ort", "E-Mail oder Nummer", "Sprache", "Einwilligung vom", "Bestätigung", "Hinweisfassung", "Rechtsgrundlage"}
 	if strings.Join(rows[0], "|") != strings.Join(want, "|") {
 		t.Errorf("columns: %v", rows[0])
 	}

@@ -363,3 +363,37 @@ func TestBreachRegisterAndLetter_Art33_34(t *testing.T) {
 		t.Errorf("counter staff on the breach register: %d", r.StatusCode)
 	}
 }
+
+// Letters on legitimate interest at the counter and on the preference
+// page: no switch, the objection instead.
+func TestPostOnLegitimateInterestScreens_Recital47(t *testing.T) {
+	e := newEnv(t)
+	ctrl, _ := e.db.Controller(context.Background())
+	ctrl.PostBasis = string(consent.BasisLegitimateInterest)
+	if err := e.db.SaveController(context.Background(), ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	path, page := handOver(t, c, orderForm("Brief"))
+	if strings.Contains(page.body, `name="channel_post"`) || !strings.Contains(page.body, "Werbung per Brief – Ihr Widerspruchsrecht") {
+		t.Error("the consent screen offers a post box on legitimate interest")
+	}
+	c.post(path, url.Values{"rx_decided": {"1"}})
+	c.handBack("4711")
+	tok := consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, 1)
+	p := e.client()
+	pref := p.get("/p/" + tok)
+	if strings.Contains(pref.body, `name="channel_post"`) || !strings.Contains(pref.body, `value="post"`) {
+		t.Error("the preference page: a post switch, or no objection")
+	}
+	before := e.events()
+	p.post("/p/"+tok, url.Values{"action": {"save"}, "post_li": {"1"}})
+	if e.events() != before {
+		t.Error("saving the page recorded a post event")
+	}
+	p.post("/p/"+tok, url.Values{"action": {"object"}, "channel": {"post"}})
+	if e.state(t, 1, consent.Post) != consent.Withdrawn {
+		t.Error("the objection to letters was not recorded")
+	}
+}

@@ -41,6 +41,9 @@ type consentView struct {
 	Child bool
 	Rep   orders.Representative
 	Rels  []string
+	// PostLI: letters rest on legitimate interest; no box, a notice of
+	// the right to object instead.
+	PostLI bool
 }
 
 func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang string) (consentView, error) {
@@ -72,10 +75,14 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang
 	if in.Consent.Representative != nil {
 		v.Rep = *in.Consent.Representative
 	}
+	v.PostLI = ctrl.PostOnLegitimateInterest()
 	for _, ch := range consent.Channels {
 		st := current[ch].State
 		if st == "" {
 			st = consent.None
+		}
+		if ch == consent.Post && v.PostLI {
+			continue
 		}
 		// Every switch starts off (GDPR Art. 4(11), CJEU C-61/19).
 		v.Choices = append(v.Choices, consentChoice{Channel: ch, Contact: cust.Contact(ch), Current: st})

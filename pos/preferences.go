@@ -53,6 +53,9 @@ type prefRow struct {
 	Contact string
 	State   consent.State
 	On      bool
+	// LI: letters rest on legitimate interest; the row offers the
+	// objection, no switch to give a consent nobody needs.
+	LI bool
 }
 
 // sourceOf tells how the customer arrived: the printed QR code carries
@@ -92,18 +95,19 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		src = c.PostForm("src")
 	}
 	v := prefView{Token: c.Param("token"), Src: src, Customer: cust, Saved: saved}
-	if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
-		v.Store, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
-	} else {
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	v.Store, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
 	for _, ch := range consent.Channels {
 		st := states[ch].State
 		on := st == consent.Granted || st == consent.Pending
+		li := ch == consent.Post && ctrl.PostOnLegitimateInterest()
 		v.AnyOn = v.AnyOn || on
-		v.Rows = append(v.Rows, prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on})
-		if st == consent.None {
+		v.Rows = append(v.Rows, prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on, LI: li})
+		if st == consent.None || (li && st != consent.Withdrawn) {
 			v.Objectable = append(v.Objectable, ch)
 		}
 	}
@@ -145,6 +149,9 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
 	default:
 		for _, ch := range consent.Channels {
+			if c.PostForm("channel_"+string(ch)) == "" && ch == consent.Post && c.PostForm("post_li") == "1" {
+				continue // no switch for letters on legitimate interest: nothing to save
+			}
 			change.Channels[ch] = c.PostForm("channel_"+string(ch)) == "on"
 		}
 	}
