@@ -46,6 +46,11 @@ type Controller struct {
 	// "legitimate_interest": letters without consent, subject to
 	// objection (recital 47, Art. 21; OLG Frankfurt 6 U 54/19).
 	PostBasis string `json:"post_basis,omitempty"`
+	// PostBasisSince is when letters moved to legitimate interest. A
+	// customer asked for a post consent before and who did not give it is
+	// not written to on the new basis instead (EDPB 05/2020: no switching
+	// of the legal basis afterwards); set by SaveController.
+	PostBasisSince string `json:"post_basis_since,omitempty"`
 	// PrivacyURL is where the store publishes its privacy notice; the
 	// consent receipt names it as policyUrl.
 	PrivacyURL string `json:"privacy_url,omitempty"`
@@ -398,6 +403,13 @@ func loadSettings(ctx context.Context, q Querier, query string, c *Controller, e
 
 // SaveController writes the settings (not the logo).
 func SaveController(ctx context.Context, q Querier, c Controller, now string) error {
+	if old, err := LoadSettings(ctx, q); err == nil && old.PostOnLegitimateInterest() && c.PostOnLegitimateInterest() {
+		c.PostBasisSince = old.PostBasisSince
+	} else if c.PostOnLegitimateInterest() {
+		c.PostBasisSince = now
+	} else {
+		c.PostBasisSince = ""
+	}
 	data, err := json.Marshal(c)
 	if err != nil {
 		return err

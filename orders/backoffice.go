@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	_ "time/tzdata" // store PCs on Windows have no zone database
@@ -51,10 +52,19 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 	var ids []int64
 	if basis == consent.BasisLegitimateInterest {
 		// Letters on legitimate interest: every customer with an address
-		// who has not objected (Art. 21(3)).
-		if ids, err = idsOf(ctx, db.sql, `SELECT id FROM customers WHERE erased_at = ''`); err != nil {
+		// who has not objected (Art. 21(3)), except those asked for a post
+		// consent before the switch who did not give it (EDPB 05/2020:
+		// no switching of the basis afterwards).
+		if ids, err = idsOf(ctx, db.sql, `SELECT c.id FROM customers c WHERE c.erased_at = ''
+			AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.created_at < ?)`, ctrl.PostBasisSince); err != nil {
 			return nil, err
 		}
+		for id, states := range all {
+			if states[ch].State == consent.Granted && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		kept := ids[:0]
 		for _, id := range ids {
 			if all[id][ch].State != consent.Withdrawn {

@@ -798,3 +798,44 @@ func TestPostOnLegitimateInterest_Recital47(t *testing.T) {
 	}
 	verified(t, db)
 }
+
+// EDPB 05/2020: no switching of the legal basis afterwards. A customer
+// asked for a post consent before the store moved letters to legitimate
+// interest, who did not give it, gets no letters on the new basis; one who
+// consented, or who comes after the switch, does.
+func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	db.Now = func() time.Time { return time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC) }
+	place := func(last string, post bool) int64 {
+		in := sampleOrder(t)
+		in.Pickup = nil
+		in.Customer.LastName, in.Customer.Email = last, strings.ToLower(last)+"@example.org"
+		in.Consent.Channels = map[consent.Channel]bool{consent.Post: post}
+		p, err := db.PlaceOrder(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Customer.ID
+	}
+	declined, consented := place("Nein", false), place("Ja", true)
+	db.Now = func() time.Time { return time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC) }
+	ctrl, _ := db.Controller(ctx)
+	ctrl.PostBasis = string(consent.BasisLegitimateInterest)
+	if err := db.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return time.Date(2026, 8, 1, 10, 0, 0, 0, time.UTC) }
+	newcomer := place("Neu", false)
+	list, err := db.Contactable(ctx, consent.Post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, c := range list {
+		got = append(got, c.CustomerID)
+	}
+	if len(got) != 2 || got[0] != consented || got[1] != newcomer {
+		t.Errorf("letters on legitimate interest to %v, want %d and %d, not %d", got, consented, newcomer, declined)
+	}
+}
