@@ -127,26 +127,25 @@ const (
 
 // OrderRetention is the retention of order records in years.
 func (c Controller) OrderRetention() int {
-	if c.OrderRetentionYears <= 0 {
-		return DefaultOrderRetentionYears
+	return orDefault(c.OrderRetentionYears, DefaultOrderRetentionYears)
+}
+
+// orDefault is v, or def where v is not set (0 or less).
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
 	}
-	return c.OrderRetentionYears
+	return v
 }
 
 // LetterRetention is the retention of commercial letters in years.
 func (c Controller) LetterRetention() int {
-	if c.LetterRetentionYears <= 0 {
-		return DefaultLetterRetentionYears
-	}
-	return c.LetterRetentionYears
+	return orDefault(c.LetterRetentionYears, DefaultLetterRetentionYears)
 }
 
 // BooksRetention is the retention of books in years.
 func (c Controller) BooksRetention() int {
-	if c.BooksRetentionYears <= 0 {
-		return DefaultBooksRetentionYears
-	}
-	return c.BooksRetentionYears
+	return orDefault(c.BooksRetentionYears, DefaultBooksRetentionYears)
 }
 
 // OrderRetentionFor is how long one order is kept: as an accounting
@@ -169,18 +168,12 @@ func (c Controller) RxReason() string {
 
 // RxRetention is the retention of prescriptions in years.
 func (c Controller) RxRetention() int {
-	if c.RxRetentionYears <= 0 {
-		return DefaultRxRetentionYears
-	}
-	return c.RxRetentionYears
+	return orDefault(c.RxRetentionYears, DefaultRxRetentionYears)
 }
 
 // Renewal is the age in months after which a consent is due for renewal.
 func (c Controller) Renewal() int {
-	if c.RenewalMonths <= 0 {
-		return DefaultRenewalMonths
-	}
-	return c.RenewalMonths
+	return orDefault(c.RenewalMonths, DefaultRenewalMonths)
 }
 
 // RenewalOn reports whether old consents are flagged for renewal.

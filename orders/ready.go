@@ -14,23 +14,10 @@ import (
 // pickup mail in the same transaction. An order that is not open is
 // refused with a conflict and nothing changes.
 func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
-	var o Order
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		var err error
-		if o, err = getOrder(ctx, tx, orderID); err != nil {
+	o, err := db.advance(ctx, orderID, "open", "ready", "err.order_not_open", func(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET ready_at = ? WHERE id = ?`, Stamp(now), o.ID); err != nil {
 			return err
 		}
-		if o.Restricted() {
-			// §35(3) BDSG: a record kept after an erasure is locked.
-			return consent.Errorf(consent.Conflict, "err.order_restricted")
-		}
-		if o.Status != "open" {
-			return consent.Errorf(consent.Conflict, "err.order_not_open")
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'ready', ready_at = ? WHERE id = ? AND status = 'open'`, Stamp(now), o.ID); err != nil {
-			return err
-		}
-		o.Status = "ready"
 		cust, err := getCustomer(ctx, tx, o.CustomerID)
 		if err != nil || cust.Email == "" {
 			return err
@@ -48,6 +35,45 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 	db.mailQueued()
 	slog.Info("order ready", "order_id", o.ID)
 	return o, nil
+}
+
+// MarkCollected records that a ready order was picked up: the last step
+// of the counter's day. Only a ready order can be collected.
+func (db *DB) MarkCollected(ctx context.Context, orderID int64) (Order, error) {
+	o, err := db.advance(ctx, orderID, "ready", "collected", "err.order_not_ready", nil)
+	if err != nil {
+		return Order{}, err
+	}
+	slog.Info("order collected", "order_id", o.ID)
+	return o, nil
+}
+
+// advance moves an order from one status to the next in one transaction,
+// with then's writes; any other status is a conflict (notKey), and an
+// order kept only for the law after an erasure is locked (§35(3) BDSG).
+func (db *DB) advance(ctx context.Context, orderID int64, from, to, notKey string, then func(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error) (Order, error) {
+	var o Order
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		var err error
+		if o, err = getOrder(ctx, tx, orderID); err != nil {
+			return err
+		}
+		if o.Restricted() {
+			return consent.Errorf(consent.Conflict, "err.order_restricted")
+		}
+		if o.Status != from {
+			return consent.Errorf(consent.Conflict, notKey)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ? WHERE id = ? AND status = ?`, to, o.ID, from); err != nil {
+			return err
+		}
+		o.Status = to
+		if then != nil {
+			return then(ctx, tx, o, now)
+		}
+		return nil
+	})
+	return o, err
 }
 
 // ExpireUnconfirmed records an expiry for every e-mail consent that has
@@ -99,32 +125,4 @@ func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 		slog.Info("unconfirmed e-mail consents expired", "count", n)
 	}
 	return n, nil
-}
-
-// MarkCollected records that a ready order was picked up: the last step
-// of the counter's day. Only a ready order can be collected.
-func (db *DB) MarkCollected(ctx context.Context, orderID int64) (Order, error) {
-	var o Order
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		var err error
-		if o, err = getOrder(ctx, tx, orderID); err != nil {
-			return err
-		}
-		if o.Restricted() {
-			return consent.Errorf(consent.Conflict, "err.order_restricted")
-		}
-		if o.Status != "ready" {
-			return consent.Errorf(consent.Conflict, "err.order_not_ready")
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'collected' WHERE id = ? AND status = 'ready'`, o.ID); err != nil {
-			return err
-		}
-		o.Status = "collected"
-		return nil
-	})
-	if err != nil {
-		return Order{}, err
-	}
-	slog.Info("order collected", "order_id", o.ID)
-	return o, nil
 }
