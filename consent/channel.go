@@ -48,11 +48,15 @@ const (
 	// the block an earlier objection or erasure left on this contact
 	// (§35(3) BDSG); a grant follows it in the same transaction.
 	Unblock Action = "unblock"
+	// Close ends a consent because its address or number was changed: it
+	// covered the old contact, not the new one, which needs a fresh grant.
+	// It is no objection of the customer's, so nothing is blocked.
+	Close Action = "close"
 )
 
 func (a Action) Valid() bool {
 	switch a {
-	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock:
+	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock, Close:
 		return true
 	}
 	return false

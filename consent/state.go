@@ -73,6 +73,11 @@ func apply(s ChannelState, e Event) ChannelState {
 		s.Blocked = e.Source == FromBlockList
 	case Unblock:
 		s.Blocked = false
+	case Close:
+		if s.State != Granted && s.State != Pending {
+			return s
+		}
+		s.State, s.OptInLevel, s.NoticeVersion, s.GrantedAt, s.Representative = None, "", "", "", ""
 	case Use:
 		s.LastUsedAt = e.CreatedAt
 		return s

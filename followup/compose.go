@@ -185,7 +185,8 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		l.Subject = l.T("mail.subject.pickup", d.Order.Number)
 	case DoubleOptIn:
 		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
-		l.ConfirmURL = base + "/c/" + d.Tokens.Make(consent.ConfirmToken, d.To.ID)
+		// Bound to the address it goes to: after a change it confirms nothing.
+		l.ConfirmURL = base + "/c/" + d.Tokens.MakeFor(consent.ConfirmAddressToken, d.To.ID, strings.ToLower(d.To.Email))
 		l.Since = date(lang, d.Since)
 		l.Because = l.T("mail.because.double_opt_in")
 		l.Marketing = false // BGH I ZR 164/09: the confirmation request itself must not advertise

@@ -72,7 +72,8 @@ func TestThankYouAndConfirmationMails(t *testing.T) {
 	doi := parse(t, got[1].Data)
 	checkHeaders(t, s, doi, rows[1], placed.Customer.ID, "Bitte bestätigen Sie Ihre Einwilligung in E-Mails von Optik Muster GmbH")
 	checkOptOutParts(t, s, doi, placed.Customer.ID)
-	confirm := publicURL + "/c/" + s.tokens.Make(consent.ConfirmToken, placed.Customer.ID)
+	// Bound to the address it was sent to.
+	confirm := publicURL + "/c/" + s.tokens.MakeFor(consent.ConfirmAddressToken, placed.Customer.ID, "j.weiss@example.org")
 	if !strings.Contains(doi.Text, confirm) || !strings.Contains(doi.HTML, `href="`+confirm+`"`) {
 		t.Errorf("double opt-in mail lacks the confirmation link %s", confirm)
 	}

@@ -58,6 +58,15 @@ func (c Customer) field(name string) string {
 // each changed field with its old and new value and the staff member, in
 // one transaction. It returns the changes made; none when nothing differs.
 func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([]Change, error) {
+	return db.UpdateCustomerVia(ctx, in, staffID, "")
+}
+
+// UpdateCustomerVia is UpdateCustomer for staff or, with apiToken, for
+// another program (PATCH /api/v1/customers/{id}). A changed e-mail address
+// or number ends the consent given for the old one, recorded as a close
+// event: the consent covered the old contact, and the new one needs a
+// fresh grant (a double opt-in, or a signed form).
+func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64, apiToken string) ([]Change, error) {
 	f := consent.FieldErrors{}
 	n := in.Normalize(f, "")
 	if err := f.Err(); err != nil {
@@ -98,6 +107,27 @@ func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([
 			states, err := consent.CurrentState(ctx, tx, old.ID)
 			if err != nil {
 				return err
+			}
+			ctrl, err := consent.LoadSettings(ctx, tx)
+			if err != nil {
+				return err
+			}
+			for _, c := range changed {
+				st := states[c].State
+				// Letters follow the person who moved; a message or a call
+				// reaches whoever has the number or address now.
+				if c == consent.Post || (st != consent.Granted && st != consent.Pending) {
+					continue
+				}
+				e := consent.Event{CustomerID: old.ID, Channel: c, Action: consent.Close, LegalBasis: ctrl.BasisOf(c), Source: consent.BackOffice,
+					Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now), Contact: old.Contact(c), Note: "contact changed"}
+				if apiToken != "" {
+					e.Source, e.Actor, e.APIToken = consent.API, consent.ByAPI, apiToken
+				}
+				if err := consent.Append(ctx, tx, &e); err != nil {
+					return err
+				}
+				states[c] = consent.Derive([]consent.Event{e})[c]
 			}
 			if _, err := db.applyBlocks(ctx, tx, n, changed, states, Stamp(now)); err != nil {
 				return err
@@ -323,4 +353,13 @@ func (db *DB) names(ctx context.Context, query string, args ...any) (map[int64]s
 		out[id] = name
 	}
 	return out, rows.Err()
+}
+
+// EmailChanged reports whether a customer's e-mail address was ever
+// corrected: a confirmation link from before links were bound to their
+// address is honoured only where it cannot have gone to another one.
+func (db *DB) EmailChanged(ctx context.Context, customerID int64) (bool, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM customer_changes WHERE customer_id = ? AND field = 'email'`, customerID).Scan(&n)
+	return n > 0, err
 }

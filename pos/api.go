@@ -349,3 +349,70 @@ func (s *Server) apiOutbox(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"mails": mails, "counts": counts})
 }
+
+// apiCustomerPatch is the body of PATCH /api/v1/customers/{id}: only the
+// fields given change.
+type apiCustomerPatch struct {
+	Salutation *string `json:"salutation"`
+	FirstName  *string `json:"first_name"`
+	LastName   *string `json:"last_name"`
+	Street     *string `json:"street"`
+	PostalCode *string `json:"postal_code"`
+	City       *string `json:"city"`
+	Email      *string `json:"email"`
+	Mobile     *string `json:"mobile"`
+	Phone      *string `json:"phone"`
+	Lang       *string `json:"lang"`
+	BirthDate  *string `json:"birth_date"`
+}
+
+// apiUpdateCustomer is rectification (GDPR Art. 16) for another program:
+// every change logged; a changed e-mail or number closes that channel's
+// consent for the old contact.
+func (s *Server) apiUpdateCustomer(c *gin.Context) {
+	cu, ok := s.customerID(c)
+	if !ok {
+		return
+	}
+	if cu.Erased() {
+		s.fail(c, consent.Errorf(consent.Conflict, "err.customer_erased"))
+		return
+	}
+	var req apiCustomerPatch
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in := cu
+	for _, f := range []struct {
+		v   *string
+		dst *string
+	}{{req.Salutation, &in.Salutation}, {req.FirstName, &in.FirstName}, {req.LastName, &in.LastName}, {req.Street, &in.Street},
+		{req.PostalCode, &in.PostalCode}, {req.City, &in.City}, {req.Email, &in.Email}, {req.Mobile, &in.Mobile}, {req.Phone, &in.Phone},
+		{req.Lang, &in.Lang}, {req.BirthDate, &in.BirthDate}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	changes, err := s.db.UpdateCustomerVia(c.Request.Context(), in, 0, apiClient(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if changes == nil {
+		changes = []orders.Change{}
+	}
+	fields := make([]string, len(changes))
+	for i, ch := range changes {
+		fields[i] = ch.Field
+	}
+	if len(changes) > 0 && !s.audit(c, orders.AuditEdit, cu.ID, strings.Join(fields, ",")) {
+		return
+	}
+	states, _, err := s.db.Consents(c.Request.Context(), cu.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"customer_id": cu.ID, "changes": changes, "channels": channelStates(states)})
+}

@@ -397,3 +397,74 @@ func TestPostOnLegitimateInterestScreens_Recital47(t *testing.T) {
 		t.Error("the objection to letters was not recorded")
 	}
 }
+
+// A changed address ends the consent given for the old one (attack test,
+// high): the channel closes in the ledger with the reason, the contactable
+// list does not show the new address, and the confirmation link sent to
+// the old address confirms nothing. Back office and PATCH alike.
+func TestChangedAddressEndsTheConsent(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	ctx := context.Background()
+	id := orderWithEverything(t, a, "alt@example.org") // post granted, e-mail pending
+	// Staff confirm? No: the customer confirms at the old address first.
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+	oldLink := "/c/" + tokens.MakeFor(consent.ConfirmAddressToken, id, "alt@example.org")
+	c := e.client()
+	if r := c.get(oldLink); !strings.Contains(r.body, `action="/c/`) {
+		t.Fatal("the link to the old address does not open while it is current")
+	}
+	// The ERP corrects the address.
+	var out struct {
+		Channels map[string]struct{ State string } `json:"channels"`
+		Changes  []struct{ Field string }          `json:"changes"`
+	}
+	if st := a.call("PATCH", "/api/v1/customers/"+itoa(id), `{"email": "neu@example.org", "mobile": "0171 4455667"}`, &out); st != http.StatusOK {
+		t.Fatalf("PATCH: %d", st)
+	}
+	if out.Channels["email"].State != "none" || out.Channels["post"].State != "granted" || len(out.Changes) != 2 {
+		t.Errorf("after the correction: %+v", out)
+	}
+	_, events, _ := e.db.Consents(ctx, id)
+	last := events[len(events)-1]
+	if last.Action != consent.Close || last.Channel != consent.Email || last.Contact != "alt@example.org" || last.Note != "contact changed" || last.APIToken != "ERP" {
+		t.Errorf("close event: %+v", last)
+	}
+	// The old link confirms nothing now, even after a new pending grant.
+	if st := a.call("POST", "/api/v1/customers/"+itoa(id)+"/consents", `{"channels": {"email": true}, "source": "phone_request"}`, nil); st != http.StatusOK {
+		t.Fatalf("new grant: %d", st)
+	}
+	if r := c.post(oldLink, url.Values{}); r.StatusCode != http.StatusNotFound || e.state(t, id, consent.Email) != consent.Pending {
+		t.Errorf("the old address's link confirmed the new one: %d %s", r.StatusCode, e.state(t, id, consent.Email))
+	}
+	legacy := "/c/" + tokens.Make(consent.ConfirmToken, id)
+	if r := c.post(legacy, url.Values{}); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a link from before the binding confirmed after a change: %d", r.StatusCode)
+	}
+	newLink := "/c/" + tokens.MakeFor(consent.ConfirmAddressToken, id, "neu@example.org")
+	if r := c.post(newLink, url.Values{}); r.StatusCode != http.StatusOK || e.state(t, id, consent.Email) != consent.Granted {
+		t.Errorf("the new address's own link: %d %s", r.StatusCode, e.state(t, id, consent.Email))
+	}
+	// The back office: a changed mobile number closes SMS.
+	if _, err := e.db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true,
+		Channels: map[consent.Channel]bool{consent.SMS: true}}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.client()
+	m.signIn(e.counter, "4711")
+	m.get("/customers/" + itoa(id))
+	r := m.post("/customers/"+itoa(id), url.Values{"salutation": {"Frau"}, "first_name": {"Jürgen"}, "last_name": {"Weiß"}, "street": {"Hauptstraße 1"},
+		"postal_code": {"79098"}, "city": {"Freiburg"}, "email": {"neu@example.org"}, "mobile": {"0172 9998887"}, "phone": {""}, "lang": {"de"}})
+	if r.StatusCode != http.StatusSeeOther || e.state(t, id, consent.SMS) != consent.None || e.state(t, id, consent.Email) != consent.Granted {
+		t.Errorf("back office change of the mobile: %d, SMS %s, e-mail %s", r.StatusCode, e.state(t, id, consent.SMS), e.state(t, id, consent.Email))
+	}
+	if list, _ := e.db.Contactable(ctx, consent.SMS); len(list) != 0 {
+		t.Errorf("the new number is contactable: %+v", list)
+	}
+	if st := a.call("PATCH", "/api/v1/customers/"+itoa(id), `{"emial": "x@example.org"}`, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("a misspelt field: %d", st)
+	}
+	if v, err := e.db.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("ledger: %+v %v", v, err)
+	}
+}

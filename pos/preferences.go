@@ -223,8 +223,34 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 	c.String(http.StatusOK, "unsubscribed")
 }
 
+// confirmCustomer reads a confirmation link: bound to the address it was
+// sent to, so that after a change of address it confirms nothing. A link
+// from before the binding counts only where the address never changed.
+func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
+	ctx := c.Request.Context()
+	var cust orders.Customer
+	id, ok := s.tokens.CheckFor(consent.ConfirmAddressToken, c.Param("token"), func(id int64) (string, bool) {
+		cu, err := s.db.Customer(ctx, id)
+		if err != nil || cu.Erased() || cu.Email == "" {
+			return "", false
+		}
+		cust = cu
+		return strings.ToLower(cu.Email), true
+	})
+	if ok {
+		return cust, true
+	}
+	if id, ok = s.tokens.Check(consent.ConfirmToken, c.Param("token")); ok {
+		if changed, err := s.db.EmailChanged(ctx, id); err == nil && !changed {
+			return s.customerOf(c, consent.ConfirmToken)
+		}
+	}
+	s.notFound(c)
+	return orders.Customer{}, false
+}
+
 func (s *Server) confirmPage(c *gin.Context) {
-	cust, ok := s.customerOf(c, consent.ConfirmToken)
+	cust, ok := s.confirmCustomer(c)
 	if !ok {
 		return
 	}
@@ -243,7 +269,7 @@ func (s *Server) confirmPage(c *gin.Context) {
 }
 
 func (s *Server) confirmSubmit(c *gin.Context) {
-	cust, ok := s.customerOf(c, consent.ConfirmToken)
+	cust, ok := s.confirmCustomer(c)
 	if !ok {
 		return
 	}

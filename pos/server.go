@@ -169,6 +169,7 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/customers/:id/proof.pdf", s.proofPDF)
 	api.GET("/customers/:id/receipt.json", s.receiptJSON)
 	api.DELETE("/customers/:id", s.apiErase)
+	api.PATCH("/customers/:id", s.apiUpdateCustomer)
 	api.GET("/contactable", s.contactableCSV)
 	api.GET("/ledger/verify", s.apiVerify)
 	api.GET("/breaches", s.apiBreaches)
