@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -78,6 +79,9 @@ type NewOrder struct {
 	// it differs from the record's: the notice of that language is the one
 	// they read and agreed to (Art. 7(1)), and it becomes theirs.
 	Lang string
+	// IdempotencyKey, from the API's Idempotency-Key header: the same key
+	// from the same token within 24 hours answers the first order again.
+	IdempotencyKey string
 	// APIToken names the API token when the order came through the JSON
 	// API: its consents are then recorded as given through the API (source
 	// api, actor api), never as a tap on the counter tablet (CJEU C-61/19,
@@ -95,7 +99,15 @@ type Placed struct {
 	// in its transaction, without the logo), so that the answer to the
 	// counter needs no second read that could fail after the commit.
 	Controller consent.Controller
+	// Replayed: the Idempotency-Key was seen within 24 hours; this is the
+	// first order again, and nothing was written.
+	Replayed bool
 }
+
+// IdempotencyWindow is how long an Idempotency-Key answers its first order.
+const IdempotencyWindow = 24 * time.Hour
+
+func idempotencyHash(token, key string) string { return SHA256Hex([]byte(token + "\x00" + key)) }
 
 // Validate checks everything that does not need the database and returns
 // the input with normalised fields. The tablet calls it before it hands
@@ -164,6 +176,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 	if err != nil {
 		return Placed{}, err
 	}
+	if len(in.IdempotencyKey) > 255 || strings.IndexFunc(in.IdempotencyKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return Placed{}, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"Idempotency-Key": "err.idempotency_key"}}
+	}
 	var signature []byte
 	if len(in.Consent.SignaturePNG) > 0 {
 		if signature, err = FlattenSignature(in.Consent.SignaturePNG); err != nil {
@@ -177,6 +192,21 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			return err
 		}
 		out.Controller = ctrl
+		if in.IdempotencyKey != "" {
+			var first int64
+			err := tx.QueryRowContext(ctx, `SELECT order_id FROM api_idempotency WHERE key_hash = ? AND created_at > ?`,
+				idempotencyHash(in.APIToken, in.IdempotencyKey), Stamp(now.Add(-IdempotencyWindow))).Scan(&first)
+			if err == nil {
+				if out.Order, err = getOrder(ctx, tx, first); err != nil {
+					return err
+				}
+				out.Customer, err = getCustomer(ctx, tx, out.Order.CustomerID)
+				out.Replayed, out.PrescriptionStored = true, out.Order.HasPrescription
+				return err
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		cust := in.Customer
 		var history []consent.Event // the customer's events before this order
 		if cust.ID != 0 {
@@ -327,10 +357,21 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 		o.StaffName = staffName(ctx, tx, in.StaffID)
 		out.Order, out.Customer = o, cust
+		if in.IdempotencyKey != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO api_idempotency (key_hash, order_id, created_at) VALUES (?, ?, ?)
+				ON CONFLICT (key_hash) DO UPDATE SET order_id = excluded.order_id, created_at = excluded.created_at`,
+				idempotencyHash(in.APIToken, in.IdempotencyKey), o.ID, Stamp(now)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return Placed{}, err
+	}
+	if out.Replayed {
+		slog.Info("order replayed for its idempotency key", "order_id", out.Order.ID)
+		return out, nil
 	}
 	db.mailQueued()
 	slog.Info("order placed", "order_id", out.Order.ID, "customer_id", out.Customer.ID, "events", len(out.Events), "prescription", out.PrescriptionStored)

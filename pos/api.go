@@ -144,6 +144,7 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 		return
 	}
 	in.APIToken = apiClient(c)
+	in.IdempotencyKey = c.GetHeader("Idempotency-Key")
 	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
 	if err != nil {
 		s.fail(c, err)

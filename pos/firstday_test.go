@@ -3,10 +3,12 @@ package pos_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,5 +329,107 @@ func TestHTMLFindingsOfTheCheckers(t *testing.T) {
 	}
 	if r := c.get("/handback"); strings.Contains(r.body, `autocomplete="off"`) {
 		t.Error("the hand-back PIN field says autocomplete=off")
+	}
+}
+
+// A double tap places one order (attack test): eight simultaneous
+// submits of one consent screen make one order, one customer and its
+// mails, not eight.
+func TestDoubleTapPlacesOneOrder(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	f := orderForm("Doppel")
+	f.Del("rx_right_sph")
+	f.Del("rx_right_cyl")
+	f.Del("rx_right_axis")
+	f.Del("rx_left_sph")
+	path, _ := handOver(t, c, f)
+	form := url.Values{"channel_post": {"on"}, "csrf": {c.csrf}}
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range c.cookies {
+				req.AddCookie(&http.Cookie{Name: k, Value: v})
+			}
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := hc.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			codes[i] = res.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	if e.count("orders") != 1 || e.count("customers") != 1 {
+		t.Errorf("%d orders, %d customers from one draft (answers %v)", e.count("orders"), e.count("customers"), codes)
+	}
+	for _, code := range codes {
+		if code != http.StatusSeeOther {
+			t.Errorf("a tap was answered %d, not with the hand-back screen", code)
+		}
+	}
+}
+
+// Idempotency-Key on POST /api/v1/orders: the same key within 24 hours
+// answers the first order again and creates nothing, also when the
+// retries come at once.
+func TestAPIOrderIdempotencyKey(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	post := func(key string) (int, int64) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/orders", strings.NewReader(apiOrder))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, 0
+		}
+		defer res.Body.Close()
+		var out struct {
+			ID int64 `json:"id"`
+		}
+		json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out.ID
+	}
+	var wg sync.WaitGroup
+	ids := make([]int64, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, ids[i] = post("erp-4711")
+		}(i)
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] || id == 0 {
+			t.Fatalf("one key, several orders: %v", ids)
+		}
+	}
+	if e.count("orders") != 1 || e.count("outbox") != 2 {
+		t.Errorf("%d orders, %d mails for one key", e.count("orders"), e.count("outbox"))
+	}
+	if st, id := post("erp-4712"); st != http.StatusCreated || id == ids[0] {
+		t.Errorf("another key: %d %d", st, id)
+	}
+	if st, _ := post("mit leerzeichen"); st != http.StatusUnprocessableEntity {
+		t.Errorf("a key with a space: %d", st)
+	}
+	// After 24 hours the key is free again.
+	e.db.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	if st, id := post("erp-4711"); st != http.StatusCreated || id == ids[0] {
+		t.Errorf("the key after 24 hours: %d %d", st, id)
 	}
 }

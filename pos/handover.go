@@ -49,7 +49,9 @@ func handOverAllows(state string, c *gin.Context) bool {
 // lockedOut answers a request a locked session may not make: a page
 // goes to the hand-back screen, anything else is refused.
 func (s *Server) lockedOut(c *gin.Context) {
-	if c.Request.Method == http.MethodGet {
+	// A late tap on the customer's own screen (a double tap on "Fertig")
+	// lands on the hand-back screen, not on an error.
+	if c.Request.Method == http.MethodGet || strings.HasPrefix(c.Request.URL.Path, "/orders/consent/") {
 		c.Redirect(http.StatusSeeOther, handbackPath)
 	} else {
 		s.fail(c, consent.Errorf(forbidden, "err.tablet_locked"))

@@ -155,6 +155,10 @@ func decodeDataURL(v string) ([]byte, bool) {
 func (s *Server) consentSubmit(c *gin.Context) {
 	id := c.Param("draft")
 	d, ok := s.drafts.getDraft(id, staff(c).ID)
+	if !ok && session(c).HandOver != "" {
+		c.Redirect(http.StatusSeeOther, handbackPath) // placed by an earlier tap
+		return
+	}
 	if !ok {
 		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
 		return
@@ -193,6 +197,12 @@ func (s *Server) consentSubmit(c *gin.Context) {
 		s.render(c, http.StatusOK, "consent", view{Title: assets.T(d.lang, "title.consent"), Lang: d.lang, CustomerScreen: true, Data: v})
 		return
 	}
+	// A draft is used once: a second tap while the first is being placed
+	// (or after) places nothing and shows the hand-back screen.
+	if !s.drafts.claim(id, staff(c).ID) {
+		c.Redirect(http.StatusSeeOther, handbackPath)
+		return
+	}
 	s.placeAndShow(c, in, id, d.lang)
 }
 
@@ -201,6 +211,9 @@ func (s *Server) consentSubmit(c *gin.Context) {
 func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID, customerLang string) {
 	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
 	if err != nil {
+		if draftID != "" {
+			s.drafts.release(draftID)
+		}
 		if consent.ErrorCode(err) == consent.Invalid && draftID != "" {
 			v, verr := s.consentView(c, draftID, in, customerLang)
 			if verr != nil {

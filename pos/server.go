@@ -333,6 +333,9 @@ func (d *drafts) dropRx(orderID int64) {
 
 type draft struct {
 	staffID int64
+	// claimed while an order is being placed from it: a double tap on
+	// "Fertig" must not place a second order (a draft is used once).
+	claimed bool
 	order   orders.NewOrder
 	form    orderForm // as the staff typed it, to correct it after "back"
 	lang    string    // the language of the customer's screens
@@ -381,6 +384,28 @@ func (d *drafts) setLang(id string, staffID int64, lang string) bool {
 	}
 	x.lang = assets.Lang(lang)
 	return true
+}
+
+// claim takes a draft for placing its order; false when it is gone or
+// already being placed.
+func (d *drafts) claim(id string, staffID int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.m[id]
+	if !ok || x.staffID != staffID || x.claimed {
+		return false
+	}
+	x.claimed = true
+	return true
+}
+
+// release gives a claimed draft back, after the order was refused.
+func (d *drafts) release(id string) {
+	d.mu.Lock()
+	if x, ok := d.m[id]; ok {
+		x.claimed = false
+	}
+	d.mu.Unlock()
 }
 
 func (d *drafts) drop(id string) {
