@@ -143,7 +143,17 @@ func (s *Server) customerTitle(lang string, cu orders.Customer) string {
 	return cu.Name()
 }
 
+// renderCustomerForm shows the customer page with the details form as
+// typed; its language switch posts the form, so nothing typed is lost.
+func (s *Server) renderCustomerForm(c *gin.Context, status int, cu orders.Customer, flash string, errs map[string]string, values map[string]string) {
+	s.renderCustomerView(c, status, cu, flash, errs, values, nil, "customer-form")
+}
+
 func (s *Server) renderCustomer(c *gin.Context, status int, cu orders.Customer, flash string, errs map[string]string, values map[string]string, erasure *orders.Erasure) {
+	s.renderCustomerView(c, status, cu, flash, errs, values, erasure, "")
+}
+
+func (s *Server) renderCustomerView(c *gin.Context, status int, cu orders.Customer, flash string, errs map[string]string, values map[string]string, erasure *orders.Erasure, langForm string) {
 	v, err := s.loadCustomerView(c, cu)
 	if err != nil {
 		s.fail(c, err)
@@ -153,7 +163,7 @@ func (s *Server) renderCustomer(c *gin.Context, status int, cu orders.Customer, 
 		v.Values = values
 	}
 	v.Erasure = erasure
-	s.render(c, status, "customer", view{Title: s.customerTitle(s.lang(c), cu), Flash: flash, Errors: errs, Data: v})
+	s.render(c, status, "customer", view{Title: s.customerTitle(s.lang(c), cu), Flash: flash, Errors: errs, LangForm: langForm, Data: v})
 }
 
 func (s *Server) customerPage(c *gin.Context) {
@@ -195,6 +205,11 @@ func (s *Server) customerUpdate(c *gin.Context) {
 	for _, f := range orders.CustomerFields {
 		values[f] = c.PostForm(f)
 	}
+	if s.switchLang(c) {
+		// Only the language changed: the form again, as typed, unsaved.
+		s.renderCustomerForm(c, http.StatusOK, cu, "", nil, values)
+		return
+	}
 	in := orders.Customer{ID: cu.ID, Salutation: values["salutation"], FirstName: values["first_name"], LastName: values["last_name"],
 		Street: values["street"], PostalCode: values["postal_code"], City: values["city"], Email: values["email"], Mobile: values["mobile"],
 		Phone: values["phone"], Lang: values["lang"], BirthDate: values["birth_date"]}
@@ -202,7 +217,7 @@ func (s *Server) customerUpdate(c *gin.Context) {
 	if err != nil {
 		if consent.ErrorCode(err) == consent.Invalid {
 			lang := s.lang(c)
-			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), values, nil)
+			s.renderCustomerForm(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), values)
 			return
 		}
 		s.fail(c, err)

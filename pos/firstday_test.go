@@ -433,3 +433,29 @@ func TestAPIOrderIdempotencyKey(t *testing.T) {
 		t.Errorf("the key after 24 hours: %d %d", st, id)
 	}
 }
+
+// The same for the settings and a customer's details: the switch keeps
+// what was typed and saves nothing.
+func TestLanguageSwitchKeepsSettingsAndCustomerForms(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "sprache@example.org")
+	m := e.client()
+	m.signIn(e.manager, "8642")
+	m.get("/settings")
+	r := m.post("/settings", url.Values{"name": {"Optik Getippt"}, "email": {"kaputt"}, "lang_switch": {"en"}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `value="Optik Getippt"`) || !strings.Contains(r.body, `lang="en"`) {
+		t.Errorf("settings after the switch: %d", r.StatusCode)
+	}
+	if ctrl, _ := e.db.Controller(context.Background()); ctrl.Name == "Optik Getippt" {
+		t.Error("the language switch saved the settings")
+	}
+	m.get("/customers/" + itoa(id))
+	r = m.post("/customers/"+itoa(id), url.Values{"last_name": {"Getippt"}, "email": {"sprache@example.org"}, "lang_switch": {"de"}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `value="Getippt"`) || !strings.Contains(r.body, `lang="de"`) {
+		t.Errorf("customer form after the switch: %d", r.StatusCode)
+	}
+	if cu, _ := e.db.Customer(context.Background(), id); cu.LastName == "Getippt" {
+		t.Error("the language switch saved the customer")
+	}
+}

@@ -131,6 +131,14 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 			n.ConfirmDays = -1 // refused by Validate with a message
 		}
 	}
+	if s.switchLang(c) {
+		// Only the language changed: the form again, as typed, unsaved.
+		lang := s.lang(c)
+		s.render(c, http.StatusOK, "settings", view{Title: assets.T(lang, "title.settings"), LangForm: "settings-form",
+			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn,
+				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
+		return
+	}
 	published, err := s.db.SaveSettings(ctx, n, staff(c).ID)
 	if err != nil {
 		if consent.ErrorCode(err) != consent.Invalid {
@@ -139,7 +147,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		}
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
-			Errors: translateFields(lang, err), Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn,
+			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn,
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
