@@ -459,3 +459,43 @@ func TestLanguageSwitchKeepsSettingsAndCustomerForms(t *testing.T) {
 		t.Error("the language switch saved the customer")
 	}
 }
+
+// Preference page posts (attack test): a post from another site is
+// refused, and an empty or malformed body changes nothing and answers 400.
+// The one-click unsubscribe stays as RFC 8058 wants it.
+func TestPreferencePostsFromThisSiteOnly(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderViaAPI(t, a)
+	tok := consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, id)
+	post := func(body string, header map[string]string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/p/"+tok, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	before := e.events()
+	for _, h := range []map[string]string{{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}} {
+		if st := post("action=withdraw_all", h); st != http.StatusForbidden {
+			t.Errorf("withdraw all from %v: %d", h, st)
+		}
+	}
+	for _, body := range []string{"", "src=qr", "action=nonsense", "%%%"} {
+		if st := post(body, map[string]string{"Sec-Fetch-Site": "same-origin"}); st != http.StatusBadRequest {
+			t.Errorf("body %q: %d", body, st)
+		}
+	}
+	if e.events() != before || e.state(t, id, consent.Post) != consent.Granted {
+		t.Fatal("a refused post changed the ledger")
+	}
+	if st := post("action=withdraw_all", map[string]string{"Origin": e.srv.URL}); st != http.StatusOK || e.state(t, id, consent.Post) != consent.Withdrawn {
+		t.Errorf("withdraw all from the page itself: %d", st)
+	}
+}

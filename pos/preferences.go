@@ -3,6 +3,7 @@ package pos
 import (
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -129,6 +130,13 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// No CSRF cookie here (no session), so the browser's own word counts:
+	// a post from another site is refused (GDPR Art. 32). Browsers send
+	// Sec-Fetch-Site or Origin with every form post.
+	if !sameOrigin(c) {
+		c.String(http.StatusForbidden, assets.T(cust.Lang, "err.cross_site"))
+		return
+	}
 	change := orders.ConsentChange{CustomerID: cust.ID, Source: sourceOf(c.PostForm("src")), ByCustomer: true, Channels: map[consent.Channel]bool{}}
 	flash := "pref.saved"
 	switch c.PostForm("action") {
@@ -147,13 +155,18 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		change.Object, change.Channels[ch], flash = true, false, "pref.objected"
 	case "withdraw_health_data":
 		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
-	default:
+	case "save":
 		for _, ch := range consent.Channels {
 			if c.PostForm("channel_"+string(ch)) == "" && ch == consent.Post && c.PostForm("post_li") == "1" {
 				continue // no switch for letters on legitimate interest: nothing to save
 			}
 			change.Channels[ch] = c.PostForm("channel_"+string(ch)) == "on"
 		}
+	default:
+		// An empty or malformed post changes nothing (found: an empty body
+		// withdrew every channel).
+		s.renderPreferences(c, http.StatusBadRequest, cust, false, assets.T(cust.Lang, "err.nothing_to_save"))
+		return
 	}
 	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
 		if consent.ErrorCode(err) == consent.Invalid {
@@ -360,4 +373,24 @@ func favicon(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "public, max-age=86400")
 	c.Data(http.StatusOK, "image/png", b)
+}
+
+// sameOrigin reports whether a form post comes from this server's own
+// pages: Sec-Fetch-Site same-origin (or none, typed by the person), else
+// an Origin whose host is this request's host. A client that sends
+// neither is no browser following a cross-site form.
+func sameOrigin(c *gin.Context) bool {
+	switch c.GetHeader("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := c.GetHeader("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == c.Request.Host
 }
