@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -837,5 +839,54 @@ func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != consented || got[1] != newcomer {
 		t.Errorf("letters on legitimate interest to %v, want %d and %d, not %d", got, consented, newcomer, declined)
+	}
+}
+
+// PIN guessing really stops after five tries (attack test): 64 guesses at
+// once get at most five compared, and the right PIN sent after them finds
+// the account locked.
+func TestPINGuessingStopsAfterFive(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	anna, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	compared := 0
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, _, err := db.SignIn(ctx, anna.ID, fmt.Sprintf("%04d", 5000+i), "de")
+			if consent.ErrorCode(err) == consent.Denied {
+				mu.Lock()
+				compared++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if compared > orders.MaxPINTries {
+		t.Errorf("%d wrong PINs compared before the lock", compared)
+	}
+	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consent.ErrorCode(err) != consent.Locked {
+		t.Errorf("the right PIN after the guesses: %v", err)
+	}
+}
+
+// Trivial PINs are refused, and a manager's has at least six digits.
+func TestTrivialPINsRefused(t *testing.T) {
+	for pin, role := range map[string]string{"1234": "counter", "4321": "counter", "0000": "counter", "1212": "counter", "2580": "counter",
+		"123456": "manager", "4711": "manager", "12": "counter", "12a4": "counter"} {
+		if err := orders.ValidatePIN(pin, role); consent.ErrorCode(err) != consent.Invalid {
+			t.Errorf("%s for a %s: accepted", pin, role)
+		}
+	}
+	for pin, role := range map[string]string{"4711": "counter", "3851": "counter", "471108": "manager", "90817263": "manager"} {
+		if err := orders.ValidatePIN(pin, role); err != nil {
+			t.Errorf("%s for a %s: %v", pin, role, err)
+		}
 	}
 }

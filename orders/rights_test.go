@@ -614,7 +614,7 @@ func TestStaffManagement(t *testing.T) {
 	db := openDB(t)
 	fixedNow(db)
 	ctx := context.Background()
-	boss, _ := db.AddStaff(ctx, "Max", "8642", orders.RoleManager)
+	boss, _ := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
 	anna, _ := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
 	token, _, err := db.SignIn(ctx, anna.ID, "4711", "de")
 	if err != nil {
@@ -623,7 +623,7 @@ func TestStaffManagement(t *testing.T) {
 	if err := db.SetStaffDisabled(ctx, boss.ID, true, boss.ID); consent.ErrorCode(err) != consent.Conflict {
 		t.Errorf("disable self: %v", err)
 	}
-	other, _ := db.AddStaff(ctx, "Eva", "9753", orders.RoleManager)
+	other, _ := db.AddStaff(ctx, "Eva", "975318", orders.RoleManager)
 	if err := db.SetStaffDisabled(ctx, other.ID, true, boss.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -660,13 +660,13 @@ func TestStaffManagement(t *testing.T) {
 	if err := db.ResetPIN(ctx, anna.ID, "1111"); consent.ErrorCode(err) != consent.Invalid {
 		t.Errorf("trivial PIN: %v", err)
 	}
-	if err := db.ResetPIN(ctx, anna.ID, "2580"); err != nil {
+	if err := db.ResetPIN(ctx, anna.ID, "3851"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "2580", "de"); err != nil {
+	if _, _, err := db.SignIn(ctx, anna.ID, "3851", "de"); err != nil {
 		t.Errorf("new PIN: %v", err)
 	}
-	if err := db.ResetPIN(ctx, 999, "2580"); consent.ErrorCode(err) != consent.NotFound {
+	if err := db.ResetPIN(ctx, 999, "3851"); consent.ErrorCode(err) != consent.NotFound {
 		t.Errorf("unknown: %v", err)
 	}
 	all, _ = db.AllStaff(ctx)

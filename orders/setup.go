@@ -57,7 +57,7 @@ func randomPIN() string {
 			panic(err)
 		}
 		pin := fmt.Sprintf("%06d", n.Int64())
-		if ValidatePIN(pin) == nil {
+		if ValidatePIN(pin, RoleManager) == nil {
 			return pin
 		}
 	}

@@ -39,15 +39,45 @@ const (
 	SessionTTL   = 12 * time.Hour
 )
 
-// ValidatePIN checks a new PIN: 4 to 8 digits, not all the same digit.
-func ValidatePIN(pin string) error {
+// ManagerPINLength is the shortest PIN a manager may have: a manager's
+// PIN opens every customer's data and the erasure.
+const ManagerPINLength = 6
+
+// ValidatePIN checks a new PIN: 4 to 8 digits (a manager's at least 6),
+// and none of the PINs guessed first: one digit repeated, a run up or
+// down ("1234", "9876"), a pair repeated ("1212"), a keypad column
+// ("2580").
+func ValidatePIN(pin, role string) error {
 	f := consent.FieldErrors{}
-	if len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "" {
+	switch {
+	case len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "":
 		f.Add("pin", "err.pin_format")
-	} else if strings.Count(pin, pin[:1]) == len(pin) {
+	case role == RoleManager && len(pin) < ManagerPINLength:
+		f.Add("pin", "err.pin_manager_length")
+	case trivialPIN(pin):
 		f.Add("pin", "err.pin_trivial")
 	}
 	return f.Err()
+}
+
+func trivialPIN(pin string) bool {
+	up, down := true, true
+	for i := 1; i < len(pin); i++ {
+		up = up && pin[i] == pin[i-1]+1
+		down = down && pin[i] == pin[i-1]-1
+	}
+	if up || down || strings.Count(pin, pin[:1]) == len(pin) {
+		return true
+	}
+	if len(pin)%2 == 0 && strings.Repeat(pin[:2], len(pin)/2) == pin {
+		return true
+	}
+	for _, common := range []string{"2580", "0852", "1379", "1004", "2000", "6969", "1122", "112233", "123123", "654321", "121212"} {
+		if pin == common {
+			return true
+		}
+	}
+	return false
 }
 
 // AddStaff creates a staff member.
@@ -60,7 +90,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 	if role != RoleCounter && role != RoleManager {
 		f.Add("role", "err.choice_invalid")
 	}
-	if err := ValidatePIN(pin); err != nil {
+	if err := ValidatePIN(pin, role); err != nil {
 		f.Add("pin", err.(*consent.Error).Fields["pin"])
 	}
 	if err := f.Err(); err != nil {
@@ -143,49 +173,56 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 // right PIN. A right PIN resets the count.
 func (db *DB) checkPIN(ctx context.Context, staffID int64, pin string) (Staff, error) {
 	var s Staff
-	var hash, lockedUntil string
-	var failed int
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
-		Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil)
-	if errors.Is(err, sql.ErrNoRows) {
+	var hash string
+	found, locked := false, false
+	// One attempt is reserved and counted before the PIN is compared, in
+	// the same transaction as the lock decision: however many guesses
+	// arrive at once, at most MaxPINTries are compared between two locks
+	// (found: 64 parallel guesses got 32-66 compared).
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		var lockedUntil string
+		var failed int
+		err := tx.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
+			Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if t, err := time.Parse(time.RFC3339Nano, lockedUntil); err == nil && now.Before(t) {
+			locked = true
+			return nil
+		}
+		if failed+1 >= MaxPINTries {
+			_, err = tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE id = ?`, Stamp(now.Add(LockDuration)), s.ID)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = ? WHERE id = ?`, failed+1, s.ID)
+		return err
+	})
+	if err != nil {
+		return Staff{}, err
+	}
+	if !found {
 		// The same cost as a real check, so timing does not tell which ids exist.
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(pin))
 		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
 	}
-	if err != nil {
-		return Staff{}, err
-	}
-	now := db.Now().UTC()
-	if t, err := time.Parse(time.RFC3339Nano, lockedUntil); err == nil && now.Before(t) {
+	if locked {
 		return Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
-		err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-			// Count inside the transaction, so that parallel guesses
-			// cannot slip past the limit.
-			var n int
-			if err := tx.QueryRowContext(ctx, `UPDATE staff SET failed_attempts = failed_attempts + 1 WHERE id = ? RETURNING failed_attempts`, s.ID).Scan(&n); err != nil {
-				return err
-			}
-			if n >= MaxPINTries {
-				_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE id = ?`, Stamp(now.Add(LockDuration)), s.ID)
-				slog.Warn("staff account locked after wrong PINs", "staff_id", s.ID)
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return Staff{}, err
-		}
 		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
 	}
-	if failed > 0 {
-		if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-			_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
-			return err
-		}); err != nil {
-			return Staff{}, err
-		}
+	// The right PIN: the count starts again, and a lock that this very
+	// attempt's reservation set is lifted.
+	if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
+		return err
+	}); err != nil {
+		return Staff{}, err
 	}
 	return s, nil
 }
@@ -360,7 +397,13 @@ func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by 
 // ResetPIN gives a staff member a new PIN, lifts a lockout and ends their
 // sessions.
 func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
-	if err := ValidatePIN(pin); err != nil {
+	var role string
+	if err := db.sql.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); errors.Is(err, sql.ErrNoRows) {
+		return consent.Errorf(consent.NotFound, "err.staff_not_found")
+	} else if err != nil {
+		return err
+	}
+	if err := ValidatePIN(pin, role); err != nil {
 		return err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)

@@ -85,6 +85,9 @@ func (s *Server) csrf(c *gin.Context) {
 
 const csrfFailed consent.Code = "csrf"
 
+// tooMany is a code of the web layer: too many requests from one client.
+const tooMany consent.Code = "too_many"
+
 func (s *Server) requireStaff(c *gin.Context) {
 	token, err := c.Cookie(sessionCookie)
 	if err == nil {
@@ -136,6 +139,11 @@ func (s *Server) loginPage(c *gin.Context) {
 }
 
 func (s *Server) login(c *gin.Context) {
+	if !s.logins.allow(c.ClientIP()) {
+		c.Header("Retry-After", "6")
+		s.fail(c, consent.Errorf(tooMany, "err.rate_limited"))
+		return
+	}
 	id, _ := strconv.ParseInt(c.PostForm("staff_id"), 10, 64)
 	token, _, err := s.db.SignIn(c.Request.Context(), id, c.PostForm("pin"), s.lang(c))
 	if err != nil {

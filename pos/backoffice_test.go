@@ -388,7 +388,7 @@ func TestBackOfficePages(t *testing.T) {
 	}
 
 	manager := e.client()
-	manager.signIn(e.manager, "8642")
+	manager.signIn(e.manager, "864297")
 	for path, want := range map[string]string{"/customers/" + cid + "/proof.pdf": "application/pdf", "/customers/" + cid + "/export.pdf": "application/pdf",
 		"/customers/" + cid + "/receipt.json": "application/json", "/customers/" + cid + "/export.json": "application/json",
 		"/contactable.csv?channel=post": "text/csv", "/records.pdf": "application/pdf"} {
@@ -460,9 +460,9 @@ func TestBackOfficePages(t *testing.T) {
 func TestStaffPages(t *testing.T) {
 	e := newEnv(t)
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	m.get("/staff")
-	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"2580"}, "role": {"counter"}}); r.StatusCode != http.StatusSeeOther {
+	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"3851"}, "role": {"counter"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add: %d %s", r.StatusCode, r.body)
 	}
 	m.get("/staff")
@@ -480,7 +480,7 @@ func TestStaffPages(t *testing.T) {
 		t.Fatalf("staff: %+v", list)
 	}
 	evaClient := e.client()
-	evaClient.signIn(eva, "2580")
+	evaClient.signIn(eva, "3851")
 	m.get("/staff")
 	if r := m.post("/staff/"+itoa(eva.ID)+"/disable", url.Values{}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("disable: %d", r.StatusCode)

@@ -601,7 +601,7 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 	b := newBrowser(t, e)
 	desktop := viewport{"desktop", 1280, 800}
 	b.open(desktop, "/login")
-	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.manager.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "8642"))
+	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.manager.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "864297"))
 	b.submit("button[type=submit]")
 	cid := itoa(p.Customer.ID)
 	for _, page := range []struct{ name, path string }{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -181,7 +182,7 @@ func TestContactableExportForExcel(t *testing.T) {
 	e := a.e
 	id := orderWithEverything(t, a, "excel@example.org")
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	r := m.get("/contactable.csv?channel=post")
 	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.body, "\uFEFF") {
 		t.Fatalf("no UTF-8 BOM: %d %q", r.StatusCode, r.body[:min(20, len(r.body))])
@@ -225,7 +226,7 @@ func TestAccessLogInWords(t *testing.T) {
 	e := a.e
 	id := orderWithEverything(t, a, "log@example.org")
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	m.get("/staff")
 	if r := m.post("/staff", url.Values{"name": {"Berta"}, "pin": {"2468"}, "role": {"counter"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add staff: %d %s", r.StatusCode, r.body)
@@ -441,7 +442,7 @@ func TestLanguageSwitchKeepsSettingsAndCustomerForms(t *testing.T) {
 	e := a.e
 	id := orderWithEverything(t, a, "sprache@example.org")
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	m.get("/settings")
 	r := m.post("/settings", url.Values{"name": {"Optik Getippt"}, "email": {"kaputt"}, "lang_switch": {"en"}})
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `value="Optik Getippt"`) || !strings.Contains(r.body, `lang="en"`) {
@@ -497,5 +498,25 @@ func TestPreferencePostsFromThisSiteOnly(t *testing.T) {
 	}
 	if st := post("action=withdraw_all", map[string]string{"Origin": e.srv.URL}); st != http.StatusOK || e.state(t, id, consent.Post) != consent.Withdrawn {
 		t.Errorf("withdraw all from the page itself: %d", st)
+	}
+}
+
+// A per-client limit on /login (attack test): after ten tries at once,
+// one client waits, whichever account it aims at.
+func TestLoginLimitedPerClient(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.get("/login")
+	codes := []int{}
+	for i := 0; i < 12; i++ {
+		id := e.counter.ID
+		if i%2 == 1 {
+			id = e.manager.ID // spread over accounts: no account lock stops it
+		}
+		r := c.post("/login", url.Values{"staff_id": {itoa(id)}, "pin": {fmt.Sprintf("%04d", 6000+i)}})
+		codes = append(codes, r.StatusCode)
+	}
+	if codes[9] == http.StatusTooManyRequests || codes[10] != http.StatusTooManyRequests || codes[11] != http.StatusTooManyRequests {
+		t.Errorf("answers %v: want the 11th and 12th refused", codes)
 	}
 }

@@ -55,7 +55,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manager, err := db.AddStaff(ctx, "Max", "8642", orders.RoleManager)
+	manager, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,7 +204,7 @@ func TestLockedOrderManagerOnlyAndLogged_BDSG35(t *testing.T) {
 		t.Errorf("ready on a locked order: %d", r.StatusCode)
 	}
 	manager := e.client()
-	manager.signIn(e.manager, "8642")
+	manager.signIn(e.manager, "864297")
 	r := manager.get("/orders/" + oid)
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "§ 147 AO / § 257 HGB bis "+keptUntilShown()) || !strings.Contains(r.body, "Gleitsichtgläser") ||
 		strings.Contains(r.body, "/ready") {
@@ -318,7 +318,7 @@ func TestBreachRegisterAndLetter_Art33_34(t *testing.T) {
 		t.Errorf("API list: %d %+v", st, list)
 	}
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	if r := m.get("/dashboard"); !strings.Contains(r.body, "Datenpanne "+itoa(b.ID)+": die Aufsichtsbehörde ist noch nicht benachrichtigt – noch 69 Stunden") &&
 		!strings.Contains(r.body, "noch 70 Stunden") {
 		t.Errorf("the dashboard shows no countdown")

@@ -304,6 +304,8 @@ func (s *Server) confirmSubmit(c *gin.Context) {
 type rateLimit struct {
 	mu      sync.Mutex
 	clients map[string]*client
+	every   time.Duration // one more request per this long
+	burst   int
 }
 
 type client struct {
@@ -311,7 +313,11 @@ type client struct {
 	seen time.Time
 }
 
-func newRateLimit() *rateLimit { return &rateLimit{clients: map[string]*client{}} }
+func newRateLimit() *rateLimit { return newRateLimitOf(3*time.Second, 20) }
+
+func newRateLimitOf(every time.Duration, burst int) *rateLimit {
+	return &rateLimit{clients: map[string]*client{}, every: every, burst: burst}
+}
 
 func (r *rateLimit) allow(ip string) bool {
 	r.mu.Lock()
@@ -326,7 +332,7 @@ func (r *rateLimit) allow(ip string) bool {
 	}
 	c, ok := r.clients[ip]
 	if !ok {
-		c = &client{lim: rate.NewLimiter(rate.Every(3*time.Second), 20)}
+		c = &client{lim: rate.NewLimiter(rate.Every(r.every), r.burst)}
 		r.clients[ip] = c
 	}
 	c.seen = now

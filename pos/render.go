@@ -165,7 +165,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case consent.Conflict:
 		return http.StatusConflict
-	case consent.Locked:
+	case consent.Locked, tooMany:
 		return http.StatusTooManyRequests
 	case consent.Denied:
 		return http.StatusUnauthorized

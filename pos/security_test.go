@@ -175,7 +175,7 @@ func TestPayloadsComeOutEscaped(t *testing.T) {
 	raw := []string{"<script>", "<img src=x", "<svg onload", "<b onmouseover"}
 
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	for _, path := range []string{"/customers/1", "/orders/1", "/customers?q=Robert", "/dashboard", "/audit"} {
 		r := m.get(path)
 		if r.StatusCode != http.StatusOK {

@@ -49,6 +49,9 @@ type Server struct {
 	pages     map[string]*template.Template
 	drafts    *drafts
 	limiter   *rateLimit
+	// logins limits sign-in attempts per client address (GDPR Art. 32):
+	// 10 at once, then one every 6 seconds.
+	logins *rateLimit
 	proxies   []string
 	mailRelay string
 }
@@ -70,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		pages:     pages,
 		drafts:    &drafts{m: map[string]*draft{}},
 		limiter:   newRateLimit(),
+		logins:    newRateLimitOf(6*time.Second, 10),
 		proxies:   cfg.TrustedProxies,
 		mailRelay: cfg.MailRelay,
 	}, nil

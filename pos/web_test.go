@@ -90,7 +90,7 @@ func TestSignInCSRFAndLockout(t *testing.T) {
 	}
 	// A signed-in session still needs the token for every post.
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	if r := m.post("/logout", url.Values{"csrf": {"x"}}); r.StatusCode != http.StatusForbidden {
 		t.Fatalf("logout without CSRF: %d", r.StatusCode)
 	}
@@ -106,7 +106,7 @@ func TestManagerOnlyPages(t *testing.T) {
 		}
 	}
 	m := e.client()
-	m.signIn(e.manager, "8642")
+	m.signIn(e.manager, "864297")
 	if r := m.get("/settings"); r.StatusCode != http.StatusOK {
 		t.Errorf("manager on /settings: %d", r.StatusCode)
 	}
@@ -323,7 +323,7 @@ func TestPaperModeAndUpload(t *testing.T) {
 func TestSettingsPublishNewNoticeVersion(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
-	c.signIn(e.manager, "8642")
+	c.signIn(e.manager, "864297")
 	page := c.get("/settings")
 	values := url.Values{}
 	for _, m := range regexp.MustCompile(`name="([a-z_]+)" value="([^"]*)"`).FindAllStringSubmatch(page.body, -1) {
@@ -417,7 +417,7 @@ func TestCustomerSearch(t *testing.T) {
 func TestLogoUpload(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
-	c.signIn(e.manager, "8642")
+	c.signIn(e.manager, "864297")
 	c.get("/settings")
 	send := func(name string, content []byte) resp {
 		return c.upload("/settings/logo", nil, "logo", name, content)

@@ -46,7 +46,7 @@ func TestSubcommands(t *testing.T) {
 	if _, err := run(t, "staff", "add", "--name", "Anna", "--pin", "12", "--db", db); err == nil || !strings.Contains(err.Error(), "4 to 8 digits") {
 		t.Errorf("short PIN: %v", err)
 	}
-	if out, err := run(t, "staff", "add", "--name", "Anna", "--pin", "4711", "--role", "manager", "--db", db); err != nil || !strings.Contains(out, "manager") {
+	if out, err := run(t, "staff", "add", "--name", "Anna", "--pin", "471108", "--role", "manager", "--db", db); err != nil || !strings.Contains(out, "manager") {
 		t.Errorf("staff add: %v %q", err, out)
 	}
 	if out, err := run(t, "demo", "--db", db); err != nil || !strings.Contains(out, "6 orders") {
