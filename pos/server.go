@@ -51,7 +51,7 @@ type Server struct {
 	limiter   *rateLimit
 	// logins limits sign-in attempts per client address (GDPR Art. 32):
 	// 10 at once, then one every 6 seconds.
-	logins *rateLimit
+	logins    *rateLimit
 	proxies   []string
 	mailRelay string
 }
