@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -733,5 +734,24 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 	}
 	if strings.Contains(text, "Auftragsbestätigung") {
 		t.Error("the English customer's PDF is German")
+	}
+}
+
+// order.js reads amounts by the server's rule (pos/forms.go parseEuros):
+// the running total agrees with what will be stored.
+func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t, e)
+	b.open(tabletLandscape, "/login")
+	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("button[type=submit]")
+	b.open(tabletLandscape, "/orders/new")
+	for in, want := range map[string]string{"1.000": "1.000,00 €", "1.000,50": "1.000,50 €", "1000,50": "1.000,50 €", "1000.50": "1.000,50 €",
+		"12,9": "12,90 €", "1,234.50": "0,00 €", "1,234": "0,00 €", "1.2345": "0,00 €"} {
+		got := eval[string](b, `(() => { const p = document.querySelector('[name="item_price_0"]'); p.value = `+strconv.Quote(in)+`;
+			p.dispatchEvent(new Event("input", {bubbles: true})); return document.getElementById("total").textContent.replace(/\u00a0/g, " "); })()`)
+		if got != want {
+			t.Errorf("%q: total %q, want %q", in, got, want)
+		}
 	}
 }

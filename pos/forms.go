@@ -2,6 +2,7 @@ package pos
 
 import (
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,20 +13,41 @@ import (
 
 // parseEuros reads "1.234,56", "1234.56" or "12" as cents.
 func parseEuros(v string) (int64, bool) {
-	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "€"))
+	v = strings.Join(strings.Fields(strings.TrimSuffix(strings.TrimSpace(v), "€")), "")
 	if v == "" {
 		return 0, true
 	}
-	if strings.Contains(v, ",") {
-		v = strings.ReplaceAll(v, ".", "")
-		v = strings.Replace(v, ",", ".", 1)
+	// One rule, as Germans write amounts (order.js applies the same):
+	// "1.000" is a thousand, "1.000,50", "1000,50" and "1000.50" are a
+	// thousand and fifty cents; anything else, "1,234.50" or "1,234"
+	// among it, is ambiguous and refused rather than guessed.
+	var num string
+	switch {
+	case germanAmount.MatchString(v):
+		num = strings.Replace(strings.ReplaceAll(v, ".", ""), ",", ".", 1)
+	case thousandsOnly.MatchString(v):
+		num = strings.ReplaceAll(v, ".", "")
+	case pointDecimal.MatchString(v):
+		num = v
+	default:
+		return 0, false
 	}
-	f, err := strconv.ParseFloat(v, 64)
+	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e7 {
 		return 0, false
 	}
 	return int64(math.Round(f * 100)), true
 }
+
+var (
+	// "1.000,50", "1000,50", "12": digits, optionally in groups of three
+	// after dots, and up to two decimals after a comma.
+	germanAmount = regexp.MustCompile(`^(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$`)
+	// "1.000", "12.500.000": dots between groups of three, no decimals.
+	thousandsOnly = regexp.MustCompile(`^\d{1,3}(\.\d{3})+$`)
+	// "1000.50", "12.5": one point with one or two decimals.
+	pointDecimal = regexp.MustCompile(`^\d+\.\d{1,2}$`)
+)
 
 // parseDecimal reads "-1,25" or "-1.25"; empty is nil.
 func parseDecimal(f consent.FieldErrors, field, v string) *float64 {

@@ -51,10 +51,18 @@
   if (clear) { clear.addEventListener("click", function () { fill(null); }); }
   if (idField && idField.value) { fields.forEach(function (f) { var el = document.getElementById(f); if (el) { el.readOnly = true; } }); }
 
+  // The same rule as the server's parseEuros (pos/forms.go): "1.000" is a
+  // thousand; "1.000,50", "1000,50" and "1000.50" a thousand and fifty
+  // cents; anything else is ambiguous and counts as nothing here (the
+  // server refuses it with a message).
   function cents(v) {
-    v = (v || "").trim().replace(/\s|€/g, "");
-    if (v.indexOf(",") >= 0) { v = v.replace(/\./g, "").replace(",", "."); }
-    var n = parseFloat(v);
+    v = (v || "").replace(/\s|€/g, "");
+    var n;
+    if (v === "") { return 0; }
+    if (/^(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$/.test(v)) { n = parseFloat(v.replace(/\./g, "").replace(",", ".")); }
+    else if (/^\d{1,3}(\.\d{3})+$/.test(v)) { n = parseFloat(v.replace(/\./g, "")); }
+    else if (/^\d+\.\d{1,2}$/.test(v)) { n = parseFloat(v); }
+    else { return 0; }
     return isNaN(n) ? 0 : Math.round(n * 100);
   }
   function total() {
