@@ -120,7 +120,15 @@ func TestOneClickUnsubscribeAndConfirm(t *testing.T) {
 	if res := post(u, "List-Unsubscribe=Other"); res.StatusCode != http.StatusBadRequest || a.e.state(t, id, consent.Email) != consent.Granted {
 		t.Errorf("wrong body: %d", res.StatusCode)
 	}
-	if res := post(u[:len(u)-2]+"AA", "List-Unsubscribe=One-Click"); res.StatusCode != http.StatusNotFound || a.e.state(t, id, consent.Email) != consent.Granted {
+	// Alter one character of the MAC for certain (replacing the last two
+	// with "AA" left the token as it was when it ended in "AA": flaky).
+	altered := []byte(u)
+	if altered[20] == 'A' {
+		altered[20] = 'B'
+	} else {
+		altered[20] = 'A'
+	}
+	if res := post(string(altered), "List-Unsubscribe=One-Click"); res.StatusCode != http.StatusNotFound || a.e.state(t, id, consent.Email) != consent.Granted {
 		t.Errorf("altered token: %d", res.StatusCode)
 	}
 	if res := post(u, "List-Unsubscribe=One-Click"); res.StatusCode != http.StatusOK {
