@@ -66,6 +66,10 @@ func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([
 // or number ends the consent given for the old one, recorded as a close
 // event: the consent covered the old contact, and the new one needs a
 // fresh grant (a double opt-in, or a signed form).
+//
+// in.UpdatedAt, when set, is the version the editor started from: if the
+// record changed since, nothing is saved and a *StaleEdit tells both
+// versions (no lost update of a colleague's correction).
 func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64, apiToken string) ([]Change, error) {
 	f := consent.FieldErrors{}
 	n := in.Normalize(f, "")
@@ -80,6 +84,9 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 		}
 		if old.Erased() {
 			return consent.Errorf(consent.Conflict, "err.customer_erased")
+		}
+		if in.UpdatedAt != "" && in.UpdatedAt != old.UpdatedAt {
+			return &StaleEdit{Current: old, Yours: n}
 		}
 		for _, name := range CustomerFields {
 			if o, v := old.field(name), n.field(name); o != v {
@@ -363,3 +370,16 @@ func (db *DB) EmailChanged(ctx context.Context, customerID int64) (bool, error) 
 	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM customer_changes WHERE customer_id = ? AND field = 'email'`, customerID).Scan(&n)
 	return n > 0, err
 }
+
+// StaleEdit is the answer to a save of a customer's details that started
+// from an older version: a colleague saved in between. Nothing was saved;
+// Current is what is stored, Yours what was sent.
+type StaleEdit struct {
+	Current Customer
+	Yours   Customer
+}
+
+func (e *StaleEdit) Error() string { return "conflict: err.customer_changed_meanwhile" }
+
+// Unwrap makes a StaleEdit a conflict for the web layer's status.
+func (e *StaleEdit) Unwrap() error { return consent.Errorf(consent.Conflict, "err.customer_changed_meanwhile") }

@@ -2,6 +2,7 @@ package pos
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -74,6 +75,9 @@ type customerView struct {
 	// Usable are the granted channels, where staff can record an
 	// advertising use (§7a UWG).
 	Usable []consent.Channel
+	// Conflict lists field, stored value and typed value where a
+	// colleague saved in between (no lost updates).
+	Conflict [][3]string
 }
 
 func customerValues(cu orders.Customer) map[string]string {
@@ -212,8 +216,27 @@ func (s *Server) customerUpdate(c *gin.Context) {
 	}
 	in := orders.Customer{ID: cu.ID, Salutation: values["salutation"], FirstName: values["first_name"], LastName: values["last_name"],
 		Street: values["street"], PostalCode: values["postal_code"], City: values["city"], Email: values["email"], Mobile: values["mobile"],
-		Phone: values["phone"], Lang: values["lang"], BirthDate: values["birth_date"]}
+		Phone: values["phone"], Lang: values["lang"], BirthDate: values["birth_date"], UpdatedAt: c.PostForm("version")}
 	changes, err := s.db.UpdateCustomer(c.Request.Context(), in, staff(c).ID)
+	var stale *orders.StaleEdit
+	if errors.As(err, &stale) {
+		// A colleague saved in between: show both versions, save nothing.
+		lang := s.lang(c)
+		v, lerr := s.loadCustomerView(c, stale.Current)
+		if lerr != nil {
+			s.fail(c, lerr)
+			return
+		}
+		v.Values = values
+		for _, f := range orders.CustomerFields {
+			if cur, yours := customerValues(stale.Current)[f], values[f]; cur != yours {
+				v.Conflict = append(v.Conflict, [3]string{assets.T(lang, "f."+f), cur, yours})
+			}
+		}
+		s.render(c, http.StatusConflict, "customer", view{Title: s.customerTitle(lang, stale.Current), Flash: assets.T(lang, "err.customer_changed_meanwhile"),
+			Errors: map[string]string{"version": assets.T(lang, "err.customer_changed_meanwhile")}, LangForm: "customer-form", Data: v})
+		return
+	}
 	if err != nil {
 		if consent.ErrorCode(err) == consent.Invalid {
 			lang := s.lang(c)

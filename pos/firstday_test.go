@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -518,5 +519,43 @@ func TestLoginLimitedPerClient(t *testing.T) {
 	}
 	if codes[9] == http.StatusTooManyRequests || codes[10] != http.StatusTooManyRequests || codes[11] != http.StatusTooManyRequests {
 		t.Errorf("answers %v: want the 11th and 12th refused", codes)
+	}
+}
+
+// No lost updates (attack test): two staff edit the same customer; the
+// second save gets a conflict page with both versions, and nothing is
+// reverted silently.
+func TestNoLostUpdatesOfACustomer(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	id := orderWithEverything(t, a, "zwei@example.org")
+	version := regexp.MustCompile(`name="version" value="([^"]*)"`)
+	form := func(city, street, v string) url.Values {
+		return url.Values{"salutation": {"Frau"}, "first_name": {"Jürgen"}, "last_name": {"Weiß"}, "street": {street}, "postal_code": {"79098"},
+			"city": {city}, "email": {"zwei@example.org"}, "mobile": {"0170 1234567"}, "phone": {""}, "lang": {"de"}, "version": {v}}
+	}
+	anna, max := e.client(), e.client()
+	anna.signIn(e.counter, "4711")
+	max.signIn(e.manager, "864297")
+	va := version.FindStringSubmatch(anna.get("/customers/" + itoa(id)).body)[1]
+	vm := version.FindStringSubmatch(max.get("/customers/" + itoa(id)).body)[1]
+	if r := anna.post("/customers/"+itoa(id), form("Freiburg im Breisgau", "Hauptstraße 1", va)); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first save: %d", r.StatusCode)
+	}
+	r := max.post("/customers/"+itoa(id), form("Freiburg", "Hauptstraße 2", vm))
+	if r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "Freiburg im Breisgau") || !strings.Contains(r.body, "Hauptstraße 2") {
+		t.Fatalf("second save from the old version: %d", r.StatusCode)
+	}
+	cu, _ := e.db.Customer(context.Background(), id)
+	if cu.City != "Freiburg im Breisgau" || cu.Street != "Hauptstraße 1" {
+		t.Errorf("the second save reverted the first: %s, %s", cu.Street, cu.City)
+	}
+	// Saved again from the conflict page, on purpose: applied.
+	vm = version.FindStringSubmatch(r.body)[1]
+	if r := max.post("/customers/"+itoa(id), form("Freiburg im Breisgau", "Hauptstraße 2", vm)); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("save after the conflict: %d", r.StatusCode)
+	}
+	if ch, _ := e.db.Changes(context.Background(), id); len(ch) != 2 {
+		t.Errorf("change log: %+v", ch)
 	}
 }
