@@ -382,4 +382,6 @@ type StaleEdit struct {
 func (e *StaleEdit) Error() string { return "conflict: err.customer_changed_meanwhile" }
 
 // Unwrap makes a StaleEdit a conflict for the web layer's status.
-func (e *StaleEdit) Unwrap() error { return consent.Errorf(consent.Conflict, "err.customer_changed_meanwhile") }
+func (e *StaleEdit) Unwrap() error {
+	return consent.Errorf(consent.Conflict, "err.customer_changed_meanwhile")
+}
