@@ -97,6 +97,11 @@ func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
 	f := consent.FieldErrors{}
 	in := orders.NewOrder{Customer: r.Customer.Customer, Items: r.Items, DepositCents: r.DepositCents, Prescription: r.Prescription}
 	in.Customer.ID = r.Customer.ID
+	if r.Customer.ID != 0 && (r.Customer.Customer != orders.Customer{}) {
+		// An existing customer with other fields: they would be ignored
+		// silently; corrections go through PATCH /api/v1/customers/{id}.
+		f.Add("customer.id", "err.customer_id_with_fields")
+	}
 	if r.Pickup != nil {
 		start, err1 := time.Parse(time.RFC3339, r.Pickup.Start)
 		end, err2 := time.Parse(time.RFC3339, r.Pickup.End)

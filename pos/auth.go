@@ -191,7 +191,9 @@ func (s *Server) setLang(c *gin.Context) {
 		}
 	}
 	back := c.PostForm("back")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+	// Only a path of this server: "//host" and "/\host" would leave it
+	// (browsers read a backslash as a slash).
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
 		back = "/"
 	}
 	c.Redirect(http.StatusSeeOther, back)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -309,6 +310,14 @@ func TestHTMLFindingsOfTheCheckers(t *testing.T) {
 	s, _ := pos.New(pos.Config{DB: e.db, PublicURL: "https://optik.example"})
 	public := httptest.NewServer(s.PublicHandler())
 	defer public.Close()
+	// The public 404 page shows no form that would 404 there.
+	if res, err := http.Get(public.URL + "/p/nonsense"); err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound || strings.Contains(string(b), "<form") {
+			t.Errorf("public 404: %d with a form: %v", res.StatusCode, strings.Contains(string(b), "<form"))
+		}
+	}
 	for _, base := range []string{e.srv.URL, public.URL} {
 		res, err := http.Get(base + "/favicon.ico")
 		if err != nil {
@@ -557,5 +566,77 @@ func TestNoLostUpdatesOfACustomer(t *testing.T) {
 	}
 	if ch, _ := e.db.Changes(context.Background(), id); len(ch) != 2 {
 		t.Errorf("change log: %+v", ch)
+	}
+}
+
+// Smaller findings of the attack test, each reproduced.
+func TestSmallerFindingsOfTheAttackTest(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	// The /lang redirect takes local paths only.
+	for _, back := range []string{`/\evil.example`, "//evil.example/", "https://evil.example", "/x\r\nLocation: //evil"} {
+		if r := c.post("/lang", url.Values{"lang": {"de"}, "back": {back}}); r.Header.Get("Location") != "/" {
+			t.Errorf("back %q went to %q", back, r.Header.Get("Location"))
+		}
+	}
+	// No directory listings under /static/.
+	for _, p := range []string{"/static/", "/static"} {
+		if r := c.get(p); r.StatusCode == http.StatusOK && strings.Contains(r.body, "app.css") {
+			t.Errorf("%s lists its files", p)
+		}
+	}
+	if r := c.get("/static/app.css"); r.StatusCode != http.StatusOK {
+		t.Errorf("a static file: %d", r.StatusCode)
+	}
+	// An API order with customer.id and other customer fields.
+	body := strings.Replace(apiOrder, `"customer": {`, `"customer": {"id": 1, `, 1)
+	if st := a.call("POST", "/api/v1/orders", body, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("customer.id with other fields: %d", st)
+	}
+	id := orderViaAPI(t, a)
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+	// HEAD on a public link answers as GET and changes nothing.
+	before := e.events()
+	for _, p := range []string{"/p/" + tokens.Make(consent.PreferencesToken, id), "/u/" + tokens.Make(consent.UnsubscribeToken, id)} {
+		req, _ := http.NewRequest(http.MethodHead, e.srv.URL+p, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("HEAD %s: %d", p[:3], res.StatusCode)
+		}
+	}
+	if e.events() != before {
+		t.Error("a HEAD changed the ledger")
+	}
+	// A paper form posted url-encoded: a 4xx or the ticks, never 500.
+	f := orderForm("Papier")
+	f.Set("consent_mode", "paper")
+	c.get("/orders/new")
+	r := c.post("/orders/new", f)
+	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("paper order: %d", r.StatusCode)
+	}
+	c.get("/orders/" + m[1])
+	if r := c.post("/orders/"+m[1]+"/paper", url.Values{"channel_email": {"on"}}); r.StatusCode >= 500 {
+		t.Errorf("url-encoded paper form: %d", r.StatusCode)
+	}
+	// The one-click of an erased customer answers 200.
+	u := "/u/" + tokens.Make(consent.UnsubscribeToken, id)
+	if st := a.call("DELETE", "/api/v1/customers/"+itoa(id), "", nil); st != http.StatusOK {
+		t.Fatalf("erase: %d", st)
+	}
+	res, err := http.Post(e.srv.URL+u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("one-click of an erased customer: %d", res.StatusCode)
 	}
 }

@@ -133,7 +133,8 @@ func (s *Server) paperSubmit(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-	} else if err != http.ErrMissingFile {
+	} else if err != http.ErrMissingFile && err != http.ErrNotMultipart {
+		// A form posted url-encoded carries no file: the ticks alone.
 		s.fail(c, err)
 		return
 	}

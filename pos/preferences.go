@@ -21,6 +21,10 @@ import (
 
 func (s *Server) publicRoutes(r gin.IRoutes) {
 	r.GET("/p/:token", s.preferencesPage)
+	// HEAD answers as GET does (link checkers use it) and changes nothing.
+	r.HEAD("/p/:token", s.preferencesPage)
+	r.HEAD("/u/:token", s.unsubscribePage)
+	r.HEAD("/c/:token", s.confirmPage)
 	r.POST("/p/:token", s.preferencesSubmit)
 	r.GET("/u/:token", s.unsubscribePage)
 	r.POST("/u/:token", s.oneClickUnsubscribe)
@@ -216,8 +220,14 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 	_, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
 		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}})
 	if err != nil {
-		if consent.ErrorCode(err) == consent.NotFound {
+		switch consent.ErrorCode(err) {
+		case consent.NotFound:
 			c.String(http.StatusNotFound, "not found")
+			return
+		case consent.Conflict:
+			// Erased: nothing will ever be sent again, which is what the
+			// mail client asks for (RFC 8058 wants 200, not an error page).
+			c.String(http.StatusOK, "unsubscribed")
 			return
 		}
 		s.fail(c, err)

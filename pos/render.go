@@ -220,8 +220,15 @@ func (s *Server) fail(c *gin.Context, err error) {
 		return
 	}
 	lang := s.lang(c)
-	s.render(c, status, "error", view{Title: assets.T(lang, "title.error"), Flash: message(lang, err)})
+	// On the public listener and the customers' pages an error page shows
+	// no staff form (its /lang would 404 there).
+	p := c.Request.URL.Path
+	public := c.GetBool(publicKey) || strings.HasPrefix(p, "/p/") || strings.HasPrefix(p, "/u/") || strings.HasPrefix(p, "/c/")
+	s.render(c, status, "error", view{Title: assets.T(lang, "title.error"), Flash: message(lang, err), Public: public})
 }
+
+// publicKey marks a request on the public listener.
+const publicKey = "consentdesk.public"
 
 func (s *Server) notFound(c *gin.Context) {
 	s.fail(c, consent.Errorf(consent.NotFound, "err.not_found"))

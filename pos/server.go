@@ -92,7 +92,7 @@ const (
 func (s *Server) Handler() http.Handler {
 	r := s.engine()
 	r.GET("/healthz", s.healthz)
-	r.StaticFS("/static", http.FS(must(fs.Sub(assets.Static(), "."))))
+	r.StaticFS("/static", noListing{http.FS(must(fs.Sub(assets.Static(), ".")))})
 
 	r.GET("/login", s.loginPage)
 	r.POST("/login", s.csrf, s.login)
@@ -187,7 +187,8 @@ func (s *Server) Handler() http.Handler {
 // --public-addr; nothing of the staff side is reachable there.
 func (s *Server) PublicHandler() http.Handler {
 	r := s.engine()
-	r.StaticFS("/static", http.FS(assets.Static()))
+	r.Use(func(c *gin.Context) { c.Set(publicKey, true); c.Next() })
+	r.StaticFS("/static", noListing{http.FS(assets.Static())})
 	s.publicRoutes(r)
 	r.NoRoute(s.notFound)
 	return r
@@ -416,4 +417,20 @@ func (d *drafts) drop(id string) {
 	d.mu.Lock()
 	delete(d.m, id)
 	d.mu.Unlock()
+}
+
+// noListing serves files but no directory listings (found by the attack
+// test: /static/ listed its files).
+type noListing struct{ fs http.FileSystem }
+
+func (n noListing) Open(name string) (http.File, error) {
+	f, err := n.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }

@@ -205,6 +205,14 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if name == "verify" || name == "backup" {
+		// Found: "verify --db typo.db" created an empty database and
+		// reported "intact: 0 events"; a nightly check against a
+		// mistyped path would have reported success for ever.
+		if _, err := os.Stat(*path); err != nil {
+			return fmt.Errorf("%s: no database at %s (nothing was created): %w", name, *path, err)
+		}
+	}
 	db, err := orders.Open(ctx, *path, assets.Migrations())
 	if err != nil {
 		return err

@@ -220,3 +220,20 @@ func TestServeRefusesBadMailSettings(t *testing.T) {
 		t.Error("bad --trusted-proxies accepted")
 	}
 }
+
+// verify and backup on a path that does not exist say so, exit non-zero
+// and create nothing (attack test: "verify --db typo.db" reported an
+// intact empty ledger).
+func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.db")
+	for _, args := range [][]string{{"verify", "--db", typo}, {"backup", "--to", filepath.Join(dir, "b.db"), "--db", typo},
+		{"restore", "--from", filepath.Join(dir, "none.db"), "--db", filepath.Join(dir, "x.db")}} {
+		if _, err := run(t, args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files created: %v", entries)
+	}
+}
