@@ -150,8 +150,17 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		}
 		if len(ch.Scan) > 0 {
 			evidence = SHA256Hex(ch.Scan)
-			if err := insertDocument(ctx, tx, cust.ID, ch.OrderID, "scan", mime, ch.Scan, now); err != nil {
+			// The same scan again is not stored twice; a new one is kept
+			// beside the earlier ones (each the evidence of its events),
+			// versioned by order of upload.
+			var dup int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents WHERE order_id = ? AND kind = 'scan' AND sha256 = ?`, ch.OrderID, evidence).Scan(&dup); err != nil {
 				return err
+			}
+			if dup == 0 {
+				if err := insertDocument(ctx, tx, cust.ID, ch.OrderID, "scan", mime, ch.Scan, now); err != nil {
+					return err
+				}
 			}
 		}
 		if err := checkContacts(cust, ConsentInput{Channels: ch.Channels}); err != nil {

@@ -369,6 +369,8 @@ func auditDetail(lang string, a orders.Access, staffNames map[int64]string) stri
 		return assets.T(lang, "source."+a.Detail)
 	case orders.AuditUse:
 		return assets.T(lang, "channel."+a.Detail)
+	case orders.AuditSearch:
+		return assets.T(lang, "audit.what.search", a.Detail)
 	case orders.AuditEdit:
 		fields := strings.Split(a.Detail, ",")
 		for i, f := range fields {

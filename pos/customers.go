@@ -548,5 +548,8 @@ func (s *Server) customersPage(c *gin.Context) {
 			}
 		}
 	}
+	if !s.auditSearch(c, v.Results) {
+		return
+	}
 	s.render(c, http.StatusOK, "customers", view{Title: assets.T(s.lang(c), "title.customers"), Data: v})
 }

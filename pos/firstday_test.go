@@ -1,6 +1,7 @@
 package pos_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -638,5 +639,37 @@ func TestSmallerFindingsOfTheAttackTest(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("one-click of an erased customer: %d", res.StatusCode)
+	}
+}
+
+// Customer searches are logged like views (by number), and the same scan
+// uploaded twice for an order is stored once.
+func TestSearchLoggedAndScansNotPiledUp(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	f := orderForm("Suche")
+	f.Set("consent_mode", "paper")
+	c.get("/orders/new")
+	m := locationID.FindStringSubmatch(c.post("/orders/new", f).Header.Get("Location"))
+	if m == nil {
+		t.Fatal("paper order")
+	}
+	if r := c.get("/customers/search?q=suche"); !strings.Contains(r.body, "Suche") {
+		t.Fatal("search found nothing")
+	}
+	log, _ := e.db.AuditLog(context.Background(), orders.AuditFilter{})
+	if len(log) == 0 || log[0].Action != orders.AuditSearch || log[0].Detail != "1" || strings.Contains(log[0].Detail, "uche") {
+		t.Errorf("search not logged by number: %+v", log)
+	}
+	c.get("/orders/" + m[1])
+	scan := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("1"), 100)...)
+	for i := 0; i < 3; i++ {
+		if r := c.upload("/orders/"+m[1]+"/paper", map[string]string{"channel_post": "on"}, "scan", "scan.pdf", scan); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("upload %d: %d", i, r.StatusCode)
+		}
+	}
+	if n := e.count("documents"); n != 1 {
+		t.Errorf("%d copies of one scan", n)
 	}
 }

@@ -180,5 +180,22 @@ func (s *Server) customerSearch(c *gin.Context) {
 	if list == nil {
 		list = []orders.Customer{}
 	}
+	if !s.auditSearch(c, list) {
+		return
+	}
 	c.JSON(http.StatusOK, list)
+}
+
+// auditSearch logs a customer search like a view (GDPR Art. 5(2)): which
+// customers it showed, by number; the words typed are personal data and
+// are not logged.
+func (s *Server) auditSearch(c *gin.Context, found []orders.Customer) bool {
+	if len(found) == 0 {
+		return true
+	}
+	ids := make([]string, len(found))
+	for i, cu := range found {
+		ids[i] = strconv.FormatInt(cu.ID, 10)
+	}
+	return s.audit(c, orders.AuditSearch, 0, strings.Join(ids, ","))
 }
