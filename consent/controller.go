@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // store PCs on Windows have no zone database
 )
 
 // Controller holds the store's details as the controller of personal data
@@ -183,9 +184,22 @@ func (c Controller) RenewalOn() bool { return c.Renewal() > 0 }
 // of years: periods run from the end of the calendar year (§147(4) AO,
 // §257(5) HGB), so a record of 2026 with 8 years is kept until the end of
 // 2034.
+//
+// The calendar year is the store's: an order placed at 00:30 on New Year's
+// Day in Berlin is stored as 23:30 UTC of the old year, and belongs to the
+// new one.
 func RetainUntil(t time.Time, years int) time.Time {
-	return time.Date(t.Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
+	return time.Date(t.In(storeZone).Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
 }
+
+// storeZone is the time zone of German stores; tzdata is embedded.
+var storeZone = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
 
 // DefaultConfirmDays is how long a double opt-in link waits by default.
 const DefaultConfirmDays = 30

@@ -2,6 +2,7 @@ package consent_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
 )
@@ -53,5 +54,31 @@ func TestDeriveUpdatedAtAndGrantedAt(t *testing.T) {
 	s := consent.Derive([]consent.Event{ev(consent.Email, consent.Grant, consent.ConfirmedOptIn, "t1"), ev(consent.Email, consent.Confirm, "", "t2")})[consent.Email]
 	if s.UpdatedAt != "t2" || s.GrantedAt != "t2" || s.NoticeVersion != "de-1" {
 		t.Errorf("%+v", s)
+	}
+}
+
+// Retention periods run from the end of the store's calendar year (§147(4)
+// AO, §257(5) HGB); a record made just after midnight on New Year's Day in
+// Berlin is stored in UTC as the old year and must count in the new one
+// (issue 15, point 10).
+func TestRetainUntilCountsTheStoresYear(t *testing.T) {
+	cases := []struct {
+		at    string
+		years int
+		want  string
+	}{
+		{"2026-12-31T23:30:00Z", 6, "2033-12-31"}, // 00:30 on 1 Jan 2027 in Berlin
+		{"2026-12-31T22:59:59Z", 6, "2032-12-31"}, // 23:59:59 on 31 Dec 2026 in Berlin
+		{"2026-06-30T22:30:00Z", 10, "2036-12-31"},
+		{"2027-01-01T00:30:00+01:00", 8, "2035-12-31"},
+	}
+	for _, c := range cases {
+		at, err := time.Parse(time.RFC3339, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := consent.RetainUntil(at, c.years).Format("2006-01-02"); got != c.want {
+			t.Errorf("RetainUntil(%s, %d) = %s, want %s", c.at, c.years, got, c.want)
+		}
 	}
 }

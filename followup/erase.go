@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
 )
 
 // Retained is a sent mail an erasure kept, restricted, and until when.
@@ -56,7 +58,7 @@ func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, letterYear
 		ids = append(ids, r.id)
 		sent, perr := time.Parse(time.RFC3339Nano, r.sent)
 		if r.status == Sent && (r.kind == ThankYou || r.kind == Pickup) && perr == nil {
-			until := time.Date(sent.Year()+letterYears, 12, 31, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+			until := consent.RetainUntil(sent, letterYears).Format("2006-01-02")
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET last_error = '', retained_until = ?, updated_at = ? WHERE id = ?`, until, stamp(now), r.id); err != nil {
 				return 0, nil, nil, fmt.Errorf("erase mails: %w", err)
 			}

@@ -388,7 +388,7 @@ func TestParseSMTPURL(t *testing.T) {
 			t.Errorf("String() shows the password: %s", got.String())
 		}
 	}
-	for _, bad := range []string{"", "http://mail.example.org", "smtp://", "smtp://h?tls=maybe", "smtp://h:99999", "smtp://h?from=not-an-address", "::"} {
+	for _, bad := range []string{"", "http://mail.example.org", "smtp://", "smtp://h?tls=maybe", "smtp://h:99999", "smtp://h?from=not-an-address", "::", "smtp://user:secret@h?tls=none", "smtp://user@h:25?tls=none"} {
 		if _, err := followup.ParseSMTPURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -83,6 +83,11 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 		c.Username = u.User.Username()
 		c.Password, _ = u.User.Password()
 	}
+	// A password over a plain connection can be read by anyone on the way
+	// (Art. 32 GDPR): with tls=none there is no sign-in at all.
+	if c.TLS == "none" && c.Username != "" {
+		return SMTPConfig{}, errors.New("CONSENTDESK_SMTP_URL: tls=none sends the password in clear text; use starttls or tls, or no user name / tls=none schickt das Passwort im Klartext; starttls oder tls verwenden, oder ohne Benutzernamen")
+	}
 	if from := q.Get("from"); from != "" {
 		if _, err := mail.ParseAddress(from); err != nil {
 			return SMTPConfig{}, fmt.Errorf("CONSENTDESK_SMTP_URL: from=%q is not an address", from)

@@ -399,3 +399,29 @@ func TestSignInLockout(t *testing.T) {
 		t.Errorf("PIN not bcrypt-hashed: %q", hash)
 	}
 }
+
+// A damaged nonce (a hand-edited or half-restored row) is an error on the
+// order page, not a panic inside cipher.AEAD.Open (issue 15, point 10).
+func TestDamagedPrescriptionNonceIsAnError(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nonce := range [][]byte{{}, {1, 2, 3}, bytes.Repeat([]byte{7}, 40)} {
+		if _, err := db.SQL().Exec(`UPDATE prescriptions SET nonce = ? WHERE order_id = ?`, nonce, p.Order.ID); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("nonce of %d bytes: panic %v", len(nonce), r)
+				}
+			}()
+			if rx, err := db.Prescription(ctx, p.Order.ID); err == nil || rx != nil {
+				t.Errorf("nonce of %d bytes: %v, %v; want an error", len(nonce), rx, err)
+			}
+		}()
+	}
+}

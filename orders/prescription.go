@@ -125,6 +125,11 @@ func (db *DB) Prescription(ctx context.Context, orderID int64) (*Prescription, e
 	if err != nil {
 		return nil, err
 	}
+	// cipher.AEAD.Open panics on a nonce of the wrong length; a damaged
+	// or hand-edited row is an error, not a crash of the order page.
+	if len(nonce) != db.Keys.Prescription.NonceSize() {
+		return nil, fmt.Errorf("prescription of order %d is damaged: nonce of %d bytes", orderID, len(nonce))
+	}
 	plain, err := db.Keys.Prescription.Open(nil, nonce, sealed, rxAAD(orderID, customerID))
 	if err != nil {
 		return nil, fmt.Errorf("prescription of order %d cannot be decrypted: wrong key file?", orderID)

@@ -157,6 +157,10 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	s.setCookie(c, sessionCookie, token, int(orders.SessionTTL.Seconds()))
+	// A new CSRF seed with every sign-in: a seed planted or read before
+	// (a shared tablet, a cookie set by a neighbouring host) makes no
+	// token that works for the staff member now signed in.
+	s.setCookie(c, csrfCookie, randomID(), 0)
 	c.Redirect(http.StatusSeeOther, "/orders/new")
 }
 

@@ -151,6 +151,9 @@ func (c *client) signIn(s orders.Staff, pin string) {
 	if r.StatusCode != http.StatusSeeOther || c.cookies["cd_session"] == "" {
 		c.e.t.Fatalf("sign-in failed: %d %s", r.StatusCode, r.body)
 	}
+	// Follow the redirect as a browser does: the sign-in gave a new CSRF
+	// seed, and the next form carries its token.
+	c.get(r.Header.Get("Location"))
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }

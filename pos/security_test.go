@@ -277,3 +277,32 @@ func TestOversizedAndMalformedBodies(t *testing.T) {
 		t.Errorf("3 MB form: %d", r.StatusCode)
 	}
 }
+
+// Signing in gives a new CSRF seed (issue 15, point 10): a token made from
+// a seed that existed before the sign-in (read off a shared tablet, or a
+// cookie planted by a neighbouring host) is refused afterwards.
+func TestCSRFSeedRotatedAtSignIn(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.get("/login")
+	oldSeed, oldToken := c.cookies["cd_csrf"], c.csrf
+	if oldSeed == "" || oldToken == "" {
+		t.Fatal("the login page set no CSRF seed")
+	}
+	r := c.post("/login", url.Values{"staff_id": {itoa(e.counter.ID)}, "pin": {"4711"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.StatusCode)
+	}
+	if c.cookies["cd_csrf"] == "" || c.cookies["cd_csrf"] == oldSeed {
+		t.Fatalf("seed after sign-in %q, before %q: not rotated", c.cookies["cd_csrf"], oldSeed)
+	}
+	if r := c.post("/logout", url.Values{"csrf": {oldToken}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("a post with the token of the old seed: %d, want 403", r.StatusCode)
+	}
+	if r := c.get("/orders/new"); r.StatusCode != http.StatusOK {
+		t.Fatalf("still signed in? %d", r.StatusCode)
+	}
+	if r := c.post("/logout", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a post with the new token: %d", r.StatusCode)
+	}
+}
