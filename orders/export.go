@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"database/sql/driver"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -76,12 +77,40 @@ type ExportRetention struct {
 }
 
 // Export gathers everything held about a customer.
+//
+// It is one read transaction (Art. 15(3) GDPR: one copy of the data): in
+// WAL mode the first read fixes the snapshot, so an order placed or a
+// consent withdrawn while the export runs is either wholly in it or not
+// at all, never in the events but not the states.
 func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
-	cust, err := getCustomer(ctx, db.sql, customerID)
+	//
+	// BEGIN DEFERRED by hand on one connection: BeginTx would issue BEGIN
+	// IMMEDIATE (the DSN's _txlock) and hold up every writer meanwhile.
+	conn, err := db.sql.Conn(ctx)
 	if err != nil {
 		return Export{}, err
 	}
-	ctrl, err := consent.LoadController(ctx, db.sql)
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
+		return Export{}, err
+	}
+	// Read only, so nothing to commit; ended even when ctx has. A
+	// connection whose ROLLBACK failed is thrown away, not pooled while
+	// still inside the transaction.
+	defer func() {
+		if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return db.exportIn(ctx, conn, customerID)
+}
+
+func (db *DB) exportIn(ctx context.Context, q consent.Querier, customerID int64) (Export, error) {
+	cust, err := getCustomer(ctx, q, customerID)
+	if err != nil {
+		return Export{}, err
+	}
+	ctrl, err := consent.LoadController(ctx, q)
 	if err != nil {
 		return Export{}, err
 	}
@@ -90,24 +119,24 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		Retention:  ExportRetention{OrderYears: ctrl.OrderRetention(), OrderRule: keptReason, PrescriptionYears: ctrl.RxRetention()},
 		Orders:     []ExportOrder{}, Mails: []ExportMail{}}
 
-	list, err := db.CustomerOrders(ctx, customerID)
+	list, err := customerOrdersIn(ctx, q, customerID)
 	if err != nil {
 		return Export{}, err
 	}
 	for _, o := range list {
 		eo := ExportOrder{Order: o, KeptUntil: consent.RetainUntil(o.CreatedAt, ctrl.OrderRetentionFor(o.DepositCents)).Format("2006-01-02")}
-		if err := db.sql.QueryRowContext(ctx, `SELECT ready_at, billing_name, billing_address FROM orders WHERE id = ?`, o.ID).
+		if err := q.QueryRowContext(ctx, `SELECT ready_at, billing_name, billing_address FROM orders WHERE id = ?`, o.ID).
 			Scan(&eo.ReadyAt, &eo.BillingName, &eo.BillingAddress); err != nil {
 			return Export{}, err
 		}
 		if o.HasPrescription {
-			rx, err := db.Prescription(ctx, o.ID)
+			rx, err := db.prescriptionIn(ctx, q, o.ID)
 			if err != nil {
 				return Export{}, err
 			}
 			if rx != nil {
 				ep := ExportPrescription{Values: *rx}
-				if err := db.sql.QueryRowContext(ctx, `SELECT legal_basis, created_at FROM prescriptions WHERE order_id = ?`, o.ID).
+				if err := q.QueryRowContext(ctx, `SELECT legal_basis, created_at FROM prescriptions WHERE order_id = ?`, o.ID).
 					Scan(&ep.LegalBasis, &ep.CreatedAt); err != nil {
 					return Export{}, err
 				}
@@ -119,7 +148,7 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		x.Orders = append(x.Orders, eo)
 	}
 
-	events, err := consent.Events(ctx, db.sql, customerID)
+	events, err := consent.Events(ctx, q, customerID)
 	if err != nil {
 		return Export{}, err
 	}
@@ -127,28 +156,28 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		events = []consent.Event{}
 	}
 	x.Consents = ExportConsents{States: consent.Derive(events), Events: events}
-	if x.Notices, err = db.NoticesOf(ctx, events); err != nil {
+	if x.Notices, err = noticesIn(ctx, q, events); err != nil {
 		return Export{}, err
 	}
 
-	mails, err := followup.List(ctx, db.sql, followup.Filter{CustomerID: customerID, Limit: 1000})
+	mails, err := followup.List(ctx, q, followup.Filter{CustomerID: customerID, Limit: 1000})
 	if err != nil {
 		return Export{}, err
 	}
 	for i := len(mails) - 1; i >= 0; i-- { // oldest first
-		m, err := followup.Get(ctx, db.sql, mails[i].ID)
+		m, err := followup.Get(ctx, q, mails[i].ID)
 		if err != nil {
 			return Export{}, err
 		}
 		x.Mails = append(x.Mails, ExportMail{Mail: m, Message: string(m.Raw)})
 	}
-	if x.Documents, err = db.Documents(ctx, customerID, true); err != nil {
+	if x.Documents, err = documentsIn(ctx, q, customerID, true); err != nil {
 		return Export{}, err
 	}
-	if x.Changes, err = db.Changes(ctx, customerID); err != nil {
+	if x.Changes, err = changesIn(ctx, q, customerID); err != nil {
 		return Export{}, err
 	}
-	if x.AccessLog, err = db.AuditLog(ctx, AuditFilter{CustomerID: customerID, Limit: 1000}); err != nil {
+	if x.AccessLog, err = auditLogIn(ctx, q, AuditFilter{CustomerID: customerID, Limit: 1000}); err != nil {
 		return Export{}, err
 	}
 	return x, nil
@@ -157,6 +186,10 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 // NoticesOf returns each notice version the events refer to, once, in
 // the order they first appear: the texts the customer agreed to.
 func (db *DB) NoticesOf(ctx context.Context, events []consent.Event) ([]consent.NoticeVersion, error) {
+	return noticesIn(ctx, db.sql, events)
+}
+
+func noticesIn(ctx context.Context, q consent.Querier, events []consent.Event) ([]consent.NoticeVersion, error) {
 	out := []consent.NoticeVersion{}
 	seen := map[string]bool{}
 	for _, e := range events {
@@ -164,7 +197,7 @@ func (db *DB) NoticesOf(ctx context.Context, events []consent.Event) ([]consent.
 			continue
 		}
 		seen[e.NoticeVersionID] = true
-		n, err := consent.Notice(ctx, db.sql, e.NoticeVersionID)
+		n, err := consent.Notice(ctx, q, e.NoticeVersionID)
 		if err != nil {
 			return nil, err
 		}

@@ -116,9 +116,13 @@ func (db *DB) insertPrescription(ctx context.Context, tx *sql.Tx, orderID, custo
 // Prescription decrypts the prescription of an order. The caller is a
 // signed-in staff member; the web layer logs the access.
 func (db *DB) Prescription(ctx context.Context, orderID int64) (*Prescription, error) {
+	return db.prescriptionIn(ctx, db.sql, orderID)
+}
+
+func (db *DB) prescriptionIn(ctx context.Context, q consent.Querier, orderID int64) (*Prescription, error) {
 	var customerID int64
 	var nonce, sealed []byte
-	err := db.sql.QueryRowContext(ctx, `SELECT customer_id, nonce, ciphertext FROM prescriptions WHERE order_id = ?`, orderID).Scan(&customerID, &nonce, &sealed)
+	err := q.QueryRowContext(ctx, `SELECT customer_id, nonce, ciphertext FROM prescriptions WHERE order_id = ?`, orderID).Scan(&customerID, &nonce, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

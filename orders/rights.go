@@ -158,7 +158,11 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 
 // Changes returns the change log of a customer, oldest first.
 func (db *DB) Changes(ctx context.Context, customerID int64) ([]Change, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT c.id, c.customer_id, COALESCE(c.staff_id, 0), COALESCE(s.name, ''), c.field, c.old_value, c.new_value, c.created_at
+	return changesIn(ctx, db.sql, customerID)
+}
+
+func changesIn(ctx context.Context, q consent.Querier, customerID int64) ([]Change, error) {
+	rows, err := q.QueryContext(ctx, `SELECT c.id, c.customer_id, COALESCE(c.staff_id, 0), COALESCE(s.name, ''), c.field, c.old_value, c.new_value, c.created_at
 		FROM customer_changes c LEFT JOIN staff s ON s.id = c.staff_id WHERE c.customer_id = ? ORDER BY c.id`, customerID)
 	if err != nil {
 		return nil, err
@@ -232,10 +236,14 @@ type AuditFilter struct {
 
 // AuditLog returns audit entries, newest first.
 func (db *DB) AuditLog(ctx context.Context, f AuditFilter) ([]Access, error) {
+	return auditLogIn(ctx, db.sql, f)
+}
+
+func auditLogIn(ctx context.Context, q consent.Querier, f AuditFilter) ([]Access, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 200
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT a.id, COALESCE(a.staff_id, 0), COALESCE(s.name, ''), COALESCE(a.api_token_id, 0), COALESCE(t.name, ''),
+	rows, err := q.QueryContext(ctx, `SELECT a.id, COALESCE(a.staff_id, 0), COALESCE(s.name, ''), COALESCE(a.api_token_id, 0), COALESCE(t.name, ''),
 			a.action, COALESCE(a.customer_id, 0), a.detail, a.created_at
 		FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id LEFT JOIN api_tokens t ON t.id = a.api_token_id
 		WHERE (? = 0 OR a.customer_id = ?) AND (? = 0 OR a.staff_id = ?) ORDER BY a.id DESC LIMIT ?`,
@@ -270,7 +278,11 @@ type Document struct {
 
 // Documents returns a customer's documents; withData loads the bytes.
 func (db *DB) Documents(ctx context.Context, customerID int64, withData bool) ([]Document, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT d.id, d.customer_id, COALESCE(d.order_id, 0), COALESCE(o.number, ''), d.kind, d.mime, d.sha256, d.created_at,
+	return documentsIn(ctx, db.sql, customerID, withData)
+}
+
+func documentsIn(ctx context.Context, q consent.Querier, customerID int64, withData bool) ([]Document, error) {
+	rows, err := q.QueryContext(ctx, `SELECT d.id, d.customer_id, COALESCE(d.order_id, 0), COALESCE(o.number, ''), d.kind, d.mime, d.sha256, d.created_at,
 			CASE WHEN ? THEN d.data ELSE x'' END
 		FROM documents d LEFT JOIN orders o ON o.id = d.order_id WHERE d.customer_id = ? ORDER BY d.id`, withData, customerID)
 	if err != nil {
@@ -305,7 +317,11 @@ func (db *DB) Document(ctx context.Context, id int64) (Document, error) {
 
 // CustomerOrders returns a customer's orders, newest first.
 func (db *DB) CustomerOrders(ctx context.Context, customerID int64) ([]Order, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC`, customerID)
+	return customerOrdersIn(ctx, db.sql, customerID)
+}
+
+func customerOrdersIn(ctx context.Context, q consent.Querier, customerID int64) ([]Order, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC`, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +340,7 @@ func (db *DB) CustomerOrders(ctx context.Context, customerID int64) ([]Order, er
 	}
 	out := make([]Order, 0, len(ids))
 	for _, id := range ids {
-		o, err := getOrder(ctx, db.sql, id)
+		o, err := getOrder(ctx, q, id)
 		if err != nil {
 			return nil, err
 		}
