@@ -369,25 +369,36 @@ func housekeeping(ctx context.Context, db *orders.DB) {
 }
 
 // listenAndServe runs the servers until ctx ends, then lets requests in
-// flight finish before the database closes.
+// flight finish before the database closes. Every address is bound before
+// any server starts: if the public listener cannot start, the counter's
+// is closed again and the command fails, rather than running half a
+// server whose customer links lead nowhere. A server that stops with an
+// error takes the others down with it, for the same reason.
 func listenAndServe(ctx context.Context, servers []*http.Server, addrs []string, stdout io.Writer) error {
-	errs := make(chan error, len(servers))
-	for i, s := range servers {
+	lns := make([]net.Listener, 0, len(servers))
+	for i := range servers {
 		ln, err := net.Listen("tcp", addrs[i])
 		if err != nil {
-			return err
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", addrs[i], err)
 		}
-		fmt.Fprintf(stdout, "ConsentDesk listening on http://%s\n", ln.Addr())
+		lns = append(lns, ln)
+	}
+	errs := make(chan error, len(servers))
+	for i, s := range servers {
+		fmt.Fprintf(stdout, "ConsentDesk listening on http://%s\n", lns[i].Addr())
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs <- err
 			}
-		}(s, ln)
+		}(s, lns[i])
 	}
+	var failed error
 	select {
 	case <-ctx.Done():
-	case err := <-errs:
-		return err
+	case failed = <-errs:
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -395,6 +406,9 @@ func listenAndServe(ctx context.Context, servers []*http.Server, addrs []string,
 		if err := s.Shutdown(shutdown); err != nil {
 			slog.Error("shutdown", "err", err)
 		}
+	}
+	if failed != nil {
+		return failed
 	}
 	slog.Info("stopped")
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,4 +237,36 @@ func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("files created: %v", entries)
 	}
+}
+
+// When the public listener cannot start, serve fails and the counter's
+// listener is closed again (issue 15, point 10: a failed start of the
+// second listener left the first one running).
+func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counterAddr := free.Addr().String()
+	free.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err = Run(ctx, []string{"serve", "--db", filepath.Join(t.TempDir(), "s.db"), "--addr", counterAddr, "--public-addr", taken.Addr().String()}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("serve with the public address taken: %v, want an error naming it", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("serve ran until the test's deadline instead of failing")
+	}
+	ln, err := net.Listen("tcp", counterAddr)
+	if err != nil {
+		t.Fatalf("the counter's address is still held after the failed start: %v", err)
+	}
+	ln.Close()
 }
