@@ -3,6 +3,7 @@ package pos
 import (
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -311,11 +312,22 @@ func (s *Server) confirmSubmit(c *gin.Context) {
 // rateLimit allows each client address a burst of 20 requests and then
 // one every 3 seconds on the public pages (GDPR Art. 32): tokens are not
 // guessable, but nobody should be able to try.
+//
+// The table of clients is bounded: idle clients are swept once a minute
+// (a sweep is one pass, paid by the first request after the minute), an
+// IPv6 client counts by its /64, which is what one line at home or one
+// server gets, and when maxClients are active at once every further
+// address shares one overflow limiter, so a flood from many addresses is
+// throttled as one client and the map does not grow.
 type rateLimit struct {
-	mu      sync.Mutex
-	clients map[string]*client
-	every   time.Duration // one more request per this long
-	burst   int
+	mu         sync.Mutex
+	clients    map[string]*client
+	overflow   *rate.Limiter
+	every      time.Duration // one more request per this long
+	burst      int
+	maxClients int
+	swept      time.Time
+	now        func() time.Time
 }
 
 type client struct {
@@ -326,27 +338,53 @@ type client struct {
 func newRateLimit() *rateLimit { return newRateLimitOf(3*time.Second, 20) }
 
 func newRateLimitOf(every time.Duration, burst int) *rateLimit {
-	return &rateLimit{clients: map[string]*client{}, every: every, burst: burst}
+	return &rateLimit{clients: map[string]*client{}, every: every, burst: burst, maxClients: 10000,
+		overflow: rate.NewLimiter(rate.Every(every), burst), now: time.Now}
+}
+
+// idleAfter is how long a client is kept after its last request: long
+// enough that its bucket would have filled up again.
+func (r *rateLimit) idleAfter() time.Duration {
+	return max(time.Duration(r.burst)*r.every, time.Minute)
+}
+
+// clientKey is the address a limit counts: IPv4 as it is, IPv6 by its /64.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func (r *rateLimit) allow(ip string) bool {
+	key := clientKey(ip)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
-	if len(r.clients) > 10000 {
+	now := r.now()
+	if now.Sub(r.swept) >= time.Minute {
+		r.swept = now
 		for k, c := range r.clients {
-			if now.Sub(c.seen) > 10*time.Minute {
+			if now.Sub(c.seen) > r.idleAfter() {
 				delete(r.clients, k)
 			}
 		}
 	}
-	c, ok := r.clients[ip]
+	c, ok := r.clients[key]
 	if !ok {
+		if len(r.clients) >= r.maxClients {
+			return r.overflow.AllowN(now, 1)
+		}
 		c = &client{lim: rate.NewLimiter(rate.Every(r.every), r.burst)}
-		r.clients[ip] = c
+		r.clients[key] = c
 	}
 	c.seen = now
-	return c.lim.Allow()
+	return c.lim.AllowN(now, 1)
 }
 
 func (s *Server) limitPublic(c *gin.Context) {
