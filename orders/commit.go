@@ -37,7 +37,22 @@ type job struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx, now time.Time) error
 	done chan result
+	// state decides, once, between the committer starting the job and
+	// its caller giving up on it while it is still queued.
+	state atomic.Int32
 }
+
+const (
+	jobQueued int32 = iota
+	jobStarted
+	jobCancelled
+)
+
+// start claims the job for the committer; false if its caller gave up.
+func (j *job) start() bool { return j.state.CompareAndSwap(jobQueued, jobStarted) }
+
+// cancel withdraws the job from the queue; false if it has started.
+func (j *job) cancel() bool { return j.state.CompareAndSwap(jobQueued, jobCancelled) }
 
 type result struct {
 	err   error
@@ -94,6 +109,14 @@ func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, n
 	var r result
 	select {
 	case r = <-j.done:
+	case <-ctx.Done():
+		// Still waiting in the queue: the job is withdrawn and never
+		// runs. Already started: it runs to its end (see above), and
+		// the caller hears how it ended.
+		if j.cancel() {
+			return ctx.Err()
+		}
+		r = <-j.done
 	case <-db.commit.stopped:
 		// The committer answers every job it took before it stops; a
 		// job still in the channel was never started.
@@ -146,8 +169,13 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	live := batch[:0:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.done <- result{err: err}
+			if j.cancel() {
+				j.done <- result{err: err}
+			}
 			continue
+		}
+		if j.state.Load() == jobCancelled {
+			continue // its caller has already returned
 		}
 		live = append(live, j)
 	}
@@ -166,11 +194,16 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	var ran []*job // jobs whose writes are in the transaction
 	broken := error(nil)
 	for i, j := range live {
+		if !j.start() {
+			continue // withdrawn by its caller since the batch was formed
+		}
 		if !alone {
 			if _, err := tx.ExecContext(bg, `SAVEPOINT use_case`); err != nil {
 				// Not requeued: the same failure would come back forever.
-				for _, j := range live[i:] {
-					j.done <- result{err: fmt.Errorf("begin: %w", err)}
+				for k, j := range live[i:] {
+					if k == 0 || j.start() { // the others' callers may have gone
+						j.done <- result{err: fmt.Errorf("begin: %w", err)}
+					}
 				}
 				broken = err
 				break

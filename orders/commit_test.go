@@ -342,3 +342,41 @@ func TestTxCancelledWhileRunningFinishes(t *testing.T) {
 		t.Errorf("rows %q", got)
 	}
 }
+
+// A caller whose context ends while its use case is still queued hears
+// so at once, not after the use cases ahead of it, and the use case never
+// runs (issue 15, point 10: Tx ignored the context once the job was
+// queued, although its doc says the context bounds the wait).
+func TestTxCancelledWhileQueuedReturnsAtOnce(t *testing.T) {
+	db := openCommitDB(t)
+	release := hold(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	ranFlag := make(chan struct{}, 1)
+	out := submit(db, ctx, func(tx *sql.Tx) error { ranFlag <- struct{}{}; return insert("x")(tx) })
+	after := submit(db, context.Background(), insert("y"))
+	queued(t, db, 2)
+	cancel()
+	select {
+	case o := <-out:
+		if !errors.Is(o.err, context.Canceled) {
+			t.Errorf("withdrawn use case: %+v", o)
+		}
+	case <-time.After(10 * time.Second):
+		release() // or the database's cleanup waits for the gate forever
+		t.Fatal("Tx waited for the use case ahead although its context ended")
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-after; o.err != nil || o.panic != nil {
+		t.Fatalf("the use case queued behind: %+v", o)
+	}
+	select {
+	case <-ranFlag:
+		t.Error("the withdrawn use case ran")
+	default:
+	}
+	if got := rows(t, db); got != "gate,y" {
+		t.Errorf("rows %q, want gate,y", got)
+	}
+}
