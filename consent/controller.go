@@ -189,11 +189,13 @@ func (c Controller) RenewalOn() bool { return c.Renewal() > 0 }
 // Day in Berlin is stored as 23:30 UTC of the old year, and belongs to the
 // new one.
 func RetainUntil(t time.Time, years int) time.Time {
-	return time.Date(t.In(storeZone).Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
+	return time.Date(t.In(Berlin).Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
 }
 
-// storeZone is the time zone of German stores; tzdata is embedded.
-var storeZone = func() *time.Location {
+// Berlin is the stores' time zone: calendar years, days and appointments
+// are counted in it. time/tzdata is embedded, for store PCs on Windows
+// that have no zone database; orders and followup use this one value.
+var Berlin = func() *time.Location {
 	l, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		panic(err)

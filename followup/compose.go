@@ -13,7 +13,6 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
-	_ "time/tzdata" // store PCs on Windows have no zone database
 
 	ics "github.com/arran4/golang-ical"
 	"github.com/consentdesk/consentdesk/assets"

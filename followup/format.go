@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
 )
 
 // berlin is the stores' time zone: appointments are shown in local time.
-var berlin = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		panic(err) // time/tzdata is embedded
-	}
-	return loc
-}()
+var berlin = consent.Berlin
 
 var (
 	weekdaysDE = []string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-	_ "time/tzdata" // store PCs on Windows have no zone database
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -153,13 +152,7 @@ type Dashboard struct {
 }
 
 // Berlin is the store's time zone, for "today" and weeks.
-var Berlin = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		panic(err) // time/tzdata is embedded
-	}
-	return l
-}()
+var Berlin = consent.Berlin
 
 // DashboardData gathers the overview. weeks is how many weeks the chart
 // shows, ending with the current one.
