@@ -75,6 +75,11 @@ type Controller struct {
 	// dashboard (EDPB 05/2020); 0, the default, means off: consent does
 	// not expire with time (BGH III ZR 196/17).
 	RenewalMonths int `json:"renewal_months,omitempty"`
+	// LoginStaffList shows the staff's names to choose from on the
+	// sign-in screen. Off, the default, asks for the name instead: the
+	// screen is reachable from anywhere on the store's network, and a list
+	// tells a stranger whose account to guess (attack test).
+	LoginStaffList bool `json:"login_staff_list,omitempty"`
 
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`

@@ -702,3 +702,118 @@ func TestRenewalRemindersOffByDefault_BGH_III_ZR_196_17(t *testing.T) {
 		t.Errorf("switched on: %d flagged", len(d.Renewal))
 	}
 }
+
+// API tokens have a life cycle (issue 15 point 8): a scope, an optional
+// expiry, revocation by name, and the last use recorded.
+func TestAPITokenLifeCycle(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+
+	erp, err := db.CreateAPIToken(ctx, "ERP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.APIToken(ctx, erp)
+	if err != nil || c.Scope != orders.ScopeOrders || c.Name != "ERP" {
+		t.Fatalf("default token: %+v %v", c, err)
+	}
+	if _, err := db.CreateAPIToken(ctx, "ERP"); consent.ErrorCode(err) != consent.Conflict {
+		t.Errorf("a second working token of the same name: %v", err)
+	}
+	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("unknown scope: %v", err)
+	}
+	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Expires: now.Add(-time.Hour)}); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("expiry in the past: %v", err)
+	}
+	dpo, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "DSB", Scope: orders.ScopeAdmin, Expires: now.Add(90 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := db.APIToken(ctx, dpo); err != nil || c.Scope != orders.ScopeAdmin {
+		t.Fatalf("admin token: %+v %v", c, err)
+	}
+
+	// Last use: written on first use, then at most once a minute.
+	list, _ := db.APITokens(ctx)
+	if len(list) != 2 || !list[0].LastUsed.Equal(now) || !list[1].Expires.Equal(now.Add(90*24*time.Hour)) {
+		t.Fatalf("list: %+v", list)
+	}
+	now = now.Add(30 * time.Second)
+	db.APIToken(ctx, erp)
+	if list, _ := db.APITokens(ctx); !list[0].LastUsed.Equal(now.Add(-30 * time.Second)) {
+		t.Errorf("last use rewritten within the minute: %v", list[0].LastUsed)
+	}
+	now = now.Add(time.Minute)
+	db.APIToken(ctx, erp)
+	if list, _ := db.APITokens(ctx); !list[0].LastUsed.Equal(now) {
+		t.Errorf("last use not recorded after a minute: %v", list[0].LastUsed)
+	}
+
+	// Expiry.
+	now = now.Add(91 * 24 * time.Hour)
+	if _, err := db.APIToken(ctx, dpo); consent.ErrorCode(err) != consent.Denied || err.(*consent.Error).Key != "err.token_expired" {
+		t.Errorf("expired token: %v", err)
+	}
+	// Revocation: by name, at once; a typo is an error.
+	if _, err := db.RevokeAPIToken(ctx, "ERPP"); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if n, err := db.RevokeAPIToken(ctx, "ERP"); err != nil || n != 1 {
+		t.Fatalf("revoke: %d %v", n, err)
+	}
+	if _, err := db.APIToken(ctx, erp); consent.ErrorCode(err) != consent.Denied {
+		t.Errorf("revoked token works: %v", err)
+	}
+	if _, err := db.RevokeAPIToken(ctx, "ERP"); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("revoking twice: %v", err)
+	}
+	// The name is free again for a new token.
+	if _, err := db.CreateAPIToken(ctx, "ERP"); err != nil {
+		t.Errorf("new token after revocation: %v", err)
+	}
+}
+
+// Wrong PINs lock the client they came from, not the account for
+// everyone (issue 15 point 3); the account locks after many from several
+// clients, and Unlock lifts every lock.
+func TestLockoutPerClient(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	boss, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(client, pin string) error {
+		_, _, err := db.SignInAs(ctx, orders.Login{Name: "max", PIN: pin, Client: client})
+		return err
+	}
+	for i := 0; i < orders.MaxPINTries; i++ {
+		try("10.0.0.66", "000000")
+	}
+	if err := try("10.0.0.66", "864297"); consent.ErrorCode(err) != consent.Locked {
+		t.Errorf("the guessing client is not locked: %v", err)
+	}
+	if err := try("10.0.0.20", "864297"); err != nil {
+		t.Errorf("the tablet is locked out by another client's guesses: %v", err)
+	}
+	for c := 0; c < orders.AccountMaxPINTries/orders.MaxPINTries+1; c++ {
+		for i := 0; i < orders.MaxPINTries; i++ {
+			try(fmt.Sprintf("10.0.1.%d", c), "000000")
+		}
+	}
+	if err := try("10.0.0.20", "864297"); consent.ErrorCode(err) != consent.Locked {
+		t.Errorf("guesses from many clients do not lock the account: %v", err)
+	}
+	if err := db.Unlock(ctx, boss.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := try("10.0.0.66", "864297"); err != nil {
+		t.Errorf("after Unlock: %v", err)
+	}
+	if err := db.Unlock(ctx, 999); consent.ErrorCode(err) != consent.NotFound {
+		t.Errorf("unlock unknown: %v", err)
+	}
+}

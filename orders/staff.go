@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -30,6 +29,9 @@ type Staff struct {
 	Name     string `json:"name"`
 	Role     string `json:"role"`
 	Disabled bool   `json:"disabled"`
+	// LockedUntil is the latest running lockout of the account, from any
+	// client; zero when none runs (the manager's staff page).
+	LockedUntil time.Time `json:"-"`
 }
 
 // Lockout after repeated wrong PINs (GDPR Art. 32).
@@ -125,31 +127,69 @@ func (db *DB) StaffList(ctx context.Context) ([]Staff, error) {
 }
 
 func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled FROM staff `+where)
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled,
+		MAX(locked_until, COALESCE((SELECT MAX(locked_until) FROM pin_lockouts p WHERE p.staff_id = staff.id), '')) FROM staff `+where)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	now := db.Now()
 	out := []Staff{}
 	for rows.Next() {
 		var s Staff
-		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled); err != nil {
+		var locked string
+		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled, &locked); err != nil {
 			return nil, err
+		}
+		if t := parseStamp(locked); t.After(now) {
+			s.LockedUntil = t
 		}
 		out = append(out, s)
 	}
 	return out, rows.Err()
 }
 
-// SignIn checks a PIN and opens a session. It returns the cookie value,
-// which is stored only as a hash. After MaxPINTries wrong PINs the account
-// is locked for LockDuration; a locked account refuses even the right PIN.
+// Login is one sign-in attempt: the account by id or by name (the
+// sign-in screen shows names only where the store chooses so), the PIN,
+// the session's language and the client it came from.
+type Login struct {
+	StaffID int64
+	Name    string
+	PIN     string
+	Lang    string
+	// Client is the address the attempt came from (IPv6 by its /64):
+	// wrong PINs lock that client out of the account, not everyone.
+	Client string
+}
+
+// SignIn checks a PIN from the server's own console and opens a session;
+// see SignInAs.
 func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (string, Staff, error) {
-	s, err := db.checkPIN(ctx, staffID, pin)
+	return db.SignInAs(ctx, Login{StaffID: staffID, PIN: pin, Lang: lang, Client: "local"})
+}
+
+// SignInAs checks a PIN and opens a session. It returns the cookie value,
+// which is stored only as a hash. After MaxPINTries wrong PINs from one
+// client, that client is locked out of the account for LockDuration and
+// refused even the right PIN; after AccountMaxPINTries from all clients
+// together the account is locked until LockDuration passes or a manager
+// lifts it (Unlock). GDPR Art. 32.
+func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
+	id := in.StaffID
+	if id == 0 && strings.TrimSpace(in.Name) != "" {
+		// An unknown name costs what a wrong PIN costs and says the same:
+		// the sign-in screen tells nobody which names exist.
+		err := db.sql.QueryRowContext(ctx, `SELECT id FROM staff WHERE name = ? COLLATE NOCASE AND disabled = 0`, strings.TrimSpace(in.Name)).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return "", Staff{}, err
+		}
+	}
+	s, err := db.checkPIN(ctx, id, in.PIN, in.Client)
 	if err != nil {
 		return "", Staff{}, err
 	}
 	token := randomToken()
+	lang := in.Lang
 	if lang != "en" {
 		lang = "de"
 	}
@@ -168,20 +208,29 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 	return token, s, nil
 }
 
-// checkPIN checks a staff member's PIN, counting wrong ones: after
-// MaxPINTries the account is locked for LockDuration and refuses even the
-// right PIN. A right PIN resets the count.
-func (db *DB) checkPIN(ctx context.Context, staffID int64, pin string) (Staff, error) {
+// AccountMaxPINTries is how many wrong PINs, from all clients together,
+// lock the account itself. It is well above MaxPINTries, so that a
+// stranger on the store's network locks out only his own device, and it
+// still bounds the guesses that many devices together get.
+const AccountMaxPINTries = 20
+
+// checkPIN checks a staff member's PIN, counting wrong ones per client
+// and per account (see SignInAs). A right PIN resets both counts for the
+// client it came from.
+func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (Staff, error) {
 	var s Staff
 	var hash string
-	found, locked := false, false
+	found, locked, lockedAccount := false, false, false
+	if client == "" {
+		client = "local"
+	}
 	// One attempt is reserved and counted before the PIN is compared, in
 	// the same transaction as the lock decision: however many guesses
 	// arrive at once, at most MaxPINTries are compared between two locks
 	// (found: 64 parallel guesses got 32-66 compared).
 	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		var lockedUntil string
-		var failed int
+		var lockedUntil, clientLocked string
+		var failed, clientFailed int
 		err := tx.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
 			Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -191,15 +240,44 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin string) (Staff, e
 			return err
 		}
 		found = true
-		if t, err := time.Parse(time.RFC3339Nano, lockedUntil); err == nil && now.Before(t) {
+		err = tx.QueryRowContext(ctx, `SELECT failed_attempts, locked_until FROM pin_lockouts WHERE staff_id = ? AND client = ?`, s.ID, client).
+			Scan(&clientFailed, &clientLocked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if lockedAt(lockedUntil, now) || lockedAt(clientLocked, now) {
 			locked = true
 			return nil
 		}
-		if failed+1 >= MaxPINTries {
-			_, err = tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE id = ?`, Stamp(now.Add(LockDuration)), s.ID)
+		// A lock that has run out starts a fresh count.
+		if lockedUntil != "" {
+			failed = 0
+		}
+		if clientLocked != "" {
+			clientFailed = 0
+		}
+		clientLocked, lockedUntil = "", ""
+		if clientFailed+1 >= MaxPINTries {
+			clientFailed, clientLocked = 0, Stamp(now.Add(LockDuration))
+		} else {
+			clientFailed++
+		}
+		if failed+1 >= AccountMaxPINTries {
+			failed, lockedUntil, lockedAccount = 0, Stamp(now.Add(LockDuration)), true
+			slog.Warn("staff account locked after wrong PINs from several clients", "staff_id", s.ID)
+		} else {
+			failed++
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pin_lockouts (staff_id, client, failed_attempts, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (staff_id, client) DO UPDATE SET failed_attempts = excluded.failed_attempts, locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
+			s.ID, client, clientFailed, clientLocked, Stamp(now)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = ? WHERE id = ?`, failed+1, s.ID)
+		// Rows of clients that have been quiet for a day are forgotten.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE updated_at < ?`, Stamp(now.Add(-24*time.Hour))); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = ?, locked_until = ? WHERE id = ?`, failed, lockedUntil, s.ID)
 		return err
 	})
 	if err != nil {
@@ -216,15 +294,59 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin string) (Staff, e
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
 		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
 	}
-	// The right PIN: the count starts again, and a lock that this very
-	// attempt's reservation set is lifted.
+	// The right PIN: this client's count starts again (and a lock that
+	// this very attempt's reservation set is lifted), and the attempt's
+	// own reservation is given back to the account. Counts from other
+	// clients stay: a guesser elsewhere is not let off by the owner's
+	// sign-in.
 	if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ? AND client = ?`, s.ID, client); err != nil {
+			return err
+		}
+		if lockedAccount {
+			_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = MAX(failed_attempts - 1, 0) WHERE id = ?`, s.ID)
 		return err
 	}); err != nil {
 		return Staff{}, err
 	}
 	return s, nil
+}
+
+func lockedAt(until string, now time.Time) bool {
+	t, err := time.Parse(time.RFC3339Nano, until)
+	return err == nil && now.Before(t)
+}
+
+// Unlock lifts every lockout of a staff member, per client and for the
+// account: another manager's way back for a colleague locked out by
+// someone guessing (`consentdesk staff unlock`, the staff page).
+func (db *DB) Unlock(ctx context.Context, id int64) error {
+	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return consent.Errorf(consent.NotFound, "err.staff_not_found")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ?`, id)
+		return err
+	})
+}
+
+// StaffByName finds a staff member by name (case-insensitive), for the
+// command line.
+func (db *DB) StaffByName(ctx context.Context, name string) (Staff, error) {
+	var s Staff
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, disabled FROM staff WHERE name = ? COLLATE NOCASE`, strings.TrimSpace(name)).
+		Scan(&s.ID, &s.Name, &s.Role, &s.Disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Staff{}, consent.Errorf(consent.NotFound, "err.staff_not_found")
+	}
+	return s, err
 }
 
 // Session is a signed-in staff member.
@@ -273,12 +395,12 @@ func (db *DB) SetHandOver(ctx context.Context, token, state string) error {
 // UnlockHandOver takes the tablet back: the PIN of the session's staff
 // member, counted like a sign-in (wrong PINs lock the account). It returns
 // the state the session was in.
-func (db *DB) UnlockHandOver(ctx context.Context, token, pin string) (string, error) {
+func (db *DB) UnlockHandOver(ctx context.Context, token, pin, client string) (string, error) {
 	sess, err := db.Session(ctx, token)
 	if err != nil {
 		return "", err
 	}
-	if _, err := db.checkPIN(ctx, sess.Staff.ID, pin); err != nil {
+	if _, err := db.checkPIN(ctx, sess.Staff.ID, pin, client); err != nil {
 		return "", err
 	}
 	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
@@ -298,40 +420,175 @@ func (db *DB) SignOut(ctx context.Context, token string) error {
 	return err
 }
 
-// CreateAPIToken makes a bearer token for another program and returns it;
-// only its hash is stored.
+// API token scopes (API.md): ScopeOrders creates and reads orders and
+// reads consents; ScopeAdmin may do everything, erasure and exports
+// included. An ERP that only sends orders cannot erase customers
+// (GDPR Art. 25(2), Art. 32: no more access than the purpose needs).
+const (
+	ScopeOrders = "orders"
+	ScopeAdmin  = "admin"
+)
+
+// lastUseEvery is how often a token's last use is written: once a
+// minute is exact enough to find a forgotten token, and a busy ERP does
+// not turn every request into a disk write.
+const lastUseEvery = time.Minute
+
+// NewAPIToken describes a token to create.
+type NewAPIToken struct {
+	Name  string
+	Scope string // ScopeOrders when empty
+	// Expires is when the token stops working; zero means never.
+	Expires time.Time
+}
+
+// CreateAPIToken makes a bearer token for another program with the
+// orders scope and no expiry; see CreateAPITokenWith.
 func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
+	return db.CreateAPITokenWith(ctx, NewAPIToken{Name: name})
+}
+
+// CreateAPITokenWith makes a bearer token and returns it; only its hash
+// is stored. The name must not be in use by another token that still
+// works: `token revoke --name` must hit the one meant.
+func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, error) {
 	f := consent.FieldErrors{}
-	name = cleanText(f, "name", name, 100)
+	name := cleanText(f, "name", in.Name, 100)
 	if name == "" {
 		f.Add("name", "err.required")
+	}
+	scope := in.Scope
+	if scope == "" {
+		scope = ScopeOrders
+	}
+	if scope != ScopeOrders && scope != ScopeAdmin {
+		f.Add("scope", "err.choice_invalid")
+	}
+	if !in.Expires.IsZero() && !in.Expires.After(db.Now()) {
+		f.Add("expires", "err.token_expiry_past")
 	}
 	if err := f.Err(); err != nil {
 		return "", err
 	}
+	expires := ""
+	if !in.Expires.IsZero() {
+		expires = Stamp(in.Expires)
+	}
 	token := "cdk_" + randomToken()
-	_, err := db.w.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)`, name, hashToken(token), Stamp(db.Now()))
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE name = ? AND revoked_at = '' AND (expires_at = '' OR expires_at > ?)`, name, Stamp(now)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.token_name_taken"}}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at, scope, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			name, hashToken(token), Stamp(now), scope, expires)
+		return err
+	})
 	if err != nil {
-		return "", fmt.Errorf("create api token: %w", err)
+		return "", err
 	}
 	return token, nil
 }
 
-// APIToken returns the program behind a valid bearer token.
+// APIToken returns the program behind a valid bearer token: not revoked,
+// not expired. It records the token's use, at most once a minute.
 func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
 	var a APIClient
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name FROM api_tokens WHERE token_hash = ?`, hashToken(token)).Scan(&a.ID, &a.Name)
-	if errors.Is(err, sql.ErrNoRows) {
+	var expires, revoked, lastUsed string
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, scope, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = ?`, hashToken(token)).
+		Scan(&a.ID, &a.Name, &a.Scope, &expires, &revoked, &lastUsed)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && revoked != "") {
 		return APIClient{}, consent.Errorf(consent.Denied, "err.token_invalid")
 	}
-	return a, err
+	if err != nil {
+		return APIClient{}, err
+	}
+	now := db.Now()
+	if expires != "" && !now.Before(parseStamp(expires)) {
+		return APIClient{}, consent.Errorf(consent.Denied, "err.token_expired")
+	}
+	if t, err := time.Parse(time.RFC3339Nano, lastUsed); err != nil || now.Sub(t) >= lastUseEvery {
+		if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, Stamp(now), a.ID)
+			return err
+		}); err != nil {
+			return APIClient{}, err
+		}
+	}
+	return a, nil
 }
 
 // APIClient is the program behind an API token: its id for the audit log,
-// its name for the consent ledger (actor api).
+// its name for the consent ledger (actor api), its scope for what it may
+// do.
 type APIClient struct {
-	ID   int64
-	Name string
+	ID    int64
+	Name  string
+	Scope string
+}
+
+// APITokenInfo is a token as `consentdesk token list` shows it; the
+// token itself is never stored and never shown again.
+type APITokenInfo struct {
+	ID       int64
+	Name     string
+	Scope    string
+	Created  time.Time
+	Expires  time.Time // zero: never
+	Revoked  time.Time // zero: not revoked
+	LastUsed time.Time // zero: never used
+}
+
+// APITokens lists every token, revoked and expired ones too, oldest
+// first.
+func (db *DB) APITokens(ctx context.Context) ([]APITokenInfo, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, scope, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []APITokenInfo{}
+	for rows.Next() {
+		var t APITokenInfo
+		var created, expires, revoked, used string
+		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &created, &expires, &revoked, &used); err != nil {
+			return nil, err
+		}
+		t.Created, t.Expires, t.Revoked, t.LastUsed = parseStamp(created), parseStamp(expires), parseStamp(revoked), parseStamp(used)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func parseStamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// RevokeAPIToken ends every working token of that name at once and
+// returns how many it ended; none is an error (a typo must not look like
+// success).
+func (db *DB) RevokeAPIToken(ctx context.Context, name string) (int, error) {
+	var n int64
+	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at = ''`, Stamp(now), strings.TrimSpace(name))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, consent.Errorf(consent.NotFound, "err.token_not_found")
+	}
+	slog.Info("api token revoked", "tokens", n)
+	return int(n), nil
 }
 
 var dummyHash = sync.OnceValue(func() []byte {
@@ -417,6 +674,9 @@ func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return consent.Errorf(consent.NotFound, "err.staff_not_found")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ?`, id); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE staff_id = ?`, id)
 		return err

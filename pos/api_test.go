@@ -36,9 +36,11 @@ type api struct {
 	token string
 }
 
+// newAPI is a program with an admin token: the tests below use every
+// endpoint. TestAPITokenScopes shows what an orders token may not do.
 func newAPI(t *testing.T) *api {
 	e := newEnv(t)
-	token, err := e.db.CreateAPIToken(context.Background(), "ERP")
+	token, err := e.db.CreateAPITokenWith(context.Background(), orders.NewAPIToken{Name: "ERP", Scope: orders.ScopeAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,5 +244,79 @@ func TestAPIGermanMessages(t *testing.T) {
 	res.Body.Close()
 	if e.Error.Fields["customer.email"] != "Keine gültige E-Mail-Adresse." {
 		t.Errorf("German message: %+v", e.Error)
+	}
+}
+
+// API tokens have scopes (issue 15 point 8): an ERP that only sends
+// orders cannot erase customers, export them or record consents; a
+// revoked or expired token gets 401.
+func TestAPITokenScopes(t *testing.T) {
+	admin := newAPI(t)
+	e := admin.e
+	ctx := context.Background()
+	tok, err := e.db.CreateAPIToken(ctx, "Kasse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	erp := &api{e: e, token: tok}
+	var created struct {
+		ID         int64 `json:"id"`
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := erp.call("POST", "/api/v1/orders", apiOrder, &created); st != http.StatusCreated {
+		t.Fatalf("orders token cannot create an order: %d", st)
+	}
+	id := itoa(created.CustomerID)
+	allowed := [][2]string{{"GET", "/api/v1/orders/" + itoa(created.ID)}, {"GET", "/api/v1/customers/" + id + "/consents"}}
+	for _, r := range allowed {
+		if st := erp.call(r[0], r[1], "", nil); st != http.StatusOK {
+			t.Errorf("orders token: %s %s: %d", r[0], r[1], st)
+		}
+	}
+	refused := [][3]string{
+		{"DELETE", "/api/v1/customers/" + id, ""},
+		{"GET", "/api/v1/customers/" + id + "/export", ""},
+		{"GET", "/api/v1/customers/" + id + "/proof.pdf", ""},
+		{"PATCH", "/api/v1/customers/" + id, `{"email": "neu@example.org"}`},
+		{"POST", "/api/v1/customers/" + id + "/consents", `{"mode": "tablet", "channels": {"sms": true}}`},
+		{"GET", "/api/v1/contactable", ""},
+		{"GET", "/api/v1/outbox", ""},
+		{"GET", "/api/v1/ledger/verify", ""},
+		{"GET", "/api/v1/breaches", ""},
+	}
+	for _, r := range refused {
+		var out apiErr
+		if st := erp.call(r[0], r[1], r[2], &out); st != http.StatusForbidden || out.Error.Code != "forbidden" {
+			t.Errorf("orders token: %s %s: %d %+v", r[0], r[1], st, out)
+		}
+	}
+	// Nothing changed: the customer is there, with the order's consents.
+	var consents struct {
+		Channels map[string]struct {
+			State string `json:"state"`
+		} `json:"channels"`
+	}
+	if st := admin.call("GET", "/api/v1/customers/"+id+"/consents", "", &consents); st != http.StatusOK || consents.Channels["post"].State != "granted" || consents.Channels["sms"].State == "granted" {
+		t.Errorf("after refused calls: %d %+v", st, consents)
+	}
+	if st := admin.call("DELETE", "/api/v1/customers/"+id, "", nil); st != http.StatusOK {
+		t.Errorf("admin token cannot erase: %d", st)
+	}
+
+	// Revoked and expired tokens stop working at once.
+	if _, err := e.db.RevokeAPIToken(ctx, "Kasse"); err != nil {
+		t.Fatal(err)
+	}
+	if st := erp.call("GET", "/api/v1/orders/"+itoa(created.ID), "", nil); st != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d", st)
+	}
+	soon, err := e.db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "Test", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	var out apiErr
+	if st := (&api{e: e, token: soon}).call("GET", "/api/v1/orders/"+itoa(created.ID), "", &out); st != http.StatusUnauthorized || !strings.Contains(out.Error.Message, "abgelaufen") && !strings.Contains(out.Error.Message, "expired") {
+		t.Errorf("expired token: %d %+v", st, out)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	sessionKey    = "consentdesk.session"
 	tokenKey      = "consentdesk.api_token"
 	tokenNameKey  = "consentdesk.api_token_name"
+	tokenScopeKey = "consentdesk.api_token_scope"
 )
 
 // setCookie sets an HttpOnly, SameSite=Strict cookie, Secure unless the
@@ -129,13 +130,30 @@ func staff(c *gin.Context) *orders.Staff {
 	return &orders.Staff{}
 }
 
+// loginView is the sign-in screen: the staff list where the store shows
+// it (Controller.LoginStaffList), else a name field with what was typed.
+type loginView struct {
+	List []orders.Staff
+	Name string
+}
+
+func (s *Server) loginData(c *gin.Context, name string) (loginView, error) {
+	ctx := c.Request.Context()
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil || !ctrl.LoginStaffList {
+		return loginView{Name: name}, err
+	}
+	list, err := s.db.StaffList(ctx)
+	return loginView{List: list}, err
+}
+
 func (s *Server) loginPage(c *gin.Context) {
-	list, err := s.db.StaffList(c.Request.Context())
+	data, err := s.loginData(c, "")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "login", view{Title: assets.T(s.lang(c), "title.login"), Data: list})
+	s.render(c, http.StatusOK, "login", view{Title: assets.T(s.lang(c), "title.login"), Data: data})
 }
 
 func (s *Server) login(c *gin.Context) {
@@ -145,15 +163,17 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	id, _ := strconv.ParseInt(c.PostForm("staff_id"), 10, 64)
-	token, _, err := s.db.SignIn(c.Request.Context(), id, c.PostForm("pin"), s.lang(c))
+	name := c.PostForm("name")
+	token, _, err := s.db.SignInAs(c.Request.Context(), orders.Login{StaffID: id, Name: name, PIN: c.PostForm("pin"),
+		Lang: s.lang(c), Client: clientKey(c.ClientIP())})
 	if err != nil {
-		list, lerr := s.db.StaffList(c.Request.Context())
+		data, lerr := s.loginData(c, name)
 		if lerr != nil {
 			s.fail(c, lerr)
 			return
 		}
 		lang := s.lang(c)
-		s.render(c, statusOf(err), "login", view{Title: assets.T(lang, "title.login"), Flash: message(lang, err), Data: list})
+		s.render(c, statusOf(err), "login", view{Title: assets.T(lang, "title.login"), Flash: message(lang, err), Data: data})
 		return
 	}
 	s.setCookie(c, sessionCookie, token, int(orders.SessionTTL.Seconds()))
@@ -220,7 +240,21 @@ func (s *Server) requireToken(c *gin.Context) {
 	}
 	c.Set(tokenKey, client.ID) // for the audit log
 	c.Set(tokenNameKey, client.Name)
+	c.Set(tokenScopeKey, client.Scope)
 	c.Next()
+}
+
+// requireScope lets through only tokens of that scope: an ERP that only
+// sends orders cannot erase customers or export their data.
+func (s *Server) requireScope(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.GetString(tokenScopeKey) != scope {
+			s.fail(c, consent.Errorf(forbidden, "err.token_scope"))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
 }
 
 // apiClient is the name of the API token of the request, "" for staff:

@@ -234,7 +234,7 @@ func (s *Server) renderStaff(c *gin.Context, status int, flash string, errs map[
 func (s *Server) staffPage(c *gin.Context) {
 	flash := ""
 	if d := c.Query("done"); d != "" {
-		flash = assets.T(s.lang(c), "staff.done_"+map[string]string{"added": "added", "disabled": "disabled", "enabled": "enabled", "pin": "pin"}[d])
+		flash = assets.T(s.lang(c), "staff.done_"+map[string]string{"added": "added", "disabled": "disabled", "enabled": "enabled", "pin": "pin", "unlocked": "unlocked"}[d])
 	}
 	s.renderStaff(c, http.StatusOK, flash, nil, nil)
 }
@@ -301,6 +301,24 @@ func (s *Server) staffResetPIN(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/staff?done=pin")
 }
 
+// staffUnlock lifts a colleague's lockouts: the way back for a manager
+// locked out by someone guessing at the PIN from another device.
+func (s *Server) staffUnlock(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.notFound(c)
+		return
+	}
+	if err := s.db.Unlock(c.Request.Context(), id); err != nil {
+		s.staffError(c, err, nil)
+		return
+	}
+	if !s.audit(c, orders.AuditStaff, 0, fmt.Sprintf("unlock %d", id)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff?done=unlocked")
+}
+
 type auditView struct {
 	Entries  []orders.Access
 	Details  []string // each entry's detail in words
@@ -342,7 +360,7 @@ func auditDetail(lang string, a orders.Access, staffNames map[int64]string) stri
 	id, _ := strconv.ParseInt(rest, 10, 64)
 	switch a.Action {
 	case orders.AuditStaff:
-		if name := staffNames[id]; name != "" && (word == "add" || word == "disable" || word == "enable" || word == "pin") {
+		if name := staffNames[id]; name != "" && (word == "add" || word == "disable" || word == "enable" || word == "pin" || word == "unlock") {
 			return assets.T(lang, "audit.staff."+word, name)
 		}
 	case orders.AuditView:

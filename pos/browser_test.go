@@ -405,7 +405,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 	b.open(tabletLandscape, "/login")
 	b.check(tabletLandscape, "login", "de")
 	b.keyboard("login")
-	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
 	b.submit("button[type=submit]")
 	if loc := b.location(); loc != "/orders/new" {
 		t.Fatalf("after sign-in at %s", loc)
@@ -602,7 +602,7 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 	b := newBrowser(t, e)
 	desktop := viewport{"desktop", 1280, 800}
 	b.open(desktop, "/login")
-	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.manager.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "864297"))
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.manager.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "864297"))
 	b.submit("button[type=submit]")
 	cid := itoa(p.Customer.ID)
 	for _, page := range []struct{ name, path string }{
@@ -655,7 +655,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
-	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
 	b.submit("button[type=submit]")
 	fill := func() {
 		b.open(tabletLandscape, "/orders/new")
@@ -743,7 +743,7 @@ func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
 	e := newEnv(t)
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
-	b.do(chromedp.SetValue(chromedp.CSS("#staff_id"), itoa(e.counter.ID)), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
 	b.submit("button[type=submit]")
 	b.open(tabletLandscape, "/orders/new")
 	for in, want := range map[string]string{"1.000": "1.000,00 €", "1.000,50": "1.000,50 €", "1000,50": "1.000,50 €", "1000.50": "1.000,50 €",

@@ -115,7 +115,7 @@ func (s *Server) customerLang(c *gin.Context, state string) string {
 // goes where the hand-over left off.
 func (s *Server) handbackSubmit(c *gin.Context) {
 	token, _ := c.Cookie(sessionCookie)
-	state, err := s.db.UnlockHandOver(c.Request.Context(), token, c.PostForm("pin"))
+	state, err := s.db.UnlockHandOver(c.Request.Context(), token, c.PostForm("pin"), clientKey(c.ClientIP()))
 	if err != nil {
 		if code := consent.ErrorCode(err); code == consent.Denied || code == consent.Locked {
 			s.renderHandback(c, http.StatusUnauthorized, message(s.lang(c), err))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,6 +75,9 @@ type client struct {
 	e       *env
 	cookies map[string]string
 	csrf    string
+	// from is the client's own address ("127.0.0.2"), for tests of what
+	// is counted per client; "" lets the system choose.
+	from string
 }
 
 func (e *env) client() *client { return &client{e: e, cookies: map[string]string{}} }
@@ -91,6 +95,12 @@ func (c *client) do(req *http.Request) resp {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if c.from != "" {
+		// Linux answers on all of 127.0.0.0/8: a second client on the same
+		// machine with an address of its own.
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}}
+		hc.Transport = &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	}
 	r, err := hc.Do(req)
 	if err != nil {
 		c.e.t.Fatal(err)

@@ -85,6 +85,8 @@ var funcs = template.FuncMap{
 		}
 		return t.Format("02.01.2006")
 	},
+	// clock shows a time of today in the store's zone, "14:05".
+	"clock":    func(t time.Time) string { return t.In(consent.Berlin).Format("15:04") },
 	"daylist":  func(v view, list []orders.DayOrder) dayList { return dayList{V: v, List: list} },
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },

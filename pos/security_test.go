@@ -2,6 +2,7 @@ package pos_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
 	"github.com/gin-gonic/gin"
 )
@@ -304,5 +306,114 @@ func TestCSRFSeedRotatedAtSignIn(t *testing.T) {
 	}
 	if r := c.post("/logout", url.Values{}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a post with the new token: %d", r.StatusCode)
+	}
+}
+
+// No lock-out of the manager from the shop floor (attack test, issue 15
+// point 3): a stranger on the store's network who guesses at the
+// manager's PIN locks out only his own device; the tablet still signs
+// in. Guesses from many devices lock the account itself, and another
+// manager lifts that. The sign-in screen names nobody unless the store
+// chooses to list its staff.
+func TestLockoutsPerClientAndAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	second, err := e.db.AddStaff(ctx, "Lea", "975318", orders.RoleManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	page := e.client().get("/login")
+	for _, name := range []string{e.counter.Name, e.manager.Name, second.Name} {
+		if strings.Contains(page.body, ">"+name+"<") {
+			t.Errorf("the sign-in page lists %q before sign-in", name)
+		}
+	}
+	if !strings.Contains(page.body, `id="name" name="name" autocomplete="username"`) {
+		t.Error("the sign-in page has no name field")
+	}
+
+	guess := func(from, name, pin string) resp {
+		c := e.client()
+		c.from = from
+		c.get("/login")
+		return c.post("/login", url.Values{"name": {name}, "pin": {pin}})
+	}
+	const locked = "Zu viele falsche Versuche"
+	for i := 0; i < orders.MaxPINTries; i++ {
+		if r := guess("127.0.0.2", "max", fmt.Sprintf("%06d", 530017+i)); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong PIN %d: %d", i, r.StatusCode)
+		}
+	}
+	if r := guess("127.0.0.2", "Max", "864297"); r.StatusCode != http.StatusTooManyRequests || !strings.Contains(r.body, locked) {
+		t.Errorf("the guessing device got in with the right PIN after five wrong: %d", r.StatusCode)
+	}
+	// The tablet: another client, the same account, the right PIN.
+	tablet := e.client()
+	tablet.from = "127.0.0.1"
+	tablet.get("/login")
+	if r := tablet.post("/login", url.Values{"name": {"Max"}, "pin": {"864297"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the manager is locked out at the tablet by a stranger's guesses: %d", r.StatusCode)
+	}
+
+	// Many devices: the account as a whole locks after AccountMaxPINTries.
+	n := 0
+	for d := 3; n < orders.AccountMaxPINTries; d++ {
+		for i := 0; i < orders.MaxPINTries && n < orders.AccountMaxPINTries; i++ {
+			guess(fmt.Sprintf("127.0.0.%d", d), "Max", fmt.Sprintf("%06d", 610000+n))
+			n++
+		}
+	}
+	if r := guess("127.0.0.1", "Max", "864297"); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("%d guesses from several devices did not lock the account: %d", n, r.StatusCode)
+	}
+	list, _ := e.db.AllStaff(ctx)
+	for _, s := range list {
+		if s.ID == e.manager.ID && s.LockedUntil.IsZero() {
+			t.Error("the staff list does not show the lock")
+		}
+	}
+	// The way back: another manager lifts it on the staff page.
+	lea := e.client()
+	lea.from = "127.0.0.9"
+	lea.signIn(second, "975318")
+	staffPage := lea.get("/staff")
+	if !strings.Contains(staffPage.body, fmt.Sprintf(`action="/staff/%d/unlock"`, e.manager.ID)) {
+		t.Error("the staff page offers no unlock for the locked manager")
+	}
+	if r := lea.post(fmt.Sprintf("/staff/%d/unlock", e.manager.ID), url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlock: %d %s", r.StatusCode, r.body)
+	}
+	if r := guess("127.0.0.2", "Max", "864297"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("after the unlock the manager still cannot sign in: %d", r.StatusCode)
+	}
+	// A counter member cannot unlock.
+	anna := e.client()
+	anna.signIn(e.counter, "4711")
+	if r := anna.post(fmt.Sprintf("/staff/%d/unlock", e.manager.ID), url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("counter staff unlocked: %d", r.StatusCode)
+	}
+	audit, _ := e.db.AuditLog(ctx, orders.AuditFilter{StaffID: second.ID})
+	found := false
+	for _, a := range audit {
+		found = found || (a.Action == orders.AuditStaff && a.Detail == fmt.Sprintf("unlock %d", e.manager.ID))
+	}
+	if !found {
+		t.Error("the unlock is not in the access log")
+	}
+
+	// An unknown name answers like a wrong PIN.
+	if r := guess("127.0.0.8", "Nobody", "864297"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unknown name: %d", r.StatusCode)
+	}
+	// Where the store chooses to list its staff, the list is there.
+	ctrl, _ := e.db.Controller(ctx)
+	ctrl.LoginStaffList = true
+	if _, err := e.db.SaveSettings(ctx, ctrl, e.manager.ID); err != nil {
+		t.Fatal(err)
+	}
+	page = e.client().get("/login")
+	if !strings.Contains(page.body, ">Max<") || !strings.Contains(page.body, `<option value="">`) {
+		t.Error("the chosen staff list is missing on the sign-in page")
 	}
 }

@@ -27,6 +27,7 @@ type settingsView struct {
 	HealthBasis string
 	PostBasis   string
 	DoubleOptIn bool
+	LoginList   bool
 	Ads         bool
 	ConfirmDays string
 	HasLogo     bool
@@ -82,7 +83,7 @@ func (s *Server) settingsPage(c *gin.Context) {
 		}
 	}
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
-		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, PostBasis: ctrl.PostBasis, DoubleOptIn: ctrl.DoubleOptIn,
+		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, PostBasis: ctrl.PostBasis, DoubleOptIn: ctrl.DoubleOptIn, LoginList: ctrl.LoginStaffList,
 			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0,
 			Numbers: numberValues(ctrl), NumberNames: settingsNumbers, LocalURL: localURL(s.baseURL(ctrl))}})
 }
@@ -102,7 +103,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		Website: v["website"], DPOContact: v["dpo_contact"], Authority: v["supervisory_authority"], PublicURL: v["public_url"], LegalForm: v["legal_form"],
 		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
 		HealthBasis: c.PostForm("health_data_basis"), PostBasis: c.PostForm("post_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME,
-		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", PrivacyURL: v["privacy_url"], RxRetentionReason: v["rx_retention_reason"]}
+		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", LoginStaffList: c.PostForm("login_staff_list") == "on", PrivacyURL: v["privacy_url"], RxRetentionReason: v["rx_retention_reason"]}
 	numbers := map[string]string{}
 	for _, f := range settingsNumbers {
 		numbers[f] = strings.TrimSpace(c.PostForm(f))
@@ -135,7 +136,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		// Only the language changed: the form again, as typed, unsaved.
 		lang := s.lang(c)
 		s.render(c, http.StatusOK, "settings", view{Title: assets.T(lang, "title.settings"), LangForm: "settings-form",
-			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn,
+			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList,
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
@@ -147,7 +148,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		}
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
-			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn,
+			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList,
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}

@@ -89,7 +89,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "kill.db")
-	token, err := run(t, "token", "create", "--name", "load", "--db", db)
+	token, err := run(t, "token", "create", "--name", "load", "--scope", "admin", "--db", db) // admin: it checks the ledger too
 	if err != nil {
 		t.Fatal(err)
 	}

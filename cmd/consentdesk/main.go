@@ -3,8 +3,10 @@
 //	consentdesk serve   [--db PATH] [--addr HOST:PORT] [--public-addr HOST:PORT] [--public-url URL]
 //	                    [--smtp-url URL] [--mail-dir DIR] [--double-opt-in true|false]
 //	consentdesk migrate [--db PATH]
-//	consentdesk token create --name NAME [--db PATH]
+//	consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--db PATH]
+//	consentdesk token list | token revoke --name NAME [--db PATH]
 //	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
+//	consentdesk staff unlock --name NAME [--db PATH]
 //	consentdesk verify  [--db PATH]
 //	consentdesk backup  --to FILE [--db PATH]
 //	consentdesk demo    [--db PATH]
@@ -70,38 +72,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		})
 	case "token":
-		if len(args) == 0 || args[0] != "create" {
-			return errors.New("usage: consentdesk token create --name NAME [--db PATH]")
-		}
-		var name *string
-		return withDB(ctx, "token create", args[1:], stderr, func(fs *flag.FlagSet) { name = fs.String("name", "", "what the token is for") }, func(db *orders.DB) error {
-			token, err := db.CreateAPIToken(ctx, *name)
-			if err != nil {
-				return explain(err)
-			}
-			fmt.Fprintln(stdout, token)
-			return nil
-		})
+		return tokenCmd(ctx, args, stdout, stderr)
 	case "staff":
-		if len(args) == 0 || args[0] != "add" {
-			return errors.New("usage: consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]")
-		}
-		var name, pin, role *string
-		return withDB(ctx, "staff add", args[1:], stderr, func(fs *flag.FlagSet) {
-			name = fs.String("name", "", "staff member's name")
-			pin = fs.String("pin", "", "personal PIN, 4 to 8 digits")
-			role = fs.String("role", orders.RoleCounter, "counter or manager")
-		}, func(db *orders.DB) error {
-			if _, err := setup(ctx, db, stdout); err != nil {
-				return err
-			}
-			s, err := db.AddStaff(ctx, *name, *pin, *role)
-			if err != nil {
-				return explain(err)
-			}
-			fmt.Fprintf(stdout, "staff member %d added as %s\n", s.ID, s.Role)
-			return nil
-		})
+		return staffCmd(ctx, args, stdout, stderr)
 	case "verify":
 		return withDB(ctx, "verify", args, stderr, nil, func(db *orders.DB) error {
 			v, err := db.Verify(ctx)
@@ -153,10 +126,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|staff add|verify|backup|restore|demo|load] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|verify|backup|restore|demo|load] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token create, staff add, verify, backup, restore, demo, load)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, verify, backup, restore, demo, load)", cmd)
 }
 
 // explain turns a domain error into a sentence for the terminal.
@@ -205,7 +178,8 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if name == "verify" || name == "backup" {
+	switch name {
+	case "verify", "backup", "token list", "token revoke", "staff unlock":
 		// Found: "verify --db typo.db" created an empty database and
 		// reported "intact: 0 events"; a nightly check against a
 		// mistyped path would have reported success for ever.

@@ -14,6 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 func TestMain(m *testing.M) {
@@ -269,4 +273,79 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 		t.Fatalf("the counter's address is still held after the failed start: %v", err)
 	}
 	ln.Close()
+}
+
+// The command line's side of issue 15: token scopes, expiry, list and
+// revoke, and `staff unlock` as the way back for a locked-out manager.
+func TestTokenAndStaffCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "store.db")
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "token", "create", "--name", "ERP", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "token", "create", "--name", "DSB", "--scope", "admin", "--expires", "90d", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"--scope", "root"}, {"--expires", "soon"}, {"--expires", "-3d"}} {
+		args := append([]string{"token", "create", "--name", "X", "--db", db}, bad...)
+		if out, err := run(t, args...); err == nil || out != "" {
+			t.Errorf("token create %v: %v %q", bad, err, out)
+		}
+	}
+	if _, err := run(t, "token", "create", "--name", "ERP", "--db", db); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("duplicate name: %v", err)
+	}
+	out, err := run(t, "token", "list", "--db", db)
+	if err != nil || !regexp.MustCompile(`ERP\s+orders\s+active\s+\S+ \S+\s+never\s+never`).MatchString(out) ||
+		!regexp.MustCompile(`DSB\s+admin\s+active`).MatchString(out) || strings.Contains(out, "cdk_") {
+		t.Errorf("token list: %v\n%s", err, out)
+	}
+	if out, err := run(t, "token", "revoke", "--name", "ERP", "--db", db); err != nil || !strings.Contains(out, "1 token") {
+		t.Errorf("revoke: %v %q", err, out)
+	}
+	if _, err := run(t, "token", "revoke", "--name", "ERP", "--db", db); err == nil {
+		t.Error("revoking a revoked token reported success")
+	}
+	if out, _ := run(t, "token", "list", "--db", db); !regexp.MustCompile(`ERP\s+orders\s+revoked`).MatchString(out) {
+		t.Errorf("list after revoke:\n%s", out)
+	}
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	if _, err := run(t, "token", "list", "--db", missing); err == nil {
+		t.Error("token list on a missing file succeeded")
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("token list created a database")
+	}
+
+	// staff unlock lifts a lockout from the command line.
+	if _, err := run(t, "staff", "add", "--name", "Lea", "--pin", "975318", "--role", "manager", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	d, err := orders.Open(context.Background(), db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < orders.MaxPINTries; i++ {
+		d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "000000", Client: "10.0.0.66"})
+	}
+	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); consent.ErrorCode(err) != consent.Locked {
+		t.Fatalf("not locked: %v", err)
+	}
+	d.Close()
+	if out, err := run(t, "staff", "unlock", "--name", "lea", "--db", db); err != nil || !strings.Contains(out, "unlocked") {
+		t.Fatalf("staff unlock: %v %q", err, out)
+	}
+	if _, err := run(t, "staff", "unlock", "--name", "Nobody", "--db", db); err == nil {
+		t.Error("unlocking an unknown name succeeded")
+	}
+	d, err = orders.Open(context.Background(), db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); err != nil {
+		t.Errorf("after staff unlock: %v", err)
+	}
 }

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+const tokenUsage = `usage: consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--db PATH]
+       consentdesk token list [--db PATH]
+       consentdesk token revoke --name NAME [--db PATH]`
+
+// tokenCmd is the API tokens' life cycle: create (scope, expiry), list
+// (with the last use) and revoke.
+func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(tokenUsage)
+	}
+	switch args[0] {
+	case "create":
+		var name, scope, expires *string
+		return withDB(ctx, "token create", args[1:], stderr, func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "what the token is for")
+			scope = fs.String("scope", orders.ScopeOrders, "orders (create and read orders, read consents) or admin (everything)")
+			expires = fs.String("expires", "", "when it stops working: 90d, 12h or 2027-06-30; empty: never")
+		}, func(db *orders.DB) error {
+			spec := orders.NewAPIToken{Name: *name, Scope: *scope}
+			if *expires != "" {
+				t, err := parseExpiry(*expires, db.Now())
+				if err != nil {
+					return err
+				}
+				spec.Expires = t
+			}
+			token, err := db.CreateAPITokenWith(ctx, spec)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintln(stdout, token)
+			return nil
+		})
+	case "list":
+		return withDB(ctx, "token list", args[1:], stderr, nil, func(db *orders.DB) error {
+			list, err := db.APITokens(ctx)
+			if err != nil {
+				return err
+			}
+			now := db.Now()
+			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST USED")
+			for _, t := range list {
+				state := "active"
+				switch {
+				case !t.Revoked.IsZero():
+					state = "revoked " + day(t.Revoked)
+				case !t.Expires.IsZero() && !now.Before(t.Expires):
+					state = "expired"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Scope, state, day(t.Created), orNever(t.Expires), orNever(t.LastUsed))
+			}
+			return w.Flush()
+		})
+	case "revoke":
+		var name *string
+		return withDB(ctx, "token revoke", args[1:], stderr, func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "the token's name, as token list shows it")
+		}, func(db *orders.DB) error {
+			n, err := db.RevokeAPIToken(ctx, *name)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(stdout, "%d token(s) named %q revoked; requests with them now get 401\n", n, strings.TrimSpace(*name))
+			return nil
+		})
+	}
+	return errors.New(tokenUsage)
+}
+
+// parseExpiry reads "90d" (days), a Go duration ("12h") or a day
+// ("2027-06-30", the end of that day in the store's zone).
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n > 0 {
+			return now.AddDate(0, 0, n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, orders.Berlin); err == nil {
+		return t.AddDate(0, 0, 1), nil
+	}
+	return time.Time{}, fmt.Errorf("--expires %q: give days (90d), hours (12h) or a day (2027-06-30)", s)
+}
+
+func day(t time.Time) string { return t.In(orders.Berlin).Format("2006-01-02 15:04") }
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return day(t)
+}
+
+const staffUsage = `usage: consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
+       consentdesk staff unlock --name NAME [--db PATH]`
+
+func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(staffUsage)
+	}
+	switch args[0] {
+	case "add":
+		var name, pin, role *string
+		return withDB(ctx, "staff add", args[1:], stderr, func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "staff member's name")
+			pin = fs.String("pin", "", "personal PIN, 4 to 8 digits")
+			role = fs.String("role", orders.RoleCounter, "counter or manager")
+		}, func(db *orders.DB) error {
+			if _, err := setup(ctx, db, stdout); err != nil {
+				return err
+			}
+			s, err := db.AddStaff(ctx, *name, *pin, *role)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(stdout, "staff member %d added as %s\n", s.ID, s.Role)
+			return nil
+		})
+	case "unlock":
+		// The way back when the only manager is locked out: whoever may
+		// run commands on the store's PC may lift it.
+		var name *string
+		return withDB(ctx, "staff unlock", args[1:], stderr, func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "staff member's name")
+		}, func(db *orders.DB) error {
+			s, err := db.StaffByName(ctx, *name)
+			if err != nil {
+				return explain(err)
+			}
+			if err := db.Unlock(ctx, s.ID); err != nil {
+				return explain(err)
+			}
+			if err := db.LogAccess(ctx, orders.Access{Action: orders.AuditStaff, Detail: fmt.Sprintf("unlock %d", s.ID)}); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "staff member %d unlocked; every lockout lifted\n", s.ID)
+			return nil
+		})
+	}
+	return errors.New(staffUsage)
+}
