@@ -20,6 +20,11 @@ type SenderConfig struct {
 	Backoff     time.Duration // wait before the first retry, doubled each time; default 1 minute
 	MaxBackoff  time.Duration // longest wait between two attempts; default 2 hours
 	Poll        time.Duration // look for due mails this often even when not woken; default 30 s
+	// StaleAfter is how long a mail may stay "sending" before the sender
+	// takes it for one whose result was never recorded (the database
+	// refused the write after the SMTP server took it) and queues it
+	// again; default 10 minutes, well above an attempt's 2-minute limit.
+	StaleAfter time.Duration
 	Now         func() time.Time
 }
 
@@ -46,6 +51,9 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 30 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 10 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -89,10 +97,22 @@ func (s *Sender) Run(ctx context.Context) error {
 // Message-ID, by which mail programs recognise a duplicate. A lost pickup
 // mail is the worse outcome.
 func (s *Sender) recoverInterrupted(ctx context.Context) error {
+	return s.requeueSending(ctx, s.cfg.Now(), "interrupted while sending; sent again with the same Message-ID")
+}
+
+// requeueStale requeues mails that have been "sending" for longer than
+// StaleAfter: their result could not be recorded (found: such a mail
+// waited for the next restart and was only then sent again). It runs on
+// every poll, so that no restart is needed.
+func (s *Sender) requeueStale(ctx context.Context) error {
+	return s.requeueSending(ctx, s.cfg.Now().Add(-s.cfg.StaleAfter), "result not recorded; sent again with the same Message-ID")
+}
+
+func (s *Sender) requeueSending(ctx context.Context, before time.Time, why string) error {
 	var n int64
 	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?,
-		last_error = 'interrupted while sending; sent again with the same Message-ID' WHERE status = 'sending'`, stamp(s.cfg.Now()))
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?, last_error = ? WHERE status = 'sending' AND updated_at <= ?`,
+			stamp(s.cfg.Now()), why, stamp(before))
 		if err != nil {
 			return err
 		}
@@ -100,10 +120,10 @@ func (s *Sender) recoverInterrupted(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: recover: %w", err)
+		return fmt.Errorf("outbox: requeue: %w", err)
 	}
 	if n > 0 {
-		slog.Warn("outbox: mails interrupted by a crash requeued", "count", n)
+		slog.Warn("outbox: mails left sending requeued", "count", n, "why", why)
 	}
 	return nil
 }
@@ -112,6 +132,9 @@ func (s *Sender) recoverInterrupted(ctx context.Context) error {
 // handled. It stops early, between two mails, when ctx ends.
 func (s *Sender) Drain(ctx context.Context) (int, error) {
 	defer s.transport.Close()
+	if err := s.requeueStale(ctx); err != nil {
+		return 0, err
+	}
 	n := 0
 	for ctx.Err() == nil {
 		// The mail in hand is finished even if ctx ends meanwhile.
@@ -155,7 +178,13 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 
 	d, reason, err := s.prepare(ctx, m, now)
 	if err != nil {
-		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+		// Reading the customer, the order or the consent failed: a
+		// passing database error (busy, disk full for a moment) is not
+		// the mail's fault. It is tried again later, like a refused
+		// delivery, and fails for good only after MaxAttempts (found: one
+		// such error failed the mail for ever).
+		slog.Warn("mail could not be prepared", "mail_id", m.ID, "attempts", m.Attempts, "err", err)
+		return false, s.retryOrFail(ctx, m, nil, "", err, now)
 	}
 	if reason != "" {
 		return false, s.suppress(ctx, m, reason, d.To.Email != "", now)
@@ -176,16 +205,26 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		}
 		return false, s.finish(ctx, m, status, raw, subject, "", now)
 	}
-	if !temporary(derr) || m.Attempts >= s.cfg.MaxAttempts {
+	if !temporary(derr) {
 		slog.Error("mail failed", "mail_id", m.ID, "attempts", m.Attempts, "code", smtpCode(derr))
 		return false, s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
+	}
+	return false, s.retryOrFail(ctx, m, raw, subject, derr, now)
+}
+
+// retryOrFail queues a mail again after a temporary error, with a
+// doubling wait, or fails it after MaxAttempts.
+func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject string, derr error, now time.Time) error {
+	if m.Attempts >= s.cfg.MaxAttempts {
+		slog.Error("mail failed", "mail_id", m.ID, "attempts", m.Attempts, "code", smtpCode(derr))
+		return s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
 	}
 	wait := s.cfg.Backoff << (m.Attempts - 1)
 	if wait > s.cfg.MaxBackoff || wait <= 0 {
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	return false, s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	return s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
 			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
 		return err

@@ -394,3 +394,89 @@ func TestParseSMTPURL(t *testing.T) {
 		}
 	}
 }
+
+// A mail whose result could not be recorded stays "sending"; found: it
+// waited for the next restart. Now each poll requeues it by age and
+// sends it again with the same Message-ID, while a mail being sent right
+// now is left alone.
+func TestStaleSendingRequeuedWithoutRestart(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	s.order(t, jana(), false)
+	s.order(t, orders.Customer{FirstName: "Ole", LastName: "Berg", Email: "ole@example.org", Lang: "de"}, false)
+	mails := outbox(t, s)
+	stale, fresh := mails[0], mails[1]
+	then := stamp(s.clock.Now().Add(-11 * time.Minute))
+	now := stamp(s.clock.Now().Add(-time.Minute))
+	if _, err := s.db.SQL().Exec(`UPDATE outbox SET status = 'sending', attempts = 1, updated_at = ? WHERE id = ?`, then, stale.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.SQL().Exec(`UPDATE outbox SET status = 'sending', attempts = 1, updated_at = ? WHERE id = ?`, now, fresh.ID); err != nil {
+		t.Fatal(err)
+	}
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	if n := drain(t, sender); n != 1 {
+		t.Fatalf("drained %d, want the stale one", n)
+	}
+	got := outbox(t, s)
+	if got[0].Status != followup.Sent || got[0].Attempts != 2 {
+		t.Errorf("stale mail: %s after %d attempts", got[0].Status, got[0].Attempts)
+	}
+	if got[1].Status != followup.Sending {
+		t.Errorf("a mail being sent a minute ago was taken: %s", got[1].Status)
+	}
+	p := parse(t, ms.messages()[0].Data)
+	if p.Header.Get("Message-Id") != "<"+stale.MessageID+">" {
+		t.Errorf("Message-ID changed: %s, queued %s", p.Header.Get("Message-Id"), stale.MessageID)
+	}
+}
+
+// flakyStore is the real store whose reads of the recipient fail while
+// fails > 0, as SQLite does for a moment when the disk is full or busy.
+type flakyStore struct {
+	*orders.DB
+	fails int
+}
+
+func (f *flakyStore) MailRecipient(ctx context.Context, id int64) (followup.Recipient, error) {
+	if f.fails > 0 {
+		f.fails--
+		return followup.Recipient{}, fmt.Errorf("database is locked (SQLITE_BUSY)")
+	}
+	return f.DB.MailRecipient(ctx, id)
+}
+
+// A passing storage error while preparing a mail is temporary: found, it
+// failed the mail for good. Now it is retried after the backoff and sent.
+func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
+	s := newStore(t, false)
+	ms := newMailServer(t, plainServer)
+	s.order(t, jana(), false)
+	flaky := &flakyStore{DB: s.db, fails: 1}
+	sender := followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
+		followup.SenderConfig{PublicURL: publicURL, Now: s.clock.Now, Backoff: time.Minute})
+	drain(t, sender)
+	m := outbox(t, s)[0]
+	if m.Status != followup.Queued || m.Attempts != 1 || !strings.Contains(m.LastError, "locked") {
+		t.Fatalf("after a storage error: %s, %d attempts, %q", m.Status, m.Attempts, m.LastError)
+	}
+	s.clock.Add(61 * time.Second)
+	drain(t, sender)
+	if m = outbox(t, s)[0]; m.Status != followup.Sent || m.Attempts != 2 {
+		t.Fatalf("the retry: %s, %d attempts", m.Status, m.Attempts)
+	}
+	// It fails for good only after MaxAttempts.
+	s.order(t, orders.Customer{FirstName: "Ole", LastName: "Berg", Email: "ole@example.org", Lang: "de"}, false)
+	flaky.fails = 100
+	sender = followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
+		followup.SenderConfig{PublicURL: publicURL, Now: s.clock.Now, Backoff: time.Second, MaxAttempts: 3})
+	for i := 0; i < 3; i++ {
+		drain(t, sender)
+		s.clock.Add(time.Hour)
+	}
+	if m := outbox(t, s)[1]; m.Status != followup.Failed || m.Attempts != 3 {
+		t.Errorf("after three storage errors: %s, %d attempts", m.Status, m.Attempts)
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
