@@ -25,7 +25,7 @@ type SenderConfig struct {
 	// refused the write after the SMTP server took it) and queues it
 	// again; default 10 minutes, well above an attempt's 2-minute limit.
 	StaleAfter time.Duration
-	Now         func() time.Time
+	Now        func() time.Time
 }
 
 // Sender delivers the outbox. One runs per database.
