@@ -41,7 +41,7 @@ func (b *BlockList) Hash(ch Channel, normalised string) string {
 }
 
 // Block puts a contact on the list, or puts it back after a lift.
-func (b *BlockList) Block(ctx context.Context, tx *sql.Tx, ch Channel, normalised string, reason BlockReason, now string) error {
+func (b *BlockList) Block(ctx context.Context, tx Tx, ch Channel, normalised string, reason BlockReason, now string) error {
 	if normalised == "" || !ch.Valid() {
 		return nil
 	}
@@ -73,7 +73,7 @@ func (b *BlockList) Blocked(ctx context.Context, q Querier, ch Channel, normalis
 
 // Lift takes a contact off the list: a fresh explicit consent of the
 // customer, recorded in the ledger as an Unblock event by the caller.
-func (b *BlockList) Lift(ctx context.Context, tx *sql.Tx, ch Channel, normalised, now string) error {
+func (b *BlockList) Lift(ctx context.Context, tx Tx, ch Channel, normalised, now string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE block_list SET lifted_at = ? WHERE channel = ? AND key_hash = ? AND lifted_at = ''`, now, ch, b.Hash(ch, normalised))
 	if err != nil {
 		return fmt.Errorf("consent: lift block: %w", err)

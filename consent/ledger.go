@@ -20,7 +20,7 @@ type Querier interface {
 // Hash. The transaction must hold the write lock from its start (the
 // database is opened with _txlock=immediate), so that two appends cannot
 // read the same previous hash.
-func Append(ctx context.Context, tx *sql.Tx, e *Event) error {
+func Append(ctx context.Context, tx Tx, e *Event) error {
 	if !e.Action.Valid() || !e.Source.Valid() || (!e.Channel.Valid() && e.Channel != HealthData) {
 		return fmt.Errorf("consent: invalid event %q/%q/%q", e.Channel, e.Action, e.Source)
 	}

@@ -24,7 +24,7 @@ func ledger(t *testing.T, n int) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	for i := 0; i < n; i++ {
-		err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 			e := consent.Event{CustomerID: int64(i%3 + 1), Channel: consent.Channels[i%4], Action: consent.Grant, OptInLevel: consent.SingleOptIn,
 				LegalBasis: consent.BasisConsent, Source: consent.CounterTablet, Actor: consent.ByCustomer, NoticeVersionID: "de-1",
 				NoticeSHA256: strings.Repeat("a", 64), CreatedAt: orders.Stamp(now), Contact: fmt.Sprintf("kunde%d@example.org", i)}

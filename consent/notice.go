@@ -106,7 +106,7 @@ func ValidateTemplate(template string) error {
 // Publish renders template for c and stores it as the next version of
 // lang, unless the current version has the same text already. It returns
 // the version in force afterwards.
-func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
+func Publish(ctx context.Context, tx Tx, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
 	if err := ValidateTemplate(template); err != nil {
 		return NoticeVersion{}, err
 	}
@@ -139,7 +139,7 @@ func Publish(ctx context.Context, tx *sql.Tx, lang, template string, c Controlle
 // Republish renders the current template of every language again, after
 // the store's details changed; only a changed text becomes a new version.
 // It returns the ids of the versions it published.
-func Republish(ctx context.Context, tx *sql.Tx, c Controller, staffID int64, now string) ([]string, error) {
+func Republish(ctx context.Context, tx Tx, c Controller, staffID int64, now string) ([]string, error) {
 	var published []string
 	for _, lang := range Langs {
 		cur, err := CurrentNotice(ctx, tx, lang)

@@ -2,7 +2,6 @@ package followup_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,8 +32,8 @@ func BenchmarkDeliver(b *testing.B) {
 			placed := s.order(b, jana(), false)
 			ctx := context.Background()
 			// Queue b.N mails for the order, as if b.N orders had come in.
-			err := s.db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-				if _, err := tx.Exec(`DELETE FROM outbox`); err != nil {
+			err := s.db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM outbox`); err != nil {
 					return err
 				}
 				for i := 0; i < b.N; i++ {

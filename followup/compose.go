@@ -68,7 +68,7 @@ type Store interface {
 	// Tx runs fn as one write through the store's single writer, where
 	// the sender's updates share commits with the counter's orders
 	// (orders.DB: group commit) instead of taking turns for an fsync each.
-	Tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error
+	Tx(ctx context.Context, fn func(ctx context.Context, tx consent.Tx, now time.Time) error) error
 }
 
 // letter is the data of the mail templates.

@@ -2,7 +2,6 @@ package followup
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -30,7 +29,7 @@ type Retained struct {
 // letterYears is how long a sent order mail is kept: a copy of a
 // commercial letter sent (§257(1) Nr. 3, (4) HGB as amended by BEG IV),
 // counted from the end of the calendar year it was sent in.
-func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, letterYears int, now time.Time) (emptied int, kept []Retained, ids []int64, err error) {
+func EraseCustomer(ctx context.Context, tx consent.Tx, customerID int64, letterYears int, now time.Time) (emptied int, kept []Retained, ids []int64, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, kind, status, sent_at FROM outbox WHERE customer_id = ? ORDER BY id`, customerID)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("erase mails: %w", err)
@@ -77,7 +76,7 @@ func EraseCustomer(ctx context.Context, tx *sql.Tx, customerID int64, letterYear
 
 // ExpireRetained empties the kept mails whose period ended before today
 // (YYYY-MM-DD, the store's day), for the retention job.
-func ExpireRetained(ctx context.Context, tx *sql.Tx, today string, now time.Time) (int, error) {
+func ExpireRetained(ctx context.Context, tx consent.Tx, today string, now time.Time) (int, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET raw = NULL, retained_until = '', updated_at = ? WHERE retained_until <> '' AND retained_until < ?`, stamp(now), today)
 	if err != nil {
 		return 0, fmt.Errorf("expire kept mails: %w", err)

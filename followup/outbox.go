@@ -84,7 +84,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // causes it; the caller queues only for a customer with an e-mail
 // address. It decides here whether the mail may carry advertising; the
 // sender checks that again before it sends.
-func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, error) {
+func Enqueue(ctx context.Context, tx consent.Tx, job Job, now time.Time) (int64, error) {
 	ctrl, err := consent.LoadSettings(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -103,12 +103,12 @@ func Enqueue(ctx context.Context, tx *sql.Tx, job Job, now time.Time) (int64, er
 // EnqueueWith is Enqueue for a use case that has the store settings and
 // the customer's e-mail state at hand, as of the writes it made in tx
 // (placing an order), so that they are not read again.
-func EnqueueWith(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
+func EnqueueWith(ctx context.Context, tx consent.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
 	marketing := job.Kind != DoubleOptIn && ctrl.MayAdvertiseByEmail(email, job.SaleAddress)
 	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 
-func insert(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, job Job, marketing bool, now time.Time) (int64, error) {
+func insert(ctx context.Context, tx consent.Tx, ctrl consent.Controller, job Job, marketing bool, now time.Time) (int64, error) {
 	mid, err := newMessageID(ctrl.Email)
 	if err != nil {
 		return 0, err

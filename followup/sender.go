@@ -110,7 +110,7 @@ func (s *Sender) requeueStale(ctx context.Context) error {
 
 func (s *Sender) requeueSending(ctx context.Context, before time.Time, why string) error {
 	var n int64
-	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?, last_error = ? WHERE status = 'sending' AND updated_at <= ?`,
 			stamp(s.cfg.Now()), why, stamp(before))
 		if err != nil {
@@ -158,7 +158,7 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	var m Mail
 	// Claimed in a write transaction, so that no other writer sees the
 	// mail queued between the read and the update.
-	err = s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -224,7 +224,7 @@ func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject st
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	return s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	return s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
 			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
 		return err
@@ -281,7 +281,7 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 // 6(1)(b)).
 func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
 	replacement := int64(0)
-	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress
 // commit, a ledger event with the basis uwg_7_3: the store can show on
 // which basis each advertising mail without consent went out.
 func (s *Sender) finishExistingCustomerAd(ctx context.Context, m Mail, raw []byte, subject string, now time.Time) error {
-	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', raw = ?, subject = ?, last_error = '', sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, raw, subject, stamp(now), stamp(now), m.ID)
 		if err != nil {
@@ -339,7 +339,7 @@ func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, 
 	// Art. 17) during the attempt has already emptied the row, and must
 	// not get the message back.
 	var n int64
-	err := s.store.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
 		if err != nil {

@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"strings"
 	"time"
@@ -52,7 +51,7 @@ func foldText(s string) string {
 }
 
 // block puts the customer's contact for ch on the blocking list.
-func (db *DB) block(ctx context.Context, tx *sql.Tx, c Customer, ch consent.Channel, reason consent.BlockReason, now string) error {
+func (db *DB) block(ctx context.Context, tx consent.Tx, c Customer, ch consent.Channel, reason consent.BlockReason, now string) error {
 	return db.blocks.Block(ctx, tx, ch, c.blockContact(ch), reason, now)
 }
 
@@ -79,7 +78,7 @@ func (db *DB) BlockedChannels(ctx context.Context, c Customer) (map[consent.Chan
 // list and that is not withdrawn already: a withdraw event by the system
 // with source block_list. It is called for every new record (an order's
 // new customer, an import) and for a changed contact.
-func (db *DB) applyBlocks(ctx context.Context, tx *sql.Tx, c Customer, channels []consent.Channel, states map[consent.Channel]consent.ChannelState, now string) ([]consent.Event, error) {
+func (db *DB) applyBlocks(ctx context.Context, tx consent.Tx, c Customer, channels []consent.Channel, states map[consent.Channel]consent.ChannelState, now string) ([]consent.Event, error) {
 	var out []consent.Event
 	for _, ch := range channels {
 		if states[ch].State == consent.Withdrawn {
@@ -107,7 +106,7 @@ func (db *DB) applyBlocks(ctx context.Context, tx *sql.Tx, c Customer, channels 
 // recorded as an unblock event from base; anything else (a grant typed
 // in by staff or sent by another program) is refused with a field error
 // under field.
-func (db *DB) liftBlock(ctx context.Context, tx *sql.Tx, c Customer, ch consent.Channel, base consent.Event, may bool, field string) (*consent.Event, error) {
+func (db *DB) liftBlock(ctx context.Context, tx consent.Tx, c Customer, ch consent.Channel, base consent.Event, may bool, field string) (*consent.Event, error) {
 	b, err := db.blocked(ctx, tx, c, ch)
 	if err != nil || !b {
 		return nil, err
@@ -128,7 +127,7 @@ func (db *DB) liftBlock(ctx context.Context, tx *sql.Tx, c Customer, ch consent.
 
 // createCustomer inserts a new record and closes the channels the
 // blocking list names for it.
-func (db *DB) createCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time) ([]consent.Event, error) {
+func (db *DB) createCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Time) ([]consent.Event, error) {
 	if err := insertCustomer(ctx, tx, c, now); err != nil {
 		return nil, err
 	}
@@ -153,7 +152,7 @@ func (db *DB) backfillBlocks(ctx context.Context) error {
 		return err
 	}
 	n := 0
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		for id, states := range all {
 			cust, err := getCustomer(ctx, tx, id)
 			if err != nil || cust.Erased() {

@@ -79,7 +79,7 @@ func (db *DB) RecordBreach(ctx context.Context, b Breach) (Breach, error) {
 	if err := f.Err(); err != nil {
 		return Breach{}, err
 	}
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO breaches (occurred_at, noticed_at, facts, categories, people, records, health_data, consequences, measures,
 			staff_id, api_token_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			Stamp(occurred), Stamp(noticed), b.Facts, b.Categories, b.People, b.Records, b.HealthData, b.Consequences, b.Measures,
@@ -118,7 +118,7 @@ func (db *DB) NoteBreach(ctx context.Context, breachID int64, kind string, at ti
 	if err := f.Err(); err != nil {
 		return err
 	}
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM breaches WHERE id = ?`, breachID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return consent.Errorf(consent.NotFound, "err.breach_not_found")
@@ -132,7 +132,7 @@ func (db *DB) NoteBreach(ctx context.Context, breachID int64, kind string, at ti
 	})
 }
 
-func addBreachEvent(ctx context.Context, tx *sql.Tx, breachID int64, kind string, at time.Time, customerID int64, detail string, staffID int64, now time.Time) error {
+func addBreachEvent(ctx context.Context, tx consent.Tx, breachID int64, kind string, at time.Time, customerID int64, detail string, staffID int64, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO breach_events (breach_id, kind, at, customer_id, detail, staff_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		breachID, kind, Stamp(at), nullID(customerID), detail, nullID(staffID), Stamp(now))
 	if err != nil {

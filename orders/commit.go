@@ -2,13 +2,14 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
 )
 
 // Group commit.
@@ -35,7 +36,7 @@ var ErrClosed = errors.New("orders: database closed")
 // job is one use case waiting for the writer.
 type job struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx, now time.Time) error
+	fn   func(ctx context.Context, tx consent.Tx, now time.Time) error
 	done chan result
 	// state decides, once, between the committer starting the job and
 	// its caller giving up on it while it is still queued.
@@ -89,7 +90,10 @@ func (db *DB) CommitStats() CommitStats {
 // error). The time passed to fn is read when fn starts, so that everything
 // written in one use case carries the same time. fn may share its
 // transaction with other use cases (group commit, above), so it must keep
-// to its own writes: no COMMIT or ROLLBACK of its own.
+// to its own writes: consent.Tx has no Commit or Rollback, and a
+// statement that would end the transaction or touch savepoints is refused,
+// logged with fn's stack, and fails the batch (every use case in it hears
+// that it was rolled back, which is then true).
 //
 // ctx bounds the wait for the writer. Once fn has started it runs to its
 // end: the context handed to fn (for its statements, shadowing the
@@ -97,7 +101,7 @@ func (db *DB) CommitStats() CommitStats {
 // statement interrupted by a cancelled context rolls back the whole
 // shared transaction (sqlite3_interrupt), and with it other customers'
 // orders.
-func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
+func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx consent.Tx, now time.Time) error) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan result, 1)}
 	select {
 	case db.commit.jobs <- j:
@@ -209,11 +213,23 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 				break
 			}
 		}
-		r := call(j, tx, db.Now().UTC())
+		w := consent.NewWriteTx(tx)
+		r := call(j, w, db.Now().UTC())
+		if misuse := w.Misused(); misuse != nil {
+			// A programming error: fail the batch. The statement never
+			// reached SQLite, so the transaction is intact and rolling it
+			// back undoes every use case in it; each hears so, truthfully.
+			r = result{err: fmt.Errorf("commit: %w", misuse), panic: r.panic}
+			// The use cases not started yet go into the next transaction.
+			j.done <- r
+			broken, notStarted = misuse, live[i+1:]
+			break
+		}
 		if r.err == nil && r.panic == nil {
 			if !alone {
 				if _, err := tx.ExecContext(bg, `RELEASE use_case`); err != nil {
-					// fn ended the transaction itself; its writes are gone.
+					// SQLite itself ended the transaction (a full disk, an
+					// I/O error): everything in it is gone.
 					j.done <- result{err: fmt.Errorf("commit: %w", err)}
 					broken, notStarted = err, live[i+1:]
 					break
@@ -264,7 +280,7 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 // the caller's goroutine, where the handler's recoverer answers it. (fn
 // must not call runtime.Goexit: that would end the committer, and every
 // later Tx would answer ErrClosed.)
-func call(j *job, tx *sql.Tx, now time.Time) (r result) {
+func call(j *job, tx consent.Tx, now time.Time) (r result) {
 	defer func() {
 		if v := recover(); v != nil {
 			r = result{panic: v}

@@ -5,10 +5,12 @@ package orders
 // not by luck of the scheduler.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,10 +40,10 @@ func hold(t *testing.T, db *DB) (release func() error) {
 	t.Helper()
 	started, gate, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- db.Tx(context.Background(), func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		done <- db.Tx(context.Background(), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 			close(started)
 			<-gate
-			_, err := tx.Exec(`INSERT INTO t VALUES ('gate')`)
+			_, err := tx.ExecContext(context.Background(), `INSERT INTO t VALUES ('gate')`)
 			return err
 		})
 	}()
@@ -75,7 +77,7 @@ type outcome struct {
 }
 
 // submit runs fn through Tx in its own goroutine and reports how it ended.
-func submit(db *DB, ctx context.Context, fn func(tx *sql.Tx) error) <-chan outcome {
+func submit(db *DB, ctx context.Context, fn func(tx consent.Tx) error) <-chan outcome {
 	ch := make(chan outcome, 1)
 	go func() {
 		defer func() {
@@ -83,14 +85,14 @@ func submit(db *DB, ctx context.Context, fn func(tx *sql.Tx) error) <-chan outco
 				ch <- outcome{panic: v}
 			}
 		}()
-		ch <- outcome{err: db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error { return fn(tx) })}
+		ch <- outcome{err: db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error { return fn(tx) })}
 	}()
 	return ch
 }
 
-func insert(v string) func(tx *sql.Tx) error {
-	return func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO t VALUES (?)`, v)
+func insert(v string) func(tx consent.Tx) error {
+	return func(tx consent.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `INSERT INTO t VALUES (?)`, v)
 		return err
 	}
 }
@@ -99,17 +101,17 @@ func TestGroupCommitOneFsyncManyUseCasesEachOnItsOwn(t *testing.T) {
 	db := openCommitDB(t)
 	release := hold(t, db)
 	ok1 := submit(db, context.Background(), insert("b"))
-	refused := submit(db, context.Background(), func(tx *sql.Tx) error {
+	refused := submit(db, context.Background(), func(tx consent.Tx) error {
 		if err := insert("c")(tx); err != nil {
 			return err
 		}
 		return errors.New("refused by the use case")
 	})
-	panics := submit(db, context.Background(), func(tx *sql.Tx) error {
+	panics := submit(db, context.Background(), func(tx consent.Tx) error {
 		insert("d")(tx)
 		panic("boom")
 	})
-	duplicate := submit(db, context.Background(), func(tx *sql.Tx) error {
+	duplicate := submit(db, context.Background(), func(tx consent.Tx) error {
 		if err := insert("e")(tx); err != nil {
 			return err
 		}
@@ -148,42 +150,59 @@ func TestGroupCommitOneFsyncManyUseCasesEachOnItsOwn(t *testing.T) {
 	}
 }
 
-// A use case that ends the shared transaction itself takes the earlier
-// ones of its batch with it: they hear so, nothing of theirs is kept, and
-// the use cases after it run in the next transaction.
+// A use case that tries to end the shared transaction is a programming
+// error (code review): the statement is refused before it reaches SQLite,
+// logged with the use case's stack, and the batch fails. Each use case in
+// it hears that it was rolled back, and that is true: nothing of theirs is
+// on disk. Found before: a COMMIT sent by one use case put the earlier
+// ones on disk while they were told "rolled back with its batch". The use
+// cases after it run in the next transaction.
 func TestGroupCommitBrokenBatch(t *testing.T) {
-	db := openCommitDB(t)
-	release := hold(t, db)
-	first := submit(db, context.Background(), insert("a"))
-	queued(t, db, 1)
-	breaker := submit(db, context.Background(), func(tx *sql.Tx) error {
-		if err := insert("b")(tx); err != nil {
-			return err
-		}
-		_, err := tx.Exec(`ROLLBACK`)
-		return err
-	})
-	queued(t, db, 2)
-	last := submit(db, context.Background(), insert("c"))
-	queued(t, db, 3)
-	if err := release(); err != nil {
-		t.Fatal(err)
-	}
-	if o := <-first; o.err == nil || !strings.Contains(o.err.Error(), "rolled back with its batch") {
-		t.Errorf("a: %+v", o)
-	}
-	if o := <-breaker; o.err == nil {
-		t.Errorf("b: %+v", o)
-	}
-	if o := <-last; o.err != nil {
-		t.Errorf("c: %+v", o)
-	}
-	if got := rows(t, db); got != "c,gate" {
-		t.Errorf("rows %q, want c,gate", got)
-	}
-	// And the writer goes on.
-	if o := <-submit(db, context.Background(), insert("d")); o.err != nil {
-		t.Fatal(o.err)
+	for _, stmt := range []string{"COMMIT", "ROLLBACK", "RELEASE use_case", "  /* x */ end transaction", "SELECT 1; COMMIT", "BEGIN"} {
+		t.Run(stmt, func(t *testing.T) {
+			var logged bytes.Buffer
+			old := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+			defer slog.SetDefault(old)
+
+			db := openCommitDB(t)
+			release := hold(t, db)
+			first := submit(db, context.Background(), insert("a"))
+			queued(t, db, 1)
+			breaker := submit(db, context.Background(), func(tx consent.Tx) error {
+				if err := insert("b")(tx); err != nil {
+					return err
+				}
+				tx.ExecContext(context.Background(), stmt) // the error ignored, as a careless use case would
+				return insert("b2")(tx)
+			})
+			queued(t, db, 2)
+			last := submit(db, context.Background(), insert("c"))
+			queued(t, db, 3)
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			if o := <-first; o.err == nil || !strings.Contains(o.err.Error(), "rolled back with its batch") {
+				t.Errorf("a: %+v", o)
+			}
+			if o := <-breaker; !errors.Is(o.err, consent.ErrTxControl) {
+				t.Errorf("b: %+v", o)
+			}
+			if o := <-last; o.err != nil {
+				t.Errorf("c: %+v", o)
+			}
+			// Told rolled back, and rolled back: a and b are not on disk.
+			if got := rows(t, db); got != "c,gate" {
+				t.Errorf("rows %q, want c,gate", got)
+			}
+			if !strings.Contains(logged.String(), "programming error") || !strings.Contains(logged.String(), "commit_test.go") {
+				t.Errorf("not logged with the use case's stack:\n%s", logged.String())
+			}
+			// And the writer goes on.
+			if o := <-submit(db, context.Background(), insert("d")); o.err != nil {
+				t.Fatal(o.err)
+			}
+		})
 	}
 }
 
@@ -192,8 +211,8 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 func TestGroupCommitKeepsTheLedgerChained(t *testing.T) {
 	db := openCommitDB(t)
 	ctx := context.Background()
-	appendFor := func(customer int64, fail bool) func(tx *sql.Tx) error {
-		return func(tx *sql.Tx) error {
+	appendFor := func(customer int64, fail bool) func(tx consent.Tx) error {
+		return func(tx consent.Tx) error {
 			e := consent.Event{CustomerID: customer, Channel: consent.Email, Action: consent.Grant, OptInLevel: consent.SingleOptIn,
 				LegalBasis: consent.BasisConsent, Source: consent.CounterTablet, Actor: consent.ByCustomer, NoticeVersionID: "de-1",
 				NoticeSHA256: strings.Repeat("a", 64), CreatedAt: Stamp(time.Now())}
@@ -239,7 +258,7 @@ func TestTxCancelledWhileQueued(t *testing.T) {
 	release := hold(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := false
-	out := submit(db, ctx, func(tx *sql.Tx) error { ran = true; return insert("x")(tx) })
+	out := submit(db, ctx, func(tx consent.Tx) error { ran = true; return insert("x")(tx) })
 	queued(t, db, 1)
 	cancel()
 	if err := release(); err != nil {
@@ -253,7 +272,7 @@ func TestTxCancelledWhileQueued(t *testing.T) {
 	}
 	done, cancelled := context.WithCancel(context.Background())
 	cancelled()
-	if err := db.Tx(done, func(context.Context, *sql.Tx, time.Time) error { t.Error("ran"); return nil }); !errors.Is(err, context.Canceled) {
+	if err := db.Tx(done, func(context.Context, consent.Tx, time.Time) error { t.Error("ran"); return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before: %v", err)
 	}
 }
@@ -263,7 +282,7 @@ func TestTxAfterClose(t *testing.T) {
 	db.Close()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- db.Tx(context.Background(), func(context.Context, *sql.Tx, time.Time) error { return nil })
+		errc <- db.Tx(context.Background(), func(context.Context, consent.Tx, time.Time) error { return nil })
 	}()
 	select {
 	case err := <-errc:
@@ -287,7 +306,7 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
 				v := fmt.Sprintf("%02d-%02d", g, i)
-				errs <- db.Tx(context.Background(), func(ctx context.Context, tx *sql.Tx, _ time.Time) error { return insert(v)(tx) })
+				errs <- db.Tx(context.Background(), func(ctx context.Context, tx consent.Tx, _ time.Time) error { return insert(v)(tx) })
 			}
 		}()
 	}
@@ -319,7 +338,7 @@ func TestTxCancelledWhileRunningFinishes(t *testing.T) {
 	defer cancel()
 	mine := make(chan error, 1)
 	go func() {
-		mine <- db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		mine <- db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES ('b1')`); err != nil {
 				return err
 			}
@@ -352,7 +371,7 @@ func TestTxCancelledWhileQueuedReturnsAtOnce(t *testing.T) {
 	release := hold(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
 	ranFlag := make(chan struct{}, 1)
-	out := submit(db, ctx, func(tx *sql.Tx) error { ranFlag <- struct{}{}; return insert("x")(tx) })
+	out := submit(db, ctx, func(tx consent.Tx) error { ranFlag <- struct{}{}; return insert("x")(tx) })
 	after := submit(db, context.Background(), insert("y"))
 	queued(t, db, 2)
 	cancel()

@@ -116,7 +116,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 	}
 	var events []consent.Event
 	rxDeleted := 0
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
 			return err
@@ -277,7 +277,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 // kept on Art. 9(2)(h) with §22 BDSG stay: they never rested on the
 // consent, and the basis of stored data is not switched afterwards (EDPB
 // 05/2020).
-func withdrawHealthData(ctx context.Context, tx *sql.Tx, cust Customer, cur consent.ChannelState, base consent.Event) (*consent.Event, int, error) {
+func withdrawHealthData(ctx context.Context, tx consent.Tx, cust Customer, cur consent.ChannelState, base consent.Event) (*consent.Event, int, error) {
 	var out *consent.Event
 	if cur.State == consent.Granted || cur.State == consent.Pending {
 		e := base
@@ -296,7 +296,7 @@ func withdrawHealthData(ctx context.Context, tx *sql.Tx, cust Customer, cur cons
 }
 
 // orderScan is the hash of the newest scan attached to an order, or "".
-func orderScan(ctx context.Context, tx *sql.Tx, orderID int64) (string, error) {
+func orderScan(ctx context.Context, tx consent.Tx, orderID int64) (string, error) {
 	var sum string
 	err := tx.QueryRowContext(ctx, `SELECT sha256 FROM documents WHERE order_id = ? AND kind = 'scan' ORDER BY id DESC LIMIT 1`, orderID).Scan(&sum)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -305,7 +305,7 @@ func orderScan(ctx context.Context, tx *sql.Tx, orderID int64) (string, error) {
 	return sum, err
 }
 
-func paperOrder(ctx context.Context, tx *sql.Tx, customerID, orderID int64) (Order, error) {
+func paperOrder(ctx context.Context, tx consent.Tx, customerID, orderID int64) (Order, error) {
 	var id int64
 	var err error
 	if orderID != 0 {
@@ -339,7 +339,7 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 // nothing, when nothing was pending: a stale link changes nothing.
 func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) {
 	confirmed := false
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err

@@ -236,7 +236,7 @@ func (c Customer) searchKey() string {
 	return strings.ToLower(strings.Join([]string{c.FirstName, c.LastName, c.Email, digits(c.Mobile), digits(c.Phone)}, " "))
 }
 
-func insertCustomer(ctx context.Context, tx *sql.Tx, c *Customer, now time.Time) error {
+func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Time) error {
 	c.CreatedAt, c.UpdatedAt = Stamp(now), Stamp(now)
 	res, err := tx.ExecContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
 			under_16, birth_date)
@@ -331,7 +331,7 @@ func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error)
 			return 0, err
 		}
 	}
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		for i := range list {
 			// A re-import of a person who objected or was erased starts
 			// blocked (§35(3) BDSG).

@@ -138,7 +138,7 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 		if err != nil {
 			return err
 		}
-		err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
 				return err

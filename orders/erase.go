@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -104,7 +103,7 @@ const PhoneProofYears = 5
 func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, error) {
 	out := Erasure{CustomerID: customerID, Kept: []Kept{}, KeptMails: []followup.Retained{}, Blocked: []consent.Channel{}}
 	var mailIDs []int64
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err
@@ -260,7 +259,7 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 // years after the last grant or use (§7a UWG): the details (the number) of
 // every phone event and the documents a phone grant names as evidence. It
 // returns nil when no phone consent was ever given.
-func keepPhoneProof(ctx context.Context, tx *sql.Tx, customerID int64, events []consent.Event) (*PhoneProof, error) {
+func keepPhoneProof(ctx context.Context, tx consent.Tx, customerID int64, events []consent.Event) (*PhoneProof, error) {
 	var last time.Time
 	var seqs []any
 	docs := map[string]bool{}
@@ -307,7 +306,7 @@ func keepPhoneProof(ctx context.Context, tx *sql.Tx, customerID int64, events []
 // customer who was not erased stay, loosened from the order: a signature
 // is the evidence of a consent (GDPR Art. 7(1)) that may outlive the
 // order record. It returns the ids of the mails removed.
-func deleteOrder(ctx context.Context, tx *sql.Tx, orderID int64, keepDocuments bool) ([]int64, error) {
+func deleteOrder(ctx context.Context, tx consent.Tx, orderID int64, keepDocuments bool) ([]int64, error) {
 	ids, err := idsOf(ctx, tx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
 	if err != nil {
 		return nil, err
@@ -401,7 +400,7 @@ type Retention struct {
 func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
 	var out Retention
 	var mailIDs []int64
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err

@@ -69,7 +69,7 @@ func (db *DB) MailOrder(ctx context.Context, orderID int64) (followup.OrderSumma
 // queueConfirmations queues the double opt-in mail when events include
 // an e-mail consent that waits for its confirmation (such a consent
 // always has an address: checkContacts refused it otherwise).
-func queueConfirmations(ctx context.Context, tx *sql.Tx, ctrl consent.Controller, customerID int64, events []consent.Event, now time.Time) error {
+func queueConfirmations(ctx context.Context, tx consent.Tx, ctrl consent.Controller, customerID int64, events []consent.Event, now time.Time) error {
 	for _, e := range events {
 		if e.Channel == consent.Email && e.Action == consent.Grant && e.OptInLevel == consent.ConfirmedOptIn {
 			_, err := followup.EnqueueWith(ctx, tx, ctrl, consent.ChannelState{}, followup.Job{Kind: followup.DoubleOptIn, CustomerID: customerID}, now)

@@ -148,7 +148,7 @@ func validatePickup(f consent.FieldErrors, p *Pickup, now time.Time) {
 	}
 }
 
-func nextOrderNumber(ctx context.Context, tx *sql.Tx, now time.Time) (string, error) {
+func nextOrderNumber(ctx context.Context, tx consent.Tx, now time.Time) (string, error) {
 	prefix := fmt.Sprintf("%d-", now.Year())
 	var last string
 	err := tx.QueryRowContext(ctx, `SELECT number FROM orders WHERE number >= ? AND number < ? ORDER BY number DESC LIMIT 1`,

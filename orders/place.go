@@ -186,7 +186,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 	}
 	var out Placed
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		ctrl, err := consent.LoadSettings(ctx, tx)
 		if err != nil {
 			return err
@@ -386,7 +386,7 @@ func staffName(ctx context.Context, q consent.Querier, id int64) string {
 	return name
 }
 
-func insertDocument(ctx context.Context, tx *sql.Tx, customerID, orderID int64, kind, mime string, data []byte, now time.Time) error {
+func insertDocument(ctx context.Context, tx consent.Tx, customerID, orderID int64, kind, mime string, data []byte, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO documents (customer_id, order_id, kind, mime, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		customerID, nullID(orderID), kind, mime, SHA256Hex(data), data, Stamp(now))
 	return err
@@ -401,7 +401,7 @@ func nullID(id int64) any {
 
 // setCustomerLang records the language the customer chose on their screen,
 // logged like any correction (GDPR Art. 16).
-func setCustomerLang(ctx context.Context, tx *sql.Tx, c *Customer, lang string, staffID int64, now time.Time) error {
+func setCustomerLang(ctx context.Context, tx consent.Tx, c *Customer, lang string, staffID int64, now time.Time) error {
 	if lang != "de" && lang != "en" {
 		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"lang": "err.choice_invalid"}}
 	}

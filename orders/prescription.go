@@ -94,7 +94,7 @@ func rxAAD(orderID, customerID int64) []byte {
 	return []byte(fmt.Sprintf("prescription/%d/%d", orderID, customerID))
 }
 
-func (db *DB) insertPrescription(ctx context.Context, tx *sql.Tx, orderID, customerID int64, p Prescription, basis consent.LegalBasis, now time.Time) error {
+func (db *DB) insertPrescription(ctx context.Context, tx consent.Tx, orderID, customerID int64, p Prescription, basis consent.LegalBasis, now time.Time) error {
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -158,7 +158,7 @@ func (db *DB) AddPrescription(ctx context.Context, orderID, staffID int64, p Pre
 	if err := f.Err(); err != nil {
 		return err
 	}
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		o, err := getOrder(ctx, tx, orderID)
 		if err != nil {
 			return err

@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // pickup mail in the same transaction. An order that is not open is
 // refused with a conflict and nothing changes.
 func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
-	o, err := db.advance(ctx, orderID, "open", "ready", "err.order_not_open", func(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error {
+	o, err := db.advance(ctx, orderID, "open", "ready", "err.order_not_open", func(ctx context.Context, tx consent.Tx, o Order, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE orders SET ready_at = ? WHERE id = ?`, Stamp(now), o.ID); err != nil {
 			return err
 		}
@@ -51,9 +50,9 @@ func (db *DB) MarkCollected(ctx context.Context, orderID int64) (Order, error) {
 // advance moves an order from one status to the next in one transaction,
 // with then's writes; any other status is a conflict (notKey), and an
 // order kept only for the law after an erasure is locked (§35(3) BDSG).
-func (db *DB) advance(ctx context.Context, orderID int64, from, to, notKey string, then func(ctx context.Context, tx *sql.Tx, o Order, now time.Time) error) (Order, error) {
+func (db *DB) advance(ctx context.Context, orderID int64, from, to, notKey string, then func(ctx context.Context, tx consent.Tx, o Order, now time.Time) error) (Order, error) {
 	var o Order
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var err error
 		if o, err = getOrder(ctx, tx, orderID); err != nil {
 			return err
@@ -82,7 +81,7 @@ func (db *DB) advance(ctx context.Context, orderID int64, from, to, notKey strin
 // and the ledger says so instead of leaving it pending for ever.
 func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 	n := 0
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err

@@ -77,7 +77,7 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 		return nil, err
 	}
 	var changes []Change
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		old, err := getCustomer(ctx, tx, in.ID)
 		if err != nil {
 			return err

@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -19,7 +18,7 @@ const FirstManagerName = "Filialleitung"
 // default privacy notices (templates by language) and a first manager. It
 // returns that manager's PIN, once; on a store already set up it returns "".
 func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (string, error) {
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if _, err := consent.LoadController(ctx, tx); err == nil {
 			return nil
 		} else if consent.ErrorCode(err) != consent.NotFound {
@@ -82,7 +81,7 @@ func (db *DB) SaveSettings(ctx context.Context, c consent.Controller, staffID in
 		return nil, err
 	}
 	var published []string
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if err := consent.SaveController(ctx, tx, c, Stamp(now)); err != nil {
 			return err
 		}
@@ -108,7 +107,7 @@ func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID 
 		return consent.NoticeVersion{}, consent.Errorf(consent.Invalid, "err.choice_invalid")
 	}
 	var v consent.NoticeVersion
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		c, err := consent.LoadController(ctx, tx)
 		if err != nil {
 			return err
@@ -136,7 +135,7 @@ func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion
 // (CONSENTDESK_DOUBLE_OPT_IN). The notices do not depend on it, so none is
 // republished.
 func (db *DB) SetDoubleOptIn(ctx context.Context, on bool) error {
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		c, err := consent.LoadController(ctx, tx)
 		if err != nil || c.DoubleOptIn == on {
 			return err

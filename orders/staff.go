@@ -103,7 +103,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 		return Staff{}, err
 	}
 	s := Staff{Name: name, Role: role}
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -193,7 +193,7 @@ func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 	if lang != "en" {
 		lang = "de"
 	}
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, Stamp(now)); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (
 	// the same transaction as the lock decision: however many guesses
 	// arrive at once, at most MaxPINTries are compared between two locks
 	// (found: 64 parallel guesses got 32-66 compared).
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var lockedUntil, clientLocked string
 		var failed, clientFailed int
 		err := tx.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
@@ -299,7 +299,7 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (
 	// own reservation is given back to the account. Counts from other
 	// clients stay: a guesser elsewhere is not let off by the owner's
 	// sign-in.
-	if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ? AND client = ?`, s.ID, client); err != nil {
 			return err
 		}
@@ -324,7 +324,7 @@ func lockedAt(until string, now time.Time) bool {
 // account: another manager's way back for a colleague locked out by
 // someone guessing (`consentdesk staff unlock`, the staff page).
 func (db *DB) Unlock(ctx context.Context, id int64) error {
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -386,7 +386,7 @@ func (db *DB) SetHandOver(ctx context.Context, token, state string) error {
 	if state == "" {
 		return errors.New("hand over: empty state")
 	}
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = ? WHERE id_hash = ?`, state, hashToken(token))
 		return err
 	})
@@ -403,7 +403,7 @@ func (db *DB) UnlockHandOver(ctx context.Context, token, pin, client string) (st
 	if _, err := db.checkPIN(ctx, sess.Staff.ID, pin, client); err != nil {
 		return "", err
 	}
-	err = db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = '' WHERE id_hash = ?`, hashToken(token))
 		return err
 	})
@@ -475,7 +475,7 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 		expires = Stamp(in.Expires)
 	}
 	token := "cdk_" + randomToken()
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE name = ? AND revoked_at = '' AND (expires_at = '' OR expires_at > ?)`, name, Stamp(now)).Scan(&n); err != nil {
 			return err
@@ -511,7 +511,7 @@ func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
 		return APIClient{}, consent.Errorf(consent.Denied, "err.token_expired")
 	}
 	if t, err := time.Parse(time.RFC3339Nano, lastUsed); err != nil || now.Sub(t) >= lastUseEvery {
-		if err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, Stamp(now), a.ID)
 			return err
 		}); err != nil {
@@ -573,7 +573,7 @@ func parseStamp(s string) time.Time {
 // success).
 func (db *DB) RevokeAPIToken(ctx context.Context, name string) (int, error) {
 	var n int64
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at = ''`, Stamp(now), strings.TrimSpace(name))
 		if err != nil {
 			return err
@@ -621,7 +621,7 @@ func (db *DB) AllStaff(ctx context.Context) ([]Staff, error) {
 // their sessions at once. Nobody disables themself, and the last active
 // manager stays, so that the store cannot lock itself out.
 func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by int64) error {
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var role string
 		if err := tx.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -667,7 +667,7 @@ func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
 	if err != nil {
 		return err
 	}
-	return db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE staff SET pin_hash = ?, failed_attempts = 0, locked_until = '' WHERE id = ?`, string(hash), id)
 		if err != nil {
 			return err

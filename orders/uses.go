@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"time"
 
@@ -33,7 +32,7 @@ func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
 		return consent.Event{}, err
 	}
 	var e consent.Event
-	err := db.Tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, u.CustomerID)
 		if err != nil {
 			return err

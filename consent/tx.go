@@ -1,0 +1,173 @@
+package consent
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+)
+
+// Tx is what a use case gets inside a write transaction: statements, and
+// nothing that ends the transaction. The transaction may be shared with
+// other customers' use cases (orders.DB.Tx commits them together), so a
+// use case that committed, rolled back or released savepoints itself
+// would decide for them too. There is no Commit or Rollback here, and
+// only WriteTx makes a Tx (the unexported method).
+type Tx interface {
+	Querier
+	writeTx()
+}
+
+// ErrTxControl is the error of a statement that would end or nest the
+// shared transaction.
+var ErrTxControl = errors.New("a use case may not begin, commit, roll back or release the shared transaction")
+
+// WriteTx guards a *sql.Tx for the use cases run in it. A statement that
+// begins, commits, rolls back, or sets or releases a savepoint is refused
+// before it reaches SQLite, logged with the stack of the use case that
+// sent it, and remembered (Misused), so that the committer can fail the
+// batch rather than commit around a programming error.
+type WriteTx struct {
+	tx      *sql.Tx
+	misused error
+}
+
+// NewWriteTx guards tx.
+func NewWriteTx(tx *sql.Tx) *WriteTx { return &WriteTx{tx: tx} }
+
+func (w *WriteTx) writeTx() {}
+
+// Misused reports the first refused statement, nil if there was none.
+func (w *WriteTx) Misused() error { return w.misused }
+
+func (w *WriteTx) check(query string) error {
+	if kw := txControl(query); kw != "" {
+		err := fmt.Errorf("%w: %s", ErrTxControl, kw)
+		if w.misused == nil {
+			w.misused = err
+		}
+		slog.Error("use case sent a transaction statement: a programming error; the batch fails", "statement", kw, "stack", string(debug.Stack()))
+		return err
+	}
+	return nil
+}
+
+// ExecContext runs a statement in the transaction.
+func (w *WriteTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := w.check(query); err != nil {
+		return nil, err
+	}
+	return w.tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (w *WriteTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := w.check(query); err != nil {
+		return nil, err
+	}
+	return w.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query for one row in the transaction. A refused
+// statement gives a Row whose Scan fails (with a cancelled context: a
+// Row cannot carry an error of its own); Misused tells why.
+func (w *WriteTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := w.check(query); err != nil {
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return w.tx.QueryRowContext(done, query, args...)
+	}
+	return w.tx.QueryRowContext(ctx, query, args...)
+}
+
+// txControl returns the first keyword of the first statement in query
+// that controls transactions (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT,
+// RELEASE), "" if there is none. It reads every statement of a string of
+// several, skipping comments and quoted text.
+func txControl(query string) string {
+	i, n := 0, len(query)
+	for i < n {
+		// The start of a statement: skip blanks, comments and semicolons.
+		for i < n {
+			switch {
+			case query[i] == ' ' || query[i] == '\t' || query[i] == '\n' || query[i] == '\r' || query[i] == ';':
+				i++
+				continue
+			case strings.HasPrefix(query[i:], "--"):
+				for i < n && query[i] != '\n' {
+					i++
+				}
+				continue
+			case strings.HasPrefix(query[i:], "/*"):
+				if end := strings.Index(query[i+2:], "*/"); end >= 0 {
+					i += end + 4
+				} else {
+					i = n
+				}
+				continue
+			}
+			break
+		}
+		start := i
+		for i < n && (query[i] >= 'a' && query[i] <= 'z' || query[i] >= 'A' && query[i] <= 'Z') {
+			i++
+		}
+		kw := query[start:i]
+		for _, control := range []string{"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"} {
+			if strings.EqualFold(kw, control) {
+				return control
+			}
+		}
+		create := strings.EqualFold(kw, "CREATE")
+		// The rest of the statement, up to a semicolon outside quotes,
+		// comments and a trigger's BEGIN … END body.
+		body, cases := false, 0
+		for i < n && (body || query[i] != ';') {
+			switch c := query[i]; {
+			case c == '\'' || c == '"' || c == '`' || c == '[':
+				closing := c
+				if c == '[' {
+					closing = ']'
+				}
+				i++
+				for i < n && query[i] != closing {
+					i++
+				}
+				i++
+			case strings.HasPrefix(query[i:], "--"):
+				for i < n && query[i] != '\n' {
+					i++
+				}
+			case strings.HasPrefix(query[i:], "/*"):
+				if end := strings.Index(query[i+2:], "*/"); end >= 0 {
+					i += end + 4
+				} else {
+					i = n
+				}
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+				w := i
+				for i < n && (query[i] >= 'a' && query[i] <= 'z' || query[i] >= 'A' && query[i] <= 'Z' || query[i] == '_' || query[i] >= '0' && query[i] <= '9') {
+					i++
+				}
+				// Words matter only inside a CREATE (a trigger's body).
+				switch word := query[w:i]; {
+				case !create:
+				case strings.EqualFold(word, "BEGIN"):
+					body = true
+				case body && strings.EqualFold(word, "CASE"):
+					cases++
+				case body && strings.EqualFold(word, "END") && cases > 0:
+					cases--
+				case body && strings.EqualFold(word, "END"):
+					body = false
+				}
+			default:
+				i++
+			}
+		}
+	}
+	return ""
+}
