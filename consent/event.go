@@ -3,7 +3,6 @@ package consent
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 )
 
@@ -45,11 +44,19 @@ type Event struct {
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // ComputeHash returns the SHA-256 over the event's hashed fields and its
-// PrevHash. The encoding is a JSON array in a fixed order, so that it is
-// unambiguous and easy to re-implement for an auditor. APIToken, added
-// later, is appended as a 16th element only when it is set, so that every
-// event written before it still hashes as it did.
+// PrevHash. The bytes hashed are a JSON array of strings in a fixed order,
+// written by hashInput exactly as the README's "The ledger's hash" says,
+// so that an auditor can re-implement verify in another language from
+// that text alone. APIToken and RepresentativeOf, added later, are
+// appended only when set, so that every event written before them still
+// hashes as it did.
 func (e *Event) ComputeHash() string {
+	sum := sha256.Sum256(hashInput(e.hashedFields()))
+	return hex.EncodeToString(sum[:])
+}
+
+// hashedFields lists the hashed fields in their order.
+func (e *Event) hashedFields() []string {
 	fields := []string{
 		strconv.FormatInt(e.Seq, 10),
 		strconv.FormatInt(e.CustomerID, 10),
@@ -73,9 +80,12 @@ func (e *Event) ComputeHash() string {
 		fields = append(fields, e.APIToken)
 	}
 	if e.RepresentativeOf != "" {
-		fields = append(fields, "representative:"+e.RepresentativeOf)
+		fields = append(fields, representativePrefix+e.RepresentativeOf)
 	}
-	body, _ := json.Marshal(fields)
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+	return fields
 }
+
+// representativePrefix names the 17th field. An API token's name may not
+// start with it (Append refuses), or a token named "representative:x"
+// would hash like a representative without a token.
+const representativePrefix = "representative:"

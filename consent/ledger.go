@@ -35,6 +35,9 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	}
 	e.Seq = last + 1
 	e.PrevHash = prev
+	if err := e.checkHashedText(); err != nil {
+		return err
+	}
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,

@@ -722,6 +722,9 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	if _, err := db.CreateAPIToken(ctx, "ERP"); consent.ErrorCode(err) != consent.Conflict {
 		t.Errorf("a second working token of the same name: %v", err)
 	}
+	if _, err := db.CreateAPIToken(ctx, "representative:mother"); consent.ErrorCode(err) != consent.Invalid {
+		t.Errorf("a name that would hash like a representative: %v", err)
+	}
 	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consent.ErrorCode(err) != consent.Invalid {
 		t.Errorf("unknown scope: %v", err)
 	}

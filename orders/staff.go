@@ -457,6 +457,12 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	if name == "" {
 		f.Add("name", "err.required")
 	}
+	if strings.HasPrefix(name, "representative:") {
+		// The ledger hashes a token's name beside "representative:…";
+		// such a name would make two events hash alike (README, "The
+		// ledger's hash").
+		f.Add("name", "err.token_name_reserved")
+	}
 	scope := in.Scope
 	if scope == "" {
 		scope = ScopeOrders
