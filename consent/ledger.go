@@ -194,3 +194,26 @@ func Head(ctx context.Context, q Querier) (int64, string, error) {
 	}
 	return seq, hash, err
 }
+
+// CheckAnchor checks that the chain reaches a head recorded earlier: the
+// event seq exists and has that hash. An intact chain with its newest
+// events cut off still verifies on its own; only a head kept elsewhere
+// shows the cut.
+func CheckAnchor(ctx context.Context, q Querier, seq int64, hash string) error {
+	var got string
+	err := q.QueryRowContext(ctx, `SELECT hash FROM consent_events WHERE seq = ?`, seq).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		var last int64
+		if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM consent_events`).Scan(&last); err != nil {
+			return err
+		}
+		return fmt.Errorf("the ledger ends at event %d, but event %d was recorded as its head: events were removed from its end", last, seq)
+	}
+	if err != nil {
+		return err
+	}
+	if got != hash {
+		return fmt.Errorf("event %d has hash %s, but %s was recorded as its head: the ledger was rewritten", seq, got, hash)
+	}
+	return nil
+}

@@ -53,6 +53,11 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, err
 	if err := os.WriteFile(name+".head", []byte(head), 0o600); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
+	// And into the heads file beside the database, which is never
+	// rotated: the .head files go with their backups.
+	if err := AppendHead(db.Path, "head", seq, hash, name, db.Now()); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
 	return name, rotate(dir, keep)
 }
 

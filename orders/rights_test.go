@@ -820,3 +820,34 @@ func TestLockoutPerClient(t *testing.T) {
 		t.Errorf("unlock unknown: %v", err)
 	}
 }
+
+// The API's ledger check (monitoring) reports a cut the way it reports a
+// broken link: a head the nightly backup recorded is no longer reached.
+func TestVerifyReachFindsACut(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.BackupInto(ctx, filepath.Join(t.TempDir(), "backups"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.VerifyReach(ctx); err != nil || !v.OK {
+		t.Fatalf("before the cut: %+v %v", v, err)
+	}
+	for _, s := range []string{`DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`,
+		`DELETE FROM consent_event_details WHERE event_seq = (SELECT MAX(seq) FROM consent_events)`,
+		`DELETE FROM consent_events WHERE seq = (SELECT MAX(seq) FROM consent_events)`} {
+		if _, err := db.SQL().Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if v, _ := db.Verify(ctx); !v.OK {
+		t.Fatal("the probe: a chain cut at its end should verify on its own")
+	}
+	if v, err := db.VerifyReach(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "removed from its end") {
+		t.Errorf("after the cut: %+v %v", v, err)
+	}
+}

@@ -287,7 +287,7 @@ func (s *Server) apiRecordUse(c *gin.Context) {
 }
 
 func (s *Server) apiVerify(c *gin.Context) {
-	v, err := s.db.Verify(c.Request.Context())
+	v, err := s.db.VerifyReach(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return

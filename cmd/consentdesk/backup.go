@@ -68,7 +68,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *from == "" {
 		return errors.New("restore needs --from FILE")
 	}
-	v, _, _, err := orders.VerifyFile(ctx, *from)
+	v, headSeq, headHash, err := orders.VerifyFile(ctx, *from)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -110,6 +110,11 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	v, err = store.Verify(ctx)
 	if err != nil || !v.OK {
 		return fmt.Errorf("restore: the restored ledger does not verify: %+v %v", v, err)
+	}
+	// Going back to an older backup is on purpose: the heads file records
+	// it, and heads above the backup's own are set aside from here on.
+	if err := orders.AppendHead(db, "restore", headSeq, headHash, *from, time.Now()); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", db, *from, v.Events)
 	if aside != "" {

@@ -88,6 +88,11 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 	if !strings.Contains(string(head), hash) || !strings.Contains(string(head), "head_seq: "+itoa(seq)) {
 		t.Errorf("head file %q, chain head %d %s", head, seq, hash)
 	}
+	// The heads file beside the database keeps every night's head; the
+	// rotation inside the backups folder never touches it.
+	if heads, err := os.ReadFile(db + ".heads"); err != nil || strings.Count(string(heads), "\nhead ")+1 != 3 || !strings.HasSuffix(string(heads), " "+itoa(seq)+" "+hash+" "+last+"\n") {
+		t.Errorf("heads file after three nights and a rotation: %v\n%s", err, heads)
+	}
 	want := events(t, last)
 	// The store goes on after the backup.
 	if _, err := store.Demo(ctx); err != nil {

@@ -7,7 +7,7 @@
 //	consentdesk token list | token revoke --name NAME [--db PATH]
 //	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
 //	consentdesk staff unlock --name NAME [--db PATH]
-//	consentdesk verify  [--db PATH]
+//	consentdesk verify  [--anchor SEQ:HASH] [--db PATH]
 //	consentdesk backup  --to FILE [--db PATH]
 //	consentdesk demo    [--db PATH]
 //
@@ -76,7 +76,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "staff":
 		return staffCmd(ctx, args, stdout, stderr)
 	case "verify":
-		return withDB(ctx, "verify", args, stderr, nil, func(db *orders.DB) error {
+		var anchor *string
+		return withDB(ctx, "verify", args, stderr, func(fs *flag.FlagSet) {
+			anchor = fs.String("anchor", "", "SEQ:HASH of a head recorded earlier (backup prints it); default: every head in the heads file beside the database")
+		}, func(db *orders.DB) error {
 			v, err := db.Verify(ctx)
 			if err != nil {
 				return err
@@ -84,7 +87,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if !v.OK {
 				return fmt.Errorf("consent ledger broken at event %d of %d: %s", v.Broken, v.Events, v.Reason)
 			}
-			fmt.Fprintf(stdout, "consent ledger intact: %d events\n", v.Events)
+			// An intact chain may still have lost its newest events; a
+			// head recorded outside the database shows that.
+			var anchors []orders.Anchor
+			from := "the heads file " + orders.HeadsPath(db.Path)
+			if *anchor != "" {
+				a, err := orders.ParseAnchor(*anchor)
+				if err != nil {
+					return err
+				}
+				anchors, from = []orders.Anchor{a}, "--anchor"
+			} else if anchors, err = orders.ReadHeads(db.Path); err != nil {
+				return err
+			}
+			if err := db.CheckAnchors(ctx, anchors); err != nil {
+				return fmt.Errorf("consent ledger cut short or rewritten: %w", err)
+			}
+			if len(anchors) == 0 {
+				fmt.Fprintf(stdout, "consent ledger intact: %d events (no recorded head to check against; backups record one)\n", v.Events)
+				return nil
+			}
+			fmt.Fprintf(stdout, "consent ledger intact: %d events, reaches %d recorded head(s) from %s\n", v.Events, len(anchors), from)
 			return nil
 		})
 	case "backup":
@@ -101,6 +124,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			v, seq, hash, err := orders.VerifyFile(ctx, *to)
 			if err != nil {
+				return err
+			}
+			if err := orders.AppendHead(db.Path, "head", seq, hash, *to, db.Now()); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "backup written to %s; keep %s.key with it, or the prescriptions in it cannot be read\n", *to, db.Path)
