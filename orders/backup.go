@@ -25,6 +25,9 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, err
 	if keep < 1 {
 		keep = 1
 	}
+	if _, err := db.SyncErasureList(ctx); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}

@@ -38,6 +38,10 @@ type DB struct {
 	// MailDir is where mails are written as .eml files when there is no
 	// SMTP server; an erasure removes the customer's files from it.
 	MailDir string
+	// BackupKeep is how many nightly backups are kept (serve's
+	// --backup-keep); 0 when there are none. The erasure's answer says
+	// from it how long backups still hold the data.
+	BackupKeep int
 
 	commit *committer // group commit of the use cases (commit.go)
 	blocks *consent.BlockList

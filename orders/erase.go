@@ -68,6 +68,21 @@ type Erasure struct {
 	// Checkpointed reports that the write-ahead log was folded into the
 	// database file and truncated, so that no old copy is left in it.
 	Checkpointed bool `json:"wal_checkpointed"`
+	// Backups says how long backups still hold the erased data, and that
+	// a restore erases the customer again (the erasure list).
+	Backups BackupsHold `json:"backups"`
+}
+
+// BackupsHold is what the erasure's answer says about backups.
+type BackupsHold struct {
+	// HeldUntil is the day by which the last nightly backup made before
+	// the erasure is rotated out (YYYY-MM-DD); empty without nightly
+	// backups.
+	HeldUntil string `json:"held_until,omitempty"`
+	// Listed reports that the customer's number is on the erasure list,
+	// which every restore applies again.
+	Listed bool   `json:"on_erasure_list"`
+	Note   string `json:"note"`
 }
 
 // keptReason is the rule that keeps an order record.
@@ -101,6 +116,13 @@ const PhoneProofYears = 5
 // overwritten in the file; a WAL checkpoint afterwards leaves no copy in
 // the log.
 func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, error) {
+	return db.erase(ctx, customerID, staffID, true)
+}
+
+// erase erases; list puts the customer on the erasure list (not when the
+// list itself is applied again after a restore). staffID 0 is the
+// system.
+func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (Erasure, error) {
 	out := Erasure{CustomerID: customerID, Kept: []Kept{}, KeptMails: []followup.Retained{}, Blocked: []consent.Channel{}}
 	var mailIDs []int64
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
@@ -235,6 +257,9 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 		for _, ch := range channels {
 			e := consent.Event{CustomerID: customerID, Channel: ch, Action: consent.Erase, LegalBasis: consent.BasisConsent,
 				Source: consent.ErasureRequest, Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now)}
+			if staffID == 0 {
+				e.Actor = consent.BySystem // applied again after a restore
+			}
 			if ch == consent.HealthData {
 				e.LegalBasis = ctrl.HealthLegalBasis()
 			}
@@ -250,6 +275,19 @@ func (db *DB) Erase(ctx context.Context, customerID, staffID int64) (Erasure, er
 	}
 	db.removeMailFiles(mailIDs)
 	out.Checkpointed = db.Checkpoint(ctx)
+	out.Backups.Listed = !list
+	if list {
+		// After the commit: a line for an erasure that did not happen
+		// would erase the customer after the next restore. A line that
+		// could not be written is added by SyncErasureList at the next
+		// start or nightly backup.
+		if err := appendErased(db.Path, []int64{customerID}, db.Now()); err != nil {
+			slog.Error("erasure not written to the erasure list; added at the next start or backup", "customer_id", customerID, "err", err)
+		} else {
+			out.Backups.Listed = true
+		}
+	}
+	out.Backups.HeldUntil, out.Backups.Note = db.backupsHold(db.Now())
 	slog.Info("customer erased", "customer_id", customerID, "staff_id", staffID, "orders_kept", len(out.Kept), "mails_kept", len(out.KeptMails),
 		"phone_proof_kept", out.PhoneProof != nil, "wal_checkpointed", out.Checkpointed)
 	return out, nil

@@ -299,8 +299,19 @@ func TestAPITokenScopes(t *testing.T) {
 	if st := admin.call("GET", "/api/v1/customers/"+id+"/consents", "", &consents); st != http.StatusOK || consents.Channels["post"].State != "granted" || consents.Channels["sms"].State == "granted" {
 		t.Errorf("after refused calls: %d %+v", st, consents)
 	}
-	if st := admin.call("DELETE", "/api/v1/customers/"+id, "", nil); st != http.StatusOK {
+	var erased struct {
+		Backups struct {
+			Listed bool   `json:"on_erasure_list"`
+			Note   string `json:"note"`
+		} `json:"backups"`
+	}
+	if st := admin.call("DELETE", "/api/v1/customers/"+id, "", &erased); st != http.StatusOK {
 		t.Errorf("admin token cannot erase: %d", st)
+	}
+	// The erasure's answer says how long backups hold the data (code
+	// review), and that a restore erases the customer again.
+	if !erased.Backups.Listed || !strings.Contains(erased.Backups.Note, "erasure list") {
+		t.Errorf("erasure answer on backups: %+v", erased.Backups)
 	}
 
 	// Revoked and expired tokens stop working at once.

@@ -116,9 +116,17 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := orders.AppendHead(db, "restore", headSeq, headHash, *from, time.Now()); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// The backup may hold customers erased after it was made: the
+	// erasure list, kept apart from the backups, erases them again before
+	// anything is served (GDPR Art. 17).
+	again, err := store.ReapplyErasures(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", db, *from, v.Events)
+	fmt.Fprintf(stdout, "erasure list applied: %d customer(s) erased again\n", len(again))
 	if aside != "" {
-		fmt.Fprintf(stdout, "the previous database is kept as %s\n", aside)
+		fmt.Fprintf(stdout, "the previous database is kept as %s until %s, then deleted by the server\n", aside, time.Now().Add(orders.AsideKeep).Format("2006-01-02"))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -154,3 +155,90 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+// Erasure and backups (code review): restoring a backup from before an
+// erasure brought the customer back. The erasure list, kept beside the
+// database and apart from the backups, erases them again at once; the
+// ledger shows it, and still verifies.
+func TestRestoreErasesAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "store.db")
+	if _, err := run(t, "demo", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "before-erasure.db")
+	if _, err := run(t, "backup", "--to", backup, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	store, err := orders.Open(ctx, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.BackupKeep = 14
+	e, err := store.Erase(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().In(orders.Berlin)
+	if !e.Backups.Listed || e.Backups.HeldUntil != today.AddDate(0, 0, 14).Format("2006-01-02") || !strings.Contains(e.Backups.Note, "erasure list") {
+		t.Errorf("the erasure's answer on backups: %+v", e.Backups)
+	}
+	store.Close()
+	if list, _ := os.ReadFile(db + ".erased"); !regexp.MustCompile(`^erased \S+ 1\n$`).Match(list) {
+		t.Errorf("erasure list: %q", list)
+	}
+
+	out, err := run(t, "restore", "--from", backup, "--db", db)
+	if err != nil || !strings.Contains(out, "1 customer(s) erased again") || !strings.Contains(out, "until") {
+		t.Fatalf("restore: %v %q", err, out)
+	}
+	store, err = orders.Open(ctx, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c, err := store.Customer(ctx, 1)
+	if err != nil || !c.Erased() || c.LastName != "" || c.Email != "" {
+		t.Errorf("customer 1 after the restore: %+v %v", c, err)
+	}
+	evs, _ := consent.Events(ctx, store.SQL(), 1)
+	if last := evs[len(evs)-1]; last.Action != consent.Erase || last.Actor != consent.BySystem {
+		t.Errorf("the ledger does not show the repeated erasure: %+v", last)
+	}
+	if v, _ := store.Verify(ctx); !v.OK {
+		t.Errorf("ledger after the repeated erasure: %+v", v)
+	}
+	// Applying the list again finds nothing more to do.
+	if again, err := store.ReapplyErasures(ctx); err != nil || len(again) != 0 {
+		t.Errorf("second application: %v %v", again, err)
+	}
+	// A line lost to a full disk comes back from the database.
+	os.Remove(db + ".erased")
+	if n, err := store.SyncErasureList(ctx); err != nil || n != 1 {
+		t.Errorf("sync: %d %v", n, err)
+	}
+}
+
+// The copies a restore moved aside hold erased data: deleted after
+// orders.AsideKeep, by the time in their name.
+func TestOldCopiesFromBeforeARestoreAreDeleted(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "store.db")
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	old := db + ".before-restore-" + now.Add(-orders.AsideKeep-time.Hour).Format("20060102-150405")
+	fresh := db + ".before-restore-" + now.Add(-time.Hour).Format("20060102-150405")
+	for _, f := range []string{old, old + "-wal", fresh, db} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, err := orders.RemoveOldAside(db, orders.AsideKeep, now)
+	if err != nil || len(gone) != 2 {
+		t.Fatalf("removed %v: %v", gone, err)
+	}
+	for f, want := range map[string]bool{old: false, old + "-wal": false, fresh: true, db: true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", filepath.Base(f), err == nil, want)
+		}
+	}
+}

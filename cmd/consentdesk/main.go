@@ -314,9 +314,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *backupKeep < 1 {
 			return fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
 		}
+		// The erasure list names every erased customer before anything is
+		// served (a line an earlier failure left out is added now).
+		if _, err := db.SyncErasureList(ctx); err != nil {
+			return err
+		}
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
 		if bdir != "off" {
+			db.BackupKeep = *backupKeep // the erasure's answer names how long backups hold data
 			wg.Add(1)
 			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
 			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
@@ -348,8 +354,9 @@ func applyDoubleOptIn(ctx context.Context, db *orders.DB, v string) error {
 }
 
 // housekeeping runs at start and then every hour: unconfirmed e-mail
-// consents expire, and whatever has outlived its retention period is
-// deleted (GDPR Art. 5(1)(e); §147 AO, §257 HGB).
+// consents expire, whatever has outlived its retention period is deleted
+// (GDPR Art. 5(1)(e); §147 AO, §257 HGB), and so are the copies a
+// restore moved aside, after orders.AsideKeep (they hold erased data).
 func housekeeping(ctx context.Context, db *orders.DB) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -359,6 +366,9 @@ func housekeeping(ctx context.Context, db *orders.DB) {
 		}
 		if _, err := db.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
 			slog.Error("retention", "err", err)
+		}
+		if _, err := orders.RemoveOldAside(db.Path, orders.AsideKeep, time.Now()); err != nil {
+			slog.Error("copies from before a restore", "err", err)
 		}
 		select {
 		case <-ctx.Done():

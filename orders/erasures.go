@@ -1,0 +1,186 @@
+package orders
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The erasure list (`consentdesk.db.erased`, beside the database and
+// outside the backups folder) names every erased customer by number, one
+// line per erasure: `erased TIME CUSTOMER_ID`. Backups hold what was
+// erased after they were made, so restoring one would bring those
+// customers back today (GDPR Art. 17). After every restore the list is
+// applied again: each customer on it who is back in the restored database
+// is erased once more, before the server serves. The list holds customer
+// numbers only, never a name or an address.
+
+// ErasedPath is where the erasure list of the database at path is kept.
+func ErasedPath(dbPath string) string { return dbPath + ".erased" }
+
+func appendErased(dbPath string, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(ErasedPath(dbPath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("erasure list: %w", err)
+	}
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "erased %s %d\n", now.UTC().Format(time.RFC3339), id)
+	}
+	_, err = f.WriteString(b.String())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("erasure list: %w", err)
+	}
+	return nil
+}
+
+// ReadErased returns the customer numbers on the erasure list, in the
+// order they were erased; none when there is no list.
+func ReadErased(dbPath string) ([]int64, error) {
+	f, err := os.Open(ErasedPath(dbPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("erasure list: %w", err)
+	}
+	defer f.Close()
+	var ids []int64
+	seen := map[int64]bool{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		parts := strings.Fields(sc.Text())
+		if len(parts) == 0 {
+			continue
+		}
+		id, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+		if len(parts) != 3 || parts[0] != "erased" || err != nil || id < 1 {
+			return nil, fmt.Errorf("erasure list: %s line %d is not an erasure", ErasedPath(dbPath), n)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, sc.Err()
+}
+
+// SyncErasureList adds every customer the database shows as erased but
+// the list does not name: an erasure whose line could not be written (a
+// full disk) is listed at the next start or nightly backup.
+func (db *DB) SyncErasureList(ctx context.Context) (int, error) {
+	listed, err := ReadErased(db.Path)
+	if err != nil {
+		return 0, err
+	}
+	on := map[int64]bool{}
+	for _, id := range listed {
+		on[id] = true
+	}
+	erased, err := idsOf(ctx, db.sql, `SELECT id FROM customers WHERE erased_at <> '' ORDER BY id`)
+	if err != nil {
+		return 0, err
+	}
+	var missing []int64
+	for _, id := range erased {
+		if !on[id] {
+			missing = append(missing, id)
+		}
+	}
+	if err := appendErased(db.Path, missing, db.Now()); err != nil {
+		return 0, err
+	}
+	if len(missing) > 0 {
+		slog.Warn("erasure list: erased customers added that it did not name", "count", len(missing))
+	}
+	return len(missing), nil
+}
+
+// ReapplyErasures erases again every customer on the erasure list whose
+// data a restored backup brought back, and returns their numbers. A
+// customer the backup does not have (created after it) is skipped. The
+// ledger shows each as an erasure by the system.
+func (db *DB) ReapplyErasures(ctx context.Context) ([]int64, error) {
+	ids, err := ReadErased(db.Path)
+	if err != nil {
+		return nil, err
+	}
+	var again []int64
+	for _, id := range ids {
+		var erasedAt string
+		err := db.sql.QueryRowContext(ctx, `SELECT erased_at FROM customers WHERE id = ?`, id).Scan(&erasedAt)
+		if err != nil || erasedAt != "" {
+			continue // not in this backup, or erased in it already
+		}
+		if _, err := db.erase(ctx, id, 0, false); err != nil {
+			return again, fmt.Errorf("erasure list: customer %d: %w", id, err)
+		}
+		again = append(again, id)
+	}
+	if len(again) > 0 {
+		slog.Warn("erasures applied again after a restore", "count", len(again))
+	}
+	return again, nil
+}
+
+// AsideKeep is how long `restore` keeps the database it moved aside
+// (`….before-restore-…`) before it is deleted: it holds everything up to
+// the restore, erased customers' data included once the list is applied
+// to the restored database.
+const AsideKeep = 14 * 24 * time.Hour
+
+// RemoveOldAside deletes the copies `restore` moved aside beside the
+// database that are older than keep, by the time in their name. It
+// returns the files it deleted.
+func RemoveOldAside(dbPath string, keep time.Duration, now time.Time) ([]string, error) {
+	list, err := filepath.Glob(dbPath + ".before-restore-*")
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, f := range list {
+		stamp := strings.TrimPrefix(f, dbPath+".before-restore-")
+		stamp = strings.TrimSuffix(strings.TrimSuffix(stamp, "-wal"), "-shm")
+		t, err := time.Parse("20060102-150405", stamp)
+		if err != nil || now.Sub(t) < keep {
+			continue
+		}
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return gone, fmt.Errorf("remove %s: %w", f, err)
+		}
+		gone = append(gone, f)
+	}
+	if len(gone) > 0 {
+		slog.Info("old copies from before a restore deleted", "files", len(gone))
+	}
+	return gone, nil
+}
+
+// backupsHold says how long backups hold an erasure's data: the newest
+// nightly backup made before it is rotated out after BackupKeep more
+// nights.
+func (db *DB) backupsHold(now time.Time) (string, string) {
+	if db.BackupKeep <= 0 {
+		return "", "ConsentDesk makes no nightly backups here; copies made otherwise hold the data until they are deleted. " +
+			"Wird eine Sicherung zurückgespielt, wird die Person erneut gelöscht (Löschliste). / If a backup is restored, the person is erased again (erasure list)."
+	}
+	until := now.In(Berlin).AddDate(0, 0, db.BackupKeep).Format("2006-01-02")
+	return until, fmt.Sprintf("Nächtliche Sicherungen enthalten die Daten noch bis %s (es werden %d Nächte aufbewahrt); wird eine davon zurückgespielt, wird die Person sofort erneut gelöscht (Löschliste). "+
+		"/ Nightly backups still hold the data until %s (%d nights are kept); if one is restored, the person is erased again at once (erasure list).", until, db.BackupKeep, until, db.BackupKeep)
+}
