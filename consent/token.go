@@ -26,10 +26,22 @@ const (
 // HMAC-SHA-256 over both (truncated to 128 bits), base64url-encoded: it is
 // unguessable without the server's secret, and stays valid as long as the
 // secret does, so a printed QR code keeps working.
-type Tokens struct{ key []byte }
+type Tokens struct {
+	key []byte
+	// older are keys of earlier secrets that still check tokens: a
+	// rotated secret leaves the printed QR codes working (orders.Keys).
+	older []*Tokens
+}
 
-// NewTokens uses key (at least 32 bytes of the server secret).
-func NewTokens(key []byte) *Tokens { return &Tokens{key: key} }
+// NewTokens makes tokens with key (at least 32 bytes of the server
+// secret) and checks them with key and any older keys.
+func NewTokens(key []byte, older ...[]byte) *Tokens {
+	t := &Tokens{key: key}
+	for _, k := range older {
+		t.older = append(t.older, &Tokens{key: k})
+	}
+	return t
+}
 
 const tokenMACLen = 16
 
@@ -71,11 +83,18 @@ func (t *Tokens) CheckFor(p TokenPurpose, token string, subject func(customerID 
 		return 0, false
 	}
 	want, ok := subject(id)
-	if !ok || !hmac.Equal(mac, t.macFor(p, id, want)) {
+	if !ok {
 		return 0, false
 	}
-	return id, true
+	for _, k := range t.all() {
+		if hmac.Equal(mac, k.macFor(p, id, want)) {
+			return id, true
+		}
+	}
+	return 0, false
 }
+
+func (t *Tokens) all() []*Tokens { return append([]*Tokens{t}, t.older...) }
 
 func parseToken(p TokenPurpose, token string) (int64, []byte, bool) {
 	if len(token) != base64.RawURLEncoding.EncodedLen(9+tokenMACLen) {
@@ -105,8 +124,13 @@ func (t *Tokens) Make(p TokenPurpose, customerID int64) string {
 // is compared in constant time.
 func (t *Tokens) Check(p TokenPurpose, token string) (int64, bool) {
 	id, mac, ok := parseToken(p, token)
-	if !ok || !hmac.Equal(mac, t.mac(p, id)) {
+	if !ok {
 		return 0, false
 	}
-	return id, true
+	for _, k := range t.all() {
+		if hmac.Equal(mac, k.mac(p, id)) {
+			return id, true
+		}
+	}
+	return 0, false
 }

@@ -105,8 +105,10 @@ func (db *DB) insertPrescription(ctx context.Context, tx consent.Tx, orderID, cu
 		return err
 	}
 	sealed := aead.Seal(nil, nonce, plain, rxAAD(orderID, customerID))
-	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		orderID, customerID, basis, nonce, sealed, Stamp(now))
+	// The key version goes with the ciphertext: a rotated secret must
+	// not make older prescriptions unreadable (keys.go).
+	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at, key_version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		orderID, customerID, basis, nonce, sealed, Stamp(now), db.Keys.PrescriptionVersion)
 	if err != nil {
 		return fmt.Errorf("insert prescription: %w", err)
 	}
@@ -121,8 +123,9 @@ func (db *DB) Prescription(ctx context.Context, orderID int64) (*Prescription, e
 
 func (db *DB) prescriptionIn(ctx context.Context, q consent.Querier, orderID int64) (*Prescription, error) {
 	var customerID int64
+	var version int
 	var nonce, sealed []byte
-	err := q.QueryRowContext(ctx, `SELECT customer_id, nonce, ciphertext FROM prescriptions WHERE order_id = ?`, orderID).Scan(&customerID, &nonce, &sealed)
+	err := q.QueryRowContext(ctx, `SELECT customer_id, nonce, ciphertext, key_version FROM prescriptions WHERE order_id = ?`, orderID).Scan(&customerID, &nonce, &sealed, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -131,10 +134,14 @@ func (db *DB) prescriptionIn(ctx context.Context, q consent.Querier, orderID int
 	}
 	// cipher.AEAD.Open panics on a nonce of the wrong length; a damaged
 	// or hand-edited row is an error, not a crash of the order page.
-	if len(nonce) != db.Keys.Prescription.NonceSize() {
+	aead, ok := db.Keys.PrescriptionKey(version)
+	if !ok {
+		return nil, fmt.Errorf("prescription of order %d was sealed with key version %d, which the key file %s.key does not hold", orderID, version, db.Path)
+	}
+	if len(nonce) != aead.NonceSize() {
 		return nil, fmt.Errorf("prescription of order %d is damaged: nonce of %d bytes", orderID, len(nonce))
 	}
-	plain, err := db.Keys.Prescription.Open(nil, nonce, sealed, rxAAD(orderID, customerID))
+	plain, err := aead.Open(nil, nonce, sealed, rxAAD(orderID, customerID))
 	if err != nil {
 		return nil, fmt.Errorf("prescription of order %d cannot be decrypted: wrong key file?", orderID)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
@@ -849,5 +850,125 @@ func TestVerifyReachFindsACut(t *testing.T) {
 	}
 	if v, err := db.VerifyReach(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "removed from its end") {
 		t.Errorf("after the cut: %+v %v", v, err)
+	}
+}
+
+// Keys (code review): one secret derived the link key and the
+// prescription key, and ciphertexts carried no key id, so the link secret
+// could not be rotated without losing prescriptions. Now each ciphertext
+// names its key version: after `keys rotate` old prescriptions open, new
+// ones use the new secret, printed links keep working until the old
+// secrets are retired, and the blocking list's hashes never change.
+func TestKeyRotationKeepsPrescriptionsAndLinks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	open := func() *orders.DB {
+		db, err := orders.Open(ctx, path, assets.Migrations())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	db := open()
+	first, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := first.Customer.ID
+	v1Link := db.Keys.LinkTokens().Make(consent.PreferencesToken, id)
+	block := append([]byte{}, db.Keys.Block...)
+	db.Close()
+
+	if v, err := orders.RotateKeys(path+".key", false); err != nil || v != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	if fi, err := os.Stat(path + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode after rotation: %v %v", fi.Mode(), err)
+	}
+	db = open()
+	if p, err := db.Prescription(ctx, first.Order.ID); err != nil || p == nil || *p.Right.Sph != -1.25 {
+		t.Fatalf("the prescription sealed before the rotation: %+v %v", p, err)
+	}
+	o := sampleOrder(t)
+	o.Customer.Email, o.Customer.Mobile = "zweite@example.org", ""
+	second, err := db.PlaceOrder(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version int
+	db.SQL().QueryRow(`SELECT key_version FROM prescriptions WHERE order_id = ?`, second.Order.ID).Scan(&version)
+	if version != 2 {
+		t.Errorf("new prescription sealed with key version %d, want 2", version)
+	}
+	if p, err := db.Prescription(ctx, second.Order.ID); err != nil || p == nil {
+		t.Fatalf("the new prescription: %v", err)
+	}
+	tokens := db.Keys.LinkTokens()
+	v2Link := tokens.Make(consent.PreferencesToken, id)
+	if v2Link == v1Link {
+		t.Error("new links are still signed with the old secret")
+	}
+	for name, link := range map[string]string{"old": v1Link, "new": v2Link} {
+		if got, ok := tokens.Check(consent.PreferencesToken, link); !ok || got != id {
+			t.Errorf("%s link after the rotation: %v", name, ok)
+		}
+	}
+	if !bytes.Equal(db.Keys.Block, block) {
+		t.Error("the blocking list's key changed: its hashes would no longer match")
+	}
+	db.Close()
+
+	// After a leak: the old secrets check no link any more, and still
+	// open their prescriptions.
+	if v, err := orders.RotateKeys(path+".key", true); err != nil || v != 3 {
+		t.Fatalf("rotate --retire-old-links: %d %v", v, err)
+	}
+	db = open()
+	defer db.Close()
+	tokens = db.Keys.LinkTokens()
+	for name, link := range map[string]string{"v1": v1Link, "v2": v2Link} {
+		if _, ok := tokens.Check(consent.PreferencesToken, link); ok {
+			t.Errorf("%s link works after its secret was retired", name)
+		}
+	}
+	if _, ok := tokens.Check(consent.PreferencesToken, tokens.Make(consent.PreferencesToken, id)); !ok {
+		t.Error("a new link does not work")
+	}
+	for _, oid := range []int64{first.Order.ID, second.Order.ID} {
+		if p, err := db.Prescription(ctx, oid); err != nil || p == nil {
+			t.Errorf("prescription of order %d after retiring: %v", oid, err)
+		}
+	}
+}
+
+// A damaged key file is refused with a clear message, never half read.
+func TestDamagedKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := strings.Repeat("ab", 32)
+	for name, content := range map[string]string{
+		"short":       "abcd\n",
+		"bad secret":  "secret 1 " + good + "\nsecret 2 xyz\n",
+		"no secret 1": "secret 2 " + good + "\n",
+		"twice":       "secret 1 " + good + "\nsecret 1 " + good + "\n",
+		"retired":     "secret 1 " + good + "\nretired 4\n",
+		"unknown":     "secret 1 " + good + "\nsomething else\n",
+	} {
+		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".key")
+		os.WriteFile(file, []byte(content), 0o600)
+		if _, err := orders.LoadOrCreateKeys(file); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Errorf("%s: %v", name, err)
+		}
+		if _, err := orders.RotateKeys(file, false); err == nil {
+			t.Errorf("%s: rotated", name)
+		}
+	}
+	file := filepath.Join(dir, "v.key")
+	os.WriteFile(file, []byte("# note\nsecret 1 "+good+"\nsecret 2 "+strings.Repeat("cd", 32)+"\nretired 1\n"), 0o600)
+	k, err := orders.LoadOrCreateKeys(file)
+	if err != nil || k.PrescriptionVersion != 2 || len(k.OlderTokens) != 0 {
+		t.Errorf("versioned file: %+v %v", k, err)
 	}
 }

@@ -67,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{
 		db:        cfg.DB,
-		tokens:    consent.NewTokens(cfg.DB.Keys.Tokens),
+		tokens:    cfg.DB.Keys.LinkTokens(),
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		secure:    !cfg.InsecureCookies,
 		pages:     pages,

@@ -158,3 +158,29 @@ func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return errors.New(staffUsage)
 }
+
+const keysUsage = `usage: consentdesk keys rotate [--retire-old-links] [--db PATH]`
+
+// keysCmd rotates the secret beside the database (orders.RotateKeys).
+func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		return errors.New(keysUsage)
+	}
+	var retire *bool
+	return withDB(ctx, "keys rotate", args[1:], stderr, func(fs *flag.FlagSet) {
+		retire = fs.Bool("retire-old-links", false, "older secrets check no link any more (after a leak): printed QR codes and links already sent stop working")
+	}, func(db *orders.DB) error {
+		v, err := orders.RotateKeys(db.Path+".key", *retire)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key file %s.key: secret %d added; restart the server to use it for new links and prescriptions\n", db.Path, v)
+		if *retire {
+			fmt.Fprintln(stdout, "older secrets retired: printed QR codes and links sent before now lead to \"Diese Seite gibt es nicht\" (404); customers use the link in their next mail or ask the store. Prescriptions stay readable.")
+		} else {
+			fmt.Fprintln(stdout, "printed QR codes and links sent before keep working; prescriptions stay readable")
+		}
+		fmt.Fprintln(stdout, "back up the key file again now, apart from the backups")
+		return nil
+	})
+}

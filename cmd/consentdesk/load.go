@@ -175,7 +175,7 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	if err != nil {
 		return r, err
 	}
-	tokens := consent.NewTokens(db.Keys.Tokens)
+	tokens := db.Keys.LinkTokens()
 	sender := followup.NewSender(db, tokens, followup.Folder{Dir: filepath.Join(work, "mail")}, followup.SenderConfig{PublicURL: "https://optik.example"})
 	db.MailQueued = sender.Wake
 	srv, err := pos.New(pos.Config{DB: db, PublicURL: "https://optik.example"})

@@ -7,6 +7,7 @@
 //	consentdesk token list | token revoke --name NAME [--db PATH]
 //	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
 //	consentdesk staff unlock --name NAME [--db PATH]
+//	consentdesk keys rotate [--retire-old-links] [--db PATH]
 //	consentdesk verify  [--anchor SEQ:HASH] [--db PATH]
 //	consentdesk backup  --to FILE [--db PATH]
 //	consentdesk demo    [--db PATH]
@@ -147,15 +148,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "demo store filled: %d orders\n", n)
 			return nil
 		})
+	case "keys":
+		return keysCmd(ctx, args, stdout, stderr)
 	case "restore":
 		return restore(ctx, args, stdout, stderr)
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|verify|backup|restore|demo|load] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|keys rotate|verify|backup|restore|demo|load] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, verify, backup, restore, demo, load)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, keys rotate, verify, backup, restore, demo, load)", cmd)
 }
 
 // explain turns a domain error into a sentence for the terminal.
@@ -205,7 +208,7 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 		return err
 	}
 	switch name {
-	case "verify", "backup", "token list", "token revoke", "staff unlock":
+	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate":
 		// Found: "verify --db typo.db" created an empty database and
 		// reported "intact: 0 events"; a nightly check against a
 		// mistyped path would have reported success for ever.
@@ -285,7 +288,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
+		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
 		db.MailQueued = sender.Wake
 
 		var trusted []string

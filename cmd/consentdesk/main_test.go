@@ -349,3 +349,33 @@ func TestTokenAndStaffCommands(t *testing.T) {
 		t.Errorf("after staff unlock: %v", err)
 	}
 }
+
+// `keys rotate` adds a secret, says what happens to printed QR codes, and
+// refuses a database that does not exist.
+func TestKeysRotateCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "store.db")
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "keys", "rotate", "--db", db)
+	if err != nil || !strings.Contains(out, "secret 2 added") || !strings.Contains(out, "QR codes and links sent before keep working") {
+		t.Errorf("keys rotate: %v %q", err, out)
+	}
+	out, err = run(t, "keys", "rotate", "--retire-old-links", "--db", db)
+	if err != nil || !strings.Contains(out, "secret 3 added") || !strings.Contains(out, "(404)") {
+		t.Errorf("keys rotate --retire-old-links: %v %q", err, out)
+	}
+	key, _ := os.ReadFile(db + ".key")
+	if !strings.Contains(string(key), "retired 1\nretired 2\n") {
+		t.Errorf("key file:\n%s", key)
+	}
+	if out, err := run(t, "verify", "--db", db); err != nil {
+		t.Errorf("the database after two rotations: %v %q", err, out)
+	}
+	if _, err := run(t, "keys", "rotate", "--db", filepath.Join(t.TempDir(), "typo.db")); err == nil {
+		t.Error("rotated the keys of a database that does not exist")
+	}
+	if _, err := run(t, "keys"); err == nil {
+		t.Error("keys without a subcommand")
+	}
+}
