@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Querier is what the storage functions need: a *sql.DB or a *sql.Tx. Use
@@ -216,4 +217,49 @@ func CheckAnchor(ctx context.Context, q Querier, seq int64, hash string) error {
 		return fmt.Errorf("event %d has hash %s, but %s was recorded as its head: the ledger was rewritten", seq, got, hash)
 	}
 	return nil
+}
+
+// The personal details of consent events (the contact, the note, the
+// representative's name) live beside the chain in consent_event_details,
+// which this package owns: erasure and retention ask it to remove them.
+
+// EraseEventDetails removes the details of a customer's events, except
+// those kept as proof (retained_until set, §7a UWG), and returns how many
+// it removed. The chain still verifies: no hashed column held them.
+func EraseEventDetails(ctx context.Context, tx Tx, customerID int64) (int, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM consent_event_details WHERE retained_until = '' AND event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID)
+	if err != nil {
+		return 0, fmt.Errorf("erase event details: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// RetainEventDetails keeps the details of the given events until a day
+// (YYYY-MM-DD), past an erasure, and returns how many it marked.
+func RetainEventDetails(ctx context.Context, tx Tx, seqs []int64, until string) (int, error) {
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	args := []any{until}
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE consent_event_details SET retained_until = ? WHERE event_seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("retain event details: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ExpireEventDetails removes kept details whose day has passed (kept
+// "until" a day means deleted from the day after it).
+func ExpireEventDetails(ctx context.Context, tx Tx, today string) (int, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM consent_event_details WHERE retained_until <> '' AND retained_until < ?`, today)
+	if err != nil {
+		return 0, fmt.Errorf("expire event details: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

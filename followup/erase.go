@@ -84,3 +84,30 @@ func ExpireRetained(ctx context.Context, tx consent.Tx, today string, now time.T
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// DeleteOrderMails removes the mails of an order that is deleted (its
+// retention ended) inside that transaction, and returns their ids, for
+// their .eml files.
+func DeleteOrderMails(ctx context.Context, tx consent.Tx, orderID int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("delete order mails: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE order_id = ?`, orderID); err != nil {
+		return nil, fmt.Errorf("delete order mails: %w", err)
+	}
+	return ids, nil
+}

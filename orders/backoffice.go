@@ -207,6 +207,8 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 		}
 	}
 	rows.Close()
+	// A read join with consent's ledger: which orders brought a grant is
+	// one question across both tables.
 	rows, err = db.sql.QueryContext(ctx, `SELECT DISTINCT o.created_at, e.channel, o.id FROM consent_events e JOIN orders o ON o.id = e.order_id
 		WHERE e.action = 'grant' AND o.created_at >= ? AND e.channel IN ('post', 'email', 'sms', 'phone')`, Stamp(first))
 	if err != nil {

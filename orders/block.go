@@ -140,6 +140,8 @@ func (db *DB) createCustomer(ctx context.Context, tx consent.Tx, c *Customer, no
 // are gone and cannot be added. It runs once, at open.
 func (db *DB) backfillBlocks(ctx context.Context) error {
 	var entries, withdrawals int
+	// Reads of consent's tables (block_list, consent_events): counting
+	// both at once is the honest query; the writes go through consent.
 	if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM block_list), (SELECT COUNT(*) FROM consent_events WHERE action = 'withdraw')`).
 		Scan(&entries, &withdrawals); err != nil {
 		return err

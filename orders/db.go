@@ -125,7 +125,10 @@ func (db *DB) Ping(ctx context.Context) error {
 func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	names, err := fs.Glob(migrations, "*.sql")

@@ -232,7 +232,7 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 		if err := exec(&out.Removed.Changes, `DELETE FROM customer_changes WHERE customer_id = ?`, customerID); err != nil {
 			return err
 		}
-		if err := exec(&out.Removed.EventDetails, `DELETE FROM consent_event_details WHERE retained_until = '' AND event_seq IN (SELECT seq FROM consent_events WHERE customer_id = ?)`, customerID); err != nil {
+		if out.Removed.EventDetails, err = consent.EraseEventDetails(ctx, tx, customerID); err != nil {
 			return err
 		}
 		emptied, kept, ids, err := followup.EraseCustomer(ctx, tx, customerID, ctrl.LetterRetention(), now)
@@ -299,7 +299,7 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 // returns nil when no phone consent was ever given.
 func keepPhoneProof(ctx context.Context, tx consent.Tx, customerID int64, events []consent.Event) (*PhoneProof, error) {
 	var last time.Time
-	var seqs []any
+	var seqs []int64
 	docs := map[string]bool{}
 	for _, e := range events {
 		if e.Channel != consent.Phone {
@@ -322,13 +322,10 @@ func keepPhoneProof(ctx context.Context, tx consent.Tx, customerID int64, events
 	until := last.In(Berlin).AddDate(PhoneProofYears, 0, 0).Format("2006-01-02")
 	p := &PhoneProof{LastGrantOr: Stamp(last), DeleteAfter: until,
 		Reason: "§7a UWG: 5 Jahre ab Erteilung und jeder Verwendung / 5 years from the grant and from each use"}
-	res, err := tx.ExecContext(ctx, `UPDATE consent_event_details SET retained_until = ? WHERE event_seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`,
-		append([]any{until}, seqs...)...)
-	if err != nil {
+	var err error
+	if p.Events, err = consent.RetainEventDetails(ctx, tx, seqs, until); err != nil {
 		return nil, fmt.Errorf("keep phone proof: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	p.Events = int(n)
 	for sum := range docs {
 		res, err := tx.ExecContext(ctx, `UPDATE documents SET retained_until = ? WHERE customer_id = ? AND sha256 = ?`, until, customerID, sum)
 		if err != nil {
@@ -345,7 +342,8 @@ func keepPhoneProof(ctx context.Context, tx consent.Tx, customerID int64, events
 // is the evidence of a consent (GDPR Art. 7(1)) that may outlive the
 // order record. It returns the ids of the mails removed.
 func deleteOrder(ctx context.Context, tx consent.Tx, orderID int64, keepDocuments bool) ([]int64, error) {
-	ids, err := idsOf(ctx, tx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
+	// The mails are followup's: it removes them (one owner per table).
+	ids, err := followup.DeleteOrderMails(ctx, tx, orderID)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +354,7 @@ func deleteOrder(ctx context.Context, tx consent.Tx, orderID int64, keepDocument
 	// A document kept as the proof of a phone consent (§7a UWG) outlives
 	// its order; it is loosened from it first.
 	for _, q := range []string{`UPDATE documents SET order_id = NULL WHERE order_id = ? AND retained_until <> ''`,
-		`DELETE FROM outbox WHERE order_id = ?`, `DELETE FROM prescriptions WHERE order_id = ?`, docs,
+		`DELETE FROM prescriptions WHERE order_id = ?`, docs,
 		`DELETE FROM order_items WHERE order_id = ?`, `DELETE FROM orders WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, orderID); err != nil {
 			return nil, fmt.Errorf("delete order %d: %w", orderID, err)
@@ -487,20 +485,15 @@ func (db *DB) ApplyRetention(ctx context.Context) (Retention, error) {
 		out.Prescriptions = int(n)
 		// Kept "until" a day means deleted from the day after it.
 		today := now.In(Berlin).Format("2006-01-02")
-		for _, d := range []struct {
-			n     *int
-			query string
-		}{
-			{&out.PhoneProofDetails, `DELETE FROM consent_event_details WHERE retained_until <> '' AND retained_until < ?`},
-			{&out.PhoneProofDocuments, `DELETE FROM documents WHERE retained_until <> '' AND retained_until < ?`},
-		} {
-			res, err := tx.ExecContext(ctx, d.query, today)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			*d.n = int(n)
+		if out.PhoneProofDetails, err = consent.ExpireEventDetails(ctx, tx, today); err != nil {
+			return err
 		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM documents WHERE retained_until <> '' AND retained_until < ?`, today)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		out.PhoneProofDocuments = int(n)
 		out.Mails, err = followup.ExpireRetained(ctx, tx, today, now)
 		return err
 	})

@@ -88,7 +88,8 @@ func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 		}
 		cutoff := Stamp(now.AddDate(0, 0, -ctrl.ConfirmWindow()))
 		// Candidates: customers whose latest e-mail event is a grant
-		// waiting for confirmation, made before the cutoff.
+		// waiting for confirmation, made before the cutoff (a read of
+		// consent's ledger; the expiry is appended through consent).
 		rows, err := tx.QueryContext(ctx, `SELECT e.customer_id, e.notice_version_id, e.notice_sha256 FROM consent_events e
 			WHERE e.channel = 'email' AND e.seq = (SELECT MAX(seq) FROM consent_events x WHERE x.customer_id = e.customer_id AND x.channel = 'email')
 			  AND e.action = 'grant' AND e.opt_in_level = 'confirmed' AND e.created_at < ?`, cutoff)

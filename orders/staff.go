@@ -375,8 +375,10 @@ func (db *DB) SetSessionLang(ctx context.Context, token, lang string) error {
 	if lang != "de" && lang != "en" {
 		return consent.Errorf(consent.Invalid, "err.choice_invalid")
 	}
-	_, err := db.w.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
-	return err
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
+		return err
+	})
 }
 
 // SetHandOver locks a session to the customer's screens while the
@@ -416,8 +418,10 @@ func (db *DB) UnlockHandOver(ctx context.Context, token, pin, client string) (st
 
 // SignOut ends a session.
 func (db *DB) SignOut(ctx context.Context, token string) error {
-	_, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token))
-	return err
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashToken(token))
+		return err
+	})
 }
 
 // API token scopes (API.md): ScopeOrders creates and reads orders and
