@@ -3,7 +3,6 @@ package followup
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	htmltemplate "html/template"
 	"image"
@@ -63,8 +62,11 @@ type Line struct {
 type Store interface {
 	MailRecipient(ctx context.Context, customerID int64) (Recipient, error)
 	MailOrder(ctx context.Context, orderID int64) (OrderSummary, error)
-	// SQL is the pool the sender reads from.
-	SQL() *sql.DB
+	// Controller is the store's settings; ConsentState a customer's
+	// current consent per channel. The sender checks both again just
+	// before a mail goes out.
+	Controller(ctx context.Context) (consent.Controller, error)
+	ConsentState(ctx context.Context, customerID int64) (map[consent.Channel]consent.ChannelState, error)
 	// Tx runs fn as one write through the store's single writer, where
 	// the sender's updates share commits with the counter's orders
 	// (orders.DB: group commit) instead of taking turns for an fsync each.

@@ -30,8 +30,7 @@ type SenderConfig struct {
 
 // Sender delivers the outbox. One runs per database.
 type Sender struct {
-	db        *sql.DB // reads
-	store     Store   // the mail's data, and the writes (Store.Tx)
+	store     Store // the mail's data, settings and consent, and the writes (Store.Tx)
 	tokens    *consent.Tokens
 	transport Transport
 	cfg       SenderConfig
@@ -58,7 +57,7 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Sender{db: store.SQL(), store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the sender that a mail was queued, so that it does not wait
@@ -234,7 +233,7 @@ func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject st
 // prepare reads what the mail needs and checks, again, that it may go
 // out. A non-empty reason means it must not.
 func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, string, error) {
-	ctrl, err := consent.LoadController(ctx, s.db)
+	ctrl, err := s.store.Controller(ctx)
 	if err != nil {
 		return draft{}, "", err
 	}
@@ -245,7 +244,7 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 	if to.Email == "" {
 		return draft{}, "no e-mail address (erased or removed)", nil
 	}
-	states, err := consent.CurrentState(ctx, s.db, m.CustomerID)
+	states, err := s.store.ConsentState(ctx, m.CustomerID)
 	if err != nil {
 		return draft{}, "", err
 	}

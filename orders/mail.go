@@ -78,3 +78,26 @@ func queueConfirmations(ctx context.Context, tx consent.Tx, ctrl consent.Control
 	}
 	return nil
 }
+
+// Mails lists mails for the back office, newest first, without their
+// bodies. The outbox is followup's table; the web layer asks here and
+// never holds the database.
+func (db *DB) Mails(ctx context.Context, f followup.Filter) ([]followup.Mail, error) {
+	return followup.List(ctx, db.sql, f)
+}
+
+// Mail returns one mail with its message, for the mailbox page.
+func (db *DB) Mail(ctx context.Context, id int64) (followup.Mail, error) {
+	return followup.Get(ctx, db.sql, id)
+}
+
+// MailCounts counts the mails by status, for the mailbox's tabs.
+func (db *DB) MailCounts(ctx context.Context) (map[followup.Status]int, error) {
+	return followup.Counts(ctx, db.sql)
+}
+
+// ConsentState is a customer's current consent per channel, for the
+// sender's last check before a mail goes out (followup.Store).
+func (db *DB) ConsentState(ctx context.Context, customerID int64) (map[consent.Channel]consent.ChannelState, error) {
+	return consent.CurrentState(ctx, db.sql, customerID)
+}

@@ -307,7 +307,7 @@ func (s *Server) apiMarkReady(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	mails, err := followup.List(c.Request.Context(), s.db.SQL(), followup.Filter{OrderID: o.ID})
+	mails, err := s.db.Mails(c.Request.Context(), followup.Filter{OrderID: o.ID})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -343,12 +343,12 @@ func (s *Server) apiOutbox(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	mails, err := followup.List(c.Request.Context(), s.db.SQL(), f)
+	mails, err := s.db.Mails(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	counts, err := followup.Counts(c.Request.Context(), s.db.SQL())
+	counts, err := s.db.MailCounts(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return

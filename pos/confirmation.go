@@ -3,10 +3,11 @@ package pos
 import (
 	"bytes"
 	"context"
-	"github.com/consentdesk/consentdesk/assets"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/consentdesk/consentdesk/assets"
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"

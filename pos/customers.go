@@ -123,7 +123,7 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 	if v.Documents, err = s.db.Documents(ctx, cu.ID, false); err != nil {
 		return v, err
 	}
-	if v.Mails, err = followup.List(ctx, s.db.SQL(), followup.Filter{CustomerID: cu.ID, Limit: 100}); err != nil {
+	if v.Mails, err = s.db.Mails(ctx, followup.Filter{CustomerID: cu.ID, Limit: 100}); err != nil {
 		return v, err
 	}
 	if v.Changes, err = s.db.Changes(ctx, cu.ID); err != nil {

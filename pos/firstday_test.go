@@ -128,7 +128,7 @@ func TestPrescriptionNotLostWithoutAWord(t *testing.T) {
 		t.Fatal("the prescription was not stored after the consent")
 	}
 	var n int
-	e.db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE channel = 'health_data' AND action = 'grant' AND actor = 'customer'`).Scan(&n)
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE channel = 'health_data' AND action = 'grant' AND actor = 'customer'`).Scan(&n)
 	if n != 1 {
 		t.Errorf("%d health data grants", n)
 	}

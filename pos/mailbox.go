@@ -31,12 +31,12 @@ func (s *Server) mailboxPage(c *gin.Context) {
 	if st != "" && !validStatus(st) {
 		st = ""
 	}
-	mails, err := followup.List(ctx, s.db.SQL(), followup.Filter{Status: st, Limit: 500})
+	mails, err := s.db.Mails(ctx, followup.Filter{Status: st, Limit: 500})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	counts, err := followup.Counts(ctx, s.db.SQL())
+	counts, err := s.db.MailCounts(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) loadMail(c *gin.Context) (followup.Mail, followup.Parsed, bool)
 		s.notFound(c)
 		return followup.Mail{}, followup.Parsed{}, false
 	}
-	m, err := followup.Get(c.Request.Context(), s.db.SQL(), id)
+	m, err := s.db.Mail(c.Request.Context(), id)
 	if err != nil {
 		s.fail(c, err)
 		return followup.Mail{}, followup.Parsed{}, false

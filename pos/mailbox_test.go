@@ -101,7 +101,7 @@ func TestMailboxView(t *testing.T) {
 		t.Error("filter by status")
 	}
 	// A failure is shown with the server's answer.
-	if _, err := e.db.SQL().Exec(`UPDATE outbox SET status = 'failed', last_error = '550 5.1.1 no such mailbox' WHERE id = 2`); err != nil {
+	if _, err := e.store().Exec(`UPDATE outbox SET status = 'failed', last_error = '550 5.1.1 no such mailbox' WHERE id = 2`); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.get("/mailbox?status=failed"); !strings.Contains(r.body, "fehlgeschlagen") || !strings.Contains(r.body, "550 5.1.1 no such mailbox") {

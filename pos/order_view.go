@@ -58,7 +58,7 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 		s.fail(c, err)
 		return orderView{}, false
 	}
-	mails, err := followup.List(ctx, s.db.SQL(), followup.Filter{CustomerID: cust.ID, Limit: 50})
+	mails, err := s.db.Mails(ctx, followup.Filter{CustomerID: cust.ID, Limit: 50})
 	if err != nil {
 		s.fail(c, err)
 		return orderView{}, false

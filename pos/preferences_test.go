@@ -77,7 +77,7 @@ func TestPreferencePage(t *testing.T) {
 		t.Error("states after save")
 	}
 	var src, actor string
-	a.e.db.SQL().QueryRow(`SELECT source, actor FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&src, &actor)
+	a.e.store().QueryRow(`SELECT source, actor FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&src, &actor)
 	if src != "qr_code" || actor != "customer" {
 		t.Errorf("last event %s by %s", src, actor)
 	}
@@ -138,7 +138,7 @@ func TestOneClickUnsubscribeAndConfirm(t *testing.T) {
 		t.Error("one-click must withdraw e-mail only")
 	}
 	var src string
-	a.e.db.SQL().QueryRow(`SELECT source FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&src)
+	a.e.store().QueryRow(`SELECT source FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&src)
 	if src != "email_link" {
 		t.Errorf("source %s", src)
 	}

@@ -223,7 +223,7 @@ func TestPayloadsComeOutEscaped(t *testing.T) {
 	if _, err := sender.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := followup.List(context.Background(), e.db.SQL(), followup.Filter{})
+	all, _ := e.db.Mails(context.Background(), followup.Filter{})
 	var mails []followup.Mail
 	for _, m := range all {
 		if m.Kind == followup.ThankYou {
@@ -233,7 +233,7 @@ func TestPayloadsComeOutEscaped(t *testing.T) {
 	if len(mails) != 1 {
 		t.Fatalf("thank-you mails: %d", len(mails))
 	}
-	full, _ := followup.Get(context.Background(), e.db.SQL(), mails[0].ID)
+	full, _ := e.db.Mail(context.Background(), mails[0].ID)
 	p, err := followup.Parse(full.Raw)
 	if err != nil {
 		t.Fatal(err)

@@ -197,7 +197,7 @@ func TestTabletOrderFlow(t *testing.T) {
 	}
 	var source, actor string
 	var n int
-	e.db.SQL().QueryRow(`SELECT COUNT(*), MIN(source), MIN(actor) FROM consent_events`).Scan(&n, &source, &actor)
+	e.store().QueryRow(`SELECT COUNT(*), MIN(source), MIN(actor) FROM consent_events`).Scan(&n, &source, &actor)
 	if n != 3 || source != string(consent.CounterTablet) || actor != string(consent.ByCustomer) {
 		t.Errorf("events: %d %s %s", n, source, actor)
 	}
@@ -301,7 +301,7 @@ func TestPaperModeAndUpload(t *testing.T) {
 		t.Fatalf("paper ticks: %d %s", r.StatusCode, r.body)
 	}
 	var n int
-	e.db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE source = 'paper_form' AND actor = 'staff' AND evidence_sha256 != ''`).Scan(&n)
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE source = 'paper_form' AND actor = 'staff' AND evidence_sha256 != ''`).Scan(&n)
 	if n != 2 {
 		t.Errorf("paper events with scan hash: %d", n)
 	}
