@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,12 +278,14 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 }
 
 // call runs one use case and catches its panic, which Tx raises again in
-// the caller's goroutine, where the handler's recoverer answers it. (fn
-// must not call runtime.Goexit: that would end the committer, and every
-// later Tx would answer ErrClosed.)
+// the caller's goroutine, where the handler's recoverer answers it. The
+// stack is logged here, where the panic happened: raised again, the
+// value alone would point at Tx. (fn must not call runtime.Goexit: that
+// would end the committer, and every later Tx would answer ErrClosed.)
 func call(j *job, tx consent.Tx, now time.Time) (r result) {
 	defer func() {
 		if v := recover(); v != nil {
+			slog.Error("use case panicked; raised again in its caller", "panic", v, "stack", string(debug.Stack()))
 			r = result{panic: v}
 		}
 	}()

@@ -399,3 +399,22 @@ func TestTxCancelledWhileQueuedReturnsAtOnce(t *testing.T) {
 		t.Errorf("rows %q, want gate,y", got)
 	}
 }
+
+// A use case's panic keeps its stack (code review): the committer logs
+// it where the panic happened, before raising the value again in the
+// caller's goroutine, where the stack would point only at Tx.
+func TestPanicInAUseCaseLogsItsStack(t *testing.T) {
+	var logged bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(old)
+	db := openCommitDB(t)
+	if o := <-submit(db, context.Background(), func(tx consent.Tx) error { panicsDeepInside(); return nil }); o.panic != "deep" {
+		t.Fatalf("the panic did not reach its caller: %+v", o)
+	}
+	if !strings.Contains(logged.String(), "panicsDeepInside") {
+		t.Errorf("the log has no stack of the panic:\n%s", logged.String())
+	}
+}
+
+func panicsDeepInside() { panic("deep") }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -270,7 +271,9 @@ func (s *Server) recoverer(c *gin.Context) {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
-			slog.Error("panic in handler", "route", c.FullPath(), "panic", v)
+			// The stack of the panic itself (a use case's panic inside the
+			// committer was logged there with its own).
+			slog.Error("panic in handler", "route", c.FullPath(), "panic", v, "stack", string(debug.Stack()))
 			s.fail(c, errors.New("panic"))
 			c.Abort()
 		}
