@@ -1,6 +1,6 @@
 module github.com/consentdesk/consentdesk
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/arran4/golang-ical v0.3.4

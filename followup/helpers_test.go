@@ -264,7 +264,6 @@ func (s *store) sender(t followup.Transport, cfg followup.SenderConfig) *followu
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = publicURL
 	}
-	cfg.Now = s.clock.Now
 	return followup.NewSender(s.db, s.tokens, t, cfg)
 }
 

@@ -25,7 +25,6 @@ type SenderConfig struct {
 	// refused the write after the SMTP server took it) and queues it
 	// again; default 10 minutes, well above an attempt's 2-minute limit.
 	StaleAfter time.Duration
-	Now        func() time.Time
 }
 
 // Sender delivers the outbox. One runs per database.
@@ -53,9 +52,6 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Minute
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
 }
@@ -96,7 +92,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // Message-ID, by which mail programs recognise a duplicate. A lost pickup
 // mail is the worse outcome.
 func (s *Sender) recoverInterrupted(ctx context.Context) error {
-	return s.requeueSending(ctx, s.cfg.Now(), "interrupted while sending; sent again with the same Message-ID")
+	return s.requeueSending(ctx, 0, "interrupted while sending; sent again with the same Message-ID")
 }
 
 // requeueStale requeues mails that have been "sending" for longer than
@@ -104,14 +100,17 @@ func (s *Sender) recoverInterrupted(ctx context.Context) error {
 // waited for the next restart and was only then sent again). It runs on
 // every poll, so that no restart is needed.
 func (s *Sender) requeueStale(ctx context.Context) error {
-	return s.requeueSending(ctx, s.cfg.Now().Add(-s.cfg.StaleAfter), "result not recorded; sent again with the same Message-ID")
+	return s.requeueSending(ctx, s.cfg.StaleAfter, "result not recorded; sent again with the same Message-ID")
 }
 
-func (s *Sender) requeueSending(ctx context.Context, before time.Time, why string) error {
+// requeueSending requeues the mails "sending" for at least age. Every
+// time the sender uses is the store's (the time its transaction gets):
+// one clock for the sender and the writes it shares commits with.
+func (s *Sender) requeueSending(ctx context.Context, age time.Duration, why string) error {
 	var n int64
-	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?, last_error = ? WHERE status = 'sending' AND updated_at <= ?`,
-			stamp(s.cfg.Now()), why, stamp(before))
+			stamp(now), why, stamp(now.Add(-age)))
 		if err != nil {
 			return err
 		}
@@ -153,11 +152,13 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 
 // next handles the oldest due mail; done reports that none was due.
 func (s *Sender) next(ctx context.Context) (done bool, err error) {
-	now := s.cfg.Now().UTC()
+	var now time.Time
 	var m Mail
 	// Claimed in a write transaction, so that no other writer sees the
-	// mail queued between the read and the update.
-	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	// mail queued between the read and the update. Its time is the time of
+	// this attempt, to the end.
+	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, txNow time.Time) error {
+		now = txNow.UTC()
 		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
 		if errors.Is(err, sql.ErrNoRows) {

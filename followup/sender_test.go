@@ -454,7 +454,7 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 	s.order(t, jana(), false)
 	flaky := &flakyStore{DB: s.db, fails: 1}
 	sender := followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
-		followup.SenderConfig{PublicURL: publicURL, Now: s.clock.Now, Backoff: time.Minute})
+		followup.SenderConfig{PublicURL: publicURL, Backoff: time.Minute})
 	drain(t, sender)
 	m := outbox(t, s)[0]
 	if m.Status != followup.Queued || m.Attempts != 1 || !strings.Contains(m.LastError, "locked") {
@@ -469,7 +469,7 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 	s.order(t, orders.Customer{FirstName: "Ole", LastName: "Berg", Email: "ole@example.org", Lang: "de"}, false)
 	flaky.fails = 100
 	sender = followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
-		followup.SenderConfig{PublicURL: publicURL, Now: s.clock.Now, Backoff: time.Second, MaxAttempts: 3})
+		followup.SenderConfig{PublicURL: publicURL, Backoff: time.Second, MaxAttempts: 3})
 	for i := 0; i < 3; i++ {
 		drain(t, sender)
 		s.clock.Add(time.Hour)

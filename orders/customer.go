@@ -323,7 +323,10 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 // invalid record leaves the database unchanged. No consent comes with
 // them; that is given only at the counter or on paper. A record whose
 // contact is on the blocking list starts withdrawn on that channel.
-func (db *DB) ImportCustomers(ctx context.Context, list []Customer) (int, error) {
+func (db *DB) ImportCustomers(ctx context.Context, in []Customer) (int, error) {
+	// A copy: normalising and the ids filled in must not change the
+	// caller's slice.
+	list := append([]Customer(nil), in...)
 	for i := range list {
 		f := consent.FieldErrors{}
 		list[i] = list[i].Normalize(f, fmt.Sprintf("customers.%d.", i))

@@ -171,6 +171,10 @@ func TestImportCustomers(t *testing.T) {
 	if n, err := db.ImportCustomers(ctx, list); n != 2 || err != nil {
 		t.Fatalf("%d, %v", n, err)
 	}
+	// The caller's slice is left as it was (code review).
+	if list[1].Mobile != "0170 1234567" || list[0].ID != 0 {
+		t.Errorf("ImportCustomers changed its caller's slice: %+v", list)
+	}
 	found, _ := db.SearchCustomers(ctx, "0170 1234567", 10)
 	if len(found) != 1 || found[0].Mobile != "+491701234567" {
 		t.Fatalf("imported customer not found by phone: %+v", found)

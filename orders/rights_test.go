@@ -61,7 +61,7 @@ func richCustomer(t *testing.T, db *orders.DB, email string) (orders.Placed, str
 	dir := filepath.Join(t.TempDir(), "mail")
 	db.MailDir = dir
 	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
-		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
+		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
 	if n, err := sender.Drain(ctx); err != nil || n == 0 {
 		t.Fatalf("drain: %d %v", n, err)
 	}
@@ -269,7 +269,7 @@ func TestErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
-		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>", Now: db.Now})
+		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
 	if _, err := sender.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,6 +107,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	var ackedOrders []acked
 	var ackedUnsubs []int64
+	enough, enoughOnce := make(chan struct{}), sync.Once{} // closed at 60 acknowledged orders
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -138,6 +140,9 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 				}
 				mu.Lock()
 				ackedOrders = append(ackedOrders, acked{created.ID, created.CustomerID})
+				if len(ackedOrders) >= 60 {
+					enoughOnce.Do(func() { close(enough) })
+				}
 				mu.Unlock()
 				// Every other customer unsubscribes at once from the
 				// thank-you mail.
@@ -158,15 +163,11 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 			}
 		}(w)
 	}
-	// Kill it mid-flight, once a good number of orders went through.
-	for i := 0; i < 400; i++ {
-		mu.Lock()
-		n := len(ackedOrders)
-		mu.Unlock()
-		if n >= 60 {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
+	// Kill it mid-flight, once a good number of orders went through
+	// (or after 10 s; the check below then says there was too little).
+	select {
+	case <-enough:
+	case <-time.After(10 * time.Second):
 	}
 	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -257,17 +258,37 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/v1/orders HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+	// Expect: 100-continue makes the server say when the handler starts
+	// reading the body: from then on the request is in flight. No fixed
+	// sleeps: each step waits for what it needs.
+	fmt.Fprintf(conn, "POST /api/v1/orders HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
 		srv.addr, strings.TrimSpace(token), len(body))
+	in := bufio.NewReader(conn)
+	if line, err := in.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("the handler did not start reading: %q %v", line, err)
+	}
+	if _, err := in.ReadString('\n'); err != nil { // the blank line after 100 Continue
+		t.Fatal(err)
+	}
 	half := len(body) / 2
 	conn.Write([]byte(body[:half]))
-	time.Sleep(200 * time.Millisecond)
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The shutdown has begun once the server takes no new connections.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", srv.addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the server still takes connections 10 s after SIGTERM")
+		}
+		runtime.Gosched()
+	}
 	conn.Write([]byte(body[half:]))
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(in, nil)
 	if err != nil {
 		t.Fatalf("no answer to the request in flight: %v", err)
 	}
