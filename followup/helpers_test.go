@@ -251,11 +251,10 @@ func newStore(t testing.TB, doubleOptIn bool) *store {
 
 func (s *store) open(t testing.TB) {
 	t.Helper()
-	db, err := orders.Open(context.Background(), s.path, assets.Migrations())
+	db, err := orders.Open(context.Background(), s.path, assets.Migrations(), orders.Options{Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Now = s.clock.Now
 	s.db, s.tokens = db, consent.NewTokens(db.Keys.Tokens)
 	t.Cleanup(func() { db.Close() })
 }

@@ -25,6 +25,10 @@ type SenderConfig struct {
 	// refused the write after the SMTP server took it) and queues it
 	// again; default 10 minutes, well above an attempt's 2-minute limit.
 	StaleAfter time.Duration
+	// Wake, when set, is the channel Wake signals on: the database is
+	// opened before the sender exists, and its MailQueued option can
+	// signal here from the start (orders.Options). Capacity 1.
+	Wake chan struct{}
 }
 
 // Sender delivers the outbox. One runs per database.
@@ -53,14 +57,22 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Minute
 	}
-	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: make(chan struct{}, 1)}
+	wake := cfg.Wake
+	if wake == nil {
+		wake = make(chan struct{}, 1)
+	}
+	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: wake}
 }
 
 // Wake tells the sender that a mail was queued, so that it does not wait
 // for the next poll. It never blocks.
-func (s *Sender) Wake() {
+func (s *Sender) Wake() { Signal(s.wake) }
+
+// Signal wakes whoever waits on a wake channel, without blocking: for
+// orders.Options.MailQueued before the sender exists.
+func Signal(wake chan struct{}) {
 	select {
-	case s.wake <- struct{}{}:
+	case wake <- struct{}{}:
 	default:
 	}
 }

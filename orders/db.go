@@ -6,6 +6,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -29,8 +30,19 @@ type DB struct {
 	w    *sql.DB
 	Path string
 	Keys *Keys
-	// Now is the clock; tests may replace it. A use case reads it once, at
-	// the start of its transaction.
+
+	opts Options // fixed at Open: nothing changes them under the running goroutines
+
+	commit *committer // group commit of the use cases (commit.go)
+	blocks *consent.BlockList
+}
+
+// Options configure a DB at Open. They are fixed from then on: the
+// committer and the other goroutines Open starts read them without a
+// lock.
+type Options struct {
+	// Now is the clock; tests pass their own. A use case reads it once,
+	// at the start of its transaction. Default time.Now.
 	Now func() time.Time
 	// MailQueued, when set, is called after a use case committed a mail
 	// to the outbox, so that the sender need not wait for its next poll.
@@ -42,14 +54,17 @@ type DB struct {
 	// --backup-keep); 0 when there are none. The erasure's answer says
 	// from it how long backups still hold the data.
 	BackupKeep int
-
-	commit *committer // group commit of the use cases (commit.go)
-	blocks *consent.BlockList
 }
 
+// MailDir is where mails are written as .eml files (Options.MailDir).
+func (db *DB) MailDir() string { return db.opts.MailDir }
+
+// Now is the time by the database's clock (Options.Now).
+func (db *DB) Now() time.Time { return db.opts.Now() }
+
 func (db *DB) mailQueued() {
-	if db.MailQueued != nil {
-		db.MailQueued()
+	if db.opts.MailQueued != nil {
+		db.opts.MailQueued()
 	}
 }
 
@@ -69,8 +84,19 @@ func DSN(path string) string {
 }
 
 // Open opens (and creates) the database at path, applies the migrations
-// and loads or creates the key file beside it.
-func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
+// and loads or creates the key file beside it. At most one Options may
+// be given.
+func Open(ctx context.Context, path string, migrations fs.FS, options ...Options) (*DB, error) {
+	var opts Options
+	if len(options) > 1 {
+		return nil, errors.New("orders: Open takes one Options at most")
+	}
+	if len(options) == 1 {
+		opts = options[0]
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	keys, err := LoadOrCreateKeys(path + ".key")
 	if err != nil {
 		return nil, err
@@ -87,7 +113,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, Now: time.Now, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
+	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
 	go db.run()
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()

@@ -383,10 +383,10 @@ func idsOf(ctx context.Context, q consent.Querier, query string, args ...any) ([
 // removeMailFiles deletes the .eml files of removed mails. A file that
 // cannot be removed is logged by id, for the store to delete by hand.
 func (db *DB) removeMailFiles(ids []int64) {
-	if db.MailDir == "" {
+	if db.opts.MailDir == "" {
 		return
 	}
-	f := followup.Folder{Dir: db.MailDir}
+	f := followup.Folder{Dir: db.opts.MailDir}
 	for _, id := range ids {
 		if err := f.Remove(id); err != nil {
 			slog.Error("mail file not removed", "mail_id", id, "err", err)

@@ -176,11 +176,11 @@ func RemoveOldAside(dbPath string, keep time.Duration, now time.Time) ([]string,
 // nightly backup made before it is rotated out after BackupKeep more
 // nights.
 func (db *DB) backupsHold(now time.Time) (string, string) {
-	if db.BackupKeep <= 0 {
+	if db.opts.BackupKeep <= 0 {
 		return "", "ConsentDesk makes no nightly backups here; copies made otherwise hold the data until they are deleted. " +
 			"Wird eine Sicherung zurückgespielt, wird die Person erneut gelöscht (Löschliste). / If a backup is restored, the person is erased again (erasure list)."
 	}
-	until := now.In(Berlin).AddDate(0, 0, db.BackupKeep).Format("2006-01-02")
+	until := now.In(Berlin).AddDate(0, 0, db.opts.BackupKeep).Format("2006-01-02")
 	return until, fmt.Sprintf("Nächtliche Sicherungen enthalten die Daten noch bis %s (es werden %d Nächte aufbewahrt); wird eine davon zurückgespielt, wird die Person sofort erneut gelöscht (Löschliste). "+
-		"/ Nightly backups still hold the data until %s (%d nights are kept); if one is restored, the person is erased again at once (erasure list).", until, db.BackupKeep, until, db.BackupKeep)
+		"/ Nightly backups still hold the data until %s (%d nights are kept); if one is restored, the person is erased again at once (erasure list).", until, db.opts.BackupKeep, until, db.opts.BackupKeep)
 }

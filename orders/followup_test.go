@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +23,8 @@ func mails(t *testing.T, db *orders.DB) []followup.Mail {
 // TestOrderQueuesItsMails: the thank-you mail and, for a pending e-mail
 // consent, the double opt-in mail commit with the order.
 func TestOrderQueuesItsMails(t *testing.T) {
-	db := openDB(t)
-	woken := 0
-	db.MailQueued = func() { woken++ }
+	var woken atomic.Int32
+	db := openDBWith(t, orders.Options{MailQueued: func() { woken.Add(1) }})
 	p, err := db.PlaceOrder(context.Background(), sampleOrder(t))
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +36,8 @@ func TestOrderQueuesItsMails(t *testing.T) {
 	if m[0].Status != followup.Queued || m[0].MessageID == "" || m[0].MessageID == m[1].MessageID {
 		t.Errorf("status %s, Message-IDs %q %q", m[0].Status, m[0].MessageID, m[1].MessageID)
 	}
-	if woken != 1 {
-		t.Errorf("sender woken %d times, want 1", woken)
+	if woken.Load() != 1 {
+		t.Errorf("sender woken %d times, want 1", woken.Load())
 	}
 }
 
@@ -117,7 +117,7 @@ func TestUnconfirmedConsentExpires(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	db.Now = func() time.Time { return now }
+	setClock(db, func() time.Time { return now })
 	old, err := db.PlaceOrder(ctx, sampleOrder(t))
 	if err != nil {
 		t.Fatal(err)

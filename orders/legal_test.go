@@ -233,7 +233,7 @@ func TestPhoneProofKeptFiveYearsFromLastUse_UWG7a(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	db.Now = func() time.Time { return now }
+	setClock(db, func() time.Time { return now })
 	in := sampleOrder(t)
 	in.Consent.Channels = map[consent.Channel]bool{consent.Phone: true}
 	p, err := db.PlaceOrder(ctx, in)
@@ -561,7 +561,7 @@ func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
 	}
 	// The deletion dates: an order with a deposit is a voucher, one
 	// without a commercial letter.
-	db.Now = func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) })
 	withDeposit := sampleOrder(t)
 	withDeposit.Pickup = nil
 	p1, err := db.PlaceOrder(ctx, withDeposit)
@@ -584,19 +584,19 @@ func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
 			t.Errorf("kept %+v, want until %s (%v)", res.Kept, tc.until, err)
 		}
 	}
-	db.Now = func() time.Time { return time.Date(2033, 1, 1, 9, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2033, 1, 1, 9, 0, 0, 0, time.UTC) })
 	if r, err := db.ApplyRetention(ctx); err != nil || r.Orders != 1 {
 		t.Errorf("on 1 January 2033: %+v %v", r, err)
 	}
 	if _, err := db.Order(ctx, p1.Order.ID); err != nil {
 		t.Error("the voucher went before its 8 years")
 	}
-	db.Now = func() time.Time { return time.Date(2035, 1, 1, 9, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2035, 1, 1, 9, 0, 0, 0, time.UTC) })
 	if r, err := db.ApplyRetention(ctx); err != nil || r.Orders != 1 {
 		t.Errorf("on 1 January 2035: %+v %v", r, err)
 	}
 	// The notice prints the periods and the prescriptions' reason.
-	db.Now = time.Now
+	setClock(db, time.Now)
 	ctrl, _ = db.Controller(ctx)
 	ctrl.RxRetentionYears, ctrl.RxRetentionReason = 5, "Folgeaufträge über mehrere Jahre"
 	if err := db.SaveController(ctx, ctrl, 0); err != nil {
@@ -622,7 +622,7 @@ func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
 func TestChildConsentNeedsAParent_Art8(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	db.Now = func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) })
 	child := sampleOrder(t)
 	child.Customer.FirstName, child.Customer.BirthDate = "Mia", "2014-05-01" // 12
 	child.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
@@ -672,7 +672,7 @@ func TestChildConsentNeedsAParent_Art8(t *testing.T) {
 		t.Errorf("a birth date in the future: %v", err)
 	}
 	// Turning 16: flagged on the dashboard for renewal with the young customer.
-	db.Now = func() time.Time { return time.Date(2030, 5, 2, 9, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2030, 5, 2, 9, 0, 0, 0, time.UTC) })
 	if _, err := db.ConfirmEmail(ctx, p.Customer.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -808,7 +808,7 @@ func TestPostOnLegitimateInterest_Recital47(t *testing.T) {
 func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	db.Now = func() time.Time { return time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC) })
 	place := func(last string, post bool) int64 {
 		in := sampleOrder(t)
 		in.Pickup = nil
@@ -821,13 +821,13 @@ func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
 		return p.Customer.ID
 	}
 	declined, consented := place("Nein", false), place("Ja", true)
-	db.Now = func() time.Time { return time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC) })
 	ctrl, _ := db.Controller(ctx)
 	ctrl.PostBasis = string(consent.BasisLegitimateInterest)
 	if err := db.SaveController(ctx, ctrl, 0); err != nil {
 		t.Fatal(err)
 	}
-	db.Now = func() time.Time { return time.Date(2026, 8, 1, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 8, 1, 10, 0, 0, 0, time.UTC) })
 	newcomer := place("Neu", false)
 	list, err := db.Contactable(ctx, consent.Post)
 	if err != nil {

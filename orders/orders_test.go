@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,15 +25,49 @@ import (
 
 func openDB(t testing.TB) *orders.DB {
 	t.Helper()
-	db, err := orders.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), assets.Migrations())
+	return openDBWith(t, orders.Options{})
+}
+
+// openDBWith opens a test database with options; its clock is a
+// testClock that setClock moves (Options are fixed at Open).
+func openDBWith(t testing.TB, opts orders.Options) *orders.DB {
+	t.Helper()
+	c := &testClock{}
+	opts.Now = c.Now
+	db, err := orders.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), assets.Migrations(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	clocks.Store(db, c)
 	t.Cleanup(func() { db.Close() })
 	if _, err := db.EnsureStore(context.Background(), assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// testClock is a test's clock: the real time until a test sets another.
+// It is safe to set while the database's goroutines read it.
+type testClock struct {
+	f atomic.Pointer[func() time.Time]
+}
+
+func (c *testClock) Now() time.Time {
+	if f := c.f.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+var clocks sync.Map // *orders.DB → *testClock
+
+// setClock makes f the clock of a database opened by openDB.
+func setClock(db *orders.DB, f func() time.Time) {
+	c, ok := clocks.Load(db)
+	if !ok {
+		panic("setClock: database not opened by openDB")
+	}
+	c.(*testClock).f.Store(&f)
 }
 
 func f(v float64) *float64 { return &v }
@@ -69,7 +104,7 @@ func sampleOrder(t testing.TB) orders.NewOrder {
 }
 
 func fixedNow(db *orders.DB) {
-	db.Now = func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC) })
 }
 
 func TestMain(m *testing.M) {
@@ -380,7 +415,7 @@ func TestSignInLockout(t *testing.T) {
 		t.Fatalf("locked account let the right PIN in: %v", err)
 	}
 	later := time.Now().Add(orders.LockDuration + time.Minute)
-	db.Now = func() time.Time { return later }
+	setClock(db, func() time.Time { return later })
 	token, _, err := db.SignIn(ctx, s.ID, "4711", "de")
 	if err != nil {
 		t.Fatalf("after the lock: %v", err)

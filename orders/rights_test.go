@@ -58,8 +58,10 @@ func richCustomer(t *testing.T, db *orders.DB, email string) (orders.Placed, str
 	if _, err := db.MarkReady(ctx, p.Order.ID); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "mail")
-	db.MailDir = dir
+	dir := db.MailDir()
+	if dir == "" {
+		t.Fatal("richCustomer needs a database opened with a MailDir")
+	}
 	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
 		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
 	if n, err := sender.Drain(ctx); err != nil || n == 0 {
@@ -152,7 +154,7 @@ func asError(err error, target **consent.Error) bool {
 // about the customer, column by column, and finds each value in the
 // export: nothing stored is left out (GDPR Art. 15).
 func TestExportHoldsEveryStoredField(t *testing.T) {
-	db := openDB(t)
+	db := openDBWith(t, orders.Options{MailDir: filepath.Join(t.TempDir(), "mail")})
 	fixedNow(db)
 	ctx := context.Background()
 	p, _ := richCustomer(t, db, "export.me@example.org")
@@ -254,7 +256,7 @@ func TestExportHoldsEveryStoredField(t *testing.T) {
 }
 
 func TestErasure(t *testing.T) {
-	db := openDB(t)
+	db := openDBWith(t, orders.Options{MailDir: filepath.Join(t.TempDir(), "mail")})
 	fixedNow(db)
 	ctx := context.Background()
 	const email = "erase.me.7f3a@example.org"
@@ -405,7 +407,7 @@ func TestErasure(t *testing.T) {
 
 	// Five years after the phone grant the retention job deletes its
 	// proof (§7a UWG), and the ledger still verifies.
-	db.Now = func() time.Time { return time.Date(2031, 11, 23, 9, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2031, 11, 23, 9, 0, 0, 0, time.UTC) })
 	ret, err := db.ApplyRetention(ctx)
 	if err != nil || ret.PhoneProofDetails != 1 || ret.PhoneProofDocuments != 1 || ret.Orders != 0 {
 		t.Errorf("retention after five years: %+v %v", ret, err)
@@ -441,7 +443,7 @@ func TestErasure(t *testing.T) {
 func TestRetentionJob(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	at := func(y int) { db.Now = func() time.Time { return time.Date(y, 6, 1, 10, 0, 0, 0, time.UTC) } }
+	at := func(y int) { setClock(db, func() time.Time { return time.Date(y, 6, 1, 10, 0, 0, 0, time.UTC) }) }
 	place := func(y int) orders.Placed {
 		at(y)
 		in := sampleOrder(t)
@@ -571,7 +573,7 @@ func TestDashboardData(t *testing.T) {
 	if err := db.SaveController(ctx, ctrl, 0); err != nil {
 		t.Fatal(err)
 	}
-	db.Now = func() time.Time { return time.Date(2023, 11, 1, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2023, 11, 1, 10, 0, 0, 0, time.UTC) })
 	in := sampleOrder(t)
 	in.Pickup = nil
 	in.Customer.Email = "old@example.org"
@@ -682,7 +684,7 @@ func TestStaffManagement(t *testing.T) {
 func TestRenewalRemindersOffByDefault_BGH_III_ZR_196_17(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	db.Now = func() time.Time { return time.Date(2020, 1, 10, 10, 0, 0, 0, time.UTC) }
+	setClock(db, func() time.Time { return time.Date(2020, 1, 10, 10, 0, 0, 0, time.UTC) })
 	in := sampleOrder(t)
 	in.Pickup = nil
 	in.Consent.Channels = map[consent.Channel]bool{consent.Post: true}
@@ -710,7 +712,7 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	db.Now = func() time.Time { return now }
+	setClock(db, func() time.Time { return now })
 
 	erp, err := db.CreateAPIToken(ctx, "ERP")
 	if err != nil {

@@ -325,7 +325,7 @@ func TestAPITokenScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.db.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	e.setClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
 	var out apiErr
 	if st := (&api{e: e, token: soon}).call("GET", "/api/v1/orders/"+itoa(created.ID), "", &out); st != http.StatusUnauthorized || !strings.Contains(out.Error.Message, "abgelaufen") && !strings.Contains(out.Error.Message, "expired") {
 		t.Errorf("expired token: %d %+v", st, out)

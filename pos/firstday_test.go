@@ -447,7 +447,7 @@ func TestAPIOrderIdempotencyKey(t *testing.T) {
 		t.Errorf("a key with a space: %d", st)
 	}
 	// After 24 hours the key is free again.
-	e.db.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	e.setClock(func() time.Time { return time.Now().Add(25 * time.Hour) })
 	if st, id := post("erp-4711"); st != http.StatusCreated || id == ids[0] {
 		t.Errorf("the key after 24 hours: %d %d", st, id)
 	}

@@ -16,7 +16,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
@@ -39,7 +41,24 @@ type env struct {
 	counter orders.Staff
 	manager orders.Staff
 	raw     *sql.DB
+	clock   *testClock
 }
+
+// testClock is the database's clock in a test: the real time until the
+// test sets another (the database's Options are fixed at Open).
+type testClock struct {
+	f atomic.Pointer[func() time.Time]
+}
+
+func (c *testClock) Now() time.Time {
+	if f := c.f.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// setClock moves the database's time.
+func (e *env) setClock(f func() time.Time) { e.clock.f.Store(&f) }
 
 // store is the tests' own handle on the database file, to look at what
 // the server wrote (and, rarely, to set up a state such as a failed
@@ -61,7 +80,8 @@ func (e *env) store() *sql.DB {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations())
+	clock := &testClock{}
+	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations(), orders.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +103,7 @@ func newEnv(t testing.TB) *env {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv, counter: counter, manager: manager}
+	return &env{t: t, db: db, srv: srv, counter: counter, manager: manager, clock: clock}
 }
 
 // client keeps cookies by hand: Go's cookie jar would not send the Secure

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -67,15 +68,16 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 	if _, err := run(t, "demo", "--db", db); err != nil {
 		t.Fatal(err)
 	}
-	store, err := orders.Open(ctx, db, assets.Migrations())
+	day := time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC)
+	var night atomic.Int64 // the clock is fixed at Open: it reads which night it is
+	store, err := orders.Open(ctx, db, assets.Migrations(), orders.Options{Now: func() time.Time { return day.AddDate(0, 0, int(night.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backups := filepath.Join(dir, "backups")
-	day := time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC)
 	var last string
 	for i := 0; i < 3; i++ {
-		store.Now = func() time.Time { return day.AddDate(0, 0, i) }
+		night.Store(int64(i))
 		if last, err = store.BackupInto(ctx, backups, 2); err != nil {
 			t.Fatal(err)
 		}
@@ -171,11 +173,10 @@ func TestRestoreErasesAgain(t *testing.T) {
 	if _, err := run(t, "backup", "--to", backup, "--db", db); err != nil {
 		t.Fatal(err)
 	}
-	store, err := orders.Open(ctx, db, assets.Migrations())
+	store, err := orders.Open(ctx, db, assets.Migrations(), orders.Options{BackupKeep: 14})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store.BackupKeep = 14
 	e, err := store.Erase(ctx, 1, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -163,7 +163,8 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 		return r, fmt.Errorf("commit ceiling: %w", err)
 	}
 
-	db, err := orders.Open(ctx, filepath.Join(work, "load.db"), assets.Migrations())
+	wake := make(chan struct{}, 1)
+	db, err := orders.Open(ctx, filepath.Join(work, "load.db"), assets.Migrations(), orders.Options{MailQueued: func() { followup.Signal(wake) }})
 	if err != nil {
 		return r, err
 	}
@@ -176,8 +177,7 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 		return r, err
 	}
 	tokens := db.Keys.LinkTokens()
-	sender := followup.NewSender(db, tokens, followup.Folder{Dir: filepath.Join(work, "mail")}, followup.SenderConfig{PublicURL: "https://optik.example"})
-	db.MailQueued = sender.Wake
+	sender := followup.NewSender(db, tokens, followup.Folder{Dir: filepath.Join(work, "mail")}, followup.SenderConfig{PublicURL: "https://optik.example", Wake: wake})
 	srv, err := pos.New(pos.Config{DB: db, PublicURL: "https://optik.example"})
 	if err != nil {
 		return r, err

@@ -200,6 +200,12 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 func withDB(ctx context.Context, name string, args []string, stderr io.Writer, define func(*flag.FlagSet), run func(*orders.DB) error) error {
+	return withDBOptions(ctx, name, args, stderr, define, nil, run)
+}
+
+// withDBOptions is withDB whose options (orders.Options, fixed at Open)
+// come from the parsed flags and the database's path.
+func withDBOptions(ctx context.Context, name string, args []string, stderr io.Writer, define func(*flag.FlagSet), options func(path string) (orders.Options, error), run func(*orders.DB) error) error {
 	fs, path := newFlags(name, stderr)
 	if define != nil {
 		define(fs)
@@ -216,7 +222,14 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 			return fmt.Errorf("%s: no database at %s (nothing was created): %w", name, *path, err)
 		}
 	}
-	db, err := orders.Open(ctx, *path, assets.Migrations())
+	var opts orders.Options
+	if options != nil {
+		var err error
+		if opts, err = options(*path); err != nil {
+			return err
+		}
+	}
+	db, err := orders.Open(ctx, *path, assets.Migrations(), opts)
 	if err != nil {
 		return err
 	}
@@ -248,7 +261,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies, backupDir, backupAt *string
 	var insecure *bool
 	var backupKeep *int
-	return withDB(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
+	// Fixed before the database opens (orders.Options): the mail folder,
+	// the backups kept, and the sender's wake-up, which the database
+	// signals from its first commit on.
+	wake := make(chan struct{}, 1)
+	var dir, bdir string
+	options := func(path string) (orders.Options, error) {
+		dir = *mailDir
+		if dir == "" {
+			dir = filepath.Join(filepath.Dir(path), "mail")
+		}
+		bdir = *backupDir
+		if bdir == "" {
+			bdir = filepath.Join(filepath.Dir(path), "backups")
+		}
+		if *backupKeep < 1 {
+			return orders.Options{}, fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
+		}
+		opts := orders.Options{MailDir: dir, MailQueued: func() { followup.Signal(wake) }}
+		if bdir != "off" {
+			opts.BackupKeep = *backupKeep // the erasure's answer names how long backups hold data
+		}
+		return opts, nil
+	}
+	return withDBOptions(ctx, "serve", args, stderr, func(fs *flag.FlagSet) {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
 		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
 		publicURL = fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
@@ -260,7 +296,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		backupAt = fs.String("backup-at", "02:30", "time of day (store time, HH:MM) of the nightly backup")
 		backupKeep = fs.Int("backup-keep", 14, "how many nightly backups to keep; older ones are deleted")
 		doubleOptIn = fs.String("double-opt-in", "", "true or false: e-mail consent waits for the customer's confirmation (stored in the store settings)")
-	}, func(db *orders.DB) error {
+	}, options, func(db *orders.DB) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
 			return err
 		}
@@ -269,11 +305,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		var transport followup.Transport
 		from, relay := "", ""
-		dir := *mailDir
-		if dir == "" {
-			dir = filepath.Join(filepath.Dir(db.Path), "mail")
-		}
-		db.MailDir = dir // an erasure removes the customer's .eml files here
 		if *smtpURL != "" {
 			cfg, err := followup.ParseSMTPURL(*smtpURL)
 			if err != nil {
@@ -288,8 +319,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from})
-		db.MailQueued = sender.Wake
+		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake})
 
 		var trusted []string
 		for _, p := range strings.Split(*proxies, ",") {
@@ -307,15 +337,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			servers = append(servers, newHTTPServer(srv.PublicHandler()))
 			listeners = append(listeners, *publicAddr)
 		}
-		bdir := *backupDir
-		if bdir == "" {
-			bdir = filepath.Join(filepath.Dir(db.Path), "backups")
-		}
 		if _, err := nextBackup(time.Now(), *backupAt); err != nil {
 			return err
-		}
-		if *backupKeep < 1 {
-			return fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
 		}
 		// The erasure list names every erased customer before anything is
 		// served (a line an earlier failure left out is added now).
@@ -325,7 +348,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
 		if bdir != "off" {
-			db.BackupKeep = *backupKeep // the erasure's answer names how long backups hold data
 			wg.Add(1)
 			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
 			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
