@@ -1,3 +1,8 @@
+// Package consent holds the rules of marketing consent: channels, the
+// append-only ledger of consent events and the state derived from it,
+// privacy notice versions, the store's controller details, and the tokens
+// that let a customer withdraw without logging in. It knows nothing of
+// HTTP or PDF.
 package consent
 
 // Channel is a way the store may contact a customer for marketing. Each

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // store PCs on Windows have no zone database
+
+	"github.com/consentdesk/consentdesk"
 )
 
 // Controller holds the store's details as the controller of personal data
@@ -309,7 +311,7 @@ func (c Controller) Address() string {
 
 // Validate checks the settings a manager entered.
 func (c Controller) Validate() error {
-	f := FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	if strings.TrimSpace(c.Name) == "" {
 		f.Add("name", "err.required")
 	}
@@ -402,7 +404,7 @@ func loadSettings(ctx context.Context, q Querier, query string, c *Controller, e
 	err := q.QueryRowContext(ctx, query).Scan(append([]any{&data}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		*c = Controller{}
-		return Errorf(NotFound, "err.store_not_set_up")
+		return consentdesk.Errorf(consentdesk.NotFound, "err.store_not_set_up")
 	}
 	if err != nil {
 		*c = Controller{}

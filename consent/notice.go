@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/consentdesk/consentdesk"
 )
 
 // NoticeVersion is one published text of the privacy notice. Published
@@ -93,7 +95,7 @@ func TextHash(text string) string {
 
 // ValidateTemplate checks an edited notice before it is published.
 func ValidateTemplate(template string) error {
-	f := FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	switch t := strings.TrimSpace(template); {
 	case len(t) < 200:
 		f.Add("template", "err.notice_too_short")
@@ -112,18 +114,18 @@ func Publish(ctx context.Context, tx Tx, lang, template string, c Controller, st
 	}
 	if c.PostOnLegitimateInterest() && !strings.Contains(template, "{advertising}") {
 		// A text of its own would still promise letters only with consent.
-		return NoticeVersion{}, &Error{Code: Invalid, Key: "err.invalid_input", Fields: map[string]string{"post_basis": "err.notice_post_basis"}}
+		return NoticeVersion{}, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"post_basis": "err.notice_post_basis"}}
 	}
 	if c.HealthLegalBasis() == BasisHealthCare && !strings.Contains(template, "{health_data}") {
 		// A text of its own would still name Art. 9(2)(a) (Art. 13(1)(c)).
-		return NoticeVersion{}, &Error{Code: Invalid, Key: "err.invalid_input", Fields: map[string]string{"health_data_basis": "err.notice_health_basis"}}
+		return NoticeVersion{}, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"health_data_basis": "err.notice_health_basis"}}
 	}
 	text := RenderNotice(template, lang, c)
 	cur, err := CurrentNotice(ctx, tx, lang)
 	if err == nil && cur.Text == text && cur.Template == template {
 		return cur, nil
 	}
-	if err != nil && ErrorCode(err) != NotFound {
+	if err != nil && consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		return NoticeVersion{}, err
 	}
 	v := NoticeVersion{Lang: lang, Seq: cur.Seq + 1, Template: template, Text: text, SHA256: TextHash(text), PublishedAt: now, PublishedBy: staffID}
@@ -163,7 +165,7 @@ func scanNotice(row interface{ Scan(...any) error }) (NoticeVersion, error) {
 	var v NoticeVersion
 	err := row.Scan(&v.ID, &v.Lang, &v.Seq, &v.Template, &v.Text, &v.SHA256, &v.PublishedAt, &v.PublishedBy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return NoticeVersion{}, Errorf(NotFound, "err.notice_not_found")
+		return NoticeVersion{}, consentdesk.Errorf(consentdesk.NotFound, "err.notice_not_found")
 	}
 	return v, err
 }

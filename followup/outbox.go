@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -187,7 +188,7 @@ func Get(ctx context.Context, q consent.Querier, id int64) (Mail, error) {
 	var m Mail
 	err := scanMail(q.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE id = ?`, id), &m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Mail{}, consent.Errorf(consent.NotFound, "err.mail_not_found")
+		return Mail{}, consentdesk.Errorf(consentdesk.NotFound, "err.mail_not_found")
 	}
 	if err != nil {
 		return Mail{}, fmt.Errorf("followup: get: %w", err)

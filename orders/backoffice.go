@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 )
@@ -37,7 +38,7 @@ type Contactable struct {
 // data must not select marketing recipients (GDPR Art. 9).
 func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactable, error) {
 	if !ch.Valid() {
-		return nil, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"channel": "err.channel_invalid"}}
+		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"channel": "err.channel_invalid"}}
 	}
 	all, err := consent.AllStates(ctx, db.sql)
 	if err != nil {
@@ -83,7 +84,7 @@ func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactabl
 	for _, id := range ids {
 		c, err := getCustomer(ctx, db.sql, id)
 		if err != nil {
-			if consent.ErrorCode(err) == consent.NotFound {
+			if consentdesk.ErrorCode(err) == consentdesk.NotFound {
 				continue
 			}
 			return nil, err

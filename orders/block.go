@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -112,7 +113,7 @@ func (db *DB) liftBlock(ctx context.Context, tx consent.Tx, c Customer, ch conse
 		return nil, err
 	}
 	if !may {
-		return nil, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{field: "err.channel_blocked"}}
+		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{field: "err.channel_blocked"}}
 	}
 	e := base
 	e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Contact = ch, consent.Unblock, "", consent.BasisConsent, c.Contact(ch)
@@ -158,7 +159,7 @@ func (db *DB) backfillBlocks(ctx context.Context) error {
 		for id, states := range all {
 			cust, err := getCustomer(ctx, tx, id)
 			if err != nil || cust.Erased() {
-				if consent.ErrorCode(err) == consent.NotFound {
+				if consentdesk.ErrorCode(err) == consentdesk.NotFound {
 					continue
 				}
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -53,7 +54,7 @@ const BreachDeadline = 72 * time.Hour
 // RecordBreach adds a breach to the register, checked field by field; an
 // authority notification given with it is recorded as its first event.
 func (db *DB) RecordBreach(ctx context.Context, b Breach) (Breach, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	occurred, noticed := parseTime(f, "occurred_at", b.OccurredAt), parseTime(f, "noticed_at", b.NoticedAt)
 	b.Facts = cleanLongText(f, "facts", b.Facts, true)
 	b.Categories = cleanLongText(f, "categories", b.Categories, true)
@@ -105,7 +106,7 @@ func (db *DB) RecordBreach(ctx context.Context, b Breach) (Breach, error) {
 // NoteBreach records what happened after: the authority told, a
 // customer notified (Art. 34), or a note. The register stays append-only.
 func (db *DB) NoteBreach(ctx context.Context, breachID int64, kind string, at time.Time, customerID int64, detail string, staffID int64) error {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	switch kind {
 	case "authority_notified", "customer_notified", "note":
 	default:
@@ -121,7 +122,7 @@ func (db *DB) NoteBreach(ctx context.Context, breachID int64, kind string, at ti
 	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM breaches WHERE id = ?`, breachID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return consent.Errorf(consent.NotFound, "err.breach_not_found")
+			return consentdesk.Errorf(consentdesk.NotFound, "err.breach_not_found")
 		} else if err != nil {
 			return err
 		}
@@ -165,7 +166,7 @@ func (db *DB) Breach(ctx context.Context, id int64) (Breach, error) {
 		FROM breaches WHERE id = ?`, id).Scan(&b.ID, &b.OccurredAt, &b.NoticedAt, &b.Facts, &b.Categories, &b.People, &b.Records, &b.HealthData,
 		&b.Consequences, &b.Measures, &b.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Breach{}, consent.Errorf(consent.NotFound, "err.breach_not_found")
+		return Breach{}, consentdesk.Errorf(consentdesk.NotFound, "err.breach_not_found")
 	}
 	if err != nil {
 		return Breach{}, err
@@ -208,7 +209,7 @@ func (db *DB) OpenBreaches(ctx context.Context) ([]Breach, error) {
 	return out, nil
 }
 
-func parseTime(f consent.FieldErrors, field, v string) time.Time {
+func parseTime(f consentdesk.FieldErrors, field, v string) time.Time {
 	if v == "" {
 		f.Add(field, "err.required")
 		return time.Time{}
@@ -225,8 +226,8 @@ func parseTime(f consent.FieldErrors, field, v string) time.Time {
 }
 
 // cleanLongText is cleanText for a paragraph: line breaks allowed.
-func cleanLongText(f consent.FieldErrors, field, v string, required bool) string {
-	sub := consent.FieldErrors{}
+func cleanLongText(f consentdesk.FieldErrors, field, v string, required bool) string {
+	sub := consentdesk.FieldErrors{}
 	out := cleanText(sub, field, strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ").Replace(v), 4000)
 	for k, msg := range sub {
 		f.Add(k, msg)

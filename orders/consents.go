@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -70,7 +71,7 @@ func ScanMIME(b []byte) string {
 // e-mail the customer's own confirmation, so such an e-mail grant always
 // waits for its double opt-in. Withdrawals never need evidence.
 func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.Event, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	actor := consent.ByStaff
 	switch ch.Source {
 	case consent.PaperForm, consent.PhoneRequest, consent.InPerson:
@@ -122,7 +123,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			return err
 		}
 		if cust.Erased() {
-			return consent.Errorf(consent.Conflict, "err.customer_erased")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
 		}
 		ctrl, err := consent.LoadSettings(ctx, tx)
 		if err != nil {
@@ -177,7 +178,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		for _, c := range consent.Channels {
 			anyGrant = anyGrant || ch.Channels[c]
 		}
-		rf := consent.FieldErrors{}
+		rf := consentdesk.FieldErrors{}
 		// A withdrawal never needs a representative; a grant for a child does.
 		if rep := checkRepresentative(rf, "", cust.Child(now), anyGrant, ch.Representative); rep != nil {
 			base.Representative, base.RepresentativeOf = rep.Name, rep.Relationship
@@ -187,7 +188,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				return err
 			}
 		}
-		missing := consent.FieldErrors{}
+		missing := consentdesk.FieldErrors{}
 		for _, c := range consent.Channels {
 			want, ok := ch.Channels[c]
 			if !ok {
@@ -314,7 +315,7 @@ func paperOrder(ctx context.Context, tx consent.Tx, customerID, orderID int64) (
 		err = tx.QueryRowContext(ctx, `SELECT id FROM orders WHERE customer_id = ? AND consent_mode = 'paper' ORDER BY id DESC LIMIT 1`, customerID).Scan(&id)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return Order{}, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"order_id": "err.no_paper_order"}}
+		return Order{}, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"order_id": "err.no_paper_order"}}
 	}
 	if err != nil {
 		return Order{}, err

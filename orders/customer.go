@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/nyaruka/phonenumbers"
 )
@@ -96,7 +97,7 @@ const maxText = 200
 
 // cleanText trims and checks a free-text field: no control characters and
 // at most max runes.
-func cleanText(f consent.FieldErrors, field, v string, max int) string {
+func cleanText(f consentdesk.FieldErrors, field, v string, max int) string {
 	v = strings.TrimSpace(v)
 	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
 		f.Add(field, "err.control_chars")
@@ -153,7 +154,7 @@ func NormalizePhone(v string, mobileOnly bool) (string, string) {
 
 // Normalize validates the customer's fields, prefixing field names with
 // prefix ("customer."), and returns the cleaned customer.
-func (c Customer) Normalize(f consent.FieldErrors, prefix string) Customer {
+func (c Customer) Normalize(f consentdesk.FieldErrors, prefix string) Customer {
 	out := Customer{ID: c.ID, Lang: c.Lang}
 	out.Salutation = cleanText(f, prefix+"salutation", c.Salutation, 20)
 	valid := false
@@ -258,7 +259,7 @@ func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt,
 		&c.Under16, &c.BirthDate)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Customer{}, consent.Errorf(consent.NotFound, "err.customer_not_found")
+		return Customer{}, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found")
 	}
 	return c, err
 }
@@ -328,7 +329,7 @@ func (db *DB) ImportCustomers(ctx context.Context, in []Customer) (int, error) {
 	// caller's slice.
 	list := append([]Customer(nil), in...)
 	for i := range list {
-		f := consent.FieldErrors{}
+		f := consentdesk.FieldErrors{}
 		list[i] = list[i].Normalize(f, fmt.Sprintf("customers.%d.", i))
 		if err := f.Err(); err != nil {
 			return 0, err

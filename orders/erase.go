@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 )
@@ -131,7 +132,7 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 			return err
 		}
 		if cust.Erased() {
-			return consent.Errorf(consent.Conflict, "err.customer_erased")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
 		}
 		ctrl, err := consent.LoadController(ctx, tx)
 		if err != nil {

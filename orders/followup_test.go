@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
@@ -100,10 +101,10 @@ func TestMarkReady(t *testing.T) {
 	if m := mails(t, db); len(m) != 3 || m[0].Kind != followup.Pickup || m[0].OrderID != p.Order.ID {
 		t.Fatalf("queued %+v", m)
 	}
-	if _, err := db.MarkReady(ctx, p.Order.ID); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.MarkReady(ctx, p.Order.ID); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Fatalf("second time: %v, want conflict", err)
 	}
-	if _, err := db.MarkReady(ctx, 9999); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.MarkReady(ctx, 9999); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Fatalf("unknown order: %v", err)
 	}
 	if m := mails(t, db); len(m) != 3 {
@@ -180,7 +181,7 @@ func TestImportCustomers(t *testing.T) {
 		t.Fatalf("imported customer not found by phone: %+v", found)
 	}
 	bad := []orders.Customer{{LastName: "Gut", Email: "gut@example.org"}, {LastName: "Schlecht", Email: "kein-at"}}
-	if _, err := db.ImportCustomers(ctx, bad); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.ImportCustomers(ctx, bad); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Fatalf("invalid record: %v", err)
 	}
 	var n int

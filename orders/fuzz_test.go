@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -47,7 +47,7 @@ func FuzzNormalizePhone(f *testing.F) {
 
 func FuzzCustomerNormalize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, first, last, street, postal, city, email, mobile, phone, salutation string) {
-		fe := consent.FieldErrors{}
+		fe := consentdesk.FieldErrors{}
 		c := orders.Customer{Salutation: salutation, FirstName: first, LastName: last, Street: street, PostalCode: postal, City: city,
 			Email: email, Mobile: mobile, Phone: phone}.Normalize(fe, "customer.")
 		if fe.Err() != nil {
@@ -61,7 +61,7 @@ func FuzzCustomerNormalize(f *testing.F) {
 		if c.LastName == "" {
 			t.Fatal("no last name accepted")
 		}
-		fe2 := consent.FieldErrors{}
+		fe2 := consentdesk.FieldErrors{}
 		if again := c.Normalize(fe2, "customer."); fe2.Err() != nil || again != c {
 			t.Fatalf("not stable: %+v → %+v (%v)", c, again, fe2.Err())
 		}
@@ -71,7 +71,7 @@ func FuzzCustomerNormalize(f *testing.F) {
 func FuzzPrescriptionValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sph, cyl, axis, add, pd float64, base string) {
 		p := orders.Prescription{Right: orders.Eye{Sph: &sph, Cyl: &cyl, Axis: &axis, Add: &add, PD: &pd, Base: base}}
-		fe := consent.FieldErrors{}
+		fe := consentdesk.FieldErrors{}
 		p.Validate(fe)
 		if fe.Err() != nil {
 			return
@@ -88,7 +88,7 @@ func FuzzFlattenSignature(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		out, err := orders.FlattenSignature(raw)
 		if err != nil {
-			if _, ok := err.(*consent.Error); !ok {
+			if _, ok := err.(*consentdesk.Error); !ok {
 				t.Fatalf("not a user-facing error: %v", err)
 			}
 			return

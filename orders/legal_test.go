@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -169,7 +170,7 @@ func TestBlockListOutlivesErasure_BDSG35(t *testing.T) {
 	api.Consent = orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true}}
 	api.Prescription, api.APIToken = nil, "ERP"
 	_, err = db.PlaceOrder(ctx, api)
-	var e *consent.Error
+	var e *consentdesk.Error
 	if !asError(err, &e) || e.Fields["consent.channels.email"] != "err.channel_blocked" || countRows(t, db, "orders") != orderCount {
 		t.Fatalf("API grant on a blocked channel: %v", err)
 	}
@@ -218,7 +219,7 @@ func TestRestrictedRecordsAfterErasure_BDSG35(t *testing.T) {
 	if !o.Restricted() || o.RestrictedUntil != res.Kept[0].DeleteAfter {
 		t.Fatalf("kept order not locked: %q, kept %+v", o.RestrictedUntil, res.Kept)
 	}
-	if _, err := db.MarkReady(ctx, o.ID); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.MarkReady(ctx, o.ID); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("a locked order was marked ready: %v", err)
 	}
 	if n := countRows(t, db, "outbox WHERE kind = 'pickup'"); n != 0 {
@@ -242,10 +243,10 @@ func TestPhoneProofKeptFiveYearsFromLastUse_UWG7a(t *testing.T) {
 	}
 	id := p.Customer.ID
 	// A use without a consent is refused, not recorded as lawful.
-	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: consent.SMS}); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: consent.SMS}); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("use without consent: %v", err)
 	}
-	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: "fax"}); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: id, Channel: "fax"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("use of an unknown channel: %v", err)
 	}
 	// Two years later the store calls, and records it.
@@ -302,7 +303,7 @@ func TestPrescriptionConsentWithdrawable_Art9(t *testing.T) {
 	}
 	// Given only at the counter, with the values.
 	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PhoneRequest,
-		Channels: map[consent.Channel]bool{consent.HealthData: true}}); consent.ErrorCode(err) != consent.Invalid {
+		Channels: map[consent.Channel]bool{consent.HealthData: true}}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("health data granted by phone: %v", err)
 	}
 	ev, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PreferencePage, ByCustomer: true,
@@ -363,7 +364,7 @@ func TestHealthCareBasisNeedsTheNoticeToSayIt_Art13(t *testing.T) {
 	ctrl, _ := db.Controller(ctx)
 	ctrl.HealthBasis = string(consent.BasisHealthCare)
 	err := db.SaveController(ctx, ctrl, 0)
-	var e *consent.Error
+	var e *consentdesk.Error
 	if !asError(err, &e) || e.Fields["health_data_basis"] != "err.notice_health_basis" {
 		t.Fatalf("switch to (h) with a notice naming (a): %v", err)
 	}
@@ -392,7 +393,7 @@ func TestWhoGaveConsentIsTruthful_Art7_1(t *testing.T) {
 	}
 	id := p.Customer.ID
 	events := countRows(t, db, "consent_events")
-	var e *consent.Error
+	var e *consentdesk.Error
 	for _, src := range []consent.Source{consent.PhoneRequest, consent.InPerson} {
 		_, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: src, StaffID: 1,
 			Channels: map[consent.Channel]bool{consent.SMS: true, consent.Phone: true}})
@@ -554,7 +555,7 @@ func TestRetentionPeriodsAsTheLawSetsThem_AO147_HGB257(t *testing.T) {
 	} {
 		c := ctrl
 		set(&c)
-		var e *consent.Error
+		var e *consentdesk.Error
 		if err := db.SaveController(ctx, c, 0); !asError(err, &e) || e.Fields[field] == "" {
 			t.Errorf("%s below the minimum: %v", field, err)
 		}
@@ -626,7 +627,7 @@ func TestChildConsentNeedsAParent_Art8(t *testing.T) {
 	child := sampleOrder(t)
 	child.Customer.FirstName, child.Customer.BirthDate = "Mia", "2014-05-01" // 12
 	child.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
-	var e *consent.Error
+	var e *consentdesk.Error
 	if _, err := db.PlaceOrder(ctx, child); !asError(err, &e) || e.Fields["consent.representative.name"] != "err.child_needs_representative" {
 		t.Fatalf("a child's consent without a parent: %v", err)
 	}
@@ -699,7 +700,7 @@ func TestChildConsentNeedsAParent_Art8(t *testing.T) {
 func TestBreachRegister_Art33(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	var e *consent.Error
+	var e *consentdesk.Error
 	if _, err := db.RecordBreach(ctx, orders.Breach{OccurredAt: "2026-11-20T08:00:00+01:00", NoticedAt: "2026-11-19T08:00:00+01:00"}); !asError(err, &e) ||
 		e.Fields["facts"] != "err.required" || e.Fields["noticed_at"] != "err.breach_noticed_before" {
 		t.Fatalf("an incomplete breach: %v", err)
@@ -737,7 +738,7 @@ func TestBreachRegister_Art33(t *testing.T) {
 	if open, _ := db.OpenBreaches(ctx); len(open) != 0 {
 		t.Errorf("still open after the notification: %d", len(open))
 	}
-	if err := db.NoteBreach(ctx, 99, "note", time.Time{}, 0, "x", 0); consent.ErrorCode(err) != consent.NotFound {
+	if err := db.NoteBreach(ctx, 99, "note", time.Time{}, 0, "x", 0); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("a note on no breach: %v", err)
 	}
 }
@@ -760,7 +761,7 @@ func TestPostOnLegitimateInterest_Recital47(t *testing.T) {
 		t.Errorf("notice on legitimate interest:\n%s", n.Text)
 	}
 	in := sampleOrder(t)
-	var e *consent.Error
+	var e *consentdesk.Error
 	if _, err := db.PlaceOrder(ctx, in); !asError(err, &e) || e.Fields["consent.channels.post"] != "err.post_legitimate_interest" {
 		t.Fatalf("a post box on legitimate interest: %v", err)
 	}
@@ -860,7 +861,7 @@ func TestPINGuessingStopsAfterFive(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			_, _, err := db.SignIn(ctx, anna.ID, fmt.Sprintf("%04d", 5000+i), "de")
-			if consent.ErrorCode(err) == consent.Denied {
+			if consentdesk.ErrorCode(err) == consentdesk.Denied {
 				mu.Lock()
 				compared++
 				mu.Unlock()
@@ -871,7 +872,7 @@ func TestPINGuessingStopsAfterFive(t *testing.T) {
 	if compared > orders.MaxPINTries {
 		t.Errorf("%d wrong PINs compared before the lock", compared)
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consent.ErrorCode(err) != consent.Locked {
+	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Errorf("the right PIN after the guesses: %v", err)
 	}
 }
@@ -880,7 +881,7 @@ func TestPINGuessingStopsAfterFive(t *testing.T) {
 func TestTrivialPINsRefused(t *testing.T) {
 	for pin, role := range map[string]string{"1234": "counter", "4321": "counter", "0000": "counter", "1212": "counter", "2580": "counter",
 		"123456": "manager", "4711": "manager", "12": "counter", "12a4": "counter"} {
-		if err := orders.ValidatePIN(pin, role); consent.ErrorCode(err) != consent.Invalid {
+		if err := orders.ValidatePIN(pin, role); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 			t.Errorf("%s for a %s: accepted", pin, role)
 		}
 	}

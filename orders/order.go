@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -99,7 +100,7 @@ const (
 	maxUnitCents = 10_000_000 // 100,000 €
 )
 
-func validateItems(f consent.FieldErrors, items []Item) []Item {
+func validateItems(f consentdesk.FieldErrors, items []Item) []Item {
 	if len(items) == 0 {
 		f.Add("items", "err.items_required")
 	}
@@ -128,7 +129,7 @@ func validateItems(f consent.FieldErrors, items []Item) []Item {
 	return out
 }
 
-func validatePickup(f consent.FieldErrors, p *Pickup, now time.Time) {
+func validatePickup(f consentdesk.FieldErrors, p *Pickup, now time.Time) {
 	if p == nil {
 		return
 	}
@@ -179,7 +180,7 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 		Scan(&o.ID, &o.Number, &o.CustomerID, &o.StaffID, &o.StaffName, &o.ConsentMode, &o.TotalCents, &o.DepositCents,
 			&start, &end, &o.NoticeVersionID, &o.Status, &created, &o.RestrictedUntil, &hasRx, &o.SignatureSHA256)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Order{}, consent.Errorf(consent.NotFound, "err.order_not_found")
+		return Order{}, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found")
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("load order: %w", err)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -274,8 +275,8 @@ func TestValidationChangesNothing(t *testing.T) {
 			in := sampleOrder(t)
 			tc.edit(&in)
 			_, err := db.PlaceOrder(ctx, in)
-			var e *consent.Error
-			if !errors.As(err, &e) || e.Code != consent.Invalid {
+			var e *consentdesk.Error
+			if !errors.As(err, &e) || e.Code != consentdesk.Invalid {
 				t.Fatalf("err = %v, want invalid", err)
 			}
 			if e.Fields[tc.field] != tc.key {
@@ -386,7 +387,7 @@ func TestPaperModeThenTicks(t *testing.T) {
 	before := countRows(t, db, "consent_events")
 	_, err = db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Channels: map[consent.Channel]bool{consent.Phone: true},
 		Source: consent.PaperForm, Scan: []byte("#!/bin/sh\nrm -rf /")})
-	if consent.ErrorCode(err) != consent.Invalid || countRows(t, db, "consent_events") != before {
+	if consentdesk.ErrorCode(err) != consentdesk.Invalid || countRows(t, db, "consent_events") != before {
 		t.Fatalf("bad scan: err %v", err)
 	}
 	// By phone, "false" withdraws.
@@ -407,11 +408,11 @@ func TestSignInLockout(t *testing.T) {
 		t.Fatalf("right PIN refused: %v", err)
 	}
 	for i := 0; i < orders.MaxPINTries; i++ {
-		if _, _, err := db.SignIn(ctx, s.ID, "0000", "de"); consent.ErrorCode(err) != consent.Denied {
+		if _, _, err := db.SignIn(ctx, s.ID, "0000", "de"); consentdesk.ErrorCode(err) != consentdesk.Denied {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
-	if _, _, err := db.SignIn(ctx, s.ID, "4711", "de"); consent.ErrorCode(err) != consent.Locked {
+	if _, _, err := db.SignIn(ctx, s.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("locked account let the right PIN in: %v", err)
 	}
 	later := time.Now().Add(orders.LockDuration + time.Minute)

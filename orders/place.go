@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 )
@@ -42,7 +43,7 @@ var Relationships = []string{"mother", "father", "guardian"}
 // checkRepresentative refuses a consent for a child without a parent or
 // guardian, and a representative for an adult; it returns the cleaned
 // representative.
-func checkRepresentative(f consent.FieldErrors, prefix string, child, anyGiven bool, r *Representative) *Representative {
+func checkRepresentative(f consentdesk.FieldErrors, prefix string, child, anyGiven bool, r *Representative) *Representative {
 	if r != nil && strings.TrimSpace(r.Name) == "" && r.Relationship == "" {
 		r = nil
 	}
@@ -113,7 +114,7 @@ func idempotencyHash(token, key string) string { return SHA256Hex([]byte(token +
 // the input with normalised fields. The tablet calls it before it hands
 // the screen to the customer; PlaceOrder calls it again.
 func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	if in.Customer.ID == 0 {
 		in.Customer = in.Customer.Normalize(f, "customer.")
 	} else if in.Customer.ID < 0 {
@@ -158,7 +159,7 @@ func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
 // checkContacts refuses a channel whose contact detail is missing: there
 // would be nothing to consent to.
 func checkContacts(c Customer, in ConsentInput) error {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	for _, ch := range consent.Channels {
 		if in.Channels[ch] && c.Contact(ch) == "" {
 			f.Add("consent.channels."+string(ch), "err.channel_needs_contact_"+string(ch))
@@ -177,7 +178,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		return Placed{}, err
 	}
 	if len(in.IdempotencyKey) > 255 || strings.IndexFunc(in.IdempotencyKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		return Placed{}, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"Idempotency-Key": "err.idempotency_key"}}
+		return Placed{}, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"Idempotency-Key": "err.idempotency_key"}}
 	}
 	var signature []byte
 	if len(in.Consent.SignaturePNG) > 0 {
@@ -211,10 +212,10 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		var history []consent.Event // the customer's events before this order
 		if cust.ID != 0 {
 			if cust, err = getCustomer(ctx, tx, cust.ID); err != nil {
-				return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_not_found"}}
+				return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_not_found"}}
 			}
 			if cust.Erased() {
-				return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_erased"}}
+				return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"customer.id": "err.customer_erased"}}
 			}
 			if history, err = consent.Events(ctx, tx, cust.ID); err != nil {
 				return err
@@ -237,14 +238,14 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 		if ctrl.PostOnLegitimateInterest() && in.Consent.Channels[consent.Post] {
 			// Letters rest on legitimate interest: there is no box to tick.
-			return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.channels.post": "err.post_legitimate_interest"}}
+			return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.channels.post": "err.post_legitimate_interest"}}
 		}
 		// Art. 8 GDPR by analogy: for a child a parent or guardian decides.
 		anyGiven := in.Consent.HealthData && in.Prescription != nil
 		for _, ch := range consent.Channels {
 			anyGiven = anyGiven || in.Consent.Channels[ch]
 		}
-		rf := consent.FieldErrors{}
+		rf := consentdesk.FieldErrors{}
 		rep := checkRepresentative(rf, "consent.", cust.Child(now), in.Consent.Mode == ModeTablet && anyGiven, in.Consent.Representative)
 		if err := rf.Err(); err != nil {
 			return err
@@ -403,7 +404,7 @@ func nullID(id int64) any {
 // logged like any correction (GDPR Art. 16).
 func setCustomerLang(ctx context.Context, tx consent.Tx, c *Customer, lang string, staffID int64, now time.Time) error {
 	if lang != "de" && lang != "en" {
-		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"lang": "err.choice_invalid"}}
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"lang": "err.choice_invalid"}}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE customers SET lang = ?, updated_at = ? WHERE id = ?`, lang, Stamp(now), c.ID); err != nil {
 		return err

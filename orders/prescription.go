@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -50,7 +51,7 @@ var rxRanges = map[string]valueRange{
 	"pd":    {20, 45, 0.5},
 }
 
-func checkValue(f consent.FieldErrors, field, name string, v *float64) {
+func checkValue(f consentdesk.FieldErrors, field, name string, v *float64) {
 	if v == nil {
 		return
 	}
@@ -65,7 +66,7 @@ func checkValue(f consent.FieldErrors, field, name string, v *float64) {
 }
 
 // Validate checks every value against the usual ranges and steps.
-func (p Prescription) Validate(f consent.FieldErrors) {
+func (p Prescription) Validate(f consentdesk.FieldErrors) {
 	for side, e := range map[string]Eye{"right": p.Right, "left": p.Left} {
 		pre := "prescription." + side + "."
 		checkValue(f, pre+"sph", "sph", e.Sph)
@@ -157,7 +158,7 @@ func (db *DB) prescriptionIn(ctx context.Context, q consent.Querier, orderID int
 // the consent event and the encrypted values commit together. Staff asked
 // again from the order page because the customer had left the switch off.
 func (db *DB) AddPrescription(ctx context.Context, orderID, staffID int64, p Prescription) error {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	if p.Empty() {
 		f.Add("prescription", "err.required")
 	}
@@ -171,10 +172,10 @@ func (db *DB) AddPrescription(ctx context.Context, orderID, staffID int64, p Pre
 			return err
 		}
 		if o.HasPrescription {
-			return consent.Errorf(consent.Conflict, "err.prescription_exists")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.prescription_exists")
 		}
 		if o.Restricted() {
-			return consent.Errorf(consent.Conflict, "err.order_restricted")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.order_restricted")
 		}
 		cust, err := getCustomer(ctx, tx, o.CustomerID)
 		if err != nil {

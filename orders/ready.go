@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 )
@@ -58,10 +59,10 @@ func (db *DB) advance(ctx context.Context, orderID int64, from, to, notKey strin
 			return err
 		}
 		if o.Restricted() {
-			return consent.Errorf(consent.Conflict, "err.order_restricted")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.order_restricted")
 		}
 		if o.Status != from {
-			return consent.Errorf(consent.Conflict, notKey)
+			return consentdesk.Errorf(consentdesk.Conflict, notKey)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ? WHERE id = ? AND status = ?`, to, o.ID, from); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -71,7 +72,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, in Customer, staffID int64) ([
 // record changed since, nothing is saved and a *StaleEdit tells both
 // versions (no lost update of a colleague's correction).
 func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64, apiToken string) ([]Change, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	n := in.Normalize(f, "")
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 			return err
 		}
 		if old.Erased() {
-			return consent.Errorf(consent.Conflict, "err.customer_erased")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
 		}
 		if in.UpdatedAt != "" && in.UpdatedAt != old.UpdatedAt {
 			return &StaleEdit{Current: old, Yours: n}
@@ -313,7 +314,7 @@ func (db *DB) Document(ctx context.Context, id int64) (Document, error) {
 		FROM documents d LEFT JOIN orders o ON o.id = d.order_id WHERE d.id = ?`, id).
 		Scan(&d.ID, &d.CustomerID, &d.OrderID, &d.OrderNumber, &d.Kind, &d.MIME, &d.SHA256, &d.CreatedAt, &d.Data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Document{}, consent.Errorf(consent.NotFound, "err.document_not_found")
+		return Document{}, consentdesk.Errorf(consentdesk.NotFound, "err.document_not_found")
 	}
 	return d, err
 }
@@ -403,5 +404,5 @@ func (e *StaleEdit) Error() string { return "conflict: err.customer_changed_mean
 
 // Unwrap makes a StaleEdit a conflict for the web layer's status.
 func (e *StaleEdit) Unwrap() error {
-	return consent.Errorf(consent.Conflict, "err.customer_changed_meanwhile")
+	return consentdesk.Errorf(consentdesk.Conflict, "err.customer_changed_meanwhile")
 }

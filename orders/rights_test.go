@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -126,8 +127,8 @@ func TestUpdateCustomerLogsEveryChange(t *testing.T) {
 	bad.Email = "not an address"
 	bad.LastName = ""
 	_, err = db.UpdateCustomer(ctx, bad, staff.ID)
-	var ce *consent.Error
-	if !asError(err, &ce) || ce.Code != consent.Invalid || ce.Fields["email"] == "" || ce.Fields["last_name"] == "" {
+	var ce *consentdesk.Error
+	if !asError(err, &ce) || ce.Code != consentdesk.Invalid || ce.Fields["email"] == "" || ce.Fields["last_name"] == "" {
 		t.Fatalf("bad update: %v", err)
 	}
 	after, _ := db.Customer(ctx, c.ID)
@@ -137,13 +138,13 @@ func TestUpdateCustomerLogsEveryChange(t *testing.T) {
 	if n := countRows(t, db, "customer_changes"); n != 2 {
 		t.Errorf("change log rows = %d", n)
 	}
-	if _, err := db.UpdateCustomer(ctx, orders.Customer{ID: 999, LastName: "X", Email: "x@example.org"}, staff.ID); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.UpdateCustomer(ctx, orders.Customer{ID: 999, LastName: "X", Email: "x@example.org"}, staff.ID); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("unknown customer: %v", err)
 	}
 }
 
-func asError(err error, target **consent.Error) bool {
-	e, ok := err.(*consent.Error)
+func asError(err error, target **consentdesk.Error) bool {
+	e, ok := err.(*consentdesk.Error)
 	if ok {
 		*target = e
 	}
@@ -387,18 +388,18 @@ func TestErasure(t *testing.T) {
 	}
 
 	// Refused afterwards: a second erasure, a consent, an order for them.
-	if _, err := db.Erase(ctx, id, 0); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.Erase(ctx, id, 0); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("second erasure: %v", err)
 	}
-	if _, err := db.Erase(ctx, 9999, 0); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.Erase(ctx, 9999, 0); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("unknown: %v", err)
 	}
-	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Channels: map[consent.Channel]bool{consent.Post: true}, Source: consent.PreferencePage, ByCustomer: true}); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Channels: map[consent.Channel]bool{consent.Post: true}, Source: consent.PreferencePage, ByCustomer: true}); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("consent for erased: %v", err)
 	}
 	again := sampleOrder(t)
 	again.Customer = orders.Customer{ID: id}
-	if _, err := db.PlaceOrder(ctx, again); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.PlaceOrder(ctx, again); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("order for erased: %v", err)
 	}
 	if l, _ := db.SearchCustomers(ctx, "weiß", 10); len(l) != 1 || l[0].ID != op.Customer.ID {
@@ -469,7 +470,7 @@ func TestRetentionJob(t *testing.T) {
 	if res.Orders != 1 || res.Prescriptions != 1 {
 		t.Errorf("2026: %+v", res)
 	}
-	if _, err := db.Order(ctx, old.Order.ID); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.Order(ctx, old.Order.ID); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("2017 order still there: %v", err)
 	}
 	var items int
@@ -500,7 +501,7 @@ func TestRetentionJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Order(ctx, gone.Order.ID); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.Order(ctx, gone.Order.ID); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("erased customer's order kept past its date: %v", err)
 	}
 	if v, err := db.Verify(ctx); err != nil || !v.OK {
@@ -558,7 +559,7 @@ func TestContactable(t *testing.T) {
 	if len(post) != 1 || post[0].CustomerID != pending.Customer.ID || post[0].Contact != "Hauptstraße 1, 79098 Freiburg" {
 		t.Errorf("post contactable: %+v", post)
 	}
-	if _, err := db.Contactable(ctx, "fax"); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.Contactable(ctx, "fax"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("unknown channel: %v", err)
 	}
 }
@@ -623,7 +624,7 @@ func TestStaffManagement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetStaffDisabled(ctx, boss.ID, true, boss.ID); consent.ErrorCode(err) != consent.Conflict {
+	if err := db.SetStaffDisabled(ctx, boss.ID, true, boss.ID); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("disable self: %v", err)
 	}
 	other, _ := db.AddStaff(ctx, "Eva", "975318", orders.RoleManager)
@@ -638,7 +639,7 @@ func TestStaffManagement(t *testing.T) {
 			}
 		}
 	}
-	if err := db.SetStaffDisabled(ctx, boss.ID, true, anna.ID); consent.ErrorCode(err) != consent.Conflict {
+	if err := db.SetStaffDisabled(ctx, boss.ID, true, anna.ID); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("disable the last manager: %v", err)
 	}
 	if err := db.SetStaffDisabled(ctx, anna.ID, true, boss.ID); err != nil {
@@ -657,10 +658,10 @@ func TestStaffManagement(t *testing.T) {
 	for i := 0; i < orders.MaxPINTries; i++ {
 		db.SignIn(ctx, anna.ID, "0000", "de")
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consent.ErrorCode(err) != consent.Locked {
+	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("not locked: %v", err)
 	}
-	if err := db.ResetPIN(ctx, anna.ID, "1111"); consent.ErrorCode(err) != consent.Invalid {
+	if err := db.ResetPIN(ctx, anna.ID, "1111"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("trivial PIN: %v", err)
 	}
 	if err := db.ResetPIN(ctx, anna.ID, "3851"); err != nil {
@@ -669,7 +670,7 @@ func TestStaffManagement(t *testing.T) {
 	if _, _, err := db.SignIn(ctx, anna.ID, "3851", "de"); err != nil {
 		t.Errorf("new PIN: %v", err)
 	}
-	if err := db.ResetPIN(ctx, 999, "3851"); consent.ErrorCode(err) != consent.NotFound {
+	if err := db.ResetPIN(ctx, 999, "3851"); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("unknown: %v", err)
 	}
 	all, _ = db.AllStaff(ctx)
@@ -722,16 +723,16 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	if err != nil || c.Scope != orders.ScopeOrders || c.Name != "ERP" {
 		t.Fatalf("default token: %+v %v", c, err)
 	}
-	if _, err := db.CreateAPIToken(ctx, "ERP"); consent.ErrorCode(err) != consent.Conflict {
+	if _, err := db.CreateAPIToken(ctx, "ERP"); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("a second working token of the same name: %v", err)
 	}
-	if _, err := db.CreateAPIToken(ctx, "representative:mother"); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.CreateAPIToken(ctx, "representative:mother"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("a name that would hash like a representative: %v", err)
 	}
-	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("unknown scope: %v", err)
 	}
-	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Expires: now.Add(-time.Hour)}); consent.ErrorCode(err) != consent.Invalid {
+	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Expires: now.Add(-time.Hour)}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("expiry in the past: %v", err)
 	}
 	dpo, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "DSB", Scope: orders.ScopeAdmin, Expires: now.Add(90 * 24 * time.Hour)})
@@ -760,20 +761,20 @@ func TestAPITokenLifeCycle(t *testing.T) {
 
 	// Expiry.
 	now = now.Add(91 * 24 * time.Hour)
-	if _, err := db.APIToken(ctx, dpo); consent.ErrorCode(err) != consent.Denied || err.(*consent.Error).Key != "err.token_expired" {
+	if _, err := db.APIToken(ctx, dpo); consentdesk.ErrorCode(err) != consentdesk.Denied || err.(*consentdesk.Error).Key != "err.token_expired" {
 		t.Errorf("expired token: %v", err)
 	}
 	// Revocation: by name, at once; a typo is an error.
-	if _, err := db.RevokeAPIToken(ctx, "ERPP"); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.RevokeAPIToken(ctx, "ERPP"); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("revoke unknown: %v", err)
 	}
 	if n, err := db.RevokeAPIToken(ctx, "ERP"); err != nil || n != 1 {
 		t.Fatalf("revoke: %d %v", n, err)
 	}
-	if _, err := db.APIToken(ctx, erp); consent.ErrorCode(err) != consent.Denied {
+	if _, err := db.APIToken(ctx, erp); consentdesk.ErrorCode(err) != consentdesk.Denied {
 		t.Errorf("revoked token works: %v", err)
 	}
-	if _, err := db.RevokeAPIToken(ctx, "ERP"); consent.ErrorCode(err) != consent.NotFound {
+	if _, err := db.RevokeAPIToken(ctx, "ERP"); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("revoking twice: %v", err)
 	}
 	// The name is free again for a new token.
@@ -799,7 +800,7 @@ func TestLockoutPerClient(t *testing.T) {
 	for i := 0; i < orders.MaxPINTries; i++ {
 		try("10.0.0.66", "000000")
 	}
-	if err := try("10.0.0.66", "864297"); consent.ErrorCode(err) != consent.Locked {
+	if err := try("10.0.0.66", "864297"); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Errorf("the guessing client is not locked: %v", err)
 	}
 	if err := try("10.0.0.20", "864297"); err != nil {
@@ -810,7 +811,7 @@ func TestLockoutPerClient(t *testing.T) {
 			try(fmt.Sprintf("10.0.1.%d", c), "000000")
 		}
 	}
-	if err := try("10.0.0.20", "864297"); consent.ErrorCode(err) != consent.Locked {
+	if err := try("10.0.0.20", "864297"); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Errorf("guesses from many clients do not lock the account: %v", err)
 	}
 	if err := db.Unlock(ctx, boss.ID); err != nil {
@@ -819,7 +820,7 @@ func TestLockoutPerClient(t *testing.T) {
 	if err := try("10.0.0.66", "864297"); err != nil {
 		t.Errorf("after Unlock: %v", err)
 	}
-	if err := db.Unlock(ctx, 999); consent.ErrorCode(err) != consent.NotFound {
+	if err := db.Unlock(ctx, 999); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("unlock unknown: %v", err)
 	}
 }

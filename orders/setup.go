@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -21,7 +22,7 @@ func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (strin
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if _, err := consent.LoadController(ctx, tx); err == nil {
 			return nil
-		} else if consent.ErrorCode(err) != consent.NotFound {
+		} else if consentdesk.ErrorCode(err) != consentdesk.NotFound {
 			return err
 		}
 		c := consent.DefaultController()
@@ -96,7 +97,7 @@ func (db *DB) SaveSettings(ctx context.Context, c consent.Controller, staffID in
 func (db *DB) SaveLogo(ctx context.Context, logo []byte) error {
 	mime := ScanMIME(logo)
 	if mime != "image/png" && mime != "image/jpeg" || len(logo) > 2<<20 {
-		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"logo": "err.logo_type"}}
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"logo": "err.logo_type"}}
 	}
 	return consent.SaveLogo(ctx, db.sql, logo, mime, Stamp(db.Now()))
 }
@@ -104,7 +105,7 @@ func (db *DB) SaveLogo(ctx context.Context, logo []byte) error {
 // PublishNotice saves an edited notice template as a new version.
 func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID int64) (consent.NoticeVersion, error) {
 	if lang != "de" && lang != "en" {
-		return consent.NoticeVersion{}, consent.Errorf(consent.Invalid, "err.choice_invalid")
+		return consent.NoticeVersion{}, consentdesk.Errorf(consentdesk.Invalid, "err.choice_invalid")
 	}
 	var v consent.NoticeVersion
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {

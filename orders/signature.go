@@ -10,7 +10,7 @@ import (
 	"image/png"
 	"sync"
 
-	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk"
 )
 
 const (
@@ -24,7 +24,7 @@ const (
 // (GDPR Art. 4(14), Art. 9), and no text chunks.
 func FlattenSignature(raw []byte) ([]byte, error) {
 	bad := func(key string) error {
-		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.signature_png": key}}
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.signature_png": key}}
 	}
 	if len(raw) > maxSignatureBytes {
 		return nil, bad("err.signature_too_large")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -50,7 +51,7 @@ const ManagerPINLength = 6
 // down ("1234", "9876"), a pair repeated ("1212"), a keypad column
 // ("2580").
 func ValidatePIN(pin, role string) error {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	switch {
 	case len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "":
 		f.Add("pin", "err.pin_format")
@@ -84,7 +85,7 @@ func trivialPIN(pin string) bool {
 
 // AddStaff creates a staff member.
 func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	name = cleanText(f, "name", name, 60)
 	if name == "" {
 		f.Add("name", "err.required")
@@ -93,7 +94,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 		f.Add("role", "err.choice_invalid")
 	}
 	if err := ValidatePIN(pin, role); err != nil {
-		f.Add("pin", err.(*consent.Error).Fields["pin"])
+		f.Add("pin", err.(*consentdesk.Error).Fields["pin"])
 	}
 	if err := f.Err(); err != nil {
 		return Staff{}, err
@@ -109,7 +110,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 			return err
 		}
 		if n > 0 {
-			return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.staff_name_taken"}}
+			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.staff_name_taken"}}
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at) VALUES (?, ?, ?, ?)`, name, role, string(hash), Stamp(now))
 		if err != nil {
@@ -286,13 +287,13 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (
 	if !found {
 		// The same cost as a real check, so timing does not tell which ids exist.
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(pin))
-		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+		return Staff{}, consentdesk.Errorf(consentdesk.Denied, "err.signin_failed")
 	}
 	if locked {
-		return Staff{}, consent.Errorf(consent.Locked, "err.signin_locked")
+		return Staff{}, consentdesk.Errorf(consentdesk.Locked, "err.signin_locked")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pin)) != nil {
-		return Staff{}, consent.Errorf(consent.Denied, "err.signin_failed")
+		return Staff{}, consentdesk.Errorf(consentdesk.Denied, "err.signin_failed")
 	}
 	// The right PIN: this client's count starts again (and a lock that
 	// this very attempt's reservation set is lifted), and the attempt's
@@ -330,7 +331,7 @@ func (db *DB) Unlock(ctx context.Context, id int64) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return consent.Errorf(consent.NotFound, "err.staff_not_found")
+			return consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ?`, id)
 		return err
@@ -344,7 +345,7 @@ func (db *DB) StaffByName(ctx context.Context, name string) (Staff, error) {
 	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, disabled FROM staff WHERE name = ? COLLATE NOCASE`, strings.TrimSpace(name)).
 		Scan(&s.ID, &s.Name, &s.Role, &s.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Staff{}, consent.Errorf(consent.NotFound, "err.staff_not_found")
+		return Staff{}, consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 	}
 	return s, err
 }
@@ -365,7 +366,7 @@ func (db *DB) Session(ctx context.Context, token string) (Session, error) {
 		WHERE se.id_hash = ? AND se.expires_at > ? AND st.disabled = 0`, hashToken(token), Stamp(db.Now())).
 		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Lang, &s.HandOver)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, consent.Errorf(consent.Denied, "err.signin_required")
+		return Session{}, consentdesk.Errorf(consentdesk.Denied, "err.signin_required")
 	}
 	return s, err
 }
@@ -373,7 +374,7 @@ func (db *DB) Session(ctx context.Context, token string) (Session, error) {
 // SetSessionLang switches the language of a session.
 func (db *DB) SetSessionLang(ctx context.Context, token, lang string) error {
 	if lang != "de" && lang != "en" {
-		return consent.Errorf(consent.Invalid, "err.choice_invalid")
+		return consentdesk.Errorf(consentdesk.Invalid, "err.choice_invalid")
 	}
 	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET lang = ? WHERE id_hash = ?`, lang, hashToken(token))
@@ -456,7 +457,7 @@ func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
 // is stored. The name must not be in use by another token that still
 // works: `token revoke --name` must hit the one meant.
 func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	name := cleanText(f, "name", in.Name, 100)
 	if name == "" {
 		f.Add("name", "err.required")
@@ -491,7 +492,7 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 			return err
 		}
 		if n > 0 {
-			return &consent.Error{Code: consent.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.token_name_taken"}}
+			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.token_name_taken"}}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at, scope, expires_at) VALUES (?, ?, ?, ?, ?)`,
 			name, hashToken(token), Stamp(now), scope, expires)
@@ -511,14 +512,14 @@ func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
 	err := db.sql.QueryRowContext(ctx, `SELECT id, name, scope, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = ?`, hashToken(token)).
 		Scan(&a.ID, &a.Name, &a.Scope, &expires, &revoked, &lastUsed)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && revoked != "") {
-		return APIClient{}, consent.Errorf(consent.Denied, "err.token_invalid")
+		return APIClient{}, consentdesk.Errorf(consentdesk.Denied, "err.token_invalid")
 	}
 	if err != nil {
 		return APIClient{}, err
 	}
 	now := db.Now()
 	if expires != "" && !now.Before(parseStamp(expires)) {
-		return APIClient{}, consent.Errorf(consent.Denied, "err.token_expired")
+		return APIClient{}, consentdesk.Errorf(consentdesk.Denied, "err.token_expired")
 	}
 	if t, err := time.Parse(time.RFC3339Nano, lastUsed); err != nil || now.Sub(t) >= lastUseEvery {
 		if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
@@ -595,7 +596,7 @@ func (db *DB) RevokeAPIToken(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	if n == 0 {
-		return 0, consent.Errorf(consent.NotFound, "err.token_not_found")
+		return 0, consentdesk.Errorf(consentdesk.NotFound, "err.token_not_found")
 	}
 	slog.Info("api token revoked", "tokens", n)
 	return int(n), nil
@@ -635,13 +636,13 @@ func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by 
 		var role string
 		if err := tx.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return consent.Errorf(consent.NotFound, "err.staff_not_found")
+				return consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 			}
 			return err
 		}
 		if disabled {
 			if id == by {
-				return consent.Errorf(consent.Conflict, "err.staff_self")
+				return consentdesk.Errorf(consentdesk.Conflict, "err.staff_self")
 			}
 			if role == RoleManager {
 				var n int
@@ -649,7 +650,7 @@ func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by 
 					return err
 				}
 				if n == 0 {
-					return consent.Errorf(consent.Conflict, "err.staff_last_manager")
+					return consentdesk.Errorf(consentdesk.Conflict, "err.staff_last_manager")
 				}
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE staff_id = ?`, id); err != nil {
@@ -666,7 +667,7 @@ func (db *DB) SetStaffDisabled(ctx context.Context, id int64, disabled bool, by 
 func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
 	var role string
 	if err := db.sql.QueryRowContext(ctx, `SELECT role FROM staff WHERE id = ?`, id).Scan(&role); errors.Is(err, sql.ErrNoRows) {
-		return consent.Errorf(consent.NotFound, "err.staff_not_found")
+		return consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 	} else if err != nil {
 		return err
 	}
@@ -683,7 +684,7 @@ func (db *DB) ResetPIN(ctx context.Context, id int64, pin string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return consent.Errorf(consent.NotFound, "err.staff_not_found")
+			return consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pin_lockouts WHERE staff_id = ?`, id); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -23,7 +24,7 @@ type Use struct {
 // granted channel may be used (UWG §7(2)): a use without consent is
 // refused, not recorded as if it were lawful.
 func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	if !u.Channel.Valid() {
 		f.Add("channel", "err.channel_invalid")
 	}
@@ -38,7 +39,7 @@ func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
 			return err
 		}
 		if cust.Erased() {
-			return consent.Errorf(consent.Conflict, "err.customer_erased")
+			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
 		}
 		states, err := consent.CurrentState(ctx, tx, cust.ID)
 		if err != nil {
@@ -46,7 +47,7 @@ func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
 		}
 		st := states[u.Channel]
 		if st.State != consent.Granted {
-			return &consent.Error{Code: consent.Conflict, Key: "err.use_without_consent", Fields: map[string]string{"channel": "err.use_without_consent"}}
+			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.use_without_consent", Fields: map[string]string{"channel": "err.use_without_consent"}}
 		}
 		e = consent.Event{CustomerID: cust.ID, Channel: u.Channel, Action: consent.Use, LegalBasis: consent.BasisConsent,
 			Source: consent.BackOffice, Actor: consent.ByStaff, NoticeVersionID: st.NoticeVersion, StaffID: u.StaffID,

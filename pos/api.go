@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
@@ -33,7 +34,7 @@ type apiErrorBody struct {
 
 func (s *Server) apiError(c *gin.Context, status int, err error) {
 	lang := apiLang(c)
-	code := string(consent.ErrorCode(err))
+	code := string(consentdesk.ErrorCode(err))
 	switch {
 	case status == http.StatusRequestEntityTooLarge:
 		code = "too_large"
@@ -65,11 +66,11 @@ func decodeJSON(c *gin.Context, v any) error {
 		field = te.Field
 	} else if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 		field = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.unknown_field"}}
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.unknown_field"}}
 	} else if errors.Is(err, io.EOF) {
-		return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{"body": "err.required"}}
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_json", Fields: map[string]string{"body": "err.required"}}
 	}
-	return &consent.Error{Code: consent.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.type"}}
+	return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.type"}}
 }
 
 type apiOrderRequest struct {
@@ -94,7 +95,7 @@ type apiOrderRequest struct {
 }
 
 func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	in := orders.NewOrder{Customer: r.Customer.Customer, Items: r.Items, DepositCents: r.DepositCents, Prescription: r.Prescription}
 	in.Customer.ID = r.Customer.ID
 	if r.Customer.ID != 0 && (r.Customer.Customer != orders.Customer{}) {
@@ -174,7 +175,7 @@ func pathID(c *gin.Context) (int64, bool) {
 func (s *Server) apiOrder(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.order_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found"))
 		return
 	}
 	o, err := s.db.Order(c.Request.Context(), id)
@@ -194,7 +195,7 @@ func (s *Server) apiOrder(c *gin.Context) {
 func (s *Server) apiConsents(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found"))
 		return
 	}
 	states, events, err := s.db.Consents(c.Request.Context(), id)
@@ -229,7 +230,7 @@ type apiConsentRequest struct {
 func (s *Server) apiRecordConsents(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found"))
 		return
 	}
 	var req apiConsentRequest
@@ -270,7 +271,7 @@ type apiUseRequest struct {
 func (s *Server) apiRecordUse(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found"))
 		return
 	}
 	var req apiUseRequest
@@ -299,7 +300,7 @@ func (s *Server) apiVerify(c *gin.Context) {
 func (s *Server) apiMarkReady(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.order_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found"))
 		return
 	}
 	o, err := s.db.MarkReady(c.Request.Context(), id)
@@ -319,7 +320,7 @@ func (s *Server) apiMarkReady(c *gin.Context) {
 // ?order_id=, ?limit= (at most 1000).
 func (s *Server) apiOutbox(c *gin.Context) {
 	f := followup.Filter{Status: followup.Status(c.Query("status"))}
-	fields := consent.FieldErrors{}
+	fields := consentdesk.FieldErrors{}
 	if f.Status != "" && !validStatus(f.Status) {
 		fields.Add("status", "err.choice_invalid")
 	}
@@ -381,7 +382,7 @@ func (s *Server) apiUpdateCustomer(c *gin.Context) {
 		return
 	}
 	if cu.Erased() {
-		s.fail(c, consent.Errorf(consent.Conflict, "err.customer_erased"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased"))
 		return
 	}
 	var req apiCustomerPatch

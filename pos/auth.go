@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -77,17 +77,12 @@ func (s *Server) csrf(c *gin.Context) {
 		token = c.GetHeader("X-CSRF-Token")
 	}
 	if err != nil || len(seed) < 32 || !hmac.Equal([]byte(token), []byte(s.csrfFor(seed))) {
-		s.fail(c, &consent.Error{Code: csrfFailed, Key: "err.csrf"})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.CSRF, Key: "err.csrf"})
 		c.Abort()
 		return
 	}
 	c.Next()
 }
-
-const csrfFailed consent.Code = "csrf"
-
-// tooMany is a code of the web layer: too many requests from one client.
-const tooMany consent.Code = "too_many"
 
 func (s *Server) requireStaff(c *gin.Context) {
 	token, err := c.Cookie(sessionCookie)
@@ -107,21 +102,19 @@ func (s *Server) requireStaff(c *gin.Context) {
 	if c.Request.Method == http.MethodGet && !strings.HasSuffix(c.Request.URL.Path, ".pdf") {
 		c.Redirect(http.StatusSeeOther, "/login")
 	} else {
-		s.fail(c, consent.Errorf(consent.Denied, "err.signin_required"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Denied, "err.signin_required"))
 	}
 	c.Abort()
 }
 
 func (s *Server) requireManager(c *gin.Context) {
 	if staff(c).Role != orders.RoleManager {
-		s.fail(c, consent.Errorf(forbidden, "err.manager_only"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.manager_only"))
 		c.Abort()
 		return
 	}
 	c.Next()
 }
-
-const forbidden consent.Code = "forbidden"
 
 func staff(c *gin.Context) *orders.Staff {
 	if v, ok := c.Get(staffKey); ok {
@@ -159,7 +152,7 @@ func (s *Server) loginPage(c *gin.Context) {
 func (s *Server) login(c *gin.Context) {
 	if !s.logins.allow(c.ClientIP()) {
 		c.Header("Retry-After", "6")
-		s.fail(c, consent.Errorf(tooMany, "err.rate_limited"))
+		s.fail(c, consentdesk.Errorf(consentdesk.TooMany, "err.rate_limited"))
 		return
 	}
 	id, _ := strconv.ParseInt(c.PostForm("staff_id"), 10, 64)
@@ -228,7 +221,7 @@ func (s *Server) requireToken(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || token == "" {
-		s.fail(c, consent.Errorf(consent.Denied, "err.token_invalid"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Denied, "err.token_invalid"))
 		c.Abort()
 		return
 	}
@@ -249,7 +242,7 @@ func (s *Server) requireToken(c *gin.Context) {
 func (s *Server) requireScope(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.GetString(tokenScopeKey) != scope {
-			s.fail(c, consent.Errorf(forbidden, "err.token_scope"))
+			s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.token_scope"))
 			c.Abort()
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -253,8 +254,8 @@ func (s *Server) staffAdd(c *gin.Context) {
 }
 
 func (s *Server) staffError(c *gin.Context, err error, values map[string]string) {
-	switch consent.ErrorCode(err) {
-	case consent.Invalid, consent.Conflict:
+	switch consentdesk.ErrorCode(err) {
+	case consentdesk.Invalid, consentdesk.Conflict:
 		lang := s.lang(c)
 		flash := message(lang, err)
 		s.renderStaff(c, statusOf(err), flash, translateFields(lang, err), values)
@@ -330,7 +331,7 @@ func (s *Server) auditPage(c *gin.Context) {
 	if v := c.Query("customer"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer": "err.number_invalid"}})
+			s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer": "err.number_invalid"}})
 			return
 		}
 		f.CustomerID = id

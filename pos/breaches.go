@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
@@ -66,7 +66,7 @@ func (s *Server) breachSubmit(c *gin.Context) {
 		b.Records = -1
 	}
 	if _, err := s.db.RecordBreach(c.Request.Context(), b); err != nil {
-		if consent.ErrorCode(err) == consent.Invalid {
+		if consentdesk.ErrorCode(err) == consentdesk.Invalid {
 			lang := s.lang(c)
 			s.renderBreaches(c, http.StatusUnprocessableEntity, assets.T(lang, "err.invalid_input"), translateFields(lang, err), v, b.HealthData)
 			return
@@ -88,7 +88,7 @@ func (s *Server) breachNoteSubmit(c *gin.Context) {
 	if v := strings.TrimSpace(c.PostForm("at")); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", v, orders.Berlin)
 		if err != nil {
-			s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"at": "err.time_format"}})
+			s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"at": "err.time_format"}})
 			return
 		}
 		at = t
@@ -116,7 +116,7 @@ func (s *Server) breachLetter(c *gin.Context) {
 	}
 	cid, err := strconv.ParseInt(c.Query("customer"), 10, 64)
 	if err != nil || cid <= 0 {
-		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer": "err.number_invalid"}})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"customer": "err.number_invalid"}})
 		return
 	}
 	cu, err := s.db.Customer(ctx, cid)
@@ -125,7 +125,7 @@ func (s *Server) breachLetter(c *gin.Context) {
 		return
 	}
 	if cu.Erased() {
-		s.fail(c, consent.Errorf(consent.Conflict, "err.customer_erased"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased"))
 		return
 	}
 	ctrl, err := s.db.Controller(ctx)

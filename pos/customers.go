@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -38,7 +39,7 @@ func (s *Server) audit(c *gin.Context, action string, customerID int64, detail s
 func (s *Server) customerID(c *gin.Context) (orders.Customer, bool) {
 	id, ok := pathID(c)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.customer_not_found"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found"))
 		return orders.Customer{}, false
 	}
 	cust, err := s.db.Customer(c.Request.Context(), id)
@@ -238,7 +239,7 @@ func (s *Server) customerUpdate(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		if consent.ErrorCode(err) == consent.Invalid {
+		if consentdesk.ErrorCode(err) == consentdesk.Invalid {
 			lang := s.lang(c)
 			s.renderCustomerForm(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), values)
 			return
@@ -285,7 +286,7 @@ func (s *Server) customerConsentSubmit(c *gin.Context) {
 		return
 	}
 	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
-		if consent.ErrorCode(err) == consent.Invalid {
+		if consentdesk.ErrorCode(err) == consentdesk.Invalid {
 			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, assets.T(lang, "err.invalid_input"), translateFields(lang, err), nil, nil)
 			return
 		}
@@ -308,7 +309,7 @@ func (s *Server) customerUseSubmit(c *gin.Context) {
 	}
 	_, err := s.db.RecordUse(c.Request.Context(), orders.Use{CustomerID: cu.ID, Channel: consent.Channel(c.PostForm("channel")), Note: c.PostForm("note"), StaffID: staff(c).ID})
 	if err != nil {
-		if code := consent.ErrorCode(err); code == consent.Invalid || code == consent.Conflict {
+		if code := consentdesk.ErrorCode(err); code == consentdesk.Invalid || code == consentdesk.Conflict {
 			lang := s.lang(c)
 			s.renderCustomer(c, http.StatusUnprocessableEntity, cu, message(lang, err), translateFields(lang, err), nil, nil)
 			return

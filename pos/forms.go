@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/pdf"
 )
 
@@ -50,7 +50,7 @@ var (
 )
 
 // parseDecimal reads "-1,25" or "-1.25"; empty is nil.
-func parseDecimal(f consent.FieldErrors, field, v string) *float64 {
+func parseDecimal(f consentdesk.FieldErrors, field, v string) *float64 {
 	v = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(v, ",", "."), "−", "-"))
 	if v == "" {
 		return nil
@@ -64,7 +64,7 @@ func parseDecimal(f consent.FieldErrors, field, v string) *float64 {
 }
 
 // parsePickup combines a date and two times of day in the store's zone.
-func parsePickup(f consent.FieldErrors, date, from, to string) (time.Time, time.Time, bool) {
+func parsePickup(f consentdesk.FieldErrors, date, from, to string) (time.Time, time.Time, bool) {
 	date, from, to = strings.TrimSpace(date), strings.TrimSpace(from), strings.TrimSpace(to)
 	if date == "" && from == "" && to == "" {
 		return time.Time{}, time.Time{}, false

@@ -3,7 +3,7 @@ package pos
 import (
 	"testing"
 
-	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk"
 )
 
 // FuzzParseEuros: a price typed on the tablet is refused or read as whole
@@ -20,7 +20,7 @@ func FuzzParseEuros(f *testing.F) {
 // FuzzParseDecimal: a prescription value is refused or a finite number.
 func FuzzParseDecimal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
-		fe := consent.FieldErrors{}
+		fe := consentdesk.FieldErrors{}
 		p := parseDecimal(fe, "x", v)
 		if p != nil && (*p != *p || *p > 1e300 || *p < -1e300) {
 			t.Fatalf("%q → %v", v, *p)

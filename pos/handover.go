@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -54,7 +55,7 @@ func (s *Server) lockedOut(c *gin.Context) {
 	if c.Request.Method == http.MethodGet || strings.HasPrefix(c.Request.URL.Path, "/orders/consent/") {
 		c.Redirect(http.StatusSeeOther, handbackPath)
 	} else {
-		s.fail(c, consent.Errorf(forbidden, "err.tablet_locked"))
+		s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.tablet_locked"))
 	}
 	c.Abort()
 }
@@ -117,7 +118,7 @@ func (s *Server) handbackSubmit(c *gin.Context) {
 	token, _ := c.Cookie(sessionCookie)
 	state, err := s.db.UnlockHandOver(c.Request.Context(), token, c.PostForm("pin"), clientKey(c.ClientIP()))
 	if err != nil {
-		if code := consent.ErrorCode(err); code == consent.Denied || code == consent.Locked {
+		if code := consentdesk.ErrorCode(err); code == consentdesk.Denied || code == consentdesk.Locked {
 			s.renderHandback(c, http.StatusUnauthorized, message(s.lang(c), err))
 			return
 		}
@@ -159,7 +160,7 @@ func (s *Server) rxConsentStart(c *gin.Context) {
 		return
 	}
 	if _, ok := s.drafts.rxFor(id, staff(c).ID); !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.rx_gone"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.rx_gone"))
 		return
 	}
 	if err := s.setHandOver(c, onRxScreen(id)); err != nil {

@@ -3,6 +3,7 @@ package pos
 import (
 	"net/http"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/gin-gonic/gin"
@@ -46,7 +47,7 @@ func (s *Server) noticesPage(c *gin.Context) {
 func (s *Server) noticeSubmit(c *gin.Context) {
 	lang := assets.Lang(c.PostForm("lang"))
 	if _, err := s.db.PublishNotice(c.Request.Context(), lang, c.PostForm("template"), staff(c).ID); err != nil {
-		if consent.ErrorCode(err) != consent.Invalid {
+		if consentdesk.ErrorCode(err) != consentdesk.Invalid {
 			s.fail(c, err)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -96,7 +97,7 @@ func (s *Server) consentPage(c *gin.Context) {
 	id := c.Param("draft")
 	d, ok := s.drafts.getDraft(id, staff(c).ID)
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.draft_expired"))
 		return
 	}
 	if session(c).HandOver == "" {
@@ -118,7 +119,7 @@ func (s *Server) consentPage(c *gin.Context) {
 func (s *Server) consentLang(c *gin.Context) {
 	id := c.Param("draft")
 	if !s.drafts.setLang(id, staff(c).ID, c.PostForm("lang")) {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.draft_expired"))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/orders/consent/"+id)
@@ -129,7 +130,7 @@ func (s *Server) consentLang(c *gin.Context) {
 func (s *Server) consentBack(c *gin.Context) {
 	id := c.Param("draft")
 	if _, ok := s.drafts.getDraft(id, staff(c).ID); !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.draft_expired"))
 		return
 	}
 	if err := s.setHandOver(c, backToStaff(id)); err != nil {
@@ -160,7 +161,7 @@ func (s *Server) consentSubmit(c *gin.Context) {
 		return
 	}
 	if !ok {
-		s.fail(c, consent.Errorf(consent.NotFound, "err.draft_expired"))
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.draft_expired"))
 		return
 	}
 	in := d.order
@@ -178,7 +179,7 @@ func (s *Server) consentSubmit(c *gin.Context) {
 	}
 	sig, ok := decodeDataURL(c.PostForm("signature"))
 	if !ok {
-		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.signature_not_png"})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.signature_not_png"})
 		return
 	}
 	in.Consent.SignaturePNG = sig
@@ -214,7 +215,7 @@ func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID, custo
 		if draftID != "" {
 			s.drafts.release(draftID)
 		}
-		if consent.ErrorCode(err) == consent.Invalid && draftID != "" {
+		if consentdesk.ErrorCode(err) == consentdesk.Invalid && draftID != "" {
 			v, verr := s.consentView(c, draftID, in, customerLang)
 			if verr != nil {
 				s.fail(c, verr)

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -48,7 +48,7 @@ func (s *Server) orderNewPage(c *gin.Context) {
 
 // readOrderForm parses the form into a NewOrder. Parse errors go into f;
 // the domain's validation adds the rest.
-func readOrderForm(c *gin.Context, f consent.FieldErrors) (orderForm, orders.NewOrder) {
+func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders.NewOrder) {
 	form := orderForm{Rx: map[string]string{}, Salutations: orders.Salutations}
 	in := orders.NewOrder{}
 	form.CustomerID = strings.TrimSpace(c.PostForm("customer_id"))
@@ -127,7 +127,7 @@ func readOrderForm(c *gin.Context, f consent.FieldErrors) (orderForm, orders.New
 // draft and hands the screen to the customer; in paper mode the order is
 // placed at once and the confirmation prints with empty boxes.
 func (s *Server) orderNewSubmit(c *gin.Context) {
-	f := consent.FieldErrors{}
+	f := consentdesk.FieldErrors{}
 	switching := s.switchLang(c)
 	form, in := readOrderForm(c, f)
 	lang := s.lang(c)
@@ -139,12 +139,12 @@ func (s *Server) orderNewSubmit(c *gin.Context) {
 		return
 	}
 	if err != nil || len(f) > 0 {
-		if err != nil && consent.ErrorCode(err) != consent.Invalid {
+		if err != nil && consentdesk.ErrorCode(err) != consentdesk.Invalid {
 			s.fail(c, err)
 			return
 		}
 		if err != nil {
-			for k, v := range err.(*consent.Error).Fields {
+			for k, v := range err.(*consentdesk.Error).Fields {
 				f.Add(k, v)
 			}
 		}

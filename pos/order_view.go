@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -119,7 +120,7 @@ func (s *Server) paperSubmit(c *gin.Context) {
 	}
 	if fh, err := c.FormFile("scan"); err == nil {
 		if fh.Size > orders.MaxScanBytes {
-			s.paperError(c, v, &consent.Error{Code: consent.Invalid, Key: "err.invalid_input", Fields: map[string]string{"scan": "err.scan_too_large"}})
+			s.paperError(c, v, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"scan": "err.scan_too_large"}})
 			return
 		}
 		f, err := fh.Open()
@@ -146,7 +147,7 @@ func (s *Server) paperSubmit(c *gin.Context) {
 }
 
 func (s *Server) paperError(c *gin.Context, v orderView, err error) {
-	if consent.ErrorCode(err) != consent.Invalid {
+	if consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		s.fail(c, err)
 		return
 	}
@@ -178,7 +179,7 @@ func (s *Server) markReady(c *gin.Context) {
 		return
 	}
 	if _, err := s.db.MarkReady(c.Request.Context(), id); err != nil {
-		if consent.ErrorCode(err) != consent.Conflict {
+		if consentdesk.ErrorCode(err) != consentdesk.Conflict {
 			s.fail(c, err)
 			return
 		}

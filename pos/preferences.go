@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -174,7 +175,7 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		return
 	}
 	if _, err := s.db.RecordConsents(c.Request.Context(), change); err != nil {
-		if consent.ErrorCode(err) == consent.Invalid {
+		if consentdesk.ErrorCode(err) == consentdesk.Invalid {
 			s.renderPreferences(c, http.StatusUnprocessableEntity, cust, false, message(cust.Lang, err))
 			return
 		}
@@ -221,11 +222,11 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 	_, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
 		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}})
 	if err != nil {
-		switch consent.ErrorCode(err) {
-		case consent.NotFound:
+		switch consentdesk.ErrorCode(err) {
+		case consentdesk.NotFound:
 			c.String(http.StatusNotFound, "not found")
 			return
-		case consent.Conflict:
+		case consentdesk.Conflict:
 			// Erased: nothing will ever be sent again, which is what the
 			// mail client asks for (RFC 8058 wants 200, not an error page).
 			c.String(http.StatusOK, "unsubscribed")

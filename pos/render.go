@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -21,9 +22,6 @@ import (
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
 )
-
-// tooLarge is a code of the web layer only: the body was over the limit.
-const tooLarge consent.Code = "too_large"
 
 // view is what every page template gets.
 type view struct {
@@ -160,20 +158,20 @@ func (s *Server) render(c *gin.Context, status int, page string, v view) {
 
 // statusOf maps a domain error to an HTTP status.
 func statusOf(err error) int {
-	switch consent.ErrorCode(err) {
-	case consent.Invalid:
+	switch consentdesk.ErrorCode(err) {
+	case consentdesk.Invalid:
 		return http.StatusUnprocessableEntity
-	case consent.NotFound:
+	case consentdesk.NotFound:
 		return http.StatusNotFound
-	case consent.Conflict:
+	case consentdesk.Conflict:
 		return http.StatusConflict
-	case consent.Locked, tooMany:
+	case consentdesk.Locked, consentdesk.TooMany:
 		return http.StatusTooManyRequests
-	case consent.Denied:
+	case consentdesk.Denied:
 		return http.StatusUnauthorized
-	case tooLarge:
+	case consentdesk.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case csrfFailed, forbidden:
+	case consentdesk.CSRF, consentdesk.Forbidden:
 		return http.StatusForbidden
 	}
 	var mbe *http.MaxBytesError
@@ -185,7 +183,7 @@ func statusOf(err error) int {
 
 // translateFields turns field message keys into sentences.
 func translateFields(lang string, err error) map[string]string {
-	var e *consent.Error
+	var e *consentdesk.Error
 	if !errors.As(err, &e) || len(e.Fields) == 0 {
 		return nil
 	}
@@ -199,9 +197,9 @@ func translateFields(lang string, err error) map[string]string {
 // message is the sentence for an error; internal errors are logged and
 // shown only as "internal error".
 func message(lang string, err error) string {
-	var e *consent.Error
+	var e *consentdesk.Error
 	if errors.As(err, &e) {
-		return assets.T(lang, e.Key)
+		return assets.T(lang, e.Key, e.Args...)
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -233,7 +231,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 const publicKey = "consentdesk.public"
 
 func (s *Server) notFound(c *gin.Context) {
-	s.fail(c, consent.Errorf(consent.NotFound, "err.not_found"))
+	s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.not_found"))
 }
 
 func randomID() string {

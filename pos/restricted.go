@@ -3,8 +3,8 @@ package pos
 import (
 	"net/http"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -21,7 +21,7 @@ import (
 func (s *Server) restrictedAccess(c *gin.Context, customerID int64, detail string) bool {
 	if _, api := c.Get(tokenKey); api || staff(c).Role != orders.RoleManager {
 		if s.audit(c, orders.AuditRestrictedDenied, customerID, detail) {
-			s.fail(c, consent.Errorf(forbidden, "err.restricted_manager_only"))
+			s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.restricted_manager_only"))
 		}
 		return false
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -255,7 +256,7 @@ func (s *Server) limitBody(c *gin.Context) {
 	}
 	if c.Request.ContentLength > max {
 		c.Header("Connection", "close")
-		s.fail(c, &consent.Error{Code: tooLarge, Key: "err.body_too_large"})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.TooLarge, Key: "err.body_too_large"})
 		c.Abort()
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/gin-gonic/gin"
@@ -142,7 +143,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 	}
 	published, err := s.db.SaveSettings(ctx, n, staff(c).ID)
 	if err != nil {
-		if consent.ErrorCode(err) != consent.Invalid {
+		if consentdesk.ErrorCode(err) != consentdesk.Invalid {
 			s.fail(c, err)
 			return
 		}
@@ -164,7 +165,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 func (s *Server) logoSubmit(c *gin.Context) {
 	fh, err := c.FormFile("logo")
 	if err != nil {
-		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.logo_type"})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.logo_type"})
 		return
 	}
 	f, err := fh.Open()
@@ -179,7 +180,7 @@ func (s *Server) logoSubmit(c *gin.Context) {
 		return
 	}
 	if err := s.db.SaveLogo(c.Request.Context(), b); err != nil {
-		s.fail(c, &consent.Error{Code: consent.Invalid, Key: "err.logo_type"})
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.logo_type"})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?saved=1")

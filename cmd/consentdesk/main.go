@@ -34,8 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
@@ -163,9 +163,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // explain turns a domain error into a sentence for the terminal.
 func explain(err error) error {
-	var e *consent.Error
+	var e *consentdesk.Error
 	if errors.As(err, &e) {
-		parts := []string{assets.T("en", e.Key)}
+		parts := []string{assets.T("en", e.Key, e.Args...)}
 		for f, key := range e.Fields {
 			parts = append(parts, f+": "+assets.T("en", key))
 		}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -330,7 +330,7 @@ func TestTokenAndStaffCommands(t *testing.T) {
 	for i := 0; i < orders.MaxPINTries; i++ {
 		d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "000000", Client: "10.0.0.66"})
 	}
-	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); consent.ErrorCode(err) != consent.Locked {
+	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("not locked: %v", err)
 	}
 	d.Close()
