@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // store PCs on Windows have no zone database
 
 	"github.com/consentdesk/consentdesk"
 )
@@ -199,16 +198,8 @@ func RetainUntil(t time.Time, years int) time.Time {
 	return time.Date(t.In(Berlin).Year()+years, 12, 31, 0, 0, 0, 0, time.UTC)
 }
 
-// Berlin is the stores' time zone: calendar years, days and appointments
-// are counted in it. time/tzdata is embedded, for store PCs on Windows
-// that have no zone database; orders and followup use this one value.
-var Berlin = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		panic(err)
-	}
-	return l
-}()
+// Berlin is the stores' time zone (consentdesk.Berlin, loaded once).
+var Berlin = consentdesk.Berlin
 
 // DefaultConfirmDays is how long a double opt-in link waits by default.
 const DefaultConfirmDays = 30

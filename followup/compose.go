@@ -14,6 +14,7 @@ import (
 	"time"
 
 	ics "github.com/arran4/golang-ical"
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	qrcode "github.com/skip2/go-qrcode"
@@ -121,7 +122,7 @@ var templates = parseTemplates()
 func parseTemplates() map[string]templateSet {
 	out := map[string]templateSet{}
 	for _, lang := range []string{"de", "en"} {
-		funcs := map[string]any{"money": func(c int64) string { return money(lang, c) }}
+		funcs := map[string]any{"money": func(c int64) string { return consentdesk.Money(lang, c) }}
 		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn} {
 			h := htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.html", "mail/"+string(k)+".html"))
 			t := texttemplate.Must(texttemplate.New("text").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.txt", "mail/"+string(k)+".txt"))
@@ -188,12 +189,12 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
 		// Bound to the address it goes to: after a change it confirms nothing.
 		l.ConfirmURL = base + "/c/" + d.Tokens.MakeFor(consent.ConfirmAddressToken, d.To.ID, strings.ToLower(d.To.Email))
-		l.Since = date(lang, d.Since)
+		l.Since = consentdesk.Date(lang, d.Since)
 		l.Because = l.T("mail.because.double_opt_in")
 		l.Marketing = false // BGH I ZR 164/09: the confirmation request itself must not advertise
 	}
 	if !d.Order.PickupStart.IsZero() {
-		l.Appointment = appointment(lang, d.Order.PickupStart, d.Order.PickupEnd)
+		l.Appointment = consentdesk.Appointment(lang, d.Order.PickupStart, d.Order.PickupEnd)
 	}
 
 	var html, text bytes.Buffer
@@ -216,7 +217,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	m.ToMailAddress(&mail.Address{Name: d.To.Name(), Address: d.To.Email})
 	m.Subject(l.Subject)
 	m.SetMessageIDWithValue(d.Mail.MessageID)
-	m.SetDateWithValue(d.Now.In(berlin))
+	m.SetDateWithValue(d.Now.In(consentdesk.Berlin))
 	m.SetGenHeader("Content-Language", lang)
 	m.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no out-of-office replies
 	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to

@@ -153,7 +153,7 @@ type Dashboard struct {
 }
 
 // Berlin is the store's time zone, for "today" and weeks.
-var Berlin = consent.Berlin
+var Berlin = consentdesk.Berlin
 
 // DashboardData gathers the overview. weeks is how many weeks the chart
 // shows, ending with the current one.

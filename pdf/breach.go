@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
@@ -35,7 +36,7 @@ func RenderBreachLetter(w io.Writer, l BreachLetter) error {
 		}
 	}
 	p.Ln(4)
-	p.CellFormat(textW, 5, clean(s.City+", "+Date(l.Date)), "", 1, "R", false, 0, "")
+	p.CellFormat(textW, 5, clean(s.City+", "+consentdesk.Date("de", l.Date)), "", 1, "R", false, 0, "")
 	p.Ln(2)
 	setFont(p, true, 13)
 	p.MultiCell(textW, 6.5, "Wichtige Information: Ihre Daten waren von einer Datenpanne betroffen", "", "L", false)
@@ -47,7 +48,7 @@ func RenderBreachLetter(w io.Writer, l BreachLetter) error {
 		"personenbezogener Daten betroffen sind. Wir informieren Sie, weil für Sie ein hohes Risiko bestehen kann (Art. 34 DSGVO)."), "", "L", false)
 	when := ""
 	if t, err := time.Parse(time.RFC3339Nano, b.OccurredAt); err == nil {
-		when = DateTime(t)
+		when = consentdesk.DateTime("de", t)
 	}
 	heading(p, "Was ist geschehen?")
 	facts(p, [][2]string{{"Zeitpunkt", when}, {"Hergang", b.Facts}, {"Betroffene Daten", b.Categories}}, 40)

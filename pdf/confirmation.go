@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -125,7 +126,7 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 		}
 	}
 	p.SetXY(120, y)
-	facts := [][2]string{{T("pdf.order_no"), o.Number}, {T("pdf.date"), Date(o.CreatedAt)}, {T("pdf.customer_no"), fmt.Sprint(cu.ID)}}
+	facts := [][2]string{{T("pdf.order_no"), o.Number}, {T("pdf.date"), consentdesk.Date(lang, o.CreatedAt)}, {T("pdf.customer_no"), fmt.Sprint(cu.ID)}}
 	if o.StaffName != "" {
 		facts = append(facts, [2]string{T("pdf.advised_by"), o.StaffName})
 	}
@@ -143,14 +144,14 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	setFont(p, false, 10)
 	p.MultiCell(textW, 5, T("pdf.thanks"), "", "L", false)
 	p.Ln(2)
-	itemTable(p, o, T)
+	itemTable(p, o, lang, T)
 
 	if o.Pickup != nil {
 		p.Ln(3)
 		setFont(p, true, 10)
 		p.CellFormat(35, 6, T("pdf.pickup"), "", 0, "L", false, 0, "")
 		setFont(p, false, 10)
-		p.CellFormat(textW-35, 6, AppointmentIn(lang, o.Pickup.Start, o.Pickup.End), "", 1, "L", false, 0, "")
+		p.CellFormat(textW-35, 6, consentdesk.Appointment(lang, o.Pickup.Start, o.Pickup.End), "", 1, "L", false, 0, "")
 	}
 
 	consentBlock(p, c, T)
@@ -160,7 +161,7 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	return nil
 }
 
-func itemTable(p *gofpdf.Fpdf, o orders.Order, T func(string, ...any) string) {
+func itemTable(p *gofpdf.Fpdf, o orders.Order, lang string, T func(string, ...any) string) {
 	cols := []struct {
 		title string
 		w     float64
@@ -186,9 +187,9 @@ func itemTable(p *gofpdf.Fpdf, o orders.Order, T func(string, ...any) string) {
 		p.MultiCell(cols[1].w, 5, desc, "", "L", false)
 		p.SetXY(x+cols[1].w, y)
 		p.CellFormat(cols[2].w, 5, fmt.Sprint(it.Quantity), "", 0, "R", false, 0, "")
-		p.CellFormat(cols[3].w, 5, Money(it.UnitPriceCents), "", 0, "R", false, 0, "")
+		p.CellFormat(cols[3].w, 5, consentdesk.Money(lang, it.UnitPriceCents), "", 0, "R", false, 0, "")
 		p.CellFormat(cols[4].w, 5, fmt.Sprintf("%d %%", it.VATRatePercent), "", 0, "R", false, 0, "")
-		p.CellFormat(cols[5].w, 5, Money(it.LineCents()), "", 0, "R", false, 0, "")
+		p.CellFormat(cols[5].w, 5, consentdesk.Money(lang, it.LineCents()), "", 0, "R", false, 0, "")
 		p.SetY(y + h)
 	}
 	p.Line(marginL, p.GetY(), pageW-marginR, p.GetY())
@@ -198,12 +199,12 @@ func itemTable(p *gofpdf.Fpdf, o orders.Order, T func(string, ...any) string) {
 		p.CellFormat(textW-28, 5, label, "", 0, "R", false, 0, "")
 		p.CellFormat(28, 5, value, "", 1, "R", false, 0, "")
 	}
-	row(T("pdf.total"), Money(o.TotalCents), true)
+	row(T("pdf.total"), consentdesk.Money(lang, o.TotalCents), true)
 	for _, v := range orders.VAT(o.Items) {
-		row(T("pdf.vat_contained", v.RatePercent, Money(v.GrossCents)), Money(v.VATCents), false)
+		row(T("pdf.vat_contained", v.RatePercent, consentdesk.Money(lang, v.GrossCents)), consentdesk.Money(lang, v.VATCents), false)
 	}
-	row(T("pdf.deposit"), Money(o.DepositCents), false)
-	row(T("pdf.balance"), Money(o.BalanceCents()), true)
+	row(T("pdf.deposit"), consentdesk.Money(lang, o.DepositCents), false)
+	row(T("pdf.balance"), consentdesk.Money(lang, o.BalanceCents()), true)
 }
 
 // channelSentence is the plain sentence beside each box (GDPR Art. 7(2):
@@ -231,6 +232,7 @@ func checkbox(p *gofpdf.Fpdf, x, y float64, ticked bool) {
 }
 
 func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string) {
+	lang := assets.Lang(c.Customer.Lang)
 	// GDPR Art. 7(2): the consent request is clearly set apart from the
 	// contract, under its own heading, on a page of its own.
 	p.AddPage()
@@ -327,7 +329,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 	p.CellFormat(textW, 6, T("pdf.notice_title"), "", 1, "L", false, 0, "")
 	setFont(p, false, 7.5)
 	p.SetTextColor(60, 60, 60)
-	p.CellFormat(textW, 4, clean(T("pdf.notice_version", c.Notice.ID, noticeDate(c.Notice.PublishedAt))), "", 1, "L", false, 0, "")
+	p.CellFormat(textW, 4, clean(T("pdf.notice_version", c.Notice.ID, noticeDate(lang, c.Notice.PublishedAt))), "", 1, "L", false, 0, "")
 	p.SetTextColor(0, 0, 0)
 	p.Ln(1)
 	for _, para := range strings.Split(strings.TrimSpace(c.Notice.Text), "\n") {
@@ -363,15 +365,16 @@ func displayPhone(v string) string {
 	return v
 }
 
-func noticeDate(stamp string) string {
+func noticeDate(lang, stamp string) string {
 	t, err := time.Parse(time.RFC3339Nano, stamp)
 	if err != nil {
 		return stamp
 	}
-	return Date(t)
+	return consentdesk.Date(lang, t)
 }
 
 func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string) {
+	lang := assets.Lang(c.Customer.Lang)
 	if p.GetY() > 225 {
 		p.AddPage()
 	}
@@ -396,7 +399,7 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 		if len(c.Signature) == 0 {
 			key = "pdf.unsigned_tablet"
 		}
-		p.MultiCell(textW-85, 3.5, clean(T(key, DateTime(c.Order.CreatedAt))), "", "L", false)
+		p.MultiCell(textW-85, 3.5, clean(T(key, consentdesk.DateTime(lang, c.Order.CreatedAt))), "", "L", false)
 		if c.Representative != "" {
 			p.SetX(marginL + 85)
 			p.MultiCell(textW-85, 3.5, clean(T("pdf.signed_for", c.Representative, c.Customer.Name())), "", "L", false)
@@ -404,7 +407,7 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 		if len(c.Signature) > 0 {
 			p.SetXY(marginL, y+16)
 			setFont(p, false, 9)
-			p.CellFormat(75, 5, clean(c.Store.City+", "+Date(c.Order.CreatedAt)), "B", 0, "L", false, 0, "")
+			p.CellFormat(75, 5, clean(c.Store.City+", "+consentdesk.Date(lang, c.Order.CreatedAt)), "B", 0, "L", false, 0, "")
 			p.SetY(y + 33)
 		} else {
 			p.Ln(3)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -74,8 +75,8 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	}
 	// Ahead of the day the tests run: a fixed date turns into "pickup in
 	// the past" the day after it, and PlaceOrder refuses the order.
-	day := time.Now().In(pdf.Berlin).AddDate(0, 0, 4)
-	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, pdf.Berlin)
+	day := time.Now().In(consentdesk.Berlin).AddDate(0, 0, 4)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, consentdesk.Berlin)
 	in := orders.NewOrder{
 		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jürgen", LastName: name, Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
 			Email: "j.weiss@example.org", Mobile: "+49 170 1234567", Lang: lang},

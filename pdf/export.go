@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -38,7 +39,7 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 	setFont(p, false, 9)
 	gen, _ := time.Parse(time.RFC3339Nano, x.GeneratedAt)
 	p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Art. 15 DSGVO. Stand %s. Diese Auskunft enthält alles, was %s über Sie gespeichert hat. "+
-		"Dieselben Daten erhalten Sie maschinenlesbar als JSON-Datei (Art. 20 DSGVO).", DateTime(gen), store.Name)), "", "L", false)
+		"Dieselben Daten erhalten Sie maschinenlesbar als JSON-Datei (Art. 20 DSGVO).", consentdesk.DateTime("de", gen), store.Name)), "", "L", false)
 
 	heading(p, "Verantwortlicher")
 	facts(p, [][2]string{{"Name", x.Controller.Name}, {"Anschrift", x.Controller.Address}, {"E-Mail", x.Controller.Email},
@@ -60,18 +61,18 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 			p.AddPage()
 		}
 		setFont(p, true, 10)
-		p.CellFormat(textW, 6, clean(fmt.Sprintf("Auftrag %s vom %s", o.Number, Date(o.CreatedAt))), "T", 1, "L", false, 0, "")
+		p.CellFormat(textW, 6, clean(fmt.Sprintf("Auftrag %s vom %s", o.Number, consentdesk.Date("de", o.CreatedAt))), "T", 1, "L", false, 0, "")
 		rows := [][2]string{{"Status", label("order.status_" + o.Status)}, {"Beraten von", o.StaffName},
 			{"Einwilligung", label("order.mode_" + o.ConsentMode)}, {"Hinweistext", o.NoticeVersionID},
 			{"Aufbewahrt bis", o.KeptUntil + " (" + x.Retention.OrderRule + ")"}, {"Rechnungsname", o.BillingName}, {"Rechnungsanschrift", o.BillingAddress}}
 		if o.Pickup != nil {
-			rows = append(rows, [2]string{"Abholtermin", Appointment(o.Pickup.Start, o.Pickup.End)})
+			rows = append(rows, [2]string{"Abholtermin", consentdesk.Appointment("de", o.Pickup.Start, o.Pickup.End)})
 		}
 		if o.ReadyAt != "" {
 			rows = append(rows, [2]string{"Abholbereit seit", stampText(o.ReadyAt)})
 		}
 		facts(p, rows, 35)
-		itemTable(p, o.Order, func(k string, a ...any) string { return assets.T("de", k, a...) })
+		itemTable(p, o.Order, "de", func(k string, a ...any) string { return assets.T("de", k, a...) })
 		if rx := o.Prescription; rx != nil {
 			p.Ln(1)
 			facts(p, [][2]string{{"Brillenwerte", "Gesundheitsdaten (Art. 9 DSGVO), verschlüsselt gespeichert"},

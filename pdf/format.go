@@ -4,77 +4,14 @@
 package pdf
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/orders"
 	"github.com/jung-kurt/gofpdf"
 	"github.com/skip2/go-qrcode"
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/text/unicode/norm"
 )
-
-// Berlin is the stores' time zone, for dates printed on paper.
-var Berlin = orders.Berlin
-
-var (
-	weekdays = [...]string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}
-	months   = [...]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
-)
-
-// Date is "22.11.2026".
-func Date(t time.Time) string { return t.In(Berlin).Format("02.01.2006") }
-
-// DateTime is "22.11.2026, 14:05 Uhr".
-func DateTime(t time.Time) string { return t.In(Berlin).Format("02.01.2006, 15:04") + " Uhr" }
-
-// Appointment is "Donnerstag, 3. Dezember 2026, 10:00–10:30 Uhr".
-func Appointment(start, end time.Time) string {
-	s, e := start.In(Berlin), end.In(Berlin)
-	out := fmt.Sprintf("%s, %d. %s %d, %s", weekdays[s.Weekday()], s.Day(), months[s.Month()-1], s.Year(), s.Format("15:04"))
-	if e.YearDay() == s.YearDay() && e.Year() == s.Year() {
-		return out + "–" + e.Format("15:04") + " Uhr"
-	}
-	return out + " Uhr bis " + DateTime(e)
-}
-
-var (
-	weekdaysEN = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	monthsEN   = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
-)
-
-// AppointmentIn is Appointment in the customer's language: in English
-// "Thursday, 3 December 2026, 10:00–10:30".
-func AppointmentIn(lang string, start, end time.Time) string {
-	if lang != "en" {
-		return Appointment(start, end)
-	}
-	s, e := start.In(Berlin), end.In(Berlin)
-	out := fmt.Sprintf("%s, %d %s %d, %s", weekdaysEN[s.Weekday()], s.Day(), monthsEN[s.Month()-1], s.Year(), s.Format("15:04"))
-	if e.YearDay() == s.YearDay() && e.Year() == s.Year() {
-		return out + "–" + e.Format("15:04")
-	}
-	return out + " to " + e.Format("02.01.2006, 15:04")
-}
-
-// Money is "1.234,56 €".
-func Money(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	euros := fmt.Sprintf("%d", cents/100)
-	var b strings.Builder
-	for i, r := range euros {
-		if i > 0 && (len(euros)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(r)
-	}
-	return fmt.Sprintf("%s%s,%02d €", sign, b.String(), cents%100)
-}
 
 // printable maps characters the cut-down font lacks onto ones it has, and
 // drops control characters. Text from customers is never interpreted:

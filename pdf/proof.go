@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -34,12 +35,14 @@ type Proof struct {
 // store's printed records.
 func label(key string, args ...any) string { return assets.T("de", key, args...) }
 
+// stampText is a proof's own time format, to the second: the proof is a
+// German document, and seconds order the events of one visit.
 func stampText(s string) string {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return s
 	}
-	return t.In(Berlin).Format("02.01.2006, 15:04:05") + " Uhr"
+	return t.In(consentdesk.Berlin).Format("02.01.2006, 15:04:05") + " Uhr"
 }
 
 func heading(p *gofpdf.Fpdf, text string) {
@@ -173,7 +176,7 @@ func RenderProof(w io.Writer, pr Proof) error {
 	p.Ln(2)
 	facts(p, [][2]string{
 		{"Kunde", customerName(pr.Customer)},
-		{"Erstellt", DateTime(pr.GeneratedAt)},
+		{"Erstellt", consentdesk.DateTime("de", pr.GeneratedAt)},
 		{"Prüfung", chainLine(pr.Check, pr.HeadSeq, pr.HeadHash)},
 	}, 30)
 

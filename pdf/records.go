@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -34,7 +35,7 @@ func RenderRecords(w io.Writer, r Records) error {
 	p.CellFormat(textW, 9, "Verzeichnis von Verarbeitungstätigkeiten", "", 1, "L", false, 0, "")
 	setFont(p, false, 9)
 	p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Art. 30 Abs. 1 DSGVO. Erzeugt am %s aus den Einstellungen von ConsentDesk. "+
-		"Art. 30 Abs. 5 befreit nicht, weil Gesundheitsdaten (Art. 9) verarbeitet werden.", DateTime(r.GeneratedAt))), "", "L", false)
+		"Art. 30 Abs. 5 befreit nicht, weil Gesundheitsdaten (Art. 9) verarbeitet werden.", consentdesk.DateTime("de", r.GeneratedAt))), "", "L", false)
 
 	heading(p, "Verantwortlicher (Art. 30 Abs. 1 lit. a)")
 	facts(p, [][2]string{{"Name", s.Name + " " + s.LegalForm}, {"Anschrift", s.Address()}, {"Kontakt", s.Email + " · " + s.Phone},

@@ -400,11 +400,12 @@ func auditDetail(lang string, a orders.Access, staffNames map[int64]string) stri
 	return a.Detail
 }
 
-// dayOf shows a stored time as the store's day, "29.11.2026".
+// dayOf shows a stored time as the store's day, "29.11.2026" (the CSV
+// export is German, as the store's mailing tools expect it).
 func dayOf(stamp string) string {
 	t, err := time.Parse(time.RFC3339Nano, stamp)
 	if err != nil {
 		return stamp
 	}
-	return pdf.Date(t)
+	return consentdesk.Date("de", t)
 }

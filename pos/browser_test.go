@@ -675,7 +675,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 	}
 	b.check(tabletLandscape, "consent-en", "en")
 	txt := eval[string](b, `document.body.innerText`)
-	for _, want := range []string{"Your order", "Varifocal lenses", "459,00 €", "Back – correct my details"} {
+	for _, want := range []string{"Your order", "Varifocal lenses", "€459.00", "Back – correct my details"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("English consent screen lacks %q", want)
 		}

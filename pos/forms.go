@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk"
-	"github.com/consentdesk/consentdesk/pdf"
 )
 
 // parseEuros reads "1.234,56", "1234.56" or "12" as cents.
@@ -69,12 +68,12 @@ func parsePickup(f consentdesk.FieldErrors, date, from, to string) (time.Time, t
 	if date == "" && from == "" && to == "" {
 		return time.Time{}, time.Time{}, false
 	}
-	start, err := time.ParseInLocation("2006-01-02 15:04", date+" "+from, pdf.Berlin)
+	start, err := time.ParseInLocation("2006-01-02 15:04", date+" "+from, consentdesk.Berlin)
 	if err != nil {
 		f.Add("pickup.start", "err.pickup_invalid")
 		return time.Time{}, time.Time{}, false
 	}
-	end, err := time.ParseInLocation("2006-01-02 15:04", date+" "+to, pdf.Berlin)
+	end, err := time.ParseInLocation("2006-01-02 15:04", date+" "+to, consentdesk.Berlin)
 	if err != nil {
 		f.Add("pickup.end", "err.pickup_invalid")
 		return time.Time{}, time.Time{}, false

@@ -19,7 +19,6 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
-	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
 )
 
@@ -53,14 +52,16 @@ type fieldView struct {
 func (v view) E(field string) string { return v.Errors[field] }
 
 var funcs = template.FuncMap{
-	"t":     assets.T,
-	"money": pdf.Money,
-	"date":  pdf.Date,
-	"appointment": func(p *orders.Pickup) string {
+	"t": assets.T,
+	// money, date and appointment take the page's language first:
+	// {{money $v.Lang .Total}} (one formatting for PDF, mails and pages).
+	"money": consentdesk.Money,
+	"date":  consentdesk.Date,
+	"appointment": func(lang string, p *orders.Pickup) string {
 		if p == nil {
 			return ""
 		}
-		return pdf.Appointment(p.Start, p.End)
+		return consentdesk.Appointment(lang, p.Start, p.End)
 	},
 	"channels": func() []consent.Channel { return consent.Channels },
 	// contact shows an address or number as Germans write it: numbers in
@@ -75,16 +76,17 @@ var funcs = template.FuncMap{
 		}
 		return int(time.Until(t).Hours())
 	},
-	// day shows a stored day (YYYY-MM-DD) as "31.12.2034".
-	"day": func(s string) string {
-		t, err := time.Parse("2006-01-02", s)
+	// day shows a stored day (YYYY-MM-DD) as "31.12.2034" or
+	// "31 December 2034".
+	"day": func(lang, s string) string {
+		t, err := time.ParseInLocation("2006-01-02", s, consentdesk.Berlin)
 		if err != nil {
 			return s
 		}
-		return t.Format("02.01.2006")
+		return consentdesk.Date(lang, t)
 	},
 	// clock shows a time of today in the store's zone, "14:05".
-	"clock":    func(t time.Time) string { return t.In(consent.Berlin).Format("15:04") },
+	"clock":    func(t time.Time) string { return t.In(consentdesk.Berlin).Format("15:04") },
 	"daylist":  func(v view, list []orders.DayOrder) dayList { return dayList{V: v, List: list} },
 	"rxfields": func() []string { return rxFields },
 	"sides":    func() []string { return []string{"right", "left"} },
@@ -96,13 +98,14 @@ var funcs = template.FuncMap{
 	"statuses": func() []followup.Status { return statuses },
 	"swatch":   legendSwatch,
 	"pct":      func(r float64) string { return fmt.Sprintf("%.0f %%", r*100) },
-	// stamp shows a stored RFC 3339 time in the store's zone.
-	"stamp": func(s string) string {
+	// stamp shows a stored RFC 3339 time in the store's zone, in the
+	// page's language.
+	"stamp": func(lang, s string) string {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return s
 		}
-		return pdf.DateTime(t)
+		return consentdesk.DateTime(lang, t)
 	},
 }
 

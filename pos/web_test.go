@@ -455,3 +455,22 @@ func TestLogoUpload(t *testing.T) {
 		t.Errorf("3 MB logo: %d", r.StatusCode)
 	}
 }
+
+// The English back office shows English numbers (code review: it showed
+// German ones, while English mails showed "€1,234.56").
+func TestEnglishBackOfficeShowsEnglishNumbers(t *testing.T) {
+	a := newAPI(t)
+	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
+		t.Fatalf("order: %d", st)
+	}
+	c := a.e.client()
+	c.signIn(a.e.counter, "4711")
+	if page := c.get("/orders/1"); !strings.Contains(page.body, "498,00 €") {
+		t.Fatalf("German order page without German money")
+	}
+	c.post("/lang", url.Values{"lang": {"en"}, "back": {"/orders/1"}})
+	page := c.get("/orders/1")
+	if !strings.Contains(page.body, "€498.00") || strings.Contains(page.body, "498,00 €") {
+		t.Errorf("English order page shows German money")
+	}
+}
