@@ -1,0 +1,125 @@
+package consentdesk_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The layers (README, "Layout"): each package may depend only on the ones
+// listed, directly or through others. The web layer and the command sit
+// on top; the domain below knows nothing of them. A package that breaks
+// this fails here before it becomes a cycle or a leak.
+var mayDependOn = map[string]string{
+	"":                "", // the root package: the error type and the formatting
+	"assets":          "",
+	"consent":         "consentdesk assets",
+	"followup":        "consentdesk assets consent",
+	"orders":          "consentdesk assets consent followup",
+	"pdf":             "consentdesk assets consent followup orders",
+	"pos":             "consentdesk assets consent followup orders pdf",
+	"cmd/consentdesk": "consentdesk assets consent followup orders pdf pos",
+}
+
+const module = "github.com/consentdesk/consentdesk"
+
+func TestPackagesImportOnlyTheLayersBelow(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}`, "-e", "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	var ours []string
+	for _, p := range strings.Fields(string(out)) {
+		if p == module || strings.HasPrefix(p, module+"/") {
+			ours = append(ours, p)
+		}
+	}
+	for _, p := range ours {
+		name := strings.TrimPrefix(strings.TrimPrefix(p, module), "/")
+		shown := name
+		if shown == "" {
+			shown = "consentdesk (the root package)"
+		}
+		allowed, known := mayDependOn[name]
+		if !known {
+			t.Errorf("package %s is not in the layout (README, Layout; mayDependOn here)", shown)
+			continue
+		}
+		deps, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}`, p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", p, err, deps)
+		}
+		ok := map[string]bool{}
+		for _, a := range strings.Fields(allowed) {
+			if a == "consentdesk" {
+				ok[module] = true
+			} else {
+				ok[module+"/"+a] = true
+			}
+		}
+		for _, d := range strings.Fields(string(deps)) {
+			if d != p && (d == module || strings.HasPrefix(d, module+"/")) && !ok[d] {
+				t.Errorf("%s depends on %s, which it must not", shown, strings.TrimPrefix(strings.TrimPrefix(d, module), "/"))
+			}
+		}
+	}
+}
+
+// owner is the one package that changes each table (INSERT, UPDATE,
+// DELETE); others read it where a join is the honest query, and ask the
+// owner for every change (README, "Layout").
+var owner = map[string]string{
+	"store_settings": "consent", "notice_versions": "consent", "consent_events": "consent",
+	"consent_event_details": "consent", "block_list": "consent",
+	"outbox": "followup",
+	"staff":  "orders", "sessions": "orders", "pin_lockouts": "orders", "api_tokens": "orders", "api_idempotency": "orders",
+	"customers": "orders", "customer_changes": "orders", "orders": "orders", "order_items": "orders",
+	"prescriptions": "orders", "documents": "orders", "audit_log": "orders", "breaches": "orders", "breach_events": "orders",
+	"schema_migrations": "orders",
+}
+
+func TestEveryTableHasOneOwner(t *testing.T) {
+	write := regexp.MustCompile(`(?i)\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)\b`)
+	files, err := filepath.Glob("*/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob("cmd/*/*.go")
+	for _, f := range append(files, more...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg := filepath.ToSlash(filepath.Dir(f))
+		for _, m := range write.FindAllStringSubmatch(string(src), -1) {
+			table := m[1]
+			want, known := owner[table]
+			if !known {
+				continue // not a table of ours ("UPDATE" in a comment, a test table)
+			}
+			if pkg != want {
+				t.Errorf("%s changes %s, which %s owns: ask %s", f, table, want, want)
+			}
+		}
+	}
+	// Every table of the schema has its owner named above.
+	schema, _ := filepath.Glob("assets/migrations/*.sql")
+	create := regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)`)
+	for _, f := range schema {
+		src, _ := os.ReadFile(f)
+		for _, m := range create.FindAllStringSubmatch(string(src), -1) {
+			if _, ok := owner[m[1]]; !ok {
+				t.Errorf("table %s (%s) has no owner in this test and the README", m[1], f)
+			}
+		}
+	}
+}
