@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -324,6 +325,9 @@ func (c Controller) Validate() error {
 			f.Add(field, "err.url_invalid")
 		}
 	}
+	if key := PublicURLProblem(c.PublicURL); key != "" {
+		f.Add("public_url", key)
+	}
 	if c.ConfirmDays < 0 || c.ConfirmDays > 365 {
 		f.Add("confirm_days", "err.confirm_days_range")
 	}
@@ -436,4 +440,28 @@ func SaveLogo(ctx context.Context, q Querier, logo []byte, mime, now string) err
 		return fmt.Errorf("consent: save logo: %w", err)
 	}
 	return nil
+}
+
+// PublicURLProblem says why a public URL cannot carry the customers'
+// links, "" when it can: it must be https://, unless its host is this
+// machine itself (127.0.0.1, ::1, localhost), where nobody outside sees
+// it. RFC 8058 wants the one-click unsubscribe over HTTPS, and Gmail and
+// Yahoo ignore anything else; over http:// the preference page would
+// travel unencrypted (GDPR Art. 32).
+func PublicURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "err.url_invalid"
+	}
+	if u.Scheme == "https" {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return "err.public_url_http"
 }

@@ -366,3 +366,54 @@ func NationalPhone(e164 string) string {
 	}
 	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
 }
+
+// MaskContact shows a contact so that its owner recognises it and
+// whoever else holds a printed confirmation learns no more than that
+// (the public pages, issue 14): "j.w•••@example.org",
+// "+49 170 •••• 567", "Hauptstraße •, 79098 Freiburg".
+func MaskContact(v string) string {
+	switch {
+	case v == "":
+		return ""
+	case strings.HasPrefix(v, "+"):
+		return maskPhone(v)
+	case strings.Contains(v, "@"):
+		at := strings.LastIndexByte(v, '@')
+		local := []rune(v[:at])
+		keep := min(3, len(local)-1)
+		return string(local[:max(keep, 0)]) + "•••" + v[at:]
+	default:
+		// "Street 12a, 79098 City": the house number goes.
+		street, rest, ok := strings.Cut(v, ", ")
+		if !ok {
+			return "•••"
+		}
+		words := strings.Fields(street)
+		for i, w := range words {
+			if strings.ContainsAny(w, "0123456789") {
+				words[i] = "•"
+			}
+		}
+		return strings.Join(words, " ") + ", " + rest
+	}
+}
+
+// maskPhone keeps the country code, the area or network code and the last
+// three digits: "+49 170 •••• 567".
+func maskPhone(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "DE")
+	if err != nil {
+		return "•••"
+	}
+	groups := strings.Fields(phonenumbers.Format(n, phonenumbers.INTERNATIONAL))
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, strings.Join(groups[min(2, len(groups)):], ""))
+	if len(groups) < 3 || len(digits) < 5 {
+		return groups[0] + " ••••"
+	}
+	return groups[0] + " " + groups[1] + " •••• " + digits[len(digits)-3:]
+}

@@ -461,3 +461,21 @@ func TestDamagedPrescriptionNonceIsAnError(t *testing.T) {
 		}()
 	}
 }
+
+// The public pages mask contacts (issue 14): enough to recognise, no
+// more.
+func TestMaskContact(t *testing.T) {
+	for in, want := range map[string]string{
+		"j.weiss@example.org":           "j.w•••@example.org",
+		"jo@example.org":                "j•••@example.org",
+		"+491701234567":                 "+49 170 •••• 567",
+		"+4976112345678":                "+49 761 •••• 678",
+		"Hauptstraße 1, 79098 Freiburg": "Hauptstraße •, 79098 Freiburg",
+		"Am Rain 12a, 79098 Freiburg":   "Am Rain •, 79098 Freiburg",
+		"":                              "",
+	} {
+		if got := orders.MaskContact(in); got != want {
+			t.Errorf("MaskContact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

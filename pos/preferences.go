@@ -49,10 +49,6 @@ type prefView struct {
 	// Health: the prescription consent is given, and can be withdrawn
 	// here like any other (Art. 7(3), Art. 9(2)(a)).
 	Health bool
-	// Store and HasLogo: the store's name and logo, so that the customer
-	// sees whose page this is.
-	Store   string
-	HasLogo bool
 }
 
 type prefRow struct {
@@ -107,7 +103,6 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		s.fail(c, err)
 		return
 	}
-	v.Store, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
 	for _, ch := range consent.Channels {
 		st := states[ch].State
 		on := st == consent.Granted || st == consent.Pending

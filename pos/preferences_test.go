@@ -2,6 +2,7 @@ package pos_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,8 +44,19 @@ func TestPreferencePage(t *testing.T) {
 	c := a.e.client()
 	before := a.e.events()
 	r := c.get("/p/" + tok + "?src=qr")
-	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Alle Einwilligungen widerrufen") || !strings.Contains(r.body, "j.weiss@example.org") {
+	// The contact is masked (issue 14): recognisable, no more.
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Alle Einwilligungen widerrufen") || !strings.Contains(r.body, "j.w•••@example.org") {
 		t.Fatalf("page: %d", r.StatusCode)
+	}
+	// The store's name, not the software's (issue 14).
+	ctrl, _ := a.e.db.Controller(context.Background())
+	if !strings.Contains(r.body, `<span class="brand">`+html.EscapeString(ctrl.Name)) || strings.Contains(r.body, "ConsentDesk") {
+		t.Errorf("the public page does not show the store's name, or shows the software's")
+	}
+	for _, full := range []string{"j.weiss@example.org", "1234567", "Hauptstraße 1"} {
+		if strings.Contains(r.body, full) {
+			t.Errorf("the public page shows %q in full", full)
+		}
 	}
 	if strings.Contains(r.body, `action="/logout"`) || strings.Contains(r.body, `action="/lang"`) {
 		t.Error("staff controls on a public page")

@@ -40,6 +40,11 @@ type view struct {
 	// nothing typed is lost; without it the switch reloads the page.
 	LangForm string
 	Data     any
+	// Brand is the store's name where customers look (public pages, the
+	// customer's screens): they see whom they deal with, not the
+	// software's name. HasLogo shows the store's logo beside it.
+	Brand   string
+	HasLogo bool
 }
 
 // fieldView is one labelled input of a form.
@@ -67,6 +72,9 @@ var funcs = template.FuncMap{
 	// contact shows an address or number as Germans write it: numbers in
 	// national form ("0171 4455667"), never "+491714455667".
 	"contact": displayContact,
+	// masked shows a contact on the public pages: recognisable to its
+	// owner, and no more to whoever holds a printed confirmation.
+	"masked": orders.MaskContact,
 	// hoursLeft is how many whole hours remain until a stored time; 0
 	// and less when it has passed.
 	"hoursLeft": func(stamp string) int {
@@ -141,6 +149,11 @@ func (s *Server) render(c *gin.Context, status int, page string, v view) {
 		v.Staff = st.(*orders.Staff)
 	}
 	v.CSRF = s.csrfToken(c)
+	if v.Public || v.CustomerScreen {
+		if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
+			v.Brand, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
+		}
+	}
 	if c.Request.Method == http.MethodGet {
 		v.Path = c.Request.URL.RequestURI()
 	}

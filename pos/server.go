@@ -241,6 +241,12 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	if c.Request.TLS != nil {
+		// Only on a listener that speaks TLS itself (ACME or the store's
+		// own CA): a browser that once reached it so never falls back to
+		// plain HTTP there. The loopback http://127.0.0.1:8080 gets none.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	c.Next()
 }
 

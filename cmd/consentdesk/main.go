@@ -36,6 +36,7 @@ import (
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
@@ -303,6 +304,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := applyDoubleOptIn(ctx, db, *doubleOptIn); err != nil {
 			return err
 		}
+		if err := checkPublicURL(ctx, db, *publicURL); err != nil {
+			return err
+		}
 		var transport followup.Transport
 		from, relay := "", ""
 		if *smtpURL != "" {
@@ -363,6 +367,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		slog.Info("sender stopped")
 		return err
 	})
+}
+
+// checkPublicURL refuses to serve links that lead nowhere: the public URL
+// in use (the flag, else the store setting) must be https:// unless it
+// names this machine itself. Said in German and English, as the store
+// owner reads it.
+func checkPublicURL(ctx context.Context, db *orders.DB, flagURL string) error {
+	u, from := flagURL, "--public-url (CONSENTDESK_PUBLIC_URL)"
+	if u == "" {
+		ctrl, err := db.Controller(ctx)
+		if err != nil {
+			return err
+		}
+		u, from = ctrl.PublicURL, "the store setting \"public address\" / die Einstellung „Öffentliche Adresse“"
+	}
+	if key := consent.PublicURLProblem(u); key != "" {
+		return fmt.Errorf("%s = %q:\n%s\n%s", from, u, assets.T("de", key), assets.T("en", key))
+	}
+	return nil
 }
 
 // applyDoubleOptIn stores --double-opt-in (CONSENTDESK_DOUBLE_OPT_IN) in

@@ -379,3 +379,34 @@ func TestKeysRotateCommand(t *testing.T) {
 		t.Error("keys without a subcommand")
 	}
 }
+
+// No http:// links to the outside (issue 14 point 2): serve refuses a
+// public URL that is http:// with a host that is not this machine, from
+// the flag or the store setting, and says why in German and English.
+func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	for _, u := range []string{"http://consent.optik-mueller.de", "http://192.168.178.20:8080", "http://kasse.local:8080"} {
+		_, err := run(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--public-url", u)
+		if err == nil || !strings.Contains(err.Error(), "muss mit https://") || !strings.Contains(err.Error(), "must start with https://") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	// The store setting, when no flag is given.
+	d, err := orders.Open(context.Background(), db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl, _ := d.Controller(context.Background())
+	ctrl.PublicURL = "http://consent.optik-mueller.de"
+	if _, err := d.SaveSettings(context.Background(), ctrl, 0); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+		t.Errorf("the settings took an http:// public address: %v", err)
+	}
+	// As an older version could have stored it:
+	if _, err := d.SQL().Exec(`UPDATE store_settings SET data = json_set(data, '$.public_url', 'http://consent.optik-mueller.de')`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if _, err := run(t, "serve", "--db", db, "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "public address") {
+		t.Errorf("serve with an http:// store setting: %v", err)
+	}
+}
