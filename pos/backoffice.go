@@ -30,6 +30,14 @@ type dashboardView struct {
 	Pending  []orders.Due
 	Renewal  []orders.Due
 	More     map[string]int
+	// Cert is the public certificate (--acme): Until its expiry, Err the
+	// last failure to get or renew it.
+	Cert *certView
+}
+
+type certView struct {
+	Until string
+	Err   string
 }
 
 const dashboardList = 20
@@ -44,6 +52,16 @@ func (s *Server) dashboardPage(c *gin.Context) {
 	v := dashboardView{D: d, Chart: rateChart(lang, d.Weeks), Statuses: statuses, More: map[string]int{}}
 	v.Pending, v.More["pending"] = cut(d.Pending, dashboardList)
 	v.Renewal, v.More["renewal"] = cut(d.Renewal, dashboardList)
+	if s.certStatus != nil {
+		until, err := s.certStatus()
+		v.Cert = &certView{}
+		if !until.IsZero() {
+			v.Cert.Until = consentdesk.DateTime(lang, until)
+		}
+		if err != nil {
+			v.Cert.Err = err.Error() // the CA's answer: no personal data
+		}
+	}
 	s.render(c, http.StatusOK, "dashboard", view{Title: assets.T(lang, "title.dashboard"), Data: v})
 }
 

@@ -40,6 +40,9 @@ type Config struct {
 	// MailRelay names the SMTP server (host:port, no credentials) for
 	// the record of processing activities; "" when mails stay local.
 	MailRelay string
+	// CertStatus, with --acme, reports the public certificate's expiry
+	// and the last error getting or renewing it, for the dashboard.
+	CertStatus func() (time.Time, error)
 }
 
 // Server holds the handlers' dependencies.
@@ -53,9 +56,10 @@ type Server struct {
 	limiter   *rateLimit
 	// logins limits sign-in attempts per client address (GDPR Art. 32):
 	// 10 at once, then one every 6 seconds.
-	logins    *rateLimit
-	proxies   []string
-	mailRelay string
+	logins     *rateLimit
+	proxies    []string
+	mailRelay  string
+	certStatus func() (time.Time, error)
 }
 
 // New builds the server and parses every page's templates once.
@@ -68,16 +72,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	return &Server{
-		db:        cfg.DB,
-		tokens:    cfg.DB.Keys.LinkTokens(),
-		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
-		secure:    !cfg.InsecureCookies,
-		pages:     pages,
-		drafts:    &drafts{m: map[string]*draft{}},
-		limiter:   newRateLimit(),
-		logins:    newRateLimitOf(6*time.Second, 10),
-		proxies:   cfg.TrustedProxies,
-		mailRelay: cfg.MailRelay,
+		db:         cfg.DB,
+		tokens:     cfg.DB.Keys.LinkTokens(),
+		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
+		secure:     !cfg.InsecureCookies,
+		pages:      pages,
+		drafts:     &drafts{m: map[string]*draft{}},
+		limiter:    newRateLimit(),
+		logins:     newRateLimitOf(6*time.Second, 10),
+		proxies:    cfg.TrustedProxies,
+		mailRelay:  cfg.MailRelay,
+		certStatus: cfg.CertStatus,
 	}, nil
 }
 

@@ -3,10 +3,12 @@ package pos_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pos"
 )
 
 func TestSecurityHeadersAndCookieFlags(t *testing.T) {
@@ -472,5 +475,39 @@ func TestEnglishBackOfficeShowsEnglishNumbers(t *testing.T) {
 	page := c.get("/orders/1")
 	if !strings.Contains(page.body, "€498.00") || strings.Contains(page.body, "498,00 €") {
 		t.Errorf("English order page shows German money")
+	}
+}
+
+// With --acme, the dashboard shows the public certificate's expiry, and a
+// failed renewal as an alert (issue 14 point 1).
+func TestDashboardShowsTheCertificate(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		until time.Time
+		err   error
+		want  string
+	}{
+		{time.Date(2027, 2, 27, 10, 0, 0, 0, time.UTC), nil, "gültig bis 27.02.2027, 11:00 Uhr"},
+		{time.Time{}, errors.New("acme: urn:ietf:params:acme:error:rateLimited"), "konnte nicht geholt oder erneuert werden: acme: urn:ietf:params:acme:error:rateLimited"},
+	} {
+		s, err := pos.New(pos.Config{DB: e.db, PublicURL: "https://optik.example", CertStatus: func() (time.Time, error) { return c.until, c.err }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		other := *e
+		other.srv = srv
+		cl := other.client()
+		cl.signIn(e.manager, "864297")
+		if page := cl.get("/dashboard"); !strings.Contains(page.body, c.want) {
+			t.Errorf("dashboard lacks %q", c.want)
+		}
+		srv.Close()
+	}
+	// Without --acme there is nothing to show.
+	c := e.client()
+	c.signIn(e.manager, "864297")
+	if page := c.get("/dashboard"); strings.Contains(page.body, "HTTPS-Zertifikat") {
+		t.Error("certificate shown without --acme")
 	}
 }

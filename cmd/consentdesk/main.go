@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -259,8 +260,8 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies, backupDir, backupAt *string
-	var insecure *bool
+	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies, backupDir, backupAt, acmeEmail, acmeDirectory *string
+	var insecure, useACME *bool
 	var backupKeep *int
 	// Fixed before the database opens (orders.Options): the mail folder,
 	// the backups kept, and the sender's wake-up, which the database
@@ -289,6 +290,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
 		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
 		publicURL = fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
+		useACME = fs.Bool("acme", false, "obtain and renew the public listener's certificate for the host of --public-url (ACME, Let's Encrypt by default)")
+		acmeEmail = fs.String("acme-email", "", "contact address for the ACME account (expiry warnings)")
+		acmeDirectory = fs.String("acme-directory", "", "ACME directory URL (default: Let's Encrypt's production directory)")
 		insecure = fs.Bool("insecure-cookies", false, "drop the Secure cookie flag, for tablets reaching the server over plain HTTP on the store network")
 		smtpURL = fs.String("smtp-url", "", "SMTP server, smtp://user:pass@host:587?tls=starttls&from=...; without it mails are kept and written to --mail-dir (prefer the environment variable: it keeps the password out of the process list)")
 		mailDir = fs.String("mail-dir", "", "folder for the .eml files of mails kept without SMTP (default: mail/ beside the database)")
@@ -331,7 +335,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				trusted = append(trusted, p)
 			}
 		}
-		srv, err := pos.New(pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted, MailRelay: relay})
+		certs := &certStatus{}
+		cfg := pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted, MailRelay: relay}
+		if *useACME {
+			cfg.CertStatus = certs.Status // the dashboard shows the certificate, and a failed renewal
+		}
+		srv, err := pos.New(cfg)
 		if err != nil {
 			return err
 		}
@@ -340,6 +349,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *publicAddr != "" {
 			servers = append(servers, newHTTPServer(srv.PublicHandler()))
 			listeners = append(listeners, *publicAddr)
+		}
+		var acmeWatch func(context.Context)
+		if *useACME {
+			if *publicAddr == "" {
+				return errors.New("--acme needs --public-addr: the certificate is for the public listener, which the internet reaches (e.g. --public-addr :443)\n" +
+					"--acme braucht --public-addr: das Zertifikat gilt für die öffentliche Adresse, die aus dem Internet erreichbar ist (z. B. --public-addr :443)")
+			}
+			a, err := newACMEConfig(*publicURL, *acmeEmail, *acmeDirectory, db.Path)
+			if err != nil {
+				return err
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			servers[1].TLSConfig = m.TLSConfig()
+			acmeWatch = func(ctx context.Context) { watchCertificate(ctx, m, a.host, certs) }
+			slog.Info("public listener uses ACME", "host", a.host, "directory", a.directory, "cache", a.cacheDir)
 		}
 		if _, err := nextBackup(time.Now(), *backupAt); err != nil {
 			return err
@@ -355,6 +382,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
 			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
+		}
+		if acmeWatch != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); acmeWatch(background) }()
 		}
 		wg.Add(2)
 		go func() { defer wg.Done(); sender.Run(background) }()
@@ -446,7 +477,11 @@ func listenAndServe(ctx context.Context, servers []*http.Server, addrs []string,
 	}
 	errs := make(chan error, len(servers))
 	for i, s := range servers {
-		fmt.Fprintf(stdout, "ConsentDesk listening on http://%s\n", lns[i].Addr())
+		scheme := "http"
+		if s.TLSConfig != nil {
+			lns[i], scheme = tls.NewListener(lns[i], s.TLSConfig), "https"
+		}
+		fmt.Fprintf(stdout, "ConsentDesk listening on %s://%s\n", scheme, lns[i].Addr())
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs <- err
