@@ -17,7 +17,7 @@ import (
 )
 
 // publicPrefixes are reachable without a session by design.
-var publicPrefixes = []string{"/p/", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang", "/logo", "/favicon.ico"}
+var publicPrefixes = []string{"/p/", "/pair", "/u/", "/c/", "/static/", "/healthz", "/login", "/lang", "/logo", "/favicon.ico"}
 
 func isPublic(path string) bool {
 	for _, p := range publicPrefixes {

@@ -43,6 +43,9 @@ type Config struct {
 	// CertStatus, with --acme, reports the public certificate's expiry
 	// and the last error getting or renewing it, for the dashboard.
 	CertStatus func() (time.Time, error)
+	// Pairing, with --lan-addr, is the store CA and the addresses a new
+	// tablet pairs with.
+	Pairing *Pairing
 }
 
 // Server holds the handlers' dependencies.
@@ -60,6 +63,7 @@ type Server struct {
 	proxies    []string
 	mailRelay  string
 	certStatus func() (time.Time, error)
+	pairing    *Pairing
 }
 
 // New builds the server and parses every page's templates once.
@@ -83,6 +87,7 @@ func New(cfg Config) (*Server, error) {
 		proxies:    cfg.TrustedProxies,
 		mailRelay:  cfg.MailRelay,
 		certStatus: cfg.CertStatus,
+		pairing:    cfg.Pairing,
 	}, nil
 }
 
@@ -101,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.StaticFS("/static", noListing{http.FS(must(fs.Sub(assets.Static(), ".")))})
 
+	s.pairRoutes(r)
 	r.GET("/login", s.loginPage)
 	r.POST("/login", s.csrf, s.login)
 	r.POST("/lang", s.csrf, s.setLang)
@@ -162,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	manager.POST("/staff/:id/unlock", s.csrf, s.staffUnlock)
 	manager.GET("/audit", s.auditPage)
 	manager.GET("/breaches", s.breachesPage)
+	manager.GET("/pairing", s.pairingPage)
 	manager.POST("/breaches", s.csrf, s.breachSubmit)
 	manager.POST("/breaches/:id/notes", s.csrf, s.breachNoteSubmit)
 	manager.GET("/breaches/:id/letter.pdf", s.breachLetter)

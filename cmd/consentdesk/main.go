@@ -262,6 +262,7 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var addr, publicAddr, publicURL, smtpURL, mailDir, doubleOptIn, proxies, backupDir, backupAt, acmeEmail, acmeDirectory *string
 	var insecure, useACME *bool
+	var lanAddr, pairAddr *string
 	var backupKeep *int
 	// Fixed before the database opens (orders.Options): the mail folder,
 	// the backups kept, and the sender's wake-up, which the database
@@ -290,6 +291,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addr = fs.String("addr", "127.0.0.1:8080", "address of the tablet, back office and API (store network only)")
 		publicAddr = fs.String("public-addr", "", "separate address for the customers' public pages only")
 		publicURL = fs.String("public-url", "", "base URL printed in links and QR codes (overrides the store setting)")
+		lanAddr = fs.String("lan-addr", "", "the counter (tablet, back office, API) over HTTPS on the store's network, with the store's own CA, e.g. 0.0.0.0:8443")
+		pairAddr = fs.String("pair-addr", "", "plain-HTTP pairing page for new tablets on the store's network (default: the host of --lan-addr, port 8480)")
 		useACME = fs.Bool("acme", false, "obtain and renew the public listener's certificate for the host of --public-url (ACME, Let's Encrypt by default)")
 		acmeEmail = fs.String("acme-email", "", "contact address for the ACME account (expiry warnings)")
 		acmeDirectory = fs.String("acme-directory", "", "ACME directory URL (default: Let's Encrypt's production directory)")
@@ -337,6 +340,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		certs := &certStatus{}
 		cfg := pos.Config{DB: db, PublicURL: *publicURL, InsecureCookies: *insecure, TrustedProxies: trusted, MailRelay: relay}
+		var lan *lanSetup
+		if *lanAddr != "" {
+			var err error
+			if lan, err = newLAN(ctx, db, *lanAddr, *pairAddr); err != nil {
+				return err
+			}
+			cfg.Pairing = lan.pairing
+		}
 		if *useACME {
 			cfg.CertStatus = certs.Status // the dashboard shows the certificate, and a failed renewal
 		}
@@ -349,6 +360,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *publicAddr != "" {
 			servers = append(servers, newHTTPServer(srv.PublicHandler()))
 			listeners = append(listeners, *publicAddr)
+		}
+		if lan != nil {
+			lanServer := newHTTPServer(srv.Handler())
+			lanServer.TLSConfig = lan.cert.tlsConfig()
+			servers = append(servers, lanServer, newHTTPServer(srv.PairHandler()))
+			listeners = append(listeners, lan.addr, lan.pairAddr)
 		}
 		var acmeWatch func(context.Context)
 		if *useACME {

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The counter tablet over HTTPS on the store's network (issue 14 point
+// 3): the server makes its own CA beside the database (key 0600), a Go
+// client that trusts only that CA reaches the tablet pages and signs in
+// with Secure cookies, one without it is refused, and the plain-HTTP
+// pairing page hands out the CA as a profile and a certificate and sends
+// everything else to HTTPS.
+func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "store.db")
+	if _, err := run(t, "staff", "add", "--name", "Lea", "--pin", "975318", "--role", "manager", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	lanPort, pairPort := freePort(t), freePort(t)
+	_, addr, out := serveProcess(t, nil, "--db", db, "--addr", "127.0.0.1:0", "--backup-dir", "off",
+		"--lan-addr", fmt.Sprintf("127.0.0.1:%d", lanPort), "--pair-addr", fmt.Sprintf("127.0.0.1:%d", pairPort))
+	if addr != fmt.Sprintf("127.0.0.1:%d", lanPort) {
+		t.Fatalf("https listener on %s", addr)
+	}
+	if fi, err := os.Stat(db + ".ca.key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("CA key file: %v %v", fi, err)
+	}
+	caPEM, err := os.ReadFile(db + ".ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	jar, _ := cookiejar.New(nil)
+	tablet := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := "https://" + addr
+
+	// Without the CA: refused.
+	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/login"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client without the store CA got through: %v", err)
+	}
+	// With it: the sign-in page, HSTS, and a session with a Secure cookie.
+	res, err := tablet.Get(base + "/login")
+	if err != nil {
+		t.Fatalf("GET /login over HTTPS: %v\n%s", err, out.String())
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("/login: %d, HSTS %q", res.StatusCode, res.Header.Get("Strict-Transport-Security"))
+	}
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if csrf == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	res, err = tablet.PostForm(base+"/login", url.Values{"csrf": {string(csrf[1])}, "name": {"Lea"}, "pin": {"975318"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/orders/new" {
+		t.Fatalf("sign-in over HTTPS: %d at %s", res.StatusCode, res.Request.URL)
+	}
+	for _, c := range res.Request.Response.Cookies() {
+		if c.Name == "cd_session" && !c.Secure {
+			t.Error("the session cookie is not Secure")
+		}
+	}
+	// The back office's pairing page: a QR code and the fingerprint.
+	res, err = tablet.Get(base + "/pairing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	block, _ := pem.Decode(caPEM)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `src="data:image/png;base64,`) ||
+		!strings.Contains(string(body), fmt.Sprintf("http://127.0.0.1:%d/pair", pairPort)) {
+		t.Errorf("pairing page: %d", res.StatusCode)
+	}
+
+	// The pairing listener, plain HTTP, for a tablet that trusts nothing yet.
+	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	pair := fmt.Sprintf("http://127.0.0.1:%d", pairPort)
+	get := func(path string) (*http.Response, []byte) {
+		res, err := plain.Get(pair + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	if res, b := get("/pair"); res.StatusCode != http.StatusOK || !strings.Contains(string(b), "/pair/ca.mobileconfig") {
+		t.Errorf("/pair: %d", res.StatusCode)
+	}
+	if res, b := get("/pair/ca.crt"); res.StatusCode != http.StatusOK || string(b) != string(caPEM) {
+		t.Errorf("/pair/ca.crt: %d", res.StatusCode)
+	}
+	res, profile := get("/pair/ca.mobileconfig")
+	if res.Header.Get("Content-Type") != "application/x-apple-aspen-config" || !strings.Contains(string(profile), base64.StdEncoding.EncodeToString(block.Bytes)) ||
+		!strings.Contains(string(profile), "com.apple.security.root") {
+		t.Errorf("profile: %s", res.Header.Get("Content-Type"))
+	}
+	if err := xml.NewDecoder(strings.NewReader(string(profile))).Decode(new(struct{})); err != nil {
+		t.Errorf("the profile is not well-formed XML: %v", err)
+	}
+	if res, _ := get("/orders/new"); res.StatusCode != http.StatusFound || res.Header.Get("Location") != fmt.Sprintf("https://127.0.0.1:%d/", lanPort) {
+		t.Errorf("plain HTTP counter: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
