@@ -362,6 +362,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			listeners = append(listeners, *publicAddr)
 		}
 		if lan != nil {
+			stopMDNS := announceCounter(lan, lan.pairing.Name)
+			defer stopMDNS()
 			lanServer := newHTTPServer(srv.Handler())
 			lanServer.TLSConfig = lan.cert.tlsConfig()
 			servers = append(servers, lanServer, newHTTPServer(srv.PairHandler()))
