@@ -83,6 +83,11 @@ func newBrowser(t *testing.T, e *env) *browser {
 		// The store network may be offline: resolve no name at all, so that
 		// anything that tried to leave 127.0.0.1 would fail, and is seen.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
+	if e.ca != nil {
+		// The tablet trusts the store's CA, and nothing broader: the pin
+		// is the CA's key, as the pairing installs it.
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", e.ca.SPKIHash()))
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
@@ -397,12 +402,15 @@ func (b *browser) sign() {
 }
 
 func TestTabletInTheBrowser(t *testing.T) {
-	e := newEnv(t)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
 	b := newBrowser(t, e)
 	ctx := context.Background()
 
-	// Sign in.
+	// Sign in, over HTTPS with the store CA's certificate.
 	b.open(tabletLandscape, "/login")
+	if proto := eval[string](b, `location.protocol`); proto != "https:" {
+		t.Fatalf("the tablet flow runs over %s", proto)
+	}
 	b.check(tabletLandscape, "login", "de")
 	b.keyboard("login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
@@ -652,7 +660,7 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 // The customer's language all the way, the prescription question and the
 // way back, in the browser: a German-speaking counter, an English customer.
 func TestEnglishCustomerInTheBrowser(t *testing.T) {
-	e := newEnv(t)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
@@ -740,7 +748,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 // order.js reads amounts by the server's rule (pos/forms.go parseEuros):
 // the running total agrees with what will be stored.
 func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
-	e := newEnv(t)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))

@@ -3,6 +3,8 @@ package pos_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"io"
 	"log/slog"
@@ -42,6 +44,10 @@ type env struct {
 	manager orders.Staff
 	raw     *sql.DB
 	clock   *testClock
+	// ca and roots are set by newTLSEnv: the store CA, and a pool that
+	// trusts it alone.
+	ca    *pos.StoreCA
+	roots *x509.CertPool
 }
 
 // testClock is the database's clock in a test: the real time until the
@@ -79,6 +85,19 @@ func (e *env) store() *sql.DB {
 // SQLite file.
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, false)
+}
+
+// newTLSEnv is newEnv over HTTPS with a certificate of the store's own CA,
+// as the tablet reaches the counter on the store's network (--lan-addr);
+// the env's clients trust that CA and nothing else.
+func newTLSEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, true)
+}
+
+func newEnvWith(t testing.TB, useTLS bool) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{}
 	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations(), orders.Options{Now: clock.Now})
@@ -101,9 +120,28 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv, counter: counter, manager: manager, clock: clock}
+	e := &env{t: t, db: db, counter: counter, manager: manager, clock: clock}
+	if !useTLS {
+		e.srv = httptest.NewServer(s.Handler())
+		t.Cleanup(e.srv.Close)
+		return e
+	}
+	ca, err := pos.LoadOrCreateStoreCA(db.Path, "Optik Test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue([]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewUnstartedServer(s.Handler())
+	e.srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	e.srv.StartTLS()
+	t.Cleanup(e.srv.Close)
+	e.ca = ca
+	e.roots = x509.NewCertPool()
+	e.roots.AppendCertsFromPEM(ca.CertPEM())
+	return e
 }
 
 // client keeps cookies by hand: Go's cookie jar would not send the Secure
@@ -132,11 +170,17 @@ func (c *client) do(req *http.Request) resp {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if c.from != "" {
-		// Linux answers on all of 127.0.0.0/8: a second client on the same
-		// machine with an address of its own.
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}}
-		hc.Transport = &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	if c.from != "" || c.e.roots != nil {
+		tr := &http.Transport{DisableKeepAlives: c.from != ""}
+		if c.from != "" {
+			// Linux answers on all of 127.0.0.0/8: a second client on the
+			// same machine with an address of its own.
+			tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}}).DialContext
+		}
+		if c.e.roots != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: c.e.roots}
+		}
+		hc.Transport = tr
 	}
 	r, err := hc.Do(req)
 	if err != nil {

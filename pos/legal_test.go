@@ -121,10 +121,14 @@ func TestPrescriptionWithdrawnEverywhere_Art9(t *testing.T) {
 	id, oid = withRx("page-rx@example.org")
 	c := e.client()
 	p := "/p/" + consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, id)
-	if r := c.get(p); !strings.Contains(r.body, `value="withdraw_health_data"`) {
-		t.Fatal("the preference page offers no withdrawal of the prescription consent")
+	// Its own switch, apart from marketing (issue 14): on while given.
+	if r := c.get(p); !strings.Contains(r.body, `name="health_data" checked`) || !strings.Contains(r.body, `value="health"`) {
+		t.Fatal("the preference page has no switch for the prescription consent")
 	}
-	if r := c.post(p, url.Values{"action": {"withdraw_health_data"}}); r.StatusCode != http.StatusOK || !gone(oid) || e.state(t, id, consent.Post) != consent.Granted {
+	if r := c.post(p, url.Values{"action": {"health"}, "health_data": {"on"}}); r.StatusCode != http.StatusOK || gone(oid) {
+		t.Errorf("saving the switch on changed something: %d", r.StatusCode)
+	}
+	if r := c.post(p, url.Values{"action": {"health"}}); r.StatusCode != http.StatusOK || !gone(oid) || e.state(t, id, consent.Post) != consent.Granted {
 		t.Errorf("page withdrawal: %d", r.StatusCode)
 	}
 	// The customer page in the back office.

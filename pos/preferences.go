@@ -156,6 +156,16 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		change.Object, change.Channels[ch], flash = true, false, "pref.objected"
 	case "withdraw_health_data":
 		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
+	case "health":
+		// The prescription consent's own switch (Art. 9), apart from
+		// marketing: off withdraws it and deletes the values. It cannot be
+		// switched on here: a new explicit consent is given at the
+		// counter, with the values.
+		if c.PostForm("health_data") == "on" {
+			s.renderPreferences(c, http.StatusOK, cust, false, assets.T(cust.Lang, "pref.health_kept"))
+			return
+		}
+		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
 	case "save":
 		for _, ch := range consent.Channels {
 			if c.PostForm("channel_"+string(ch)) == "" && ch == consent.Post && c.PostForm("post_li") == "1" {

@@ -1,0 +1,198 @@
+package pos
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// The store's own small CA, for the counter tablet on the store's
+// network (issue 14 point 3). Created on first start, its key lies beside
+// the database (mode 0600), never inside it; the tablet trusts its
+// certificate once (the pairing page). The CA may sign only names under
+// .local and this machine's name, and only private and loopback
+// addresses (name constraints): its key, if stolen, cannot impersonate
+// any site on the internet.
+
+// CAValidity and ServerValidity are how long the store CA and a counter
+// certificate are valid.
+const (
+	CAValidity     = 10 * 365 * 24 * time.Hour
+	ServerValidity = 90 * 24 * time.Hour
+)
+
+// privateRanges are what the CA may sign: the store's network and this
+// machine.
+var privateRanges = func() []*net.IPNet {
+	var out []*net.IPNet
+	for _, c := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"} {
+		_, n, _ := net.ParseCIDR(c)
+		out = append(out, n)
+	}
+	return out
+}()
+
+// StoreCA is the store's own CA for the counter's HTTPS on the store's
+// network.
+type StoreCA struct {
+	cert    *x509.Certificate
+	certPEM []byte
+	key     *ecdsa.PrivateKey
+}
+
+// CertPEM is the CA certificate, for the tablets to trust.
+func (ca *StoreCA) CertPEM() []byte { return ca.certPEM }
+
+// LoadOrCreateStoreCA reads the CA beside the database (<db>.ca.pem and
+// <db>.ca.key), creating it on first start.
+func LoadOrCreateStoreCA(dbPath, storeName string) (*StoreCA, error) {
+	certFile, keyFile := dbPath+".ca.pem", dbPath+".ca.key"
+	certPEM, err := os.ReadFile(certFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createCA(certFile, keyFile, storeName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("store CA: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("store CA files %s / %s are damaged", certFile, keyFile)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("store CA: %w", err)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("store CA: %w", err)
+	}
+	return &StoreCA{cert: cert, certPEM: certPEM, key: key}, nil
+}
+
+func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	name := strings.TrimSpace(storeName)
+	if name == "" {
+		name = "ConsentDesk"
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:                serial(),
+		Subject:                     pkix.Name{CommonName: name + " – Kasse (ConsentDesk)", Organization: []string{name}},
+		NotBefore:                   time.Now().Add(-time.Hour),
+		NotAfter:                    time.Now().Add(CAValidity),
+		IsCA:                        true,
+		BasicConstraintsValid:       true,
+		MaxPathLenZero:              true,
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         permittedNames(host),
+		PermittedIPRanges:           privateRanges,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	// The key first, 0600, and never overwritten: two starts at once must
+	// not make two CAs.
+	kf, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store CA key: %w", err)
+	}
+	if err := pem.Encode(kf, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}); err != nil {
+		kf.Close()
+		return nil, err
+	}
+	if err := kf.Sync(); err != nil {
+		kf.Close()
+		return nil, err
+	}
+	kf.Close()
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("store CA certificate: %w", err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	slog.Info("store CA created for the counter tablet's HTTPS", "file", certFile)
+	return &StoreCA{cert: cert, certPEM: certPEM, key: key}, nil
+}
+
+// permittedNames are the names the store CA may sign: .local (mDNS),
+// localhost, and this machine's own name.
+func permittedNames(host string) []string {
+	names := []string{"local", "localhost"}
+	if h := strings.ToLower(strings.Split(host, ".")[0]); h != "" && h != "localhost" {
+		names = append(names, h)
+	}
+	return names
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err) // the system's randomness failed
+	}
+	return n
+}
+
+// SPKIHash is the base64 SHA-256 of the CA's public key, as Chromium's
+// --ignore-certificate-errors-spki-list and HPKP write it.
+func (ca *StoreCA) SPKIHash() string {
+	sum := sha256.Sum256(ca.cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Issue makes a server certificate for names and addresses, valid for
+// ServerValidity; the chain includes the CA.
+func (ca *StoreCA) Issue(names []string, ips []net.IP) (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: names[0]},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(ServerValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     names,
+		IPAddresses:  ips,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
+}
