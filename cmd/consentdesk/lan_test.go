@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/consentdesk/consentdesk/pos"
 )
 
 // The counter tablet over HTTPS on the store's network (issue 14 point
@@ -125,5 +128,44 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 	}
 	if res, _ := get("/orders/new"); res.StatusCode != http.StatusFound || res.Header.Get("Location") != fmt.Sprintf("https://127.0.0.1:%d/", lanPort) {
 		t.Errorf("plain HTTP counter: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// The counter's certificate renews itself: 30 days before its end, and
+// when the machine's addresses change (issue 14 point 3).
+func TestCounterCertificateRenewsItself(t *testing.T) {
+	ca, err := pos.LoadOrCreateStoreCA(filepath.Join(t.TempDir(), "s.db"), "Optik Müller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &serverCert{ca: ca, bound: net.ParseIP("127.0.0.1")}
+	first, err := sc.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := sc.current(); again != first {
+		t.Error("a fresh certificate was replaced")
+	}
+	if left := time.Until(first.Leaf.NotAfter); left < pos.ServerValidity-2*time.Hour || !first.Leaf.IPAddresses[len(first.Leaf.IPAddresses)-1].Equal(net.ParseIP("127.0.0.1")) {
+		t.Errorf("certificate: %v left, %v", left, first.Leaf.IPAddresses)
+	}
+	first.Leaf.NotAfter = time.Now().Add(29 * 24 * time.Hour) // as if 61 days had passed
+	second, _ := sc.current()
+	if second == first || second.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Error("not renewed 29 days before its end")
+	}
+	sc.ips = "another network"
+	if third, _ := sc.current(); third == second {
+		t.Error("not renewed when the addresses changed")
+	}
+	// The store CA signs nothing on the internet (name constraints).
+	leaf, err := ca.Issue([]string{"www.google.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM())
+	if _, err := leaf.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "www.google.com"}); err == nil {
+		t.Error("a certificate of the store CA for www.google.com verifies")
 	}
 }
