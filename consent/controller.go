@@ -82,6 +82,15 @@ type Controller struct {
 	// screen is reachable from anywhere on the store's network, and a list
 	// tells a stranger whose account to guess (attack test).
 	LoginStaffList bool `json:"login_staff_list,omitempty"`
+	// Topics are what a customer may hear about (consent per channel and
+	// topic); empty means DefaultTopics. The notice names them.
+	Topics []Topic `json:"topics,omitempty"`
+	// EyeTestMonths is how long after the last measuring the eye test
+	// recall is due; 0 means 24. ContactLensLeadDays is how many days
+	// before the end of a contact-lens supply the reorder recall is due;
+	// 0 means 7.
+	EyeTestMonths       int `json:"eye_test_months,omitempty"`
+	ContactLensLeadDays int `json:"contact_lens_lead_days,omitempty"`
 
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`
@@ -327,6 +336,13 @@ func (c Controller) Validate() error {
 	}
 	if key := PublicURLProblem(c.PublicURL); key != "" {
 		f.Add("public_url", key)
+	}
+	validateTopics(f, c.Topics)
+	if c.EyeTestMonths < 0 || c.EyeTestMonths > 120 {
+		f.Add("eye_test_months", "err.number_range")
+	}
+	if c.ContactLensLeadDays < 0 || c.ContactLensLeadDays > 90 {
+		f.Add("contact_lens_lead_days", "err.number_range")
 	}
 	if c.ConfirmDays < 0 || c.ConfirmDays > 365 {
 		f.Add("confirm_days", "err.confirm_days_range")

@@ -32,6 +32,9 @@ type Event struct {
 	// 16 (Art. 8 GDPR by analogy); their name is Representative, kept
 	// beside the chain like Contact.
 	RepresentativeOf string `json:"representative_relationship,omitempty"`
+	// Topic is what the event is about (a topic key), AllTopics for every
+	// topic of its channel, "" for events from before topics (= offers).
+	Topic string `json:"topic,omitempty"`
 	PrevHash         string `json:"prev_hash"`
 	Hash             string `json:"hash"`
 
@@ -82,6 +85,9 @@ func (e *Event) hashedFields() []string {
 	if e.RepresentativeOf != "" {
 		fields = append(fields, representativePrefix+e.RepresentativeOf)
 	}
+	if e.Topic != "" {
+		fields = append(fields, topicPrefix+e.Topic)
+	}
 	return fields
 }
 
@@ -89,3 +95,7 @@ func (e *Event) hashedFields() []string {
 // start with it (Append refuses), or a token named "representative:x"
 // would hash like a representative without a token.
 const representativePrefix = "representative:"
+
+// topicPrefix names the 18th field; an API token's name may not start
+// with it either.
+const topicPrefix = "topic:"

@@ -42,10 +42,10 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
-			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
-		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf)
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic)
 	if err != nil {
 		return fmt.Errorf("consent: append event: %w", err)
 	}
@@ -67,13 +67,13 @@ func nullID(id int64) any {
 
 const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
 	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
-	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
+	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Contact, &e.Note, &e.Representative)
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.Contact, &e.Note, &e.Representative)
 	return e, err
 }
 
@@ -97,7 +97,17 @@ func Events(ctx context.Context, q Querier, customerID int64) ([]Event, error) {
 	return out, rows.Err()
 }
 
-// CurrentState derives a customer's state per channel from the ledger.
+// CurrentTopicStates derives a customer's state per channel and topic.
+func CurrentTopicStates(ctx context.Context, q Querier, customerID int64, topics []string) (map[Channel]map[string]ChannelState, error) {
+	events, err := Events(ctx, q, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return DeriveTopics(events, topics), nil
+}
+
+// CurrentState derives a customer's state per channel from the ledger:
+// the state for offers, what every consent meant before topics.
 func CurrentState(ctx context.Context, q Querier, customerID int64) (map[Channel]ChannelState, error) {
 	events, err := Events(ctx, q, customerID)
 	if err != nil {
@@ -151,8 +161,13 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 }
 
 // AllStates folds the whole ledger into every customer's state per
-// channel, for the back office's lists and counts.
+// channel (for offers), for the back office's lists and counts.
 func AllStates(ctx context.Context, q Querier) (map[int64]map[Channel]ChannelState, error) {
+	return AllStatesFor(ctx, q, TopicOffers)
+}
+
+// AllStatesFor is AllStates for one topic.
+func AllStatesFor(ctx context.Context, q Querier, topic string) (map[int64]map[Channel]ChannelState, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+`
 		FROM consent_events e LEFT JOIN consent_event_details d ON d.event_seq = e.seq ORDER BY e.customer_id, e.seq`)
 	if err != nil {
@@ -164,7 +179,7 @@ func AllStates(ctx context.Context, q Querier) (map[int64]map[Channel]ChannelSta
 	var batch []Event
 	flush := func() {
 		if len(batch) > 0 {
-			out[cur] = Derive(batch)
+			out[cur] = DeriveTopic(batch, topic)
 		}
 		batch = batch[:0]
 	}

@@ -54,8 +54,21 @@ func placeholders(c Controller) *strings.Replacer {
 func RenderNotice(template, lang string, c Controller) string {
 	t := strings.ReplaceAll(template, "\r\n", "\n")
 	t = strings.ReplaceAll(t, "{health_data}", healthParagraph[lang][c.HealthLegalBasis()])
-	t = strings.ReplaceAll(t, "{advertising}", advertisingParagraph[lang][c.BasisOf(Post)])
+	t = strings.ReplaceAll(t, "{advertising}", advertisingParagraph[lang][c.BasisOf(Post)]+" "+topicsSentence(lang, c))
 	return placeholders(c).Replace(t)
+}
+
+// topicsSentence names the topics a consent may cover (GDPR Art. 13(1)(c):
+// the purposes), so that a changed list is a new notice version.
+func topicsSentence(lang string, c Controller) string {
+	var parts []string
+	for _, t := range c.TopicList() {
+		parts = append(parts, t.Name(lang)+" ("+strings.TrimSuffix(t.Description(lang), ".")+")")
+	}
+	if lang == "en" {
+		return "You choose for each channel what you would like to hear about: " + strings.Join(parts, "; ") + "."
+	}
+	return "Sie wählen je Weg, worüber wir Sie informieren dürfen: " + strings.Join(parts, "; ") + "."
 }
 
 // advertisingParagraph says on which basis the store advertises: all four

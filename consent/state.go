@@ -25,16 +25,53 @@ type ChannelState struct {
 }
 
 // Derive folds a customer's events, oldest first, into the state of each
-// channel and purpose. Every channel is present; one without events is None.
+// channel and purpose for offers: what every consent meant before topics
+// existed, and what advertising mails need. Every channel is present; one
+// without events is None.
 func Derive(events []Event) map[Channel]ChannelState {
+	return DeriveTopic(events, TopicOffers)
+}
+
+// EventTopic is the topic an event counts for: "" (before topics) is
+// offers.
+func EventTopic(e Event) string {
+	if e.Topic == "" {
+		return TopicOffers
+	}
+	return e.Topic
+}
+
+// DeriveTopic is the state of each channel for one topic: the events of
+// that topic and those for every topic (AllTopics). A use of any topic
+// counts as the channel's last use (§7a UWG), and the prescription
+// consent is the same for every topic.
+func DeriveTopic(events []Event, topic string) map[Channel]ChannelState {
 	states := make(map[Channel]ChannelState, len(Channels)+1)
 	for _, c := range append(Channels, HealthData) {
 		states[c] = ChannelState{State: None}
 	}
 	for _, e := range events {
-		states[e.Channel] = apply(states[e.Channel], e)
+		if t := EventTopic(e); t == topic || t == AllTopics || e.Channel == HealthData || e.Action == Use {
+			states[e.Channel] = apply(states[e.Channel], e)
+		}
 	}
 	return states
+}
+
+// DeriveTopics is the state of each channel for each topic.
+func DeriveTopics(events []Event, topics []string) map[Channel]map[string]ChannelState {
+	out := make(map[Channel]map[string]ChannelState, len(Channels))
+	for _, c := range Channels {
+		out[c] = make(map[string]ChannelState, len(topics))
+	}
+	for _, t := range topics {
+		for c, st := range DeriveTopic(events, t) {
+			if c != HealthData {
+				out[c][t] = st
+			}
+		}
+	}
+	return out
 }
 
 func apply(s ChannelState, e Event) ChannelState {
@@ -98,4 +135,38 @@ func apply(s ChannelState, e Event) ChannelState {
 	}
 	s.UpdatedAt = e.CreatedAt
 	return s
+}
+
+// EventTopics are the topics a customer's events name, offers always
+// among them ("*" is none of them: it covers them all).
+func EventTopics(events []Event, known []string) []string {
+	seen := map[string]bool{TopicOffers: true}
+	out := []string{TopicOffers}
+	for _, t := range known {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, e := range events {
+		if t := EventTopic(e); t != AllTopics && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Summary is a channel's state over all its topics: Granted when any
+// topic is granted, else Pending when any waits for its confirmation,
+// else Withdrawn when any was withdrawn, else None.
+func Summary(byTopic map[string]ChannelState) ChannelState {
+	best := ChannelState{State: None}
+	rank := map[State]int{None: 0, Withdrawn: 1, Pending: 2, Granted: 3}
+	for _, st := range byTopic {
+		if rank[st.State] > rank[best.State] {
+			best = st
+		}
+	}
+	return best
 }

@@ -67,7 +67,9 @@ type Store interface {
 	// current consent per channel. The sender checks both again just
 	// before a mail goes out.
 	Controller(ctx context.Context) (consent.Controller, error)
-	ConsentState(ctx context.Context, customerID int64) (map[consent.Channel]consent.ChannelState, error)
+	// ConsentState answers for offers (advertising) and over all topics
+	// (a double opt-in waits when any topic waits).
+	ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error)
 	// Tx runs fn as one write through the store's single writer, where
 	// the sender's updates share commits with the counter's orders
 	// (orders.DB: group commit) instead of taking turns for an fsync each.

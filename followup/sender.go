@@ -257,7 +257,7 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 	if to.Email == "" {
 		return draft{}, "no e-mail address (erased or removed)", nil
 	}
-	states, err := s.store.ConsentState(ctx, m.CustomerID)
+	states, anyTopic, err := s.store.ConsentState(ctx, m.CustomerID)
 	if err != nil {
 		return draft{}, "", err
 	}
@@ -267,10 +267,10 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 		d.BaseURL = s.cfg.PublicURL
 	}
 	switch {
-	case m.Kind == DoubleOptIn && email.State != consent.Pending:
-		return d, "nothing to confirm: the e-mail consent is " + string(email.State), nil
+	case m.Kind == DoubleOptIn && anyTopic[consent.Email].State != consent.Pending:
+		return d, "nothing to confirm: the e-mail consent is " + string(anyTopic[consent.Email].State), nil
 	case m.Kind == DoubleOptIn:
-		d.Since, _ = time.Parse(time.RFC3339Nano, email.UpdatedAt)
+		d.Since, _ = time.Parse(time.RFC3339Nano, anyTopic[consent.Email].UpdatedAt)
 	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
 		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil

@@ -37,18 +37,31 @@ type Contactable struct {
 // address or number for it, and that contact is not on the blocking list. Prescriptions are never read here: health
 // data must not select marketing recipients (GDPR Art. 9).
 func (db *DB) Contactable(ctx context.Context, ch consent.Channel) ([]Contactable, error) {
+	return db.ContactableFor(ctx, ch, consent.TopicOffers)
+}
+
+// ContactableFor is Contactable for one topic: the consent must cover
+// that topic on that channel. Letters on legitimate interest are for
+// offers only; every other topic needs its consent.
+func (db *DB) ContactableFor(ctx context.Context, ch consent.Channel, topic string) ([]Contactable, error) {
 	if !ch.Valid() {
 		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"channel": "err.channel_invalid"}}
-	}
-	all, err := consent.AllStates(ctx, db.sql)
-	if err != nil {
-		return nil, err
 	}
 	ctrl, err := consent.LoadSettings(ctx, db.sql)
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := ctrl.Topic(topic); !ok {
+		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"topic": "err.topic_unknown"}}
+	}
+	all, err := consent.AllStatesFor(ctx, db.sql, topic)
+	if err != nil {
+		return nil, err
+	}
 	basis := ctrl.BasisOf(ch)
+	if topic != consent.TopicOffers {
+		basis = consent.BasisConsent
+	}
 	var ids []int64
 	if basis == consent.BasisLegitimateInterest {
 		// Letters on legitimate interest: every customer with an address

@@ -93,7 +93,7 @@ func (db *DB) applyBlocks(ctx context.Context, tx consent.Tx, c Customer, channe
 			continue
 		}
 		e := consent.Event{CustomerID: c.ID, Channel: ch, Action: consent.Withdraw, LegalBasis: consent.BasisConsent,
-			Source: consent.FromBlockList, Actor: consent.BySystem, CreatedAt: now, Contact: c.Contact(ch)}
+			Source: consent.FromBlockList, Actor: consent.BySystem, CreatedAt: now, Contact: c.Contact(ch), Topic: consent.AllTopics}
 		if err := consent.Append(ctx, tx, &e); err != nil {
 			return nil, err
 		}
@@ -116,7 +116,7 @@ func (db *DB) liftBlock(ctx context.Context, tx consent.Tx, c Customer, ch conse
 		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{field: "err.channel_blocked"}}
 	}
 	e := base
-	e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Contact = ch, consent.Unblock, "", consent.BasisConsent, c.Contact(ch)
+	e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Contact, e.Topic = ch, consent.Unblock, "", consent.BasisConsent, c.Contact(ch), consent.AllTopics
 	if err := consent.Append(ctx, tx, &e); err != nil {
 		return nil, err
 	}

@@ -23,7 +23,16 @@ type ConsentChange struct {
 	// consent (GDPR Art. 9(2)(a)) is withdrawn like any other (Art. 7(3)),
 	// and given only at the counter with the prescription.
 	Channels map[consent.Channel]bool
-	Source   consent.Source
+	// Topics are what a grant in Channels covers (consent per channel and
+	// topic); nil means offers, as before topics. A withdrawal in
+	// Channels covers every topic of the channel.
+	Topics map[string]bool
+	// Cells change single topics of a channel (the preference page's
+	// table, a recall's one-click): true grants that topic, false
+	// withdraws that topic only. Such a withdrawal is no objection to the
+	// channel and leaves no entry on the blocking list.
+	Cells  map[consent.Channel]map[string]bool
+	Source consent.Source
 	Note     string
 	StaffID  int64
 	Scan     []byte // the signed form, PDF, JPEG or PNG
@@ -42,6 +51,31 @@ type ConsentChange struct {
 	// Representative: the parent or guardian who signed for a child under
 	// 16; a grant for a child needs one (Art. 8 GDPR by analogy).
 	Representative *Representative
+}
+
+// topicsOf is the list of topics chosen, in the store's order: nil means
+// offers (as before topics); a list given must name known topics and at
+// least one of them, or the grant would cover nothing.
+func topicsOf(ctrl consent.Controller, chosen map[string]bool, field string) ([]string, error) {
+	if chosen == nil {
+		return []string{consent.TopicOffers}, nil
+	}
+	f := consentdesk.FieldErrors{}
+	for t := range chosen {
+		if _, ok := ctrl.Topic(t); !ok {
+			f.Add(field+"."+t, "err.topic_unknown")
+		}
+	}
+	var out []string
+	for _, t := range ctrl.TopicKeys() {
+		if chosen[t] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		f.Add(field, "err.topics_none")
+	}
+	return out, f.Err()
 }
 
 // MaxScanBytes limits an uploaded scan.
@@ -89,8 +123,13 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 	if ch.APIToken != "" {
 		actor = consent.ByAPI
 	}
-	if len(ch.Channels) == 0 {
+	if len(ch.Channels) == 0 && len(ch.Cells) == 0 {
 		f.Add("channels", "err.required")
+	}
+	for c := range ch.Cells {
+		if !c.Valid() {
+			f.Add("channels."+string(c), "err.channel_unknown")
+		}
 	}
 	for c, want := range ch.Channels {
 		switch {
@@ -164,19 +203,46 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				}
 			}
 		}
-		if err := checkContacts(cust, ConsentInput{Channels: ch.Channels}); err != nil {
+		granting := map[consent.Channel]bool{}
+		for c, want := range ch.Channels {
+			granting[c] = want
+		}
+		for c, cells := range ch.Cells {
+			for _, want := range cells {
+				granting[c] = granting[c] || want
+			}
+		}
+		if err := checkContacts(cust, ConsentInput{Channels: granting}); err != nil {
 			return err
 		}
-		states, err := consent.CurrentState(ctx, tx, cust.ID)
+		history, err := consent.Events(ctx, tx, cust.ID)
 		if err != nil {
 			return err
+		}
+		keys := consent.EventTopics(history, ctrl.TopicKeys())
+		byTopic := consent.DeriveTopics(history, keys)
+		states := consent.Derive(history)
+		var grantTopics []string
+		for _, want := range ch.Channels {
+			if want && grantTopics == nil {
+				if grantTopics, err = topicsOf(ctrl, ch.Topics, "topics"); err != nil {
+					return err
+				}
+			}
+		}
+		for c, cells := range ch.Cells {
+			for t := range cells {
+				if _, ok := ctrl.Topic(t); !ok {
+					return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"cells." + string(c) + "." + t: "err.topic_unknown"}}
+				}
+			}
 		}
 		base := consent.Event{CustomerID: cust.ID, LegalBasis: consent.BasisConsent, Source: ch.Source, Actor: actor,
 			NoticeVersionID: notice.ID, NoticeSHA256: notice.SHA256, OrderID: ch.OrderID, StaffID: ch.StaffID,
 			EvidenceSHA256: evidence, CreatedAt: Stamp(now), Note: ch.Note, APIToken: ch.APIToken}
 		anyGrant := false
 		for _, c := range consent.Channels {
-			anyGrant = anyGrant || ch.Channels[c]
+			anyGrant = anyGrant || granting[c]
 		}
 		rf := consentdesk.FieldErrors{}
 		// A withdrawal never needs a representative; a grant for a child does.
@@ -189,50 +255,83 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 		}
 		missing := consentdesk.FieldErrors{}
+		lifted := map[consent.Channel]bool{}
+		appendEvent := func(e consent.Event) error {
+			if err := consent.Append(ctx, tx, &e); err != nil {
+				return err
+			}
+			events = append(events, e)
+			return nil
+		}
+		// grant records a grant of topic t on channel c, with the evidence
+		// rules below; it reports false when the grant is refused.
+		grant := func(c consent.Channel, t string) (bool, error) {
+			e := base
+			e.Channel, e.Contact, e.LegalBasis, e.Topic = c, cust.Contact(c), ctrl.BasisOf(c), t
+			if e.LegalBasis == consent.BasisLegitimateInterest {
+				missing.Add("channels."+string(c), "err.post_legitimate_interest")
+				return false, nil
+			}
+			e.Action, e.OptInLevel = consent.Grant, consent.SingleOptIn
+			if c == consent.Email && ctrl.DoubleOptIn {
+				e.OptInLevel = consent.ConfirmedOptIn
+			}
+			if !ch.ByCustomer && evidence == "" {
+				if c != consent.Email {
+					missing.Add("channels."+string(c), "err.grant_needs_evidence")
+					return false, nil
+				}
+				// Typed in by staff without a signed form: only the
+				// customer's own click on the confirmation link proves it
+				// (BGH I ZR 164/09).
+				e.OptInLevel = consent.ConfirmedOptIn
+			}
+			if !lifted[c] {
+				// The customer's own act, or a signed form, lifts a block.
+				u, err := db.liftBlock(ctx, tx, cust, c, base, ch.ByCustomer || evidence != "", "channels."+string(c))
+				if err != nil {
+					return false, err
+				}
+				if u != nil {
+					events = append(events, *u)
+				}
+				lifted[c] = true
+			}
+			return true, appendEvent(e)
+		}
+		on := func(st consent.ChannelState) bool { return st.State == consent.Granted || st.State == consent.Pending }
 		for _, c := range consent.Channels {
 			want, ok := ch.Channels[c]
 			if !ok {
 				continue
 			}
-			cur := states[c].State
-			e := base
-			e.Channel, e.Contact, e.LegalBasis = c, cust.Contact(c), ctrl.BasisOf(c)
-			if want && e.LegalBasis == consent.BasisLegitimateInterest {
-				missing.Add("channels."+string(c), "err.post_legitimate_interest")
-				continue
-			}
-			switch {
-			case want && cur != consent.Granted && cur != consent.Pending:
-				e.Action, e.OptInLevel = consent.Grant, consent.SingleOptIn
-				if c == consent.Email && ctrl.DoubleOptIn {
-					e.OptInLevel = consent.ConfirmedOptIn
-				}
-				if !ch.ByCustomer && evidence == "" {
-					if c != consent.Email {
-						missing.Add("channels."+string(c), "err.grant_needs_evidence")
+			if want {
+				for _, t := range grantTopics {
+					if on(byTopic[c][t]) {
 						continue
 					}
-					// Typed in by staff without a signed form: only the
-					// customer's own click on the confirmation link proves
-					// it (BGH I ZR 164/09).
-					e.OptInLevel = consent.ConfirmedOptIn
+					if _, err := grant(c, t); err != nil {
+						return err
+					}
 				}
-				// The customer's own act, or a signed form, lifts a block.
-				u, err := db.liftBlock(ctx, tx, cust, c, base, ch.ByCustomer || evidence != "", "channels."+string(c))
-				if err != nil {
-					return err
-				}
-				if u != nil {
-					events = append(events, *u)
-				}
-			case !want && ch.Source != consent.PaperForm && cur == consent.Withdrawn:
+				continue
+			}
+			// A withdrawal of the channel covers every topic.
+			cur := consent.Summary(byTopic[c]).State
+			if cur != consent.Granted && cur != consent.Pending && states[c].State == consent.Withdrawn {
+				cur = consent.Withdrawn
+			}
+			e := base
+			e.Channel, e.Contact, e.LegalBasis, e.Topic = c, cust.Contact(c), ctrl.BasisOf(c), consent.AllTopics
+			switch {
+			case ch.Source != consent.PaperForm && cur == consent.Withdrawn:
 				// Nothing new in the ledger; the block is made sure of (a
 				// withdrawal recorded before the blocking list existed).
 				if err := db.block(ctx, tx, cust, c, consent.BlockedByObjection, Stamp(now)); err != nil {
 					return err
 				}
 				continue
-			case !want && ch.Source != consent.PaperForm && !(ch.ByCustomer && cur == consent.None && !ch.Object):
+			case ch.Source != consent.PaperForm && !(ch.ByCustomer && cur == consent.None && !ch.Object):
 				// A switch the customer left off records nothing; an
 				// objection, or staff recording "no" by phone, does.
 				e.Action = consent.Withdraw
@@ -242,10 +341,30 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			default:
 				continue
 			}
-			if err := consent.Append(ctx, tx, &e); err != nil {
+			if err := appendEvent(e); err != nil {
 				return err
 			}
-			events = append(events, e)
+		}
+		for _, c := range consent.Channels {
+			for _, t := range ctrl.TopicKeys() {
+				want, ok := ch.Cells[c][t]
+				if !ok || on(byTopic[c][t]) == want {
+					continue
+				}
+				if want {
+					if _, err := grant(c, t); err != nil {
+						return err
+					}
+					continue
+				}
+				// One topic off: that topic only, no objection to the
+				// channel, nothing on the blocking list.
+				e := base
+				e.Channel, e.Contact, e.LegalBasis, e.Topic, e.Action = c, cust.Contact(c), ctrl.BasisOf(c), t, consent.Withdraw
+				if err := appendEvent(e); err != nil {
+					return err
+				}
+			}
 		}
 		if err := missing.Err(); err != nil {
 			return err
@@ -335,6 +454,20 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 	return consent.Derive(events), events, nil
 }
 
+// ConsentTopics is a customer's state per channel and topic, for the
+// store's topics (and any other a past event names).
+func (db *DB) ConsentTopics(ctx context.Context, customerID int64) (map[consent.Channel]map[string]consent.ChannelState, error) {
+	events, err := consent.Events(ctx, db.sql, customerID)
+	if err != nil {
+		return nil, err
+	}
+	ctrl, err := consent.LoadSettings(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	return consent.DeriveTopics(events, consent.EventTopics(events, ctrl.TopicKeys())), nil
+}
+
 // ConfirmEmail records the customer's confirmation of a pending e-mail
 // consent (double opt-in, BGH I ZR 164/09). It reports false, and records
 // nothing, when nothing was pending: a stale link changes nothing.
@@ -345,10 +478,12 @@ func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) 
 		if err != nil {
 			return err
 		}
-		states, err := consent.CurrentState(ctx, tx, cust.ID)
+		states, err := pendingAnyTopic(ctx, tx, cust.ID)
 		if err != nil {
 			return err
 		}
+		// Pending in any topic: the one confirmation covers every topic
+		// the customer chose for e-mail.
 		st := states[consent.Email]
 		if st.State != consent.Pending {
 			return nil
@@ -359,7 +494,7 @@ func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) 
 		}
 		e := consent.Event{CustomerID: cust.ID, Channel: consent.Email, Action: consent.Confirm, OptInLevel: consent.ConfirmedOptIn,
 			LegalBasis: consent.BasisConsent, Source: consent.DoubleOptIn, Actor: consent.ByCustomer, NoticeVersionID: notice.ID,
-			NoticeSHA256: notice.SHA256, CreatedAt: Stamp(now), Contact: cust.Email}
+			NoticeSHA256: notice.SHA256, CreatedAt: Stamp(now), Contact: cust.Email, Topic: consent.AllTopics}
 		confirmed = true
 		return consent.Append(ctx, tx, &e)
 	})
@@ -367,4 +502,19 @@ func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) 
 		slog.Info("e-mail consent confirmed", "customer_id", customerID)
 	}
 	return confirmed, err
+}
+
+// pendingAnyTopic is each channel's summary over all its topics: an
+// e-mail consent that waits for its double opt-in in any topic is
+// pending.
+func pendingAnyTopic(ctx context.Context, q consent.Querier, customerID int64) (map[consent.Channel]consent.ChannelState, error) {
+	events, err := consent.Events(ctx, q, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[consent.Channel]consent.ChannelState{}
+	for c, byTopic := range consent.DeriveTopics(events, consent.EventTopics(events, nil)) {
+		out[c] = consent.Summary(byTopic)
+	}
+	return out, nil
 }

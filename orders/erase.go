@@ -257,7 +257,7 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 		}
 		for _, ch := range channels {
 			e := consent.Event{CustomerID: customerID, Channel: ch, Action: consent.Erase, LegalBasis: consent.BasisConsent,
-				Source: consent.ErasureRequest, Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now)}
+				Source: consent.ErasureRequest, Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now), Topic: consent.AllTopics}
 			if staffID == 0 {
 				e.Actor = consent.BySystem // applied again after a restore
 			}

@@ -97,7 +97,17 @@ func (db *DB) MailCounts(ctx context.Context) (map[followup.Status]int, error) {
 }
 
 // ConsentState is a customer's current consent per channel, for the
-// sender's last check before a mail goes out (followup.Store).
-func (db *DB) ConsentState(ctx context.Context, customerID int64) (map[consent.Channel]consent.ChannelState, error) {
-	return consent.CurrentState(ctx, db.sql, customerID)
+// sender's last check before a mail goes out (followup.Store): for
+// offers (advertising), and over all topics (a double opt-in waits when
+// any topic waits).
+func (db *DB) ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error) {
+	events, err := consent.Events(ctx, db.sql, customerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	anyTopic = map[consent.Channel]consent.ChannelState{}
+	for c, byTopic := range consent.DeriveTopics(events, consent.EventTopics(events, nil)) {
+		anyTopic[c] = consent.Summary(byTopic)
+	}
+	return consent.Derive(events), anyTopic, nil
 }

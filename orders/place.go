@@ -24,6 +24,9 @@ const (
 type ConsentInput struct {
 	Mode         string
 	Channels     map[consent.Channel]bool
+	// Topics are what the chosen channels cover ("What would you like to
+	// hear about?"); nil means offers, as before topics (API.md).
+	Topics       map[string]bool
 	SignaturePNG []byte
 	HealthData   bool // explicit consent to store the prescription (GDPR Art. 9(2)(a))
 	// Representative is the parent or guardian who decides for a child
@@ -316,32 +319,48 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 
 		if in.Consent.Mode == ModeTablet {
-			states := consent.Derive(history)
+			anyChannel := false
+			for _, ch := range consent.Channels {
+				anyChannel = anyChannel || in.Consent.Channels[ch]
+			}
+			var topics []string
+			if anyChannel {
+				if topics, err = topicsOf(ctrl, in.Consent.Topics, "consent.topics"); err != nil {
+					return err
+				}
+			}
+			byTopic := consent.DeriveTopics(history, consent.EventTopics(history, ctrl.TopicKeys()))
 			for _, ch := range consent.Channels {
 				if !in.Consent.Channels[ch] {
 					continue
 				}
-				if s := states[ch].State; s == consent.Granted || s == consent.Pending {
-					continue // already given; a second grant would prove nothing new
+				lifted := false
+				for _, t := range topics {
+					if s := byTopic[ch][t].State; s == consent.Granted || s == consent.Pending {
+						continue // already given; a second grant would prove nothing new
+					}
+					if !lifted {
+						// Only the customer's own tap at the counter lifts a
+						// block left by an earlier objection or erasure.
+						u, err := db.liftBlock(ctx, tx, cust, ch, base, in.APIToken == "", "consent.channels."+string(ch))
+						if err != nil {
+							return err
+						}
+						if u != nil {
+							out.Events = append(out.Events, *u)
+						}
+						lifted = true
+					}
+					e := base
+					e.Channel, e.LegalBasis, e.OptInLevel, e.Contact, e.Topic = ch, consent.BasisConsent, consent.SingleOptIn, cust.Contact(ch), t
+					if ch == consent.Email && ctrl.DoubleOptIn {
+						e.OptInLevel = consent.ConfirmedOptIn // pending until confirmed (BGH I ZR 164/09)
+					}
+					if err := consent.Append(ctx, tx, &e); err != nil {
+						return err
+					}
+					out.Events = append(out.Events, e)
 				}
-				// Only the customer's own tap at the counter lifts a block
-				// left by an earlier objection or erasure.
-				u, err := db.liftBlock(ctx, tx, cust, ch, base, in.APIToken == "", "consent.channels."+string(ch))
-				if err != nil {
-					return err
-				}
-				if u != nil {
-					out.Events = append(out.Events, *u)
-				}
-				e := base
-				e.Channel, e.LegalBasis, e.OptInLevel, e.Contact = ch, consent.BasisConsent, consent.SingleOptIn, cust.Contact(ch)
-				if ch == consent.Email && ctrl.DoubleOptIn {
-					e.OptInLevel = consent.ConfirmedOptIn // pending until confirmed (BGH I ZR 164/09)
-				}
-				if err := consent.Append(ctx, tx, &e); err != nil {
-					return err
-				}
-				out.Events = append(out.Events, e)
 			}
 		}
 		// The mails commit with the order, or not at all.

@@ -100,7 +100,7 @@ func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 		var due []consent.Event
 		for rows.Next() {
 			e := consent.Event{Channel: consent.Email, Action: consent.Expire, LegalBasis: consent.BasisConsent, Source: consent.System,
-				Actor: consent.BySystem, CreatedAt: Stamp(now)}
+				Actor: consent.BySystem, CreatedAt: Stamp(now), Topic: consent.AllTopics}
 			if err := rows.Scan(&e.CustomerID, &e.NoticeVersionID, &e.NoticeSHA256); err != nil {
 				rows.Close()
 				return err

@@ -112,7 +112,8 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 		}
 		if len(changed) > 0 {
 			n.ID = old.ID
-			states, err := consent.CurrentState(ctx, tx, old.ID)
+			// Any topic given for the old contact ends with it.
+			states, err := pendingAnyTopic(ctx, tx, old.ID)
 			if err != nil {
 				return err
 			}
@@ -128,7 +129,7 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 					continue
 				}
 				e := consent.Event{CustomerID: old.ID, Channel: c, Action: consent.Close, LegalBasis: ctrl.BasisOf(c), Source: consent.BackOffice,
-					Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now), Contact: old.Contact(c), Note: "contact changed"}
+					Actor: consent.ByStaff, StaffID: staffID, CreatedAt: Stamp(now), Contact: old.Contact(c), Note: "contact changed", Topic: consent.AllTopics}
 				if apiToken != "" {
 					e.Source, e.Actor, e.APIToken = consent.API, consent.ByAPI, apiToken
 				}

@@ -166,7 +166,9 @@ func csvCell(v string) string {
 // office and the API. It never holds prescriptions (GDPR Art. 9).
 func (s *Server) contactableCSV(c *gin.Context) {
 	ch := consent.Channel(c.Query("channel"))
-	list, err := s.db.Contactable(c.Request.Context(), ch)
+	// ?topic= selects one topic's consent; without it, offers (API.md).
+	topic := c.DefaultQuery("topic", consent.TopicOffers)
+	list, err := s.db.ContactableFor(c.Request.Context(), ch, topic)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -211,7 +213,11 @@ func (s *Server) contactableCSV(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.sendAudited(c, orders.AuditContactable, 0, fmt.Sprintf("%s:%d", ch, len(list)), fmt.Sprintf(`attachment; filename="contactable-%s.csv"`, ch),
+	detail, file := fmt.Sprintf("%s:%d", ch, len(list)), fmt.Sprintf("contactable-%s.csv", ch)
+	if topic != consent.TopicOffers {
+		detail, file = fmt.Sprintf("%s:%d:%s", ch, len(list), topic), fmt.Sprintf("contactable-%s-%s.csv", ch, topic)
+	}
+	s.sendAudited(c, orders.AuditContactable, 0, detail, fmt.Sprintf(`attachment; filename="%s"`, file),
 		"text/csv; charset=utf-8", buf.Bytes())
 }
 
@@ -400,7 +406,12 @@ func auditDetail(lang string, a orders.Access, staffNames map[int64]string) stri
 		}
 	case orders.AuditContactable:
 		if ch, n, ok := strings.Cut(a.Detail, ":"); ok {
-			return assets.T(lang, "audit.what.contactable", assets.T(lang, "channel."+ch), n)
+			n, topic, _ := strings.Cut(n, ":")
+			out := assets.T(lang, "audit.what.contactable", assets.T(lang, "channel."+ch), n)
+			if topic != "" {
+				out += " (" + topic + ")"
+			}
+			return out
 		}
 	case orders.AuditConsent:
 		return assets.T(lang, "source."+a.Detail)

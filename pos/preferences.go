@@ -284,12 +284,12 @@ func (s *Server) confirmPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	states, _, err := s.db.Consents(c.Request.Context(), cust.ID)
+	byTopic, err := s.db.ConsentTopics(c.Request.Context(), cust.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if states[consent.Email].State != consent.Pending {
+	if consent.Summary(byTopic[consent.Email]).State != consent.Pending { // any topic waiting
 		// Withdrawn, expired or confirmed already: say so at once,
 		// instead of a button that confirms nothing.
 		s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"), Flash: assets.T(cust.Lang, "confirm.nothing")})
