@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
@@ -87,6 +88,7 @@ type apiOrderRequest struct {
 	Consent struct {
 		Mode           string                 `json:"mode"`
 		Channels       map[string]bool        `json:"channels"`
+		Topics         map[string]bool        `json:"topics"`
 		SignaturePNG   string                 `json:"signature_png"`
 		HealthData     bool                   `json:"health_data"`
 		Representative *orders.Representative `json:"representative"`
@@ -115,7 +117,7 @@ func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
 		in.Pickup = &orders.Pickup{Start: start, End: end}
 	}
 	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Channels: map[consent.Channel]bool{},
-		Representative: r.Consent.Representative}
+		Representative: r.Consent.Representative, Topics: r.Consent.Topics}
 	for k, v := range r.Consent.Channels {
 		in.Consent.Channels[consent.Channel(k)] = v
 	}
@@ -206,7 +208,34 @@ func (s *Server) apiConsents(c *gin.Context) {
 	if events == nil {
 		events = []consent.Event{}
 	}
-	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "purposes": gin.H{string(consent.HealthData): states[consent.HealthData]}, "events": events})
+	byTopic, err := s.db.ConsentTopics(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// "channels" stays as it was (offers, what every consent meant before
+	// topics); "topics" is the state per channel and topic.
+	c.JSON(http.StatusOK, gin.H{"customer_id": id, "channels": channelStates(states), "topics": byTopic,
+		"purposes": gin.H{string(consent.HealthData): states[consent.HealthData]}, "events": events})
+}
+
+// apiTopics is GET /api/v1/topics: the store's topics in the request's
+// language (?lang=en or Accept-Language), German by default.
+func (s *Server) apiTopics(c *gin.Context) {
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	lang := assets.Lang(c.Query("lang"))
+	if c.Query("lang") == "" {
+		lang = s.lang(c)
+	}
+	out := []gin.H{}
+	for _, t := range ctrl.TopicList() {
+		out = append(out, gin.H{"key": t.Key, "name": t.Name(lang), "description": t.Description(lang)})
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // channelStates is the "channels" object of API.md: the four marketing
@@ -221,6 +250,7 @@ func channelStates(states map[consent.Channel]consent.ChannelState) gin.H {
 
 type apiConsentRequest struct {
 	Channels       map[string]bool        `json:"channels"`
+	Topics         map[string]bool        `json:"topics"`
 	Source         string                 `json:"source"`
 	Note           string                 `json:"note"`
 	OrderID        int64                  `json:"order_id"`
@@ -239,7 +269,7 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 		return
 	}
 	change := orders.ConsentChange{CustomerID: id, OrderID: req.OrderID, Source: consent.Source(req.Source), Note: req.Note, Channels: map[consent.Channel]bool{},
-		APIToken: apiClient(c), Representative: req.Representative}
+		APIToken: apiClient(c), Representative: req.Representative, Topics: req.Topics}
 	for k, v := range req.Channels {
 		change.Channels[consent.Channel(k)] = v
 	}

@@ -331,3 +331,53 @@ func TestAPITokenScopes(t *testing.T) {
 		t.Errorf("expired token: %d %+v", st, out)
 	}
 }
+
+// Topics through the API (issue 17, API.md): consent.topics on an order,
+// the topics list, the state per topic, and the contactable export per
+// topic.
+func TestAPITopics(t *testing.T) {
+	a := newAPI(t)
+	var topics []struct{ Key, Name, Description string }
+	if st := a.call("GET", "/api/v1/topics?lang=en", "", &topics); st != http.StatusOK || len(topics) != 4 || topics[0].Key != "eye_test" || topics[0].Name != "Eye test reminder" {
+		t.Fatalf("topics: %d %+v", st, topics)
+	}
+	body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
+		`"channels": {"post": true, "email": true, "sms": false, "phone": false}, "topics": {"eye_test": true}`, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("order with topics: %d", st)
+	}
+	var got struct {
+		Channels map[string]struct{ State string } `json:"channels"`
+		Topics   map[string]map[string]struct{ State string } `json:"topics"`
+	}
+	a.call("GET", "/api/v1/customers/"+itoa(created.CustomerID)+"/consents", "", &got)
+	if got.Topics["post"]["eye_test"].State != "granted" || got.Topics["post"]["offers"].State != "none" || got.Channels["post"].State != "none" {
+		t.Errorf("state per topic: %+v / channels %+v", got.Topics["post"], got.Channels["post"])
+	}
+	var bad apiErr
+	if st := a.call("POST", "/api/v1/orders", strings.Replace(body, `"eye_test": true`, `"yoga": true`, 1), &bad); st != http.StatusUnprocessableEntity || bad.Error.Fields["consent.topics.yoga"] == "" {
+		t.Errorf("unknown topic: %d %+v", st, bad)
+	}
+	req, _ := http.NewRequest("GET", a.e.srv.URL+"/api/v1/contactable?channel=post&topic=eye_test", nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(csvBody), "\n"+itoa(created.CustomerID)+",") {
+		t.Errorf("contactable for eye_test: %d\n%s", res.StatusCode, csvBody)
+	}
+	req, _ = http.NewRequest("GET", a.e.srv.URL+"/api/v1/contactable?channel=post", nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	res, _ = http.DefaultClient.Do(req)
+	csvBody, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(csvBody), "\n"+itoa(created.CustomerID)+",") {
+		t.Error("an eye-test-only customer is in the offers export")
+	}
+}

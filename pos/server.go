@@ -183,6 +183,7 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/orders/:id/confirmation.pdf", s.confirmationPDF)
 	api.POST("/orders/:id/ready", s.apiMarkReady)
 	api.GET("/customers/:id/consents", s.apiConsents)
+	api.GET("/topics", s.apiTopics)
 	admin := api.Group("/", s.requireScope(orders.ScopeAdmin))
 	admin.GET("/outbox", s.apiOutbox)
 	admin.POST("/customers/:id/consents", s.apiRecordConsents)

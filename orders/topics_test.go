@@ -1,0 +1,121 @@
+package orders_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// Consent per channel and topic (issue 17): the chosen topics apply to
+// the chosen channels; a customer with e-mail consent for offers only is
+// not contactable for the eye test; one topic off leaves the others;
+// "withdraw all" still withdraws everything.
+func TestConsentPerTopic(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if err := db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	in := sampleOrder(t)
+	in.Consent.Channels = map[consent.Channel]bool{consent.Email: true, consent.Post: true}
+	in.Consent.Topics = map[string]bool{consent.TopicEyeTest: true, consent.TopicEvents: true}
+	p, err := db.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.Customer.ID
+	grants := 0
+	for _, e := range p.Events {
+		if e.Action == consent.Grant && e.Channel != consent.HealthData {
+			grants++
+			if e.Topic != consent.TopicEyeTest && e.Topic != consent.TopicEvents {
+				t.Errorf("grant for topic %q", e.Topic)
+			}
+		}
+	}
+	if grants != 4 {
+		t.Errorf("%d grants, want 2 channels × 2 topics", grants)
+	}
+	byTopic, _ := db.ConsentTopics(ctx, id)
+	if byTopic[consent.Email][consent.TopicEyeTest].State != consent.Granted || byTopic[consent.Email][consent.TopicOffers].State != consent.None {
+		t.Errorf("e-mail by topic: %+v", byTopic[consent.Email])
+	}
+	// Another customer: e-mail for offers only (an API order without topics).
+	only := sampleOrder(t)
+	only.Customer.Email, only.Customer.Mobile = "nur.angebote@example.org", ""
+	only.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
+	o, err := db.PlaceOrder(ctx, only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eye, err := db.ContactableFor(ctx, consent.Email, consent.TopicEyeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eye) != 1 || eye[0].CustomerID != id {
+		t.Errorf("contactable for the eye test: %+v (the offers-only customer %d must not be there)", eye, o.Customer.ID)
+	}
+	if offers, _ := db.Contactable(ctx, consent.Email); len(offers) != 1 || offers[0].CustomerID != o.Customer.ID {
+		t.Errorf("contactable for offers: %+v", offers)
+	}
+
+	// One topic off on the preference page: that topic only, no block.
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true,
+		Cells: map[consent.Channel]map[string]bool{consent.Email: {consent.TopicEvents: false, consent.TopicOffers: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	byTopic, _ = db.ConsentTopics(ctx, id)
+	if byTopic[consent.Email][consent.TopicEvents].State != consent.Withdrawn || byTopic[consent.Email][consent.TopicEyeTest].State != consent.Granted ||
+		byTopic[consent.Email][consent.TopicOffers].State != consent.Granted || byTopic[consent.Post][consent.TopicEvents].State != consent.Granted {
+		t.Errorf("after one cell off and one on: %+v / %+v", byTopic[consent.Email], byTopic[consent.Post])
+	}
+	c, _ := db.Customer(ctx, id)
+	if blocked, _ := db.BlockedChannels(ctx, c); blocked[consent.Email] {
+		t.Error("a single topic off put the address on the blocking list")
+	}
+	// Withdraw all: every topic of every channel.
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true, Object: true,
+		Channels: map[consent.Channel]bool{consent.Email: false, consent.Post: false, consent.SMS: false, consent.Phone: false}}); err != nil {
+		t.Fatal(err)
+	}
+	byTopic, _ = db.ConsentTopics(ctx, id)
+	for _, ch := range []consent.Channel{consent.Email, consent.Post} {
+		for topic, st := range byTopic[ch] {
+			if st.State == consent.Granted || st.State == consent.Pending {
+				t.Errorf("%s/%s still %s after withdraw all", ch, topic, st.State)
+			}
+		}
+	}
+
+	// Bad topics change nothing.
+	bad := sampleOrder(t)
+	bad.Customer.Email = "bad.topics@example.org"
+	bad.Consent.Topics = map[string]bool{"yoga": true}
+	if _, err := db.PlaceOrder(ctx, bad); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+		t.Errorf("unknown topic: %v", err)
+	}
+	bad.Consent.Topics = map[string]bool{consent.TopicOffers: false}
+	if _, err := db.PlaceOrder(ctx, bad); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+		t.Errorf("channels without any topic: %v", err)
+	}
+	if v, _ := db.Verify(ctx); !v.OK {
+		t.Errorf("ledger: %+v", v)
+	}
+}
+
+// Events from before topics count as offers, and the chain that holds
+// them still verifies: the topic is hashed only when set.
+func TestEventsBeforeTopicsCountAsOffers(t *testing.T) {
+	old := []consent.Event{{Channel: consent.Email, Action: consent.Grant, OptInLevel: consent.SingleOptIn, CreatedAt: "1"}}
+	if consent.Derive(old)[consent.Email].State != consent.Granted || consent.DeriveTopic(old, consent.TopicEyeTest)[consent.Email].State != consent.None {
+		t.Error("a grant from before topics is not offers alone")
+	}
+	withTopic := old[0]
+	withTopic.Topic = consent.TopicOffers
+	if withTopic.ComputeHash() == old[0].ComputeHash() {
+		t.Error("the topic is not hashed")
+	}
+}
