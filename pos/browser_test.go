@@ -451,7 +451,9 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatalf("%d switches on before the customer touched one", on)
 	}
 	b.keyboard("consent screen")
-	b.do(chromedp.Click(chromedp.CSS(`label[for=channel_post]`)), chromedp.Click(chromedp.CSS(`label[for=channel_email]`)))
+	b.do(chromedp.Click(chromedp.CSS(`label[for=channel_post]`)), chromedp.Click(chromedp.CSS(`label[for=channel_email]`)),
+		// What the customer wants to hear about (issue 17): the eye test and offers.
+		chromedp.Click(chromedp.CSS(`label[for=topic_eye_test]`)), chromedp.Click(chromedp.CSS(`label[for=topic_offers]`)))
 	b.sign()
 	b.check(tabletLandscape, "consent-signed", "de")
 	if !eval[bool](b, `(() => { const c = document.getElementById("signature-pad"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
@@ -465,6 +467,12 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatalf("consent went to %s: %s", loc, eval[string](b, `document.body.innerText`))
 	}
 	b.check(tabletLandscape, "handback", "de")
+	// The chosen topics apply to the chosen channels: 2 × 2 grants.
+	var n int
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'grant' AND channel IN ('post', 'email') AND topic IN ('eye_test', 'offers')`).Scan(&n)
+	if n != 4 {
+		t.Errorf("%d grants for post and e-mail × eye test and offers, want 4", n)
+	}
 	if txt := eval[string](b, `document.body.innerText`); !strings.Contains(txt, "bitte geben Sie das Tablet jetzt zurück") {
 		t.Errorf("hand-back screen: %s", txt)
 	}
@@ -492,7 +500,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 2 {
+	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 4 { // two channels × two topics (issue 17)
 		t.Fatalf("ledger after the tablet: %v, %d events", states, len(events))
 	}
 	if events[0].Source != consent.CounterTablet || events[0].EvidenceSHA256 == "" {

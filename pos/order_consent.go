@@ -45,6 +45,14 @@ type consentView struct {
 	// PostLI: letters rest on legitimate interest; no box, a notice of
 	// the right to object instead.
 	PostLI bool
+	// Topics: "What would you like to hear about?", one switch each, all
+	// off; the chosen topics apply to the chosen channels.
+	Topics []topicChoice
+}
+
+type topicChoice struct {
+	Key, Name, Description string
+	On                     bool
 }
 
 func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang string) (consentView, error) {
@@ -87,6 +95,9 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang
 		}
 		// Every switch starts off (GDPR Art. 4(11), CJEU C-61/19).
 		v.Choices = append(v.Choices, consentChoice{Channel: ch, Contact: cust.Contact(ch), Current: st})
+	}
+	for _, t := range ctrl.TopicList() {
+		v.Topics = append(v.Topics, topicChoice{Key: t.Key, Name: t.Name(lang), Description: t.Description(lang), On: in.Consent.Topics[t.Key]})
 	}
 	return v, nil
 }
@@ -171,6 +182,14 @@ func (s *Server) consentSubmit(c *gin.Context) {
 	for _, ch := range consent.Channels {
 		if c.PostForm("channel_"+string(ch)) == "on" {
 			in.Consent.Channels[ch] = true
+		}
+	}
+	if c.PostForm("topics_shown") == "1" {
+		// The screen asked per topic: what was chosen, and nothing else
+		// (a channel with no topic is refused with a message).
+		in.Consent.Topics = map[string]bool{}
+		for _, t := range c.PostFormArray("topic") {
+			in.Consent.Topics[t] = true
 		}
 	}
 	in.Consent.HealthData = c.PostForm("health_data") == "on"

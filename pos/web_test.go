@@ -511,3 +511,35 @@ func TestDashboardShowsTheCertificate(t *testing.T) {
 		t.Error("certificate shown without --acme")
 	}
 }
+
+// The consent screen asks per topic after the channels (issue 17): all
+// off; a channel without any topic is refused with a message and nothing
+// is placed; the chosen topics apply to the chosen channels.
+func TestConsentScreenAsksPerTopic(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	_, page := handOver(t, c, orderForm("Themen"))
+	for _, key := range []string{"eye_test", "contact_lenses", "offers", "events"} {
+		if !strings.Contains(page.body, `id="topic_`+key+`" name="topic" value="`+key+`">`) {
+			t.Errorf("no switch (off) for topic %s", key)
+		}
+	}
+	path := page.Request.URL.Path
+	r := c.post(path, url.Values{"channel_post": {"on"}, "topics_shown": {"1"}, "signature": {signature(t)}, "rx_decided": {"1"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "mindestens ein Thema") {
+		t.Fatalf("a channel without a topic: %d", r.StatusCode)
+	}
+	if n := e.count("orders"); n != 0 {
+		t.Fatalf("%d orders placed", n)
+	}
+	r = c.post(path, url.Values{"channel_post": {"on"}, "topics_shown": {"1"}, "topic": {"events"}, "signature": {signature(t)}, "rx_decided": {"1"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("with a topic: %d %s", r.StatusCode, r.body)
+	}
+	var topic string
+	e.store().QueryRow(`SELECT topic FROM consent_events WHERE channel = 'post' AND action = 'grant'`).Scan(&topic)
+	if topic != "events" {
+		t.Errorf("post granted for %q", topic)
+	}
+}
