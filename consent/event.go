@@ -34,9 +34,9 @@ type Event struct {
 	RepresentativeOf string `json:"representative_relationship,omitempty"`
 	// Topic is what the event is about (a topic key), AllTopics for every
 	// topic of its channel, "" for events from before topics (= offers).
-	Topic string `json:"topic,omitempty"`
-	PrevHash         string `json:"prev_hash"`
-	Hash             string `json:"hash"`
+	Topic    string `json:"topic,omitempty"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 
 	Contact        string `json:"contact,omitempty"` // the address or number the consent covered
 	Note           string `json:"note,omitempty"`

@@ -31,11 +31,11 @@ type ConsentChange struct {
 	// table, a recall's one-click): true grants that topic, false
 	// withdraws that topic only. Such a withdrawal is no objection to the
 	// channel and leaves no entry on the blocking list.
-	Cells  map[consent.Channel]map[string]bool
-	Source consent.Source
-	Note     string
-	StaffID  int64
-	Scan     []byte // the signed form, PDF, JPEG or PNG
+	Cells   map[consent.Channel]map[string]bool
+	Source  consent.Source
+	Note    string
+	StaffID int64
+	Scan    []byte // the signed form, PDF, JPEG or PNG
 	// ByCustomer marks a change the customer made themself, on the
 	// preference page, from a mail's link or the printed QR code.
 	ByCustomer bool

@@ -22,8 +22,8 @@ const (
 
 // ConsentInput is what the customer chose at the counter.
 type ConsentInput struct {
-	Mode         string
-	Channels     map[consent.Channel]bool
+	Mode     string
+	Channels map[consent.Channel]bool
 	// Topics are what the chosen channels cover ("What would you like to
 	// hear about?"); nil means offers, as before topics (API.md).
 	Topics       map[string]bool

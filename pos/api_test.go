@@ -350,7 +350,7 @@ func TestAPITopics(t *testing.T) {
 		t.Fatalf("order with topics: %d", st)
 	}
 	var got struct {
-		Channels map[string]struct{ State string } `json:"channels"`
+		Channels map[string]struct{ State string }            `json:"channels"`
 		Topics   map[string]map[string]struct{ State string } `json:"topics"`
 	}
 	a.call("GET", "/api/v1/customers/"+itoa(created.CustomerID)+"/consents", "", &got)
