@@ -559,6 +559,19 @@ func TestTabletInTheBrowser(t *testing.T) {
 	b.open(phone, "/p/"+token+"?src=qr")
 	b.check(phone, "preferences", "de")
 	b.keyboard("preference page")
+	// The table, channel by topic: one cell off (letters about offers),
+	// one on (events by e-mail), saved.
+	if on := eval[int](b, `document.querySelectorAll("input[name=cell]:checked").length`); on != 4 {
+		t.Errorf("%d cells on, want post and e-mail × eye test and offers", on)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`label:has(#cell_post_offers)`)), chromedp.Click(chromedp.CSS(`label:has(#cell_email_events)`)))
+	b.submit(`button[value=save]`)
+	b.check(phone, "preferences-cells", "de")
+	cells, _ := e.db.ConsentTopics(ctx, 1)
+	if cells[consent.Post][consent.TopicOffers].State != consent.Withdrawn || cells[consent.Post][consent.TopicEyeTest].State != consent.Granted ||
+		cells[consent.Email][consent.TopicEvents].State != consent.Pending {
+		t.Errorf("after the phone's cells: post %+v, e-mail %+v", cells[consent.Post], cells[consent.Email])
+	}
 	b.submit(`button[value=withdraw_all]`)
 	b.check(phone, "preferences-withdrawn", "de")
 	st, ev, _ = e.db.Consents(ctx, 1)

@@ -49,6 +49,10 @@ type prefView struct {
 	// Health: the prescription consent is given, and can be withdrawn
 	// here like any other (Art. 7(3), Art. 9(2)(a)).
 	Health bool
+	// Topics are the table's columns; TopicNames name them for the cells'
+	// labels.
+	Topics     []topicChoice
+	TopicNames map[string]string
 }
 
 type prefRow struct {
@@ -59,6 +63,14 @@ type prefRow struct {
 	// LI: letters rest on legitimate interest; the row offers the
 	// objection, no switch to give a consent nobody needs.
 	LI bool
+	// Cells are the row's topics: the customer changes any cell.
+	Cells []prefCell
+}
+
+type prefCell struct {
+	Topic string
+	On    bool
+	State consent.State
 }
 
 // sourceOf tells how the customer arrived: the printed QR code carries
@@ -103,12 +115,31 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		s.fail(c, err)
 		return
 	}
+	byTopic, err := s.db.ConsentTopics(c.Request.Context(), cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v.TopicNames = map[string]string{}
+	for _, t := range ctrl.TopicList() {
+		v.Topics = append(v.Topics, topicChoice{Key: t.Key, Name: t.Name(cust.Lang), Description: t.Description(cust.Lang)})
+		v.TopicNames[t.Key] = t.Name(cust.Lang)
+	}
 	for _, ch := range consent.Channels {
-		st := states[ch].State
+		sum := consent.Summary(byTopic[ch])
+		if sum.State == consent.None && states[ch].State == consent.Withdrawn {
+			sum = states[ch]
+		}
+		st := sum.State
 		on := st == consent.Granted || st == consent.Pending
 		li := ch == consent.Post && ctrl.PostOnLegitimateInterest()
 		v.AnyOn = v.AnyOn || on
-		v.Rows = append(v.Rows, prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on, LI: li})
+		row := prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on, LI: li}
+		for _, t := range ctrl.TopicList() {
+			ts := byTopic[ch][t.Key].State
+			row.Cells = append(row.Cells, prefCell{Topic: t.Key, State: ts, On: ts == consent.Granted || ts == consent.Pending})
+		}
+		v.Rows = append(v.Rows, row)
 		if st == consent.None || (li && st != consent.Withdrawn) {
 			v.Objectable = append(v.Objectable, ch)
 		}
@@ -167,6 +198,31 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 		}
 		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
 	case "save":
+		if c.PostForm("cells_shown") == "1" {
+			// The table: every cell of a channel the customer can be
+			// reached on, on or off as it was left.
+			ctrl, err := s.db.Controller(c.Request.Context())
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			on := map[string]bool{}
+			for _, v := range c.PostFormArray("cell") {
+				on[v] = true
+			}
+			change.Cells = map[consent.Channel]map[string]bool{}
+			for _, ch := range consent.Channels {
+				if cust.Contact(ch) == "" || (ch == consent.Post && ctrl.PostOnLegitimateInterest()) {
+					continue
+				}
+				change.Cells[ch] = map[string]bool{}
+				for _, t := range ctrl.TopicKeys() {
+					change.Cells[ch][t] = on[string(ch)+":"+t]
+				}
+			}
+			change.Channels = nil
+			break
+		}
 		for _, ch := range consent.Channels {
 			if c.PostForm("channel_"+string(ch)) == "" && ch == consent.Post && c.PostForm("post_li") == "1" {
 				continue // no switch for letters on legitimate interest: nothing to save
