@@ -22,7 +22,10 @@ type Confirmation struct {
 	Notice   consent.NoticeVersion // the version in force when the order was taken
 	// Ticked are the channels and purposes the customer chose in this
 	// order, with their state; empty in paper mode.
-	Ticked         map[consent.Channel]consent.State
+	Ticked map[consent.Channel]consent.State
+	// Topics are the topics chosen with this order (they apply to the
+	// ticked channels); empty in paper mode, where they are boxes.
+	Topics         map[string]bool
 	Signature      []byte // flat PNG, or nil
 	PreferencesURL string
 	// Representative is the parent or guardian who decided and signed for
@@ -277,6 +280,9 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 	for _, ch := range boxes {
 		box(p, c, ch, T)
 	}
+	if len(boxes) > 0 || !tablet {
+		topicBoxes(p, c, lang, tablet, T)
+	}
 	if tablet {
 		setFont(p, false, 9.5)
 		switch {
@@ -339,6 +345,28 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 		}
 		p.MultiCell(textW, 3.5, clean(para), "", "L", false)
 	}
+}
+
+// topicBoxes prints the topics beside the channel boxes, inside the one
+// consent block (Art. 7(2)): what the customer wants to hear about on the
+// channels above, ticked as chosen on the tablet, empty on paper.
+func topicBoxes(p *gofpdf.Fpdf, c Confirmation, lang string, tablet bool, T func(string, ...any) string) {
+	p.Ln(0.5)
+	setFont(p, true, 9)
+	p.MultiCell(textW, 4.5, clean(T("consent.topics_legend")), "", "L", false)
+	setFont(p, false, 9)
+	topics := c.Store.TopicList()
+	for i, t := range topics {
+		col := i % 2
+		if col == 0 && i > 0 {
+			p.Ln(5.5)
+		}
+		x, y := marginL+float64(col)*(textW/2), p.GetY()
+		checkbox(p, x, y+0.3, tablet && c.Topics[t.Key])
+		p.SetXY(x+7, y)
+		p.CellFormat(textW/2-8, 5, clean(t.Name(lang)), "", 0, "L", false, 0, "")
+	}
+	p.Ln(7)
 }
 
 // box prints one channel's box, ticked as given, with its sentence.

@@ -3,6 +3,7 @@ package pdf_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -91,6 +92,7 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	}
 	if mode == orders.ModeTablet {
 		in.Consent.Channels = map[consent.Channel]bool{consent.Post: true, consent.Email: true}
+		in.Consent.Topics = map[string]bool{consent.TopicEyeTest: true, consent.TopicOffers: true}
 		in.Consent.SignaturePNG = sig()
 		in.Consent.HealthData = true
 	}
@@ -101,12 +103,16 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	store, _ := db.Controller(ctx)
 	notice, _ := db.Notice(ctx, placed.Order.NoticeVersionID)
 	ticked := map[consent.Channel]consent.State{}
+	topics := map[string]bool{}
 	for _, e := range placed.Events {
-		ticked[e.Channel] = consent.Derive([]consent.Event{e})[e.Channel].State
+		ticked[e.Channel] = consent.DeriveTopic([]consent.Event{e}, consent.EventTopic(e))[e.Channel].State
+		if e.Channel != consent.HealthData {
+			topics[consent.EventTopic(e)] = true
+		}
 	}
 	signature, _ := db.Signature(ctx, placed.Order.ID)
 	tokens := consent.NewTokens(db.Keys.Tokens)
-	return pdf.Confirmation{Store: store, Order: placed.Order, Customer: placed.Customer, Notice: notice, Ticked: ticked, Signature: signature,
+	return pdf.Confirmation{Store: store, Order: placed.Order, Customer: placed.Customer, Notice: notice, Ticked: ticked, Topics: topics, Signature: signature,
 		PreferencesURL: store.PublicURL + "/p/" + tokens.Make(consent.PreferencesToken, placed.Customer.ID) + "?src=qr"}
 }
 
@@ -362,5 +368,43 @@ func TestPostOnLegitimateInterestPrintsNoBox_Recital47(t *testing.T) {
 	}
 	if !strings.Contains(text, "per E-Mail an j.weiss@example.org") {
 		t.Error("the other boxes went too")
+	}
+}
+
+// pageText is one page of a PDF as pdftotext reads it, words joined by
+// single spaces.
+func pageText(t *testing.T, doc []byte, page int) string {
+	needTool(t, "pdftotext")
+	file := filepath.Join(t.TempDir(), "p.pdf")
+	os.WriteFile(file, doc, 0o600)
+	out, err := exec.Command("pdftotext", "-f", fmt.Sprint(page), "-l", fmt.Sprint(page), "-enc", "UTF-8", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// Art. 7(2) with topics (issue 17): four channels and four topics, in
+// paper mode as empty boxes and from the tablet as chosen, and the
+// consent block is still one block on one page, signature included.
+func TestConsentBlockWithTopicsFitsOnePage(t *testing.T) {
+	for _, mode := range []string{orders.ModePaper, orders.ModeTablet} {
+		c := sample(t, mode, "Weiß")
+		c.Customer.Phone = "+49 761 123456"
+		doc := render(t, c)
+		page := pageText(t, doc, 2)
+		for _, want := range []string{"Einwilligung", "Worüber möchten Sie informiert werden?", "Sehtest-Erinnerung", "Kontaktlinsen-Nachbestellung",
+			"Angebote und Neuheiten", "Veranstaltungen im Geschäft", "Widerspruch"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the consent page lacks %q", mode, want)
+			}
+		}
+		if mode == orders.ModePaper {
+			for _, want := range []string{"per Brief an", "per E-Mail an", "per SMS an", "Unterschrift"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("paper: the consent page lacks %q", want)
+				}
+			}
+		}
 	}
 }

@@ -70,10 +70,20 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 		}
 	}
 	ticked := map[consent.Channel]consent.State{}
+	topics := map[string]bool{}
 	if o.ConsentMode == orders.ModeTablet {
-		for ch, st := range consent.Derive(mine) {
-			if st.State != consent.None {
+		// A channel counts as chosen for whichever topics it was given.
+		if st := consent.Derive(mine)[consent.HealthData]; st.State != consent.None {
+			ticked[consent.HealthData] = st.State
+		}
+		for ch, byTopic := range consent.DeriveTopics(mine, consent.EventTopics(mine, nil)) {
+			if st := consent.Summary(byTopic); st.State != consent.None {
 				ticked[ch] = st.State
+			}
+		}
+		for _, e := range mine {
+			if e.Action == consent.Grant && e.Channel != consent.HealthData {
+				topics[consent.EventTopic(e)] = true
 			}
 		}
 	}
@@ -81,7 +91,7 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}
-	return pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Ticked: ticked, Signature: sig,
+	return pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Ticked: ticked, Topics: topics, Signature: sig,
 		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr"), Representative: representative}, nil
 }
 
