@@ -118,3 +118,11 @@ func validateTopics(f consentdesk.FieldErrors, topics []Topic) {
 		f.Add("topics", "err.topic_many")
 	}
 }
+
+// EyeTestRecallMonths is how long after the last measuring the eye test
+// recall is due (default 24).
+func (c Controller) EyeTestRecallMonths() int { return orDefault(c.EyeTestMonths, 24) }
+
+// ContactLensLead is how many days before a contact-lens supply ends the
+// reorder recall is due (default 7).
+func (c Controller) ContactLensLead() int { return orDefault(c.ContactLensLeadDays, 7) }

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -522,4 +523,61 @@ func TestStaffPages(t *testing.T) {
 	if n != 4 {
 		t.Errorf("staff changes logged: %d", n)
 	}
+}
+
+// The manager edits the topics in the settings (issue 17): a changed list
+// is a new notice version; a list without "offers" is refused and
+// changes nothing.
+func TestTopicsInTheSettings(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.manager, "864297")
+	page := c.get("/settings")
+	if !strings.Contains(page.body, `name="topic_key" value="eye_test"`) || !strings.Contains(page.body, `value="Sehtest-Erinnerung"`) {
+		t.Fatal("the settings show no topics")
+	}
+	form := settingsForm(t, page.body)
+	form["topic_key"] = []string{"eye_test", "offers", "yoga", ""}
+	form["topic_name_de"] = []string{"Sehtest-Erinnerung", "Angebote", "Yoga für die Augen", ""}
+	form["topic_name_en"] = []string{"Eye test reminder", "Offers", "Eye yoga", ""}
+	form["topic_desc_de"] = []string{"Erinnerung.", "Angebote.", "Kurse im Geschäft.", ""}
+	form["topic_desc_en"] = []string{"Reminder.", "Offers.", "Courses in the store.", ""}
+	r := c.post("/settings", form)
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "published=") {
+		t.Fatalf("save topics: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	ctrl, _ := e.db.Controller(context.Background())
+	if len(ctrl.TopicList()) != 3 || ctrl.TopicList()[2].Key != "yoga" {
+		t.Errorf("topics: %+v", ctrl.TopicList())
+	}
+	notice, _ := e.db.CurrentNotice(context.Background(), "de")
+	if !strings.Contains(notice.Text, "Yoga für die Augen") {
+		t.Error("the new notice does not name the new topic")
+	}
+	form["topic_key"] = []string{"eye_test", "events"}
+	form["topic_name_de"] = []string{"Sehtest", "Events"}
+	form["topic_name_en"] = []string{"Eye test", "Events"}
+	form["topic_desc_de"] = []string{"x.", "y."}
+	form["topic_desc_en"] = []string{"x.", "y."}
+	if r := c.post("/settings", form); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "„offers“") {
+		t.Errorf("a list without offers: %d", r.StatusCode)
+	}
+	if ctrl, _ := e.db.Controller(context.Background()); len(ctrl.TopicList()) != 3 {
+		t.Error("a refused list changed the topics")
+	}
+}
+
+// settingsForm is the settings page's form as the browser would send it:
+// every input's value, repeated names kept.
+func settingsForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	values := url.Values{}
+	for _, m := range regexp.MustCompile(`name="([a-z_]+)" value="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		if m[1] != "csrf" {
+			values.Add(m[1], html.UnescapeString(m[2]))
+		}
+	}
+	values.Set("health_data_basis", "explicit_consent")
+	values.Set("double_opt_in", "on")
+	return values
 }

@@ -20,7 +20,8 @@ var settingsFields = []string{"name", "street", "postal_code", "city", "email", 
 
 // settingsNumbers are whole numbers of years or months; empty means the
 // default.
-var settingsNumbers = []string{"letter_retention_years", "order_retention_years", "books_retention_years", "rx_retention_years", "renewal_months"}
+var settingsNumbers = []string{"letter_retention_years", "order_retention_years", "books_retention_years", "rx_retention_years", "renewal_months",
+	"eye_test_months", "contact_lens_lead_days"}
 
 type settingsView struct {
 	Values      map[string]string
@@ -29,6 +30,9 @@ type settingsView struct {
 	PostBasis   string
 	DoubleOptIn bool
 	LoginList   bool
+	// Topics are the store's topics, as rows of the form (and an empty
+	// one to add a topic).
+	Topics []consent.Topic
 	Ads         bool
 	ConfirmDays string
 	HasLogo     bool
@@ -60,7 +64,8 @@ func localURL(raw string) string {
 func numberValues(c consent.Controller) map[string]string {
 	return map[string]string{"order_retention_years": strconv.Itoa(c.OrderRetention()), "rx_retention_years": strconv.Itoa(c.RxRetention()),
 		"letter_retention_years": strconv.Itoa(c.LetterRetention()), "books_retention_years": strconv.Itoa(c.BooksRetention()),
-		"renewal_months": strconv.Itoa(c.Renewal())}
+		"renewal_months": strconv.Itoa(c.Renewal()), "eye_test_months": strconv.Itoa(c.EyeTestRecallMonths()),
+		"contact_lens_lead_days": strconv.Itoa(c.ContactLensLead())}
 }
 
 func controllerValues(c consent.Controller) map[string]string {
@@ -84,7 +89,7 @@ func (s *Server) settingsPage(c *gin.Context) {
 		}
 	}
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
-		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, PostBasis: ctrl.PostBasis, DoubleOptIn: ctrl.DoubleOptIn, LoginList: ctrl.LoginStaffList,
+		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, PostBasis: ctrl.PostBasis, DoubleOptIn: ctrl.DoubleOptIn, LoginList: ctrl.LoginStaffList, Topics: append(ctrl.TopicList(), consent.Topic{}),
 			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0,
 			Numbers: numberValues(ctrl), NumberNames: settingsNumbers, LocalURL: localURL(s.baseURL(ctrl))}})
 }
@@ -105,6 +110,9 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		Seat: v["registered_seat"], RegCourt: v["register_court"], RegNumber: v["register_number"], Directors: v["managing_directors"], VATID: v["vat_id"],
 		HealthBasis: c.PostForm("health_data_basis"), PostBasis: c.PostForm("post_basis"), DoubleOptIn: c.PostForm("double_opt_in") == "on", Logo: old.Logo, LogoMIME: old.LogoMIME,
 		ExistingCustomerAds: c.PostForm("existing_customer_ads") == "on", LoginStaffList: c.PostForm("login_staff_list") == "on", PrivacyURL: v["privacy_url"], RxRetentionReason: v["rx_retention_reason"]}
+	if n.Topics = topicsFromForm(c); n.Topics == nil {
+		n.Topics = old.Topics // a form without the topic rows leaves them as they are
+	}
 	numbers := map[string]string{}
 	for _, f := range settingsNumbers {
 		numbers[f] = strings.TrimSpace(c.PostForm(f))
@@ -125,6 +133,10 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 			n.BooksRetentionYears = x
 		case "renewal_months":
 			n.RenewalMonths = x
+		case "eye_test_months":
+			n.EyeTestMonths = x
+		case "contact_lens_lead_days":
+			n.ContactLensLeadDays = x
 		}
 	}
 	days := strings.TrimSpace(c.PostForm("confirm_days"))
@@ -137,7 +149,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		// Only the language changed: the form again, as typed, unsaved.
 		lang := s.lang(c)
 		s.render(c, http.StatusOK, "settings", view{Title: assets.T(lang, "title.settings"), LangForm: "settings-form",
-			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList,
+			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList, Topics: append(n.TopicList(), consent.Topic{}),
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
@@ -149,7 +161,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		}
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
-			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList,
+			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList, Topics: append(n.TopicList(), consent.Topic{}),
 				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
 		return
 	}
@@ -184,4 +196,29 @@ func (s *Server) logoSubmit(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?saved=1")
+}
+
+// topicsFromForm reads the topic rows of the settings form; a row without
+// a key and name is left out (that is how a topic is removed).
+func topicsFromForm(c *gin.Context) []consent.Topic {
+	keys, nde, nen := c.PostFormArray("topic_key"), c.PostFormArray("topic_name_de"), c.PostFormArray("topic_name_en")
+	dde, den := c.PostFormArray("topic_desc_de"), c.PostFormArray("topic_desc_en")
+	at := func(list []string, i int) string {
+		if i < len(list) {
+			return strings.TrimSpace(list[i])
+		}
+		return ""
+	}
+	var out []consent.Topic
+	for i := range keys {
+		t := consent.Topic{Key: at(keys, i), NameDE: at(nde, i), NameEN: at(nen, i), DescDE: at(dde, i), DescEN: at(den, i)}
+		if t == (consent.Topic{}) {
+			continue
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil // no rows sent (an older form): the list stays as it is
+	}
+	return out
 }
