@@ -32,7 +32,7 @@ type settingsView struct {
 	LoginList   bool
 	// Topics are the store's topics, as rows of the form (and an empty
 	// one to add a topic).
-	Topics []consent.Topic
+	Topics      []consent.Topic
 	Ads         bool
 	ConfirmDays string
 	HasLogo     bool
