@@ -19,6 +19,9 @@ type Item struct {
 	Quantity       int64  `json:"quantity"`
 	UnitPriceCents int64  `json:"unit_price_cents"`
 	VATRatePercent int64  `json:"vat_rate_percent"`
+	// SupplyDays is how long the item lasts (contact lenses, in days): the
+	// reorder recall counts from it. 0 for everything else.
+	SupplyDays int64 `json:"supply_days,omitempty"`
 }
 
 // LineCents is quantity times unit price.
@@ -124,6 +127,9 @@ func validateItems(f consentdesk.FieldErrors, items []Item) []Item {
 		if it.VATRatePercent != 19 && it.VATRatePercent != 7 {
 			f.Add(p+"vat_rate_percent", "err.vat_rate")
 		}
+		if it.SupplyDays < 0 || it.SupplyDays > 730 {
+			f.Add(p+"supply_days", "err.supply_days_range")
+		}
 		out = append(out, it)
 	}
 	return out
@@ -193,14 +199,14 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 		p.End, _ = time.Parse(time.RFC3339, end)
 		o.Pickup = &p
 	}
-	rows, err := q.QueryContext(ctx, `SELECT description, quantity, unit_price_cents, vat_rate_percent FROM order_items WHERE order_id = ? ORDER BY position`, id)
+	rows, err := q.QueryContext(ctx, `SELECT description, quantity, unit_price_cents, vat_rate_percent, supply_days FROM order_items WHERE order_id = ? ORDER BY position`, id)
 	if err != nil {
 		return Order{}, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var it Item
-		if err := rows.Scan(&it.Description, &it.Quantity, &it.UnitPriceCents, &it.VATRatePercent); err != nil {
+		if err := rows.Scan(&it.Description, &it.Quantity, &it.UnitPriceCents, &it.VATRatePercent, &it.SupplyDays); err != nil {
 			return Order{}, err
 		}
 		o.Items = append(o.Items, it)

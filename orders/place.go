@@ -276,8 +276,8 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 			return err
 		}
 		for i, it := range in.Items {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (order_id, position, description, quantity, unit_price_cents, vat_rate_percent) VALUES (?, ?, ?, ?, ?, ?)`,
-				o.ID, i+1, it.Description, it.Quantity, it.UnitPriceCents, it.VATRatePercent); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (order_id, position, description, quantity, unit_price_cents, vat_rate_percent, supply_days) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				o.ID, i+1, it.Description, it.Quantity, it.UnitPriceCents, it.VATRatePercent, it.SupplyDays); err != nil {
 				return err
 			}
 		}

@@ -33,6 +33,10 @@ func (e Eye) empty() bool {
 type Prescription struct {
 	Right Eye `json:"right"`
 	Left  Eye `json:"left"`
+	// MeasuredOn is the day the values were measured (YYYY-MM-DD); the
+	// eye test recall is due a number of months after it. Empty: the
+	// order's day.
+	MeasuredOn string `json:"measured_on,omitempty"`
 }
 
 // Empty reports whether no value was entered.
@@ -87,6 +91,12 @@ func (p Prescription) Validate(f consentdesk.FieldErrors) {
 			f.Add(pre+"prism", "err.required")
 		}
 	}
+	if p.MeasuredOn != "" {
+		d, err := time.ParseInLocation("2006-01-02", p.MeasuredOn, Berlin)
+		if err != nil || d.After(time.Now()) || d.Before(time.Now().AddDate(-10, 0, 0)) {
+			f.Add("prescription.measured_on", "err.measured_on")
+		}
+	}
 }
 
 // aad binds a ciphertext to its row, so that it cannot be copied to
@@ -108,8 +118,15 @@ func (db *DB) insertPrescription(ctx context.Context, tx consent.Tx, orderID, cu
 	sealed := aead.Seal(nil, nonce, plain, rxAAD(orderID, customerID))
 	// The key version goes with the ciphertext: a rotated secret must
 	// not make older prescriptions unreadable (keys.go).
-	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at, key_version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		orderID, customerID, basis, nonce, sealed, Stamp(now), db.Keys.PrescriptionVersion)
+	// The measuring day is kept beside the ciphertext (it is a date, not a
+	// value): the eye test recall reads it for customers who chose that
+	// topic, and never the values.
+	measured := p.MeasuredOn
+	if measured == "" {
+		measured = now.In(Berlin).Format("2006-01-02")
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at, key_version, measured_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		orderID, customerID, basis, nonce, sealed, Stamp(now), db.Keys.PrescriptionVersion, measured)
 	if err != nil {
 		return fmt.Errorf("insert prescription: %w", err)
 	}

@@ -3,6 +3,7 @@ package orders_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -117,5 +118,93 @@ func TestEventsBeforeTopicsCountAsOffers(t *testing.T) {
 	withTopic.Topic = consent.TopicOffers
 	if withTopic.ComputeHash() == old[0].ComputeHash() {
 		t.Error("the topic is not hashed")
+	}
+}
+
+// Recalls (issue 17): the eye test is due the store's months after the
+// last measuring day, for customers with consent for that topic on a
+// channel; a customer with e-mail consent for offers only is not
+// recalled; contact lenses are due before the supply ends, also under
+// §7(3) UWG by e-mail where the store enabled it; nobody twice in one
+// period.
+func TestRecalls(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if err := db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	order := func(email string, topics map[string]bool, measured string, supply int64) int64 {
+		t.Helper()
+		in := sampleOrder(t)
+		in.Customer.Email, in.Customer.Mobile = email, ""
+		in.Consent.Channels = map[consent.Channel]bool{consent.Email: topics != nil}
+		in.Consent.Topics = topics
+		if topics == nil {
+			in.Consent.Channels = nil
+		}
+		in.Prescription.MeasuredOn = measured
+		if measured == "" {
+			in.Prescription = nil
+			in.Consent.HealthData = false
+		}
+		if supply > 0 {
+			in.Items[0].SupplyDays = supply
+		}
+		p, err := db.PlaceOrder(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Customer.ID
+	}
+	longAgo := now.AddDate(0, -25, 0).Format("2006-01-02")
+	due := order("faellig@example.org", map[string]bool{consent.TopicEyeTest: true}, longAgo, 0)
+	order("nur.angebote@example.org", map[string]bool{consent.TopicOffers: true}, longAgo, 0)
+	order("frisch@example.org", map[string]bool{consent.TopicEyeTest: true}, now.AddDate(0, -10, 0).Format("2006-01-02"), 0)
+
+	list, err := db.Recalls(ctx, consent.TopicEyeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].CustomerID != due || len(list[0].Channels) != 1 || list[0].Channels[0] != consent.Email || list[0].Since != longAgo {
+		t.Fatalf("eye test recalls: %+v", list)
+	}
+	// A recall sent is a use of the topic: not again in this period.
+	if _, err := db.RecordUse(ctx, orders.Use{CustomerID: due, Channel: consent.Email, Topic: consent.TopicEyeTest, Note: "recall"}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := db.Recalls(ctx, consent.TopicEyeTest); len(list) != 0 {
+		t.Errorf("recalled twice: %+v", list)
+	}
+
+	// Contact lenses: 90 days of supply bought 85 days ago, 7 days' lead.
+	setClock(db, func() time.Time { return now.AddDate(0, 0, -85) })
+	lenses := order("linsen@example.org", map[string]bool{consent.TopicContactLenses: true}, "", 90)
+	uwg := order("kunde.ohne.einwilligung@example.org", nil, "", 90)
+	setClock(db, time.Now)
+	list, _ = db.Recalls(ctx, consent.TopicContactLenses)
+	if len(list) != 1 || list[0].CustomerID != lenses || list[0].DueOn != now.AddDate(0, 0, -85+83).In(orders.Berlin).Format("2006-01-02") {
+		t.Errorf("contact lens recalls: %+v", list)
+	}
+	// §7(3) UWG, once the store enables it: e-mail to the address given
+	// with the sale, for similar goods, without consent.
+	ctrl, _ := db.Controller(ctx)
+	ctrl.ExistingCustomerAds = true
+	if _, err := db.SaveSettings(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = db.Recalls(ctx, consent.TopicContactLenses)
+	found := false
+	for _, r := range list {
+		found = found || (r.CustomerID == uwg && r.UWG73)
+	}
+	if !found {
+		t.Errorf("no §7(3) UWG recall for the customer without consent: %+v", list)
+	}
+	if list, _ := db.Recalls(ctx, consent.TopicEyeTest); len(list) != 0 {
+		t.Errorf("§7(3) UWG must not carry an eye test recall: %+v", list)
+	}
+	if _, err := db.Recalls(ctx, consent.TopicOffers); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+		t.Errorf("recalls for offers: %v", err)
 	}
 }

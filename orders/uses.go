@@ -13,9 +13,11 @@ import (
 type Use struct {
 	CustomerID int64
 	Channel    consent.Channel
-	Note       string
-	StaffID    int64  // staff on the customer page
-	APIToken   string // or the API token that reported it
+	// Topic is what the use was about (a recall's topic); "" is offers.
+	Topic    string
+	Note     string
+	StaffID  int64  // staff on the customer page
+	APIToken string // or the API token that reported it
 }
 
 // RecordUse appends a use event. §7a UWG asks that the proof of a phone
@@ -41,17 +43,21 @@ func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
 		if cust.Erased() {
 			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
 		}
-		states, err := consent.CurrentState(ctx, tx, cust.ID)
+		topic := u.Topic
+		if topic == "" {
+			topic = consent.TopicOffers
+		}
+		events, err := consent.Events(ctx, tx, cust.ID)
 		if err != nil {
 			return err
 		}
-		st := states[u.Channel]
+		st := consent.DeriveTopic(events, topic)[u.Channel]
 		if st.State != consent.Granted {
 			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.use_without_consent", Fields: map[string]string{"channel": "err.use_without_consent"}}
 		}
 		e = consent.Event{CustomerID: cust.ID, Channel: u.Channel, Action: consent.Use, LegalBasis: consent.BasisConsent,
 			Source: consent.BackOffice, Actor: consent.ByStaff, NoticeVersionID: st.NoticeVersion, StaffID: u.StaffID,
-			CreatedAt: Stamp(now), Contact: cust.Contact(u.Channel), Note: u.Note}
+			CreatedAt: Stamp(now), Contact: cust.Contact(u.Channel), Note: u.Note, Topic: u.Topic}
 		if u.APIToken != "" {
 			e.Source, e.Actor, e.APIToken = consent.API, consent.ByAPI, u.APIToken
 		}

@@ -381,3 +381,43 @@ func TestAPITopics(t *testing.T) {
 		t.Error("an eye-test-only customer is in the offers export")
 	}
 }
+
+// Recalls through the API and the back office (issue 17): who is due and
+// on which channel; a preview; the dashboard per topic.
+func TestRecallsAPIAndPage(t *testing.T) {
+	a := newAPI(t)
+	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")
+	body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
+		`"channels": {"post": true, "email": false, "sms": false, "phone": false}, "topics": {"eye_test": true}`, 1)
+	body = strings.Replace(body, `"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}`,
+		`"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}, "measured_on": "`+measured+`"}`, 1)
+	body = strings.Replace(body, `"mode": "tablet",`, `"mode": "tablet", "health_data": true,`, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("order: %d", st)
+	}
+	var list []struct {
+		CustomerID int64    `json:"customer_id"`
+		Channels   []string `json:"channels"`
+		Since      string   `json:"since"`
+	}
+	if st := a.call("GET", "/api/v1/recalls?topic=eye_test", "", &list); st != http.StatusOK || len(list) != 1 || list[0].CustomerID != created.CustomerID ||
+		len(list[0].Channels) != 1 || list[0].Channels[0] != "post" || list[0].Since != measured {
+		t.Fatalf("recalls: %d %+v", st, list)
+	}
+	tok, _ := a.e.db.CreateAPIToken(context.Background(), "Kasse")
+	if st := (&api{e: a.e, token: tok}).call("GET", "/api/v1/recalls?topic=eye_test", "", nil); st != http.StatusForbidden {
+		t.Errorf("an orders token lists recalls: %d", st)
+	}
+	c := a.e.client()
+	c.signIn(a.e.manager, "864297")
+	page := c.get("/recalls")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "Sehtest-Erinnerung: 1") || !strings.Contains(page.body, "Ihr letzter Sehtest") {
+		t.Errorf("recalls page: %d", page.StatusCode)
+	}
+	if dash := c.get("/dashboard"); !strings.Contains(dash.body, "Erinnerungen fällig") || !strings.Contains(dash.body, `<a href="/recalls">1</a>`) {
+		t.Error("the dashboard shows no recalls per topic")
+	}
+}

@@ -33,6 +33,16 @@ type dashboardView struct {
 	// Cert is the public certificate (--acme): Until its expiry, Err the
 	// last failure to get or renew it.
 	Cert *certView
+	// Topics: per topic, the recalls due now and the share of customers
+	// who chose it on some channel.
+	Topics []dashTopic
+}
+
+type dashTopic struct {
+	Name    string
+	Recalls int
+	Recall  bool // a topic ConsentDesk recalls for
+	Rate    float64
 }
 
 type certView struct {
@@ -52,6 +62,25 @@ func (s *Server) dashboardPage(c *gin.Context) {
 	v := dashboardView{D: d, Chart: rateChart(lang, d.Weeks), Statuses: statuses, More: map[string]int{}}
 	v.Pending, v.More["pending"] = cut(d.Pending, dashboardList)
 	v.Renewal, v.More["renewal"] = cut(d.Renewal, dashboardList)
+	due, err := s.db.RecallsDue(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rates, err := s.db.TopicRates(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctrl, err := s.db.Controller(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, t := range ctrl.TopicList() {
+		n, recall := due[t.Key]
+		v.Topics = append(v.Topics, dashTopic{Name: t.Name(lang), Recalls: n, Recall: recall, Rate: rates[t.Key]})
+	}
 	if s.certStatus != nil {
 		until, err := s.certStatus()
 		v.Cert = &certView{}
@@ -405,6 +434,9 @@ func auditDetail(lang string, a orders.Access, staffNames map[int64]string) stri
 			return assets.T(lang, "audit.what.order", a.Detail)
 		}
 	case orders.AuditContactable:
+		if topic, ok := strings.CutPrefix(a.Detail, "recalls"); ok {
+			return assets.T(lang, "title.recalls") + strings.ReplaceAll(topic, ":", " ")
+		}
 		if ch, n, ok := strings.Cut(a.Detail, ":"); ok {
 			n, topic, _ := strings.Cut(n, ":")
 			out := assets.T(lang, "audit.what.contactable", assets.T(lang, "channel."+ch), n)

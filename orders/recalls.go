@@ -1,0 +1,216 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Recall is a customer due for a recall now, and the channels on which
+// they may be reached for that topic (issue 17).
+type Recall struct {
+	CustomerID int64             `json:"customer_id"`
+	Name       string            `json:"name"`
+	Lang       string            `json:"lang"`
+	Topic      string            `json:"topic"`
+	DueOn      string            `json:"due_on"` // YYYY-MM-DD, store time
+	Since      string            `json:"since"`  // the measuring day, or the day the supply was bought
+	Channels   []consent.Channel `json:"channels"`
+	// UWG73 is set when e-mail is allowed only under §7(3) UWG (contact
+	// lenses, the store enabled it, the customer has not objected).
+	UWG73 bool `json:"uwg_7_3,omitempty"`
+}
+
+// RecallTopics are the topics ConsentDesk recalls for.
+var RecallTopics = []string{consent.TopicEyeTest, consent.TopicContactLenses}
+
+// Recalls lists who is due for a recall of topic now:
+//
+//   - eye_test: the store's months (default 24) after the last
+//     prescription's measuring day;
+//   - contact_lenses: the end of the supply of the last contact-lens
+//     order, less the store's lead days (default 7).
+//
+// A customer is listed only with a channel that has consent for that
+// topic, a contact, and no entry on the blocking list; for contact lenses
+// e-mail also under §7(3) UWG where the store enabled it and the customer
+// has not objected. Nobody is recalled twice within the period: a recall
+// sent is a use of that topic in the ledger, and one after the due
+// period's start ends it. The prescription's values are never read
+// (GDPR Art. 9): only the day it was measured, for customers who chose
+// this topic.
+func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
+	ctrl, err := consent.LoadSettings(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctrl.Topic(topic); !ok || (topic != consent.TopicEyeTest && topic != consent.TopicContactLenses) {
+		return nil, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"topic": "err.recall_topic"}}
+	}
+	today := db.Now().In(Berlin)
+	var query string
+	switch topic {
+	case consent.TopicEyeTest:
+		// The last measuring day per customer (a read of the
+		// prescriptions' dates only).
+		query = `SELECT p.customer_id, MAX(p.measured_on) FROM prescriptions p JOIN customers c ON c.id = p.customer_id
+			WHERE c.erased_at = '' AND p.measured_on <> '' GROUP BY p.customer_id`
+	default:
+		// The last order with a supply, and its longest supply.
+		query = `SELECT o.customer_id, MAX(o.created_at) FROM orders o JOIN customers c ON c.id = o.customer_id
+			WHERE c.erased_at = '' AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.supply_days > 0) GROUP BY o.customer_id`
+	}
+	rows, err := db.sql.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	type cand struct {
+		id    int64
+		since time.Time
+		due   time.Time
+	}
+	var cands []cand
+	for rows.Next() {
+		var id int64
+		var since string
+		if err := rows.Scan(&id, &since); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c := cand{id: id}
+		if topic == consent.TopicEyeTest {
+			c.since, _ = time.ParseInLocation("2006-01-02", since, Berlin)
+			c.due = c.since.AddDate(0, ctrl.EyeTestRecallMonths(), 0)
+		} else {
+			c.since, _ = time.Parse(time.RFC3339Nano, since)
+		}
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []Recall{}
+	for _, c := range cands {
+		if topic == consent.TopicContactLenses {
+			var days int64
+			if err := db.sql.QueryRowContext(ctx, `SELECT MAX(i.supply_days) FROM order_items i JOIN orders o ON o.id = i.order_id
+				WHERE o.customer_id = ? AND o.created_at = ?`, c.id, Stamp(c.since)).Scan(&days); err != nil {
+				return nil, err
+			}
+			c.due = c.since.In(Berlin).AddDate(0, 0, int(days)-ctrl.ContactLensLead())
+		}
+		if c.due.After(today) {
+			continue
+		}
+		cust, err := getCustomer(ctx, db.sql, c.id)
+		if err != nil {
+			return nil, err
+		}
+		events, err := consent.Events(ctx, db.sql, c.id)
+		if err != nil {
+			return nil, err
+		}
+		// Recalled already in this period: a use of the topic since the
+		// period began.
+		recalled := false
+		for _, e := range events {
+			if e.Action == consent.Use && e.Topic == topic && e.CreatedAt >= Stamp(c.since) {
+				recalled = true
+			}
+		}
+		if recalled {
+			continue
+		}
+		states := consent.DeriveTopic(events, topic)
+		r := Recall{CustomerID: c.id, Name: cust.Name(), Lang: cust.Lang, Topic: topic, DueOn: c.due.Format("2006-01-02"), Since: c.since.In(Berlin).Format("2006-01-02")}
+		for _, ch := range consent.Channels {
+			if cust.Contact(ch) == "" {
+				continue
+			}
+			ok := states[ch].State == consent.Granted
+			if !ok && ch == consent.Email && topic == consent.TopicContactLenses && states[ch].State != consent.Withdrawn {
+				// §7(3) UWG: similar goods to the address given with the
+				// sale, where the store enabled it and no objection stands.
+				offers := consent.Derive(events)[consent.Email]
+				sale, err := saleAddress(ctx, db.sql, cust)
+				if err != nil {
+					return nil, err
+				}
+				if offers.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(offers, sale) {
+					ok, r.UWG73 = true, true
+				}
+			}
+			if !ok {
+				continue
+			}
+			if b, err := db.blocked(ctx, db.sql, cust, ch); err != nil {
+				return nil, err
+			} else if b {
+				continue
+			}
+			r.Channels = append(r.Channels, ch)
+		}
+		if len(r.Channels) > 0 {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].DueOn < out[j].DueOn || out[i].DueOn == out[j].DueOn && out[i].CustomerID < out[j].CustomerID
+	})
+	return out, nil
+}
+
+// RecallsDue counts the recalls due now per topic, for the dashboard.
+func (db *DB) RecallsDue(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, t := range RecallTopics {
+		list, err := db.Recalls(ctx, t)
+		if err != nil {
+			if consentdesk.ErrorCode(err) == consentdesk.Invalid {
+				continue // the store removed the topic
+			}
+			return nil, fmt.Errorf("recalls %s: %w", t, err)
+		}
+		out[t] = len(list)
+	}
+	return out, nil
+}
+
+// TopicRates is, per topic, the share of customers (not erased) who gave
+// it on at least one channel, for the dashboard.
+func (db *DB) TopicRates(ctx context.Context) (map[string]float64, error) {
+	ctrl, err := consent.LoadSettings(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	var total int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers WHERE erased_at = ''`).Scan(&total); err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	if total == 0 {
+		return out, nil
+	}
+	for _, t := range ctrl.TopicKeys() {
+		all, err := consent.AllStatesFor(ctx, db.sql, t)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, states := range all {
+			for _, ch := range consent.Channels {
+				if states[ch].State == consent.Granted {
+					n++
+					break
+				}
+			}
+		}
+		out[t] = float64(n) / float64(total)
+	}
+	return out, nil
+}
