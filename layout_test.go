@@ -117,6 +117,9 @@ func TestEveryTableHasOneOwner(t *testing.T) {
 	for _, f := range schema {
 		src, _ := os.ReadFile(f)
 		for _, m := range create.FindAllStringSubmatch(string(src), -1) {
+			if strings.HasSuffix(m[1], "_new") && strings.Contains(string(src), m[1]+" RENAME TO ") {
+				continue // a table rebuilt under a new name and renamed back
+			}
 			if _, ok := owner[m[1]]; !ok {
 				t.Errorf("table %s (%s) has no owner in this test and the README", m[1], f)
 			}

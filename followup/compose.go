@@ -70,6 +70,9 @@ type Store interface {
 	// ConsentState answers for offers (advertising) and over all topics
 	// (a double opt-in waits when any topic waits).
 	ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error)
+	// TopicState is the customer's e-mail consent for one topic (a
+	// recall's), checked again just before the recall goes out.
+	TopicState(ctx context.Context, customerID int64, topic string) (consent.ChannelState, error)
 	// Tx runs fn as one write through the store's single writer, where
 	// the sender's updates share commits with the counter's orders
 	// (orders.DB: group commit) instead of taking turns for an fsync each.
@@ -78,7 +81,9 @@ type Store interface {
 
 // letter is the data of the mail templates.
 type letter struct {
-	Kind           Kind
+	Kind Kind
+	// RecallText is a recall's message.
+	RecallText     string
 	Lang           string
 	Subject        string
 	Greeting       string
@@ -125,7 +130,7 @@ func parseTemplates() map[string]templateSet {
 	out := map[string]templateSet{}
 	for _, lang := range []string{"de", "en"} {
 		funcs := map[string]any{"money": func(c int64) string { return consentdesk.Money(lang, c) }}
-		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn} {
+		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn, Recall} {
 			h := htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.html", "mail/"+string(k)+".html"))
 			t := texttemplate.Must(texttemplate.New("text").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.txt", "mail/"+string(k)+".txt"))
 			out[lang+"/"+string(k)] = templateSet{html: h, text: t}
@@ -187,6 +192,13 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		l.Subject = l.T("mail.subject.thank_you", d.Order.Number)
 	case Pickup:
 		l.Subject = l.T("mail.subject.pickup", d.Order.Number)
+	case Recall:
+		// The recall is the advertising itself, for the one topic the
+		// customer chose; no further offers ride along.
+		l.Subject = l.T("mail.subject.recall."+d.Mail.Topic, d.Store.Name)
+		l.RecallText = l.T("mail.recall."+d.Mail.Topic, d.Store.Name)
+		l.Because = l.T("mail.because.recall", topicName(d.Store, d.Mail.Topic, lang))
+		l.Marketing = false
 	case DoubleOptIn:
 		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
 		// Bound to the address it goes to: after a change it confirms nothing.
@@ -225,6 +237,11 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to
 	// /u/TOKEN; the mailto is the fallback for clients without HTTP.
 	unsub := base + "/u/" + d.Tokens.Make(consent.UnsubscribeToken, d.To.ID)
+	if d.Mail.Kind == Recall {
+		// A recall's one-click withdraws that topic on e-mail only; the
+		// body links to the preference page for everything else.
+		unsub = base + "/u/" + d.Tokens.MakeFor(consent.UnsubscribeToken, d.To.ID, TopicSubject(d.Mail.Topic))
+	}
 	mailto := "mailto:" + d.Store.Email + "?subject=" + strings.ReplaceAll(l.T("mail.unsubscribe_subject"), " ", "%20")
 	m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+unsub+">, <"+mailto+">")
 	m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
@@ -334,4 +351,15 @@ func greeting(lang string, r Recipient) string {
 		return assets.T(lang, "mail.greeting", r.Name())
 	}
 	return assets.T(lang, "mail.greeting_none")
+}
+
+// TopicSubject is what a recall's unsubscribe token is bound to: the
+// topic it withdraws.
+func TopicSubject(topic string) string { return "topic:" + topic }
+
+func topicName(c consent.Controller, key, lang string) string {
+	if t, ok := c.Topic(key); ok {
+		return t.Name(lang)
+	}
+	return key
 }

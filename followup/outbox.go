@@ -30,6 +30,7 @@ const (
 	ThankYou    Kind = "thank_you"     // after the order: summary and pickup appointment
 	Pickup      Kind = "pickup"        // the order is ready to collect
 	DoubleOptIn Kind = "double_opt_in" // asks to confirm e-mail consent; never advertising
+	Recall      Kind = "recall"        // an eye test or contact lens reminder, for the topic the customer chose
 )
 
 // Status of a mail in the outbox.
@@ -52,6 +53,8 @@ type Job struct {
 	// SaleAddress: the customer's e-mail address was obtained with a
 	// sale (§7(3) Nr. 1 UWG), not added later by a correction.
 	SaleAddress bool
+	// Topic is a recall's topic.
+	Topic string
 }
 
 // Mail is one row of the outbox.
@@ -62,6 +65,7 @@ type Mail struct {
 	OrderID       int64  `json:"order_id,omitempty"`
 	MessageID     string `json:"message_id"`
 	Marketing     bool   `json:"marketing"`
+	Topic         string `json:"topic,omitempty"` // a recall's topic
 	Status        Status `json:"status"`
 	Attempts      int    `json:"attempts"`
 	NextAttemptAt string `json:"next_attempt_at,omitempty"`
@@ -105,7 +109,9 @@ func Enqueue(ctx context.Context, tx consent.Tx, job Job, now time.Time) (int64,
 // the customer's e-mail state at hand, as of the writes it made in tx
 // (placing an order), so that they are not read again.
 func EnqueueWith(ctx context.Context, tx consent.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
-	marketing := job.Kind != DoubleOptIn && ctrl.MayAdvertiseByEmail(email, job.SaleAddress)
+	// A recall is itself the advertising, checked for its topic by the
+	// sender; it carries no further offers.
+	marketing := job.Kind != DoubleOptIn && job.Kind != Recall && ctrl.MayAdvertiseByEmail(email, job.SaleAddress)
 	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 
@@ -118,8 +124,8 @@ func insert(ctx context.Context, tx consent.Tx, ctrl consent.Controller, job Job
 	if job.OrderID != 0 {
 		order = job.OrderID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now))
+	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at, topic)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now), job.Topic)
 	if err != nil {
 		return 0, fmt.Errorf("followup: enqueue: %w", err)
 	}
@@ -141,11 +147,11 @@ func newMessageID(from string) (string, error) {
 }
 
 const mailColumns = `id, kind, customer_id, COALESCE(order_id, 0), message_id, marketing, status, attempts, next_attempt_at,
-	last_error, subject, created_at, updated_at, sent_at, retained_until`
+	last_error, subject, created_at, updated_at, sent_at, retained_until, topic`
 
 func scanMail(row interface{ Scan(...any) error }, m *Mail) error {
 	return row.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
-		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil)
+		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic)
 }
 
 // Filter narrows List.
@@ -175,7 +181,7 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	for rows.Next() {
 		var m Mail
 		if err := rows.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
-			&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Recipient); err != nil {
+			&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic, &m.Recipient); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -271,6 +271,18 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 		return d, "nothing to confirm: the e-mail consent is " + string(anyTopic[consent.Email].State), nil
 	case m.Kind == DoubleOptIn:
 		d.Since, _ = time.Parse(time.RFC3339Nano, anyTopic[consent.Email].UpdatedAt)
+	case m.Kind == Recall:
+		// Only with consent for the recall's topic on e-mail, or for
+		// contact lenses under §7(3) UWG (similar goods, the address from
+		// the sale, no objection) where the store enabled it.
+		st, err := s.store.TopicState(ctx, m.CustomerID, m.Topic)
+		if err != nil {
+			return draft{}, "", err
+		}
+		uwg := m.Topic == consent.TopicContactLenses && st.State != consent.Withdrawn && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(email, to.SaleAddress)
+		if st.State != consent.Granted && !uwg {
+			return d, "no consent for the recall's topic on e-mail (any more)", nil
+		}
 	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
 		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil

@@ -348,7 +348,11 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		for _, c := range consent.Channels {
 			for _, t := range ctrl.TopicKeys() {
 				want, ok := ch.Cells[c][t]
-				if !ok || on(byTopic[c][t]) == want {
+				// An objection to one topic (a recall's one-click) is
+				// recorded even where it was never given: the recall may
+				// have rested on §7(3) UWG, which only the objection stops.
+				objection := ch.Object && !want && byTopic[c][t].State == consent.None
+				if !ok || (on(byTopic[c][t]) == want && !objection) {
 					continue
 				}
 				if want {

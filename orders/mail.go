@@ -111,3 +111,13 @@ func (db *DB) ConsentState(ctx context.Context, customerID int64) (offers, anyTo
 	}
 	return consent.Derive(events), anyTopic, nil
 }
+
+// TopicState is a customer's e-mail consent for one topic, for the
+// sender's last check of a recall (followup.Store).
+func (db *DB) TopicState(ctx context.Context, customerID int64, topic string) (consent.ChannelState, error) {
+	events, err := consent.Events(ctx, db.sql, customerID)
+	if err != nil {
+		return consent.ChannelState{}, err
+	}
+	return consent.DeriveTopic(events, topic)[consent.Email], nil
+}

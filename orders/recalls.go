@@ -3,11 +3,13 @@ package orders
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 )
 
 // Recall is a customer due for a recall now, and the channels on which
@@ -212,5 +214,89 @@ func (db *DB) TopicRates(ctx context.Context) (map[string]float64, error) {
 		}
 		out[t] = float64(n) / float64(total)
 	}
+	return out, nil
+}
+
+// RecallSent is what SendRecalls did: the mails queued, and the letters
+// to print (customer, address, language).
+type RecallSent struct {
+	Mails   int
+	Letters []Customer
+	// Manual are the customers due who can only be reached by SMS or
+	// phone: the page lists them for a call.
+	Manual []Recall
+}
+
+// SendRecalls sends the recalls of topic that are due now: an e-mail for
+// each customer reachable by e-mail, otherwise a letter for those
+// reachable by post. Each recall sent is a use of that topic in the
+// ledger (which also keeps it from going out twice in the period), in the
+// same commit as its mail.
+func (db *DB) SendRecalls(ctx context.Context, topic string, staffID int64) (RecallSent, error) {
+	due, err := db.Recalls(ctx, topic)
+	if err != nil {
+		return RecallSent{}, err
+	}
+	var out RecallSent
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		out = RecallSent{}
+		for _, r := range due {
+			cust, err := getCustomer(ctx, tx, r.CustomerID)
+			if err != nil {
+				return err
+			}
+			ch := consent.Channel("")
+			for _, c := range r.Channels {
+				if c == consent.Email || (c == consent.Post && ch == "") {
+					ch = c
+				}
+			}
+			if ch == "" {
+				out.Manual = append(out.Manual, r)
+				continue
+			}
+			events, err := consent.Events(ctx, tx, cust.ID)
+			if err != nil {
+				return err
+			}
+			st := consent.DeriveTopic(events, topic)[ch]
+			e := consent.Event{CustomerID: cust.ID, Channel: ch, Action: consent.Use, LegalBasis: consent.BasisConsent, Source: consent.BackOffice,
+				Actor: consent.ByStaff, StaffID: staffID, NoticeVersionID: st.NoticeVersion, CreatedAt: Stamp(now), Contact: cust.Contact(ch),
+				Note: "recall " + topic, Topic: topic}
+			if ch == consent.Email && r.UWG73 {
+				e.LegalBasis = consent.BasisUWG73
+			}
+			if st.NoticeVersion != "" {
+				n, err := consent.Notice(ctx, tx, st.NoticeVersion)
+				if err != nil {
+					return err
+				}
+				e.NoticeSHA256 = n.SHA256
+			}
+			if err := consent.Append(ctx, tx, &e); err != nil {
+				return err
+			}
+			if ch == consent.Email {
+				sale, err := saleAddress(ctx, tx, cust)
+				if err != nil {
+					return err
+				}
+				if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Recall, CustomerID: cust.ID, Topic: topic, SaleAddress: sale}, now); err != nil {
+					return err
+				}
+				out.Mails++
+				continue
+			}
+			out.Letters = append(out.Letters, cust)
+		}
+		return nil
+	})
+	if err != nil {
+		return RecallSent{}, err
+	}
+	if out.Mails > 0 {
+		db.mailQueued()
+	}
+	slog.Info("recalls sent", "topic", topic, "mails", out.Mails, "letters", len(out.Letters), "manual", len(out.Manual), "staff_id", staffID)
 	return out, nil
 }

@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -419,5 +424,90 @@ func TestRecallsAPIAndPage(t *testing.T) {
 	}
 	if dash := c.get("/dashboard"); !strings.Contains(dash.body, "Erinnerungen fällig") || !strings.Contains(dash.body, `<a href="/recalls">1</a>`) {
 		t.Error("the dashboard shows no recalls per topic")
+	}
+}
+
+// Sending recalls (issue 17): an e-mail for the customer reachable by
+// e-mail, a letter (one PDF) for the one reachable by post only; each a
+// use of the topic in the ledger, not sent twice; the recall mail's
+// one-click withdraws that topic on e-mail only.
+func TestSendingRecalls(t *testing.T) {
+	a := newAPI(t)
+	e := a.e
+	ctx := context.Background()
+	if err := e.db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")
+	place := func(email, channels string) int64 {
+		t.Helper()
+		body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
+			`"channels": {`+channels+`}, "topics": {"eye_test": true, "offers": true}`, 1)
+		body = strings.Replace(body, `"j.weiss@example.org"`, `"`+email+`"`, 1)
+		body = strings.Replace(body, `"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}`,
+			`"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}, "measured_on": "`+measured+`"}`, 1)
+		body = strings.Replace(body, `"mode": "tablet",`, `"mode": "tablet", "health_data": true,`, 1)
+		var created struct {
+			CustomerID int64 `json:"customer_id"`
+		}
+		if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+			t.Fatalf("order: %d", st)
+		}
+		return created.CustomerID
+	}
+	byMail := place("erinnerung@example.org", `"email": true`)
+	byPost := place("brief@example.org", `"post": true`)
+
+	c := e.client()
+	c.signIn(e.manager, "864297")
+	c.get("/recalls")
+	r := c.post("/recalls/eye_test/send", url.Values{})
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(r.body, "%PDF") {
+		t.Fatalf("send: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if text := pdfText(t, []byte(r.body)); !strings.Contains(text, "Hauptstraße 1") || !strings.Contains(text, "Sehtest") {
+		t.Errorf("the letters PDF:\n%s", text)
+	}
+	var uses int
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'use' AND topic = 'eye_test' AND customer_id IN (?, ?)`, byMail, byPost).Scan(&uses)
+	if uses != 2 {
+		t.Errorf("%d uses recorded, want one per recall", uses)
+	}
+	mails, _ := e.db.Mails(ctx, followup.Filter{CustomerID: byMail})
+	var recall followup.Mail
+	for _, m := range mails {
+		if m.Kind == followup.Recall {
+			recall = m
+		}
+	}
+	if recall.ID == 0 || recall.Topic != "eye_test" {
+		t.Fatalf("no recall mail queued: %+v", mails)
+	}
+	if list, _ := e.db.Recalls(ctx, "eye_test"); len(list) != 0 {
+		t.Errorf("still due after sending: %+v", list)
+	}
+
+	// The mail, as the sender writes it; its one-click.
+	dir := t.TempDir()
+	sender := followup.NewSender(e.db, e.db.Keys.LinkTokens(), followup.Folder{Dir: dir}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	if _, err := sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eml, err := os.ReadFile(followup.Folder{Dir: dir}.File(recall.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`List-Unsubscribe: <https://optik.example/u/([A-Za-z0-9_-]+)>`).FindSubmatch(eml)
+	if m == nil || !strings.Contains(string(eml), "Sehtest") {
+		t.Fatalf("recall mail:\n%s", eml)
+	}
+	res, err := http.Post(e.srv.URL+"/u/"+string(m[1]), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("one-click: %v %v", err, res)
+	}
+	res.Body.Close()
+	cells, _ := e.db.ConsentTopics(ctx, byMail)
+	if cells[consent.Email]["eye_test"].State != consent.Withdrawn || cells[consent.Email]["offers"].State != consent.Granted {
+		t.Errorf("after the recall's one-click: %+v", cells[consent.Email])
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
@@ -254,9 +255,29 @@ type unsubscribeView struct {
 // unsubscribePage is GET /u/{token}: a person who opens the unsubscribe
 // link in a browser gets one button that posts. The GET changes nothing:
 // mail scanners fetch every link.
+// unsubscribeTarget reads a one-click token: a mail's (every e-mail
+// topic), or a recall's, bound to its topic (that topic on e-mail only).
+func (s *Server) unsubscribeTarget(token string) (id int64, topic string, ok bool) {
+	if id, ok := s.tokens.Check(consent.UnsubscribeToken, token); ok {
+		return id, "", true
+	}
+	for _, t := range orders.RecallTopics {
+		if id, ok := s.tokens.CheckFor(consent.UnsubscribeToken, token, func(int64) (string, bool) { return followup.TopicSubject(t), true }); ok {
+			return id, t, true
+		}
+	}
+	return 0, "", false
+}
+
 func (s *Server) unsubscribePage(c *gin.Context) {
-	cust, ok := s.customerOf(c, consent.UnsubscribeToken)
+	id, _, ok := s.unsubscribeTarget(c.Param("token"))
 	if !ok {
+		s.notFound(c)
+		return
+	}
+	cust, err := s.db.Customer(c.Request.Context(), id)
+	if err != nil || cust.Erased() {
+		s.notFound(c)
 		return
 	}
 	s.render(c, http.StatusOK, "unsubscribe", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.unsubscribe"),
@@ -268,7 +289,7 @@ func (s *Server) unsubscribePage(c *gin.Context) {
 // answer is 200, never a redirect. It withdraws e-mail, a pending consent
 // included.
 func (s *Server) oneClickUnsubscribe(c *gin.Context) {
-	id, ok := s.tokens.Check(consent.UnsubscribeToken, c.Param("token"))
+	id, topic, ok := s.unsubscribeTarget(c.Param("token"))
 	if !ok {
 		c.String(http.StatusNotFound, "not found")
 		return
@@ -280,8 +301,15 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 	// Recorded whatever the state, as an objection where e-mail was never
 	// granted (Art. 21(3) GDPR, §7(3) Nr. 4 UWG): an existing-customer
 	// mail (§7(3) UWG) needs no consent, so only the objection stops it.
-	_, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
-		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}})
+	change := orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
+		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}}
+	if topic != "" {
+		// A recall's one-click: that topic on e-mail, nothing else (the
+		// mail's body links to the preference page for the rest).
+		change = orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true, Object: true,
+			Cells: map[consent.Channel]map[string]bool{consent.Email: {topic: false}}}
+	}
+	_, err := s.db.RecordConsents(c.Request.Context(), change)
 	if err != nil {
 		switch consentdesk.ErrorCode(err) {
 		case consentdesk.NotFound:

@@ -1,11 +1,14 @@
 package pos
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
 )
 
@@ -64,5 +67,43 @@ func (s *Server) recallsPage(c *gin.Context) {
 	if !s.audit(c, orders.AuditContactable, 0, "recalls") {
 		return
 	}
-	s.render(c, http.StatusOK, "recalls", view{Title: assets.T(lang, "title.recalls"), Data: v})
+	flash := ""
+	if sent := c.Query("sent"); sent != "" {
+		flash = assets.T(lang, "recalls.sent", sent, c.Query("manual"))
+	}
+	s.render(c, http.StatusOK, "recalls", view{Title: assets.T(lang, "title.recalls"), Flash: flash, Data: v})
+}
+
+// recallsSend sends a topic's recalls that are due: the e-mails are
+// queued, and the letters come back as one PDF to print (DIN 5008 form B,
+// for a window envelope); without letters the page says what was sent.
+func (s *Server) recallsSend(c *gin.Context) {
+	ctx := c.Request.Context()
+	topic := c.Param("topic")
+	sent, err := s.db.SendRecalls(ctx, topic, staff(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(sent.Letters) == 0 {
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/recalls?sent=%d&manual=%d", sent.Mails, len(sent.Manual)))
+		return
+	}
+	ctrl, err := s.db.Controller(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var letters []pdf.RecallLetter
+	for _, cu := range sent.Letters {
+		letters = append(letters, pdf.RecallLetter{Salutation: cu.Salutation, Name: cu.Name(), Street: cu.Street, PostalCode: cu.PostalCode, City: cu.City,
+			Lang: cu.Lang, Topic: topic, PreferencesURL: s.preferencesURL(ctrl, cu.ID, "qr")})
+	}
+	var buf bytes.Buffer
+	if err := pdf.RenderRecallLetters(&buf, ctrl, letters, s.db.Now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.sendAudited(c, orders.AuditContactable, 0, fmt.Sprintf("recalls:%s:%d mails, %d letters", topic, sent.Mails, len(sent.Letters)),
+		fmt.Sprintf(`attachment; filename="erinnerungen-%s.pdf"`, topic), "application/pdf", buf.Bytes())
 }

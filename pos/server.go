@@ -170,6 +170,7 @@ func (s *Server) Handler() http.Handler {
 	manager.GET("/breaches", s.breachesPage)
 	manager.GET("/pairing", s.pairingPage)
 	manager.GET("/recalls", s.recallsPage)
+	manager.POST("/recalls/:topic/send", s.csrf, s.recallsSend)
 	manager.POST("/breaches", s.csrf, s.breachSubmit)
 	manager.POST("/breaches/:id/notes", s.csrf, s.breachNoteSubmit)
 	manager.GET("/breaches/:id/letter.pdf", s.breachLetter)
