@@ -462,7 +462,7 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	if name == "" {
 		f.Add("name", "err.required")
 	}
-	if strings.HasPrefix(name, "representative:") {
+	if strings.HasPrefix(name, "representative:") || strings.HasPrefix(name, "topic:") {
 		// The ledger hashes a token's name beside "representative:…";
 		// such a name would make two events hash alike (README, "The
 		// ledger's hash").
