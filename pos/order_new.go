@@ -19,7 +19,7 @@ const itemRows = 5
 type orderForm struct {
 	CustomerID  string
 	Customer    orders.Customer
-	Items       [itemRows]struct{ Description, Quantity, Price, VAT string }
+	Items       [itemRows]struct{ Description, Quantity, Price, VAT, Supply string }
 	Deposit     string
 	PickupDate  string
 	PickupFrom  string
@@ -74,6 +74,7 @@ func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders
 		row.Quantity = c.PostForm(fmt.Sprintf("item_quantity_%d", i))
 		row.Price = c.PostForm(fmt.Sprintf("item_price_%d", i))
 		row.VAT = c.PostForm(fmt.Sprintf("item_vat_%d", i))
+		row.Supply = c.PostForm(fmt.Sprintf("item_supply_%d", i))
 		if strings.TrimSpace(row.Description) == "" && strings.TrimSpace(row.Price) == "" {
 			continue
 		}
@@ -87,6 +88,14 @@ func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders
 			it.Quantity = 1
 		}
 		it.VATRatePercent, _ = strconv.ParseInt(row.VAT, 10, 64)
+		if v := strings.TrimSpace(row.Supply); v != "" {
+			// Contact lenses: how many days the supply lasts (the reorder
+			// recall counts from it).
+			var err error
+			if it.SupplyDays, err = strconv.ParseInt(v, 10, 64); err != nil {
+				f.Add(fmt.Sprintf("items.%d.supply_days", idx), "err.supply_days_range")
+			}
+		}
 		in.Items = append(in.Items, it)
 	}
 	form.Deposit = c.PostForm("deposit")
@@ -115,6 +124,8 @@ func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders
 		form.Rx[side+".base"] = c.PostForm("rx_" + side + "_base")
 		eye.Base = form.Rx[side+".base"]
 	}
+	form.Rx["measured_on"] = strings.TrimSpace(c.PostForm("rx_measured_on"))
+	rx.MeasuredOn = form.Rx["measured_on"]
 	if !rx.Empty() {
 		in.Prescription = &rx
 	}

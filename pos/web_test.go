@@ -543,3 +543,36 @@ func TestConsentScreenAsksPerTopic(t *testing.T) {
 		t.Errorf("post granted for %q", topic)
 	}
 }
+
+// The counter's form takes a contact-lens supply in days per item and the
+// prescription's measuring day (issue 17): the recalls count from them.
+func TestOrderFormSupplyAndMeasuredOn(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	c.get("/orders/new")
+	form := orderForm("Linse")
+	measured := time.Now().AddDate(0, -3, 0).Format("2006-01-02")
+	form.Set("item_supply_1", "90")
+	form.Set("rx_measured_on", measured)
+	path, _ := handOver(t, c, form)
+	if r := c.post(path, url.Values{"health_data": {"on"}, "signature": {signature(t)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("consent: %d %s", r.StatusCode, r.body)
+	}
+	var supply int
+	var on string
+	e.store().QueryRow(`SELECT supply_days FROM order_items WHERE position = 2`).Scan(&supply)
+	e.store().QueryRow(`SELECT measured_on FROM prescriptions`).Scan(&on)
+	if supply != 90 || on != measured {
+		t.Errorf("supply %d, measured on %q", supply, on)
+	}
+	staffC := e.client()
+	staffC.signIn(e.manager, "864297")
+	staffC.get("/orders/new")
+	form.Del("csrf")
+	form.Set("item_supply_1", "viele")
+	form.Set("last_name", "Falsch")
+	if r := staffC.post("/orders/new", form); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "0 bis 730") {
+		t.Errorf("a supply that is no number: %d", r.StatusCode)
+	}
+}
