@@ -13,6 +13,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -56,6 +57,7 @@ type LoadReport struct {
 	LedgerEvents   int64
 	MailsQueued    int
 	MailsDelivered int
+	LogPath        string // the server's log of the run
 }
 
 // load runs the real server on loopback with a fresh database in --dir
@@ -84,6 +86,17 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// Quiet numbers: the server's log goes to a file of its own, named in
+	// the report, not between the report's lines.
+	logPath := filepath.Join(*dir, "consentdesk-load-"+time.Now().Format("20060102-150405")+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	prevLog := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(logFile, nil)))
+	defer slog.SetDefault(prevLog)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -97,12 +110,14 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	r.LogPath = logPath
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
 	fmt.Fprintf(stdout, "disk: %s\n", work)
+	fmt.Fprintf(stdout, "server log: %s\n", logPath)
 	fmt.Fprintf(stdout, "raw SQLite commits (WAL, synchronous=FULL, one writer): %.0f/s\n", r.CeilingPerSec)
 	fmt.Fprintf(stdout, "orders: %d in %s by %d workers, %d failed: %.0f orders/s, %.0f %% of the commit ceiling\n",
 		r.Orders, r.Duration.Round(time.Millisecond), r.Workers, r.Failed, r.OrdersPerSec, r.Ratio*100)

@@ -410,3 +410,28 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 		t.Errorf("serve with an http:// store setting: %v", err)
 	}
 }
+
+// Quiet numbers (issue 18 point 6): load prints its report without the
+// server's log lines; the log goes to a file the report names.
+func TestLoadReportIsQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the load generator")
+	}
+	dir := t.TempDir()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, nil))) // as main sets it: the log would land in the report
+	defer slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	out, err := run(t, "load", "--dir", dir, "--duration", "300ms", "--ceiling", "200ms", "--workers", "2", "--burst", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "level=") {
+		t.Errorf("log lines in the report:\n%s", out)
+	}
+	m := regexp.MustCompile(`server log: (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the report names no log file:\n%s", out)
+	}
+	if b, err := os.ReadFile(m[1]); err != nil || !strings.Contains(string(b), "level=") {
+		t.Errorf("the server log %s: %v, %d bytes", m[1], err, len(b))
+	}
+}
