@@ -43,7 +43,7 @@ type api struct {
 
 // newAPI is a program with an admin token: the tests below use every
 // endpoint. TestAPITokenScopes shows what an orders token may not do.
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	e := newEnv(t)
 	token, err := e.db.CreateAPITokenWith(context.Background(), orders.NewAPIToken{Name: "ERP", Scope: orders.ScopeAdmin})
 	if err != nil {

@@ -1,0 +1,110 @@
+package pos_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// BenchmarkConfirmationVsChromium (issue 18 point 1) prints the same
+// order's confirmation two ways, in one run: the project's PDF over HTTP
+// (GET /orders/{id}/confirmation.pdf on a keep-alive connection), and a
+// warm headless Chromium that navigates to the order page and prints it
+// (Page.printToPDF), as a browser-based PDF service would. It reports both
+// medians and their ratio. It skips where Chromium is missing, and fails
+// there under CONSENTDESK_REQUIRE_TOOLS.
+//
+//	go test ./pos -run XXX -bench ConfirmationVsChromium -benchtime 30x
+func BenchmarkConfirmationVsChromium(b *testing.B) {
+	path := ""
+	for _, n := range chromeNames {
+		if p, err := exec.LookPath(n); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
+			b.Fatal("Chromium is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed")
+		}
+		b.Skip("Chromium not installed: apt-get install -y chromium")
+	}
+	a := newAPI(b)
+	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
+		b.Fatalf("order: %d", st)
+	}
+	c := a.e.client()
+	c.signIn(a.e.counter, "4711")
+
+	// The project: the PDF over HTTP, one keep-alive connection.
+	client := &http.Client{}
+	project := func() time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, a.e.srv.URL+"/orders/1/confirmation.pdf", nil)
+		for k, v := range c.cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		start := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || n < 1000 {
+			b.Fatalf("confirmation: %d, %d bytes", res.StatusCode, n)
+		}
+		return time.Since(start)
+	}
+
+	// Chromium, warm: started, signed in and on the page once before the
+	// clock runs.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	for k, v := range c.cookies {
+		if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{Name: k, Value: v, URL: a.e.srv.URL}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	chrome := func() time.Duration {
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate(a.e.srv.URL+"/orders/1"), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
+			b.Fatal(err)
+		}
+		res, err := chromedp.Call(ctx, page.PrintToPDF, page.PrintToPDFParams{})
+		if err != nil || len(res.Data) < 1000 {
+			b.Fatalf("print: %v, %d bytes", err, len(res.Data))
+		}
+		return time.Since(start)
+	}
+	project()
+	chrome()
+
+	var ours, theirs []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ours = append(ours, project())
+		theirs = append(theirs, chrome())
+	}
+	b.StopTimer()
+	median := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	mo, mc := median(ours), median(theirs)
+	b.ReportMetric(float64(mo.Microseconds())/1000, "project-p50-ms")
+	b.ReportMetric(float64(mc.Microseconds())/1000, "chromium-p50-ms")
+	b.ReportMetric(float64(mc)/float64(mo), "ratio")
+}
