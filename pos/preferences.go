@@ -186,8 +186,6 @@ func (s *Server) preferencesSubmit(c *gin.Context) {
 			return
 		}
 		change.Object, change.Channels[ch], flash = true, false, "pref.objected"
-	case "withdraw_health_data":
-		change.Channels[consent.HealthData], flash = false, "pref.health_withdrawn"
 	case "health":
 		// The prescription consent's own switch (Art. 9), apart from
 		// marketing: off withdraws it and deletes the values. It cannot be
