@@ -392,23 +392,13 @@ func TestAPITopics(t *testing.T) {
 func TestRecallsAPIAndPage(t *testing.T) {
 	a := newAPI(t)
 	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")
-	body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
-		`"channels": {"post": true, "email": false, "sms": false, "phone": false}, "topics": {"eye_test": true}`, 1)
-	body = strings.Replace(body, `"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}`,
-		`"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}, "measured_on": "`+measured+`"}`, 1)
-	body = strings.Replace(body, `"mode": "tablet",`, `"mode": "tablet", "health_data": true,`, 1)
-	var created struct {
-		CustomerID int64 `json:"customer_id"`
-	}
-	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
-		t.Fatalf("order: %d", st)
-	}
+	id := recallOrder(t, a, "j.weiss@example.org", `"post": true`, `"eye_test": true`, measured)
 	var list []struct {
 		CustomerID int64    `json:"customer_id"`
 		Channels   []string `json:"channels"`
 		Since      string   `json:"since"`
 	}
-	if st := a.call("GET", "/api/v1/recalls?topic=eye_test", "", &list); st != http.StatusOK || len(list) != 1 || list[0].CustomerID != created.CustomerID ||
+	if st := a.call("GET", "/api/v1/recalls?topic=eye_test", "", &list); st != http.StatusOK || len(list) != 1 || list[0].CustomerID != id ||
 		len(list[0].Channels) != 1 || list[0].Channels[0] != "post" || list[0].Since != measured {
 		t.Fatalf("recalls: %d %+v", st, list)
 	}
@@ -440,20 +430,7 @@ func TestSendingRecalls(t *testing.T) {
 	}
 	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")
 	place := func(email, channels string) int64 {
-		t.Helper()
-		body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
-			`"channels": {`+channels+`}, "topics": {"eye_test": true, "offers": true}`, 1)
-		body = strings.Replace(body, `"j.weiss@example.org"`, `"`+email+`"`, 1)
-		body = strings.Replace(body, `"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}`,
-			`"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}, "measured_on": "`+measured+`"}`, 1)
-		body = strings.Replace(body, `"mode": "tablet",`, `"mode": "tablet", "health_data": true,`, 1)
-		var created struct {
-			CustomerID int64 `json:"customer_id"`
-		}
-		if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
-			t.Fatalf("order: %d", st)
-		}
-		return created.CustomerID
+		return recallOrder(t, a, email, channels, `"eye_test": true, "offers": true`, measured)
 	}
 	byMail := place("erinnerung@example.org", `"email": true`)
 	byPost := place("brief@example.org", `"post": true`)
@@ -510,4 +487,24 @@ func TestSendingRecalls(t *testing.T) {
 	if cells[consent.Email]["eye_test"].State != consent.Withdrawn || cells[consent.Email]["offers"].State != consent.Granted {
 		t.Errorf("after the recall's one-click: %+v", cells[consent.Email])
 	}
+}
+
+// recallOrder places an API order for a customer with the e-mail given,
+// consent on channels for topics, and a prescription measured on the day
+// given (with the prescription consent), and returns the customer's id.
+func recallOrder(t *testing.T, a *api, email, channels, topics, measured string) int64 {
+	t.Helper()
+	body := strings.Replace(apiOrder, `"channels": {"post": true, "email": true, "sms": false, "phone": false}`,
+		`"channels": {`+channels+`}, "topics": {`+topics+`}`, 1)
+	body = strings.Replace(body, `"j.weiss@example.org"`, `"`+email+`"`, 1)
+	body = strings.Replace(body, `"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}`,
+		`"left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}, "measured_on": "`+measured+`"}`, 1)
+	body = strings.Replace(body, `"mode": "tablet",`, `"mode": "tablet", "health_data": true,`, 1)
+	var created struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", body, &created); st != http.StatusCreated {
+		t.Fatalf("order: %d", st)
+	}
+	return created.CustomerID
 }
