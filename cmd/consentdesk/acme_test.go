@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,42 +123,6 @@ func trusting(t *testing.T, pemFile string) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-// serveProcess runs `consentdesk serve args…` as its own process with
-// env added, and returns the address of its https listener.
-func serveProcess(t *testing.T, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), env...), "CONSENTDESK_TEST_SERVE=serve "+strings.Join(args, " "))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &syncBuffer{}
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on https://(127\.0\.0\.1:\d+)`)
-		for sc.Scan() {
-			out.Write([]byte(sc.Text() + "\n"))
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		return cmd, addr, out
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not start: %s", out.String())
-	}
-	return nil, "", nil
-}
-
 // Automatic HTTPS on the public listener (issue 14 point 1), against a
 // real ACME server: the certificate is fetched, /p/{token} is served over
 // HTTPS verified against Pebble's root with HSTS, the certificate lies in
@@ -191,7 +153,8 @@ func TestACMEWithPebble(t *testing.T) {
 	args := []string{"--db", db, "--addr", "127.0.0.1:0", "--public-addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"--public-url", fmt.Sprintf("https://%s:%d", host, port), "--acme", "--acme-email", "owner@optik-mueller.test", "--acme-directory", directory,
 		"--backup-dir", "off"}
-	srv, addr, out := serveProcess(t, env, args...)
+	srv := spawnServer(t, "https", env, args...)
+	addr, out := srv.addr, srv.out
 
 	// Pebble's root, from its management port, is what the customer's
 	// phone would trust for a real CA.
@@ -233,10 +196,11 @@ func TestACMEWithPebble(t *testing.T) {
 	}
 
 	// Restart without the CA: the stored certificate is served.
-	srv.Process.Signal(syscall.SIGTERM)
-	srv.Wait()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.cmd.Wait()
 	stopPebble()
-	_, addr, out = serveProcess(t, env, args...)
+	srv = spawnServer(t, "https", env, args...)
+	addr, out = srv.addr, srv.out
 	again, _ := get()
 	if again.StatusCode != http.StatusOK || again.TLS.PeerCertificates[0].SerialNumber.String() != serial {
 		t.Errorf("after a restart: %d, serial %s, before %s", again.StatusCode, again.TLS.PeerCertificates[0].SerialNumber, serial)

@@ -49,8 +49,15 @@ type child struct {
 // startServer runs "consentdesk serve" in a process of its own.
 func startServer(t *testing.T, db string) *child {
 	t.Helper()
+	return spawnServer(t, "http", nil, "--db", db, "--addr", "127.0.0.1:0")
+}
+
+// spawnServer runs "consentdesk serve args…" as its own process, with env
+// added, and waits for its first listener of scheme (http or https).
+func spawnServer(t *testing.T, scheme string, env []string, args ...string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CONSENTDESK_TEST_SERVE=serve --db "+db+" --addr 127.0.0.1:0")
+	cmd.Env = append(append(os.Environ(), env...), "CONSENTDESK_TEST_SERVE=serve "+strings.Join(args, " "))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +72,14 @@ func startServer(t *testing.T, db string) *child {
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on http://(127\.0\.0\.1:\d+)`)
+		re := regexp.MustCompile(`listening on ` + scheme + `://(127\.0\.0\.1:\d+)`)
 		for sc.Scan() {
 			out.Write([]byte(sc.Text() + "\n"))
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				select {
+				case found <- m[1]:
+				default:
+				}
 			}
 		}
 	}()

@@ -38,8 +38,9 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	lanPort, pairPort := freePort(t), freePort(t)
-	_, addr, out := serveProcess(t, nil, "--db", db, "--addr", "127.0.0.1:0", "--backup-dir", "off",
+	srv := spawnServer(t, "https", nil, "--db", db, "--addr", "127.0.0.1:0", "--backup-dir", "off",
 		"--lan-addr", fmt.Sprintf("127.0.0.1:%d", lanPort), "--pair-addr", fmt.Sprintf("127.0.0.1:%d", pairPort))
+	addr, out := srv.addr, srv.out
 	if addr != fmt.Sprintf("127.0.0.1:%d", lanPort) {
 		t.Fatalf("https listener on %s", addr)
 	}
