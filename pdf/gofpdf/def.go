@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -721,6 +722,57 @@ func generateFontID(fdt fontDefType) (string, error) {
 	fdt.File = ""
 	b, err := json.Marshal(&fdt)
 	return fmt.Sprintf("%x", sha1.Sum(b)), err
+}
+
+// utf8FontID names a UTF-8 font by its key and a hash of its bytes: the
+// same font gets the same name in every document, a different one another
+// (ConsentDesk patch, see PATCHES.md).
+func utf8FontID(key string, ttf []byte) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write(ttf)
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// utf8Metrics is what a UTF-8 font's definition takes from parsing the
+// font (ConsentDesk patch).
+type utf8Metrics struct {
+	desc   FontDescType
+	up, ut int
+	cw     []int
+}
+
+// utf8MetricsByID holds the parsed metrics of each distinct font by its
+// ID: one entry per font the program uses.
+var utf8MetricsByID sync.Map
+
+func parsedUTF8Metrics(id string, ttf []byte) (*utf8Metrics, error) {
+	if m, ok := utf8MetricsByID.Load(id); ok {
+		return m.(*utf8Metrics), nil
+	}
+	// Parse a private copy: parsing reads through sub-slices of the bytes.
+	utf8File := newUTF8Font(&fileReader{array: append([]byte(nil), ttf...)})
+	if err := utf8File.parseFile(); err != nil {
+		return nil, fmt.Errorf("gofpdf: UTF-8 font: %w", err)
+	}
+	m := &utf8Metrics{
+		desc: FontDescType{
+			Ascent:       int(utf8File.Ascent),
+			Descent:      int(utf8File.Descent),
+			CapHeight:    utf8File.CapHeight,
+			Flags:        utf8File.Flags,
+			FontBBox:     utf8File.Bbox,
+			ItalicAngle:  utf8File.ItalicAngle,
+			StemV:        utf8File.StemV,
+			MissingWidth: round(utf8File.DefaultWidth),
+		},
+		up: int(round(utf8File.UnderlinePosition)),
+		ut: round(utf8File.UnderlineThickness),
+		cw: utf8File.CharWidths,
+	}
+	v, _ := utf8MetricsByID.LoadOrStore(id, m)
+	return v.(*utf8Metrics), nil
 }
 
 type fontInfoType struct {

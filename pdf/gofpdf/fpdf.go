@@ -1833,27 +1833,18 @@ func (f *Fpdf) addFontFromBytes(familyStr, styleStr string, jsonFileBytes, zFile
 		// 	styleStr = "BI"
 		// }
 
-		Type := "UTF8"
-		reader := fileReader{readerPosition: 0, array: utf8Bytes}
-
-		utf8File := newUTF8Font(&reader)
-
-		err := utf8File.parseFile()
+		// ConsentDesk patch: a font is parsed for its metrics once per
+		// process, not once per document, and named by its bytes. Upstream
+		// parsed it here (a 65,536-entry width table, ~0.5 MB) and hashed
+		// the whole definition as JSON to name it: together about 1.5 ms
+		// and 1 MB of garbage per document. The subset written into the
+		// PDF is still cut from this document's own copy of the bytes.
+		id := utf8FontID(fontkey, utf8Bytes)
+		m, err := parsedUTF8Metrics(id, utf8Bytes)
 		if err != nil {
-			fmt.Printf("get metrics Error: %e\n", err)
+			f.err = err
 			return
 		}
-		desc := FontDescType{
-			Ascent:       int(utf8File.Ascent),
-			Descent:      int(utf8File.Descent),
-			CapHeight:    utf8File.CapHeight,
-			Flags:        utf8File.Flags,
-			FontBBox:     utf8File.Bbox,
-			ItalicAngle:  utf8File.ItalicAngle,
-			StemV:        utf8File.StemV,
-			MissingWidth: round(utf8File.DefaultWidth),
-		}
-
 		var sbarr map[int]int
 		if f.aliasNbPagesStr == "" {
 			sbarr = makeSubsetRange(57)
@@ -1861,16 +1852,16 @@ func (f *Fpdf) addFontFromBytes(familyStr, styleStr string, jsonFileBytes, zFile
 			sbarr = makeSubsetRange(32)
 		}
 		def := fontDefType{
-			Tp:        Type,
+			Tp:        "UTF8",
 			Name:      fontkey,
-			Desc:      desc,
-			Up:        int(round(utf8File.UnderlinePosition)),
-			Ut:        round(utf8File.UnderlineThickness),
-			Cw:        utf8File.CharWidths,
-			utf8File:  utf8File,
+			Desc:      m.desc,
+			Up:        m.up,
+			Ut:        m.ut,
+			Cw:        m.cw, // shared, read only
+			utf8File:  newUTF8Font(&fileReader{array: utf8Bytes}),
 			usedRunes: sbarr,
+			i:         id,
 		}
-		def.i, _ = generateFontID(def)
 		f.fonts[fontkey] = def
 	} else {
 		// load font definitions
@@ -4158,7 +4149,15 @@ func (f *Fpdf) putfonts() {
 				f.out("endobj")
 
 				// Embed CIDToGIDMap
-				cidToGidMap := make([]byte, 256*256*2)
+				// ConsentDesk patch: the map ends at the highest code
+				// used instead of covering all 65,536 (128 kB to
+				// compress per document); codes beyond a map's end
+				// have glyph 0, as unused codes had before.
+				maxCode := 0
+				for cc := range CodeSignDictionary {
+					maxCode = max(maxCode, cc)
+				}
+				cidToGidMap := make([]byte, (maxCode+1)*2)
 
 				for cc, glyph := range CodeSignDictionary {
 					cidToGidMap[cc*2] = byte(glyph >> 8)

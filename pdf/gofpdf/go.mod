@@ -1,3 +1,3 @@
 module github.com/jung-kurt/gofpdf
 
-go 1.12
+go 1.26.0

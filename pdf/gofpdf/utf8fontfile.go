@@ -491,7 +491,7 @@ func (utf *utf8FontFile) parseTables() {
 	utf.generateSCCSDictionaries(runeCMAPPosition, symbolCharDictionary, charSymbolDictionary)
 
 	scale := 1000.0 / float64(utf.fontElementSize)
-	utf.parseHMTXTable(n, numSymbols, symbolCharDictionary, scale)
+	utf.parseHMTXTable(n, numSymbols, symbolCharDictionary, scale, true)
 }
 
 func (utf *utf8FontFile) generateCMAP() map[int][]int {
@@ -666,7 +666,7 @@ func (utf *utf8FontFile) GenerateCutFont(usedRunes map[int]int) []byte {
 		return nil
 	}
 
-	utf.parseHMTXTable(metricsCount, numSymbols, symbolCharDictionary, 1.0)
+	utf.parseHMTXTable(metricsCount, numSymbols, symbolCharDictionary, 1.0, false)
 
 	utf.parseLOCATable(LocaFormat, numSymbols)
 
@@ -831,11 +831,17 @@ func (utf *utf8FontFile) getSymbols(originalSymbolIdx int, start *int, symbolSet
 	return start, symbolSet, SymbolsCollection, SymbolsCollectionKeys
 }
 
-func (utf *utf8FontFile) parseHMTXTable(numberOfHMetrics, numSymbols int, symbolToChar map[int][]int, scale float64) {
+// ConsentDesk patch: withWidths false skips the 65,536-entry width table
+// (the table's only product), which cutting a subset (GenerateCutFont)
+// parsed again but never read.
+func (utf *utf8FontFile) parseHMTXTable(numberOfHMetrics, numSymbols int, symbolToChar map[int][]int, scale float64, withWidths bool) {
 	var widths int
 	start := utf.SeekTable("hmtx")
 	arrayWidths := 0
 	var arr []int
+	if !withWidths {
+		return
+	}
 	utf.CharWidths = make([]int, 256*256)
 	charCount := 0
 	arr = unpackUint16Array(utf.getRange(start, numberOfHMetrics*4))
