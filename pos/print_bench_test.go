@@ -15,6 +15,70 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// BenchmarkConfirmationHTTP (issue 18 point 1) measures the real request,
+// GET /orders/{id}/confirmation.pdf over HTTP on a keep-alive connection,
+// in the two conditions a counter meets: back to back, and one at a time
+// after idle time (the runtime and caches gone cold, as when the clerk
+// prints after talking to the customer). It reports medians and p90.
+//
+//	go test ./pos -run XXX -bench ConfirmationHTTP -benchtime 200x
+func BenchmarkConfirmationHTTP(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		idle time.Duration
+	}{{"back-to-back", 0}, {"after-idle", 150 * time.Millisecond}} {
+		b.Run(tc.name, func(b *testing.B) {
+			project := printer(b)
+			project()
+			times := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if tc.idle > 0 {
+					b.StopTimer()
+					time.Sleep(tc.idle)
+					b.StartTimer()
+				}
+				times = append(times, project())
+			}
+			b.StopTimer()
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(times[len(times)*9/10].Microseconds())/1000, "p90-ms")
+		})
+	}
+}
+
+// printer places an order through the API, signs a counter in, and
+// returns a function that fetches the order's confirmation over HTTP on
+// one keep-alive connection and says how long it took.
+func printer(b *testing.B) func() time.Duration {
+	a := newAPI(b)
+	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
+		b.Fatalf("order: %d", st)
+	}
+	c := a.e.client()
+	c.signIn(a.e.counter, "4711")
+	client := &http.Client{}
+	return func() time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, a.e.srv.URL+"/orders/1/confirmation.pdf", nil)
+		for k, v := range c.cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		start := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || n < 1000 {
+			b.Fatalf("confirmation: %d, %d bytes", res.StatusCode, n)
+		}
+		return time.Since(start)
+	}
+}
+
 // BenchmarkConfirmationVsChromium (issue 18 point 1) prints the same
 // order's confirmation two ways, in one run: the project's PDF over HTTP
 // (GET /orders/{id}/confirmation.pdf on a keep-alive connection), and a
