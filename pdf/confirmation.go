@@ -115,6 +115,10 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	o, cu, s := c.Order, c.Customer, c.Store
 	lang := assets.Lang(cu.Lang)
 	T := func(key string, args ...any) string { return assets.T(lang, key, args...) }
+	var qr func() ([][]bool, error)
+	if c.PreferencesURL != "" {
+		qr = qrLater(c.PreferencesURL)
+	}
 	p := newDocument(s, T("pdf.title")+" "+o.Number, lang)
 	p.AddPage()
 	letterhead(p, s)
@@ -157,7 +161,7 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 		p.CellFormat(textW-35, 6, consentdesk.Appointment(lang, o.Pickup.Start, o.Pickup.End), "", 1, "L", false, 0, "")
 	}
 
-	consentBlock(p, c, T)
+	consentBlock(p, c, qr, T)
 	if err := p.Output(w); err != nil {
 		return fmt.Errorf("render confirmation: %w", err)
 	}
@@ -234,7 +238,7 @@ func checkbox(p *gofpdf.Fpdf, x, y float64, ticked bool) {
 	p.SetLineWidth(0.2)
 }
 
-func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string) {
+func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T func(string, ...any) string) {
 	lang := assets.Lang(c.Customer.Lang)
 	// GDPR Art. 7(2): the consent request is clearly set apart from the
 	// contract, under its own heading, on a page of its own.
@@ -328,7 +332,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string)
 	p.Ln(3)
 
 	signatureArea(p, c, T)
-	preferencesQR(p, c.PreferencesURL, T)
+	preferencesQR(p, qr, c.PreferencesURL, T)
 
 	p.Ln(4)
 	setFont(p, true, 10)
@@ -451,8 +455,13 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 	p.Ln(3)
 }
 
-func preferencesQR(p *gofpdf.Fpdf, url string, T func(string, ...any) string) {
+func preferencesQR(p *gofpdf.Fpdf, qr func() ([][]bool, error), url string, T func(string, ...any) string) {
 	if url == "" {
+		return
+	}
+	bm, err := qr()
+	if err != nil {
+		p.SetError(err)
 		return
 	}
 	if p.GetY() > 240 {
@@ -460,10 +469,7 @@ func preferencesQR(p *gofpdf.Fpdf, url string, T func(string, ...any) string) {
 	}
 	y := p.GetY()
 	const side = 30.0
-	if err := drawQR(p, url, marginL, y, side); err != nil {
-		p.SetError(err)
-		return
-	}
+	drawBitmap(p, bm, marginL, y, side)
 	p.SetXY(marginL+side+4, y+5)
 	setFont(p, true, 9)
 	p.CellFormat(textW-side-4, 5, T("pdf.qr_title"), "", 2, "L", false, 0, "")

@@ -64,11 +64,46 @@ func clean(s string) string {
 // with its quiet zone, at x, y. Vector squares print sharply at any size
 // and cost far less than an embedded image.
 func drawQR(p *gofpdf.Fpdf, content string, x, y, side float64) error {
-	q, err := qrcode.New(content, qrcode.Medium)
+	bm, err := qrBitmap(content)
 	if err != nil {
 		return err
 	}
-	bm := q.Bitmap() // includes the 4-module quiet zone
+	drawBitmap(p, bm, x, y, side)
+	return nil
+}
+
+// qrBitmap encodes content as a QR code's modules, with the 4-module
+// quiet zone.
+func qrBitmap(content string) ([][]bool, error) {
+	q, err := qrcode.New(content, qrcode.Medium)
+	if err != nil {
+		return nil, err
+	}
+	return q.Bitmap(), nil
+}
+
+// qrLater starts encoding content on another goroutine and returns a
+// function that waits for the result. go-qrcode tries all eight masks,
+// about a third of a confirmation's time: on a second core it runs while
+// the first pages are laid out, off the time the counter waits.
+func qrLater(content string) func() ([][]bool, error) {
+	type result struct {
+		bm  [][]bool
+		err error
+	}
+	done := make(chan result, 1) // buffered: the goroutine never waits
+	go func() {
+		bm, err := qrBitmap(content)
+		done <- result{bm, err}
+	}()
+	return func() ([][]bool, error) {
+		r := <-done
+		return r.bm, r.err
+	}
+}
+
+// drawBitmap draws QR modules as filled squares, side mm wide, at x, y.
+func drawBitmap(p *gofpdf.Fpdf, bm [][]bool, x, y, side float64) {
 	n := float64(len(bm))
 	m := side / n
 	p.SetFillColor(0, 0, 0)
@@ -86,5 +121,4 @@ func drawQR(p *gofpdf.Fpdf, content string, x, y, side float64) error {
 			p.Rect(x+float64(start)*m, y+float64(r)*m, float64(c-start)*m+0.01, m+0.01, "F")
 		}
 	}
-	return nil
 }
