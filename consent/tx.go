@@ -31,12 +31,31 @@ var ErrTxControl = errors.New("a use case may not begin, commit, roll back or re
 // sent it, and remembered (Misused), so that the committer can fail the
 // batch rather than commit around a programming error.
 type WriteTx struct {
-	tx      *sql.Tx
-	misused error
+	tx       *sql.Tx
+	prepared *Prepared // the writer's statements, nil for none
+	misused  error
 }
 
-// NewWriteTx guards tx.
-func NewWriteTx(tx *sql.Tx) *WriteTx { return &WriteTx{tx: tx} }
+// NewWriteTx guards tx. Where prepared is the handle tx began on, its
+// statements are reused in the transaction.
+func NewWriteTx(tx *sql.Tx, prepared *Prepared) *WriteTx {
+	return &WriteTx{tx: tx, prepared: prepared}
+}
+
+// stmt returns the cached statement for query bound to the transaction,
+// nil where there is none.
+func (w *WriteTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if w.prepared == nil {
+		return nil
+	}
+	// Only what is prepared already: the transaction holds the writer's
+	// one connection, so preparing on the handle now would wait for it
+	// forever. The rest is prepared after the transaction.
+	if st := w.prepared.cached(query); st != nil {
+		return w.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
 
 func (w *WriteTx) writeTx() {}
 
@@ -60,6 +79,9 @@ func (w *WriteTx) ExecContext(ctx context.Context, query string, args ...any) (s
 	if err := w.check(query); err != nil {
 		return nil, err
 	}
+	if st := w.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return w.tx.ExecContext(ctx, query, args...)
 }
 
@@ -67,6 +89,9 @@ func (w *WriteTx) ExecContext(ctx context.Context, query string, args ...any) (s
 func (w *WriteTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := w.check(query); err != nil {
 		return nil, err
+	}
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return w.tx.QueryContext(ctx, query, args...)
 }
@@ -79,6 +104,9 @@ func (w *WriteTx) QueryRowContext(ctx context.Context, query string, args ...any
 		done, cancel := context.WithCancel(ctx)
 		cancel()
 		return w.tx.QueryRowContext(done, query, args...)
+	}
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return w.tx.QueryRowContext(ctx, query, args...)
 }

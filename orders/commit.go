@@ -163,6 +163,9 @@ func (db *DB) run() {
 			}
 		}
 		carry = db.runBatch(batch)
+		// The writer's connection is free now: prepare the statements
+		// the batch ran unprepared, for the next ones.
+		db.w.PrepareWanted(context.Background())
 	}
 }
 
@@ -214,7 +217,7 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 				break
 			}
 		}
-		w := consent.NewWriteTx(tx)
+		w := consent.NewWriteTx(tx, db.w)
 		r := call(j, w, db.Now().UTC())
 		if misuse := w.Misused(); misuse != nil {
 			// A programming error: fail the batch. The statement never

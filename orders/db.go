@@ -22,12 +22,12 @@ import (
 
 // DB is the store's database and the keys kept beside it.
 type DB struct {
-	sql *sql.DB // readers: many connections, which WAL lets read while one writes
+	sql *consent.Prepared // readers: many connections, which WAL lets read while one writes
 	// w is the one connection that writes. Writers wait for it in Go, in
 	// order, instead of in SQLite's busy handler, which sleeps in steps of
 	// up to 100 ms and let a burst of one-click unsubscribes take seconds
 	// behind the sender (BENCHMARKS.md, load).
-	w    *sql.DB
+	w    *consent.Prepared
 	Path string
 	Keys *Keys
 
@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: sdb, w: wdb, Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
+	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
 	go db.run()
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
@@ -128,7 +128,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 
 // SQL exposes the readers' handle for other packages' storage code
 // (consent, followup) and for tests.
-func (db *DB) SQL() *sql.DB { return db.sql }
+func (db *DB) SQL() *sql.DB { return db.sql.DB }
 
 // Close closes the database: the writer last, so that its close
 // checkpoints the log into the file.
