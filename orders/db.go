@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,15 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 		sdb.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Readers are bounded: reads are CPU work in this process, so more
+	// connections than cores add no speed, and each holds a page cache
+	// and prepared statements. Unbounded, a burst of 1,000 one-click
+	// unsubscribes opened hundreds of connections and took the server
+	// past 110 MB (issue 18 point 3). No read path holds one connection
+	// while it asks for another (the whole suite passes with one reader).
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	sdb.SetMaxOpenConns(readers)
+	sdb.SetMaxIdleConns(readers)
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)

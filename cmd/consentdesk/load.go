@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -48,7 +49,9 @@ type LoadReport struct {
 	PerCommit      float64 // use cases per commit in the order phase (group commit)
 	PeakHeapMB     float64
 	PeakSysMB      float64
-	MaxRSSMB       float64
+	MaxRSSMB       float64 // the server's process (the generator runs in one of its own)
+	PeakAnonMB     float64 // of which its own memory at the peak, without the executable's pages
+	GeneratorRSSMB float64 // the load generator's process
 	Unsubscribes   int
 	UnsubFailed    int
 	UnsubPerSec    float64
@@ -75,6 +78,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ceiling := fs.Duration("ceiling", 3*time.Second, "how long to measure the raw commit rate")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the order phase to this file")
+	memProfile := fs.String("memprofile", "", "write a profile of the server's heap at the end of the order phase to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -106,7 +110,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	r, err := runLoad(ctx, work, *workers, *duration, *burst, *ceiling)
+	r, err := runLoad(ctx, work, *workers, *duration, *burst, *ceiling, *memProfile)
 	if err != nil {
 		return err
 	}
@@ -123,8 +127,8 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		r.Orders, r.Duration.Round(time.Millisecond), r.Workers, r.Failed, r.OrdersPerSec, r.Ratio*100)
 	fmt.Fprintf(stdout, "group commit: %d commits in the order phase, %.1f writes each (orders, and the sender's mail updates)\n", r.Commits, r.PerCommit)
 	fmt.Fprintf(stdout, "order latency: p50 %s, p99 %s\n", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
-	fmt.Fprintf(stdout, "memory: peak heap %.1f MB, peak from the OS %.1f MB, max RSS %.1f MB (server and load generator in one process)\n",
-		r.PeakHeapMB, r.PeakSysMB, r.MaxRSSMB)
+	fmt.Fprintf(stdout, "server memory: max RSS %.1f MB (own memory at most %.1f MB, the rest pages of the executable), peak heap %.1f MB, peak from the OS %.1f MB; the load generator ran as a process of its own: max RSS %.1f MB\n",
+		r.MaxRSSMB, r.PeakAnonMB, r.PeakHeapMB, r.PeakSysMB, r.GeneratorRSSMB)
 	fmt.Fprintf(stdout, "one-click burst: %d unsubscribes at once, %d failed: %.0f/s, p99 %s\n", r.Unsubscribes, r.UnsubFailed, r.UnsubPerSec, r.UnsubP99.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "mails: %d queued, %d written by the sender meanwhile; ledger intact: %t (%d events)\n", r.MailsQueued, r.MailsDelivered, r.LedgerOK, r.LedgerEvents)
 	return nil
@@ -171,7 +175,7 @@ const loadOrder = `{"customer": {"salutation": "Frau", "first_name": "Jana", "la
  "consent": {"mode": "tablet", "channels": {"post": true, "email": true}, "health_data": true, "signature_png": "%s"},
  "prescription": {"right": {"sph": -1.25, "cyl": -0.5, "axis": 90, "add": 2.0, "pd": 32.0}, "left": {"sph": -1.0, "pd": 31.5}}}`
 
-func runLoad(ctx context.Context, work string, workers int, duration time.Duration, burst int, ceilingFor time.Duration) (LoadReport, error) {
+func runLoad(ctx context.Context, work string, workers int, duration time.Duration, burst int, ceilingFor time.Duration, memProfile string) (LoadReport, error) {
 	r := LoadReport{Workers: workers}
 	var err error
 	if r.CeilingPerSec, err = commitCeiling(ctx, filepath.Join(work, "ceiling.db"), ceilingFor); err != nil {
@@ -215,8 +219,9 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	base := "http://" + ln.Addr().String()
 
 	// Memory, sampled while the load runs.
-	var peakHeap, peakSys atomic.Uint64
+	var peakHeap, peakSys, peakAnon atomic.Uint64
 	sampling, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
 	go func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
@@ -229,6 +234,9 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 			if m.Sys > peakSys.Load() {
 				peakSys.Store(m.Sys)
 			}
+			if a := uint64(procStatusKB("RssAnon") * 1024); a > peakAnon.Load() {
+				peakAnon.Store(a)
+			}
 			select {
 			case <-sampling.Done():
 				return
@@ -237,57 +245,23 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 		}
 	}()
 
-	sig := loadSignature()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}, Timeout: 30 * time.Second}
-	var seq atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	var customers []int64
-	var failed atomic.Int64
 	before := db.CommitStats()
-	deadline := time.Now().Add(duration)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				n := seq.Add(1)
-				body := fmt.Sprintf(loadOrder, n, n, sig)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				t0 := time.Now()
-				res, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				var created struct {
-					CustomerID int64 `json:"customer_id"`
-				}
-				err = json.NewDecoder(res.Body).Decode(&created)
-				res.Body.Close()
-				d := time.Since(t0)
-				if err != nil || res.StatusCode != http.StatusCreated {
-					failed.Add(1)
-					continue
-				}
-				mu.Lock()
-				lat = append(lat, d)
-				customers = append(customers, created.CustomerID)
-				mu.Unlock()
-			}
-		}()
+	placed, err := runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Token: token, Workers: workers, Duration: duration})
+	if err != nil {
+		return r, err
 	}
-	wg.Wait()
-	r.Duration = time.Since(start)
 	after := db.CommitStats()
+	if memProfile != "" {
+		if err := writeHeapProfile(memProfile); err != nil {
+			return r, err
+		}
+	}
+	r.Duration = placed.Elapsed
 	if r.Commits = after.Commits - before.Commits; r.Commits > 0 {
 		r.PerCommit = float64(after.UseCases-before.UseCases) / float64(r.Commits)
 	}
-	r.Orders, r.Failed = len(lat), int(failed.Load())
+	lat := durations(placed.Latencies)
+	r.Orders, r.Failed = len(lat), placed.Failed
 	r.OrdersPerSec = float64(r.Orders) / r.Duration.Seconds()
 	r.Ratio = r.OrdersPerSec / r.CeilingPerSec
 	r.P50, r.P99 = percentile(lat, 50), percentile(lat, 99)
@@ -295,47 +269,27 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	// The burst: many customers press "unsubscribe" in their mail
 	// program at once, each from their own address (the public pages
 	// limit each address).
-	if burst > len(customers) {
-		burst = len(customers)
+	customers := placed.CustomerIDs[:min(burst, len(placed.CustomerIDs))]
+	urls := make([]string, len(customers))
+	for i, id := range customers {
+		urls[i] = base + "/u/" + tokens.Make(consent.UnsubscribeToken, id)
 	}
-	var ulat []time.Duration
-	var ufailed atomic.Int64
-	ustart := time.Now()
-	for i := 0; i < burst; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			local := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/250), byte(1+i%250))}
-			c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}}
-			u := base + "/u/" + tokens.Make(consent.UnsubscribeToken, customers[i])
-			t0 := time.Now()
-			res, err := c.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
-			if err != nil {
-				ufailed.Add(1)
-				return
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				ufailed.Add(1)
-				return
-			}
-			mu.Lock()
-			ulat = append(ulat, time.Since(t0))
-			mu.Unlock()
-		}(i)
+	unsub, err := runTraffic(ctx, trafficSpec{Mode: "burst", URLs: urls})
+	if err != nil {
+		return r, err
 	}
-	wg.Wait()
-	udur := time.Since(ustart)
 	stopSampling()
-	r.Unsubscribes, r.UnsubFailed = len(ulat), int(ufailed.Load())
-	if udur > 0 {
-		r.UnsubPerSec = float64(r.Unsubscribes) / udur.Seconds()
+	ulat := durations(unsub.Latencies)
+	r.Unsubscribes, r.UnsubFailed = len(ulat), unsub.Failed
+	if unsub.Elapsed > 0 {
+		r.UnsubPerSec = float64(r.Unsubscribes) / unsub.Elapsed.Seconds()
 	}
+	r.GeneratorRSSMB = max(placed.MaxRSSMB, unsub.MaxRSSMB)
 	r.UnsubP99 = percentile(ulat, 99)
 	r.PeakHeapMB = float64(peakHeap.Load()) / (1 << 20)
 	r.PeakSysMB = float64(peakSys.Load()) / (1 << 20)
-	r.MaxRSSMB = maxRSSMB()
+	r.MaxRSSMB = procStatusKB("VmHWM") / 1024
+	r.PeakAnonMB = float64(peakAnon.Load()) / (1 << 20)
 
 	v, err := db.Verify(ctx)
 	if err != nil {
@@ -364,18 +318,193 @@ func percentile(l []time.Duration, p int) time.Duration {
 	return s[min(len(s)-1, len(s)*p/100)]
 }
 
-// maxRSSMB reads the peak resident set size from /proc (Linux); 0
+// procStatusKB reads a field of /proc/self/status in kB (Linux): VmHWM
+// is the peak resident set, RssAnon the part that is the process's own
+// memory rather than pages of its executable and other files. 0
 // elsewhere.
-func maxRSSMB() float64 {
+func procStatusKB(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
+			return kb
 		}
 	}
 	return 0
+}
+
+// The load generator runs as a process of its own (issue 18 point 3), so
+// that the server's memory is measured without it: "consentdesk
+// load-traffic" reads a trafficSpec as JSON on stdin, sends the traffic,
+// and writes a trafficResult as JSON on stdout. It is not meant to be
+// run by hand.
+type trafficSpec struct {
+	Mode     string // "orders" or "burst"
+	Base     string
+	Token    string
+	Workers  int
+	Duration time.Duration
+	URLs     []string // burst: one-click unsubscribe links, posted at once
+}
+
+type trafficResult struct {
+	Latencies   []int64 // nanoseconds, of the requests that succeeded
+	Failed      int
+	CustomerIDs []int64 // orders: the customers created
+	Elapsed     time.Duration
+	MaxRSSMB    float64
+}
+
+// selfCommand starts this program with args. Tests replace it: there the
+// running binary is the test runner.
+var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, exe, args...), nil
+}
+
+// runTraffic runs the generator for spec in a process of its own; its
+// log goes where the server's does.
+func runTraffic(ctx context.Context, spec trafficSpec) (trafficResult, error) {
+	var res trafficResult
+	in, err := json.Marshal(spec)
+	if err != nil {
+		return res, err
+	}
+	cmd, err := selfCommand(ctx, "load-traffic")
+	if err != nil {
+		return res, err
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("load generator: %w: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("load generator: %w", err)
+	}
+	return res, nil
+}
+
+// loadTraffic is the generator's process.
+func loadTraffic(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	var spec trafficSpec
+	if err := json.NewDecoder(stdin).Decode(&spec); err != nil {
+		return fmt.Errorf("load-traffic: %w", err)
+	}
+	var res trafficResult
+	switch spec.Mode {
+	case "orders":
+		res = sendOrders(ctx, spec)
+	case "burst":
+		res = sendBurst(spec.URLs)
+	default:
+		return fmt.Errorf("load-traffic: unknown mode %q", spec.Mode)
+	}
+	// Read here, not from the parent's rusage: Linux counts the parent's
+	// pages at fork into the child's ru_maxrss.
+	res.MaxRSSMB = procStatusKB("VmHWM") / 1024
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// sendOrders sends API orders from spec.Workers workers for spec.Duration.
+func sendOrders(ctx context.Context, spec trafficSpec) trafficResult {
+	sig := loadSignature()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: spec.Workers}, Timeout: 30 * time.Second}
+	var seq atomic.Int64
+	var mu sync.Mutex
+	var res trafficResult
+	deadline := time.Now().Add(spec.Duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < spec.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				n := seq.Add(1)
+				body := fmt.Sprintf(loadOrder, n, n, sig)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, spec.Base+"/api/v1/orders", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+spec.Token)
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				r, err := client.Do(req)
+				var created struct {
+					CustomerID int64 `json:"customer_id"`
+				}
+				if err == nil {
+					err = json.NewDecoder(r.Body).Decode(&created)
+					r.Body.Close()
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				if err != nil || r.StatusCode != http.StatusCreated {
+					res.Failed++
+				} else {
+					res.Latencies = append(res.Latencies, int64(d))
+					res.CustomerIDs = append(res.CustomerIDs, created.CustomerID)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// sendBurst posts every one-click unsubscribe link at once, each from an
+// address of its own on 127/8 (the public pages limit each address).
+func sendBurst(urls []string) trafficResult {
+	var mu sync.Mutex
+	var res trafficResult
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, u := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/250), byte(1+i%250))}
+			c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}}
+			t0 := time.Now()
+			r, err := c.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+			if err == nil {
+				io.Copy(io.Discard, r.Body)
+				r.Body.Close()
+			}
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || r.StatusCode != http.StatusOK {
+				res.Failed++
+				return
+			}
+			res.Latencies = append(res.Latencies, int64(d))
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+func durations(ns []int64) []time.Duration {
+	d := make([]time.Duration, len(ns))
+	for i, n := range ns {
+		d[i] = time.Duration(n)
+	}
+	return d
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }

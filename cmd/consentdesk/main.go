@@ -28,7 +28,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,13 +46,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	if os.Getenv("GOGC") == "" {
-		// A confirmation PDF allocates about 5 MB of short-lived buffers
-		// inside gofpdf; with GOGC=100 and this server's small heap nearly
-		// every PDF starts a collection. 200 costs a few MB of memory and
-		// takes about a fifth off a confirmation (BENCHMARKS.md).
-		debug.SetGCPercent(200)
-	}
+	// Go's default GOGC=100. serve used to set 200 while a confirmation
+	// PDF left 5 MB of garbage; the patched gofpdf leaves 1.3 MB, and 200
+	// cost the server about 15 MB of peak heap under load (BENCHMARKS.md,
+	// issue 18 point 3).
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "consentdesk:", err)
 		os.Exit(1)
@@ -154,6 +150,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keysCmd(ctx, args, stdout, stderr)
 	case "restore":
 		return restore(ctx, args, stdout, stderr)
+	case "load-traffic": // the load command's generator process
+		return loadTraffic(ctx, os.Stdin, stdout)
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,6 +24,13 @@ import (
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// The load command's generator process: this test binary, which
+	// runs it through the hook in durability_test.go.
+	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CONSENTDESK_TEST_SERVE="+strings.Join(args, " "))
+		return cmd, nil
+	}
 	os.Exit(m.Run())
 }
 
@@ -433,5 +442,31 @@ func TestLoadReportIsQuiet(t *testing.T) {
 	}
 	if b, err := os.ReadFile(m[1]); err != nil || !strings.Contains(string(b), "level=") {
 		t.Errorf("the server log %s: %v, %d bytes", m[1], err, len(b))
+	}
+}
+
+// The load generator runs as a process of its own, so that the report's
+// memory is the server's alone (issue 18 point 3), and the traffic it
+// reports arrived.
+func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the load generator")
+	}
+	out, err := run(t, "load", "--dir", t.TempDir(), "--duration", "400ms", "--ceiling", "100ms", "--workers", "2", "--burst", "20", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r LoadReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Orders == 0 || r.Failed != 0 || r.Unsubscribes != 20 || r.UnsubFailed != 0 || !r.LedgerOK {
+		t.Errorf("orders %d (failed %d), unsubscribes %d (failed %d), ledger %t", r.Orders, r.Failed, r.Unsubscribes, r.UnsubFailed, r.LedgerOK)
+	}
+	if r.GeneratorRSSMB <= 0 || r.MaxRSSMB <= 0 {
+		t.Errorf("memory: server %.1f MB, generator %.1f MB: both processes must be measured", r.MaxRSSMB, r.GeneratorRSSMB)
+	}
+	if r.LedgerEvents < int64(r.Orders) {
+		t.Errorf("%d ledger events for %d orders", r.LedgerEvents, r.Orders)
 	}
 }
