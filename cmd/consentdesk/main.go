@@ -74,6 +74,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenCmd(ctx, args, stdout, stderr)
 	case "staff":
 		return staffCmd(ctx, args, stdout, stderr)
+	case "generate":
+		var customers, events *int
+		return withDB(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
+			customers = fs.Int("customers", 1000000, "made-up customers")
+			events = fs.Int("events", 10000000, "consent events in the ledger, spread over the customers")
+		}, func(db *orders.DB) error {
+			// Benchmarks only (BENCHMARKS.md, a chain's data on one
+			// machine): made-up people, into a new database only.
+			if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
+				return err
+			}
+			start := time.Now()
+			last := time.Now()
+			err := db.Synthesize(ctx, *customers, *events, func(c, e int) {
+				if time.Since(last) > 10*time.Second {
+					fmt.Fprintf(stderr, "generate: %d customers, %d events (%s)\n", c, e, time.Since(start).Round(time.Second))
+					last = time.Now()
+				}
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "generated %d customers and %d consent events in %s\n", *customers, *events, time.Since(start).Round(time.Second))
+			return nil
+		})
 	case "verify":
 		var anchor *string
 		return withDB(ctx, "verify", args, stderr, func(fs *flag.FlagSet) {
