@@ -1,0 +1,89 @@
+package orders_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// The counter's search through the trigram index (issue 18 point 5):
+// parts of names in any case, e-mail pieces, numbers typed the German
+// way, words too short for the index beside longer ones, text that looks
+// like the index's query language, and a change of name seen at once.
+func TestSearchThroughTheIndex(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := db.ImportCustomers(ctx, []orders.Customer{
+		{FirstName: "Jürgen", LastName: "Müller", Email: "j.mueller@example.org", Mobile: "+49 170 0004711"},
+		{FirstName: "Anna", LastName: "Müllerová", Email: "anna@example.org", Mobile: "+49 171 5550000"},
+		{FirstName: "Ömer", LastName: "Yılmaz", Email: "oemer@example.org", Phone: "+49 761 123456"},
+		{FirstName: "Al", LastName: "Weber", Email: "al@example.org"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(q string) []string {
+		t.Helper()
+		l, err := db.SearchCustomers(ctx, q, 10)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		var out []string
+		for _, c := range l {
+			out = append(out, c.FirstName)
+		}
+		return out
+	}
+	for q, want := range map[string]string{
+		"mül":              "Jürgen Anna",
+		"MÜLLER":           "Jürgen Anna",
+		"jürgen müller":    "Jürgen",
+		"0170 0004711":     "Jürgen",
+		"+49 170 0004711":  "Jürgen",
+		"4711":             "Jürgen",
+		"yılmaz":           "Ömer",
+		"761":              "Ömer",
+		"mueller@":         "Jürgen",
+		"al web":           "Al",   // "al" is too short for the index: compared on the candidates
+		"an mül":           "Anna", // the same beside a longer word
+		`"mül`:             "",     // a quote is text, not syntax
+		`mül OR weber`:     "",     // so is OR
+		"müller NOT anna":  "",
+		"ab":               "",
+		"zz":               "",
+		"schmidt":          "",
+		"müllerová jürgen": "",
+	} {
+		got := names(q)
+		s := ""
+		for i, n := range got {
+			if i > 0 {
+				s += " "
+			}
+			s += n
+		}
+		if s != want {
+			t.Errorf("search %q found %q, want %q", q, s, want)
+		}
+	}
+
+	// A changed name is found under the new one only.
+	l, _ := db.SearchCustomers(ctx, "yılmaz", 1)
+	c := l[0]
+	c.LastName = "Kaya"
+	if _, err := db.UpdateCustomer(ctx, c, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := names("yılmaz"); len(got) != 0 {
+		t.Errorf("old name still found: %v", got)
+	}
+	if got := names("kaya"); len(got) != 1 {
+		t.Errorf("new name found %v", got)
+	}
+
+	// Erased words leave the index's pages, not only its answers.
+	var secure string
+	if err := db.SQL().QueryRow(`SELECT v FROM customers_fts_config WHERE k = 'secure-delete'`).Scan(&secure); err != nil || secure != "1" {
+		t.Errorf("secure-delete of the search index: %q, %v", secure, err)
+	}
+}
