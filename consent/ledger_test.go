@@ -80,19 +80,34 @@ func TestLedgerDetectsTampering(t *testing.T) {
 		{"reordered", []string{`DELETE FROM consent_event_details`, `UPDATE consent_events SET seq = 100 WHERE seq = 3`, `UPDATE consent_events SET seq = 3 WHERE seq = 4`,
 			`UPDATE consent_events SET seq = 4 WHERE seq = 100`}, 3},
 		{"changed and rehashed", []string{`UPDATE consent_events SET action = 'withdraw', hash = 'ff' || substr(hash, 3) WHERE seq = 6`}, 6},
+		// At the seams of the parts below (1–3, 4–6, 7–10).
+		{"deleted first of a part", []string{`DELETE FROM consent_event_details WHERE event_seq = 4`, `DELETE FROM consent_events WHERE seq = 4`}, 4},
+		{"deleted last of a part", []string{`DELETE FROM consent_event_details WHERE event_seq = 3`, `DELETE FROM consent_events WHERE seq = 3`}, 3},
+		{"deleted a whole part", []string{`DELETE FROM consent_event_details WHERE event_seq BETWEEN 4 AND 6`, `DELETE FROM consent_events WHERE seq BETWEEN 4 AND 6`}, 4},
+		{"deleted the first", []string{`DELETE FROM consent_event_details WHERE event_seq = 1`, `DELETE FROM consent_events WHERE seq = 1`}, 1},
+		{"relinked at a seam", []string{`UPDATE consent_events SET prev_hash = '` + strings.Repeat("0", 64) + `' WHERE seq = 7`}, 7},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			db := ledger(t, 10)
-			tamper(t, db, tc.stmts...)
-			v, err := consent.Verify(context.Background(), db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.OK || v.Broken != tc.broken {
-				t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
-			}
-		})
+	// Large ledgers are checked in parts at the same time; every break
+	// is found as in one walk.
+	for _, parts := range []int{1, 3} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s in %d parts", tc.name, parts), func(t *testing.T) {
+				db := ledger(t, 10)
+				tamper(t, db, tc.stmts...)
+				defer consent.VerifyInParts(parts)()
+				v, err := consent.Verify(context.Background(), db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.OK || v.Broken != tc.broken {
+					t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
+				}
+			})
+		}
+	}
+	defer consent.VerifyInParts(3)()
+	if v, err := consent.Verify(context.Background(), ledger(t, 10)); err != nil || !v.OK || v.Events != 10 {
+		t.Errorf("intact in 3 parts: %+v %v", v, err)
 	}
 }
 
