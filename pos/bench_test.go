@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"net/url"
 	"sort"
@@ -79,6 +80,40 @@ func BenchmarkCustomerSearch(b *testing.B) {
 	h, cookies := storeWith10000(b)
 	for _, q := range []string{"mül", "schäfer1", "kunde04711", "0170 0004711", "anna weber"} {
 		b.Run(q, func(b *testing.B) {
+			timeRequests(b, h, cookies, "/customers/search?q="+url.QueryEscape(q))
+		})
+	}
+}
+
+// BenchmarkChainData: the counter's search and the order screen on a
+// chain's data, 1,000,000 customers and 10,000,000 ledger events (issue
+// 18 point 5), made by
+//
+//	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000
+//	CONSENTDESK_BENCH_DB=/tmp/chain.db go test ./pos -run XXX -bench ChainData -benchtime 300x
+//
+// It adds a staff member to that database. Without the variable it skips.
+func BenchmarkChainData(b *testing.B) {
+	path := os.Getenv("CONSENTDESK_BENCH_DB")
+	if path == "" {
+		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk generate")
+	}
+	e := newEnvIn(b, path, false)
+	var customers int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM customers`).Scan(&customers); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d customers", customers)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	var cookies []*http.Cookie
+	for k, v := range c.cookies {
+		cookies = append(cookies, &http.Cookie{Name: k, Value: v})
+	}
+	h := e.srv.Config.Handler
+	b.Run("order-screen", func(b *testing.B) { timeRequests(b, h, cookies, "/orders/new") })
+	for _, q := range []string{"mül", "schäfer1", "kunde0004711", "0170 0004711", "anna weber", "yılmaz7"} {
+		b.Run("search "+q, func(b *testing.B) {
 			timeRequests(b, h, cookies, "/customers/search?q="+url.QueryEscape(q))
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -98,9 +99,15 @@ func newTLSEnv(t testing.TB) *env {
 
 func newEnvWith(t testing.TB, useTLS bool) *env {
 	t.Helper()
+	return newEnvIn(t, filepath.Join(t.TempDir(), "pos.db"), useTLS)
+}
+
+// newEnvIn is newEnvWith on the database at path, which may exist.
+func newEnvIn(t testing.TB, path string, useTLS bool) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{}
-	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pos.db"), assets.Migrations(), orders.Options{Now: clock.Now})
+	db, err := orders.Open(ctx, path, assets.Migrations(), orders.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +115,16 @@ func newEnvWith(t testing.TB, useTLS bool) *env {
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
 	}
-	counter, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	// In a database used before (a benchmark's), the names are new ones.
+	suffix := ""
+	if n, _ := db.AllStaff(ctx); len(n) > 0 {
+		suffix = fmt.Sprintf(" %d", time.Now().UnixNano())
+	}
+	counter, err := db.AddStaff(ctx, "Anna"+suffix, "4711", orders.RoleCounter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	manager, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
+	manager, err := db.AddStaff(ctx, "Max"+suffix, "864297", orders.RoleManager)
 	if err != nil {
 		t.Fatal(err)
 	}
