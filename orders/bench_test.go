@@ -2,7 +2,15 @@ package orders_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 // BenchmarkPlaceOrder measures the counter's use case on a real file at
@@ -19,4 +27,95 @@ func BenchmarkPlaceOrder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkChainData (issue 18 point 5) erases customers and takes a
+// backup while orders go on, in a database made by generate:
+//
+//	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000
+//	CONSENTDESK_BENCH_DB=/tmp/chain.db go test ./orders -run XXX -bench ChainData -benchtime 20x
+//
+// It changes that database (erased customers, new orders). Without the
+// variable it skips.
+func BenchmarkChainData(b *testing.B) {
+	path := os.Getenv("CONSENTDESK_BENCH_DB")
+	if path == "" {
+		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk generate")
+	}
+	ctx := context.Background()
+	db, err := orders.Open(ctx, path, assets.Migrations())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	report := func(b *testing.B, times []time.Duration, prefix string) {
+		slices.Sort(times)
+		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, prefix+"p50-ms")
+		b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, prefix+"p99-ms")
+		b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, prefix+"max-ms")
+	}
+
+	// An erasure: secure delete of the customer's data and a checkpoint
+	// of the log, so that no copy is left in the files.
+	b.Run("erase", func(b *testing.B) {
+		rows, err := db.SQL().Query(`SELECT id FROM customers WHERE erased_at = '' ORDER BY id DESC LIMIT ?`, b.N)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		var times []time.Duration
+		b.ResetTimer()
+		for _, id := range ids {
+			t0 := time.Now()
+			e, err := db.Erase(ctx, id, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			times = append(times, time.Since(t0))
+			if !e.Checkpointed {
+				b.Errorf("erasure of %d: log not checkpointed", id)
+			}
+		}
+		report(b, times, "")
+	})
+
+	// A backup of the whole file while the counter goes on taking orders:
+	// how long it takes, and how long any order waited meanwhile.
+	b.Run("backup-while-ordering", func(b *testing.B) {
+		for range b.N {
+			file := filepath.Join(b.TempDir(), "copy.db")
+			done := make(chan error, 1)
+			t0 := time.Now()
+			go func() { done <- db.Backup(ctx, file) }()
+			var times []time.Duration
+			in := sampleOrder(b)
+		loop:
+			for i := 0; ; i++ {
+				select {
+				case err := <-done:
+					if err != nil {
+						b.Fatal(err)
+					}
+					break loop
+				default:
+				}
+				in.Customer.Email = fmt.Sprintf("backup%d-%d@example.org", time.Now().UnixNano(), i)
+				o0 := time.Now()
+				if _, err := db.PlaceOrder(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(o0))
+			}
+			b.ReportMetric(time.Since(t0).Seconds(), "backup-s")
+			b.ReportMetric(float64(len(times)), "orders-meanwhile")
+			report(b, times, "order-")
+			os.Remove(file)
+		}
+	})
 }
