@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
+	"os"
 	"path"
 	"runtime"
 	"sort"
@@ -35,7 +37,9 @@ type DB struct {
 	opts Options // fixed at Open: nothing changes them under the running goroutines
 
 	commit *committer // group commit of the use cases (commit.go)
-	blocks *consent.BlockList
+
+	stopCheckpoints, checkpointsDone chan struct{}
+	blocks                           *consent.BlockList
 }
 
 // Options configure a DB at Open. They are fixed from then on: the
@@ -77,7 +81,9 @@ func (db *DB) mailQueued() {
 // then writes holds the write lock from BEGIN.
 func DSN(path string) string {
 	v := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "secure_delete(1)"} {
+	// wal_autocheckpoint(0): the log is copied into the file by the
+	// checkpointer (DB.checkpoints), not inside a commit.
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "secure_delete(1)", "wal_autocheckpoint(0)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")
@@ -123,8 +129,10 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block)}
+	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block),
+		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
 	go db.run()
+	go db.checkpoints()
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -144,11 +152,37 @@ func (db *DB) SQL() *sql.DB { return db.sql.DB }
 // checkpoints the log into the file.
 func (db *DB) Close() error {
 	db.commit.stop()
+	close(db.stopCheckpoints)
+	<-db.checkpointsDone
 	err := db.sql.Close()
 	if werr := db.w.Close(); werr != nil {
 		err = werr
 	}
 	return err
+}
+
+// checkpoints copies the log into the database file once a second, on a
+// reader's connection, beside the writer. SQLite's automatic checkpoint
+// ran inside the commit that crossed 1,000 pages, and after a long read
+// had held the log back (a backup of a chain's 5 GB file takes 40 s),
+// that commit first copied everything since: an order at the counter
+// waited 805 ms (BENCHMARKS.md, issue 18 point 5). A passive checkpoint
+// waits for no one, and writers go on meanwhile.
+func (db *DB) checkpoints() {
+	defer close(db.checkpointsDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCheckpoints:
+			return
+		case <-t.C:
+		}
+		var busy, logFrames, done int
+		if err := db.sql.DB.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+			slog.Warn("wal checkpoint", "err", err)
+		}
+	}
 }
 
 // Ping checks that the database answers.
@@ -206,7 +240,34 @@ func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
 
 // Backup writes a consistent copy of the live database to file.
 func (db *DB) Backup(ctx context.Context, file string) error {
-	if _, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file); err != nil {
+	// The copy is written back to the disk as it grows, five times a
+	// second.
+	// Otherwise the operating system held gigabytes of it in memory, and
+	// the sync that ended VACUUM INTO flushed them all at once while the
+	// counter's commits waited for the same disk: 202 ms for one order at
+	// the end of a 30 s backup of a chain's 5 GB file (BENCHMARKS.md,
+	// issue 18 point 5).
+	stop, flushed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(flushed)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if f, err := os.Open(file); err == nil {
+				f.Sync() // the file's dirty pages, whichever descriptor wrote them
+				f.Close()
+			}
+		}
+	}()
+	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
+	close(stop)
+	<-flushed
+	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
