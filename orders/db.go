@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -39,6 +40,7 @@ type DB struct {
 	commit *committer // group commit of the use cases (commit.go)
 
 	stopCheckpoints, checkpointsDone chan struct{}
+	stopOnce                         sync.Once
 	blocks                           *consent.BlockList
 }
 
@@ -152,7 +154,7 @@ func (db *DB) SQL() *sql.DB { return db.sql.DB }
 // checkpoints the log into the file.
 func (db *DB) Close() error {
 	db.commit.stop()
-	close(db.stopCheckpoints)
+	db.stopOnce.Do(func() { close(db.stopCheckpoints) }) // Close may be called twice
 	<-db.checkpointsDone
 	err := db.sql.Close()
 	if werr := db.w.Close(); werr != nil {
