@@ -117,8 +117,11 @@ func newEnvIn(t testing.TB, path string, useTLS bool) *env {
 	}
 	// In a database used before (a benchmark's), the names are new ones.
 	suffix := ""
-	if n, _ := db.AllStaff(ctx); len(n) > 0 {
-		suffix = fmt.Sprintf(" %d", time.Now().UnixNano())
+	all, _ := db.AllStaff(ctx)
+	for _, st := range all {
+		if st.Name == "Anna" {
+			suffix = fmt.Sprintf(" %d", time.Now().UnixNano())
+		}
 	}
 	counter, err := db.AddStaff(ctx, "Anna"+suffix, "4711", orders.RoleCounter)
 	if err != nil {
