@@ -140,23 +140,34 @@ func (db *DB) createCustomer(ctx context.Context, tx consent.Tx, c *Customer, no
 // a database from before the list existed. An erased customer's contacts
 // are gone and cannot be added. It runs once, at open.
 func (db *DB) backfillBlocks(ctx context.Context) error {
-	var entries, withdrawals int
-	// Reads of consent's tables (block_list, consent_events): counting
+	// Reads of consent's tables (block_list, consent_events): asking
 	// both at once is the honest query; the writes go through consent.
-	if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM block_list), (SELECT COUNT(*) FROM consent_events WHERE action = 'withdraw')`).
-		Scan(&entries, &withdrawals); err != nil {
+	// EXISTS, not COUNT: this runs at every start, and counting the
+	// withdrawals of a chain's 10,000,000 events read them all.
+	var filled, withdrawals bool
+	if err := db.sql.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM block_list), EXISTS (SELECT 1 FROM consent_events WHERE action = 'withdraw')`).
+		Scan(&filled, &withdrawals); err != nil {
 		return err
 	}
-	if entries > 0 || withdrawals == 0 {
+	if filled || !withdrawals {
 		return nil
 	}
-	all, err := consent.AllStates(ctx, db.sql)
+	// Only the withdrawn channels are kept while the ledger is folded.
+	withdrawn := map[int64][]consent.Channel{}
+	err := consent.EachState(ctx, db.sql, consent.TopicOffers, func(id int64, states map[consent.Channel]consent.ChannelState) error {
+		for _, ch := range consent.Channels {
+			if states[ch].State == consent.Withdrawn {
+				withdrawn[id] = append(withdrawn[id], ch)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	n := 0
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		for id, states := range all {
+		for id, channels := range withdrawn {
 			cust, err := getCustomer(ctx, tx, id)
 			if err != nil || cust.Erased() {
 				if consentdesk.ErrorCode(err) == consentdesk.NotFound {
@@ -167,10 +178,7 @@ func (db *DB) backfillBlocks(ctx context.Context) error {
 				}
 				continue
 			}
-			for _, ch := range consent.Channels {
-				if states[ch].State != consent.Withdrawn {
-					continue
-				}
+			for _, ch := range channels {
 				if err := db.block(ctx, tx, cust, ch, consent.BlockedByObjection, Stamp(now)); err != nil {
 					return err
 				}

@@ -460,7 +460,9 @@ func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if r.Orders == 0 || r.Failed != 0 || r.Unsubscribes != 20 || r.UnsubFailed != 0 || !r.LedgerOK {
+	// The burst is as large as asked or as the customers the orders
+	// made, whichever is smaller (under -race few orders fit in 400 ms).
+	if r.Orders == 0 || r.Failed != 0 || r.Unsubscribes != min(20, r.Orders) || r.UnsubFailed != 0 || !r.LedgerOK {
 		t.Errorf("orders %d (failed %d), unsubscribes %d (failed %d), ledger %t", r.Orders, r.Failed, r.Unsubscribes, r.UnsubFailed, r.LedgerOK)
 	}
 	if r.GeneratorRSSMB <= 0 || r.MaxRSSMB <= 0 {
