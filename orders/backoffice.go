@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -72,8 +71,12 @@ func (db *DB) ContactableFor(ctx context.Context, ch consent.Channel, topic stri
 			AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.created_at < ?)`, ctrl.PostBasisSince); err != nil {
 			return nil, err
 		}
+		listed := make(map[int64]bool, len(ids)) // not slices.Contains: quadratic at a chain's size
+		for _, id := range ids {
+			listed[id] = true
+		}
 		for id, states := range all {
-			if states[ch].State == consent.Granted && !slices.Contains(ids, id) {
+			if states[ch].State == consent.Granted && !listed[id] {
 				ids = append(ids, id)
 			}
 		}
