@@ -28,7 +28,7 @@ func BenchmarkConfirmationHTTP(b *testing.B) {
 		idle time.Duration
 	}{{"back-to-back", 0}, {"after-idle", 150 * time.Millisecond}} {
 		b.Run(tc.name, func(b *testing.B) {
-			project := printer(b)
+			project, _, _ := printer(b)
 			project()
 			times := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
@@ -51,22 +51,23 @@ func BenchmarkConfirmationHTTP(b *testing.B) {
 
 // printer places an order through the API, signs a counter in, and
 // returns a function that fetches the order's confirmation over HTTP on
-// one keep-alive connection and says how long it took.
-func printer(b *testing.B) func() time.Duration {
+// one keep-alive connection and says how long it took, with the API and
+// the signed-in client behind it.
+func printer(b *testing.B) (func() time.Duration, *api, *client) {
 	a := newAPI(b)
 	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
 		b.Fatalf("order: %d", st)
 	}
 	c := a.e.client()
 	c.signIn(a.e.counter, "4711")
-	client := &http.Client{}
+	httpc := &http.Client{}
 	return func() time.Duration {
 		req, _ := http.NewRequest(http.MethodGet, a.e.srv.URL+"/orders/1/confirmation.pdf", nil)
 		for k, v := range c.cookies {
 			req.AddCookie(&http.Cookie{Name: k, Value: v})
 		}
 		start := time.Now()
-		res, err := client.Do(req)
+		res, err := httpc.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +77,7 @@ func printer(b *testing.B) func() time.Duration {
 			b.Fatalf("confirmation: %d, %d bytes", res.StatusCode, n)
 		}
 		return time.Since(start)
-	}
+	}, a, c
 }
 
 // BenchmarkConfirmationVsChromium (issue 18 point 1) prints the same
@@ -102,32 +103,8 @@ func BenchmarkConfirmationVsChromium(b *testing.B) {
 		}
 		b.Skip("Chromium not installed: apt-get install -y chromium")
 	}
-	a := newAPI(b)
-	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
-		b.Fatalf("order: %d", st)
-	}
-	c := a.e.client()
-	c.signIn(a.e.counter, "4711")
-
 	// The project: the PDF over HTTP, one keep-alive connection.
-	client := &http.Client{}
-	project := func() time.Duration {
-		req, _ := http.NewRequest(http.MethodGet, a.e.srv.URL+"/orders/1/confirmation.pdf", nil)
-		for k, v := range c.cookies {
-			req.AddCookie(&http.Cookie{Name: k, Value: v})
-		}
-		start := time.Now()
-		res, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK || n < 1000 {
-			b.Fatalf("confirmation: %d, %d bytes", res.StatusCode, n)
-		}
-		return time.Since(start)
-	}
+	project, a, c := printer(b)
 
 	// Chromium, warm: started, signed in and on the page once before the
 	// clock runs.
