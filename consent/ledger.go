@@ -20,6 +20,26 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// IDs runs a query of one integer column and returns its values. The rows
+// are closed when it returns, so the caller may write in the same
+// transaction next.
+func IDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // Append adds e to the ledger inside tx and fills in its Seq, PrevHash and
 // Hash. The transaction must hold the write lock from its start (the
 // database is opened with _txlock=immediate), so that two appends cannot

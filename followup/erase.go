@@ -89,22 +89,9 @@ func ExpireRetained(ctx context.Context, tx consent.Tx, today string, now time.T
 // retention ended) inside that transaction, and returns their ids, for
 // their .eml files.
 func DeleteOrderMails(ctx context.Context, tx consent.Tx, orderID int64) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
+	ids, err := consent.IDs(ctx, tx, `SELECT id FROM outbox WHERE order_id = ?`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("delete order mails: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE order_id = ?`, orderID); err != nil {
 		return nil, fmt.Errorf("delete order mails: %w", err)

@@ -67,7 +67,7 @@ func (db *DB) ContactableFor(ctx context.Context, ch consent.Channel, topic stri
 		// who has not objected (Art. 21(3)), except those asked for a post
 		// consent before the switch who did not give it (EDPB 05/2020:
 		// no switching of the basis afterwards).
-		if ids, err = idsOf(ctx, db.sql, `SELECT c.id FROM customers c WHERE c.erased_at = ''
+		if ids, err = consent.IDs(ctx, db.sql, `SELECT c.id FROM customers c WHERE c.erased_at = ''
 			AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.created_at < ?)`, ctrl.PostBasisSince); err != nil {
 			return nil, err
 		}

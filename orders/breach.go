@@ -144,7 +144,7 @@ func addBreachEvent(ctx context.Context, tx consent.Tx, breachID int64, kind str
 
 // Breaches lists the register, newest first.
 func (db *DB) Breaches(ctx context.Context) ([]Breach, error) {
-	ids, err := idsOf(ctx, db.sql, `SELECT id FROM breaches ORDER BY id DESC`)
+	ids, err := consent.IDs(ctx, db.sql, `SELECT id FROM breaches ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}

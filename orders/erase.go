@@ -364,23 +364,6 @@ func deleteOrder(ctx context.Context, tx consent.Tx, orderID int64, keepDocument
 	return ids, nil
 }
 
-func idsOf(ctx context.Context, q consent.Querier, query string, args ...any) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // removeMailFiles deletes the .eml files of removed mails. A file that
 // cannot be removed is logged by id, for the store to delete by hand.
 func (db *DB) removeMailFiles(ids []int64) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
 )
 
 // The erasure list (`consentdesk.db.erased`, beside the database and
@@ -93,7 +95,7 @@ func (db *DB) SyncErasureList(ctx context.Context) (int, error) {
 	for _, id := range listed {
 		on[id] = true
 	}
-	erased, err := idsOf(ctx, db.sql, `SELECT id FROM customers WHERE erased_at <> '' ORDER BY id`)
+	erased, err := consent.IDs(ctx, db.sql, `SELECT id FROM customers WHERE erased_at <> '' ORDER BY id`)
 	if err != nil {
 		return 0, err
 	}

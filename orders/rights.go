@@ -326,21 +326,8 @@ func (db *DB) CustomerOrders(ctx context.Context, customerID int64) ([]Order, er
 }
 
 func customerOrdersIn(ctx context.Context, q consent.Querier, customerID int64) ([]Order, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC`, customerID)
+	ids, err := consent.IDs(ctx, q, `SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC`, customerID)
 	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]Order, 0, len(ids))
