@@ -395,7 +395,7 @@ func (c Controller) Validate() error {
 // LoadController reads the store settings.
 func LoadController(ctx context.Context, q Querier) (Controller, error) {
 	var c Controller
-	err := loadSettings(ctx, q, `SELECT data, COALESCE(logo, x''), logo_mime FROM store_settings WHERE id = 1`, &c, &c.Logo, &c.LogoMIME)
+	err := loadSettings(ctx, q, `SELECT data, logo, logo_mime FROM store_settings WHERE id = 1`, &c, &c.Logo, &c.LogoMIME)
 	return c, err
 }
 

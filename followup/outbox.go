@@ -124,12 +124,12 @@ func insert(ctx context.Context, tx consent.Tx, ctrl consent.Controller, job Job
 	if job.OrderID != 0 {
 		order = job.OrderID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at, topic)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now), job.Topic)
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at, topic)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now), job.Topic).Scan(&id); err != nil {
 		return 0, fmt.Errorf("followup: enqueue: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // newMessageID makes a Message-ID (RFC 5322 §3.6.4) in the domain of the
@@ -199,7 +199,10 @@ func Get(ctx context.Context, q consent.Querier, id int64) (Mail, error) {
 	if err != nil {
 		return Mail{}, fmt.Errorf("followup: get: %w", err)
 	}
-	err = q.QueryRowContext(ctx, `SELECT COALESCE(raw, x'') FROM outbox WHERE id = ?`, id).Scan(&m.Raw)
+	err = q.QueryRowContext(ctx, `SELECT raw FROM outbox WHERE id = ?`, id).Scan(&m.Raw)
+	if m.Raw == nil {
+		m.Raw = []byte{} // not written yet (NULL)
+	}
 	return m, err
 }
 

@@ -185,7 +185,7 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE created_at >= ?`, Stamp(today)).Scan(&d.OrdersToday); err != nil {
 		return d, err
 	}
-	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(erased_at <> ''), 0) FROM customers`).Scan(&d.Customers, &d.Erased); err != nil {
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN erased_at <> '' THEN 1 END) FROM customers`).Scan(&d.Customers, &d.Erased); err != nil {
 		return d, err
 	}
 

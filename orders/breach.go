@@ -81,15 +81,11 @@ func (db *DB) RecordBreach(ctx context.Context, b Breach) (Breach, error) {
 		return Breach{}, err
 	}
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO breaches (occurred_at, noticed_at, facts, categories, people, records, health_data, consequences, measures,
-			staff_id, api_token_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if err := tx.QueryRowContext(ctx, `INSERT INTO breaches (occurred_at, noticed_at, facts, categories, people, records, health_data, consequences, measures,
+			staff_id, api_token_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			Stamp(occurred), Stamp(noticed), b.Facts, b.Categories, b.People, b.Records, b.HealthData, b.Consequences, b.Measures,
-			nullID(b.StaffID), nullID(b.TokenID), Stamp(now))
-		if err != nil {
+			nullID(b.StaffID), nullID(b.TokenID), Stamp(now)).Scan(&b.ID); err != nil {
 			return fmt.Errorf("record breach: %w", err)
-		}
-		if b.ID, err = res.LastInsertId(); err != nil {
-			return err
 		}
 		if !notified.IsZero() {
 			return addBreachEvent(ctx, tx, b.ID, "authority_notified", notified, 0, "", b.StaffID, now)

@@ -177,7 +177,7 @@ func (db *DB) Order(ctx context.Context, id int64) (Order, error) {
 func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	var o Order
 	var start, end, created string
-	var hasRx int
+	var hasRx bool
 	err := q.QueryRowContext(ctx, `SELECT o.id, o.number, o.customer_id, COALESCE(o.staff_id, 0), COALESCE(s.name, ''), o.consent_mode,
 			o.total_cents, o.deposit_cents, o.pickup_start, o.pickup_end, o.notice_version_id, o.status, o.created_at, o.restricted_until,
 			EXISTS (SELECT 1 FROM prescriptions p WHERE p.order_id = o.id),
@@ -191,7 +191,7 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	if err != nil {
 		return Order{}, fmt.Errorf("load order: %w", err)
 	}
-	o.HasPrescription = hasRx == 1
+	o.HasPrescription = hasRx
 	o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
 	if start != "" {
 		p := Pickup{}

@@ -267,12 +267,8 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if in.Pickup != nil {
 			start, end = in.Pickup.Start.Format(time.RFC3339), in.Pickup.End.Format(time.RFC3339)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now))
-		if err != nil {
-			return err
-		}
-		if o.ID, err = res.LastInsertId(); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now)).Scan(&o.ID); err != nil {
 			return err
 		}
 		for i, it := range in.Items {

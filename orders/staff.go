@@ -112,12 +112,7 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 		if n > 0 {
 			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.staff_name_taken"}}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at) VALUES (?, ?, ?, ?)`, name, role, string(hash), Stamp(now))
-		if err != nil {
-			return err
-		}
-		s.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`, name, role, string(hash), Stamp(now)).Scan(&s.ID)
 	})
 	return s, err
 }
@@ -129,7 +124,7 @@ func (db *DB) StaffList(ctx context.Context) ([]Staff, error) {
 
 func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled,
-		MAX(locked_until, COALESCE((SELECT MAX(locked_until) FROM pin_lockouts p WHERE p.staff_id = staff.id), '')) FROM staff `+where)
+		COALESCE((SELECT MAX(x) FROM (SELECT locked_until AS x UNION ALL SELECT locked_until FROM pin_lockouts p WHERE p.staff_id = staff.id) l), '') FROM staff `+where)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +303,7 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (
 			_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = 0, locked_until = '' WHERE id = ?`, s.ID)
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = MAX(failed_attempts - 1, 0) WHERE id = ?`, s.ID)
+		_, err := tx.ExecContext(ctx, `UPDATE staff SET failed_attempts = CASE WHEN failed_attempts > 0 THEN failed_attempts - 1 ELSE 0 END WHERE id = ?`, s.ID)
 		return err
 	}); err != nil {
 		return Staff{}, err
