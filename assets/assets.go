@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 //go:embed templates/*.html
@@ -36,7 +36,8 @@ var notices embed.FS
 //go:embed i18n/*.json
 var catalogues embed.FS
 
-// Migrations are the numbered SQL files, applied in order.
+// Migrations are the numbered SQL files, applied in order: SQLite's at
+// the top, PostgreSQL's in postgres/.
 func Migrations() fs.FS {
 	sub, _ := fs.Sub(migrations, "migrations")
 	return sub

@@ -31,23 +31,20 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
-	name := filepath.Join(dir, BackupPrefix+db.Now().UTC().Format("20060102-150405")+".db")
+	name := filepath.Join(dir, BackupPrefix+db.Now().UTC().Format("20060102-150405")+db.backupExt())
 	if _, err := os.Stat(name); err == nil {
 		return "", fmt.Errorf("backup: %s exists already", name)
 	}
 	part := name + ".part"
 	os.Remove(part)
-	if err := db.Backup(ctx, part); err != nil {
+	v, seq, hash, err := db.BackupChecked(ctx, part)
+	if err != nil {
 		os.Remove(part)
 		return "", err
 	}
-	v, seq, hash, err := VerifyFile(ctx, part)
-	if err != nil || !v.OK {
+	if !v.OK {
 		os.Remove(part)
-		if err == nil {
-			err = fmt.Errorf("ledger broken at event %d: %s", v.Broken, v.Reason)
-		}
-		return "", fmt.Errorf("backup: the copy does not verify: %w", err)
+		return "", fmt.Errorf("backup: the copy does not verify: ledger broken at event %d: %s", v.Broken, v.Reason)
 	}
 	if err := os.Rename(part, name); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
@@ -61,12 +58,31 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, err
 	if err := AppendHead(db.Path, "head", seq, hash, name, db.Now()); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
-	return name, rotate(dir, keep)
+	return name, rotate(dir, keep, db.backupExt())
+}
+
+// BackupChecked writes a consistent copy of the live database to file
+// and checks the copy's ledger: the verification, and the head it
+// reaches, to be recorded apart from the database. On SQLite the copy
+// is a database file; on PostgreSQL a pg_dump archive (dialect.go).
+func (db *DB) BackupChecked(ctx context.Context, file string) (consent.Verification, int64, string, error) {
+	if db.pg {
+		return db.dump(ctx, file)
+	}
+	if err := db.Backup(ctx, file); err != nil {
+		os.Remove(file)
+		return consent.Verification{}, 0, "", err
+	}
+	v, seq, hash, err := VerifyFile(ctx, file)
+	if err != nil {
+		err = fmt.Errorf("backup: the copy does not verify: %w", err)
+	}
+	return v, seq, hash, err
 }
 
 // rotate deletes all but the newest keep backups (names sort by time).
-func rotate(dir string, keep int) error {
-	list, err := filepath.Glob(filepath.Join(dir, BackupPrefix+"*.db"))
+func rotate(dir string, keep int, ext string) error {
+	list, err := filepath.Glob(filepath.Join(dir, BackupPrefix+"*"+ext))
 	if err != nil {
 		return err
 	}

@@ -192,6 +192,11 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	}
 	bg := context.Background()
 	tx, err := db.w.BeginTx(bg, nil)
+	if err == nil && db.pg {
+		if err = lockWriters(bg, tx); err != nil {
+			tx.Rollback()
+		}
+	}
 	if err != nil {
 		for _, j := range live {
 			j.done <- result{err: fmt.Errorf("begin: %w", err)}

@@ -241,16 +241,17 @@ func (c Customer) searchKey() string {
 
 func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Time) error {
 	c.CreatedAt, c.UpdatedAt = Stamp(now), Stamp(now)
-	res, err := tx.ExecContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
+	// RETURNING rather than LastInsertId, which PostgreSQL's driver
+	// does not have.
+	err := tx.QueryRowContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
 			under_16, birth_date)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt,
-		c.Under16, c.BirthDate)
+		c.Under16, c.BirthDate).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("insert customer: %w", err)
 	}
-	c.ID, err = res.LastInsertId()
-	return err
+	return nil
 }
 
 const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at,
@@ -299,13 +300,11 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 			}
 		}
 		if utf8.RuneCountInString(w) >= 3 {
-			// A quoted phrase: the word as a substring, nothing in it an
-			// operator.
-			match = append(match, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+			match = append(match, w)
 			continue
 		}
 		where = append(where, `search LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(w)+"%")
+		args = append(args, likeSubstring(w))
 	}
 	if len(match) == 0 && len(where) == 0 {
 		return nil, nil
@@ -316,8 +315,9 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 		// that finds more (every tenth customer is an "Ann…") shows the
 		// first of them, and the clerk types more. Without the bound, its
 		// time grew with the customers found.
-		query += ` AND id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ? LIMIT ` + strconv.Itoa(searchCandidates) + `)`
-		args = append([]any{strings.Join(match, " AND ")}, args...)
+		in, inArgs := db.searchIndex(match)
+		query += ` AND id IN (` + in + ` LIMIT ` + strconv.Itoa(searchCandidates) + `)`
+		args = append(inArgs, args...)
 	}
 	for _, w := range where {
 		query += ` AND ` + w
@@ -337,6 +337,12 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// likeSubstring is a LIKE pattern of w anywhere, with LIKE's own
+// characters escaped (ESCAPE '\').
+func likeSubstring(w string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(w) + "%"
 }
 
 // searchCandidates bounds the matches a search sorts (SearchCustomers).

@@ -31,9 +31,15 @@ type DB struct {
 	// order, instead of in SQLite's busy handler, which sleeps in steps of
 	// up to 100 ms and let a burst of one-click unsubscribes take seconds
 	// behind the sender (BENCHMARKS.md, load).
-	w    *consent.Prepared
+	w *consent.Prepared
+	// Path is the base name of the files kept beside the database: the
+	// key file (Path.key), the heads, the erasure list, the store's CA.
+	// On SQLite it is the database file; on PostgreSQL, Options.Files.
 	Path string
 	Keys *Keys
+	// pg is set on PostgreSQL (dialect.go), and location is its URL.
+	pg       bool
+	location string
 
 	opts Options // fixed at Open: nothing changes them under the running goroutines
 
@@ -57,6 +63,11 @@ type Options struct {
 	// MailDir is where mails are written as .eml files when there is no
 	// SMTP server; an erasure removes the customer's files from it.
 	MailDir string
+	// Files is the base name of the files kept beside the database (DB.Path)
+	// where the database is PostgreSQL, whose server holds no files of
+	// ours: a local path such as /var/lib/consentdesk/chain. On SQLite
+	// it is the database file, and Files must be empty or the same.
+	Files string
 	// BackupKeep is how many nightly backups are kept (serve's
 	// --backup-keep); 0 when there are none. The erasure's answer says
 	// from it how long backups still hold the data.
@@ -106,15 +117,29 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	keys, err := LoadOrCreateKeys(path + ".key")
+	pg := IsPostgres(path)
+	files := path
+	switch {
+	case pg && opts.Files == "":
+		return nil, errors.New("orders: a PostgreSQL database needs Options.Files, where its key file and anchors are kept (--files)")
+	case pg:
+		files = opts.Files
+	case opts.Files != "" && opts.Files != path:
+		return nil, errors.New("orders: on SQLite the files are kept beside the database file; Options.Files must be empty")
+	}
+	keys, err := LoadOrCreateKeys(files + ".key")
 	if err != nil {
 		return nil, err
 	}
-	sdb, err := sql.Open("sqlite", DSN(path))
+	open := func() (*sql.DB, error) { return sql.Open("sqlite", DSN(path)) }
+	if pg {
+		open = func() (*sql.DB, error) { return openPostgres(path) }
+	}
+	sdb, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	wdb, err := sql.Open("sqlite", DSN(path))
+	wdb, err := open()
 	if err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open database: %w", err)
@@ -131,8 +156,22 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: path, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block),
-		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	if pg {
+		// Found: a refused login went unnoticed until the first query,
+		// and Close then waited for a committer that had not started.
+		if err := sdb.PingContext(ctx); err != nil {
+			sdb.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		if migrations, err = fs.Sub(migrations, "postgres"); err != nil {
+			sdb.Close()
+			wdb.Close()
+			return nil, err
+		}
+	}
+	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: files, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block),
+		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), pg: pg, location: path}
 	go db.run()
 	go db.checkpoints()
 	if err := db.migrate(ctx, migrations); err != nil {
@@ -172,6 +211,9 @@ func (db *DB) Close() error {
 // waits for no one, and writers go on meanwhile.
 func (db *DB) checkpoints() {
 	defer close(db.checkpointsDone)
+	if db.pg {
+		return // PostgreSQL checkpoints by itself, beside the writers
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -197,11 +239,18 @@ func (db *DB) Ping(ctx context.Context) error {
 func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
-	if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`)
-		return err
-	}); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	// Created only where it is missing: on PostgreSQL the server's own
+	// role may not create tables (README, "A chain of stores"), and
+	// CREATE TABLE IF NOT EXISTS asks for that right even when the table
+	// is there.
+	var applied int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+			_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 	}
 	names, err := fs.Glob(migrations, "*.sql")
 	if err != nil {
@@ -266,6 +315,10 @@ func (db *DB) Backup(ctx context.Context, file string) error {
 			}
 		}
 	}()
+	if db.pg {
+		_, _, _, err := db.dump(ctx, file)
+		return err
+	}
 	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
 	close(stop)
 	<-flushed

@@ -383,6 +383,9 @@ func (db *DB) removeMailFiles(ids []int64) {
 // the middle of a transaction can hold it up; it is tried a few times and
 // reports whether it completed (the next one will, otherwise).
 func (db *DB) Checkpoint(ctx context.Context) bool {
+	if db.pg {
+		return db.vacuumErased(ctx)
+	}
 	for try := 0; try < 20; try++ {
 		var busy, logFrames, done int
 		if err := db.sql.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {

@@ -147,6 +147,16 @@ func (db *DB) ReapplyErasures(ctx context.Context) ([]int64, error) {
 // to the restored database.
 const AsideKeep = 14 * 24 * time.Hour
 
+// RemoveAside deletes what restore moved aside (RemoveOldAside) longer
+// ago than keep: files beside a SQLite database, databases beside a
+// PostgreSQL one.
+func (db *DB) RemoveAside(ctx context.Context, keep time.Duration, now time.Time) ([]string, error) {
+	if db.pg {
+		return db.removeOldAsideDatabases(ctx, keep, now)
+	}
+	return RemoveOldAside(db.Path, keep, now)
+}
+
 // RemoveOldAside deletes the copies `restore` moved aside beside the
 // database that are older than keep, by the time in their name. It
 // returns the files it deleted.

@@ -91,7 +91,7 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		return Export{}, err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
+	if _, err := conn.ExecContext(ctx, db.beginSnapshot()); err != nil {
 		return Export{}, err
 	}
 	// Read only, so nothing to commit; ended even when ctx has. A

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -59,50 +60,67 @@ func backupLoop(ctx context.Context, db *orders.DB, dir string, keep int, at str
 // overwritten, and the result is opened (bringing an older backup's
 // schema up to date) and checked again.
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, path := newFlags("restore", stderr)
+	fs, flags := newFlags("restore", stderr)
 	from := fs.String("from", "", "the backup file to restore")
 	force := fs.Bool("force", false, "restore even though the database looks in use (only after a crash)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	base, err := flags.base()
+	if err != nil {
+		return err
+	}
 	if *from == "" {
 		return errors.New("restore needs --from FILE")
 	}
-	v, headSeq, headHash, err := orders.VerifyFile(ctx, *from)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if !v.OK {
-		return fmt.Errorf("restore: the backup's consent ledger is broken at event %d (%s); nothing was changed", v.Broken, v.Reason)
-	}
-	db := *path
-	// A running server keeps the shared-memory file of WAL mode open; a
-	// clean stop removes it.
-	if _, err := os.Stat(db + "-shm"); err == nil && !*force {
-		return fmt.Errorf("restore: %s looks in use (%s-shm exists): stop the server first; after a crash, use --force", db, db)
-	}
-	aside := ""
-	if _, err := os.Stat(db); err == nil {
-		aside = fmt.Sprintf("%s.before-restore-%s", db, time.Now().UTC().Format("20060102-150405"))
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Rename(db+suffix, aside+suffix); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("restore: moving the current database aside: %w", err)
+	var (
+		v                   consent.Verification
+		headSeq             int64
+		headHash, aside, db string
+		opts                orders.Options
+	)
+	if orders.IsPostgres(*flags.db) {
+		// pg_restore into a new database, checked, then renamed into
+		// place (orders.RestorePostgres).
+		db, opts.Files = *flags.db, base
+		if v, headSeq, headHash, aside, err = orders.RestorePostgres(ctx, db, *from, *force, time.Now()); err != nil {
+			return err
+		}
+	} else {
+		if v, headSeq, headHash, err = orders.VerifyFile(ctx, *from); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if !v.OK {
+			return fmt.Errorf("restore: the backup's consent ledger is broken at event %d (%s); nothing was changed", v.Broken, v.Reason)
+		}
+		db = *flags.db
+		// A running server keeps the shared-memory file of WAL mode open; a
+		// clean stop removes it.
+		if _, err := os.Stat(db + "-shm"); err == nil && !*force {
+			return fmt.Errorf("restore: %s looks in use (%s-shm exists): stop the server first; after a crash, use --force", db, db)
+		}
+		if _, err := os.Stat(db); err == nil {
+			aside = fmt.Sprintf("%s.before-restore-%s", db, time.Now().UTC().Format("20060102-150405"))
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Rename(db+suffix, aside+suffix); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("restore: moving the current database aside: %w", err)
+				}
 			}
 		}
+		if err := copyFile(*from, db); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
-	if err := copyFile(*from, db); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if _, err := os.Stat(db + ".key"); os.IsNotExist(err) {
+	if _, err := os.Stat(base + ".key"); os.IsNotExist(err) {
 		if _, err := os.Stat(*from + ".key"); err == nil {
-			if err := copyFile(*from+".key", db+".key"); err != nil {
+			if err := copyFile(*from+".key", base+".key"); err != nil {
 				return fmt.Errorf("restore: key file: %w", err)
 			}
 		} else {
-			fmt.Fprintf(stdout, "warning: no key file beside %s or %s: prescriptions in the backup cannot be read and printed QR codes stop working\n", db, *from)
+			fmt.Fprintf(stdout, "warning: no key file beside %s or %s: prescriptions in the backup cannot be read and printed QR codes stop working\n", base, *from)
 		}
 	}
-	store, err := orders.Open(ctx, db, assets.Migrations())
+	store, err := orders.Open(ctx, db, assets.Migrations(), opts)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -113,7 +131,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Going back to an older backup is on purpose: the heads file records
 	// it, and heads above the backup's own are set aside from here on.
-	if err := orders.AppendHead(db, "restore", headSeq, headHash, *from, time.Now()); err != nil {
+	if err := orders.AppendHead(base, "restore", headSeq, headHash, *from, time.Now()); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	// The backup may hold customers erased after it was made: the
@@ -123,7 +141,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", db, *from, v.Events)
+	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", store.Name(), *from, v.Events)
 	fmt.Fprintf(stdout, "erasure list applied: %d customer(s) erased again\n", len(again))
 	if aside != "" {
 		fmt.Fprintf(stdout, "the previous database is kept as %s until %s, then deleted by the server\n", aside, time.Now().Add(orders.AsideKeep).Format("2006-01-02"))

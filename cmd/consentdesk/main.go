@@ -143,10 +143,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if _, err := os.Stat(*to); err == nil {
 				return fmt.Errorf("%s exists already; choose a new file", *to)
 			}
-			if err := db.Backup(ctx, *to); err != nil {
-				return err
-			}
-			v, seq, hash, err := orders.VerifyFile(ctx, *to)
+			v, seq, hash, err := db.BackupChecked(ctx, *to)
 			if err != nil {
 				return err
 			}
@@ -200,11 +197,31 @@ func explain(err error) error {
 }
 
 // newFlags makes a flag set whose defaults come from CONSENTDESK_<FLAG>.
-func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *dbFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "consentdesk.db", "SQLite database file")
-	return fs, db
+	return fs, &dbFlags{
+		db:    fs.String("db", "consentdesk.db", "SQLite database file, or a chain's PostgreSQL database as postgres://user@host/db"),
+		files: fs.String("files", "", "on PostgreSQL: base name of the files kept beside the database (FILES.key, FILES.heads, …), a local path; on SQLite they sit beside the database file"),
+	}
+}
+
+// dbFlags are the flags that name the database.
+type dbFlags struct{ db, files *string }
+
+// base is where the files beside the database are kept (orders.DB.Path):
+// the database file on SQLite, --files on PostgreSQL.
+func (f *dbFlags) base() (string, error) {
+	if !orders.IsPostgres(*f.db) {
+		if *f.files != "" {
+			return "", errors.New("--files is for PostgreSQL; on SQLite the files sit beside the database file / --files gilt nur für PostgreSQL; bei SQLite liegen die Dateien neben der Datenbankdatei")
+		}
+		return *f.db, nil
+	}
+	if *f.files == "" {
+		return "", errors.New("a PostgreSQL database needs --files, a local path for its key file and anchors / eine PostgreSQL-Datenbank braucht --files, einen lokalen Pfad für Schlüsseldatei und Anker")
+	}
+	return *f.files, nil
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -231,30 +248,40 @@ func withDB(ctx context.Context, name string, args []string, stderr io.Writer, d
 // withDBOptions is withDB whose options (orders.Options, fixed at Open)
 // come from the parsed flags and the database's path.
 func withDBOptions(ctx context.Context, name string, args []string, stderr io.Writer, define func(*flag.FlagSet), options func(path string) (orders.Options, error), run func(*orders.DB) error) error {
-	fs, path := newFlags(name, stderr)
+	fs, flags := newFlags(name, stderr)
 	if define != nil {
 		define(fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	base, err := flags.base()
+	if err != nil {
+		return err
+	}
 	switch name {
 	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate":
 		// Found: "verify --db typo.db" created an empty database and
 		// reported "intact: 0 events"; a nightly check against a
-		// mistyped path would have reported success for ever.
-		if _, err := os.Stat(*path); err != nil {
-			return fmt.Errorf("%s: no database at %s (nothing was created): %w", name, *path, err)
+		// mistyped path would have reported success for ever. (On
+		// PostgreSQL the database must exist to connect; the key file
+		// tells a chain's database apart from a new one.)
+		if _, err := os.Stat(base); err != nil && !orders.IsPostgres(*flags.db) {
+			return fmt.Errorf("%s: no database at %s (nothing was created): %w", name, base, err)
+		} else if _, err := os.Stat(base + ".key"); err != nil && orders.IsPostgres(*flags.db) {
+			return fmt.Errorf("%s: no key file at %s.key (nothing was created): %w", name, base, err)
 		}
 	}
 	var opts orders.Options
 	if options != nil {
-		var err error
-		if opts, err = options(*path); err != nil {
+		if opts, err = options(base); err != nil {
 			return err
 		}
 	}
-	db, err := orders.Open(ctx, *path, assets.Migrations(), opts)
+	if orders.IsPostgres(*flags.db) {
+		opts.Files = base
+	}
+	db, err := orders.Open(ctx, *flags.db, assets.Migrations(), opts)
 	if err != nil {
 		return err
 	}
@@ -420,7 +447,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
-		if bdir != "off" {
+		if bdir != "off" && db.Postgres() {
+			fmt.Fprintln(stdout, "No nightly backup by ConsentDesk on PostgreSQL: pg_dump and WAL archiving back up the chain (README)")
+		} else if bdir != "off" {
 			wg.Add(1)
 			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
 			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
@@ -488,7 +517,7 @@ func housekeeping(ctx context.Context, db *orders.DB) {
 		if _, err := db.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
 			slog.Error("retention", "err", err)
 		}
-		if _, err := orders.RemoveOldAside(db.Path, orders.AsideKeep, time.Now()); err != nil {
+		if _, err := db.RemoveAside(ctx, orders.AsideKeep, time.Now()); err != nil {
 			slog.Error("copies from before a restore", "err", err)
 		}
 		select {
