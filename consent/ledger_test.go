@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,13 +13,16 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
+
+func TestMain(m *testing.M) { os.Exit(orderstest.Main(m)) }
 
 // ledger opens a real database with n events of customers 1..3.
 func ledger(t *testing.T, n int) *sql.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
+	db, err := orderstest.Open(ctx, t, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +42,11 @@ func ledger(t *testing.T, n int) *sql.DB {
 }
 
 // tamper runs SQL as someone with the file in hand would: with the
-// append-only triggers dropped first.
+// append-only triggers dropped first. On PostgreSQL, as the cluster's
+// superuser: the triggers and the foreign keys' checks switched off.
 func tamper(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
-	for _, s := range append([]string{`DROP TRIGGER consent_events_no_update`, `DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`}, stmts...) {
+	for _, s := range append(orderstest.Unguard(), stmts...) {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}

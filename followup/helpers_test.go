@@ -23,13 +23,14 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
+	os.Exit(orderstest.Main(m))
 }
 
 // received is one message as the SMTP server got it.
@@ -251,7 +252,7 @@ func newStore(t testing.TB, doubleOptIn bool) *store {
 
 func (s *store) open(t testing.TB) {
 	t.Helper()
-	db, err := orders.Open(context.Background(), s.path, assets.Migrations(), orders.Options{Now: s.clock.Now})
+	db, err := orderstest.Open(context.Background(), t, s.path, assets.Migrations(), orders.Options{Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

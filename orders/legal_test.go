@@ -15,6 +15,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 // Tests of the legal core (issue "Every objection counts"): each names
@@ -516,7 +517,7 @@ func TestBlockListFilledFromEarlierWithdrawals_BDSG35(t *testing.T) {
 	}
 	path := db.Path
 	db.Close()
-	db, err = orders.Open(ctx, path, assets.Migrations())
+	db, err = orderstest.Open(ctx, t, path, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

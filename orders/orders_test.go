@@ -22,6 +22,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 func openDB(t testing.TB) *orders.DB {
@@ -35,7 +36,7 @@ func openDBWith(t testing.TB, opts orders.Options) *orders.DB {
 	t.Helper()
 	c := &testClock{}
 	opts.Now = c.Now
-	db, err := orders.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), assets.Migrations(), opts)
+	db, err := orderstest.Open(context.Background(), t, filepath.Join(t.TempDir(), "test.db"), assets.Migrations(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func fixedNow(db *orders.DB) {
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
+	os.Exit(orderstest.Main(m))
 }
 
 func TestPlaceOrder(t *testing.T) {
@@ -302,10 +303,8 @@ func TestPrescriptionIsEncryptedAtRest(t *testing.T) {
 	if _, err := db.PlaceOrder(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range []string{db.Path, db.Path + "-wal"} {
+	files := orderstest.Files(t, db)
+	for _, file := range files {
 		raw, err := os.ReadFile(file)
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
@@ -327,9 +326,11 @@ func TestPrescriptionIsEncryptedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(db.Path)
-	if bytes.Contains(raw, bytes.TrimSpace(key)) {
-		t.Error("the key is inside the database")
+	for _, file := range files {
+		raw, _ := os.ReadFile(file)
+		if bytes.Contains(raw, bytes.TrimSpace(key)) {
+			t.Error("the key is inside the database")
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 // richCustomer places an order with everything a customer can leave
@@ -377,6 +378,16 @@ func TestErasure(t *testing.T) {
 	}
 	if len(left) == 0 {
 		t.Error("the other customer's mail files went too")
+	}
+	// Gone from the database's files too, not only from its answers:
+	// SQLite's secure_delete and checkpoint, PostgreSQL's VACUUM. (The
+	// address itself stays in the scan kept as the phone consent's
+	// proof; the one before the rectification stood in the change log,
+	// a consent event and mails.)
+	for _, f := range orderstest.Files(t, db) {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("old."+email)) {
+			t.Errorf("%s still holds the old address", f)
+		}
 	}
 	// The other customer is untouched.
 	oc, _ := db.Customer(ctx, op.Customer.ID)
@@ -841,9 +852,9 @@ func TestVerifyReachFindsACut(t *testing.T) {
 	if v, err := db.VerifyReach(ctx); err != nil || !v.OK {
 		t.Fatalf("before the cut: %+v %v", v, err)
 	}
-	for _, s := range []string{`DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`,
+	for _, s := range append(orderstest.Unguard(),
 		`DELETE FROM consent_event_details WHERE event_seq = (SELECT MAX(seq) FROM consent_events)`,
-		`DELETE FROM consent_events WHERE seq = (SELECT MAX(seq) FROM consent_events)`} {
+		`DELETE FROM consent_events WHERE seq = (SELECT MAX(seq) FROM consent_events)`) {
 		if _, err := db.SQL().Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -866,7 +877,7 @@ func TestKeyRotationKeepsPrescriptionsAndLinks(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "store.db")
 	open := func() *orders.DB {
-		db, err := orders.Open(ctx, path, assets.Migrations())
+		db, err := orderstest.Open(ctx, t, path, assets.Migrations())
 		if err != nil {
 			t.Fatal(err)
 		}

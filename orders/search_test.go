@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 // The counter's search through the trigram index (issue 18 point 5):
@@ -81,7 +82,12 @@ func TestSearchThroughTheIndex(t *testing.T) {
 		t.Errorf("new name found %v", got)
 	}
 
-	// Erased words leave the index's pages, not only its answers.
+	// Erased words leave the index's pages, not only its answers. (On
+	// PostgreSQL the erasure's VACUUM cleans the trigram index with the
+	// table: TestErasure reads the files.)
+	if orderstest.Postgres() {
+		return
+	}
 	var secure string
 	if err := db.SQL().QueryRow(`SELECT v FROM customers_fts_config WHERE k = 'secure-delete'`).Scan(&secure); err != nil || secure != "1" {
 		t.Errorf("secure-delete of the search index: %q, %v", secure, err)

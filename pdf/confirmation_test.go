@@ -23,6 +23,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -62,7 +63,7 @@ func sample(t testing.TB, mode string, name string) pdf.Confirmation {
 
 func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	ctx := context.Background()
-	db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "pdf.db"), assets.Migrations())
+	db, err := orderstest.Open(ctx, t, filepath.Join(t.TempDir(), "pdf.db"), assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func BenchmarkConfirmation(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
+	os.Exit(orderstest.Main(m))
 }
 
 // Art. 21(2)-(4) GDPR, §7(3) UWG: the objection is pointed out for every

@@ -25,6 +25,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		w = os.Stderr
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(w, nil)))
-	os.Exit(m.Run())
+	os.Exit(orderstest.Main(m))
 }
 
 type env struct {
@@ -71,6 +72,9 @@ func (e *env) setClock(f func() time.Time) { e.clock.f.Store(&f) }
 // the server wrote (and, rarely, to set up a state such as a failed
 // mail). The server's web layer has none: it asks orders.
 func (e *env) store() *sql.DB {
+	if orderstest.Postgres() {
+		return e.db.SQL() // its server is not a file to open
+	}
 	if e.raw == nil {
 		raw, err := sql.Open("sqlite", orders.DSN(e.db.Path))
 		if err != nil {
@@ -107,7 +111,7 @@ func newEnvIn(t testing.TB, path string, useTLS bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{}
-	db, err := orders.Open(ctx, path, assets.Migrations(), orders.Options{Now: clock.Now})
+	db, err := orderstest.Open(ctx, t, path, assets.Migrations(), orders.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

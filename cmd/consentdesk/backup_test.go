@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 func TestNextBackup(t *testing.T) {
@@ -43,11 +46,57 @@ func TestNextBackup(t *testing.T) {
 
 func events(t *testing.T, db string) int64 {
 	t.Helper()
-	v, _, _, err := orders.VerifyFile(context.Background(), db)
+	if !orderstest.Postgres() {
+		v, _, _, err := orders.VerifyFile(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Events
+	}
+	// On PostgreSQL a file is a backup (pg_dump's archive), read back
+	// into a database of its own; a database is named by the test's path
+	// or, moved aside by a restore, by its name.
+	var loc string
+	switch _, err := os.Stat(db); {
+	case err == nil:
+		scratch++
+		loc, _ = orderstest.Restore(t, db, fmt.Sprintf("%s.read-%d", db, scratch))
+	case strings.Contains(db, "_before_restore_"):
+		loc = orderstest.Named(t, db)
+	default:
+		loc, _ = orderstest.Location(t, db)
+	}
+	h, err := orders.OpenSQL(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	v, err := consent.Verify(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v.Events
+}
+
+var scratch int
+
+// tamperedCopy writes a copy of backup with an event changed behind the
+// ledger's back: the file edited on SQLite; on PostgreSQL the archive
+// restored, edited and dumped again.
+func tamperedCopy(t *testing.T, backup, bad string) {
+	t.Helper()
+	if !orderstest.Postgres() {
+		if err := copyFile(backup, bad); err != nil {
+			t.Fatal(err)
+		}
+		tamper(t, bad)
+		return
+	}
+	loc, _ := orderstest.Restore(t, backup, bad+".work")
+	tamper(t, bad+".work")
+	if out, err := exec.Command("pg_dump", "--format=custom", "--file="+bad, "--dbname="+loc).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v: %s", err, out)
+	}
 }
 
 // TestBackupRotateRestoreAndServe: nightly copies rotate; a restore
@@ -70,7 +119,7 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 	}
 	day := time.Date(2026, 11, 20, 1, 30, 0, 0, time.UTC)
 	var night atomic.Int64 // the clock is fixed at Open: it reads which night it is
-	store, err := orders.Open(ctx, db, assets.Migrations(), orders.Options{Now: func() time.Time { return day.AddDate(0, 0, int(night.Load())) }})
+	store, err := orderstest.Open(ctx, t, db, assets.Migrations(), orders.Options{Now: func() time.Time { return day.AddDate(0, 0, int(night.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +131,12 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ext := ".db"
+	if orderstest.Postgres() {
+		ext = ".dump" // pg_dump's archive
+	}
 	files, _ := filepath.Glob(filepath.Join(backups, "*"))
-	if len(files) != 4 || filepath.Base(files[0]) != "consentdesk-20261121-013000.db" {
+	if len(files) != 4 || filepath.Base(files[0]) != "consentdesk-20261121-013000"+ext {
 		t.Errorf("after rotation: %v", files)
 	}
 	seq, hash, _ := consent.Head(ctx, store.SQL())
@@ -116,10 +169,7 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 
 	// A tampered backup: refused, nothing changed.
 	bad := filepath.Join(dir, "bad.db")
-	if err := copyFile(last, bad); err != nil {
-		t.Fatal(err)
-	}
-	tamper(t, bad)
+	tamperedCopy(t, last, bad)
 	before := events(t, db)
 	if _, err := run(t, "restore", "--from", bad, "--db", db); err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Errorf("tampered backup restored: %v", err)
@@ -132,13 +182,16 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 	}
 
 	out, err := run(t, "restore", "--from", last, "--db", db)
-	if err != nil || !strings.Contains(out, "intact") || !strings.Contains(out, "before-restore") {
+	if err != nil || !strings.Contains(out, "intact") || !regexp.MustCompile(`kept as \S+(\.before-restore-|_before_restore_)`).MatchString(out) {
 		t.Fatalf("restore: %v %q", err, out)
 	}
 	if got := events(t, db); got != want {
 		t.Errorf("restored %d events, the backup had %d", got, want)
 	}
 	aside, _ := filepath.Glob(db + ".before-restore-*")
+	if orderstest.Postgres() { // a database beside it, by name
+		aside = regexp.MustCompile(`kept as (\S+)`).FindStringSubmatch(out)[1:]
+	}
 	if len(aside) == 0 || events(t, aside[0]) != before {
 		t.Errorf("previous database not kept: %v", aside)
 	}
@@ -173,7 +226,7 @@ func TestRestoreErasesAgain(t *testing.T) {
 	if _, err := run(t, "backup", "--to", backup, "--db", db); err != nil {
 		t.Fatal(err)
 	}
-	store, err := orders.Open(ctx, db, assets.Migrations(), orders.Options{BackupKeep: 14})
+	store, err := orderstest.Open(ctx, t, db, assets.Migrations(), orders.Options{BackupKeep: 14})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +247,7 @@ func TestRestoreErasesAgain(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1 customer(s) erased again") || !strings.Contains(out, "until") {
 		t.Fatalf("restore: %v %q", err, out)
 	}
-	store, err = orders.Open(ctx, db, assets.Migrations())
+	store, err = orderstest.Open(ctx, t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

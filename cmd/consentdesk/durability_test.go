@@ -23,6 +23,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 // The test binary doubles as the server: with CONSENTDESK_TEST_SERVE set
@@ -57,7 +58,7 @@ func startServer(t *testing.T, db string) *child {
 func spawnServer(t *testing.T, scheme string, env []string, args ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), env...), "CONSENTDESK_TEST_SERVE=serve "+strings.Join(args, " "))
+	cmd.Env = append(append(os.Environ(), env...), "CONSENTDESK_TEST_SERVE=serve "+strings.Join(onEngine(t, args), " "))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +215,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 
 	// Every acknowledged order, its events and its mail are there.
 	ctx := context.Background()
-	store, err := orders.Open(ctx, db, assets.Migrations())
+	store, err := orderstest.Open(ctx, t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := os.Stat(db + "-wal"); !os.IsNotExist(err) {
 		t.Errorf("write-ahead log left behind: %v", err)
 	}
-	store, err := orders.Open(context.Background(), db, assets.Migrations())
+	store, err := orderstest.Open(context.Background(), t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 func TestMain(m *testing.M) {
@@ -31,14 +32,36 @@ func TestMain(m *testing.M) {
 		cmd.Env = append(os.Environ(), "CONSENTDESK_TEST_SERVE="+strings.Join(args, " "))
 		return cmd, nil
 	}
-	os.Exit(m.Run())
+	os.Exit(orderstest.Main(m))
 }
 
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := Run(context.Background(), args, &out, &errOut)
+	err := Run(context.Background(), onEngine(t, args), &out, &errOut)
 	return out.String(), err
+}
+
+// onEngine returns args for the engine of the tests' pass: on the
+// PostgreSQL pass "--db FILE" becomes "--db URL --files FILE", the test's
+// own database on the server and its files where the test put the
+// SQLite file (orderstest.Location).
+func onEngine(t testing.TB, args []string) []string {
+	t.Helper()
+	if !orderstest.Postgres() {
+		return args
+	}
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--db" && i+1 < len(args) {
+			db, files := orderstest.Location(t, args[i+1])
+			out = append(out, "--db", db, "--files", files)
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 func TestSubcommands(t *testing.T) {
@@ -77,12 +100,23 @@ func TestSubcommands(t *testing.T) {
 	if _, err := run(t, "backup", "--to", backup, "--db", db); err == nil {
 		t.Error("backup overwrote a file")
 	}
-	os.Link(db+".key", backup+".key")
-	if out, err := run(t, "verify", "--db", backup); err != nil || !strings.Contains(out, "intact") {
+	// The copy, read back as one restores it (on PostgreSQL: pg_restore
+	// into a database of its own), verifies.
+	copied := backup
+	if orderstest.Postgres() {
+		copied = backup + ".restored"
+		orderstest.Restore(t, backup, copied)
+	}
+	os.Link(db+".key", copied+".key")
+	if out, err := run(t, "verify", "--db", copied); err != nil || !strings.Contains(out, "intact") {
 		t.Errorf("verify the backup: %v %q", err, out)
 	}
-	// CONSENTDESK_DB stands for --db.
-	t.Setenv("CONSENTDESK_DB", db)
+	// CONSENTDESK_DB stands for --db (and CONSENTDESK_FILES for --files).
+	loc, files := orderstest.Location(t, db)
+	t.Setenv("CONSENTDESK_DB", loc)
+	if files != "" {
+		t.Setenv("CONSENTDESK_FILES", files)
+	}
 	if out, err := run(t, "verify"); err != nil || !strings.Contains(out, "intact") {
 		t.Errorf("verify via env: %v %q", err, out)
 	}
@@ -124,8 +158,9 @@ func TestServeAndShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
+	args := onEngine(t, []string{"serve", "--db", filepath.Join(dir, "s.db"), "--addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"})
 	go func() {
-		done <- Run(ctx, []string{"serve", "--db", filepath.Join(dir, "s.db"), "--addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"}, &out, io.Discard)
+		done <- Run(ctx, args, &out, io.Discard)
 	}()
 	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 	var addrs [][]string
@@ -177,8 +212,9 @@ func TestServeWritesMailsWithoutSMTP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
+	args := onEngine(t, []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--double-opt-in", "false"})
 	go func() {
-		done <- Run(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--double-opt-in", "false"}, &out, io.Discard)
+		done <- Run(ctx, args, &out, io.Discard)
 	}()
 	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 	var m []string
@@ -270,7 +306,7 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err = Run(ctx, []string{"serve", "--db", filepath.Join(t.TempDir(), "s.db"), "--addr", counterAddr, "--public-addr", taken.Addr().String()}, &out, io.Discard)
+	err = Run(ctx, onEngine(t, []string{"serve", "--db", filepath.Join(t.TempDir(), "s.db"), "--addr", counterAddr, "--public-addr", taken.Addr().String()}), &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
 		t.Fatalf("serve with the public address taken: %v, want an error naming it", err)
 	}
@@ -332,7 +368,7 @@ func TestTokenAndStaffCommands(t *testing.T) {
 	if _, err := run(t, "staff", "add", "--name", "Lea", "--pin", "975318", "--role", "manager", "--db", db); err != nil {
 		t.Fatal(err)
 	}
-	d, err := orders.Open(context.Background(), db, assets.Migrations())
+	d, err := orderstest.Open(context.Background(), t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +385,7 @@ func TestTokenAndStaffCommands(t *testing.T) {
 	if _, err := run(t, "staff", "unlock", "--name", "Nobody", "--db", db); err == nil {
 		t.Error("unlocking an unknown name succeeded")
 	}
-	d, err = orders.Open(context.Background(), db, assets.Migrations())
+	d, err = orderstest.Open(context.Background(), t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +437,7 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 		}
 	}
 	// The store setting, when no flag is given.
-	d, err := orders.Open(context.Background(), db, assets.Migrations())
+	d, err := orderstest.Open(context.Background(), t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +447,11 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 		t.Errorf("the settings took an http:// public address: %v", err)
 	}
 	// As an older version could have stored it:
-	if _, err := d.SQL().Exec(`UPDATE store_settings SET data = json_set(data, '$.public_url', 'http://consent.optik-mueller.de')`); err != nil {
+	set := `UPDATE store_settings SET data = json_set(data, '$.public_url', 'http://consent.optik-mueller.de')`
+	if orderstest.Postgres() {
+		set = `UPDATE store_settings SET data = jsonb_set(data::jsonb, '{public_url}', '"http://consent.optik-mueller.de"')::text`
+	}
+	if _, err := d.SQL().Exec(set); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()

@@ -10,16 +10,25 @@ import (
 	"testing"
 
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-func tamper(t *testing.T, path string) {
+// raw opens the database that path names for a test (orderstest.Location).
+func raw(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", orders.DSN(path))
+	loc, _ := orderstest.Location(t, path)
+	db, err := orders.OpenSQL(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+func tamper(t *testing.T, path string) {
+	t.Helper()
+	db := raw(t, path)
 	defer db.Close()
-	for _, s := range []string{`DROP TRIGGER consent_events_no_update`, `UPDATE consent_events SET action = 'withdraw' WHERE seq = 2`} {
+	for _, s := range append(orderstest.Unguard(), `UPDATE consent_events SET action = 'withdraw' WHERE seq = 2`) {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatal(err)
 		}
@@ -30,14 +39,11 @@ func tamper(t *testing.T, path string) {
 // with the file in hand would: the chain that is left verifies on its own.
 func cut(t *testing.T, path string, n int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", orders.DSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := raw(t, path)
 	defer db.Close()
-	for _, s := range []string{`DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`,
+	for _, s := range append(orderstest.Unguard(),
 		`DELETE FROM consent_event_details WHERE event_seq > (SELECT MAX(seq) FROM consent_events) - ?`,
-		`DELETE FROM consent_events WHERE seq > (SELECT MAX(seq) FROM consent_events) - ?`} {
+		`DELETE FROM consent_events WHERE seq > (SELECT MAX(seq) FROM consent_events) - ?`) {
 		var args []any
 		if strings.HasPrefix(s, "DELETE") {
 			args = append(args, n)
