@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
-	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
 // BenchmarkPlaceOrder measures the counter's use case on a real file at
@@ -43,7 +43,7 @@ func BenchmarkChainData(b *testing.B) {
 		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk generate")
 	}
 	ctx := context.Background()
-	db, err := orders.Open(ctx, path, assets.Migrations())
+	db, err := orderstest.Open(ctx, b, path, assets.Migrations())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -85,9 +85,18 @@ func Postgres() bool {
 // path; on the PostgreSQL pass a database of its own, copied from the
 // migrated template the first time path is opened and dropped when the
 // test ends, with its files (key, heads) at path.
+//
+// A benchmark's database given as a PostgreSQL URL (CONSENTDESK_BENCH_DB,
+// made by consentdesk generate) is opened as it is, with its files at
+// CONSENTDESK_BENCH_FILES.
 func Open(ctx context.Context, t testing.TB, path string, migrations fs.FS, opts ...orders.Options) (*orders.DB, error) {
 	t.Helper()
-	db, files := Location(t, path)
+	db, files := path, os.Getenv("CONSENTDESK_BENCH_FILES")
+	if !orders.IsPostgres(path) {
+		db, files = Location(t, path)
+	} else if files == "" {
+		t.Fatal("a PostgreSQL database for a benchmark needs CONSENTDESK_BENCH_FILES, the --files it was generated with")
+	}
 	var o orders.Options
 	if len(opts) > 0 {
 		o = opts[0]
