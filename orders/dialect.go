@@ -23,18 +23,16 @@ import (
 // stores share one database there. The queries of every package are
 // written once, with SQLite's "?" placeholders; the connections opened
 // here number them as PostgreSQL wants ($1, $2, …) before pgx sees them.
-// What is written differently on PostgreSQL, and why, is in the
-// functions of this file and their callers' comments: nothing else in the
-// code asks which engine it runs on.
+// What is done differently on PostgreSQL, and why, is in the functions
+// of this file; elsewhere the code asks which engine it runs on only to
+// call one of them (Open, the committer's lock, Checkpoint, the backups,
+// RemoveAside, the checkpointer that SQLite alone needs).
 
 // IsPostgres says whether location names a PostgreSQL database (a
 // postgres:// or postgresql:// URL) rather than a SQLite file.
 func IsPostgres(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
-
-// Postgres says whether the database is a chain's PostgreSQL database.
-func (db *DB) Postgres() bool { return db.pg }
 
 // Name is the database for people: its file, or its PostgreSQL URL
 // without a password.

@@ -447,9 +447,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
-		if bdir != "off" && db.Postgres() {
-			fmt.Fprintln(stdout, "No nightly backup by ConsentDesk on PostgreSQL: pg_dump and WAL archiving back up the chain (README)")
-		} else if bdir != "off" {
+		if bdir != "off" {
 			wg.Add(1)
 			go func() { defer wg.Done(); backupLoop(background, db, bdir, *backupKeep, *backupAt) }()
 			fmt.Fprintf(stdout, "Nightly backup at %s into %s, keeping %d\n", *backupAt, bdir, *backupKeep)
