@@ -25,13 +25,20 @@ type SenderConfig struct {
 	// refused the write after the SMTP server took it) and queues it
 	// again; default 10 minutes, well above an attempt's 2-minute limit.
 	StaleAfter time.Duration
+	// Shared says that other server processes send from the same outbox
+	// (a chain's PostgreSQL database). A mail "sending" at the start may
+	// then be in another's hand, not left by a crash of this one: only
+	// those older than StaleAfter are queued again.
+	Shared bool
 	// Wake, when set, is the channel Wake signals on: the database is
 	// opened before the sender exists, and its MailQueued option can
 	// signal here from the start (orders.Options). Capacity 1.
 	Wake chan struct{}
 }
 
-// Sender delivers the outbox. One runs per database.
+// Sender delivers the outbox. One runs per server process; several
+// share an outbox (SenderConfig.Shared), each mail claimed by one of them
+// in a write transaction.
 type Sender struct {
 	store     Store // the mail's data, settings and consent, and the writes (Store.Tx)
 	tokens    *consent.Tokens
@@ -104,6 +111,9 @@ func (s *Sender) Run(ctx context.Context) error {
 // Message-ID, by which mail programs recognise a duplicate. A lost pickup
 // mail is the worse outcome.
 func (s *Sender) recoverInterrupted(ctx context.Context) error {
+	if s.cfg.Shared {
+		return s.requeueStale(ctx)
+	}
 	return s.requeueSending(ctx, 0, "interrupted while sending; sent again with the same Message-ID")
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -480,3 +481,69 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Two senders on one outbox, as two server processes on a chain's
+// database (issue 19 point 5): every mail goes out once, claimed by one
+// of them. A sender that starts while the other has a mail in hand
+// leaves it alone when the outbox is shared; alone, it takes such a
+// mail for one a crash left behind (TestCrashWhileSendingRequeues).
+func TestTwoSendersOneOutbox(t *testing.T) {
+	s := newStore(t, false)
+	other := &store{path: s.path, clock: s.clock}
+	other.open(t) // a second handle on the same database, with its own connections
+	ms := newMailServer(t, plainServer)
+	cfg := ms.config(t, "smtp://x?tls=none")
+
+	// A mail in the other process's hand, claimed a moment ago.
+	s.order(t, jana(), false)
+	inHand := outbox(t, s)[0]
+	if _, err := s.db.SQL().Exec(`UPDATE outbox SET status = 'sending', attempts = 1, updated_at = ? WHERE id = ?`,
+		orders.Stamp(s.clock.Now()), inHand.ID); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := 0; i < n; i++ {
+		s.order(t, jana(), false)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, st := range []*store{s, other} {
+		wg.Add(1)
+		snd := st.sender(st.smtp(t, cfg), followup.SenderConfig{Shared: true})
+		go func() { defer wg.Done(); snd.Run(ctx) }()
+	}
+	deadline := time.After(30 * time.Second)
+	for len(ms.messages()) < n {
+		select {
+		case <-ms.got:
+		case <-deadline:
+			t.Fatalf("only %d of %d mails arrived", len(ms.messages()), n)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // room for a mail sent twice to arrive
+	stop()
+	wg.Wait()
+	seen := map[string]int{}
+	for _, m := range ms.messages() {
+		seen[parse(t, m.Data).Header.Get("Message-Id")]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct mails, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s arrived %d times", id, c)
+		}
+	}
+	if seen["<"+inHand.MessageID+">"] != 0 {
+		t.Error("a sender took the mail in the other's hand for an interrupted one and sent it")
+	}
+	for _, m := range outbox(t, s) {
+		switch {
+		case m.ID == inHand.ID && m.Status != followup.Sending:
+			t.Errorf("the mail in hand: %s, want still sending", m.Status)
+		case m.ID != inHand.ID && (m.Status != followup.Sent || m.Attempts != 1):
+			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
+		}
+	}
+}

@@ -34,6 +34,10 @@ func IsPostgres(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
+// Shared says whether other server processes may use the same database:
+// a chain's PostgreSQL database may have several (followup.SenderConfig).
+func (db *DB) Shared() bool { return db.pg }
+
 // Name is the database for people: its file, or its PostgreSQL URL
 // without a password.
 func (db *DB) Name() string {

@@ -380,7 +380,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake})
+		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake, Shared: db.Shared()})
 
 		var trusted []string
 		for _, p := range strings.Split(*proxies, ",") {
