@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +190,66 @@ func TestOpenFailsAtOnce(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Open hangs on a database it cannot use")
+	}
+}
+
+// Retention, expiry and backups once per chain (issue 19 point 5): two
+// handles on one database, as two server processes, ask for the same
+// job at once; one runs it. Within the period nobody runs it again;
+// after it, one does; a failed run is run again by the next asking.
+func TestOncePerRunsOnce(t *testing.T) {
+	first := openDB(t)
+	clock := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	setClock(first, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	second, err := orderstest.Open(context.Background(), t, first.Path, assets.Migrations(), orders.Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	ctx := context.Background()
+	var runs atomic.Int32
+	job := func(context.Context) error { runs.Add(1); time.Sleep(20 * time.Millisecond); return nil }
+	ask := func() {
+		var wg sync.WaitGroup
+		for _, db := range []*orders.DB{first, second, first, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := db.OncePer(ctx, "housekeeping", time.Hour, job); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	ask()
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("four servers asking at once: %d runs, want 1", n)
+	}
+	mu.Lock()
+	clock = clock.Add(59 * time.Minute)
+	mu.Unlock()
+	ask()
+	if n := runs.Load(); n != 1 {
+		t.Errorf("within the hour: %d runs, want still 1", n)
+	}
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	mu.Unlock()
+	ask()
+	if n := runs.Load(); n != 2 {
+		t.Errorf("after the hour: %d runs, want 2", n)
+	}
+	// A failed run gives its claim back.
+	mu.Lock()
+	clock = clock.Add(2 * time.Hour)
+	mu.Unlock()
+	failing := errors.New("disk full")
+	if ran, err := second.OncePer(ctx, "housekeeping", time.Hour, func(context.Context) error { return failing }); !ran || !errors.Is(err, failing) {
+		t.Errorf("failing run: ran %v, %v", ran, err)
+	}
+	if ran, err := first.OncePer(ctx, "housekeeping", time.Hour, job); !ran || err != nil {
+		t.Errorf("after a failed run: ran %v, %v; want it run again", ran, err)
 	}
 }

@@ -47,10 +47,21 @@ func backupLoop(ctx context.Context, db *orders.DB, dir string, keep int, at str
 			return
 		case <-time.After(time.Until(next)):
 		}
-		if path, err := db.BackupInto(ctx, dir, keep); err != nil {
+		// Once a night for the database, whichever server of a chain
+		// asks first (orders.OncePer).
+		var path string
+		ran, err := db.OncePer(ctx, "nightly backup", 20*time.Hour, func(ctx context.Context) error {
+			var err error
+			path, err = db.BackupInto(ctx, dir, keep)
+			return err
+		})
+		switch {
+		case err != nil:
 			slog.Error("nightly backup failed", "err", err)
-		} else {
+		case ran:
 			slog.Info("nightly backup written", "file", path)
+		default:
+			slog.Info("nightly backup: another server of the chain made tonight's")
 		}
 	}
 }

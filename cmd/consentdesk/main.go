@@ -505,18 +505,27 @@ func applyDoubleOptIn(ctx context.Context, db *orders.DB, v string) error {
 // consents expire, whatever has outlived its retention period is deleted
 // (GDPR Art. 5(1)(e); §147 AO, §257 HGB), and so are the copies a
 // restore moved aside, after orders.AsideKeep (they hold erased data).
+// Where several servers share a chain's database, one of them does it
+// each hour (orders.OncePer); a failed run is left to the next asking.
 func housekeeping(ctx context.Context, db *orders.DB) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if _, err := db.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
-			slog.Error("expire unconfirmed consents", "err", err)
-		}
-		if _, err := db.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
-			slog.Error("retention", "err", err)
-		}
-		if _, err := db.RemoveAside(ctx, orders.AsideKeep, time.Now()); err != nil {
-			slog.Error("copies from before a restore", "err", err)
+		_, err := db.OncePer(ctx, "housekeeping", 50*time.Minute, func(ctx context.Context) error {
+			var failed []error
+			if _, err := db.ExpireUnconfirmed(ctx); err != nil {
+				failed = append(failed, fmt.Errorf("expire unconfirmed consents: %w", err))
+			}
+			if _, err := db.ApplyRetention(ctx); err != nil {
+				failed = append(failed, fmt.Errorf("retention: %w", err))
+			}
+			if _, err := db.RemoveAside(ctx, orders.AsideKeep, time.Now()); err != nil {
+				failed = append(failed, fmt.Errorf("copies from before a restore: %w", err))
+			}
+			return errors.Join(failed...)
+		})
+		if err != nil && ctx.Err() == nil {
+			slog.Error("housekeeping", "err", err)
 		}
 		select {
 		case <-ctx.Done():
