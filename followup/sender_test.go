@@ -131,29 +131,10 @@ func TestRestartWhileSending(t *testing.T) {
 	ctx2, stop2 := context.WithCancel(context.Background())
 	done2 := make(chan struct{})
 	go func() { second.Run(ctx2); close(done2) }()
-	deadline := time.After(30 * time.Second)
-	for len(ms.messages()) < n {
-		select {
-		case <-ms.got:
-		case <-deadline:
-			t.Fatalf("only %d of %d mails arrived", len(ms.messages()), n)
-		}
-	}
+	waitFor(t, ms, n)
 	stop2()
 	<-done2
-	seen := map[string]int{}
-	for _, m := range ms.messages() {
-		p := parse(t, m.Data)
-		seen[p.Header.Get("Message-Id")]++
-	}
-	if len(seen) != n {
-		t.Errorf("%d distinct mails, want %d", len(seen), n)
-	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Errorf("%s arrived %d times", id, c)
-		}
-	}
+	eachOnce(t, ms, n)
 	for _, m := range outbox(t, s) {
 		if m.Status != followup.Sent || m.Attempts != 1 {
 			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
@@ -512,6 +493,26 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 		snd := st.sender(st.smtp(t, cfg), followup.SenderConfig{Shared: true})
 		go func() { defer wg.Done(); snd.Run(ctx) }()
 	}
+	waitFor(t, ms, n)
+	time.Sleep(200 * time.Millisecond) // room for a mail sent twice to arrive
+	stop()
+	wg.Wait()
+	if seen := eachOnce(t, ms, n); seen["<"+inHand.MessageID+">"] != 0 {
+		t.Error("a sender took the mail in the other's hand for an interrupted one and sent it")
+	}
+	for _, m := range outbox(t, s) {
+		switch {
+		case m.ID == inHand.ID && m.Status != followup.Sending:
+			t.Errorf("the mail in hand: %s, want still sending", m.Status)
+		case m.ID != inHand.ID && (m.Status != followup.Sent || m.Attempts != 1):
+			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
+		}
+	}
+}
+
+// waitFor waits until the server received n mails, 30 s at most.
+func waitFor(t *testing.T, ms *mailServer, n int) {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for len(ms.messages()) < n {
 		select {
@@ -520,9 +521,12 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 			t.Fatalf("only %d of %d mails arrived", len(ms.messages()), n)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // room for a mail sent twice to arrive
-	stop()
-	wg.Wait()
+}
+
+// eachOnce checks that the server received n distinct mails, each once,
+// and returns how often each Message-ID arrived.
+func eachOnce(t *testing.T, ms *mailServer, n int) map[string]int {
+	t.Helper()
 	seen := map[string]int{}
 	for _, m := range ms.messages() {
 		seen[parse(t, m.Data).Header.Get("Message-Id")]++
@@ -535,15 +539,5 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 			t.Errorf("%s arrived %d times", id, c)
 		}
 	}
-	if seen["<"+inHand.MessageID+">"] != 0 {
-		t.Error("a sender took the mail in the other's hand for an interrupted one and sent it")
-	}
-	for _, m := range outbox(t, s) {
-		switch {
-		case m.ID == inHand.ID && m.Status != followup.Sending:
-			t.Errorf("the mail in hand: %s, want still sending", m.Status)
-		case m.ID != inHand.ID && (m.Status != followup.Sent || m.Attempts != 1):
-			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
-		}
-	}
+	return seen
 }

@@ -223,28 +223,23 @@ func TestOncePerRunsOnce(t *testing.T) {
 		}
 		wg.Wait()
 	}
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
 	ask()
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("four servers asking at once: %d runs, want 1", n)
 	}
-	mu.Lock()
-	clock = clock.Add(59 * time.Minute)
-	mu.Unlock()
+	advance(59 * time.Minute)
 	ask()
 	if n := runs.Load(); n != 1 {
 		t.Errorf("within the hour: %d runs, want still 1", n)
 	}
-	mu.Lock()
-	clock = clock.Add(2 * time.Minute)
-	mu.Unlock()
+	advance(2 * time.Minute)
 	ask()
 	if n := runs.Load(); n != 2 {
 		t.Errorf("after the hour: %d runs, want 2", n)
 	}
 	// A failed run gives its claim back.
-	mu.Lock()
-	clock = clock.Add(2 * time.Hour)
-	mu.Unlock()
+	advance(2 * time.Hour)
 	failing := errors.New("disk full")
 	if ran, err := second.OncePer(ctx, "housekeeping", time.Hour, func(context.Context) error { return failing }); !ran || !errors.Is(err, failing) {
 		t.Errorf("failing run: ran %v, %v", ran, err)
