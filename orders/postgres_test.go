@@ -45,14 +45,26 @@ func TestPostgresRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
-	drop := func() {
-		root.Exec(`DROP DATABASE IF EXISTS ` + dbname + ` WITH (FORCE)`)
-		root.Exec(`DROP ROLE IF EXISTS ` + admin)
-		root.Exec(`DROP ROLE IF EXISTS ` + server)
+	// Roles belong to the cluster, not to the test's database: they go
+	// with it at the end (found: a deferred Close of this handle ran
+	// before the cleanup, which then dropped nothing, silently).
+	drop := func() error {
+		for _, s := range []string{`DROP DATABASE IF EXISTS ` + dbname + ` WITH (FORCE)`, `DROP ROLE IF EXISTS ` + admin, `DROP ROLE IF EXISTS ` + server} {
+			if _, err := root.Exec(s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		return nil
 	}
-	drop()
-	t.Cleanup(drop)
+	if err := drop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+		root.Close()
+	})
 	// One statement at a time, as psql sends a script: CREATE DATABASE
 	// may not share a transaction.
 	for _, line := range strings.Split(names.Replace(superuser), "\n") {
