@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
@@ -58,17 +59,10 @@ func BenchmarkChainData(b *testing.B) {
 	// An erasure: secure delete of the customer's data and a checkpoint
 	// of the log, so that no copy is left in the files.
 	b.Run("erase", func(b *testing.B) {
-		rows, err := db.SQL().Query(`SELECT id FROM customers WHERE erased_at = '' ORDER BY id DESC LIMIT ?`, b.N)
+		ids, err := consent.IDs(ctx, db.SQL(), `SELECT id FROM customers WHERE erased_at = '' ORDER BY id DESC LIMIT ?`, b.N)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
 		var times []time.Duration
 		b.ResetTimer()
 		for _, id := range ids {

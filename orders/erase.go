@@ -379,7 +379,8 @@ func (db *DB) removeMailFiles(ids []int64) {
 }
 
 // Checkpoint folds the write-ahead log into the database file and
-// truncates it, so that erased content is left in neither. A reader in
+// truncates it, so that erased content is left in neither. On
+// PostgreSQL it rewrites the changed tables instead (vacuumErased). A reader in
 // the middle of a transaction can hold it up; it is tried a few times and
 // reports whether it completed (the next one will, otherwise).
 func (db *DB) Checkpoint(ctx context.Context) bool {

@@ -152,19 +152,12 @@ func location(t testing.TB, path string, empty bool) (db, files string) {
 			return
 		}
 		// With the ones a restore left beside it (NAME_before_restore_…).
-		rows, err := pass.admin.Query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $1 || '_')`, name)
-		if err != nil {
+		var names string
+		if err := pass.admin.QueryRow(`SELECT COALESCE(string_agg(datname, ' '), '') FROM pg_database WHERE datname = $1 OR starts_with(datname, $1 || '_')`, name).Scan(&names); err != nil {
 			t.Errorf("PostgreSQL pass: the test's databases: %v", err)
 			return
 		}
-		var names []string
-		for rows.Next() {
-			var n string
-			rows.Scan(&n)
-			names = append(names, n)
-		}
-		rows.Close()
-		for _, n := range names {
+		for _, n := range strings.Fields(names) {
 			if _, err := pass.admin.Exec(`DROP DATABASE IF EXISTS ` + n + ` WITH (FORCE)`); err != nil {
 				t.Errorf("PostgreSQL pass: drop the test's database: %v", err)
 			}
