@@ -64,6 +64,12 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Minute
 	}
+	// A mail left "sending" by a server that died is taken up on a poll:
+	// with a shared outbox, poll at least that often, so that it does not
+	// wait for the next order to wake a sender.
+	if cfg.Shared && cfg.Poll > cfg.StaleAfter {
+		cfg.Poll = cfg.StaleAfter
+	}
 	wake := cfg.Wake
 	if wake == nil {
 		wake = make(chan struct{}, 1)

@@ -314,6 +314,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var insecure, useACME *bool
 	var lanAddr, pairAddr *string
 	var backupKeep *int
+	var mailStaleAfter *time.Duration
 	// Fixed before the database opens (orders.Options): the mail folder,
 	// the backups kept, and the sender's wake-up, which the database
 	// signals from its first commit on.
@@ -353,10 +354,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		backupDir = fs.String("backup-dir", "", `folder for the nightly backups (default: backups/ beside the database; "off" for none)`)
 		backupAt = fs.String("backup-at", "02:30", "time of day (store time, HH:MM) of the nightly backup")
 		backupKeep = fs.Int("backup-keep", 14, "how many nightly backups to keep; older ones are deleted")
+		mailStaleAfter = fs.Duration("mail-stale-after", 10*time.Minute, "on a chain's PostgreSQL database: how long a mail may stay \"sending\" before another server takes its sender for gone and sends it again (same Message-ID)")
 		doubleOptIn = fs.String("double-opt-in", "", "true or false: e-mail consent waits for the customer's confirmation (stored in the store settings)")
 	}, options, func(db *orders.DB) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
 			return err
+		}
+		// Keep it above an attempt's 2-minute limit in production: a
+		// mail still in a slow server's hand would otherwise be sent by
+		// another as well. Tests shorten it to see a dead server's mail
+		// taken up.
+		if *mailStaleAfter < 0 {
+			return fmt.Errorf("--mail-stale-after %s: not below zero / nicht unter null", *mailStaleAfter)
 		}
 		if err := applyDoubleOptIn(ctx, db, *doubleOptIn); err != nil {
 			return err
@@ -380,7 +389,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake, Shared: db.Shared()})
+		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake, Shared: db.Shared(), StaleAfter: *mailStaleAfter})
 
 		var trusted []string
 		for _, p := range strings.Split(*proxies, ",") {
