@@ -82,7 +82,7 @@ var owner = map[string]string{
 	"staff":  "orders", "sessions": "orders", "pin_lockouts": "orders", "api_tokens": "orders", "api_idempotency": "orders",
 	"customers": "orders", "customers_fts": "orders", "customer_changes": "orders", "orders": "orders", "order_items": "orders",
 	"prescriptions": "orders", "documents": "orders", "audit_log": "orders", "breaches": "orders", "breach_events": "orders",
-	"schema_migrations": "orders", "chain_jobs": "orders",
+	"schema_migrations": "orders", "chain_jobs": "orders", "stores": "orders",
 }
 
 func TestEveryTableHasOneOwner(t *testing.T) {

@@ -34,7 +34,11 @@ type Event struct {
 	RepresentativeOf string `json:"representative_relationship,omitempty"`
 	// Topic is what the event is about (a topic key), AllTopics for every
 	// topic of its channel, "" for events from before topics (= offers).
-	Topic    string `json:"topic,omitempty"`
+	Topic string `json:"topic,omitempty"`
+	// StoreID is the store where the event happened; each store's events
+	// form a hash chain of their own. 0 for events from before stores,
+	// which belong to the first store's chain (FirstStore).
+	StoreID  int64  `json:"store_id,omitempty"`
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
 
@@ -88,6 +92,9 @@ func (e *Event) hashedFields() []string {
 	if e.Topic != "" {
 		fields = append(fields, topicPrefix+e.Topic)
 	}
+	if e.StoreID != 0 {
+		fields = append(fields, storePrefix+strconv.FormatInt(e.StoreID, 10))
+	}
 	return fields
 }
 
@@ -99,3 +106,19 @@ const representativePrefix = "representative:"
 // topicPrefix names the 18th field; an API token's name may not start
 // with it either.
 const topicPrefix = "topic:"
+
+// storePrefix names the 19th field, the store; nor may a token's name
+// start with it.
+const storePrefix = "store:"
+
+// FirstStore is the store that every database has from the start: the
+// events, orders and mails from before stores belong to it.
+const FirstStore int64 = 1
+
+// Chain is the store whose hash chain the event belongs to.
+func (e *Event) Chain() int64 {
+	if e.StoreID == 0 {
+		return FirstStore
+	}
+	return e.StoreID
+}

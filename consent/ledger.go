@@ -1,12 +1,14 @@
 package consent
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -51,11 +53,16 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	if e.CreatedAt == "" {
 		return errors.New("consent: event without time")
 	}
+	if e.StoreID == 0 {
+		e.StoreID = StoreOf(ctx)
+	}
 	var last int64
-	prev := GenesisHash
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM consent_events ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("consent: read chain head: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM consent_events`).Scan(&last); err != nil {
+		return fmt.Errorf("consent: read ledger end: %w", err)
+	}
+	prev, err := chainHead(ctx, tx, e.StoreID)
+	if err != nil {
+		return err
 	}
 	e.Seq = last + 1
 	e.PrevHash = prev
@@ -65,10 +72,10 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
-			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic, store_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
-		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic)
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic, e.StoreID)
 	if err != nil {
 		return fmt.Errorf("consent: append event: %w", err)
 	}
@@ -81,6 +88,21 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	return nil
 }
 
+// chainHead is the hash of the newest event in the chain of store (the
+// genesis hash for a store without events). The first store's chain
+// begins with the events from before stores (store_id NULL).
+func chainHead(ctx context.Context, q Querier, store int64) (string, error) {
+	hash := GenesisHash
+	err := q.QueryRowContext(ctx, `SELECT hash FROM consent_events WHERE store_id = ? ORDER BY seq DESC LIMIT 1`, store).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) && store == FirstStore {
+		err = q.QueryRowContext(ctx, `SELECT hash FROM consent_events WHERE store_id IS NULL ORDER BY seq DESC LIMIT 1`).Scan(&hash)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("consent: read chain head: %w", err)
+	}
+	return hash, nil
+}
+
 func nullID(id int64) any {
 	if id == 0 {
 		return nil
@@ -90,13 +112,13 @@ func nullID(id int64) any {
 
 const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
 	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
-	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
+	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(e.store_id, 0), COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.Contact, &e.Note, &e.Representative)
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Contact, &e.Note, &e.Representative)
 	return e, err
 }
 
@@ -139,27 +161,43 @@ func CurrentState(ctx context.Context, q Querier, customerID int64) (map[Channel
 	return Derive(events), nil
 }
 
-// Verification is the result of checking the whole chain.
+// Verification is the result of checking the whole ledger: every
+// store's chain.
 type Verification struct {
 	OK     bool   `json:"ok"`
 	Events int64  `json:"events"`
 	Broken int64  `json:"broken_at,omitempty"` // seq of the first event that does not fit
 	Reason string `json:"reason,omitempty"`
+	// Chains are the stores' hash chains with their heads, by store.
+	Chains []ChainHead `json:"chains,omitempty"`
+}
+
+// ChainHead is one store's chain: how many events it holds and its
+// newest event.
+type ChainHead struct {
+	Store  int64  `json:"store_id"`
+	Events int64  `json:"events"`
+	Seq    int64  `json:"head_seq"`
+	Hash   string `json:"head_hash"`
 }
 
 // Verify walks the ledger from the first event and recomputes every hash.
-// A changed event fails its own hash; a deleted or reordered one breaks the
-// link to its predecessor or leaves a gap in the sequence.
+// Each store's events form a chain of their own (an event's PrevHash is
+// the hash of the store's event before it), and the sequence numbers run
+// through all stores without a gap. A changed event fails its own hash; a
+// deleted or reordered one breaks the link to its predecessor in its
+// chain or leaves a gap in the sequence.
 func Verify(ctx context.Context, q Querier) (Verification, error) {
 	var last int64
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(max(seq), 0) FROM consent_events`).Scan(&last); err != nil {
 		return Verification{}, fmt.Errorf("consent: read ledger: %w", err)
 	}
 	// Every event's hash covers its own fields and its PrevHash, so parts
-	// of the chain are checked at the same time, each on a connection of
-	// its own, and then joined: a part must begin where the one before
-	// it ended. At 10,000,000 events one part took over a minute (issue
-	// 18 point 5). Events appended meanwhile lie beyond last.
+	// of the ledger are checked at the same time, each on a connection of
+	// its own, and then joined: in each chain, a part must begin where
+	// the one before it ended. At 10,000,000 events one part took over a
+	// minute (issue 18 point 5). Events appended meanwhile lie beyond
+	// last.
 	parts := 1
 	if _, pooled := q.(interface{ Stats() sql.DBStats }); pooled && last >= verifyInPartsFrom {
 		parts = verifyParts()
@@ -179,7 +217,8 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 	}
 	wg.Wait()
 	v := Verification{OK: true}
-	prev, want := GenesisHash, int64(1)
+	heads := map[int64]*ChainHead{}
+	want := int64(1)
 	for _, p := range results {
 		if p.err != nil {
 			return Verification{}, p.err
@@ -188,16 +227,45 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 		if !v.OK || p.events == 0 {
 			continue
 		}
-		switch {
-		case p.first != want:
+		if p.first != want {
 			v.OK, v.Broken, v.Reason = false, want, fmt.Sprintf("event %d is missing", want)
-		case p.firstPrev != prev:
-			v.OK, v.Broken, v.Reason = false, p.first, fmt.Sprintf("event %d does not link to event %d", p.first, p.first-1)
+			continue
+		}
+		// Each chain's first event in this part links to the chain's
+		// head so far; the first such failure in sequence order counts.
+		var joinAt int64
+		var joinReason string
+		for store, c := range p.chains {
+			h := heads[store]
+			prevHash, prevSeq := GenesisHash, int64(0)
+			if h != nil {
+				prevHash, prevSeq = h.Hash, h.Seq
+			}
+			if c.firstPrev != prevHash && (joinAt == 0 || c.first < joinAt) {
+				joinAt, joinReason = c.first, fmt.Sprintf("event %d does not link to event %d", c.first, prevSeq)
+			}
+		}
+		switch {
+		case joinAt != 0 && (p.broken == 0 || joinAt < p.broken):
+			v.OK, v.Broken, v.Reason = false, joinAt, joinReason
 		case p.broken != 0:
 			v.OK, v.Broken, v.Reason = false, p.broken, p.reason
 		}
-		prev, want = p.lastHash, p.last+1
+		for store, c := range p.chains {
+			h := heads[store]
+			if h == nil {
+				h = &ChainHead{Store: store}
+				heads[store] = h
+			}
+			h.Events += c.events
+			h.Seq, h.Hash = c.last, c.lastHash
+		}
+		want = p.last + 1
 	}
+	for _, h := range heads {
+		v.Chains = append(v.Chains, *h)
+	}
+	slices.SortFunc(v.Chains, func(a, b ChainHead) int { return cmp.Compare(a.Store, b.Store) })
 	return v, nil
 }
 
@@ -211,50 +279,65 @@ var (
 // chainPart is what verifyPart found between two sequence numbers.
 type chainPart struct {
 	events      int64
-	first, last int64  // sequence numbers of the first and last event read
-	firstPrev   string // the first event's PrevHash, joined to the part before
-	lastHash    string
+	first, last int64 // sequence numbers of the first and last event read
+	chains      map[int64]*partChain
 	broken      int64 // the first event inside the part that does not fit
 	reason      string
 	err         error
 }
 
-// verifyPart checks the events lo..hi: each hash, and each link but the
-// first, which Verify joins.
+// partChain is one store's chain within a part.
+type partChain struct {
+	events    int64
+	first     int64
+	firstPrev string // the chain's first PrevHash in the part, joined to the part before
+	last      int64
+	lastHash  string
+}
+
+// verifyPart checks the events lo..hi: each hash, the sequence, and each
+// link in its store's chain but the first, which Verify joins.
 func verifyPart(ctx context.Context, q Querier, lo, hi int64) chainPart {
 	// Only the hashed columns: the details beside the chain (contact,
 	// note, representative) are not hashed.
 	rows, err := q.QueryContext(ctx, `SELECT seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
 		notice_version_id, notice_sha256, COALESCE(order_id, 0), COALESCE(staff_id, 0), evidence_sha256,
-		created_at, prev_hash, hash, api_token, representative, topic
+		created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0)
 		FROM consent_events WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
 		return chainPart{err: fmt.Errorf("consent: read ledger: %w", err)}
 	}
 	defer rows.Close()
-	var p chainPart
+	p := chainPart{chains: map[int64]*partChain{}}
 	var e Event
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 			&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic); err != nil {
+			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID); err != nil {
 			return chainPart{err: fmt.Errorf("consent: scan event: %w", err)}
 		}
 		p.events++
+		c := p.chains[e.Chain()]
+		if c == nil {
+			c = &partChain{first: e.Seq, firstPrev: e.PrevHash}
+			p.chains[e.Chain()] = c
+		}
 		if p.events == 1 {
-			p.first, p.firstPrev = e.Seq, e.PrevHash
+			p.first = e.Seq
 		} else if p.broken == 0 {
 			switch {
 			case e.Seq != p.last+1:
 				p.broken, p.reason = p.last+1, fmt.Sprintf("event %d is missing", p.last+1)
-			case e.PrevHash != p.lastHash:
-				p.broken, p.reason = e.Seq, fmt.Sprintf("event %d does not link to event %d", e.Seq, e.Seq-1)
+			case c.events > 0 && e.PrevHash != c.lastHash:
+				p.broken, p.reason = e.Seq, fmt.Sprintf("event %d does not link to event %d", e.Seq, c.last)
 			}
 		}
 		if p.broken == 0 && e.ComputeHash() != e.Hash {
 			p.broken, p.reason = e.Seq, fmt.Sprintf("event %d was changed", e.Seq)
 		}
-		p.last, p.lastHash = e.Seq, e.Hash
+		c.events++
+		c.last, c.lastHash = e.Seq, e.Hash
+		p.last = e.Seq
 	}
 	if err := rows.Err(); err != nil {
 		return chainPart{err: fmt.Errorf("consent: read ledger: %w", err)}

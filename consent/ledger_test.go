@@ -21,13 +21,29 @@ func TestMain(m *testing.M) { os.Exit(orderstest.Main(m)) }
 // ledger opens a real database with n events of customers 1..3.
 func ledger(t *testing.T, n int) *sql.DB {
 	t.Helper()
+	return ledgerIn(t, n, 1)
+}
+
+// ledgerIn is ledger with the events taken in turn in that many stores,
+// each store's events a chain of their own.
+func ledgerIn(t *testing.T, n, stores int) *sql.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := orderstest.Open(ctx, t, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	ids := []int64{consent.FirstStore}
+	for i := 1; i < stores; i++ {
+		st, err := db.AddStore(ctx, orders.Store{Name: fmt.Sprintf("Filiale %d", i+1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, st.ID)
+	}
 	for i := 0; i < n; i++ {
+		ctx := consent.WithStore(ctx, ids[i%stores])
 		err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 			e := consent.Event{CustomerID: int64(i%3 + 1), Channel: consent.Channels[i%4], Action: consent.Grant, OptInLevel: consent.SingleOptIn,
 				LegalBasis: consent.BasisConsent, Source: consent.CounterTablet, Actor: consent.ByCustomer, NoticeVersionID: "de-1",
@@ -93,19 +109,36 @@ func TestLedgerDetectsTampering(t *testing.T) {
 		{"relinked at a seam", []string{`UPDATE consent_events SET prev_hash = '` + strings.Repeat("0", 64) + `' WHERE seq = 7`}, 7},
 	}
 	// Large ledgers are checked in parts at the same time; every break
-	// is found as in one walk.
+	// is found as in one walk. With two stores the events alternate
+	// between two chains (odd numbers in the first store's).
+	for _, stores := range []int{1, 2} {
+		for _, parts := range []int{1, 3} {
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("%s in %d parts, %d stores", tc.name, parts, stores), func(t *testing.T) {
+					db := ledgerIn(t, 10, stores)
+					tamper(t, db, tc.stmts...)
+					defer consent.VerifyInParts(parts)()
+					v, err := consent.Verify(context.Background(), db)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if v.OK || v.Broken != tc.broken {
+						t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
+					}
+				})
+			}
+		}
+	}
+	// Two stores: an event linked to the other store's chain, at a seam
+	// and inside a part.
 	for _, parts := range []int{1, 3} {
-		for _, tc := range cases {
-			t.Run(fmt.Sprintf("%s in %d parts", tc.name, parts), func(t *testing.T) {
-				db := ledger(t, 10)
-				tamper(t, db, tc.stmts...)
+		for _, seq := range []int{4, 6} {
+			t.Run(fmt.Sprintf("event %d linked to the other store's chain in %d parts", seq, parts), func(t *testing.T) {
+				db := ledgerIn(t, 10, 2)
+				tamper(t, db, fmt.Sprintf(`UPDATE consent_events SET prev_hash = (SELECT hash FROM consent_events WHERE seq = %d) WHERE seq = %d`, seq-1, seq))
 				defer consent.VerifyInParts(parts)()
-				v, err := consent.Verify(context.Background(), db)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if v.OK || v.Broken != tc.broken {
-					t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
+				if v, err := consent.Verify(context.Background(), db); err != nil || v.OK || v.Broken != int64(seq) {
+					t.Errorf("verify = %+v %v, want broken at %d", v, err, seq)
 				}
 			})
 		}
@@ -113,6 +146,10 @@ func TestLedgerDetectsTampering(t *testing.T) {
 	defer consent.VerifyInParts(3)()
 	if v, err := consent.Verify(context.Background(), ledger(t, 10)); err != nil || !v.OK || v.Events != 10 {
 		t.Errorf("intact in 3 parts: %+v %v", v, err)
+	}
+	v, err := consent.Verify(context.Background(), ledgerIn(t, 10, 2))
+	if err != nil || !v.OK || v.Events != 10 || len(v.Chains) != 2 || v.Chains[0].Events != 5 || v.Chains[1].Events != 5 || v.Chains[1].Seq != 10 {
+		t.Errorf("two stores intact in 3 parts: %+v %v", v, err)
 	}
 }
 

@@ -67,6 +67,9 @@ type Store interface {
 	// current consent per channel. The sender checks both again just
 	// before a mail goes out.
 	Controller(ctx context.Context) (consent.Controller, error)
+	// Letterhead is Controller as the customers of a store see it: the
+	// store's address, phone and e-mail in place of the company's.
+	Letterhead(ctx context.Context, store int64) (consent.Controller, error)
 	// ConsentState answers for offers (advertising) and over all topics
 	// (a double opt-in waits when any topic waits).
 	ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error)

@@ -55,6 +55,9 @@ type Job struct {
 	SaleAddress bool
 	// Topic is a recall's topic.
 	Topic string
+	// StoreID is the store the mail comes from (its letterhead); 0: the
+	// store of the request that queues it (consent.StoreOf).
+	StoreID int64
 }
 
 // Mail is one row of the outbox.
@@ -66,6 +69,7 @@ type Mail struct {
 	MessageID     string `json:"message_id"`
 	Marketing     bool   `json:"marketing"`
 	Topic         string `json:"topic,omitempty"` // a recall's topic
+	StoreID       int64  `json:"store_id"`        // the store it comes from
 	Status        Status `json:"status"`
 	Attempts      int    `json:"attempts"`
 	NextAttemptAt string `json:"next_attempt_at,omitempty"`
@@ -124,9 +128,13 @@ func insert(ctx context.Context, tx consent.Tx, ctrl consent.Controller, job Job
 	if job.OrderID != 0 {
 		order = job.OrderID
 	}
+	store := job.StoreID
+	if store == 0 {
+		store = consent.StoreOf(ctx)
+	}
 	var id int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at, topic)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now), job.Topic).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO outbox (kind, customer_id, order_id, message_id, marketing, next_attempt_at, created_at, updated_at, topic, store_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, job.Kind, job.CustomerID, order, mid, marketing, stamp(now), stamp(now), stamp(now), job.Topic, store).Scan(&id); err != nil {
 		return 0, fmt.Errorf("followup: enqueue: %w", err)
 	}
 	return id, nil
@@ -147,11 +155,11 @@ func newMessageID(from string) (string, error) {
 }
 
 const mailColumns = `id, kind, customer_id, COALESCE(order_id, 0), message_id, marketing, status, attempts, next_attempt_at,
-	last_error, subject, created_at, updated_at, sent_at, retained_until, topic`
+	last_error, subject, created_at, updated_at, sent_at, retained_until, topic, store_id`
 
 func scanMail(row interface{ Scan(...any) error }, m *Mail) error {
 	return row.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
-		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic)
+		&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic, &m.StoreID)
 }
 
 // Filter narrows List.
@@ -181,7 +189,7 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	for rows.Next() {
 		var m Mail
 		if err := rows.Scan(&m.ID, &m.Kind, &m.CustomerID, &m.OrderID, &m.MessageID, &m.Marketing, &m.Status, &m.Attempts,
-			&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic, &m.Recipient); err != nil {
+			&m.NextAttemptAt, &m.LastError, &m.Subject, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.RetainedUntil, &m.Topic, &m.StoreID, &m.Recipient); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

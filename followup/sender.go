@@ -262,7 +262,7 @@ func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject st
 // prepare reads what the mail needs and checks, again, that it may go
 // out. A non-empty reason means it must not.
 func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, string, error) {
-	ctrl, err := s.store.Controller(ctx)
+	ctrl, err := s.store.Letterhead(ctx, m.StoreID) // from the store the mail comes from
 	if err != nil {
 		return draft{}, "", err
 	}

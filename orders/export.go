@@ -1,8 +1,10 @@
 package orders
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
+	"slices"
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
@@ -25,6 +27,9 @@ type Export struct {
 	Changes     []Change                `json:"change_log"`
 	AccessLog   []Access                `json:"access_log"`
 	Retention   ExportRetention         `json:"retention"`
+	// Stores are the stores where the records above happened (their
+	// store_id), with their addresses.
+	Stores []Store `json:"stores"`
 }
 
 // ExportController names the controller and how to reach its DPO
@@ -180,6 +185,28 @@ func (db *DB) exportIn(ctx context.Context, q consent.Querier, customerID int64)
 	if x.AccessLog, err = auditLogIn(ctx, q, AuditFilter{CustomerID: customerID, Limit: 1000}); err != nil {
 		return Export{}, err
 	}
+	seen := map[int64]bool{}
+	for _, o := range x.Orders {
+		seen[o.StoreID] = true
+	}
+	for _, e := range x.Consents.Events {
+		seen[e.Chain()] = true
+	}
+	for _, m := range x.Mails {
+		seen[m.StoreID] = true
+	}
+	for _, a := range x.AccessLog {
+		seen[a.StoreID] = true
+	}
+	x.Stores = []Store{}
+	for id := range seen {
+		st, err := getStore(ctx, q, `id = ?`, id)
+		if err != nil {
+			return Export{}, err
+		}
+		x.Stores = append(x.Stores, st)
+	}
+	slices.SortFunc(x.Stores, func(a, b Store) int { return cmp.Compare(a.ID, b.ID) })
 	return x, nil
 }
 

@@ -43,6 +43,8 @@ type Order struct {
 	CustomerID      int64     `json:"customer_id"`
 	StaffID         int64     `json:"staff_id,omitempty"`
 	StaffName       string    `json:"staff_name,omitempty"`
+	StoreID         int64     `json:"store_id"`   // where the order was taken
+	StoreName       string    `json:"store_name"` // that store's name
 	ConsentMode     string    `json:"consent_mode"`
 	Items           []Item    `json:"items"`
 	TotalCents      int64     `json:"total_cents"`
@@ -178,12 +180,12 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	var o Order
 	var start, end, created string
 	var hasRx bool
-	err := q.QueryRowContext(ctx, `SELECT o.id, o.number, o.customer_id, COALESCE(o.staff_id, 0), COALESCE(s.name, ''), o.consent_mode,
+	err := q.QueryRowContext(ctx, `SELECT o.id, o.number, o.customer_id, COALESCE(o.staff_id, 0), COALESCE(s.name, ''), o.store_id, st.name, o.consent_mode,
 			o.total_cents, o.deposit_cents, o.pickup_start, o.pickup_end, o.notice_version_id, o.status, o.created_at, o.restricted_until,
 			EXISTS (SELECT 1 FROM prescriptions p WHERE p.order_id = o.id),
 			COALESCE((SELECT d.sha256 FROM documents d WHERE d.order_id = o.id AND d.kind = 'signature'), '')
-		FROM orders o LEFT JOIN staff s ON s.id = o.staff_id WHERE o.id = ?`, id).
-		Scan(&o.ID, &o.Number, &o.CustomerID, &o.StaffID, &o.StaffName, &o.ConsentMode, &o.TotalCents, &o.DepositCents,
+		FROM orders o LEFT JOIN staff s ON s.id = o.staff_id JOIN stores st ON st.id = o.store_id WHERE o.id = ?`, id).
+		Scan(&o.ID, &o.Number, &o.CustomerID, &o.StaffID, &o.StaffName, &o.StoreID, &o.StoreName, &o.ConsentMode, &o.TotalCents, &o.DepositCents,
 			&start, &end, &o.NoticeVersionID, &o.Status, &created, &o.RestrictedUntil, &hasRx, &o.SignatureSHA256)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found")

@@ -267,8 +267,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if in.Pickup != nil {
 			start, end = in.Pickup.Start.Format(time.RFC3339), in.Pickup.End.Format(time.RFC3339)
 		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now)).Scan(&o.ID); err != nil {
+		o.StoreID = consent.StoreOf(ctx) // where it was taken: the staff's or the token's store
+		if err := tx.QueryRowContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at, store_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now), o.StoreID).Scan(&o.ID); err != nil {
 			return err
 		}
 		for i, it := range in.Items {
@@ -364,7 +365,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		// thank-you mail may carry advertising (UWG §7(3) or consent).
 		if cust.Email != "" {
 			after := consent.Derive(append(history, out.Events...))
-			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID, SaleAddress: true}, now); err != nil {
+			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID, SaleAddress: true, StoreID: o.StoreID}, now); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 		if err != nil {
 			return err
 		}
-		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID, SaleAddress: sale}, now)
+		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID, SaleAddress: sale, StoreID: o.StoreID}, now)
 		return err
 	})
 	if err != nil {

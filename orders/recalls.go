@@ -281,7 +281,12 @@ func (db *DB) SendRecalls(ctx context.Context, topic string, staffID int64) (Rec
 				if err != nil {
 					return err
 				}
-				if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Recall, CustomerID: cust.ID, Topic: topic, SaleAddress: sale}, now); err != nil {
+				// From the customer's store: the one they know.
+				store, err := customerStore(ctx, tx, cust.ID)
+				if err != nil {
+					return err
+				}
+				if _, err := followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Recall, CustomerID: cust.ID, Topic: topic, SaleAddress: sale, StoreID: store}, now); err != nil {
 					return err
 				}
 				out.Mails++

@@ -213,6 +213,8 @@ type Access struct {
 	CustomerID int64  `json:"customer_id,omitempty"`
 	Detail     string `json:"detail,omitempty"`
 	CreatedAt  string `json:"created_at"`
+	StoreID    int64  `json:"store_id"`   // where the access happened
+	StoreName  string `json:"store_name"` // that store's name
 }
 
 // LogAccess writes an audit entry. It is called after the access
@@ -220,8 +222,8 @@ type Access struct {
 // to hand out data it could not account for.
 func (db *DB) LogAccess(ctx context.Context, a Access) error {
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (staff_id, api_token_id, action, customer_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			nullID(a.StaffID), nullID(a.TokenID), a.Action, nullID(a.CustomerID), a.Detail, Stamp(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (staff_id, api_token_id, action, customer_id, detail, created_at, store_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			nullID(a.StaffID), nullID(a.TokenID), a.Action, nullID(a.CustomerID), a.Detail, Stamp(now), consent.StoreOf(ctx))
 		return err
 	})
 	if err != nil {
@@ -247,8 +249,8 @@ func auditLogIn(ctx context.Context, q consent.Querier, f AuditFilter) ([]Access
 		f.Limit = 200
 	}
 	rows, err := q.QueryContext(ctx, `SELECT a.id, COALESCE(a.staff_id, 0), COALESCE(s.name, ''), COALESCE(a.api_token_id, 0), COALESCE(t.name, ''),
-			a.action, COALESCE(a.customer_id, 0), a.detail, a.created_at
-		FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id LEFT JOIN api_tokens t ON t.id = a.api_token_id
+			a.action, COALESCE(a.customer_id, 0), a.detail, a.created_at, a.store_id, st.name
+		FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id LEFT JOIN api_tokens t ON t.id = a.api_token_id JOIN stores st ON st.id = a.store_id
 		WHERE (? = 0 OR a.customer_id = ?) AND (? = 0 OR a.staff_id = ?) ORDER BY a.id DESC LIMIT ?`,
 		f.CustomerID, f.CustomerID, f.StaffID, f.StaffID, f.Limit)
 	if err != nil {
@@ -258,7 +260,7 @@ func auditLogIn(ctx context.Context, q consent.Querier, f AuditFilter) ([]Access
 	out := []Access{}
 	for rows.Next() {
 		var a Access
-		if err := rows.Scan(&a.ID, &a.StaffID, &a.StaffName, &a.TokenID, &a.TokenName, &a.Action, &a.CustomerID, &a.Detail, &a.CreatedAt); err != nil {
+		if err := rows.Scan(&a.ID, &a.StaffID, &a.StaffName, &a.TokenID, &a.TokenName, &a.Action, &a.CustomerID, &a.Detail, &a.CreatedAt, &a.StoreID, &a.StoreName); err != nil {
 			return nil, err
 		}
 		out = append(out, a)
@@ -346,6 +348,12 @@ func customerOrdersIn(ctx context.Context, q consent.Querier, customerID int64) 
 // included, for timelines and logs.
 func (db *DB) StaffNames(ctx context.Context) (map[int64]string, error) {
 	return db.names(ctx, `SELECT id, name FROM staff`)
+}
+
+// StoreNames maps every store's id to its name, for timelines and the
+// proof.
+func (db *DB) StoreNames(ctx context.Context) (map[int64]string, error) {
+	return db.names(ctx, `SELECT id, name FROM stores`)
 }
 
 // OrderNumbers maps the ids of a customer's orders to their numbers.

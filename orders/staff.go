@@ -30,6 +30,9 @@ type Staff struct {
 	Name     string `json:"name"`
 	Role     string `json:"role"`
 	Disabled bool   `json:"disabled"`
+	// StoreID is the store the staff member belongs to; 0 for a manager
+	// of the whole chain.
+	StoreID int64 `json:"store_id,omitempty"`
 	// LockedUntil is the latest running lockout of the account, from any
 	// client; zero when none runs (the manager's staff page).
 	LockedUntil time.Time `json:"-"`
@@ -83,9 +86,23 @@ func trivialPIN(pin string) bool {
 	return false
 }
 
-// AddStaff creates a staff member.
+// AddStaff creates a staff member: counter staff in the first store, a
+// manager for the whole chain. See AddStaffIn.
 func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, error) {
+	store := consent.FirstStore
+	if role == RoleManager {
+		store = 0
+	}
+	return db.AddStaffIn(ctx, name, pin, role, store)
+}
+
+// AddStaffIn creates a staff member of a store; store 0 makes a manager
+// of the whole chain (counter staff always belong to a store).
+func (db *DB) AddStaffIn(ctx context.Context, name, pin, role string, store int64) (Staff, error) {
 	f := consentdesk.FieldErrors{}
+	if store == 0 && role == RoleCounter {
+		f.Add("store", "err.store_required")
+	}
 	name = cleanText(f, "name", name, 60)
 	if name == "" {
 		f.Add("name", "err.required")
@@ -103,8 +120,13 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 	if err != nil {
 		return Staff{}, err
 	}
-	s := Staff{Name: name, Role: role}
+	s := Staff{Name: name, Role: role, StoreID: store}
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		if store != 0 {
+			if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM staff WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -112,7 +134,8 @@ func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, erro
 		if n > 0 {
 			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.staff_name_taken"}}
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`, name, role, string(hash), Stamp(now)).Scan(&s.ID)
+		return tx.QueryRowContext(ctx, `INSERT INTO staff (name, role, pin_hash, created_at, store_id) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			name, role, string(hash), Stamp(now), nullID(store)).Scan(&s.ID)
 	})
 	return s, err
 }
@@ -123,7 +146,7 @@ func (db *DB) StaffList(ctx context.Context) ([]Staff, error) {
 }
 
 func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled,
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, role, disabled, COALESCE(store_id, 0),
 		COALESCE((SELECT MAX(x) FROM (SELECT locked_until AS x UNION ALL SELECT locked_until FROM pin_lockouts p WHERE p.staff_id = staff.id) l), '') FROM staff `+where)
 	if err != nil {
 		return nil, err
@@ -134,7 +157,7 @@ func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
 	for rows.Next() {
 		var s Staff
 		var locked string
-		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled, &locked); err != nil {
+		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled, &s.StoreID, &locked); err != nil {
 			return nil, err
 		}
 		if t := parseStamp(locked); t.After(now) {
@@ -193,8 +216,14 @@ func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, Stamp(now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, staff_id, lang, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			hashToken(token), s.ID, lang, Stamp(now), Stamp(now.Add(SessionTTL)))
+		// The session works in the staff member's store; a chain-wide
+		// manager's in the first store until they choose another.
+		store := s.StoreID
+		if store == 0 {
+			store = consent.FirstStore
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, staff_id, lang, created_at, expires_at, store_id) VALUES (?, ?, ?, ?, ?, ?)`,
+			hashToken(token), s.ID, lang, Stamp(now), Stamp(now.Add(SessionTTL)), store)
 		return err
 	})
 	if err != nil {
@@ -227,8 +256,8 @@ func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		var lockedUntil, clientLocked string
 		var failed, clientFailed int
-		err := tx.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until FROM staff WHERE id = ? AND disabled = 0`, staffID).
-			Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil)
+		err := tx.QueryRowContext(ctx, `SELECT id, name, role, pin_hash, failed_attempts, locked_until, COALESCE(store_id, 0) FROM staff WHERE id = ? AND disabled = 0`, staffID).
+			Scan(&s.ID, &s.Name, &s.Role, &hash, &failed, &lockedUntil, &s.StoreID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -337,8 +366,8 @@ func (db *DB) Unlock(ctx context.Context, id int64) error {
 // command line.
 func (db *DB) StaffByName(ctx context.Context, name string) (Staff, error) {
 	var s Staff
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, disabled FROM staff WHERE name = ? COLLATE NOCASE`, strings.TrimSpace(name)).
-		Scan(&s.ID, &s.Name, &s.Role, &s.Disabled)
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, role, disabled, COALESCE(store_id, 0) FROM staff WHERE name = ? COLLATE NOCASE`, strings.TrimSpace(name)).
+		Scan(&s.ID, &s.Name, &s.Role, &s.Disabled, &s.StoreID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Staff{}, consentdesk.Errorf(consentdesk.NotFound, "err.staff_not_found")
 	}
@@ -352,14 +381,17 @@ type Session struct {
 	// HandOver is set while the customer holds the tablet: the session
 	// reaches the customer's screens only (see SetHandOver).
 	HandOver string
+	// StoreID is the store the session works in: what it records happens
+	// there.
+	StoreID int64
 }
 
 // Session looks up the session of a cookie value.
 func (db *DB) Session(ctx context.Context, token string) (Session, error) {
 	var s Session
-	err := db.sql.QueryRowContext(ctx, `SELECT st.id, st.name, st.role, se.lang, se.hand_over FROM sessions se JOIN staff st ON st.id = se.staff_id
+	err := db.sql.QueryRowContext(ctx, `SELECT st.id, st.name, st.role, COALESCE(st.store_id, 0), se.lang, se.hand_over, se.store_id FROM sessions se JOIN staff st ON st.id = se.staff_id
 		WHERE se.id_hash = ? AND se.expires_at > ? AND st.disabled = 0`, hashToken(token), Stamp(db.Now())).
-		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Lang, &s.HandOver)
+		Scan(&s.Staff.ID, &s.Staff.Name, &s.Staff.Role, &s.Staff.StoreID, &s.Lang, &s.HandOver, &s.StoreID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, consentdesk.Errorf(consentdesk.Denied, "err.signin_required")
 	}
@@ -412,6 +444,26 @@ func (db *DB) UnlockHandOver(ctx context.Context, token, pin, client string) (st
 	return sess.HandOver, nil
 }
 
+// SetSessionStore moves a chain-wide manager's session to another store:
+// what they record from then on happens there. Staff of one store work in
+// their own store only.
+func (db *DB) SetSessionStore(ctx context.Context, token string, store int64) error {
+	sess, err := db.Session(ctx, token)
+	if err != nil {
+		return err
+	}
+	if sess.Staff.StoreID != 0 {
+		return consentdesk.Errorf(consentdesk.Denied, "err.store_switch_denied")
+	}
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET store_id = ? WHERE id_hash = ?`, store, hashToken(token))
+		return err
+	})
+}
+
 // SignOut ends a session.
 func (db *DB) SignOut(ctx context.Context, token string) error {
 	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
@@ -440,6 +492,8 @@ type NewAPIToken struct {
 	Scope string // ScopeOrders when empty
 	// Expires is when the token stops working; zero means never.
 	Expires time.Time
+	// StoreID is the store the token acts for; 0 means the first store.
+	StoreID int64
 }
 
 // CreateAPIToken makes a bearer token for another program with the
@@ -457,10 +511,10 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	if name == "" {
 		f.Add("name", "err.required")
 	}
-	if strings.HasPrefix(name, "representative:") || strings.HasPrefix(name, "topic:") {
-		// The ledger hashes a token's name beside "representative:…";
-		// such a name would make two events hash alike (README, "The
-		// ledger's hash").
+	if strings.HasPrefix(name, "representative:") || strings.HasPrefix(name, "topic:") || strings.HasPrefix(name, "store:") {
+		// The ledger hashes a token's name beside "representative:…",
+		// "topic:…" and "store:…"; such a name would make two events hash
+		// alike (README, "The ledger's hash").
 		f.Add("name", "err.token_name_reserved")
 	}
 	scope := in.Scope
@@ -480,8 +534,15 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	if !in.Expires.IsZero() {
 		expires = Stamp(in.Expires)
 	}
+	store := in.StoreID
+	if store == 0 {
+		store = consent.FirstStore
+	}
 	token := "cdk_" + randomToken()
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE name = ? AND revoked_at = '' AND (expires_at = '' OR expires_at > ?)`, name, Stamp(now)).Scan(&n); err != nil {
 			return err
@@ -489,8 +550,8 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 		if n > 0 {
 			return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.token_name_taken"}}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at, scope, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			name, hashToken(token), Stamp(now), scope, expires)
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, token_hash, created_at, scope, expires_at, store_id) VALUES (?, ?, ?, ?, ?, ?)`,
+			name, hashToken(token), Stamp(now), scope, expires, store)
 		return err
 	})
 	if err != nil {
@@ -504,8 +565,8 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
 	var a APIClient
 	var expires, revoked, lastUsed string
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name, scope, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = ?`, hashToken(token)).
-		Scan(&a.ID, &a.Name, &a.Scope, &expires, &revoked, &lastUsed)
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, scope, expires_at, revoked_at, last_used_at, store_id FROM api_tokens WHERE token_hash = ?`, hashToken(token)).
+		Scan(&a.ID, &a.Name, &a.Scope, &expires, &revoked, &lastUsed, &a.StoreID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && revoked != "") {
 		return APIClient{}, consentdesk.Errorf(consentdesk.Denied, "err.token_invalid")
 	}
@@ -534,6 +595,9 @@ type APIClient struct {
 	ID    int64
 	Name  string
 	Scope string
+	// StoreID is the store the token acts for: what it records happens
+	// there.
+	StoreID int64
 }
 
 // APITokenInfo is a token as `consentdesk token list` shows it; the

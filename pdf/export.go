@@ -55,6 +55,10 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 			{"Telefon", orders.NationalPhone(c.Phone)}, {"Sprache", c.Lang}, {"Angelegt", stampText(c.CreatedAt)}, {"Geändert", stampText(c.UpdatedAt)}}, 35)
 	}
 
+	stores := map[int64]string{}
+	for _, st := range x.Stores {
+		stores[st.ID] = st.Name
+	}
 	heading(p, fmt.Sprintf("Aufträge (%d)", len(x.Orders)))
 	for _, o := range x.Orders {
 		if p.GetY() > 220 {
@@ -62,7 +66,7 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 		}
 		setFont(p, true, 10)
 		p.CellFormat(textW, 6, clean(fmt.Sprintf("Auftrag %s vom %s", o.Number, consentdesk.Date("de", o.CreatedAt))), "T", 1, "L", false, 0, "")
-		rows := [][2]string{{"Status", label("order.status_" + o.Status)}, {"Beraten von", o.StaffName},
+		rows := [][2]string{{"Status", label("order.status_" + o.Status)}, {"Filiale", storeText(o.StoreID, stores)}, {"Beraten von", o.StaffName},
 			{"Einwilligung", label("order.mode_" + o.ConsentMode)}, {"Hinweistext", o.NoticeVersionID},
 			{"Aufbewahrt bis", o.KeptUntil + " (" + x.Retention.OrderRule + ")"}, {"Rechnungsname", o.BillingName}, {"Rechnungsanschrift", o.BillingAddress}}
 		if o.Pickup != nil {
@@ -93,8 +97,8 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 	}
 	p.Ln(1)
 	for _, e := range x.Consents.Events {
-		line := fmt.Sprintf("%s · %s · %s · %s", stampText(e.CreatedAt), label("channel."+string(e.Channel)), label("action."+string(e.Action)),
-			label("source."+string(e.Source)))
+		line := fmt.Sprintf("%s · %s · %s · %s · Filiale %s", stampText(e.CreatedAt), label("channel."+string(e.Channel)), label("action."+string(e.Action)),
+			label("source."+string(e.Source)), storeText(e.Chain(), stores))
 		if e.NoticeVersionID != "" {
 			line += " · Hinweistext " + e.NoticeVersionID
 		}
@@ -115,8 +119,8 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 			when = m.CreatedAt
 		}
 		setFont(p, false, 8.5)
-		p.MultiCell(textW, 4.3, clean(fmt.Sprintf("%s · %s · %s · %s", stampText(when), label("mail.kind."+string(m.Kind)),
-			label("mail.status."+string(m.Status)), m.Subject)), "", "L", false)
+		p.MultiCell(textW, 4.3, clean(fmt.Sprintf("%s · %s · %s · %s · Filiale %s", stampText(when), label("mail.kind."+string(m.Kind)),
+			label("mail.status."+string(m.Status)), m.Subject, storeText(m.StoreID, stores))), "", "L", false)
 	}
 
 	heading(p, fmt.Sprintf("Dokumente (%d)", len(x.Documents)))
@@ -142,7 +146,7 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 			who = "API: " + a.TokenName
 		}
 		setFont(p, false, 8.5)
-		p.MultiCell(textW, 4.3, clean(fmt.Sprintf("%s · %s · %s", stampText(a.CreatedAt), label("audit."+a.Action), who)), "", "L", false)
+		p.MultiCell(textW, 4.3, clean(fmt.Sprintf("%s · %s · %s · Filiale %s", stampText(a.CreatedAt), label("audit."+a.Action), who, storeText(a.StoreID, stores))), "", "L", false)
 	}
 	heading(p, "Speicherdauer und Ihre Rechte")
 	setFont(p, false, 8.5)

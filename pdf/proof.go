@@ -25,6 +25,7 @@ type Proof struct {
 	Documents   []orders.Document       // signatures and scans, with data
 	StaffNames  map[int64]string
 	OrderNumber map[int64]string
+	StoreNames  map[int64]string // where each event happened
 	Check       consent.Verification
 	HeadSeq     int64
 	HeadHash    string
@@ -107,9 +108,10 @@ func image(p *gofpdf.Fpdf, name, mime string, data []byte, w, h float64) {
 	p.SetY(y + ih*scale + 2)
 }
 
-func eventRows(e consent.Event, staff map[int64]string, numbers map[int64]string) [][2]string {
+func eventRows(e consent.Event, staff, numbers, stores map[int64]string) [][2]string {
 	rows := [][2]string{
 		{"Zeitpunkt", stampText(e.CreatedAt)},
+		{"Filiale", storeText(e.Chain(), stores)},
 		{"Kanal / Zweck", label("channel." + string(e.Channel))},
 		{"Vorgang", label("action." + string(e.Action))},
 		{"Wie", label("source."+string(e.Source)) + " · " + label("actor."+string(e.Actor))},
@@ -152,6 +154,15 @@ func eventRows(e consent.Event, staff map[int64]string, numbers map[int64]string
 	}
 	rows = append(rows, [2]string{"Hash", e.Hash}, [2]string{"Vorgänger", e.PrevHash})
 	return rows
+}
+
+// storeText names a store with its number; the number alone where the
+// proof was made without the names.
+func storeText(id int64, names map[int64]string) string {
+	if n := names[id]; n != "" {
+		return fmt.Sprintf("%s (Nr. %d)", n, id)
+	}
+	return fmt.Sprintf("Nr. %d", id)
 }
 
 func chainLine(check consent.Verification, seq int64, hash string) string {
@@ -208,7 +219,7 @@ func RenderProof(w io.Writer, pr Proof) error {
 		}
 		setFont(p, true, 9.5)
 		p.CellFormat(textW, 5.5, clean(fmt.Sprintf("Ereignis %d: %s – %s", e.Seq, label("channel."+string(e.Channel)), label("action."+string(e.Action)))), "T", 1, "L", false, 0, "")
-		facts(p, eventRows(e, pr.StaffNames, pr.OrderNumber), 35)
+		facts(p, eventRows(e, pr.StaffNames, pr.OrderNumber, pr.StoreNames), 35)
 		p.Ln(1.5)
 	}
 

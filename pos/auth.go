@@ -10,6 +10,7 @@ import (
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/gin-gonic/gin"
 )
@@ -91,6 +92,8 @@ func (s *Server) requireStaff(c *gin.Context) {
 			c.Set(sessionKey, sess)
 			st := sess.Staff
 			c.Set(staffKey, &st)
+			// What the session records happens in its store.
+			c.Request = c.Request.WithContext(consent.WithStore(c.Request.Context(), sess.StoreID))
 			if sess.HandOver != "" && !handOverAllows(sess.HandOver, c) {
 				s.lockedOut(c) // the customer holds the tablet
 				return
@@ -234,6 +237,8 @@ func (s *Server) requireToken(c *gin.Context) {
 	c.Set(tokenKey, client.ID) // for the audit log
 	c.Set(tokenNameKey, client.Name)
 	c.Set(tokenScopeKey, client.Scope)
+	// What the token records happens in its store.
+	c.Request = c.Request.WithContext(consent.WithStore(c.Request.Context(), client.StoreID))
 	c.Next()
 }
 

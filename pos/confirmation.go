@@ -45,7 +45,7 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}
-	ctrl, err := s.db.Controller(ctx)
+	ctrl, err := s.db.Letterhead(ctx, o.StoreID) // the letterhead of the store that took the order
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}

@@ -369,6 +369,9 @@ func (s *Server) proof(c *gin.Context, cu orders.Customer) (pdf.Proof, error) {
 	if pr.OrderNumber, err = s.db.OrderNumbers(ctx, cu.ID); err != nil {
 		return pr, err
 	}
+	if pr.StoreNames, err = s.db.StoreNames(ctx); err != nil {
+		return pr, err
+	}
 	pr.Check, pr.HeadSeq, pr.HeadHash, err = s.db.LedgerHead(ctx)
 	return pr, err
 }

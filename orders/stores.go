@@ -1,0 +1,220 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Store is one of the chain's stores: where orders are taken, consent is
+// given and mails come from. The company behind them (the controller,
+// its data protection officer, the privacy notice) is the chain's
+// (consent.Controller); a store has its own address, phone and opening
+// hours for the letterhead, each falling back to the company's when
+// empty. Every database has the first store (consent.FirstStore).
+type Store struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	Street       string `json:"street,omitempty"`
+	PostalCode   string `json:"postal_code,omitempty"`
+	City         string `json:"city,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	Email        string `json:"email,omitempty"`
+	OpeningHours string `json:"opening_hours,omitempty"`
+	CreatedAt    string `json:"created_at,omitempty"`
+}
+
+const storeColumns = `id, name, street, postal_code, city, phone, email, opening_hours, created_at`
+
+func scanStore(row interface{ Scan(...any) error }) (Store, error) {
+	var s Store
+	err := row.Scan(&s.ID, &s.Name, &s.Street, &s.PostalCode, &s.City, &s.Phone, &s.Email, &s.OpeningHours, &s.CreatedAt)
+	return s, err
+}
+
+// Stores lists the chain's stores, the first store first.
+func (db *DB) Stores(ctx context.Context) ([]Store, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+storeColumns+` FROM stores ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Store{}
+	for rows.Next() {
+		s, err := scanStore(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Store returns the store with id.
+func (db *DB) Store(ctx context.Context, id int64) (Store, error) {
+	return getStore(ctx, db.sql, `id = ?`, id)
+}
+
+// StoreByName returns the store of that name, in any case.
+func (db *DB) StoreByName(ctx context.Context, name string) (Store, error) {
+	return getStore(ctx, db.sql, `name = ? COLLATE NOCASE`, strings.TrimSpace(name))
+}
+
+func getStore(ctx context.Context, q consent.Querier, where string, arg any) (Store, error) {
+	s, err := scanStore(q.QueryRowContext(ctx, `SELECT `+storeColumns+` FROM stores WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Store{}, consentdesk.Errorf(consentdesk.NotFound, "err.store_not_found")
+	}
+	return s, err
+}
+
+// cleanStore checks a store's fields; the name is required and unique.
+func cleanStore(in Store) (Store, error) {
+	f := consentdesk.FieldErrors{}
+	in.Name = cleanText(f, "name", in.Name, 80)
+	if in.Name == "" {
+		f.Add("name", "err.required")
+	}
+	in.Street = cleanText(f, "street", in.Street, 120)
+	in.PostalCode = cleanText(f, "postal_code", in.PostalCode, 10)
+	in.City = cleanText(f, "city", in.City, 80)
+	in.Phone = cleanText(f, "phone", in.Phone, 40)
+	in.Email = cleanText(f, "email", in.Email, 254)
+	if in.Email != "" {
+		if e, ok := NormalizeEmail(in.Email); ok {
+			in.Email = e
+		} else {
+			f.Add("email", "err.email_invalid")
+		}
+	}
+	// Opening hours are free text over a few lines ("Mo–Fr 9–18 Uhr").
+	hours := strings.Split(strings.ReplaceAll(strings.TrimSpace(in.OpeningHours), "\r\n", "\n"), "\n")
+	for i, h := range hours {
+		hours[i] = cleanText(f, "opening_hours", h, 80)
+	}
+	if len(hours) > 7 {
+		f.Add("opening_hours", "err.too_long")
+	}
+	in.OpeningHours = strings.TrimSpace(strings.Join(hours, "\n"))
+	return in, f.Err()
+}
+
+// AddStore adds a store to the chain.
+func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
+	s, err := cleanStore(in)
+	if err != nil {
+		return Store{}, err
+	}
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		if err := storeNameFree(ctx, tx, s.Name, 0); err != nil {
+			return err
+		}
+		s.CreatedAt = Stamp(now)
+		return tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, s.CreatedAt, s.CreatedAt).Scan(&s.ID)
+	})
+	if err != nil {
+		return Store{}, err
+	}
+	return s, nil
+}
+
+// UpdateStore changes a store's name, address, phone and opening hours.
+func (db *DB) UpdateStore(ctx context.Context, in Store) (Store, error) {
+	s, err := cleanStore(in)
+	if err != nil {
+		return Store{}, err
+	}
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		if _, err := getStore(ctx, tx, `id = ?`, s.ID); err != nil {
+			return err
+		}
+		if err := storeNameFree(ctx, tx, s.Name, s.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE stores SET name = ?, street = ?, postal_code = ?, city = ?, phone = ?, email = ?, opening_hours = ?, updated_at = ? WHERE id = ?`,
+			s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, Stamp(now), s.ID)
+		return err
+	})
+	if err != nil {
+		return Store{}, err
+	}
+	return db.Store(ctx, s.ID)
+}
+
+func storeNameFree(ctx context.Context, q consent.Querier, name string, except int64) error {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM stores WHERE name = ? COLLATE NOCASE AND id <> ?`, name, except).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.store_name_taken"}}
+	}
+	return nil
+}
+
+// Letterhead is the store settings as the customers of store see them
+// at the top of a confirmation and in a mail: see StoreLetterhead.
+func (db *DB) Letterhead(ctx context.Context, store int64) (consent.Controller, error) {
+	ctrl, err := db.Controller(ctx)
+	if err != nil {
+		return ctrl, err
+	}
+	if store == 0 {
+		return ctrl, nil
+	}
+	s, err := db.Store(ctx, store)
+	if err != nil {
+		return ctrl, err
+	}
+	return StoreLetterhead(ctrl, s), nil
+}
+
+// StoreLetterhead is the controller as a store's customers see it at the
+// top of a confirmation and in a mail: the company's name and register
+// details (§37a HGB names the seat, which stays), with the store's
+// address, phone and e-mail where the store has them. The privacy notice
+// names the controller itself (Art. 13(1)(a) GDPR), not this.
+func StoreLetterhead(ctrl consent.Controller, s Store) consent.Controller {
+	if s.Street != "" || s.City != "" {
+		ctrl.Street, ctrl.PostalCode, ctrl.City = s.Street, s.PostalCode, s.City
+	}
+	if s.Phone != "" {
+		ctrl.Phone = s.Phone
+	}
+	if s.Email != "" {
+		ctrl.Email = s.Email
+	}
+	return ctrl
+}
+
+// customerStore is the store of the customer's newest order; the first
+// store for a customer without orders.
+func customerStore(ctx context.Context, q consent.Querier, customerID int64) (int64, error) {
+	store := consent.FirstStore
+	err := q.QueryRowContext(ctx, `SELECT store_id FROM orders WHERE customer_id = ? ORDER BY id DESC LIMIT 1`, customerID).Scan(&store)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	return store, nil
+}
+
+// inCustomersStore returns ctx in the store of the customer's newest
+// order, where ctx names no store of its own: what a customer does on
+// the public pages (an unsubscribe link, the preference page) is recorded
+// in the store they know. The first store for a customer without orders.
+func inCustomersStore(ctx context.Context, q consent.Querier, customerID int64) context.Context {
+	if _, ok := consent.StoreIn(ctx); ok {
+		return ctx
+	}
+	store, err := customerStore(ctx, q, customerID)
+	if err != nil {
+		return ctx // the first store, as the ledger takes it without one
+	}
+	return consent.WithStore(ctx, store)
+}
