@@ -14,7 +14,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders"
 )
 
-const tokenUsage = `usage: consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--db PATH]
+const tokenUsage = `usage: consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--store NAME] [--db PATH]
        consentdesk token list [--db PATH]
        consentdesk token revoke --name NAME [--db PATH]`
 
@@ -26,13 +26,18 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	switch args[0] {
 	case "create":
-		var name, scope, expires *string
+		var name, scope, expires, store *string
 		return withDB(ctx, "token create", args[1:], stderr, func(fs *flag.FlagSet) {
 			name = fs.String("name", "", "what the token is for")
+			store = fs.String("store", "", "the store the token acts for (its orders and consents happen there); may be left out while the chain has one store")
 			scope = fs.String("scope", orders.ScopeOrders, "orders (create and read orders, read consents) or admin (everything)")
 			expires = fs.String("expires", "", "when it stops working: 90d, 12h or 2027-06-30; empty: never")
 		}, func(db *orders.DB) error {
-			spec := orders.NewAPIToken{Name: *name, Scope: *scope}
+			id, err := storeID(ctx, db, *store, false)
+			if err != nil {
+				return err
+			}
+			spec := orders.NewAPIToken{Name: *name, Scope: *scope, StoreID: id}
 			if *expires != "" {
 				t, err := parseExpiry(*expires, db.Now())
 				if err != nil {
@@ -110,7 +115,7 @@ func orNever(t time.Time) string {
 	return day(t)
 }
 
-const staffUsage = `usage: consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
+const staffUsage = `usage: consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--store NAME] [--db PATH]
        consentdesk staff unlock --name NAME [--db PATH]`
 
 func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -119,20 +124,33 @@ func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	switch args[0] {
 	case "add":
-		var name, pin, role *string
+		var name, pin, role, store *string
 		return withDB(ctx, "staff add", args[1:], stderr, func(fs *flag.FlagSet) {
 			name = fs.String("name", "", "staff member's name")
 			pin = fs.String("pin", "", "personal PIN, 4 to 8 digits")
 			role = fs.String("role", orders.RoleCounter, "counter or manager")
+			store = fs.String("store", "", "the store they work in; a manager without one manages the whole chain; counter staff may leave it out while the chain has one store")
 		}, func(db *orders.DB) error {
 			if _, err := setup(ctx, db, stdout); err != nil {
 				return err
 			}
-			s, err := db.AddStaff(ctx, *name, *pin, *role)
+			id, err := storeID(ctx, db, *store, *role == orders.RoleManager)
+			if err != nil {
+				return err
+			}
+			s, err := db.AddStaffIn(ctx, *name, *pin, *role, id)
 			if err != nil {
 				return explain(err)
 			}
-			fmt.Fprintf(stdout, "staff member %d added as %s\n", s.ID, s.Role)
+			where := "the whole chain"
+			if s.StoreID != 0 {
+				st, err := db.Store(ctx, s.StoreID)
+				if err != nil {
+					return err
+				}
+				where = fmt.Sprintf("store %q", st.Name)
+			}
+			fmt.Fprintf(stdout, "staff member %d added as %s of %s\n", s.ID, s.Role, where)
 			return nil
 		})
 	case "unlock":

@@ -3,10 +3,11 @@
 //	consentdesk serve   [--db PATH] [--addr HOST:PORT] [--public-addr HOST:PORT] [--public-url URL]
 //	                    [--smtp-url URL] [--mail-dir DIR] [--double-opt-in true|false]
 //	consentdesk migrate [--db PATH]
-//	consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--db PATH]
+//	consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--store NAME] [--db PATH]
 //	consentdesk token list | token revoke --name NAME [--db PATH]
-//	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--db PATH]
+//	consentdesk staff add --name NAME --pin PIN [--role counter|manager] [--store NAME] [--db PATH]
 //	consentdesk staff unlock --name NAME [--db PATH]
+//	consentdesk store add|update --name NAME [--street …] [--phone …] [--hours …] | store list [--db PATH]
 //	consentdesk keys rotate [--retire-old-links] [--db PATH]
 //	consentdesk verify  [--anchor SEQ:HASH] [--db PATH]
 //	consentdesk backup  --to FILE [--db PATH]
@@ -74,6 +75,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenCmd(ctx, args, stdout, stderr)
 	case "staff":
 		return staffCmd(ctx, args, stdout, stderr)
+	case "store":
+		return storeCmd(ctx, args, stdout, stderr)
 	case "generate":
 		var customers, events *int
 		return withDB(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
@@ -177,10 +180,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|keys rotate|verify|backup|restore|demo|load] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|store add|update|list|keys rotate|verify|backup|restore|demo|load] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, keys rotate, verify, backup, restore, demo, load)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, store add|update|list, keys rotate, verify, backup, restore, demo, load)", cmd)
 }
 
 // explain turns a domain error into a sentence for the terminal.
@@ -260,7 +263,7 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 		return err
 	}
 	switch name {
-	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate":
+	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate", "store list", "store update":
 		// Found: "verify --db typo.db" created an empty database and
 		// reported "intact: 0 events"; a nightly check against a
 		// mistyped path would have reported success for ever. (On

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+const storeUsage = `usage: consentdesk store add --name NAME [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--db PATH]
+       consentdesk store update --name NAME [--rename NEW] [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--db PATH]
+       consentdesk store list [--db PATH]`
+
+// storeCmd keeps the chain's stores: each has its own address, phone,
+// e-mail and opening hours for its letterhead (empty: the company's).
+func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(storeUsage)
+	}
+	var name, rename, street, postal, city, phone, email, hours *string
+	fields := func(fs *flag.FlagSet) {
+		name = fs.String("name", "", "the store's name, e.g. the town")
+		street = fs.String("street", "", "street and number")
+		postal = fs.String("postal-code", "", "postal code")
+		city = fs.String("city", "", "town")
+		phone = fs.String("phone", "", "the store's phone, as printed")
+		email = fs.String("email", "", "the store's e-mail address (replies to its mails go there)")
+		hours = fs.String("hours", "", `opening hours, lines separated by "\n" or ";"`)
+	}
+	store := func() orders.Store {
+		return orders.Store{Name: *name, Street: *street, PostalCode: *postal, City: *city, Phone: *phone, Email: *email,
+			OpeningHours: strings.ReplaceAll(strings.ReplaceAll(*hours, `\n`, "\n"), ";", "\n")}
+	}
+	switch args[0] {
+	case "add":
+		return withDB(ctx, "store add", args[1:], stderr, fields, func(db *orders.DB) error {
+			if _, err := setup(ctx, db, stdout); err != nil {
+				return err
+			}
+			s, err := db.AddStore(ctx, store())
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(stdout, "store %d %q added\n", s.ID, s.Name)
+			return nil
+		})
+	case "update":
+		var given *flag.FlagSet
+		return withDB(ctx, "store update", args[1:], stderr, func(fs *flag.FlagSet) {
+			fields(fs)
+			rename = fs.String("rename", "", "a new name for the store")
+			given = fs
+		}, func(db *orders.DB) error {
+			old, err := db.StoreByName(ctx, *name)
+			if err != nil {
+				return explain(err)
+			}
+			// Only the fields given change.
+			in := old
+			set := map[string]bool{}
+			given.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			next := store()
+			for f, p := range map[string]*string{"street": &in.Street, "postal-code": &in.PostalCode, "city": &in.City, "phone": &in.Phone, "email": &in.Email} {
+				if set[f] {
+					*p = map[string]string{"street": next.Street, "postal-code": next.PostalCode, "city": next.City, "phone": next.Phone, "email": next.Email}[f]
+				}
+			}
+			if set["hours"] {
+				in.OpeningHours = next.OpeningHours
+			}
+			if *rename != "" {
+				in.Name = *rename
+			}
+			s, err := db.UpdateStore(ctx, in)
+			if err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(stdout, "store %d %q updated\n", s.ID, s.Name)
+			return nil
+		})
+	case "list":
+		return withDB(ctx, "store list", args[1:], stderr, nil, func(db *orders.DB) error {
+			list, err := db.Stores(ctx)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tADDRESS\tPHONE\tE-MAIL")
+			for _, s := range list {
+				addr := strings.TrimSpace(strings.Trim(s.Street+", "+strings.TrimSpace(s.PostalCode+" "+s.City), ", "))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Name, orDash(addr), orDash(s.Phone), orDash(s.Email))
+			}
+			return w.Flush()
+		})
+	}
+	return errors.New(storeUsage)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// storeID resolves --store NAME. Empty: the first store where the chain
+// has one store only; with several, counter staff and tokens must name
+// theirs, and a manager without one is the whole chain's (0).
+func storeID(ctx context.Context, db *orders.DB, name string, chainWide bool) (int64, error) {
+	if name != "" {
+		s, err := db.StoreByName(ctx, name)
+		if err != nil {
+			return 0, explain(err)
+		}
+		return s.ID, nil
+	}
+	if chainWide {
+		return 0, nil
+	}
+	list, err := db.Stores(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(list) == 1 {
+		return list[0].ID, nil
+	}
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.Name
+	}
+	return 0, fmt.Errorf("the chain has %d stores: name one with --store (%s) / die Kette hat %d Filialen: bitte eine mit --store angeben (%s)",
+		len(list), strings.Join(names, ", "), len(list), strings.Join(names, ", "))
+}

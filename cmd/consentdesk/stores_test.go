@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
+)
+
+// The chain's stores from the command line (issue 19 point 3): add,
+// update, list; staff and tokens of a store; bad input changes nothing.
+func TestStoreCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "chain.db")
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	// While the chain has one store, nobody needs to name it.
+	if out, err := run(t, "staff", "add", "--name", "Erste", "--pin", "471108", "--db", db); err != nil || !strings.Contains(out, "counter of store") {
+		t.Errorf("staff add in a one-store chain: %v %q", err, out)
+	}
+	out, err := run(t, "store", "add", "--name", "Freiburg", "--street", "Kaiser-Joseph-Straße 1", "--postal-code", "79098", "--city", "Freiburg",
+		"--phone", "0761 123456", "--email", "freiburg@optik.example", "--hours", "Mo–Fr 9–18 Uhr;Sa 9–14 Uhr", "--db", db)
+	if err != nil || !strings.Contains(out, `store 2 "Freiburg" added`) {
+		t.Fatalf("store add: %v %q", err, out)
+	}
+	if _, err := run(t, "store", "add", "--name", "FREIBURG", "--db", db); err == nil || !strings.Contains(err.Error(), "store of this name exists") {
+		t.Errorf("a second Freiburg: %v", err)
+	}
+	if _, err := run(t, "store", "add", "--name", "Köln", "--email", "kein-mail", "--db", db); err == nil || !strings.Contains(err.Error(), "email") {
+		t.Errorf("a bad e-mail: %v", err)
+	}
+	if out, err := run(t, "store", "update", "--name", "freiburg", "--phone", "0761 999", "--db", db); err != nil || !strings.Contains(out, "updated") {
+		t.Errorf("store update: %v %q", err, out)
+	}
+	if _, err := run(t, "store", "update", "--name", "Berlin", "--phone", "030 1", "--db", db); err == nil || !strings.Contains(err.Error(), "no such store") {
+		t.Errorf("update of a store that does not exist: %v", err)
+	}
+	out, err = run(t, "store", "list", "--db", db)
+	if err != nil || !strings.Contains(out, "Freiburg") || !strings.Contains(out, "0761 999") || !strings.Contains(out, "Kaiser-Joseph-Straße 1, 79098 Freiburg") ||
+		strings.Contains(out, "Köln") || strings.Count(out, "\n") != 3 {
+		t.Errorf("store list: %v\n%s", err, out)
+	}
+	// Two stores: counter staff and tokens name theirs.
+	if _, err := run(t, "staff", "add", "--name", "Anna", "--pin", "4711", "--db", db); err == nil || !strings.Contains(err.Error(), "--store") || !strings.Contains(err.Error(), "Freiburg") {
+		t.Errorf("counter staff without a store in a chain of two: %v", err)
+	}
+	if out, err := run(t, "staff", "add", "--name", "Anna", "--pin", "4711", "--store", "Freiburg", "--db", db); err != nil || !strings.Contains(out, `counter of store "Freiburg"`) {
+		t.Errorf("staff add --store: %v %q", err, out)
+	}
+	if out, err := run(t, "staff", "add", "--name", "Chefin", "--pin", "864297", "--role", "manager", "--db", db); err != nil || !strings.Contains(out, "manager of the whole chain") {
+		t.Errorf("a chain-wide manager: %v %q", err, out)
+	}
+	if _, err := run(t, "token", "create", "--name", "ERP", "--store", "Hamburg", "--db", db); err == nil || !strings.Contains(err.Error(), "no such store") {
+		t.Errorf("token for a store that does not exist: %v", err)
+	}
+	token, err := run(t, "token", "create", "--name", "ERP Freiburg", "--store", "Freiburg", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := orderstest.Open(ctx, t, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if c, err := store.APIToken(ctx, strings.TrimSpace(token)); err != nil || c.StoreID != 2 {
+		t.Errorf("the token acts for store %d (%v), want Freiburg's 2", c.StoreID, err)
+	}
+	anna, err := store.StaffByName(ctx, "Anna")
+	if err != nil || anna.StoreID != 2 {
+		t.Errorf("Anna's store: %+v %v", anna, err)
+	}
+	list, err := store.Stores(ctx)
+	if err != nil || len(list) != 2 || list[1].OpeningHours != "Mo–Fr 9–18 Uhr\nSa 9–14 Uhr" || list[1].Street != "Kaiser-Joseph-Straße 1" {
+		t.Errorf("stores: %+v %v", list, err)
+	}
+}
