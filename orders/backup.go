@@ -50,12 +50,15 @@ func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, err
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	head := fmt.Sprintf("file: %s\nevents: %d\nhead_seq: %d\nhead_hash: %s\n", filepath.Base(name), v.Events, seq, hash)
+	for _, c := range v.Chains {
+		head += fmt.Sprintf("store_%d: %d events, head %d %s\n", c.Store, c.Events, c.Seq, c.Hash)
+	}
 	if err := os.WriteFile(name+".head", []byte(head), 0o600); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	// And into the heads file beside the database, which is never
 	// rotated: the .head files go with their backups.
-	if err := AppendHead(db.Path, "head", seq, hash, name, db.Now()); err != nil {
+	if err := AppendHead(db.Path, "head", seq, hash, name, db.Now(), v.Chains...); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	return name, rotate(dir, keep, db.backupExt())

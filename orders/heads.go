@@ -22,8 +22,11 @@ import (
 //
 // Lines, space separated:
 //
-//	head    TIME SEQ HASH FILE    a backup found this head
-//	restore TIME SEQ HASH FILE    the database was restored from FILE, whose head this is
+//	head    TIME SEQ HASH FILE [store:ID:SEQ:HASH …]    a backup found this head
+//	restore TIME SEQ HASH FILE [store:ID:SEQ:HASH …]    the database was restored from FILE, whose head this is
+//
+// SEQ HASH is the ledger's newest event; each store:… field is the head
+// of one store's chain (issue 19: every chain's head is recorded).
 //
 // A restore goes back in time on purpose: heads recorded before it with a
 // higher SEQ are set aside by it, and the line says so for ever.
@@ -32,8 +35,9 @@ import (
 func HeadsPath(dbPath string) string { return dbPath + ".heads" }
 
 // AppendHead adds a line to the heads file, creating it (mode 0600), and
-// syncs it to the disk.
-func AppendHead(dbPath, kind string, seq int64, hash, file string, now time.Time) error {
+// syncs it to the disk: the ledger's head and the head of every store's
+// chain.
+func AppendHead(dbPath, kind string, seq int64, hash, file string, now time.Time, chains ...consent.ChainHead) error {
 	if kind != "head" && kind != "restore" {
 		return fmt.Errorf("heads: unknown kind %q", kind)
 	}
@@ -47,7 +51,11 @@ func AppendHead(dbPath, kind string, seq int64, hash, file string, now time.Time
 		}
 		return r
 	}, file)
-	_, err = fmt.Fprintf(f, "%s %s %d %s %s\n", kind, now.UTC().Format(time.RFC3339), seq, hash, name)
+	line := fmt.Sprintf("%s %s %d %s %s", kind, now.UTC().Format(time.RFC3339), seq, hash, name)
+	for _, c := range chains {
+		line += fmt.Sprintf(" store:%d:%d:%s", c.Store, c.Seq, c.Hash)
+	}
+	_, err = fmt.Fprintln(f, line)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -65,6 +73,9 @@ type Anchor struct {
 	Seq  int64
 	Hash string
 	From string // where it was recorded, for the message
+	// Store is the store whose chain's head this is; 0 for the head of
+	// the whole ledger.
+	Store int64
 }
 
 // ParseAnchor reads SEQ:HASH.
@@ -114,6 +125,20 @@ func ReadHeads(dbPath string) ([]Anchor, error) {
 			out = kept
 		}
 		out = append(out, a)
+		for _, field := range parts[min(5, len(parts)):] {
+			rest, ok := strings.CutPrefix(field, "store:")
+			store, anchor, _ := strings.Cut(rest, ":")
+			id, err := strconv.ParseInt(store, 10, 64)
+			if !ok || err != nil || id < 1 {
+				return nil, fmt.Errorf("heads: %s line %d: %q is not a store's head: the file was changed by hand", HeadsPath(dbPath), n, field)
+			}
+			c, err := ParseAnchor(anchor)
+			if err != nil {
+				return nil, fmt.Errorf("heads: %s line %d: %w", HeadsPath(dbPath), n, err)
+			}
+			c.From, c.Store = fmt.Sprintf("%s line %d (%s %s, store %d)", HeadsPath(dbPath), n, parts[0], parts[1], id), id
+			out = append(out, c)
+		}
 	}
 	return out, sc.Err()
 }

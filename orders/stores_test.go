@@ -2,7 +2,9 @@ package orders_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -324,4 +326,63 @@ func migrationsBefore(t *testing.T, n int) fs.FS {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Backups record the head of every store's chain (issue 19 point 4), in
+// the .head file and the heads file, and verify checks them.
+func TestBackupRecordsEveryChainsHead(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	freiburg, err := db.AddStore(ctx, orders.Store{Name: "Freiburg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PlaceOrder(consent.WithStore(ctx, freiburg.ID), sampleOrder(t)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.Verify(ctx)
+	if err != nil || len(v.Chains) != 2 {
+		t.Fatalf("%+v %v", v, err)
+	}
+	file, err := db.BackupInto(ctx, filepath.Join(t.TempDir(), "backups"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := os.ReadFile(file + ".head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v.Chains {
+		if want := fmt.Sprintf("store_%d: %d events, head %d %s\n", c.Store, c.Events, c.Seq, c.Hash); !strings.Contains(string(head), want) {
+			t.Errorf(".head file lacks %q:\n%s", want, head)
+		}
+	}
+	anchors, err := orders.ReadHeads(db.Path)
+	if err != nil || len(anchors) != 3 || anchors[0].Store != 0 || anchors[1].Store != consent.FirstStore || anchors[2].Store != freiburg.ID ||
+		anchors[2].Seq != v.Chains[1].Seq || anchors[2].Hash != v.Chains[1].Hash || anchors[1].Hash != v.Chains[0].Hash {
+		t.Fatalf("anchors: %+v %v", anchors, err)
+	}
+	if v, err := db.VerifyReach(ctx); err != nil || !v.OK {
+		t.Errorf("verify against the heads: %+v %v", v, err)
+	}
+	// A store's head changed by hand in the file is refused, not skipped.
+	lines, _ := os.ReadFile(orders.HeadsPath(db.Path))
+	bad := strings.Replace(string(lines), fmt.Sprintf(" store:%d:", freiburg.ID), " store:x:", 1)
+	if err := os.WriteFile(orders.HeadsPath(db.Path), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orders.ReadHeads(db.Path); err == nil || !strings.Contains(err.Error(), "changed by hand") {
+		t.Errorf("a broken store field: %v", err)
+	}
+	// A recorded store head the chain does not reach is found.
+	wrong := strings.Replace(string(lines), fmt.Sprintf(":%s\n", v.Chains[1].Hash), fmt.Sprintf(":%s\n", strings.Repeat("ab", 32)), 1)
+	if err := os.WriteFile(orders.HeadsPath(db.Path), []byte(wrong), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.VerifyReach(ctx); err != nil || v.OK || !strings.Contains(v.Reason, fmt.Sprintf("store %d", freiburg.ID)) {
+		t.Errorf("a store's head the chain does not reach: %+v %v", v, err)
+	}
 }

@@ -142,7 +142,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Going back to an older backup is on purpose: the heads file records
 	// it, and heads above the backup's own are set aside from here on.
-	if err := orders.AppendHead(base, "restore", headSeq, headHash, *from, time.Now()); err != nil {
+	if err := orders.AppendHead(base, "restore", headSeq, headHash, *from, time.Now(), v.Chains...); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	// The backup may hold customers erased after it was made: the

@@ -146,7 +146,10 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 	}
 	// The heads file beside the database keeps every night's head; the
 	// rotation inside the backups folder never touches it.
-	if heads, err := os.ReadFile(db + ".heads"); err != nil || strings.Count(string(heads), "\nhead ")+1 != 3 || !strings.HasSuffix(string(heads), " "+itoa(seq)+" "+hash+" "+last+"\n") {
+	// Each line ends with the head of every store's chain (one store
+	// here).
+	if heads, err := os.ReadFile(db + ".heads"); err != nil || strings.Count(string(heads), "\nhead ")+1 != 3 ||
+		!strings.HasSuffix(string(heads), " "+itoa(seq)+" "+hash+" "+last+" store:1:"+itoa(seq)+":"+hash+"\n") {
 		t.Errorf("heads file after three nights and a rotation: %v\n%s", err, heads)
 	}
 	want := events(t, last)

@@ -132,9 +132,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			if len(anchors) == 0 {
 				fmt.Fprintf(stdout, "consent ledger intact: %d events (no recorded head to check against; backups record one)\n", v.Events)
-				return nil
+			} else {
+				ledger := 0
+				for _, a := range anchors {
+					if a.Store == 0 {
+						ledger++
+					}
+				}
+				fmt.Fprintf(stdout, "consent ledger intact: %d events, reaches %d recorded head(s) from %s", v.Events, ledger, from)
+				if n := len(anchors) - ledger; n > 0 {
+					fmt.Fprintf(stdout, ", and %d recorded head(s) of stores' chains", n)
+				}
+				fmt.Fprintln(stdout)
 			}
-			fmt.Fprintf(stdout, "consent ledger intact: %d events, reaches %d recorded head(s) from %s\n", v.Events, len(anchors), from)
+			printChains(stdout, v)
 			return nil
 		})
 	case "backup":
@@ -150,13 +161,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if err := orders.AppendHead(db.Path, "head", seq, hash, *to, db.Now()); err != nil {
+			if err := orders.AppendHead(db.Path, "head", seq, hash, *to, db.Now(), v.Chains...); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "backup written to %s; keep %s.key with it, or the prescriptions in it cannot be read\n", *to, db.Path)
 			// The head, noted outside the file, anchors the chain: a copy
 			// cut short at its end would show a different head.
 			fmt.Fprintf(stdout, "consent ledger intact: %t, %d events, head %d %s\n", v.OK, v.Events, seq, hash)
+			printChains(stdout, v)
 			return nil
 		})
 	case "demo":
@@ -184,6 +196,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, store add|update|list, keys rotate, verify, backup, restore, demo, load)", cmd)
+}
+
+// printChains lists each store's chain: verify checks every one.
+func printChains(w io.Writer, v consent.Verification) {
+	for _, c := range v.Chains {
+		fmt.Fprintf(w, "  store %d: %d events, head %d %s\n", c.Store, c.Events, c.Seq, c.Hash)
+	}
 }
 
 // explain turns a domain error into a sentence for the terminal.
