@@ -195,6 +195,7 @@ const (
 	AuditUse          = "use"           // recorded an advertising use of a channel (§7a UWG)
 	AuditBreachLetter = "breach_letter" // a breach notification letter handed out (Art. 34)
 	AuditSearch       = "search"        // searched customers; the detail names the numbers found
+	AuditStore        = "store"         // added or changed a store ("add 3", "update 3")
 	// AuditViewRestricted is an access to what an erasure kept (§35(3)
 	// BDSG): a locked order, the proof of a phone consent, a kept mail;
 	// AuditRestrictedDenied an attempt by somebody who may not.

@@ -210,13 +210,35 @@ func (s *Server) setLang(c *gin.Context) {
 			return
 		}
 	}
-	back := c.PostForm("back")
-	// Only a path of this server: "//host" and "/\host" would leave it
-	// (browsers read a backslash as a slash).
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
-		back = "/"
+	c.Redirect(http.StatusSeeOther, localPath(c.PostForm("back")))
+}
+
+// switchStore moves a chain-wide manager's session to another store
+// (orders.DB.SetSessionStore): the header's store switch.
+func (s *Server) switchStore(c *gin.Context) {
+	id, err := strconv.ParseInt(c.PostForm("store"), 10, 64)
+	token, cerr := c.Cookie(sessionCookie)
+	if err != nil || cerr != nil {
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.store_not_found"))
+		return
 	}
-	c.Redirect(http.StatusSeeOther, back)
+	if err := s.db.SetSessionStore(c.Request.Context(), token, id); err != nil {
+		if consentdesk.ErrorCode(err) == consentdesk.Denied {
+			err = consentdesk.Errorf(consentdesk.Forbidden, "err.store_switch_denied")
+		}
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, localPath(c.PostForm("back")))
+}
+
+// localPath is back when it is a path of this server, else "/": "//host"
+// and "/\host" would leave it (browsers read a backslash as a slash).
+func localPath(back string) string {
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
+		return "/"
+	}
+	return back
 }
 
 // requireToken authenticates the JSON API with a bearer token.

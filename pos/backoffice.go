@@ -270,6 +270,11 @@ type staffView struct {
 	List   []orders.Staff
 	Values map[string]string
 	Self   int64
+	// Stores are those new staff may join (several stores only): every
+	// store for a manager of the whole chain, their own for a store's.
+	Stores     []orders.Store
+	StoreNames map[int64]string
+	ChainWide  bool // the signed-in manager is the whole chain's
 }
 
 func (s *Server) renderStaff(c *gin.Context, status int, flash string, errs map[string]string, values map[string]string) {
@@ -281,8 +286,20 @@ func (s *Server) renderStaff(c *gin.Context, status int, flash string, errs map[
 	if values == nil {
 		values = map[string]string{"role": orders.RoleCounter}
 	}
-	s.render(c, status, "staff", view{Title: assets.T(s.lang(c), "title.staff"), Flash: flash, Errors: errs,
-		Data: staffView{List: list, Values: values, Self: staff(c).ID}})
+	stores, err := s.db.Stores(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	me := staff(c)
+	v := staffView{List: list, Values: values, Self: me.ID, StoreNames: map[int64]string{}, ChainWide: me.StoreID == 0}
+	for _, st := range stores {
+		v.StoreNames[st.ID] = st.Name
+		if len(stores) > 1 && (me.StoreID == 0 || me.StoreID == st.ID) {
+			v.Stores = append(v.Stores, st)
+		}
+	}
+	s.render(c, status, "staff", view{Title: assets.T(s.lang(c), "title.staff"), Flash: flash, Errors: errs, Data: v})
 }
 
 func (s *Server) staffPage(c *gin.Context) {
@@ -294,8 +311,13 @@ func (s *Server) staffPage(c *gin.Context) {
 }
 
 func (s *Server) staffAdd(c *gin.Context) {
-	values := map[string]string{"name": c.PostForm("name"), "role": c.PostForm("role")}
-	st, err := s.db.AddStaff(c.Request.Context(), values["name"], c.PostForm("pin"), values["role"])
+	values := map[string]string{"name": c.PostForm("name"), "role": c.PostForm("role"), "store": c.PostForm("store")}
+	store, err := s.newStaffStore(c, values["store"], values["role"])
+	if err != nil {
+		s.staffError(c, err, values)
+		return
+	}
+	st, err := s.db.AddStaffIn(c.Request.Context(), values["name"], c.PostForm("pin"), values["role"], store)
 	if err != nil {
 		s.staffError(c, err, values)
 		return
@@ -304,6 +326,36 @@ func (s *Server) staffAdd(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/staff?done=added")
+}
+
+// newStaffStore is the store a new staff member joins. A store's manager
+// adds staff to their own store only: never to another, and never a
+// manager of the whole chain (more rights than their own). Left empty:
+// the only store of a one-store chain, else none — which makes a
+// manager the whole chain's and is refused for counter staff.
+func (s *Server) newStaffStore(c *gin.Context, form, role string) (int64, error) {
+	me := staff(c)
+	if form == "" {
+		if me.StoreID != 0 {
+			return me.StoreID, nil
+		}
+		stores, err := s.db.Stores(c.Request.Context())
+		if err != nil {
+			return 0, err
+		}
+		if len(stores) == 1 && role != orders.RoleManager {
+			return stores[0].ID, nil
+		}
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(form, 10, 64)
+	if err != nil || id < 1 {
+		return 0, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"store": "err.store_not_found"}}
+	}
+	if me.StoreID != 0 && id != me.StoreID {
+		return 0, consentdesk.Errorf(consentdesk.Forbidden, "err.own_store_only")
+	}
+	return id, nil
 }
 
 func (s *Server) staffError(c *gin.Context, err error, values map[string]string) {
@@ -469,4 +521,136 @@ func dayOf(stamp string) string {
 		return stamp
 	}
 	return consentdesk.Date("de", t)
+}
+
+// The chain's stores (issue 19): each with the address, phone, e-mail
+// and opening hours of its letterhead. A manager of the whole chain adds
+// and edits every store; a store's manager edits their own.
+
+type storesView struct {
+	List  []orders.Store
+	Forms []storeFormView
+}
+
+type storeFormView struct {
+	ID, Action, Title, Submit string
+	Open                      bool
+	Fields                    []storeField
+}
+
+type storeField struct{ Name, Value, Error string }
+
+var storeFields = []string{"name", "street", "postal_code", "city", "phone", "email", "opening_hours"}
+
+func storeValues(st orders.Store) map[string]string {
+	return map[string]string{"name": st.Name, "street": st.Street, "postal_code": st.PostalCode, "city": st.City,
+		"phone": st.Phone, "email": st.Email, "opening_hours": st.OpeningHours}
+}
+
+func storeFromForm(c *gin.Context) orders.Store {
+	return orders.Store{Name: c.PostForm("name"), Street: c.PostForm("street"), PostalCode: c.PostForm("postal_code"), City: c.PostForm("city"),
+		Phone: c.PostForm("phone"), Email: c.PostForm("email"), OpeningHours: c.PostForm("opening_hours")}
+}
+
+// renderStores shows the list and the forms; posted is the form that was
+// sent ("new" or a store's id) with what was typed and its errors.
+func (s *Server) renderStores(c *gin.Context, status int, flash, posted string, typed orders.Store, errs map[string]string) {
+	lang := s.lang(c)
+	list, err := s.db.Stores(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	me := staff(c)
+	form := func(id, action, title, submit string, vals map[string]string, open bool) storeFormView {
+		f := storeFormView{ID: "store_" + id, Action: action, Title: title, Submit: submit, Open: open}
+		for _, n := range storeFields {
+			fe := storeField{Name: n, Value: vals[n]}
+			if open {
+				fe.Error = errs[n]
+			}
+			f.Fields = append(f.Fields, fe)
+		}
+		return f
+	}
+	v := storesView{List: list}
+	for _, st := range list {
+		if me.StoreID != 0 && me.StoreID != st.ID {
+			continue
+		}
+		id := strconv.FormatInt(st.ID, 10)
+		vals, open := storeValues(st), posted == id
+		if open {
+			vals = storeValues(typed)
+		}
+		v.Forms = append(v.Forms, form(id, "/stores/"+id, assets.T(lang, "stores.edit", st.Name), assets.T(lang, "stores.save"), vals, open))
+	}
+	if me.StoreID == 0 {
+		vals := map[string]string{}
+		if posted == "new" {
+			vals = storeValues(typed)
+		}
+		v.Forms = append(v.Forms, form("new", "/stores", assets.T(lang, "stores.add"), assets.T(lang, "stores.add_submit"), vals, true))
+	}
+	s.render(c, status, "stores", view{Title: assets.T(lang, "title.stores"), Flash: flash, Errors: errs, Data: v})
+}
+
+func (s *Server) storesPage(c *gin.Context) {
+	flash := ""
+	if d := c.Query("done"); d == "added" || d == "saved" {
+		flash = assets.T(s.lang(c), "stores.done_"+d)
+	}
+	s.renderStores(c, http.StatusOK, flash, "", orders.Store{}, nil)
+}
+
+// storeAdd adds a store: a manager of the whole chain only.
+func (s *Server) storeAdd(c *gin.Context) {
+	if staff(c).StoreID != 0 {
+		s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.chain_manager_only"))
+		return
+	}
+	in := storeFromForm(c)
+	st, err := s.db.AddStore(c.Request.Context(), in)
+	if err != nil {
+		s.storeError(c, err, "new", in)
+		return
+	}
+	if !s.audit(c, orders.AuditStore, 0, fmt.Sprintf("add %d", st.ID)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/stores?done=added")
+}
+
+// storeUpdate changes a store's details: a manager of the whole chain,
+// or of that store.
+func (s *Server) storeUpdate(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		s.notFound(c)
+		return
+	}
+	if me := staff(c); me.StoreID != 0 && me.StoreID != id {
+		s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.own_store_only"))
+		return
+	}
+	in := storeFromForm(c)
+	in.ID = id
+	if _, err := s.db.UpdateStore(c.Request.Context(), in); err != nil {
+		s.storeError(c, err, strconv.FormatInt(id, 10), in)
+		return
+	}
+	if !s.audit(c, orders.AuditStore, 0, fmt.Sprintf("update %d", id)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/stores?done=saved")
+}
+
+func (s *Server) storeError(c *gin.Context, err error, posted string, typed orders.Store) {
+	switch consentdesk.ErrorCode(err) {
+	case consentdesk.Invalid, consentdesk.Conflict:
+		lang := s.lang(c)
+		s.renderStores(c, statusOf(err), message(lang, err), posted, typed, translateFields(lang, err))
+	default:
+		s.fail(c, err)
+	}
 }

@@ -628,6 +628,12 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A chain of two stores: the header shows the store and a chain-wide
+	// manager's switch.
+	if _, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg-Wiehre", Street: "Günterstalstraße 12", PostalCode: "79100", City: "Freiburg",
+		Phone: "0761 7654321", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–13 Uhr"}); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t, e)
 	desktop := viewport{"desktop", 1280, 800}
 	b.open(desktop, "/login")
@@ -636,7 +642,7 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 	cid := itoa(p.Customer.ID)
 	for _, page := range []struct{ name, path string }{
 		{"customer", "/customers/" + cid}, {"dashboard", "/dashboard"}, {"customers", "/customers?q=wei%C3%9F"},
-		{"contactable", "/contactable"}, {"staff", "/staff"}, {"audit", "/audit"},
+		{"contactable", "/contactable"}, {"staff", "/staff"}, {"audit", "/audit"}, {"stores", "/stores"},
 	} {
 		for _, vp := range []viewport{desktop, tabletPortrait} {
 			b.open(vp, page.path)

@@ -45,6 +45,11 @@ type view struct {
 	// software's name. HasLogo shows the store's logo beside it.
 	Brand   string
 	HasLogo bool
+	// Store is the store the staff's session works in, shown where the
+	// chain has more than one; Stores are those a chain-wide manager may
+	// switch to.
+	Store  *orders.Store
+	Stores []orders.Store
 }
 
 // fieldView is one labelled input of a form.
@@ -149,6 +154,9 @@ func (s *Server) render(c *gin.Context, status int, page string, v view) {
 		v.Staff = st.(*orders.Staff)
 	}
 	v.CSRF = s.csrfToken(c)
+	if v.Staff != nil && !v.Public && !v.CustomerScreen {
+		s.storeOfPage(c, &v)
+	}
 	if v.Public || v.CustomerScreen {
 		if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
 			v.Brand, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
@@ -170,6 +178,24 @@ func (s *Server) render(c *gin.Context, status int, page string, v view) {
 		return
 	}
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// storeOfPage names the session's store in the header where the chain
+// has several, and lets a chain-wide manager switch.
+func (s *Server) storeOfPage(c *gin.Context, v *view) {
+	list, err := s.db.Stores(c.Request.Context())
+	if err != nil || len(list) < 2 {
+		return
+	}
+	current := session(c).StoreID
+	for i := range list {
+		if list[i].ID == current {
+			v.Store = &list[i]
+		}
+	}
+	if v.Staff.StoreID == 0 {
+		v.Stores = list
+	}
 }
 
 // statusOf maps a domain error to an HTTP status.

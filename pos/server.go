@@ -113,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 
 	staff := r.Group("/", s.requireStaff)
 	staff.POST("/logout", s.csrf, s.logout)
+	staff.POST("/store", s.csrf, s.switchStore)
 	staff.GET("/", s.todayPage)
 	staff.GET("/orders/new", s.orderNewPage)
 	staff.POST("/orders/new", s.csrf, s.orderNewSubmit)
@@ -160,6 +161,9 @@ func (s *Server) Handler() http.Handler {
 	manager.GET("/contactable", s.contactablePage)
 	manager.GET("/contactable.csv", s.contactableCSV)
 	manager.GET("/records.pdf", s.recordsPDF)
+	manager.GET("/stores", s.storesPage)
+	manager.POST("/stores", s.csrf, s.storeAdd)
+	manager.POST("/stores/:id", s.csrf, s.storeUpdate)
 	manager.GET("/staff", s.staffPage)
 	manager.POST("/staff", s.csrf, s.staffAdd)
 	manager.POST("/staff/:id/disable", s.csrf, s.staffSetDisabled(true))

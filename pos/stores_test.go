@@ -1,0 +1,158 @@
+package pos_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/consentdesk/consentdesk/orders"
+)
+
+// Stores in the back office (issue 19 point 3): a manager of the whole
+// chain adds and edits stores and switches the store the session works
+// in; a store's manager edits their own store and adds staff to it only;
+// counter staff see their store and change nothing.
+func TestStoresInTheBackOffice(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.client()
+	m.signIn(e.manager, "864297") // newEnv's manager is the whole chain's
+	// One store: no store line, nothing to choose.
+	if r := m.get("/"); strings.Contains(r.body, `class="store-line"`) {
+		t.Error("a one-store chain shows a store line")
+	}
+	m.get("/stores")
+	if r := m.post("/stores", url.Values{"name": {"Freiburg"}, "street": {"Kaiser-Joseph-Straße 1"}, "postal_code": {"79098"}, "city": {"Freiburg"},
+		"phone": {"0761 123456"}, "opening_hours": {"Mo–Fr 9–18 Uhr\r\nSa 9–14 Uhr"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add a store: %d %s", r.StatusCode, r.body)
+	}
+	r := m.get("/stores?done=added")
+	if !strings.Contains(r.body, "Die Filiale ist angelegt.") || !strings.Contains(r.body, "Kaiser-Joseph-Straße 1, 79098 Freiburg") {
+		t.Errorf("stores page after adding: %s", r.body)
+	}
+	// Bad input: told why, nothing added, what was typed kept.
+	for _, bad := range []url.Values{{"name": {""}}, {"name": {"freiburg"}}, {"name": {"Köln"}, "email": {"kein-mail"}}} {
+		m.get("/stores")
+		r := m.post("/stores", bad)
+		if r.StatusCode != http.StatusUnprocessableEntity && r.StatusCode != http.StatusConflict {
+			t.Errorf("%v: %d", bad, r.StatusCode)
+		}
+		if bad.Get("email") != "" && !strings.Contains(r.body, `value="kein-mail"`) {
+			t.Errorf("what was typed is lost: %v", bad)
+		}
+	}
+	stores, _ := e.db.Stores(ctx)
+	if len(stores) != 2 {
+		t.Fatalf("stores after bad input: %+v", stores)
+	}
+	freiburg := stores[1]
+
+	// Two stores: the manager's pages name the store and offer the switch.
+	r = m.get("/dashboard")
+	if !strings.Contains(r.body, "Filiale: <strong>"+stores[0].Name+"</strong>") || !strings.Contains(r.body, `action="/store"`) {
+		t.Errorf("the store line: %s", r.body)
+	}
+	if r := m.post("/store", url.Values{"store": {"99"}, "back": {"/dashboard"}}); r.StatusCode != http.StatusNotFound {
+		t.Errorf("switch to store 99: %d", r.StatusCode)
+	}
+	m.get("/dashboard")
+	if r := m.post("/store", url.Values{"store": {itoa(freiburg.ID)}, "back": {"//evil.example/"}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Errorf("switch: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := m.get("/dashboard"); !strings.Contains(r.body, "Filiale: <strong>Freiburg</strong>") {
+		t.Error("the session did not move to Freiburg")
+	}
+	// What the manager does now happens in Freiburg: the access log says so.
+	p, err := e.db.PlaceOrder(ctx, orders.NewOrder{StaffID: e.counter.ID,
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: "Weiß", Email: "j.weiss@example.org"},
+		Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+		Consent:  orders.ConsentInput{Mode: orders.ModePaper}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.get("/customers/" + itoa(p.Customer.ID) + "/export.json"); r.StatusCode != http.StatusOK {
+		t.Fatalf("export: %d", r.StatusCode)
+	}
+	log, _ := e.db.AuditLog(ctx, orders.AuditFilter{CustomerID: p.Customer.ID})
+	if len(log) == 0 || log[0].StoreID != freiburg.ID {
+		t.Errorf("access log: %+v", log)
+	}
+	if r := m.get("/audit"); !strings.Contains(r.body, "<td>Freiburg</td>") {
+		t.Error("the access log page does not name the store")
+	}
+
+	// Staff of a store.
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"3851"}, "role": {"counter"}, "store": {""}}); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("counter staff without a store: %d", r.StatusCode)
+	}
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Eva"}, "pin": {"3851"}, "role": {"counter"}, "store": {itoa(freiburg.ID)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("counter staff in Freiburg: %d %s", r.StatusCode, r.body)
+	}
+	m.get("/staff")
+	if r := m.post("/staff", url.Values{"name": {"Frieda"}, "pin": {"592817"}, "role": {"manager"}, "store": {itoa(freiburg.ID)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Freiburg's manager: %d %s", r.StatusCode, r.body)
+	}
+	if r := m.get("/staff"); !strings.Contains(r.body, "<td>Freiburg</td>") || !strings.Contains(r.body, "ganze Kette") {
+		t.Error("the staff page does not name the stores")
+	}
+	frieda, _ := e.db.StaffByName(ctx, "Frieda")
+	eva, _ := e.db.StaffByName(ctx, "Eva")
+	if frieda.StoreID != freiburg.ID || eva.StoreID != freiburg.ID {
+		t.Fatalf("Frieda %+v, Eva %+v", frieda, eva)
+	}
+
+	// Freiburg's manager: their store only.
+	f := e.client()
+	f.signIn(frieda, "592817")
+	r = f.get("/stores")
+	if strings.Contains(r.body, `action="/stores"`) || strings.Contains(r.body, `action="/stores/1"`) || !strings.Contains(r.body, `action="/stores/`+itoa(freiburg.ID)+`"`) {
+		t.Errorf("a store's manager sees forms for other stores: %s", r.body)
+	}
+	if strings.Contains(f.get("/dashboard").body, `action="/store"`) || !strings.Contains(f.get("/dashboard").body, "Filiale: <strong>Freiburg</strong>") {
+		t.Error("a store's manager is offered the switch, or not shown the store")
+	}
+	f.get("/stores")
+	if r := f.post("/stores", url.Values{"name": {"Lörrach"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a store's manager adds a store: %d", r.StatusCode)
+	}
+	f.get("/stores")
+	if r := f.post("/stores/1", url.Values{"name": {"Übernommen"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a store's manager edits another store: %d", r.StatusCode)
+	}
+	f.get("/stores")
+	if r := f.post("/stores/"+itoa(freiburg.ID), url.Values{"name": {"Freiburg"}, "phone": {"0761 999"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a store's manager edits their store: %d %s", r.StatusCode, r.body)
+	}
+	if st, _ := e.db.Store(ctx, freiburg.ID); st.Phone != "0761 999" || st.Street != "" {
+		t.Errorf("after the edit (the form sends every field): %+v", st)
+	}
+	f.get("/staff")
+	if r := f.post("/staff", url.Values{"name": {"Gustav"}, "pin": {"4711"}, "role": {"counter"}, "store": {"1"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a store's manager adds staff to another store: %d", r.StatusCode)
+	}
+	f.get("/staff")
+	if r := f.post("/staff", url.Values{"name": {"Hanna"}, "pin": {"592817"}, "role": {"manager"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a store's manager adds a manager: %d", r.StatusCode)
+	}
+	if h, _ := e.db.StaffByName(ctx, "Hanna"); h.StoreID != freiburg.ID {
+		t.Errorf("a store's manager made a manager of the whole chain: %+v", h)
+	}
+	f.get("/dashboard")
+	if r := f.post("/store", url.Values{"store": {"1"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a store's manager switches stores: %d", r.StatusCode)
+	}
+
+	// Counter staff: their store shown, the stores page closed.
+	c := e.client()
+	c.signIn(eva, "3851")
+	if r := c.get("/"); !strings.Contains(r.body, "Filiale: <strong>Freiburg</strong>") {
+		t.Error("counter staff are not shown their store")
+	}
+	if r := c.get("/stores"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("counter staff on /stores: %d", r.StatusCode)
+	}
+}
