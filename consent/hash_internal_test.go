@@ -51,6 +51,11 @@ func TestLedgerHashVectors(t *testing.T) {
 	second := Event{Seq: 2, CustomerID: 7, Channel: Post, Action: Withdraw, LegalBasis: BasisConsent,
 		Source: API, Actor: ByAPI, CreatedAt: "2026-11-29T10:05:00.5Z", APIToken: `ERP "Kasse" <1> & Söhne`, RepresentativeOf: "mother"}
 	second.PrevHash = first.ComputeHash()
+	// The first event of the second store's chain: its own genesis.
+	third := Event{Seq: 3, CustomerID: 8, Channel: SMS, Action: Grant, OptInLevel: SingleOptIn, LegalBasis: BasisConsent,
+		Source: CounterTablet, Actor: ByCustomer, NoticeVersionID: "de-1",
+		NoticeSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", OrderID: 4, StaffID: 5,
+		CreatedAt: "2026-11-29T11:00:00Z", Topic: "eye_test", StoreID: 2, PrevHash: GenesisHash}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +69,8 @@ func TestLedgerHashVectors(t *testing.T) {
 			"c43e6d2a435a72edc3675cccdefc331e1ad9631a8978a08663858a840b6422c9"},
 		{second, `["2","7","post","withdraw","","consent","api","api","","","0","0","","2026-11-29T10:05:00.5Z","` + second.PrevHash + `","ERP \"Kasse\" \u003c1\u003e \u0026 Söhne","representative:mother"]`,
 			"0c0838bba859d6dfb2605c406e46a4b40ee234eb4f4271bf8a995b152f76ebb6"},
+		{third, `["3","8","sms","grant","single","consent","counter_tablet","customer","de-1","9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","4","5","","2026-11-29T11:00:00Z","0000000000000000000000000000000000000000000000000000000000000000","topic:eye_test","store:2"]`,
+			"e5e132e6367977314e1028b7f1dc20a0ed5ebb3cce07b05d165d4812629114c0"},
 	} {
 		if got := string(hashInput(v.e.hashedFields())); got != v.input {
 			t.Errorf("input of event %d:\n%s\nwant\n%s", v.e.Seq, got, v.input)
