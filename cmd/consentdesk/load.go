@@ -61,6 +61,11 @@ type LoadReport struct {
 	MailsQueued    int
 	MailsDelivered int
 	LogPath        string // the server's log of the run
+	// On a chain's PostgreSQL database: the server processes and each
+	// one's share.
+	Engine    string          `json:",omitempty"`
+	Servers   int             `json:",omitempty"`
+	PerServer []ServerFigures `json:",omitempty"`
 }
 
 // load runs the real server on loopback with a fresh database in --dir
@@ -79,8 +84,17 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the order phase to this file")
 	memProfile := fs.String("memprofile", "", "write a profile of the server's heap at the end of the order phase to this file")
+	dbURL := fs.String("db", "", "a chain's PostgreSQL database (postgres://…) to run server processes on, instead of a scratch SQLite file in --dir; it keeps the orders, so give load one of its own")
+	files := fs.String("files", "", "with --db: the files beside the database (key file), as for serve")
+	servers := fs.Int("servers", 1, "with --db: server processes on the same database, each driven by --workers clients")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *dbURL != "" && (!orders.IsPostgres(*dbURL) || *files == "") {
+		return errors.New("load: --db takes a PostgreSQL database (postgres://…) and needs --files / --db nimmt eine PostgreSQL-Datenbank und braucht --files")
+	}
+	if *servers < 1 || *servers > 16 || (*servers > 1 && *dbURL == "") {
+		return errors.New("load: --servers 1..16, more than one on a PostgreSQL --db only / mehrere Server nur mit einer PostgreSQL-Datenbank (--db)")
 	}
 	if *workers < 1 || *workers > 256 || *burst < 0 || *burst > 5000 || *duration <= 0 || *ceiling <= 0 {
 		return errors.New("load: --workers 1..256, --burst 0..5000, --duration and --ceiling above zero")
@@ -110,7 +124,12 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	r, err := runLoad(ctx, work, *workers, *duration, *burst, *ceiling, *memProfile)
+	var r LoadReport
+	if *dbURL != "" {
+		r, err = runLoadChain(ctx, work, *dbURL, *files, *servers, *workers, *duration, *burst, logFile)
+	} else {
+		r, err = runLoad(ctx, work, *workers, *duration, *burst, *ceiling, *memProfile)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,6 +141,10 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "disk: %s\n", work)
 	fmt.Fprintf(stdout, "server log: %s\n", logPath)
+	if r.Engine == "postgres" {
+		printChainLoad(stdout, r)
+		return nil
+	}
 	fmt.Fprintf(stdout, "raw SQLite commits (WAL, synchronous=FULL, one writer): %.0f/s\n", r.CeilingPerSec)
 	fmt.Fprintf(stdout, "orders: %d in %s by %d workers, %d failed: %.0f orders/s, %.0f %% of the commit ceiling\n",
 		r.Orders, r.Duration.Round(time.Millisecond), r.Workers, r.Failed, r.OrdersPerSec, r.Ratio*100)
@@ -507,4 +530,17 @@ func writeHeapProfile(path string) error {
 	}
 	defer f.Close()
 	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// printChainLoad is the report of a run on PostgreSQL.
+func printChainLoad(w io.Writer, r LoadReport) {
+	fmt.Fprintf(w, "orders: %d in %s through %d server processes on PostgreSQL, %d workers each, %d failed: %.0f orders/s\n",
+		r.Orders, r.Duration.Round(time.Millisecond), r.Servers, r.Workers, r.Failed, r.OrdersPerSec)
+	fmt.Fprintf(w, "order latency: p50 %s, p99 %s\n", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+	for i, s := range r.PerServer {
+		fmt.Fprintf(w, "  server %d: %d orders, %.0f/s, p50 %s, p99 %s, max RSS %.1f MB\n", i+1, s.Orders, s.OrdersPerSec,
+			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.MaxRSSMB)
+	}
+	fmt.Fprintf(w, "one-click burst: %d unsubscribes at once over the servers, %d failed: %.0f/s, p99 %s\n", r.Unsubscribes, r.UnsubFailed, r.UnsubPerSec, r.UnsubP99.Round(time.Millisecond))
+	fmt.Fprintf(w, "mails: %d queued in the database, %d written; ledger intact: %t (%d events)\n", r.MailsQueued, r.MailsDelivered, r.LedgerOK, r.LedgerEvents)
 }

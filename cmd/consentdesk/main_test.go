@@ -512,3 +512,46 @@ func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
 		t.Errorf("%d ledger events for %d orders", r.LedgerEvents, r.Orders)
 	}
 }
+
+// load on a chain's PostgreSQL database (issue 19 point 8): two server
+// processes on one database, each driven by its own clients; the report
+// gives each server's share, and the burst goes to both.
+func TestLoadOnTwoServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs servers and the load generator")
+	}
+	if !orderstest.Postgres() {
+		t.Skip("several servers share a chain's PostgreSQL database (the PostgreSQL pass runs this test)")
+	}
+	db := filepath.Join(t.TempDir(), "load.db")
+	out, err := run(t, "load", "--db", db, "--servers", "2", "--dir", t.TempDir(), "--duration", "500ms", "--workers", "2", "--burst", "20", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r LoadReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Engine != "postgres" || r.Servers != 2 || len(r.PerServer) != 2 || r.Orders == 0 || r.Failed != 0 || !r.LedgerOK || r.Unsubscribes != min(20, r.Orders) || r.UnsubFailed != 0 {
+		t.Errorf("report: %+v", r)
+	}
+	for i, s := range r.PerServer {
+		if s.Orders == 0 || s.MaxRSSMB <= 0 {
+			t.Errorf("server %d: %+v", i+1, s)
+		}
+	}
+	if r.PerServer[0].Orders+r.PerServer[1].Orders != r.Orders {
+		t.Errorf("the servers' orders do not add up: %+v", r)
+	}
+	// Bad input changes nothing and says why.
+	for _, args := range [][]string{{"--servers", "2"}, {"--db", "postgres:///x", "--servers", "2"}, {"--db", "chain.db", "--files", "x"}, {"--servers", "0"}} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		if err := Run(context.Background(), append([]string{"load", "--dir", dir}, args...), &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "--") {
+			t.Errorf("load %v: %v", args, err)
+		}
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("load %v left %d files", args, len(left))
+		}
+	}
+}
