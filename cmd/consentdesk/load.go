@@ -371,6 +371,10 @@ type trafficSpec struct {
 	Workers  int
 	Duration time.Duration
 	URLs     []string // burst: one-click unsubscribe links, posted at once
+	// Prefix makes the customers' addresses this generator's own: on a
+	// chain's database earlier runs' customers are still there, and an
+	// address unsubscribed then is on the blocking list now.
+	Prefix string
 }
 
 type trafficResult struct {
@@ -452,6 +456,9 @@ func sendOrders(ctx context.Context, spec trafficSpec) trafficResult {
 			for time.Now().Before(deadline) {
 				n := seq.Add(1)
 				body := fmt.Sprintf(loadOrder, n, n, sig)
+				if spec.Prefix != "" {
+					body = strings.Replace(body, fmt.Sprintf("load%d@", n), fmt.Sprintf("load%s-%d@", spec.Prefix, n), 1)
+				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, spec.Base+"/api/v1/orders", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+spec.Token)
 				req.Header.Set("Content-Type", "application/json")

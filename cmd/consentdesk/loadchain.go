@@ -50,6 +50,7 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, worke
 	if err != nil {
 		return r, err
 	}
+	run := time.Now().UTC().Format("20060102150405")
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
@@ -79,7 +80,8 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, worke
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Token: token, Workers: workers, Duration: duration})
+			results[i], errs[i] = runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Token: token, Workers: workers, Duration: duration,
+				Prefix: fmt.Sprintf("%s-%d", run, i+1)})
 		}()
 	}
 	wg.Wait()
