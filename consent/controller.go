@@ -95,6 +95,11 @@ type Controller struct {
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`
 	LogoMIME string `json:"-"`
+	// Branch and OpeningHours are the store's, in a chain of stores: set
+	// by the letterhead of a store (orders.StoreLetterhead), never saved
+	// with the settings. Branch is empty where the chain has one store.
+	Branch       string `json:"-"`
+	OpeningHours string `json:"-"`
 }
 
 // DefaultController is the placeholder store a fresh database starts with.

@@ -132,7 +132,10 @@ var templates = parseTemplates()
 func parseTemplates() map[string]templateSet {
 	out := map[string]templateSet{}
 	for _, lang := range []string{"de", "en"} {
-		funcs := map[string]any{"money": func(c int64) string { return consentdesk.Money(lang, c) }}
+		funcs := map[string]any{"money": func(c int64) string { return consentdesk.Money(lang, c) },
+			// lines splits a store's opening hours for <br>: mail programs
+			// do not all keep line breaks by CSS.
+			"lines": func(s string) []string { return strings.Split(s, "\n") }}
 		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn, Recall} {
 			h := htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.html", "mail/"+string(k)+".html"))
 			t := texttemplate.Must(texttemplate.New("text").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.txt", "mail/"+string(k)+".txt"))

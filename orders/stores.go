@@ -168,11 +168,20 @@ func (db *DB) Letterhead(ctx context.Context, store int64) (consent.Controller, 
 	if store == 0 {
 		return ctrl, nil
 	}
-	s, err := db.Store(ctx, store)
+	list, err := db.Stores(ctx)
 	if err != nil {
 		return ctrl, err
 	}
-	return StoreLetterhead(ctrl, s), nil
+	for _, s := range list {
+		if s.ID == store {
+			ctrl = StoreLetterhead(ctrl, s)
+			if len(list) == 1 {
+				ctrl.Branch = "" // one store: the company's name says it
+			}
+			return ctrl, nil
+		}
+	}
+	return ctrl, consentdesk.Errorf(consentdesk.NotFound, "err.store_not_found")
 }
 
 // StoreLetterhead is the controller as a store's customers see it at the
@@ -190,6 +199,7 @@ func StoreLetterhead(ctrl consent.Controller, s Store) consent.Controller {
 	if s.Email != "" {
 		ctrl.Email = s.Email
 	}
+	ctrl.Branch, ctrl.OpeningHours = s.Name, s.OpeningHours
 	return ctrl
 }
 

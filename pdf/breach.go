@@ -28,7 +28,7 @@ func RenderBreachLetter(w io.Writer, l BreachLetter) error {
 	s, b, cu := l.Store, l.Breach, l.Customer
 	p := newDocument(s, "Benachrichtigung über eine Verletzung des Schutzes personenbezogener Daten", "de")
 	p.AddPage()
-	letterhead(p, s)
+	letterhead(p, s, "de")
 	setFont(p, false, 10)
 	for _, line := range []string{strings.TrimSpace(cu.Salutation + " " + cu.Name()), cu.Street, strings.TrimSpace(cu.PostalCode + " " + cu.City)} {
 		if line != "" {

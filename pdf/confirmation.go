@@ -82,7 +82,7 @@ func setFont(p *gofpdf.Fpdf, bold bool, size float64) {
 	}
 }
 
-func letterhead(p *gofpdf.Fpdf, s consent.Controller) {
+func letterhead(p *gofpdf.Fpdf, s consent.Controller, lang string) {
 	top := p.GetY()
 	if len(s.Logo) > 0 {
 		tp := "PNG"
@@ -101,7 +101,15 @@ func letterhead(p *gofpdf.Fpdf, s consent.Controller) {
 	setFont(p, true, 14)
 	p.CellFormat(120, 7, clean(s.Name), "", 1, "L", false, 0, "")
 	setFont(p, false, 9)
-	for _, line := range []string{s.Address(), strings.Trim("Tel. "+s.Phone+" · "+s.Email, " ·"), s.Website} {
+	lines := []string{}
+	if s.Branch != "" {
+		lines = append(lines, assets.T(lang, "pdf.branch", s.Branch))
+	}
+	lines = append(lines, s.Address(), strings.Trim("Tel. "+s.Phone+" · "+s.Email, " ·"), s.Website)
+	if s.OpeningHours != "" {
+		lines = append(lines, assets.T(lang, "pdf.opening_hours", strings.ReplaceAll(s.OpeningHours, "\n", " · ")))
+	}
+	for _, line := range lines {
 		if strings.TrimSpace(line) != "" && line != "Tel. " {
 			p.CellFormat(120, 4.5, clean(line), "", 1, "L", false, 0, "")
 		}
@@ -121,7 +129,7 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	}
 	p := newDocument(s, T("pdf.title")+" "+o.Number, lang)
 	p.AddPage()
-	letterhead(p, s)
+	letterhead(p, s, lang)
 
 	// The customer's address block and the order's key facts.
 	y := p.GetY()

@@ -33,7 +33,7 @@ func eyeLine(e orders.Eye) string {
 func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error {
 	p := newDocument(store, fmt.Sprintf("Auskunft nach Art. 15 DSGVO, Kunde %d", x.Customer.ID), "de")
 	p.AddPage()
-	letterhead(p, store)
+	letterhead(p, store, "de")
 	setFont(p, true, 16)
 	p.CellFormat(textW, 9, "Auskunft über Ihre Daten", "", 1, "L", false, 0, "")
 	setFont(p, false, 9)

@@ -176,7 +176,7 @@ func chainLine(check consent.Verification, seq int64, hash string) string {
 func RenderProof(w io.Writer, pr Proof) error {
 	p := newDocument(pr.Store, fmt.Sprintf("Nachweis der Einwilligung, Kunde %d", pr.Customer.ID), "de")
 	p.AddPage()
-	letterhead(p, pr.Store)
+	letterhead(p, pr.Store, "de")
 	setFont(p, true, 16)
 	p.CellFormat(textW, 9, "Nachweis der Einwilligung", "", 1, "L", false, 0, "")
 	setFont(p, false, 9)

@@ -30,7 +30,7 @@ func RenderRecords(w io.Writer, r Records) error {
 	s := r.Store
 	p := newDocument(s, "Verzeichnis von Verarbeitungstätigkeiten", "de")
 	p.AddPage()
-	letterhead(p, s)
+	letterhead(p, s, "de")
 	setFont(p, true, 16)
 	p.CellFormat(textW, 9, "Verzeichnis von Verarbeitungstätigkeiten", "", 1, "L", false, 0, "")
 	setFont(p, false, 9)

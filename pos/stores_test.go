@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -154,5 +155,42 @@ func TestStoresInTheBackOffice(t *testing.T) {
 	}
 	if r := c.get("/stores"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("counter staff on /stores: %d", r.StatusCode)
+	}
+}
+
+// The confirmation printed for an order carries the letterhead of the
+// store that took it: the company, "Filiale …", the store's address,
+// phone and opening hours (issue 19 point 3).
+func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	freiburg, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
+		Phone: "0761 123456", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–14 Uhr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	place := func(store int64) int64 {
+		p, err := e.db.PlaceOrder(consent.WithStore(ctx, store), orders.NewOrder{StaffID: e.counter.ID,
+			Customer: orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: "Weiß", Email: "j.weiss@example.org"},
+			Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+			Consent:  orders.ConsentInput{Mode: orders.ModePaper}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Order.ID
+	}
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	text := pdfText(t, []byte(m.get("/orders/"+itoa(place(freiburg.ID))+"/confirmation.pdf").body))
+	for _, want := range []string{"Optik Muster GmbH", "Filiale Freiburg", "Kaiser-Joseph-Straße 1, 79098 Freiburg", "Tel. 0761 123456",
+		"Öffnungszeiten: Mo–Fr 9–18 Uhr · Sa 9–14 Uhr"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Freiburg's confirmation lacks %q:\n%s", want, text)
+		}
+	}
+	ctrl, _ := e.db.Controller(ctx)
+	text = pdfText(t, []byte(m.get("/orders/"+itoa(place(consent.FirstStore))+"/confirmation.pdf").body))
+	if strings.Contains(text, "Kaiser-Joseph-Straße") || strings.Contains(text, "Öffnungszeiten") || !strings.Contains(text, ctrl.Street) {
+		t.Errorf("the first store's confirmation (the company's address, no hours):\n%s", text)
 	}
 }
