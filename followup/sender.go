@@ -37,8 +37,8 @@ type SenderConfig struct {
 }
 
 // Sender delivers the outbox. One runs per server process; several
-// share an outbox (SenderConfig.Shared), each mail claimed by one of them
-// in a write transaction.
+// share an outbox (a chain's PostgreSQL database), each mail claimed by
+// one of them with FOR UPDATE SKIP LOCKED (claim).
 type Sender struct {
 	store     Store // the mail's data, settings and consent, and the writes (Store.Tx)
 	tokens    *consent.Tokens
@@ -178,31 +178,22 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// sharedOutbox is a store whose outbox several server processes send
+// from (a chain's PostgreSQL database): a sender claims a mail there with
+// one statement of its own, FOR UPDATE SKIP LOCKED, without waiting for
+// the writers' turn.
+type sharedOutbox interface {
+	Shared() bool
+	SQL() *sql.DB
+	Now() time.Time
+}
+
 // next handles the oldest due mail; done reports that none was due.
 func (s *Sender) next(ctx context.Context) (done bool, err error) {
-	var now time.Time
-	var m Mail
-	// Claimed in a write transaction, so that no other writer sees the
-	// mail queued between the read and the update. Its time is the time of
-	// this attempt, to the end.
-	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, txNow time.Time) error {
-		now = txNow.UTC()
-		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
-		if errors.Is(err, sql.ErrNoRows) {
-			done = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID)
-		return err
-	})
+	m, now, done, err := s.claim(ctx)
 	if err != nil || done {
 		return done, err
 	}
-	m.Attempts++
 
 	d, reason, err := s.prepare(ctx, m, now)
 	if err != nil {
@@ -238,6 +229,46 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 		return false, s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
 	}
 	return false, s.retryOrFail(ctx, m, raw, subject, derr, now)
+}
+
+// claim takes the oldest due mail and marks it "sending", counting the
+// attempt; done reports that none was due. Its time is the time of this
+// attempt, to the end.
+func (s *Sender) claim(ctx context.Context) (m Mail, now time.Time, done bool, err error) {
+	if so, ok := s.store.(sharedOutbox); ok && so.Shared() {
+		// Each queued mail goes to one sender: a row another sender has
+		// locked is skipped, not waited for, and the status is checked
+		// again on the row itself.
+		now = so.Now().UTC()
+		err = scanMail(so.SQL().QueryRowContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
+			WHERE status = 'queued' AND id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
+				ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+			RETURNING `+mailColumns, stamp(now), stamp(now)), &m)
+		if errors.Is(err, sql.ErrNoRows) {
+			return m, now, true, nil
+		}
+		return m, now, false, err
+	}
+	// One store's database: claimed in a write transaction, so that no
+	// other writer sees the mail queued between the read and the update.
+	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, txNow time.Time) error {
+		now = txNow.UTC()
+		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
+		if errors.Is(err, sql.ErrNoRows) {
+			done = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID)
+		return err
+	})
+	if err == nil && !done {
+		m.Attempts++
+	}
+	return m, now, done, err
 }
 
 // retryOrFail queues a mail again after a temporary error, with a
