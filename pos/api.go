@@ -162,7 +162,7 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 	ctrl := placed.Controller
 	id := strconv.FormatInt(placed.Order.ID, 10)
 	c.JSON(http.StatusCreated, gin.H{
-		"id": placed.Order.ID, "number": placed.Order.Number, "customer_id": placed.Customer.ID,
+		"id": placed.Order.ID, "number": placed.Order.Number, "customer_id": placed.Customer.ID, "store_id": placed.Order.StoreID,
 		"confirmation_url":    absURL(c, "/api/v1/orders/"+id+"/confirmation.pdf"),
 		"preferences_url":     s.preferencesURL(ctrl, placed.Customer.ID, ""),
 		"prescription_stored": placed.PrescriptionStored,
@@ -191,7 +191,7 @@ func (s *Server) apiOrder(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"id": o.ID, "number": o.Number, "customer_id": o.CustomerID, "status": o.Status, "consent_mode": o.ConsentMode,
 		"items": o.Items, "total_cents": o.TotalCents, "deposit_cents": o.DepositCents, "balance_cents": o.BalanceCents(), "pickup": o.Pickup,
 		"notice_version": o.NoticeVersionID, "staff_id": o.StaffID, "created_at": o.CreatedAt.Format(time.RFC3339), "has_prescription": o.HasPrescription,
-		"signature_sha256": o.SignatureSHA256})
+		"signature_sha256": o.SignatureSHA256, "store_id": o.StoreID, "store_name": o.StoreName})
 }
 
 func (s *Server) apiConsents(c *gin.Context) {

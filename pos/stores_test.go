@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -192,5 +193,78 @@ func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 	text = pdfText(t, []byte(m.get("/orders/"+itoa(place(consent.FirstStore))+"/confirmation.pdf").body))
 	if strings.Contains(text, "Kaiser-Joseph-Straße") || strings.Contains(text, "Öffnungszeiten") || !strings.Contains(text, ctrl.Street) {
 		t.Errorf("the first store's confirmation (the company's address, no hours):\n%s", text)
+	}
+}
+
+// Every way an order comes in records its store: the counter's tablet
+// flow (the signed-in staff member's store) and the JSON API (the
+// token's store).
+func TestOrdersRecordTheirStore(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	freiburg, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eva, err := e.db.AddStaffIn(ctx, "Eva", "3851", orders.RoleCounter, freiburg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, id int64) {
+		t.Helper()
+		o, err := e.db.Order(ctx, id)
+		if err != nil || o.StoreID != freiburg.ID || o.StoreName != "Freiburg" {
+			t.Errorf("%s: order %d in store %d %q (%v)", how, id, o.StoreID, o.StoreName, err)
+		}
+		_, events, _ := e.db.Consents(ctx, o.CustomerID)
+		for _, ev := range events {
+			if ev.OrderID == id && ev.StoreID != freiburg.ID {
+				t.Errorf("%s: event %d in store %d", how, ev.Seq, ev.StoreID)
+			}
+		}
+	}
+
+	c := e.client()
+	c.signIn(eva, "3851")
+	c.get("/orders/new")
+	r := c.post("/orders/new", orderForm("Weiß"))
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("staff form: %d", r.StatusCode)
+	}
+	consentPath := r.Header.Get("Location")
+	c.get(consentPath)
+	if r := c.post(consentPath, url.Values{"channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("consent submit: %d", r.StatusCode)
+	}
+	m := locationID.FindStringSubmatch(c.handBack("3851").Header.Get("Location"))
+	if m == nil {
+		t.Fatal("no order after the hand-back")
+	}
+	id, _ := strconv.ParseInt(m[1], 10, 64)
+	check("tablet", id)
+
+	token, err := e.db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "ERP Freiburg", StoreID: freiburg.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &api{e: e, token: token}
+	var created struct {
+		ID        int64  `json:"id"`
+		StoreID   int64  `json:"store_id"`
+		StoreName string `json:"store_name"`
+	}
+	if code := a.call(http.MethodPost, "/api/v1/orders", strings.ReplaceAll(apiOrderTemplate, "PICKUP", pickupDay), &created); code != http.StatusCreated {
+		t.Fatalf("API order: %d", code)
+	}
+	check("API", created.ID)
+	if created.StoreID != freiburg.ID {
+		t.Errorf("POST /api/v1/orders answered store %d", created.StoreID)
+	}
+	var got struct {
+		StoreID   int64  `json:"store_id"`
+		StoreName string `json:"store_name"`
+	}
+	if code := a.call(http.MethodGet, "/api/v1/orders/"+itoa(created.ID), "", &got); code != http.StatusOK || got.StoreID != freiburg.ID || got.StoreName != "Freiburg" {
+		t.Errorf("GET /api/v1/orders/%d: %d %+v", created.ID, code, got)
 	}
 }
