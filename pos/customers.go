@@ -54,6 +54,7 @@ type timelineEvent struct {
 	consent.Event
 	StaffName   string
 	OrderNumber string
+	StoreName   string // where it happened, in a chain of stores
 }
 
 type customerView struct {
@@ -64,6 +65,7 @@ type customerView struct {
 	States      map[consent.Channel]consent.ChannelState
 	Health      consent.ChannelState // the prescription purpose
 	Timeline    []timelineEvent
+	Chain       bool // more than one store: the timeline names each event's
 	Orders      []orders.Order
 	Documents   []orders.Document
 	Mails       []followup.Mail
@@ -114,9 +116,14 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 	if err != nil {
 		return v, err
 	}
+	stores, err := s.db.StoreNames(ctx)
+	if err != nil {
+		return v, err
+	}
+	v.Chain = len(stores) > 1
 	for i := len(events) - 1; i >= 0; i-- { // newest first
 		e := events[i]
-		v.Timeline = append(v.Timeline, timelineEvent{Event: e, StaffName: names[e.StaffID], OrderNumber: numbers[e.OrderID]})
+		v.Timeline = append(v.Timeline, timelineEvent{Event: e, StaffName: names[e.StaffID], OrderNumber: numbers[e.OrderID], StoreName: stores[e.Chain()]})
 	}
 	if v.Orders, err = s.db.CustomerOrders(ctx, cu.ID); err != nil {
 		return v, err

@@ -267,4 +267,9 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 	if code := a.call(http.MethodGet, "/api/v1/orders/"+itoa(created.ID), "", &got); code != http.StatusOK || got.StoreID != freiburg.ID || got.StoreName != "Freiburg" {
 		t.Errorf("GET /api/v1/orders/%d: %d %+v", created.ID, code, got)
 	}
+	// The customer page's timeline names the store of each event.
+	o, _ := e.db.Order(ctx, id)
+	if r := c.get("/customers/" + itoa(o.CustomerID)); !strings.Contains(r.body, "<td>Freiburg</td>") {
+		t.Error("the timeline does not name the store")
+	}
 }
