@@ -160,8 +160,22 @@ func (b *browser) submit(sel string) {
 	before := b.location()
 	b.do(chromedp.Click(chromedp.CSS(sel)))
 	for i := 0; i < 100; i++ {
-		ready := eval[string](b, `document.readyState`)
-		if b.location() != before && ready == "complete" {
+		// The click's navigation may replace the document while the
+		// question is asked (found under load: "Inspected target navigated
+		// or closed"): then ask the new document.
+		ready, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.readyState`))
+		loc := ""
+		if err == nil {
+			loc, err = chromedp.Run(b.ctx, chromedp.Location())
+		}
+		if err != nil && strings.Contains(err.Error(), "navigated or closed") {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			b.t.Fatalf("after the click on %s: %v", sel, err)
+		}
+		if strings.TrimPrefix(loc, b.e.srv.URL) != before && ready == "complete" {
 			b.do(chromedp.WaitReady(chromedp.CSS("body")))
 			return
 		}
