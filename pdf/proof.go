@@ -165,7 +165,15 @@ func storeText(id int64, names map[int64]string) string {
 	return fmt.Sprintf("Nr. %d", id)
 }
 
-func chainLine(check consent.Verification, seq int64, hash string) string {
+func chainLine(check consent.Verification, seq int64, hash string, stores map[int64]string) string {
+	if check.OK && len(check.Chains) > 1 {
+		// One chain per store: each store's head anchors its chain.
+		heads := make([]string, len(check.Chains))
+		for i, c := range check.Chains {
+			heads[i] = fmt.Sprintf("Filiale %s: %d Ereignisse, Kopf Nr. %d, %s", storeText(c.Store, stores), c.Events, c.Seq, c.Hash)
+		}
+		return fmt.Sprintf("Hash-Ketten geprüft: intakt, %d Ereignisse in %d Ketten (eine je Filiale). %s", check.Events, len(check.Chains), strings.Join(heads, "; "))
+	}
 	if check.OK {
 		return fmt.Sprintf("Hash-Kette geprüft: intakt, %d Ereignisse. Kopf der Kette: Nr. %d, %s", check.Events, seq, hash)
 	}
@@ -188,7 +196,7 @@ func RenderProof(w io.Writer, pr Proof) error {
 	facts(p, [][2]string{
 		{"Kunde", customerName(pr.Customer)},
 		{"Erstellt", consentdesk.DateTime("de", pr.GeneratedAt)},
-		{"Prüfung", chainLine(pr.Check, pr.HeadSeq, pr.HeadHash)},
+		{"Prüfung", chainLine(pr.Check, pr.HeadSeq, pr.HeadHash, pr.StoreNames)},
 	}, 30)
 
 	heading(p, "Stand je Kanal")

@@ -174,7 +174,8 @@ func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 		p, err := e.db.PlaceOrder(consent.WithStore(ctx, store), orders.NewOrder{StaffID: e.counter.ID,
 			Customer: orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: "Weiß", Email: "j.weiss@example.org"},
 			Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
-			Consent:  orders.ConsentInput{Mode: orders.ModePaper}})
+			Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true},
+				SignaturePNG: mustDecodeDataURL(t, signature(t))}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +183,8 @@ func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 	}
 	m := e.client()
 	m.signIn(e.manager, "864297")
-	text := pdfText(t, []byte(m.get("/orders/"+itoa(place(freiburg.ID))+"/confirmation.pdf").body))
+	inFreiburg := place(freiburg.ID)
+	text := pdfText(t, []byte(m.get("/orders/"+itoa(inFreiburg)+"/confirmation.pdf").body))
 	for _, want := range []string{"Optik Muster GmbH", "Filiale Freiburg", "Kaiser-Joseph-Straße 1, 79098 Freiburg", "Tel. 0761 123456",
 		"Öffnungszeiten: Mo–Fr 9–18 Uhr · Sa 9–14 Uhr"} {
 		if !strings.Contains(text, want) {
@@ -193,6 +195,15 @@ func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 	text = pdfText(t, []byte(m.get("/orders/"+itoa(place(consent.FirstStore))+"/confirmation.pdf").body))
 	if strings.Contains(text, "Kaiser-Joseph-Straße") || strings.Contains(text, "Öffnungszeiten") || !strings.Contains(text, ctrl.Street) {
 		t.Errorf("the first store's confirmation (the company's address, no hours):\n%s", text)
+	}
+	// The proof of consent names each event's store and checks each
+	// store's chain.
+	o, _ := e.db.Order(ctx, inFreiburg)
+	text = pdfText(t, []byte(m.get("/customers/"+itoa(o.CustomerID)+"/proof.pdf").body))
+	for _, want := range []string{"Filiale Freiburg (Nr. 2)", "Hash-Ketten geprüft: intakt", "in 2 Ketten (eine je Filiale)", "Filiale Freiburg (Nr. 2): "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the proof lacks %q:\n%s", want, text)
+		}
 	}
 }
 
