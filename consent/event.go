@@ -38,7 +38,11 @@ type Event struct {
 	// StoreID is the store where the event happened; each store's events
 	// form a hash chain of their own. 0 for events from before stores,
 	// which belong to the first store's chain (FirstStore).
-	StoreID  int64  `json:"store_id,omitempty"`
+	StoreID int64 `json:"store_id,omitempty"`
+	// Position is the event's place in its store's chain (1, 2, 3, …);
+	// 0 for events from before stores, whose place is their Seq. Not
+	// hashed: the chain's links cover its order.
+	Position int64  `json:"position,omitempty"`
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
 

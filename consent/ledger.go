@@ -56,26 +56,36 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	if e.StoreID == 0 {
 		e.StoreID = StoreOf(ctx)
 	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM consent_events`).Scan(&last); err != nil {
-		return fmt.Errorf("consent: read ledger end: %w", err)
+	// The ledger-wide number: the next after the last, where one writer
+	// appends at a time; from the sequence on a chain's database, where
+	// stores append at the same time (a rolled-back append leaves a gap
+	// there, which verify expects).
+	if w, ok := tx.(*WriteTx); ok && w.sequenced {
+		if err := tx.QueryRowContext(ctx, `SELECT nextval('consent_events_seq')`).Scan(&e.Seq); err != nil {
+			return fmt.Errorf("consent: next seq: %w", err)
+		}
+	} else {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM consent_events`).Scan(&e.Seq); err != nil {
+			return fmt.Errorf("consent: read ledger end: %w", err)
+		}
 	}
-	prev, err := chainHead(ctx, tx, e.StoreID)
+	// The store's chain: its appends take turns (orders.DB.Tx holds the
+	// store's lock), so its head is the one before.
+	prev, pos, err := chainHead(ctx, tx, e.StoreID)
 	if err != nil {
 		return err
 	}
-	e.Seq = last + 1
-	e.PrevHash = prev
+	e.PrevHash, e.Position = prev, pos+1
 	if err := e.checkHashedText(); err != nil {
 		return err
 	}
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
-			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic, store_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic, store_id, position)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
-		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic, e.StoreID)
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic, e.StoreID, e.Position)
 	if err != nil {
 		return fmt.Errorf("consent: append event: %w", err)
 	}
@@ -88,19 +98,20 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	return nil
 }
 
-// chainHead is the hash of the newest event in the chain of store (the
-// genesis hash for a store without events). The first store's chain
-// begins with the events from before stores (store_id NULL).
-func chainHead(ctx context.Context, q Querier, store int64) (string, error) {
-	hash := GenesisHash
-	err := q.QueryRowContext(ctx, `SELECT hash FROM consent_events WHERE store_id = ? ORDER BY seq DESC LIMIT 1`, store).Scan(&hash)
+// chainHead is the hash and the position of the newest event in the
+// chain of store (the genesis hash and 0 for a store without events).
+// The first store's chain begins with the events from before stores
+// (store_id NULL), whose position is their seq.
+func chainHead(ctx context.Context, q Querier, store int64) (string, int64, error) {
+	hash, pos := GenesisHash, int64(0)
+	err := q.QueryRowContext(ctx, `SELECT hash, COALESCE(position, seq) FROM consent_events WHERE store_id = ? ORDER BY seq DESC LIMIT 1`, store).Scan(&hash, &pos)
 	if errors.Is(err, sql.ErrNoRows) && store == FirstStore {
-		err = q.QueryRowContext(ctx, `SELECT hash FROM consent_events WHERE store_id IS NULL ORDER BY seq DESC LIMIT 1`).Scan(&hash)
+		err = q.QueryRowContext(ctx, `SELECT hash, seq FROM consent_events WHERE store_id IS NULL ORDER BY seq DESC LIMIT 1`).Scan(&hash, &pos)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("consent: read chain head: %w", err)
+		return "", 0, fmt.Errorf("consent: read chain head: %w", err)
 	}
-	return hash, nil
+	return hash, pos, nil
 }
 
 func nullID(id int64) any {
@@ -112,13 +123,13 @@ func nullID(id int64) any {
 
 const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
 	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
-	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(e.store_id, 0), COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
+	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(e.store_id, 0), COALESCE(e.position, 0), COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Contact, &e.Note, &e.Representative)
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position, &e.Contact, &e.Note, &e.Representative)
 	return e, err
 }
 
@@ -183,11 +194,22 @@ type ChainHead struct {
 
 // Verify walks the ledger from the first event and recomputes every hash.
 // Each store's events form a chain of their own (an event's PrevHash is
-// the hash of the store's event before it), and the sequence numbers run
-// through all stores without a gap. A changed event fails its own hash; a
-// deleted or reordered one breaks the link to its predecessor in its
-// chain or leaves a gap in the sequence.
+// the hash of the store's event before it, its Position the next in the
+// store's chain), and the sequence numbers run through all stores
+// without a gap. A changed event fails its own hash; a deleted or
+// reordered one breaks the link to its predecessor in its chain, leaves
+// a gap in its chain's positions or in the sequence.
 func Verify(ctx context.Context, q Querier) (Verification, error) {
+	return VerifyWith(ctx, q, false)
+}
+
+// VerifyWith is Verify for a ledger whose seq may leave gaps (gaps): a
+// chain's PostgreSQL database numbers events by a sequence, which a
+// rolled-back transaction skips. There a missing event shows in its
+// store's chain: its positions and its links. A missing event is
+// reported by its seq where the sequence has a gap at that place, as on
+// a ledger without gaps.
+func VerifyWith(ctx context.Context, q Querier, gaps bool) (Verification, error) {
 	var last int64
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(max(seq), 0) FROM consent_events`).Scan(&last); err != nil {
 		return Verification{}, fmt.Errorf("consent: read ledger: %w", err)
@@ -212,37 +234,51 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = verifyPart(ctx, q, lo, hi)
+			results[i] = verifyPart(ctx, q, lo, hi, gaps)
 		}()
 	}
 	wg.Wait()
-	v := Verification{OK: true}
-	heads := map[int64]*ChainHead{}
-	want := int64(1)
+	// The gaps in the sequence, over all parts in order: where a chain
+	// misses an event, the gap there names it.
+	var holes [][2]int64
 	for _, p := range results {
 		if p.err != nil {
 			return Verification{}, p.err
 		}
+		holes = append(holes, p.holes...)
+	}
+	v := Verification{OK: true}
+	heads := map[int64]*ChainHead{}
+	headPos := map[int64]int64{}
+	want := int64(1)
+	for _, p := range results {
 		v.Events += p.events
 		if !v.OK || p.events == 0 {
 			continue
 		}
-		if p.first != want {
+		if !gaps && p.first != want {
 			v.OK, v.Broken, v.Reason = false, want, fmt.Sprintf("event %d is missing", want)
 			continue
 		}
-		// Each chain's first event in this part links to the chain's
-		// head so far; the first such failure in sequence order counts.
+		// Each chain's first event in this part goes on from the chain's
+		// head so far; the first failure in sequence order counts.
 		var joinAt int64
 		var joinReason string
 		for store, c := range p.chains {
 			h := heads[store]
-			prevHash, prevSeq := GenesisHash, int64(0)
+			prevHash, prevSeq, prevPos := GenesisHash, int64(0), int64(0)
 			if h != nil {
-				prevHash, prevSeq = h.Hash, h.Seq
+				prevHash, prevSeq, prevPos = h.Hash, h.Seq, headPos[store]
 			}
-			if c.firstPrev != prevHash && (joinAt == 0 || c.first < joinAt) {
-				joinAt, joinReason = c.first, fmt.Sprintf("event %d does not link to event %d", c.first, prevSeq)
+			at, reason := int64(0), ""
+			switch {
+			case c.firstPos != prevPos+1:
+				at, reason = missing(holes, prevSeq, c.first, store, prevPos)
+			case c.firstPrev != prevHash:
+				at, reason = c.first, fmt.Sprintf("event %d does not link to event %d", c.first, prevSeq)
+			}
+			if at != 0 && (joinAt == 0 || at < joinAt) {
+				joinAt, joinReason = at, reason
 			}
 		}
 		switch {
@@ -250,6 +286,9 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 			v.OK, v.Broken, v.Reason = false, joinAt, joinReason
 		case p.broken != 0:
 			v.OK, v.Broken, v.Reason = false, p.broken, p.reason
+			if p.missingAfter != nil {
+				v.Broken, v.Reason = missing(holes, p.missingAfter[0], p.broken, p.missingStore, p.missingAfter[1])
+			}
 		}
 		for store, c := range p.chains {
 			h := heads[store]
@@ -259,6 +298,7 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 			}
 			h.Events += c.events
 			h.Seq, h.Hash = c.last, c.lastHash
+			headPos[store] = c.lastPos
 		}
 		want = p.last + 1
 	}
@@ -267,6 +307,20 @@ func Verify(ctx context.Context, q Querier) (Verification, error) {
 	}
 	slices.SortFunc(v.Chains, func(a, b ChainHead) int { return cmp.Compare(a.Store, b.Store) })
 	return v, nil
+}
+
+// missing names the event missing in store's chain after the event
+// afterSeq (its position afterPos) and before the event beforeSeq: by the
+// seq it had where the sequence has a gap between the two, else by its
+// place in the chain.
+func missing(holes [][2]int64, afterSeq, beforeSeq, store, afterPos int64) (int64, string) {
+	for _, h := range holes {
+		if h[1] > afterSeq && h[0] < beforeSeq {
+			at := max(h[0], afterSeq+1)
+			return at, fmt.Sprintf("event %d is missing", at)
+		}
+	}
+	return beforeSeq, fmt.Sprintf("event %d of store %d's chain is missing, before event %d", afterPos+1, store, beforeSeq)
 }
 
 // Verify checks a ledger of verifyInPartsFrom events or more in
@@ -281,28 +335,36 @@ type chainPart struct {
 	events      int64
 	first, last int64 // sequence numbers of the first and last event read
 	chains      map[int64]*partChain
-	broken      int64 // the first event inside the part that does not fit
+	holes       [][2]int64 // gaps in the sequence inside the part (gaps mode)
+	broken      int64      // the first event inside the part that does not fit
 	reason      string
-	err         error
+	// missingAfter is set when broken is an event whose chain misses the
+	// one before it: the chain's last seq and position before the gap,
+	// in missingStore.
+	missingAfter *[2]int64
+	missingStore int64
+	err          error
 }
 
 // partChain is one store's chain within a part.
 type partChain struct {
 	events    int64
 	first     int64
+	firstPos  int64
 	firstPrev string // the chain's first PrevHash in the part, joined to the part before
 	last      int64
+	lastPos   int64
 	lastHash  string
 }
 
 // verifyPart checks the events lo..hi: each hash, the sequence, and each
-// link in its store's chain but the first, which Verify joins.
-func verifyPart(ctx context.Context, q Querier, lo, hi int64) chainPart {
+// place and link in its store's chain but the first, which Verify joins.
+func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPart {
 	// Only the hashed columns: the details beside the chain (contact,
 	// note, representative) are not hashed.
 	rows, err := q.QueryContext(ctx, `SELECT seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
 		notice_version_id, notice_sha256, COALESCE(order_id, 0), COALESCE(staff_id, 0), evidence_sha256,
-		created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0)
+		created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0), COALESCE(position, 0)
 		FROM consent_events WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
 		return chainPart{err: fmt.Errorf("consent: read ledger: %w", err)}
@@ -313,34 +375,51 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64) chainPart {
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 			&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID); err != nil {
+			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position); err != nil {
 			return chainPart{err: fmt.Errorf("consent: scan event: %w", err)}
 		}
 		p.events++
+		pos := e.Position
+		if e.StoreID == 0 {
+			pos = e.Seq // from before stores: its place is its seq
+		}
+		if from := max(lo, p.last+1); gaps && e.Seq > from {
+			p.holes = append(p.holes, [2]int64{from, e.Seq - 1})
+		}
 		c := p.chains[e.Chain()]
 		if c == nil {
-			c = &partChain{first: e.Seq, firstPrev: e.PrevHash}
+			c = &partChain{first: e.Seq, firstPos: pos, firstPrev: e.PrevHash}
 			p.chains[e.Chain()] = c
 		}
 		if p.events == 1 {
 			p.first = e.Seq
-		} else if p.broken == 0 {
+		} else if p.broken == 0 && !gaps && e.Seq != p.last+1 {
+			p.broken, p.reason = p.last+1, fmt.Sprintf("event %d is missing", p.last+1)
+		}
+		if p.broken == 0 && c.events > 0 {
 			switch {
-			case e.Seq != p.last+1:
-				p.broken, p.reason = p.last+1, fmt.Sprintf("event %d is missing", p.last+1)
-			case c.events > 0 && e.PrevHash != c.lastHash:
+			case pos != c.lastPos+1:
+				p.broken, p.missingAfter, p.missingStore = e.Seq, &[2]int64{c.last, c.lastPos}, e.Chain()
+			case e.PrevHash != c.lastHash:
 				p.broken, p.reason = e.Seq, fmt.Sprintf("event %d does not link to event %d", e.Seq, c.last)
 			}
+		}
+		if p.broken == 0 && e.StoreID != 0 && e.Position == 0 {
+			p.broken, p.reason = e.Seq, fmt.Sprintf("event %d has no place in its store's chain", e.Seq)
 		}
 		if p.broken == 0 && e.ComputeHash() != e.Hash {
 			p.broken, p.reason = e.Seq, fmt.Sprintf("event %d was changed", e.Seq)
 		}
 		c.events++
-		c.last, c.lastHash = e.Seq, e.Hash
+		c.last, c.lastPos, c.lastHash = e.Seq, pos, e.Hash
 		p.last = e.Seq
 	}
 	if err := rows.Err(); err != nil {
 		return chainPart{err: fmt.Errorf("consent: read ledger: %w", err)}
+	}
+	// The gap at the part's end, up to the next part.
+	if from := max(lo, p.last+1); gaps && hi != math.MaxInt64 && from <= hi {
+		p.holes = append(p.holes, [2]int64{from, hi})
 	}
 	return p
 }

@@ -34,6 +34,17 @@ type WriteTx struct {
 	tx       *sql.Tx
 	prepared *Prepared // the writer's statements, nil for none
 	misused  error
+	// sequenced: the ledger's seq comes from the sequence
+	// consent_events_seq (a chain's PostgreSQL database, where stores
+	// append at the same time), not from MAX(seq) + 1.
+	sequenced bool
+}
+
+// Sequenced makes Append take the ledger's seq from the sequence
+// consent_events_seq (a chain's PostgreSQL database). It returns w.
+func (w *WriteTx) Sequenced(on bool) *WriteTx {
+	w.sequenced = on
+	return w
 }
 
 // NewWriteTx guards tx. Where prepared is the handle tx began on, its

@@ -222,7 +222,7 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 				break
 			}
 		}
-		w := consent.NewWriteTx(tx, db.w)
+		w := consent.NewWriteTx(tx, db.w).Sequenced(db.pg)
 		r := call(j, w, db.Now().UTC())
 		if misuse := w.Misused(); misuse != nil {
 			// A programming error: fail the batch. The statement never

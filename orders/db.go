@@ -286,7 +286,7 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 
 // Verify checks the consent ledger.
 func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
-	return consent.Verify(ctx, db.sql)
+	return consent.VerifyWith(ctx, db.sql, db.pg)
 }
 
 // Backup writes a consistent copy of the live database to file.

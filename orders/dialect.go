@@ -366,7 +366,7 @@ func (db *DB) dump(ctx context.Context, file string) (consent.Verification, int6
 	if err := conn.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
 		return v, 0, "", fmt.Errorf("backup: %w", err)
 	}
-	if v, err = consent.Verify(ctx, conn); err != nil {
+	if v, err = consent.VerifyWith(ctx, conn, true); err != nil {
 		return v, 0, "", fmt.Errorf("backup: %w", err)
 	}
 	seq, hash, err := consent.Head(ctx, conn)
@@ -467,7 +467,7 @@ func RestorePostgres(ctx context.Context, location, from string, force bool, now
 	if err != nil {
 		return v, 0, "", "", fmt.Errorf("restore: %w", err)
 	}
-	v, err = consent.Verify(ctx, check)
+	v, err = consent.VerifyWith(ctx, check, true)
 	if err == nil {
 		seq, hash, err = consent.Head(ctx, check)
 	}

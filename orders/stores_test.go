@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -146,7 +147,7 @@ func TestStoresOnEveryRecord(t *testing.T) {
 
 	// The store is hashed: an event moved to another store's chain is
 	// found.
-	for _, s := range append(orderstest.Unguard(), `UPDATE consent_events SET store_id = 1 WHERE seq = `+strconv.FormatInt(lastFreiburg.Seq, 10)) {
+	for _, s := range append(orderstest.Unguard(), `UPDATE consent_events SET store_id = 1, position = position + 1000 WHERE seq = `+strconv.FormatInt(lastFreiburg.Seq, 10)) {
 		if _, err := db.SQL().ExecContext(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -289,13 +290,14 @@ func TestLedgerFromBeforeStores(t *testing.T) {
 	if v, err := db.Verify(ctx); err != nil || !v.OK || len(v.Chains) != 1 || v.Chains[0].Events != v.Events {
 		t.Errorf("verify: %+v %v", v, err)
 	}
-	// Moving an old event into a store's chain changes its hash.
-	for _, s := range append(orderstest.Unguard(), `UPDATE consent_events SET store_id = 1 WHERE seq = 2`) {
+	// Moving an old event into a store's chain, at its place there,
+	// changes its hash.
+	for _, s := range append(orderstest.Unguard(), `UPDATE consent_events SET store_id = 1, position = 2 WHERE seq = 2`) {
 		if _, err := db.SQL().ExecContext(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if v, _ := db.Verify(ctx); v.OK || v.Broken != 2 {
+	if v, _ := db.Verify(ctx); v.OK || v.Broken != 2 || !strings.Contains(v.Reason, "changed") {
 		t.Errorf("old event given a store: %+v", v)
 	}
 }
@@ -384,5 +386,44 @@ func TestBackupRecordsEveryChainsHead(t *testing.T) {
 	}
 	if v, err := db.VerifyReach(ctx); err != nil || v.OK || !strings.Contains(v.Reason, fmt.Sprintf("store %d", freiburg.ID)) {
 		t.Errorf("a store's head the chain does not reach: %+v %v", v, err)
+	}
+}
+
+// On a chain's PostgreSQL database seq comes from a sequence, which an
+// append rolled back skips: the gap is no broken ledger, while a store's
+// chain stays numbered without one (its positions).
+func TestRolledBackAppendIsNoBreak(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	place := func() orders.Placed {
+		p, err := db.PlaceOrder(ctx, sampleOrder(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := place()
+	boom := errors.New("the use case fails after its append")
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		e := consent.Event{CustomerID: before.Customer.ID, Channel: consent.Email, Action: consent.Withdraw, LegalBasis: consent.BasisConsent,
+			Source: consent.InPerson, Actor: consent.ByStaff, CreatedAt: orders.Stamp(now)}
+		if err := consent.Append(ctx, tx, &e); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("the failing use case: %v", err)
+	}
+	after := place()
+	last, first := before.Events[len(before.Events)-1], after.Events[0]
+	if first.Position != last.Position+1 || first.PrevHash != last.Hash {
+		t.Errorf("the chain goes on from %+v with %+v", last, first)
+	}
+	if gap := first.Seq - last.Seq; orderstest.Postgres() && gap != 2 || !orderstest.Postgres() && gap != 1 {
+		t.Errorf("seq %d after %d", first.Seq, last.Seq)
+	}
+	if v, err := db.Verify(ctx); err != nil || !v.OK {
+		t.Errorf("verify: %+v %v", v, err)
 	}
 }

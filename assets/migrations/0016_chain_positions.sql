@@ -1,0 +1,15 @@
+-- Each store's chain numbers its events 1, 2, 3, … (issue 19: stores
+-- append at the same time). seq stays the ledger-wide number of an event;
+-- position is its place in its store's chain, where verify finds a
+-- missing event even where seq may leave gaps (a chain's PostgreSQL
+-- database numbers seq by a sequence, which a rolled-back transaction
+-- skips). Events from before stores keep position NULL: their place is
+-- their seq. position is not hashed; the chain's links cover its order.
+ALTER TABLE consent_events ADD COLUMN position INTEGER;
+DROP TRIGGER consent_events_no_update;
+UPDATE consent_events SET position = r.p
+FROM (SELECT seq, row_number() OVER (PARTITION BY COALESCE(store_id, 1) ORDER BY seq) AS p FROM consent_events) AS r
+WHERE r.seq = consent_events.seq AND consent_events.store_id IS NOT NULL;
+CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+CREATE UNIQUE INDEX consent_events_position ON consent_events (COALESCE(store_id, 1), position);
