@@ -193,7 +193,7 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	bg := context.Background()
 	tx, err := db.w.BeginTx(bg, nil)
 	if err == nil && db.pg {
-		if err = lockWriters(bg, tx); err != nil {
+		if err = lockWriters(bg, tx, batchStores(live)); err != nil {
 			tx.Rollback()
 		}
 	}

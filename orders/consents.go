@@ -105,8 +105,9 @@ func ScanMIME(b []byte) string {
 // e-mail the customer's own confirmation, so such an e-mail grant always
 // waits for its double opt-in. Withdrawals never need evidence.
 func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.Event, error) {
-	// From the public pages (no store in ctx): the customer's store.
-	ctx = inCustomersStore(ctx, db.sql, ch.CustomerID)
+	// From the public pages (no store in ctx): the customer's store. Its
+	// events go into that store's chain, beside other stores' use cases.
+	ctx = inStore(inCustomersStore(ctx, db.sql, ch.CustomerID))
 	f := consentdesk.FieldErrors{}
 	actor := consent.ByStaff
 	switch ch.Source {
@@ -478,7 +479,7 @@ func (db *DB) ConsentTopics(ctx context.Context, customerID int64) (map[consent.
 // consent (double opt-in, BGH I ZR 164/09). It reports false, and records
 // nothing, when nothing was pending: a stale link changes nothing.
 func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) {
-	ctx = inCustomersStore(ctx, db.sql, customerID) // the link in the mail: the customer's store
+	ctx = inStore(inCustomersStore(ctx, db.sql, customerID)) // the link in the mail: the customer's store
 	confirmed := false
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		cust, err := getCustomer(ctx, tx, customerID)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,19 +130,62 @@ func (c qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.pgConn.CheckNamedValue(nv)
 }
 
-// lockWriters makes a write transaction on PostgreSQL wait for the one
-// before it, in every server process of the chain. On SQLite, BEGIN
-// IMMEDIATE does this (DSN's _txlock). The ledger's hash chain needs it:
-// each event names the hash of the one before, so two transactions
-// appending at once would both link to the same predecessor. The lock is
-// released with the transaction's end.
-func lockWriters(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, writerLock)
-	return err
+// lockWriters makes a write transaction on PostgreSQL wait for those it
+// could conflict with, in every server process of the chain. On SQLite,
+// BEGIN IMMEDIATE makes every writer wait (DSN's _txlock). Each store's
+// hash chain needs it: each event names the hash of the store's one
+// before, so two transactions appending to one chain at once would both
+// link to the same predecessor. A batch of use cases that all keep to
+// their store (inStore) takes the writers' lock shared and each of its
+// stores' locks, so that stores append at the same time (issue 19); any
+// other use case takes the writers' lock alone. Always the writers' lock
+// first and the stores' in ascending order: no two batches wait for each
+// other in a circle. The locks are released with the transaction's end.
+func lockWriters(ctx context.Context, tx *sql.Tx, stores []int64) error {
+	if stores == nil {
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, writerLock)
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(?)`, writerLock); err != nil {
+		return err
+	}
+	for _, s := range stores {
+		// The two-key form: its keys never meet the one-key form's.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, int32(writerLock), int32(s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writerLock is the advisory lock's number: "CDsk" in ASCII.
 const writerLock = 0x4344736b
+
+// storeScoped marks a use case's context: it writes only what happens in
+// its store (consent.StoreOf) — its orders, that chain's events, rows of
+// its own — and may run beside other stores' use cases. What reads and
+// writes the whole chain's state (settings, staff, erasure, retention,
+// recalls, the outbox's sender) is not marked and runs alone.
+type storeScoped struct{}
+
+// inStore marks ctx as a use case that keeps to its store.
+func inStore(ctx context.Context) context.Context {
+	return context.WithValue(ctx, storeScoped{}, true)
+}
+
+// batchStores is the stores whose locks a batch takes, ascending; nil
+// when one of its use cases needs the writers' lock alone.
+func batchStores(jobs []*job) []int64 {
+	stores := []int64{}
+	for _, j := range jobs {
+		if j.ctx.Value(storeScoped{}) == nil {
+			return nil
+		}
+		stores = append(stores, consent.StoreOf(j.ctx))
+	}
+	slices.Sort(stores)
+	return slices.Compact(stores)
+}
 
 // dollars numbers the "?" placeholders of query as $1, $2, … It leaves
 // alone what is quoted ('…', "…", $tag$…$tag$) and commented (--, /* */),

@@ -158,10 +158,18 @@ func validatePickup(f consentdesk.FieldErrors, p *Pickup, now time.Time) {
 }
 
 func nextOrderNumber(ctx context.Context, tx consent.Tx, now time.Time) (string, error) {
-	prefix := fmt.Sprintf("%d-", now.Year())
+	// Each store numbers its own orders ("2026-000042" in the first
+	// store, "S2-2026-000042" in store 2): its orders take turns, but
+	// stores take orders at the same time (issue 19), and two stores
+	// counting one series would hand out the same number.
+	store := ""
+	if s := consent.StoreOf(ctx); s != consent.FirstStore {
+		store = fmt.Sprintf("S%d-", s)
+	}
+	prefix := fmt.Sprintf("%s%d-", store, now.Year())
 	var last string
 	err := tx.QueryRowContext(ctx, `SELECT number FROM orders WHERE number >= ? AND number < ? ORDER BY number DESC LIMIT 1`,
-		prefix, fmt.Sprintf("%d-", now.Year()+1)).Scan(&last)
+		prefix, fmt.Sprintf("%s%d-", store, now.Year()+1)).Scan(&last)
 	var n int
 	if err == nil {
 		fmt.Sscanf(last[len(prefix):], "%d", &n)
