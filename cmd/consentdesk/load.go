@@ -65,6 +65,7 @@ type LoadReport struct {
 	// one's share.
 	Engine    string          `json:",omitempty"`
 	Servers   int             `json:",omitempty"`
+	Stores    int             `json:",omitempty"`
 	PerServer []ServerFigures `json:",omitempty"`
 }
 
@@ -87,6 +88,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dbURL := fs.String("db", "", "a chain's PostgreSQL database (postgres://…) to run server processes on, instead of a scratch SQLite file in --dir; it keeps the orders, so give load one of its own")
 	files := fs.String("files", "", "with --db: the files beside the database (key file), as for serve")
 	servers := fs.Int("servers", 1, "with --db: server processes on the same database, each driven by --workers clients")
+	stores := fs.Int("stores", 1, "with --db: the stores the orders are spread over (each worker sends for one, through that store's API token)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -95,6 +97,9 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *servers < 1 || *servers > 16 || (*servers > 1 && *dbURL == "") {
 		return errors.New("load: --servers 1..16, more than one on a PostgreSQL --db only / mehrere Server nur mit einer PostgreSQL-Datenbank (--db)")
+	}
+	if *stores < 1 || *stores > 64 || (*stores > 1 && *dbURL == "") {
+		return errors.New("load: --stores 1..64, more than one on a PostgreSQL --db only / mehrere Filialen nur mit einer PostgreSQL-Datenbank (--db)")
 	}
 	if *workers < 1 || *workers > 256 || *burst < 0 || *burst > 5000 || *duration <= 0 || *ceiling <= 0 {
 		return errors.New("load: --workers 1..256, --burst 0..5000, --duration and --ceiling above zero")
@@ -126,7 +131,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var r LoadReport
 	if *dbURL != "" {
-		r, err = runLoadChain(ctx, work, *dbURL, *files, *servers, *workers, *duration, *burst, logFile)
+		r, err = runLoadChain(ctx, work, *dbURL, *files, *servers, *stores, *workers, *duration, *burst, logFile)
 	} else {
 		r, err = runLoad(ctx, work, *workers, *duration, *burst, *ceiling, *memProfile)
 	}
@@ -375,6 +380,9 @@ type trafficSpec struct {
 	// chain's database earlier runs' customers are still there, and an
 	// address unsubscribed then is on the blocking list now.
 	Prefix string
+	// Tokens, when set, are the API tokens of several stores: worker w
+	// sends its orders with Tokens[w % len(Tokens)].
+	Tokens []string
 }
 
 type trafficResult struct {
@@ -460,7 +468,11 @@ func sendOrders(ctx context.Context, spec trafficSpec) trafficResult {
 					body = strings.Replace(body, fmt.Sprintf("load%d@", n), fmt.Sprintf("load%s-%d@", spec.Prefix, n), 1)
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, spec.Base+"/api/v1/orders", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+spec.Token)
+				token := spec.Token
+				if len(spec.Tokens) > 0 {
+					token = spec.Tokens[w%len(spec.Tokens)]
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json")
 				t0 := time.Now()
 				r, err := client.Do(req)
@@ -541,8 +553,8 @@ func writeHeapProfile(path string) error {
 
 // printChainLoad is the report of a run on PostgreSQL.
 func printChainLoad(w io.Writer, r LoadReport) {
-	fmt.Fprintf(w, "orders: %d in %s through %d server processes on PostgreSQL, %d workers each, %d failed: %.0f orders/s\n",
-		r.Orders, r.Duration.Round(time.Millisecond), r.Servers, r.Workers, r.Failed, r.OrdersPerSec)
+	fmt.Fprintf(w, "orders: %d in %s through %d server processes on PostgreSQL, %d workers each, in %d stores, %d failed: %.0f orders/s\n",
+		r.Orders, r.Duration.Round(time.Millisecond), r.Servers, r.Workers, r.Stores, r.Failed, r.OrdersPerSec)
 	fmt.Fprintf(w, "order latency: p50 %s, p99 %s\n", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	for i, s := range r.PerServer {
 		fmt.Fprintf(w, "  server %d: %d orders, %.0f/s, p50 %s, p99 %s, max RSS %.1f MB\n", i+1, s.Orders, s.OrdersPerSec,

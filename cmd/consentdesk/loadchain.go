@@ -36,8 +36,8 @@ type ServerFigures struct {
 // by a generator process with workers API clients at once; then the
 // one-click burst, spread over the servers. The database keeps the
 // orders: give load a database of its own.
-func runLoadChain(ctx context.Context, work, dbURL, files string, servers, workers int, duration time.Duration, burst int, logFile io.Writer) (LoadReport, error) {
-	r := LoadReport{Workers: workers, Servers: servers, Engine: "postgres"}
+func runLoadChain(ctx context.Context, work, dbURL, files string, servers, stores, workers int, duration time.Duration, burst int, logFile io.Writer) (LoadReport, error) {
+	r := LoadReport{Workers: workers, Servers: servers, Stores: stores, Engine: "postgres"}
 	db, err := orders.Open(ctx, dbURL, assets.Migrations(), orders.Options{Files: files})
 	if err != nil {
 		return r, err
@@ -46,9 +46,26 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, worke
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		return r, err
 	}
-	token, err := db.CreateAPIToken(ctx, "load "+time.Now().UTC().Format("20060102-150405.000"))
-	if err != nil {
-		return r, err
+	// One API token per store, for the stores "Load 2", "Load 3", … made
+	// where missing: each worker sends for one store.
+	stamp := time.Now().UTC().Format("20060102-150405.000")
+	var tokens []string
+	for i := 1; i <= stores; i++ {
+		id := consent.FirstStore
+		if i > 1 {
+			st, err := db.StoreByName(ctx, fmt.Sprintf("Load %d", i))
+			if err != nil {
+				if st, err = db.AddStore(ctx, orders.Store{Name: fmt.Sprintf("Load %d", i)}); err != nil {
+					return r, err
+				}
+			}
+			id = st.ID
+		}
+		t, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: fmt.Sprintf("load %s store %d", stamp, i), StoreID: id})
+		if err != nil {
+			return r, err
+		}
+		tokens = append(tokens, t)
 	}
 	run := time.Now().UTC().Format("20060102150405")
 	var procs []*exec.Cmd
@@ -80,7 +97,10 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, worke
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Token: token, Workers: workers, Duration: duration,
+			// Server i's workers start at a store of their own, so that
+			// with as many stores as servers each server takes one.
+			mine := append(append([]string{}, tokens[i%len(tokens):]...), tokens[:i%len(tokens)]...)
+			results[i], errs[i] = runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Tokens: mine, Workers: workers, Duration: duration,
 				Prefix: fmt.Sprintf("%s-%d", run, i+1)})
 		}()
 	}
@@ -110,11 +130,11 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, worke
 	r.P50, r.P99 = percentile(all, 50), percentile(all, 99)
 
 	// The burst, each unsubscribe to the next server in turn.
-	tokens := db.Keys.LinkTokens()
+	links := db.Keys.LinkTokens()
 	customers = customers[:min(burst, len(customers))]
 	urls := make([]string, len(customers))
 	for i, id := range customers {
-		urls[i] = bases[i%len(bases)] + "/u/" + tokens.Make(consent.UnsubscribeToken, id)
+		urls[i] = bases[i%len(bases)] + "/u/" + links.Make(consent.UnsubscribeToken, id)
 	}
 	unsub, err := runTraffic(ctx, trafficSpec{Mode: "burst", URLs: urls})
 	if err != nil {

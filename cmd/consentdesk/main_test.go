@@ -524,7 +524,7 @@ func TestLoadOnTwoServers(t *testing.T) {
 		t.Skip("several servers share a chain's PostgreSQL database (the PostgreSQL pass runs this test)")
 	}
 	db := filepath.Join(t.TempDir(), "load.db")
-	out, err := run(t, "load", "--db", db, "--servers", "2", "--dir", t.TempDir(), "--duration", "500ms", "--workers", "2", "--burst", "20", "--json")
+	out, err := run(t, "load", "--db", db, "--servers", "2", "--stores", "2", "--dir", t.TempDir(), "--duration", "500ms", "--workers", "2", "--burst", "20", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -543,8 +543,32 @@ func TestLoadOnTwoServers(t *testing.T) {
 	if r.PerServer[0].Orders+r.PerServer[1].Orders != r.Orders {
 		t.Errorf("the servers' orders do not add up: %+v", r)
 	}
+	// Spread over the two stores, each chain intact.
+	ctx := context.Background()
+	store, err := orderstest.Open(ctx, t, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var perStore []int
+	rows, err := store.SQL().QueryContext(ctx, `SELECT COUNT(*) FROM orders GROUP BY store_id ORDER BY store_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int
+		rows.Scan(&n)
+		perStore = append(perStore, n)
+	}
+	rows.Close()
+	if len(perStore) != 2 || perStore[0] == 0 || perStore[1] == 0 || perStore[0]+perStore[1] != r.Orders {
+		t.Errorf("orders per store: %v of %d", perStore, r.Orders)
+	}
+	if v, err := store.Verify(ctx); err != nil || !v.OK || len(v.Chains) != 2 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
 	// Bad input changes nothing and says why.
-	for _, args := range [][]string{{"--servers", "2"}, {"--db", "postgres:///x", "--servers", "2"}, {"--db", "chain.db", "--files", "x"}, {"--servers", "0"}} {
+	for _, args := range [][]string{{"--servers", "2"}, {"--stores", "2"}, {"--db", "postgres:///x", "--servers", "2"}, {"--db", "chain.db", "--files", "x"}, {"--servers", "0"}} {
 		dir := t.TempDir()
 		var stdout, stderr bytes.Buffer
 		if err := Run(context.Background(), append([]string{"load", "--dir", dir}, args...), &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "--") {
