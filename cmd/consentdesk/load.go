@@ -319,14 +319,20 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	r.MaxRSSMB = procStatusKB("VmHWM") / 1024
 	r.PeakAnonMB = float64(peakAnon.Load()) / (1 << 20)
 
+	return r, r.ledgerAndMails(ctx, db)
+}
+
+// ledgerAndMails adds to the report what the database says after the
+// run: whether the ledger verifies, and the mails queued and written.
+func (r *LoadReport) ledgerAndMails(ctx context.Context, db *orders.DB) error {
 	v, err := db.Verify(ctx)
 	if err != nil {
-		return r, err
+		return err
 	}
 	r.LedgerOK, r.LedgerEvents = v.OK, v.Events
 	counts, err := followup.Counts(ctx, db.SQL())
 	if err != nil {
-		return r, err
+		return err
 	}
 	for st, n := range counts {
 		r.MailsQueued += n
@@ -334,7 +340,7 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 			r.MailsDelivered += n
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func percentile(l []time.Duration, p int) time.Duration {
@@ -350,8 +356,12 @@ func percentile(l []time.Duration, p int) time.Duration {
 // is the peak resident set, RssAnon the part that is the process's own
 // memory rather than pages of its executable and other files. 0
 // elsewhere.
-func procStatusKB(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
+func procStatusKB(field string) float64 { return statusKB("/proc/self/status", field) }
+
+// statusKB reads field of a process's status file in kB; 0 where there
+// is none.
+func statusKB(file, field string) float64 {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}

@@ -11,13 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
-	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -153,22 +151,7 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, store
 		r.MaxRSSMB = max(r.MaxRSSMB, rss)
 	}
 
-	v, err := db.Verify(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.LedgerOK, r.LedgerEvents = v.OK, v.Events
-	counts, err := followup.Counts(ctx, db.SQL())
-	if err != nil {
-		return r, err
-	}
-	for st, n := range counts {
-		r.MailsQueued += n
-		if st == followup.Held || st == followup.Sent {
-			r.MailsDelivered += n
-		}
-	}
-	return r, nil
+	return r, r.ledgerAndMails(ctx, db)
 }
 
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
@@ -211,17 +194,7 @@ func startLoadServer(ctx context.Context, dbURL, files, mailDir string, log io.W
 
 // pidStatusKB is procStatusKB for another process.
 func pidStatusKB(pid int, field string) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb
-		}
-	}
-	return 0
+	return statusKB("/proc/"+strconv.Itoa(pid)+"/status", field)
 }
 
 // lockedWriter lets several processes' logs share one file, line by line.
