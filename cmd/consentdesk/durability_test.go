@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -132,21 +133,11 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				body := strings.Replace(strings.Replace(loadOrder, "%d@", fmt.Sprintf("%d-%d@", w, i), 1), "Last%d", "Kill", 1)
-				body = strings.Replace(body, `, "signature_png": "%s"`, "", 1)
-				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				res, err := client.Do(req)
+				created, err := postOrder(client, base, token, fmt.Sprintf("%d-%d", w, i), "Kill")
+				if errors.Is(err, errServerGone) {
+					return
+				}
 				if err != nil {
-					return // the server is gone
-				}
-				var created struct {
-					ID         int64 `json:"id"`
-					CustomerID int64 `json:"customer_id"`
-				}
-				err = json.NewDecoder(res.Body).Decode(&created)
-				res.Body.Close()
-				if err != nil || res.StatusCode != http.StatusCreated {
 					continue // not acknowledged: no promise made
 				}
 				mu.Lock()
@@ -333,4 +324,36 @@ func TestGracefulShutdown(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the order in flight was not kept: %d", n)
 	}
+}
+
+// errServerGone: the request found no server to answer it.
+var errServerGone = errors.New("the server is gone")
+
+// createdOrder is the API's answer to a new order.
+type createdOrder struct {
+	ID         int64 `json:"id"`
+	CustomerID int64 `json:"customer_id"`
+}
+
+// postOrder sends the load command's order, without a signature, for a
+// customer of its own (tag makes the address) named lastName; an error
+// unless the server acknowledged it with 201.
+func postOrder(client *http.Client, base, token, tag, lastName string) (createdOrder, error) {
+	body := strings.Replace(strings.Replace(loadOrder, "%d@", tag+"@", 1), "Last%d", lastName, 1)
+	body = strings.Replace(body, `, "signature_png": "%s"`, "", 1)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	var created createdOrder
+	res, err := client.Do(req)
+	if err != nil {
+		return created, errServerGone
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil {
+		return created, err
+	}
+	if res.StatusCode != http.StatusCreated {
+		return created, fmt.Errorf("status %d", res.StatusCode)
+	}
+	return created, nil
 }
