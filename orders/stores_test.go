@@ -427,3 +427,77 @@ func TestRolledBackAppendIsNoBreak(t *testing.T) {
 		t.Errorf("verify: %+v %v", v, err)
 	}
 }
+
+// A database from before positions (migration 0015, stores already)
+// gets its stores' events numbered by the migration: each chain 1, 2, 3,
+// …, the first store's going on from the events from before stores.
+func TestMigrationNumbersTheChains(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v15.db")
+	var loc, files string
+	if orderstest.Postgres() {
+		loc, files = orderstest.EmptyLocation(t, path)
+	} else {
+		loc = path
+	}
+	old, err := orders.Open(ctx, loc, migrationsBefore(t, 16), orders.Options{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.SQL().ExecContext(ctx, `INSERT INTO stores (name, created_at, updated_at) VALUES ('Freiburg', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	heads := map[int64]string{}
+	for i, store := range []int64{0, 0, 1, 2, 1} {
+		e := consent.Event{Seq: int64(i + 1), CustomerID: 7, Channel: consent.Email, Action: consent.Grant, LegalBasis: consent.BasisConsent,
+			Source: consent.CounterTablet, Actor: consent.ByCustomer, CreatedAt: time.Date(2026, 3, i+1, 10, 0, 0, 0, time.UTC).Format(time.RFC3339), StoreID: store}
+		e.PrevHash = heads[e.Chain()]
+		if e.PrevHash == "" {
+			e.PrevHash = consent.GenesisHash
+		}
+		e.Hash = e.ComputeHash()
+		heads[e.Chain()] = e.Hash
+		var sid any
+		if store != 0 {
+			sid = store
+		}
+		if _, err := old.SQL().ExecContext(ctx, `INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor, created_at, prev_hash, hash, store_id)
+			VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.CustomerID, e.Channel, e.Action, e.LegalBasis, e.Source, e.Actor, e.CreatedAt, e.PrevHash, e.Hash, sid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db, err := orders.Open(ctx, loc, assets.Migrations(), orders.Options{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
+		t.Fatal(err)
+	}
+	events, err := consent.Events(ctx, db.SQL(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, e := range events {
+		got = append(got, e.Position)
+	}
+	if fmt.Sprint(got) != "[0 0 3 1 4]" {
+		t.Errorf("positions after the migration: %v, want [0 0 3 1 4] (events from before stores keep none)", got)
+	}
+	if v, err := db.Verify(ctx); err != nil || !v.OK || len(v.Chains) != 2 || v.Chains[0].Events != 4 || v.Chains[1].Events != 1 {
+		t.Fatalf("verify after the migration: %+v %v", v, err)
+	}
+	p, err := db.PlaceOrder(consent.WithStore(ctx, 2), sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := p.Events[0]; e.Position != 2 || e.PrevHash != heads[2] || e.Seq != 6 {
+		t.Errorf("Freiburg's next event: %+v", e)
+	}
+	if v, err := db.Verify(ctx); err != nil || !v.OK {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+}
