@@ -610,12 +610,14 @@ type APITokenInfo struct {
 	Expires  time.Time // zero: never
 	Revoked  time.Time // zero: not revoked
 	LastUsed time.Time // zero: never used
+	Store    string    // the store it acts for
 }
 
 // APITokens lists every token, revoked and expired ones too, oldest
 // first.
 func (db *DB) APITokens(ctx context.Context) ([]APITokenInfo, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, scope, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY id`)
+	rows, err := db.sql.QueryContext(ctx, `SELECT t.id, t.name, t.scope, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, s.name
+		FROM api_tokens t JOIN stores s ON s.id = t.store_id ORDER BY t.id`)
 	if err != nil {
 		return nil, err
 	}
@@ -624,7 +626,7 @@ func (db *DB) APITokens(ctx context.Context) ([]APITokenInfo, error) {
 	for rows.Next() {
 		var t APITokenInfo
 		var created, expires, revoked, used string
-		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &created, &expires, &revoked, &used); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &created, &expires, &revoked, &used, &t.Store); err != nil {
 			return nil, err
 		}
 		t.Created, t.Expires, t.Revoked, t.LastUsed = parseStamp(created), parseStamp(expires), parseStamp(revoked), parseStamp(used)

@@ -60,7 +60,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			now := db.Now()
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST USED")
+			fmt.Fprintln(w, "NAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST USED\tSTORE")
 			for _, t := range list {
 				state := "active"
 				switch {
@@ -69,7 +69,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				case !t.Expires.IsZero() && !now.Before(t.Expires):
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Scope, state, day(t.Created), orNever(t.Expires), orNever(t.LastUsed))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Scope, state, day(t.Created), orNever(t.Expires), orNever(t.LastUsed), t.Store)
 			}
 			return w.Flush()
 		})

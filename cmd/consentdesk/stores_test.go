@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -59,6 +60,9 @@ func TestStoreCommands(t *testing.T) {
 	token, err := run(t, "token", "create", "--name", "ERP Freiburg", "--store", "Freiburg", "--db", db)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if out, err := run(t, "token", "list", "--db", db); err != nil || !regexp.MustCompile(`ERP Freiburg\s+orders\s+active\s+.*\s+Freiburg\n`).MatchString(out) {
+		t.Errorf("token list names the token's store: %v\n%s", err, out)
 	}
 	ctx := context.Background()
 	store, err := orderstest.Open(ctx, t, db, assets.Migrations())
