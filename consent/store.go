@@ -29,3 +29,18 @@ func StoreIn(ctx context.Context) (int64, bool) {
 	id, ok := ctx.Value(storeKey{}).(int64)
 	return id, ok && id > 0
 }
+
+type keepsToStore struct{}
+
+// InStore marks ctx as a use case that keeps to its store (StoreOf): it
+// writes that store's orders, its chain's events and rows of its own, and
+// may run beside other stores' use cases (on a chain's PostgreSQL
+// database: orders.DB.Tx takes its store's lock, not the writers').
+func InStore(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keepsToStore{}, true)
+}
+
+// KeepsToStore reports whether ctx was marked by InStore.
+func KeepsToStore(ctx context.Context) bool {
+	return ctx.Value(keepsToStore{}) != nil
+}

@@ -99,15 +99,21 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
+	// Mails left "sending" are looked for on the poll, not on every
+	// wake-up: that statement is the whole outbox's and runs alone,
+	// while an order wakes the sender many times a second under load.
+	requeue := true
 	for {
-		if _, err := s.Drain(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.drain(ctx, requeue); err != nil && ctx.Err() == nil {
 			slog.Error("outbox", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
+			requeue = false
 		case <-tick.C:
+			requeue = true
 		}
 	}
 }
@@ -156,10 +162,16 @@ func (s *Sender) requeueSending(ctx context.Context, age time.Duration, why stri
 
 // Drain delivers every mail that is due now and reports how many it
 // handled. It stops early, between two mails, when ctx ends.
-func (s *Sender) Drain(ctx context.Context) (int, error) {
+func (s *Sender) Drain(ctx context.Context) (int, error) { return s.drain(ctx, true) }
+
+// drain is Drain; requeue: first queue again the mails left "sending"
+// for longer than StaleAfter.
+func (s *Sender) drain(ctx context.Context, requeue bool) (int, error) {
 	defer s.transport.Close()
-	if err := s.requeueStale(ctx); err != nil {
-		return 0, err
+	if requeue {
+		if err := s.requeueStale(ctx); err != nil {
+			return 0, err
+		}
 	}
 	n := 0
 	for ctx.Err() == nil {
@@ -271,6 +283,15 @@ func (s *Sender) claim(ctx context.Context) (m Mail, now time.Time, done bool, e
 	return m, now, done, err
 }
 
+// inMailsStore is ctx for recording the result of an attempt: it keeps
+// to the mail's store (its row, a use in that store's chain), so that on
+// a chain's database it does not wait for every store's writers. An
+// erasure still runs alone, so that a result never refills a row the
+// erasure emptied.
+func inMailsStore(ctx context.Context, m Mail) context.Context {
+	return consent.InStore(consent.WithStore(ctx, m.StoreID))
+}
+
 // retryOrFail queues a mail again after a temporary error, with a
 // doubling wait, or fails it after MaxAttempts.
 func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject string, derr error, now time.Time) error {
@@ -283,7 +304,7 @@ func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject st
 		wait = s.cfg.MaxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	return s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	return s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
 			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
 		return err
@@ -352,7 +373,7 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 // 6(1)(b)).
 func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
 	replacement := int64(0)
-	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
 			return err
 		}
@@ -378,7 +399,7 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress
 // commit, a ledger event with the basis uwg_7_3: the store can show on
 // which basis each advertising mail without consent went out.
 func (s *Sender) finishExistingCustomerAd(ctx context.Context, m Mail, raw []byte, subject string, now time.Time) error {
-	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', raw = ?, subject = ?, last_error = '', sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, raw, subject, stamp(now), stamp(now), m.ID)
 		if err != nil {
@@ -410,7 +431,7 @@ func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, 
 	// Art. 17) during the attempt has already emptied the row, and must
 	// not get the message back.
 	var n int64
-	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
 		if err != nil {

@@ -161,24 +161,20 @@ func lockWriters(ctx context.Context, tx *sql.Tx, stores []int64) error {
 // writerLock is the advisory lock's number: "CDsk" in ASCII.
 const writerLock = 0x4344736b
 
-// storeScoped marks a use case's context: it writes only what happens in
-// its store (consent.StoreOf) — its orders, that chain's events, rows of
-// its own — and may run beside other stores' use cases. What reads and
-// writes the whole chain's state (settings, staff, erasure, retention,
-// recalls, the outbox's sender) is not marked and runs alone.
-type storeScoped struct{}
-
-// inStore marks ctx as a use case that keeps to its store.
-func inStore(ctx context.Context) context.Context {
-	return context.WithValue(ctx, storeScoped{}, true)
-}
+// inStore marks ctx as a use case that keeps to its store
+// (consent.InStore): it writes only what happens in its store — its
+// orders, that chain's events, rows of its own — and may run beside
+// other stores' use cases. What reads and writes the whole chain's state
+// (settings, staff, erasure, retention, recalls, requeuing the outbox) is
+// not marked and runs alone.
+func inStore(ctx context.Context) context.Context { return consent.InStore(ctx) }
 
 // batchStores is the stores whose locks a batch takes, ascending; nil
 // when one of its use cases needs the writers' lock alone.
 func batchStores(jobs []*job) []int64 {
 	stores := []int64{}
 	for _, j := range jobs {
-		if j.ctx.Value(storeScoped{}) == nil {
+		if !consent.KeepsToStore(j.ctx) {
 			return nil
 		}
 		stores = append(stores, consent.StoreOf(j.ctx))
