@@ -419,6 +419,11 @@ func TestTabletInTheBrowser(t *testing.T) {
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
 	b := newBrowser(t, e)
 	ctx := context.Background()
+	// A chain of two stores: every counter page names the store it works
+	// in, and must still fit the tablet and the phone.
+	if _, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg-Herdern"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Sign in, over HTTPS with the store CA's certificate.
 	b.open(tabletLandscape, "/login")
@@ -437,6 +442,9 @@ func TestTabletInTheBrowser(t *testing.T) {
 	for _, vp := range []viewport{tabletPortrait, tabletLandscape, phone} {
 		b.open(vp, "/orders/new")
 		b.check(vp, "order-new", "de")
+	}
+	if line := eval[string](b, `(document.querySelector(".store-line") || {}).innerText || ""`); !strings.Contains(line, "Filiale: Hauptgeschäft") {
+		t.Errorf("the counter's store line: %q", line)
 	}
 	// On a phone the item rows keep their labels.
 	if lbl := eval[string](b, `getComputedStyle(document.querySelector("td[data-label]"), "::before").content`); !strings.Contains(lbl, "Beschreibung") {
