@@ -292,6 +292,15 @@ func (s *Server) renderStaff(c *gin.Context, status int, flash string, errs map[
 		return
 	}
 	me := staff(c)
+	if me.StoreID != 0 { // a store's manager sees their store's staff
+		mine := list[:0:0]
+		for _, st := range list {
+			if st.StoreID == me.StoreID {
+				mine = append(mine, st)
+			}
+		}
+		list = mine
+	}
 	v := staffView{List: list, Values: values, Self: me.ID, StoreNames: map[int64]string{}, ChainWide: me.StoreID == 0}
 	for _, st := range stores {
 		v.StoreNames[st.ID] = st.Name
@@ -358,6 +367,31 @@ func (s *Server) newStaffStore(c *gin.Context, form, role string) (int64, error)
 	return id, nil
 }
 
+// mayManage answers for a change to staff member id: a manager of the
+// whole chain manages everyone, a store's manager the staff of their
+// store only (not a manager of the whole chain). It answers the request
+// itself where not.
+func (s *Server) mayManage(c *gin.Context, id int64) bool {
+	all, err := s.db.AllStaff(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return false
+	}
+	me := staff(c)
+	for _, st := range all {
+		if st.ID != id {
+			continue
+		}
+		if me.StoreID != 0 && st.StoreID != me.StoreID {
+			s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.own_store_only"))
+			return false
+		}
+		return true
+	}
+	s.notFound(c)
+	return false
+}
+
 func (s *Server) staffError(c *gin.Context, err error, values map[string]string) {
 	switch consentdesk.ErrorCode(err) {
 	case consentdesk.Invalid, consentdesk.Conflict:
@@ -374,6 +408,9 @@ func (s *Server) staffSetDisabled(disabled bool) gin.HandlerFunc {
 		id, ok := pathID(c)
 		if !ok {
 			s.notFound(c)
+			return
+		}
+		if !s.mayManage(c, id) {
 			return
 		}
 		if err := s.db.SetStaffDisabled(c.Request.Context(), id, disabled, staff(c).ID); err != nil {
@@ -397,6 +434,9 @@ func (s *Server) staffResetPIN(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
+	if !s.mayManage(c, id) {
+		return
+	}
 	if err := s.db.ResetPIN(c.Request.Context(), id, c.PostForm("pin")); err != nil {
 		s.staffError(c, err, nil)
 		return
@@ -413,6 +453,9 @@ func (s *Server) staffUnlock(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
 		s.notFound(c)
+		return
+	}
+	if !s.mayManage(c, id) {
 		return
 	}
 	if err := s.db.Unlock(c.Request.Context(), id); err != nil {

@@ -147,6 +147,40 @@ func TestStoresInTheBackOffice(t *testing.T) {
 	if r := f.post("/store", url.Values{"store": {"1"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a store's manager switches stores: %d", r.StatusCode)
 	}
+	// … and manages their store's staff only: not the first store's, not
+	// the chain's manager; the staff page lists their own.
+	r = f.get("/staff")
+	if strings.Contains(r.body, ">"+e.counter.Name+"<") || strings.Contains(r.body, ">"+e.manager.Name+"<") || !strings.Contains(r.body, ">Eva<") {
+		t.Errorf("a store's manager sees other stores' staff:\n%s", r.body)
+	}
+	for _, path := range []string{"/staff/" + itoa(e.counter.ID) + "/disable", "/staff/" + itoa(e.manager.ID) + "/disable", "/staff/" + itoa(e.counter.ID) + "/unlock"} {
+		f.get("/staff")
+		if r := f.post(path, url.Values{}); r.StatusCode != http.StatusForbidden {
+			t.Errorf("a store's manager: %s answered %d", path, r.StatusCode)
+		}
+	}
+	f.get("/staff")
+	if r := f.post("/staff/"+itoa(e.counter.ID)+"/pin", url.Values{"pin": {"592817"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a store's manager set another store's PIN: %d", r.StatusCode)
+	}
+	if all, _ := e.db.AllStaff(ctx); func() bool {
+		for _, st := range all {
+			if st.Disabled {
+				return true
+			}
+		}
+		return false
+	}() {
+		t.Error("a refused change changed something")
+	}
+	f.get("/staff")
+	if r := f.post("/staff/"+itoa(eva.ID)+"/disable", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a store's manager disables their store's staff: %d", r.StatusCode)
+	}
+	f.get("/staff")
+	if r := f.post("/staff/"+itoa(eva.ID)+"/enable", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("… and enables them again: %d", r.StatusCode)
+	}
 
 	// Counter staff: their store shown, the stores page closed.
 	c := e.client()
