@@ -119,6 +119,17 @@ func (s *Server) requireManager(c *gin.Context) {
 	c.Next()
 }
 
+// requireChainManager lets through a manager of the whole chain only: a
+// store's manager keeps to their store.
+func (s *Server) requireChainManager(c *gin.Context) {
+	if staff(c).StoreID != 0 {
+		s.fail(c, consentdesk.Errorf(consentdesk.Forbidden, "err.chain_manager_only"))
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
 func staff(c *gin.Context) *orders.Staff {
 	if v, ok := c.Get(staffKey); ok {
 		return v.(*orders.Staff)

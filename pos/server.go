@@ -147,10 +147,13 @@ func (s *Server) Handler() http.Handler {
 
 	manager := staff.Group("/", s.requireManager)
 	manager.GET("/settings", s.settingsPage)
-	manager.POST("/settings", s.csrf, s.settingsSubmit)
-	manager.POST("/settings/logo", s.csrf, s.logoSubmit)
+	// The company's settings and its privacy notice are the chain's: a
+	// store's manager sees them, a manager of the whole chain changes
+	// them.
+	manager.POST("/settings", s.csrf, s.requireChainManager, s.settingsSubmit)
+	manager.POST("/settings/logo", s.csrf, s.requireChainManager, s.logoSubmit)
 	manager.GET("/notices", s.noticesPage)
-	manager.POST("/notices", s.csrf, s.noticeSubmit)
+	manager.POST("/notices", s.csrf, s.requireChainManager, s.noticeSubmit)
 	// The customer's rights (GDPR Art. 15-17, 20) and the proof of
 	// consent are answered by the store's management.
 	manager.GET("/customers/:id/proof.pdf", s.proofPDF)

@@ -121,6 +121,17 @@ func TestStoresInTheBackOffice(t *testing.T) {
 	if r := f.post("/stores", url.Values{"name": {"Lörrach"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a store's manager adds a store: %d", r.StatusCode)
 	}
+	// The company's settings and privacy notice are the chain's.
+	ctrlBefore, _ := e.db.Controller(ctx)
+	for _, path := range []string{"/settings", "/notices"} {
+		f.get(path)
+		if r := f.post(path, url.Values{"name": {"Übernommen GmbH"}}); r.StatusCode != http.StatusForbidden {
+			t.Errorf("a store's manager posts %s: %d", path, r.StatusCode)
+		}
+	}
+	if ctrl, _ := e.db.Controller(ctx); ctrl.Name != ctrlBefore.Name {
+		t.Errorf("the company's name changed to %q", ctrl.Name)
+	}
 	f.get("/stores")
 	if r := f.post("/stores/1", url.Values{"name": {"Übernommen"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a store's manager edits another store: %d", r.StatusCode)
