@@ -121,10 +121,13 @@ func TestStoresInTheBackOffice(t *testing.T) {
 	if r := f.post("/stores", url.Values{"name": {"Lörrach"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a store's manager adds a store: %d", r.StatusCode)
 	}
-	// The company's settings and privacy notice are the chain's.
+	// The company's settings and privacy notice are the chain's: shown
+	// with a word why, without a button, and a post is refused.
 	ctrlBefore, _ := e.db.Controller(ctx)
 	for _, path := range []string{"/settings", "/notices"} {
-		f.get(path)
+		if r := f.get(path); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "gelten für die ganze Kette") || strings.Contains(r.body, `type="submit" class="primary"`) {
+			t.Errorf("a store's manager on %s: %d", path, r.StatusCode)
+		}
 		if r := f.post(path, url.Values{"name": {"Übernommen GmbH"}}); r.StatusCode != http.StatusForbidden {
 			t.Errorf("a store's manager posts %s: %d", path, r.StatusCode)
 		}
