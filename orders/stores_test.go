@@ -241,17 +241,7 @@ func TestStoresRefuseBadInput(t *testing.T) {
 // from its last event.
 func TestLedgerFromBeforeStores(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	var loc, files string
-	if orderstest.Postgres() {
-		loc, files = orderstest.EmptyLocation(t, path)
-	} else {
-		loc = path
-	}
-	old, err := orders.Open(ctx, loc, migrationsBefore(t, 15), orders.Options{Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, reopen := openOlder(t, 15)
 	prev := consent.GenesisHash
 	for seq := int64(1); seq <= 3; seq++ {
 		e := consent.Event{Seq: seq, CustomerID: 7, Channel: consent.Email, Action: consent.Grant, LegalBasis: consent.BasisConsent, Source: consent.CounterTablet,
@@ -265,10 +255,7 @@ func TestLedgerFromBeforeStores(t *testing.T) {
 	}
 	old.Close()
 
-	db, err := orders.Open(ctx, loc, assets.Migrations(), orders.Options{Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := reopen()
 	defer db.Close()
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
@@ -299,6 +286,31 @@ func TestLedgerFromBeforeStores(t *testing.T) {
 	}
 	if v, _ := db.Verify(ctx); v.OK || v.Broken != 2 || !strings.Contains(v.Reason, "changed") {
 		t.Errorf("old event given a store: %+v", v)
+	}
+}
+
+// openOlder opens a new database as an older ConsentDesk left it: the
+// migrations before number n. reopen opens it again with all migrations,
+// as an upgrade does; the test closes both.
+func openOlder(t *testing.T, n int) (old *orders.DB, reopen func() *orders.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n-1))
+	loc, files := path, ""
+	if orderstest.Postgres() {
+		loc, files = orderstest.EmptyLocation(t, path)
+	}
+	old, err := orders.Open(ctx, loc, migrationsBefore(t, n), orders.Options{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return old, func() *orders.DB {
+		t.Helper()
+		db, err := orders.Open(ctx, loc, assets.Migrations(), orders.Options{Files: files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
 	}
 }
 
@@ -433,17 +445,7 @@ func TestRolledBackAppendIsNoBreak(t *testing.T) {
 // …, the first store's going on from the events from before stores.
 func TestMigrationNumbersTheChains(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v15.db")
-	var loc, files string
-	if orderstest.Postgres() {
-		loc, files = orderstest.EmptyLocation(t, path)
-	} else {
-		loc = path
-	}
-	old, err := orders.Open(ctx, loc, migrationsBefore(t, 16), orders.Options{Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, reopen := openOlder(t, 16)
 	if _, err := old.SQL().ExecContext(ctx, `INSERT INTO stores (name, created_at, updated_at) VALUES ('Freiburg', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`); err != nil {
 		t.Fatal(err)
 	}
@@ -468,10 +470,7 @@ func TestMigrationNumbersTheChains(t *testing.T) {
 	}
 	old.Close()
 
-	db, err := orders.Open(ctx, loc, assets.Migrations(), orders.Options{Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := reopen()
 	defer db.Close()
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
