@@ -42,10 +42,11 @@ func IDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, er
 	return out, rows.Err()
 }
 
-// Append adds e to the ledger inside tx and fills in its Seq, PrevHash and
-// Hash. The transaction must hold the write lock from its start (the
-// database is opened with _txlock=immediate), so that two appends cannot
-// read the same previous hash.
+// Append adds e to the ledger inside tx and fills in its Seq, Position,
+// PrevHash and Hash. The transaction must hold the lock of e's store's
+// chain from its start (on SQLite every writer's, _txlock=immediate; on
+// a chain's PostgreSQL database the store's, orders.DB.Tx), so that two
+// appends cannot read the same previous hash.
 func Append(ctx context.Context, tx Tx, e *Event) error {
 	if !e.Action.Valid() || !e.Source.Valid() || (!e.Channel.Valid() && e.Channel != HealthData) {
 		return fmt.Errorf("consent: invalid event %q/%q/%q", e.Channel, e.Action, e.Source)
