@@ -57,11 +57,17 @@ const (
 	// covered the old contact, not the new one, which needs a fresh grant.
 	// It is no objection of the customer's, so nothing is blocked.
 	Close Action = "close"
+	// Merge records that a store's database joined the chain and its
+	// customer was merged into one the chain knew (same e-mail or mobile):
+	// the two consent histories stand side by side from here (issue 19).
+	// It concerns the customer, not a channel (Channel ""), and changes
+	// no channel's state.
+	Merge Action = "merge"
 )
 
 func (a Action) Valid() bool {
 	switch a {
-	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock, Close:
+	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock, Close, Merge:
 		return true
 	}
 	return false

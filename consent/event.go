@@ -42,8 +42,13 @@ type Event struct {
 	// Position is the event's place in its store's chain (1, 2, 3, …);
 	// 0 for events from before stores, whose place is their Seq. Not
 	// hashed: the chain's links cover its order.
-	Position int64  `json:"position,omitempty"`
-	PrevHash string `json:"prev_hash"`
+	Position int64 `json:"position,omitempty"`
+	// JoinedFrom is the hash of the event this one records again: a
+	// store's ledger that joined the chain (orders.JoinChain) keeps its
+	// events as they were in joined_events, and each is recorded again
+	// in the chain's ledger with the chain's numbers.
+	JoinedFrom string `json:"joined_from,omitempty"`
+	PrevHash   string `json:"prev_hash"`
 	Hash     string `json:"hash"`
 
 	Contact        string `json:"contact,omitempty"` // the address or number the consent covered
@@ -99,6 +104,9 @@ func (e *Event) hashedFields() []string {
 	if e.StoreID != 0 {
 		fields = append(fields, storePrefix+strconv.FormatInt(e.StoreID, 10))
 	}
+	if e.JoinedFrom != "" {
+		fields = append(fields, joinedPrefix+e.JoinedFrom)
+	}
 	return fields
 }
 
@@ -114,6 +122,11 @@ const topicPrefix = "topic:"
 // storePrefix names the 19th field, the store; nor may a token's name
 // start with it.
 const storePrefix = "store:"
+
+// joinedPrefix names the 20th field, the hash of the original of an event
+// recorded again from a joined store's ledger; nor may a token's name
+// start with it.
+const joinedPrefix = "joined:"
 
 // FirstStore is the store that every database has from the start: the
 // events, orders and mails from before stores belong to it.

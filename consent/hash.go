@@ -85,8 +85,8 @@ func (e *Event) checkHashedText() error {
 			return fmt.Errorf("%w: event for customer %d", ErrLedgerText, e.CustomerID)
 		}
 	}
-	if strings.HasPrefix(e.APIToken, representativePrefix) || strings.HasPrefix(e.APIToken, topicPrefix) || strings.HasPrefix(e.APIToken, storePrefix) {
-		return fmt.Errorf("%w: an API token's name may not start with %q, %q or %q", ErrLedgerText, representativePrefix, topicPrefix, storePrefix)
+	if strings.HasPrefix(e.APIToken, representativePrefix) || strings.HasPrefix(e.APIToken, topicPrefix) || strings.HasPrefix(e.APIToken, storePrefix) || strings.HasPrefix(e.APIToken, joinedPrefix) {
+		return fmt.Errorf("%w: an API token's name may not start with %q, %q, %q or %q", ErrLedgerText, representativePrefix, topicPrefix, storePrefix, joinedPrefix)
 	}
 	return nil
 }

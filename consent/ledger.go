@@ -48,7 +48,7 @@ func IDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, er
 // a chain's PostgreSQL database the store's, orders.DB.Tx), so that two
 // appends cannot read the same previous hash.
 func Append(ctx context.Context, tx Tx, e *Event) error {
-	if !e.Action.Valid() || !e.Source.Valid() || (!e.Channel.Valid() && e.Channel != HealthData) {
+	if !e.Action.Valid() || !e.Source.Valid() || (!e.Channel.Valid() && e.Channel != HealthData && !(e.Action == Merge && e.Channel == "")) {
 		return fmt.Errorf("consent: invalid event %q/%q/%q", e.Channel, e.Action, e.Source)
 	}
 	if e.CreatedAt == "" {
@@ -83,10 +83,10 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
-			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic, store_id, position)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			notice_version_id, notice_sha256, order_id, staff_id, evidence_sha256, created_at, prev_hash, hash, api_token, representative, topic, store_id, position, joined_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.CustomerID, e.Channel, e.Action, e.OptInLevel, e.LegalBasis, e.Source, e.Actor,
-		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic, e.StoreID, e.Position)
+		e.NoticeVersionID, e.NoticeSHA256, nullID(e.OrderID), nullID(e.StaffID), e.EvidenceSHA256, e.CreatedAt, e.PrevHash, e.Hash, e.APIToken, e.RepresentativeOf, e.Topic, e.StoreID, e.Position, e.JoinedFrom)
 	if err != nil {
 		return fmt.Errorf("consent: append event: %w", err)
 	}
@@ -124,13 +124,13 @@ func nullID(id int64) any {
 
 const eventColumns = `e.seq, e.customer_id, e.channel, e.action, e.opt_in_level, e.legal_basis, e.source, e.actor,
 	e.notice_version_id, e.notice_sha256, COALESCE(e.order_id, 0), COALESCE(e.staff_id, 0), e.evidence_sha256,
-	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(e.store_id, 0), COALESCE(e.position, 0), COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
+	e.created_at, e.prev_hash, e.hash, e.api_token, e.representative, e.topic, COALESCE(e.store_id, 0), COALESCE(e.position, 0), e.joined_from, COALESCE(d.contact, ''), COALESCE(d.note, ''), COALESCE(d.representative, '')`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 		&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position, &e.Contact, &e.Note, &e.Representative)
+		&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position, &e.JoinedFrom, &e.Contact, &e.Note, &e.Representative)
 	return e, err
 }
 
@@ -182,6 +182,9 @@ type Verification struct {
 	Reason string `json:"reason,omitempty"`
 	// Chains are the stores' hash chains with their heads, by store.
 	Chains []ChainHead `json:"chains,omitempty"`
+	// Joined are the ledgers of stores that joined the chain, kept as
+	// they were (VerifyJoins).
+	Joined []JoinedLedger `json:"joined,omitempty"`
 }
 
 // ChainHead is one store's chain: how many events it holds and its
@@ -365,7 +368,7 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 	// note, representative) are not hashed.
 	rows, err := q.QueryContext(ctx, `SELECT seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
 		notice_version_id, notice_sha256, COALESCE(order_id, 0), COALESCE(staff_id, 0), evidence_sha256,
-		created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0), COALESCE(position, 0)
+		created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0), COALESCE(position, 0), joined_from
 		FROM consent_events WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
 		return chainPart{err: fmt.Errorf("consent: read ledger: %w", err)}
@@ -376,7 +379,7 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
 			&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position); err != nil {
+			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position, &e.JoinedFrom); err != nil {
 			return chainPart{err: fmt.Errorf("consent: scan event: %w", err)}
 		}
 		p.events++

@@ -51,6 +51,9 @@ func DeriveTopic(events []Event, topic string) map[Channel]ChannelState {
 		states[c] = ChannelState{State: None}
 	}
 	for _, e := range events {
+		if e.Action == Merge {
+			continue // the customer's, no channel's
+		}
 		if t := EventTopic(e); t == topic || t == AllTopics || e.Channel == HealthData || e.Action == Use {
 			states[e.Channel] = apply(states[e.Channel], e)
 		}

@@ -284,9 +284,20 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 	return nil
 }
 
-// Verify checks the consent ledger.
+// Verify checks the consent ledger: every store's chain, and the
+// ledgers of the stores that joined the chain as they were kept
+// (JoinChain).
 func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
-	return consent.VerifyWith(ctx, db.sql, db.pg)
+	v, err := consent.VerifyWith(ctx, db.sql, db.pg)
+	if err != nil || !v.OK {
+		return v, err
+	}
+	v.Joined, err = consent.VerifyJoins(ctx, db.sql)
+	if je := (*consent.JoinError)(nil); errors.As(err, &je) {
+		v.OK, v.Reason = false, je.Error()
+		return v, nil
+	}
+	return v, err
 }
 
 // Backup writes a consistent copy of the live database to file.

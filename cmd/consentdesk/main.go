@@ -77,6 +77,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return staffCmd(ctx, args, stdout, stderr)
 	case "store":
 		return storeCmd(ctx, args, stdout, stderr)
+	case "join-chain":
+		return joinChain(ctx, args, stdout, stderr)
 	case "generate":
 		var customers, events *int
 		return withDB(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
@@ -192,7 +194,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "load":
 		return load(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|store add|update|list|keys rotate|verify|backup|restore|demo|load] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|store add|update|list|join-chain|keys rotate|verify|backup|restore|demo|load] [flags]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, store add|update|list, keys rotate, verify, backup, restore, demo, load)", cmd)
@@ -202,6 +204,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printChains(w io.Writer, v consent.Verification) {
 	for _, c := range v.Chains {
 		fmt.Fprintf(w, "  store %d: %d events, head %d %s\n", c.Store, c.Events, c.Seq, c.Hash)
+	}
+	for _, j := range v.Joined {
+		fmt.Fprintf(w, "  joined ledger %d (store %d): %d events as they were, head %d %s, each recorded again in the chain\n", j.Join, j.Store, j.Events, j.HeadSeq, j.HeadHash)
 	}
 }
 

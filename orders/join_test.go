@@ -1,0 +1,293 @@
+package orders_test
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/assets"
+	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/orderstest"
+)
+
+// openStoreFile opens a store's own SQLite database, whatever engine the
+// suite runs the chain's on, with a clock the test sets.
+func openStoreFile(t *testing.T, path string, now *time.Time) *orders.DB {
+	t.Helper()
+	db, err := orders.Open(context.Background(), path, assets.Migrations(), orders.Options{Now: func() time.Time { return *now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.EnsureStore(context.Background(), assets.DefaultNotices()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// counts are the rows of the tables a join writes to.
+func counts(t *testing.T, db *orders.DB) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, table := range []string{"stores", "staff", "customers", "orders", "order_items", "prescriptions", "documents", "outbox", "consent_events",
+		"consent_event_details", "customer_changes", "audit_log", "block_list", "notice_versions", "joined_sources", "joined_customers", "joined_events"} {
+		var n int64
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+// A store joins the chain (issue 19 point 6): its customers, orders,
+// documents, mails and ledger move into the chain's database; the ledger
+// keeps its hashes and is checked before and after; a customer the
+// chain knows is merged, the histories side by side and the merge
+// recorded; running it twice changes nothing.
+func TestJoinChain(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Now().Add(-48 * time.Hour)
+	srcPath := filepath.Join(t.TempDir(), "freiburg.db")
+	src := openStoreFile(t, srcPath, &clock)
+	if err := src.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// The store: Jürgen Weiß (whom the chain knows by e-mail) grants post
+	// and e-mail; Erika Muster withdraws e-mail; Max Gelöscht is erased.
+	weiss, err := src.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	erika := sampleOrder(t)
+	erika.Customer.FirstName, erika.Customer.LastName, erika.Customer.Email, erika.Customer.Mobile = "Erika", "Muster", "erika@example.org", "0170 7654321"
+	erika.Prescription = nil
+	erikaOrder, err := src.PlaceOrder(ctx, erika)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Hour)
+	if _, err := src.RecordConsents(ctx, orders.ConsentChange{CustomerID: erikaOrder.Customer.ID, Channels: map[consent.Channel]bool{consent.Email: false},
+		Source: consent.PhoneRequest, Note: "rief an"}); err != nil {
+		t.Fatal(err)
+	}
+	gone := sampleOrder(t)
+	gone.Customer.FirstName, gone.Customer.LastName, gone.Customer.Email, gone.Customer.Mobile = "Max", "Gelöscht", "max@example.org", ""
+	gone.Prescription = nil
+	goneOrder, err := src.PlaceOrder(ctx, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Erase(ctx, goneOrder.Customer.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	srcRx, err := src.Prescription(ctx, weiss.Order.ID)
+	if err != nil || srcRx == nil {
+		t.Fatalf("the store's prescription: %v %v", srcRx, err)
+	}
+	srcBefore, err := src.Verify(ctx)
+	if err != nil || !srcBefore.OK {
+		t.Fatalf("the store's ledger: %+v %v", srcBefore, err)
+	}
+	srcSeq, srcHash, err := consent.Head(ctx, src.SQL())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The chain knows Jürgen Weiß by his e-mail address (another spelling
+	// of it): he ordered there a day later and then objected to post.
+	chain := openDB(t)
+	if err := chain.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	setClock(chain, func() time.Time { return clock.Add(24 * time.Hour) })
+	known := sampleOrder(t)
+	known.Customer.Email, known.Customer.Mobile, known.Customer.Street = "J.Weiss@example.org", "", ""
+	known.Prescription = nil
+	known.Consent.Channels = map[consent.Channel]bool{consent.Email: true}
+	knownOrder, err := chain.PlaceOrder(ctx, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chain.RecordConsents(ctx, orders.ConsentChange{CustomerID: knownOrder.Customer.ID, Channels: map[consent.Channel]bool{consent.Post: false},
+		Source: consent.PhoneRequest}); err != nil {
+		t.Fatal(err)
+	}
+	setClock(chain, time.Now)
+
+	// Bad input changes nothing.
+	before := counts(t, chain)
+	if _, err := chain.JoinChain(ctx, src, " ", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+		t.Fatalf("a join without a store's name: %v", err)
+	}
+	if got := counts(t, chain); !reflect.DeepEqual(got, before) {
+		t.Fatalf("a refused join changed the chain: %v → %v", before, got)
+	}
+
+	r, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Already || r.Customers != 3 || r.Merged != 1 || r.Orders != 3 || r.Events != int(srcBefore.Events) || r.Rewithdrawn != 1 ||
+		r.SourceHeadSeq != srcSeq || r.SourceHeadHash != srcHash || r.Store.ID == consent.FirstStore {
+		t.Fatalf("report: %+v (store's ledger %d events, head %d)", r, srcBefore.Events, srcSeq)
+	}
+	// The new store has the store's letterhead.
+	if r.Store.Name != "Freiburg" {
+		t.Fatalf("store: %+v", r.Store)
+	}
+
+	// After: the chain's ledger and the store's ledger as it was.
+	v, err := chain.Verify(ctx)
+	if err != nil || !v.OK || len(v.Joined) != 1 || v.Joined[0].Events != srcBefore.Events || v.Joined[0].HeadHash != srcHash || v.Joined[0].Store != r.Store.ID {
+		t.Fatalf("the chain after the join: %+v %v", v, err)
+	}
+	// Every event of the store is in the chain's ledger, in the store's
+	// chain, naming its original.
+	var recorded int64
+	if err := chain.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE joined_from <> '' AND store_id = ?`, r.Store.ID).Scan(&recorded); err != nil || recorded != srcBefore.Events {
+		t.Fatalf("events recorded again: %d of %d (%v)", recorded, srcBefore.Events, err)
+	}
+
+	// The moved order: its number in the store's series, its items, its
+	// prescription opened with the chain's key, its store.
+	var movedID int64
+	if err := chain.SQL().QueryRow(`SELECT id FROM orders WHERE number = ?`, "S"+itoa(r.Store.ID)+"-"+weiss.Order.Number).Scan(&movedID); err != nil {
+		t.Fatalf("the moved order by its number: %v", err)
+	}
+	moved, err := chain.Order(ctx, movedID)
+	if err != nil || moved.StoreID != r.Store.ID || moved.CustomerID != knownOrder.Customer.ID || len(moved.Items) != len(weiss.Order.Items) || moved.TotalCents != weiss.Order.TotalCents {
+		t.Fatalf("moved order: %+v %v", moved, err)
+	}
+	rx, err := chain.Prescription(ctx, movedID)
+	if err != nil || !reflect.DeepEqual(rx, srcRx) {
+		t.Fatalf("the prescription in the chain: %+v %v, want %+v", rx, err, srcRx)
+	}
+
+	// The merged customer: the chain's record, with what the store knew
+	// and the chain did not; both histories and the merge in the ledger;
+	// the chain's newer objection to post holds over the store's older
+	// consent; e-mail stays granted.
+	c, err := chain.Customer(ctx, knownOrder.Customer.ID)
+	if err != nil || c.Street != "Hauptstraße 1" || c.Mobile == "" {
+		t.Fatalf("merged customer: %+v %v", c, err)
+	}
+	events, err := consent.Events(ctx, chain.SQL(), knownOrder.Customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromStore, merges int
+	for _, e := range events {
+		if e.JoinedFrom != "" {
+			fromStore++
+		}
+		if e.Action == consent.Merge {
+			merges++
+		}
+	}
+	if fromStore == 0 || merges != 1 {
+		t.Fatalf("merged history: %d events from the store, %d merges: %+v", fromStore, merges, events)
+	}
+	state := consent.Derive(events)
+	if state[consent.Post].State != consent.Withdrawn || state[consent.Email].State != consent.Granted {
+		t.Fatalf("merged customer's consents: post %+v, e-mail %+v", state[consent.Post], state[consent.Email])
+	}
+	// Erika's withdrawal holds in the chain; the erased customer stays
+	// erased.
+	found, err := chain.SearchCustomers(ctx, "Muster", 10)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("the chain finds the moved customer: %+v %v", found, err)
+	}
+	if st, err := consent.CurrentState(ctx, chain.SQL(), found[0].ID); err != nil || st[consent.Email].State != consent.Withdrawn || st[consent.Post].State != consent.Granted {
+		t.Fatalf("moved customer's consents: %+v %v", st, err)
+	}
+	var erased int64
+	if err := chain.SQL().QueryRow(`SELECT COUNT(*) FROM customers WHERE erased_at <> '' AND last_name = ''`).Scan(&erased); err != nil || erased != 1 {
+		t.Fatalf("erased customers in the chain: %d %v", erased, err)
+	}
+	// The store's mails are the chain's to send, from the store.
+	var mails int64
+	if err := chain.SQL().QueryRow(`SELECT COUNT(*) FROM outbox WHERE store_id = ?`, r.Store.ID).Scan(&mails); err != nil || mails == 0 || int(mails) != r.Mails {
+		t.Fatalf("moved mails: %d (%d reported) %v", mails, r.Mails, err)
+	}
+
+	// Nothing changed in the store's file.
+	if seq, hash, err := consent.Head(ctx, src.SQL()); err != nil || seq != srcSeq || hash != srcHash {
+		t.Fatalf("the store's ledger after the join: %d %s %v", seq, hash, err)
+	}
+
+	// Twice: nothing changes.
+	after := counts(t, chain)
+	again, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db")
+	if err != nil || !again.Already || again.Join != r.Join || again.Store.ID != r.Store.ID {
+		t.Fatalf("the second join: %+v %v", again, err)
+	}
+	if got := counts(t, chain); !reflect.DeepEqual(got, after) {
+		t.Fatalf("the second join changed the chain: %v → %v", after, got)
+	}
+	// A store that went on working after it joined is refused, and
+	// nothing changes: its new records would count twice otherwise.
+	if _, err := src.PlaceOrder(ctx, erika); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Conflict {
+		t.Fatalf("joining a changed store database again: %v", err)
+	}
+	if got := counts(t, chain); !reflect.DeepEqual(got, after) {
+		t.Fatalf("a refused join changed the chain: %v → %v", after, got)
+	}
+
+	// Tampering with the kept ledger or with an event recorded again
+	// shows in verify.
+	tamper := func(table, set, where string) {
+		t.Helper()
+		trigger := map[string]string{"joined_events": "joined_events_no_update", "consent_events": "consent_events_no_update"}[table]
+		if orderstest.Postgres() {
+			trigger = map[string]string{"joined_events": "joined_events_append_only", "consent_events": "consent_events_append_only"}[table]
+			for _, q := range []string{`ALTER TABLE ` + table + ` DISABLE TRIGGER ` + trigger, `UPDATE ` + table + ` SET ` + set + ` WHERE ` + where, `ALTER TABLE ` + table + ` ENABLE TRIGGER ` + trigger} {
+				if _, err := chain.SQL().Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return
+		}
+		var sqlText string
+		if err := chain.SQL().QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, trigger).Scan(&sqlText); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{`DROP TRIGGER ` + trigger, `UPDATE ` + table + ` SET ` + set + ` WHERE ` + where, sqlText} {
+			if _, err := chain.SQL().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var withdrawal int64
+	if err := chain.SQL().QueryRow(`SELECT seq FROM joined_events WHERE action = 'withdraw' ORDER BY seq LIMIT 1`).Scan(&withdrawal); err != nil {
+		t.Fatal(err)
+	}
+	tamper("joined_events", "source = 'counter_tablet'", "seq = "+itoa(withdrawal))
+	if v, err := chain.Verify(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "joined ledger") || !strings.Contains(v.Reason, "was changed") {
+		t.Fatalf("verify after changing a kept event: %+v %v", v, err)
+	}
+	tamper("joined_events", "source = 'phone_request', action = 'grant'", "seq = "+itoa(withdrawal))
+	if v, err := chain.Verify(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "joined ledger") {
+		t.Fatalf("verify after changing a kept event: %+v %v", v, err)
+	}
+	tamper("joined_events", "action = 'withdraw'", "seq = "+itoa(withdrawal))
+	if v, err := chain.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify after changing it back: %+v %v", v, err)
+	}
+	tamper("consent_events", "joined_from = ''", "seq = (SELECT MAX(seq) FROM consent_events WHERE joined_from <> '')")
+	if v, err := chain.Verify(ctx); err != nil || v.OK {
+		t.Fatalf("verify after unlinking an event recorded again: %+v %v", v, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
