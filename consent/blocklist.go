@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // BlockReason says why a contact is on the blocking list.
@@ -25,15 +26,33 @@ const (
 // it may outlive the erasure without keeping readable personal data.
 type BlockList struct {
 	key []byte
+	// joined are the keys of stores' databases that joined the chain:
+	// their entries were hashed with those, and match only with them.
+	joined [][]byte
 }
 
-// NewBlockList uses key (32 bytes from the key file) for the hashes.
-func NewBlockList(key []byte) *BlockList { return &BlockList{key: key} }
+// NewBlockList uses key (32 bytes from the key file) for the hashes it
+// writes, and key and joined for those it matches.
+func NewBlockList(key []byte, joined ...[]byte) *BlockList { return &BlockList{key: key, joined: joined} }
 
 // Hash is the keyed hash of one channel's normalised contact. The channel
 // is part of it, so that the same digits as SMS and as phone stay apart.
 func (b *BlockList) Hash(ch Channel, normalised string) string {
-	m := hmac.New(sha256.New, b.key)
+	return hashWith(b.key, ch, normalised)
+}
+
+// hashes are the contact's hashes under every key, with the placeholders
+// of a query's IN list.
+func (b *BlockList) hashes(ch Channel, normalised string) (string, []any) {
+	args := []any{ch, hashWith(b.key, ch, normalised)}
+	for _, k := range b.joined {
+		args = append(args, hashWith(k, ch, normalised))
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", "), args
+}
+
+func hashWith(key []byte, ch Channel, normalised string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(ch))
 	m.Write([]byte{0})
 	m.Write([]byte(normalised))
@@ -61,7 +80,8 @@ func (b *BlockList) Blocked(ctx context.Context, q Querier, ch Channel, normalis
 		return false, nil
 	}
 	var n int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM block_list WHERE channel = ? AND key_hash = ? AND lifted_at = ''`, ch, b.Hash(ch, normalised)).Scan(&n)
+	in, args := b.hashes(ch, normalised)
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM block_list WHERE channel = ? AND key_hash IN (`+in+`) AND lifted_at = '' LIMIT 1`, args...).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -74,7 +94,8 @@ func (b *BlockList) Blocked(ctx context.Context, q Querier, ch Channel, normalis
 // Lift takes a contact off the list: a fresh explicit consent of the
 // customer, recorded in the ledger as an Unblock event by the caller.
 func (b *BlockList) Lift(ctx context.Context, tx Tx, ch Channel, normalised, now string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE block_list SET lifted_at = ? WHERE channel = ? AND key_hash = ? AND lifted_at = ''`, now, ch, b.Hash(ch, normalised))
+	in, args := b.hashes(ch, normalised)
+	_, err := tx.ExecContext(ctx, `UPDATE block_list SET lifted_at = ? WHERE channel = ? AND key_hash IN (`+in+`) AND lifted_at = ''`, append([]any{now}, args...)...)
 	if err != nil {
 		return fmt.Errorf("consent: lift block: %w", err)
 	}

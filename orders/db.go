@@ -170,7 +170,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 			return nil, err
 		}
 	}
-	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: files, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block),
+	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: files, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block, keys.BlockKeys()[1:]...),
 		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), pg: pg, location: path}
 	go db.run()
 	go db.checkpoints()

@@ -712,3 +712,17 @@ func (j *joiner) mergeLedgers(ctx context.Context, r *JoinReport, store string) 
 	}
 	return nil
 }
+
+// JoinedCustomer is the chain's number of the customer from of the
+// store's database the chain knows as source (Keys.Joined): a link or QR
+// code the store printed names its own numbers. NotFound where there is
+// none.
+func (db *DB) JoinedCustomer(ctx context.Context, source string, from int64) (int64, error) {
+	var id int64
+	err := db.sql.QueryRowContext(ctx, `SELECT c.customer_id FROM joined_customers c JOIN joined_sources s ON s.id = c.join_id
+		WHERE s.source = ? AND c.source_id = ?`, source, from).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found")
+	}
+	return id, err
+}

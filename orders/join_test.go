@@ -103,7 +103,8 @@ func TestJoinChain(t *testing.T) {
 
 	// The chain knows Jürgen Weiß by his e-mail address (another spelling
 	// of it): he ordered there a day later and then objected to post.
-	chain := openDB(t)
+	chainPath := filepath.Join(t.TempDir(), "chain.db")
+	chain := openDBAt(t, chainPath, orders.Options{})
 	if err := chain.SetDoubleOptIn(ctx, false); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +222,64 @@ func TestJoinChain(t *testing.T) {
 	// Nothing changed in the store's file.
 	if seq, hash, err := consent.Head(ctx, src.SQL()); err != nil || seq != srcSeq || hash != srcHash {
 		t.Fatalf("the store's ledger after the join: %d %s %v", seq, hash, err)
+	}
+
+	// The store's printed QR codes and mailed links name its own customer
+	// numbers, made with its key; its blocking list was hashed with its
+	// key, and holds the e-mail address of the customer it erased. With
+	// the store's secrets in the chain's key file, a server of the chain
+	// reads both; without, neither.
+	srcErika := erikaOrder.Customer.ID
+	token := src.Keys.LinkTokens().Make(consent.PreferencesToken, srcErika)
+	if _, ok := chain.Keys.LinkTokens().Check(consent.PreferencesToken, token); ok {
+		t.Fatal("the chain's key checks the store's token")
+	}
+	blockedMail := func(db *orders.DB) consent.ChannelState {
+		t.Helper()
+		o := sampleOrder(t)
+		o.Customer.FirstName, o.Customer.LastName, o.Customer.Email, o.Customer.Mobile = "Maximilian", "Neu", "Max@Example.org", ""
+		o.Prescription = nil
+		o.Consent.Channels = map[consent.Channel]bool{consent.Post: true}
+		placed, err := db.PlaceOrder(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := consent.CurrentState(ctx, db.SQL(), placed.Customer.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[consent.Email]
+	}
+	if st := blockedMail(chain); st.State != consent.None {
+		t.Fatalf("without the store's key, the chain cannot read the store's blocking list: e-mail %+v", st)
+	}
+	source, err := orders.AddJoinedKeys(chain.Path+".key", srcPath+".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := orders.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil || again != source {
+		t.Fatalf("adding the store's secrets twice: %q %v", again, err)
+	}
+	// A rotation of the chain's secrets keeps them.
+	if _, err := orders.RotateKeys(chain.Path+".key", false); err != nil {
+		t.Fatal(err)
+	}
+	chain2 := openDBAt(t, chainPath, orders.Options{})
+	if len(chain2.Keys.Joined) != 1 || chain2.Keys.Joined[0].Source != source {
+		t.Fatalf("the chain's keys after the join: %+v", chain2.Keys.Joined)
+	}
+	from, ok := chain2.Keys.Joined[0].Tokens.Check(consent.PreferencesToken, token)
+	if !ok || from != srcErika {
+		t.Fatalf("the store's token in the chain: %d %v", from, ok)
+	}
+	if id, err := chain2.JoinedCustomer(ctx, source, from); err != nil || id != found[0].ID {
+		t.Fatalf("the store's customer %d is the chain's %d: %d %v", from, found[0].ID, id, err)
+	}
+	if _, err := chain2.JoinedCustomer(ctx, source, 999); consentdesk.ErrorCode(err) != consentdesk.NotFound {
+		t.Fatalf("a customer number the store never had: %v", err)
+	}
+	if st := blockedMail(chain2); st.State != consent.Withdrawn || !st.Blocked {
+		t.Fatalf("the store's blocking list in the chain: e-mail %+v", st)
 	}
 
 	// Twice: nothing changes.

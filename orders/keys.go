@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +51,22 @@ type Keys struct {
 	Block               []byte   // HMAC key of the blocking list's hashes (§35(3) BDSG), from secret 1
 
 	prescriptions map[int]cipher.AEAD // every version, to open old ciphertexts
+
+	// Joined are the keys of stores' databases that joined the chain
+	// (JoinChain), by the name the chain knows each by.
+	Joined []JoinedKeys
+}
+
+// JoinedKeys are what a joined store's secrets still do in the chain:
+// check the links and QR codes the store printed and mailed (they name
+// the store's customer numbers, which the chain maps to its own), and
+// match contacts against the blocking-list entries the store made
+// (§35(3) BDSG: an objection holds after the move, also of a customer
+// erased before it, whose contact cannot be hashed anew).
+type JoinedKeys struct {
+	Source string
+	Tokens *consent.Tokens
+	Block  []byte
 }
 
 // LinkTokens makes and checks the customers' link tokens with every
@@ -64,6 +83,7 @@ func (k *Keys) PrescriptionKey(version int) (cipher.AEAD, bool) {
 type keyFile struct {
 	secrets map[int][]byte
 	retired map[int]bool
+	joined  map[string]*keyFile // by the joined database's name for the chain (joinSource)
 }
 
 func (f keyFile) versions() []int {
@@ -94,34 +114,59 @@ func parseKeyFile(file string, raw []byte) (keyFile, error) {
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		n, err := strconv.Atoi(f[1%len(f)])
-		switch {
-		case err != nil || n < 1:
-			return k, damaged("version " + strconv.Quote(f[1%len(f)]))
-		case f[0] == "secret" && len(f) == 3:
-			secret, err := hex.DecodeString(f[2])
-			if err != nil || len(secret) != 32 {
-				return k, damaged("secret " + f[1])
+		// "joined SOURCE secret N HEX", "joined SOURCE retired N": the
+		// secrets of a store's database that joined the chain
+		// (JoinChain), which its printed QR codes and mails and its
+		// blocking list were made with.
+		into := &k
+		if f[0] == "joined" && len(f) >= 4 {
+			if k.joined == nil {
+				k.joined = map[string]*keyFile{}
 			}
-			if _, dup := k.secrets[n]; dup {
-				return k, damaged("secret " + f[1] + " twice")
+			if k.joined[f[1]] == nil {
+				k.joined[f[1]] = &keyFile{secrets: map[int][]byte{}, retired: map[int]bool{}}
 			}
-			k.secrets[n] = secret
-		case f[0] == "retired" && len(f) == 2:
-			k.retired[n] = true
-		default:
-			return k, damaged("line " + strconv.Quote(line))
+			into, f = k.joined[f[1]], f[2:]
+		}
+		if err := into.parseLine(f); err != "" {
+			return k, damaged(err)
 		}
 	}
-	if _, ok := k.secrets[1]; !ok {
-		return k, damaged("no secret 1")
-	}
-	for n := range k.retired {
-		if _, ok := k.secrets[n]; !ok {
-			return k, damaged("retired " + strconv.Itoa(n) + " names no secret")
+	for _, kf := range append([]*keyFile{&k}, slices.Collect(maps.Values(k.joined))...) {
+		if _, ok := kf.secrets[1]; !ok {
+			return k, damaged("no secret 1")
+		}
+		for n := range kf.retired {
+			if _, ok := kf.secrets[n]; !ok {
+				return k, damaged("retired " + strconv.Itoa(n) + " names no secret")
+			}
 		}
 	}
 	return k, nil
+}
+
+// parseLine reads one "secret N HEX" or "retired N" line; it returns
+// what is wrong with it, or "".
+func (k *keyFile) parseLine(f []string) string {
+	n, err := strconv.Atoi(f[1%len(f)])
+	switch {
+	case err != nil || n < 1:
+		return "version " + strconv.Quote(f[1%len(f)])
+	case f[0] == "secret" && len(f) == 3:
+		secret, err := hex.DecodeString(f[2])
+		if err != nil || len(secret) != 32 {
+			return "secret " + f[1]
+		}
+		if _, dup := k.secrets[n]; dup {
+			return "secret " + f[1] + " twice"
+		}
+		k.secrets[n] = secret
+	case f[0] == "retired" && len(f) == 2:
+		k.retired[n] = true
+	default:
+		return "line " + strconv.Quote(strings.Join(f, " "))
+	}
+	return ""
 }
 
 // LoadOrCreateKeys reads the key file, creating it on first start.
@@ -188,7 +233,24 @@ func deriveKeys(k keyFile) (*Keys, error) {
 		}
 	}
 	keys.Prescription = keys.prescriptions[newest]
+	for _, source := range slices.Sorted(maps.Keys(k.joined)) {
+		j, err := deriveKeys(*k.joined[source])
+		if err != nil {
+			return nil, err
+		}
+		keys.Joined = append(keys.Joined, JoinedKeys{Source: source, Tokens: j.LinkTokens(), Block: j.Block})
+	}
 	return keys, nil
+}
+
+// BlockKeys are the keys of the blocking list's hashes: the chain's
+// first, then each joined store's.
+func (k *Keys) BlockKeys() [][]byte {
+	out := [][]byte{k.Block}
+	for _, j := range k.Joined {
+		out = append(out, j.Block)
+	}
+	return out
 }
 
 // RotateKeys adds a new secret to the key file: from the next start, new
@@ -219,40 +281,112 @@ func RotateKeys(file string, retireOld bool) (int, error) {
 			k.retired[v] = true
 		}
 	}
+	if err := writeKeyFile(file, k); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// writeKeyFile replaces the key file atomically.
+func writeKeyFile(file string, k keyFile) error {
 	var b strings.Builder
 	b.WriteString("# ConsentDesk key file: keep it beside the database, never inside it, and back it up apart\n")
 	b.WriteString("# from the backups. The newest secret signs links and seals new prescriptions; older ones\n")
 	b.WriteString("# open older prescriptions and, unless retired, still check links (README, \"Keys\").\n")
-	for _, v := range k.versions() {
-		fmt.Fprintf(&b, "secret %d %s\n", v, hex.EncodeToString(k.secrets[v]))
-	}
-	for _, v := range k.versions() {
-		if k.retired[v] {
-			fmt.Fprintf(&b, "retired %d\n", v)
+	write := func(prefix string, k keyFile) {
+		for _, v := range k.versions() {
+			fmt.Fprintf(&b, "%ssecret %d %s\n", prefix, v, hex.EncodeToString(k.secrets[v]))
 		}
+		for _, v := range k.versions() {
+			if k.retired[v] {
+				fmt.Fprintf(&b, "%sretired %d\n", prefix, v)
+			}
+		}
+	}
+	write("", k)
+	if len(k.joined) > 0 {
+		b.WriteString("# Secrets of stores' databases that joined the chain (consentdesk join-chain): their printed\n")
+		b.WriteString("# QR codes and mailed links keep working, and their blocking lists keep blocking.\n")
+	}
+	for _, source := range slices.Sorted(maps.Keys(k.joined)) {
+		write("joined "+source+" ", *k.joined[source])
 	}
 	tmp := file + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("write key file: %w", err)
+		return fmt.Errorf("write key file: %w", err)
 	}
 	if _, err := f.WriteString(b.String()); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return 0, fmt.Errorf("write key file: %w", err)
+		return fmt.Errorf("write key file: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return 0, fmt.Errorf("write key file: %w", err)
+		return fmt.Errorf("write key file: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
-		return 0, err
+		return err
 	}
 	if err := os.Rename(tmp, file); err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("write key file: %w", err)
+		return fmt.Errorf("write key file: %w", err)
 	}
-	return next, nil
+	return nil
+}
+
+// AddJoinedKeys writes the secrets of a store's key file (storeFile)
+// into the chain's key file (chainFile) as "joined" lines, once; the
+// servers read them at their next start. It returns the name the chain
+// knows the store's database by (as JoinChain records it).
+func AddJoinedKeys(chainFile, storeFile string) (string, error) {
+	raw, err := os.ReadFile(storeFile)
+	if err != nil {
+		return "", fmt.Errorf("read the store's key file: %w", err)
+	}
+	store, err := parseKeyFile(storeFile, raw)
+	if err != nil {
+		return "", err
+	}
+	if len(store.joined) > 0 {
+		return "", fmt.Errorf("the key file %s is a chain's (it holds joined stores' secrets), not a store's", storeFile)
+	}
+	keys, err := deriveKeys(store)
+	if err != nil {
+		return "", err
+	}
+	source := joinSource(keys)
+	if raw, err = os.ReadFile(chainFile); err != nil {
+		return "", fmt.Errorf("read the chain's key file: %w", err)
+	}
+	chain, err := parseKeyFile(chainFile, raw)
+	if err != nil {
+		return "", err
+	}
+	if joinSource(mustDerive(chain)) == source {
+		return "", errors.New("the store's key file is the chain's own")
+	}
+	if have, ok := chain.joined[source]; ok {
+		for v, secret := range store.secrets {
+			if !bytes.Equal(have.secrets[v], secret) {
+				return "", fmt.Errorf("the chain's key file holds other secrets for %s: edit neither by hand", storeFile)
+			}
+		}
+		return source, nil
+	}
+	if chain.joined == nil {
+		chain.joined = map[string]*keyFile{}
+	}
+	chain.joined[source] = &store
+	return source, writeKeyFile(chainFile, chain)
+}
+
+func mustDerive(k keyFile) *Keys {
+	keys, err := deriveKeys(k)
+	if err != nil {
+		return &Keys{}
+	}
+	return keys
 }

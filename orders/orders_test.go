@@ -34,9 +34,16 @@ func openDB(t testing.TB) *orders.DB {
 // testClock that setClock moves (Options are fixed at Open).
 func openDBWith(t testing.TB, opts orders.Options) *orders.DB {
 	t.Helper()
+	return openDBAt(t, filepath.Join(t.TempDir(), "test.db"), opts)
+}
+
+// openDBAt is openDBWith at path (opened again at the same path, the
+// same database on either engine).
+func openDBAt(t testing.TB, path string, opts orders.Options) *orders.DB {
+	t.Helper()
 	c := &testClock{}
 	opts.Now = c.Now
-	db, err := orderstest.Open(context.Background(), t, filepath.Join(t.TempDir(), "test.db"), assets.Migrations(), opts)
+	db, err := orderstest.Open(context.Background(), t, path, assets.Migrations(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package pos
 
 import (
+	"context"
 	"io/fs"
 	"net/http"
 	"net/netip"
@@ -86,8 +87,45 @@ func sourceOf(src string) consent.Source {
 	return consent.PreferencePage
 }
 
+// checkToken reads a customer's link token: one the chain made, or one
+// a store made before its database joined the chain (printed QR codes,
+// mailed links), with that store's key and its own customer number,
+// which the chain maps to its own (orders.JoinChain). subject binds the
+// token as Tokens.CheckFor does; nil for a plain token.
+func (s *Server) checkToken(ctx context.Context, p consent.TokenPurpose, token string, subject func(customerID int64) (string, bool)) (int64, bool) {
+	if subject == nil {
+		if id, ok := s.tokens.Check(p, token); ok {
+			return id, true
+		}
+	} else if id, ok := s.tokens.CheckFor(p, token, subject); ok {
+		return id, true
+	}
+	for _, j := range s.db.Keys.Joined {
+		toChain := func(from int64) (int64, bool) {
+			id, err := s.db.JoinedCustomer(ctx, j.Source, from)
+			return id, err == nil
+		}
+		var from int64
+		var ok bool
+		if subject == nil {
+			from, ok = j.Tokens.Check(p, token)
+		} else {
+			from, ok = j.Tokens.CheckFor(p, token, func(from int64) (string, bool) {
+				if id, ok := toChain(from); ok {
+					return subject(id)
+				}
+				return "", false
+			})
+		}
+		if ok {
+			return toChain(from)
+		}
+	}
+	return 0, false
+}
+
 func (s *Server) customerOf(c *gin.Context, p consent.TokenPurpose) (orders.Customer, bool) {
-	id, ok := s.tokens.Check(p, c.Param("token"))
+	id, ok := s.checkToken(c.Request.Context(), p, c.Param("token"), nil)
 	if !ok {
 		s.notFound(c)
 		return orders.Customer{}, false
@@ -255,12 +293,12 @@ type unsubscribeView struct {
 // mail scanners fetch every link.
 // unsubscribeTarget reads a one-click token: a mail's (every e-mail
 // topic), or a recall's, bound to its topic (that topic on e-mail only).
-func (s *Server) unsubscribeTarget(token string) (id int64, topic string, ok bool) {
-	if id, ok := s.tokens.Check(consent.UnsubscribeToken, token); ok {
+func (s *Server) unsubscribeTarget(ctx context.Context, token string) (id int64, topic string, ok bool) {
+	if id, ok := s.checkToken(ctx, consent.UnsubscribeToken, token, nil); ok {
 		return id, "", true
 	}
 	for _, t := range orders.RecallTopics {
-		if id, ok := s.tokens.CheckFor(consent.UnsubscribeToken, token, func(int64) (string, bool) { return followup.TopicSubject(t), true }); ok {
+		if id, ok := s.checkToken(ctx, consent.UnsubscribeToken, token, func(int64) (string, bool) { return followup.TopicSubject(t), true }); ok {
 			return id, t, true
 		}
 	}
@@ -268,7 +306,7 @@ func (s *Server) unsubscribeTarget(token string) (id int64, topic string, ok boo
 }
 
 func (s *Server) unsubscribePage(c *gin.Context) {
-	id, _, ok := s.unsubscribeTarget(c.Param("token"))
+	id, _, ok := s.unsubscribeTarget(c.Request.Context(), c.Param("token"))
 	if !ok {
 		s.notFound(c)
 		return
@@ -287,7 +325,7 @@ func (s *Server) unsubscribePage(c *gin.Context) {
 // answer is 200, never a redirect. It withdraws e-mail, a pending consent
 // included.
 func (s *Server) oneClickUnsubscribe(c *gin.Context) {
-	id, topic, ok := s.unsubscribeTarget(c.Param("token"))
+	id, topic, ok := s.unsubscribeTarget(c.Request.Context(), c.Param("token"))
 	if !ok {
 		c.String(http.StatusNotFound, "not found")
 		return
@@ -341,7 +379,7 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 	ctx := c.Request.Context()
 	var cust orders.Customer
-	id, ok := s.tokens.CheckFor(consent.ConfirmAddressToken, c.Param("token"), func(id int64) (string, bool) {
+	id, ok := s.checkToken(ctx, consent.ConfirmAddressToken, c.Param("token"), func(id int64) (string, bool) {
 		cu, err := s.db.Customer(ctx, id)
 		if err != nil || cu.Erased() || cu.Email == "" {
 			return "", false
@@ -352,7 +390,7 @@ func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 	if ok {
 		return cust, true
 	}
-	if id, ok = s.tokens.Check(consent.ConfirmToken, c.Param("token")); ok {
+	if id, ok = s.checkToken(ctx, consent.ConfirmToken, c.Param("token"), nil); ok {
 		if changed, err := s.db.EmailChanged(ctx, id); err == nil && !changed {
 			return s.customerOf(c, consent.ConfirmToken)
 		}

@@ -87,6 +87,14 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "merged histories: %d newer withdrawals recorded again; %d consents stay withdrawn where an older withdrawal now comes last (ask the customer again)\n", r.Rewithdrawn, r.KeptWithdrawn)
 		}
 	}
+	// The store's secrets go into the chain's key file, so that its
+	// printed QR codes and mailed links keep working and its blocking
+	// list keeps blocking. Again on a second run: a first one may have
+	// stopped between the two.
+	if _, err := orders.AddJoinedKeys(dst.Path+".key", *from+".key"); err != nil {
+		return fmt.Errorf("the store's data is in the chain, but its secrets are not in the chain's key file (run join-chain again): %w", err)
+	}
+	fmt.Fprintf(stdout, "the store's secrets are in %s.key: copy it to every server of the chain and restart them, so that the store's printed QR codes and links keep working\n", dst.Path)
 	after, err := dst.Verify(ctx)
 	if err != nil {
 		return err
