@@ -33,7 +33,9 @@ type BlockList struct {
 
 // NewBlockList uses key (32 bytes from the key file) for the hashes it
 // writes, and key and joined for those it matches.
-func NewBlockList(key []byte, joined ...[]byte) *BlockList { return &BlockList{key: key, joined: joined} }
+func NewBlockList(key []byte, joined ...[]byte) *BlockList {
+	return &BlockList{key: key, joined: joined}
+}
 
 // Hash is the keyed hash of one channel's normalised contact. The channel
 // is part of it, so that the same digits as SMS and as phone stay apart.

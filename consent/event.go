@@ -49,7 +49,7 @@ type Event struct {
 	// in the chain's ledger with the chain's numbers.
 	JoinedFrom string `json:"joined_from,omitempty"`
 	PrevHash   string `json:"prev_hash"`
-	Hash     string `json:"hash"`
+	Hash       string `json:"hash"`
 
 	Contact        string `json:"contact,omitempty"` // the address or number the consent covered
 	Note           string `json:"note,omitempty"`
