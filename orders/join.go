@@ -654,7 +654,7 @@ func (j *joiner) ledger(ctx context.Context, join int64, events []consent.Event,
 			return err
 		}
 		if until := retained[e.Seq]; until != "" {
-			if _, err := j.tx.ExecContext(ctx, `UPDATE consent_event_details SET retained_until = ? WHERE event_seq = ?`, until, n.Seq); err != nil {
+			if _, err := consent.RetainEventDetails(ctx, j.tx, []int64{n.Seq}, until); err != nil {
 				return err
 			}
 		}
