@@ -35,9 +35,14 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	// Two customers, so that the store's number of the second is not the
 	// chain's.
 	var placed []orders.Placed
+	// Jana is known to the chain by her e-mail address.
 	for _, name := range []string{"Jana", "Petra"} {
+		email := strings.ToLower(name) + "@example.org"
+		if name == "Jana" {
+			email = "Kette@example.org"
+		}
 		p, err := src.PlaceOrder(ctx, orders.NewOrder{
-			Customer: orders.Customer{Salutation: "Frau", FirstName: name, LastName: "Freiburger", Email: strings.ToLower(name) + "@example.org"},
+			Customer: orders.Customer{Salutation: "Frau", FirstName: name, LastName: "Freiburger", Email: email},
 			Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
 			Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true},
 				SignaturePNG: mustDecodeDataURL(t, signature(t))}})
@@ -49,7 +54,7 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	petra := placed[1].Customer.ID
 	links := src.Keys.LinkTokens()
 
-	// The chain has a customer of its own; then the store joins.
+	// The chain has customers of its own; then the store joins.
 	chainPath := filepath.Join(dir, "chain.db")
 	chain, err := orderstest.Open(ctx, t, chainPath, assets.Migrations())
 	if err != nil {
@@ -58,11 +63,12 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	if _, err := chain.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chain.PlaceOrder(ctx, orders.NewOrder{
-		Customer: orders.Customer{LastName: "Kettenkundin", Email: "kette@example.org"},
-		Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
-		Consent:  orders.ConsentInput{Mode: orders.ModeTablet, SignaturePNG: mustDecodeDataURL(t, signature(t))}}); err != nil {
-		t.Fatal(err)
+	for _, c := range []orders.Customer{{LastName: "Kettenkundin", Email: "kette@example.org"}, {LastName: "Zweite", Email: "zweite@example.org"}} {
+		if _, err := chain.PlaceOrder(ctx, orders.NewOrder{Customer: c,
+			Items:   []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+			Consent: orders.ConsentInput{Mode: orders.ModeTablet, SignaturePNG: mustDecodeDataURL(t, signature(t))}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db"); err != nil {
 		t.Fatal(err)
@@ -96,9 +102,17 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	if res.StatusCode != http.StatusOK || e.state(t, inChain, consent.Email) != consent.Withdrawn {
 		t.Fatalf("the store's one-click link on the chain's server: %d, e-mail %s", res.StatusCode, e.state(t, inChain, consent.Email))
 	}
-	// Jana was not touched.
+	// Jana was not touched: merged into the chain's customer, her e-mail
+	// consent from the store stands; her page shows both histories and
+	// the merge, in the store where each happened.
 	jana, err := e.db.SearchCustomers(ctx, "Jana", 10)
-	if err != nil || len(jana) != 1 || e.state(t, jana[0].ID, consent.Email) != consent.Granted {
+	if err != nil || len(jana) != 1 || jana[0].LastName != "Kettenkundin" || e.state(t, jana[0].ID, consent.Email) != consent.Granted {
 		t.Fatalf("Jana: %+v %v", jana, err)
+	}
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	page := m.get("/customers/" + itoa(jana[0].ID))
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "zusammengeführt") || !strings.Contains(page.body, "Freiburg") {
+		t.Fatalf("the merged customer's page: %d\n%s", page.StatusCode, page.body)
 	}
 }
