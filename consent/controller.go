@@ -92,6 +92,14 @@ type Controller struct {
 	EyeTestMonths       int `json:"eye_test_months,omitempty"`
 	ContactLensLeadDays int `json:"contact_lens_lead_days,omitempty"`
 
+	// Franchise makes each store of the chain its own controller, for
+	// franchise groups (issue 19): a store's customers, their consents,
+	// orders and mails are its own and no other store sees them; each
+	// store names its own company (Company) on its letterhead and in its
+	// privacy notice. Changed only by SetFranchise, never by the settings
+	// form (SaveController keeps it).
+	Franchise bool `json:"franchise,omitempty"`
+
 	// Set from store_settings, not part of the JSON.
 	Logo     []byte `json:"-"`
 	LogoMIME string `json:"-"`
@@ -433,9 +441,27 @@ func loadSettings(ctx context.Context, q Querier, query string, c *Controller, e
 	return nil
 }
 
-// SaveController writes the settings (not the logo).
+// SaveController writes the settings (not the logo, and not whether each
+// store is its own controller: SetFranchise).
 func SaveController(ctx context.Context, q Querier, c Controller, now string) error {
-	if old, err := LoadSettings(ctx, q); err == nil && old.PostOnLegitimateInterest() && c.PostOnLegitimateInterest() {
+	old, oldErr := LoadSettings(ctx, q)
+	c.Franchise = oldErr == nil && old.Franchise
+	return saveSettings(ctx, q, c, old, oldErr, now)
+}
+
+// SetFranchise makes each store its own controller, or the chain the one
+// controller again; the caller checks that the chain's data allows it.
+func SetFranchise(ctx context.Context, q Querier, on bool, now string) error {
+	c, err := LoadSettings(ctx, q)
+	if err != nil {
+		return err
+	}
+	c.Franchise = on
+	return saveSettings(ctx, q, c, c, nil, now)
+}
+
+func saveSettings(ctx context.Context, q Querier, c, old Controller, oldErr error, now string) error {
+	if oldErr == nil && old.PostOnLegitimateInterest() && c.PostOnLegitimateInterest() {
 		c.PostBasisSince = old.PostBasisSince
 	} else if c.PostOnLegitimateInterest() {
 		c.PostBasisSince = now
@@ -485,4 +511,34 @@ func PublicURLProblem(raw string) string {
 		return ""
 	}
 	return "err.public_url_http"
+}
+
+// Company is a store's own company where each store of a chain is its
+// own controller (Controller.Franchise): the controller its letterhead
+// and its privacy notice name (Art. 13(1)(a) GDPR, §37a HGB).
+type Company struct {
+	Name       string `json:"name"`
+	LegalForm  string `json:"legal_form,omitempty"`
+	Seat       string `json:"registered_seat,omitempty"`
+	RegCourt   string `json:"register_court,omitempty"`
+	RegNumber  string `json:"register_number,omitempty"`
+	Directors  string `json:"managing_directors,omitempty"`
+	VATID      string `json:"vat_id,omitempty"`
+	DPOContact string `json:"dpo_contact,omitempty"`
+	Authority  string `json:"supervisory_authority,omitempty"`
+	Website    string `json:"website,omitempty"`
+}
+
+// AsCompany is the controller as a store's own company (Company): the
+// company's fields of c, every one replaced, so that nothing of the
+// chain's company stays on the letterhead or in the notice of a store
+// that is its own controller. An empty field stays empty, except the
+// supervisory authority, which a store in the same state shares.
+func (c Controller) AsCompany(co Company) Controller {
+	c.Name, c.LegalForm, c.Seat, c.RegCourt, c.RegNumber = co.Name, co.LegalForm, co.Seat, co.RegCourt, co.RegNumber
+	c.Directors, c.VATID, c.DPOContact, c.Website = co.Directors, co.VATID, co.DPOContact, co.Website
+	if co.Authority != "" {
+		c.Authority = co.Authority
+	}
+	return c
 }

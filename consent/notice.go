@@ -25,7 +25,15 @@ type NoticeVersion struct {
 	SHA256      string `json:"sha256"`
 	PublishedAt string `json:"published_at"`
 	PublishedBy int64  `json:"published_by,omitempty"`
+	// StoreID is the store whose own notice this is, where each store is
+	// its own controller (Controller.Franchise); 0 for the chain's.
+	StoreID int64 `json:"store_id,omitempty"`
 }
+
+// storeSeqBase keeps a store's own versions apart from the chain's in
+// notice_versions' one numbering per language: store 2's third version
+// is number 2000003, its id "de-S2-3".
+const storeSeqBase = 1_000_000
 
 // Langs are the languages a notice is published in.
 var Langs = []string{"de", "en"}
@@ -122,6 +130,12 @@ func ValidateTemplate(template string) error {
 // lang, unless the current version has the same text already. It returns
 // the version in force afterwards.
 func Publish(ctx context.Context, tx Tx, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
+	return PublishIn(ctx, tx, 0, lang, template, c, staffID, now)
+}
+
+// PublishIn is Publish of a store's own notice (store 0: the chain's),
+// with the store's company and address in c.
+func PublishIn(ctx context.Context, tx Tx, store int64, lang, template string, c Controller, staffID int64, now string) (NoticeVersion, error) {
 	if err := ValidateTemplate(template); err != nil {
 		return NoticeVersion{}, err
 	}
@@ -134,17 +148,23 @@ func Publish(ctx context.Context, tx Tx, lang, template string, c Controller, st
 		return NoticeVersion{}, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"health_data_basis": "err.notice_health_basis"}}
 	}
 	text := RenderNotice(template, lang, c)
-	cur, err := CurrentNotice(ctx, tx, lang)
+	cur, err := CurrentNoticeIn(ctx, tx, store, lang)
 	if err == nil && cur.Text == text && cur.Template == template {
 		return cur, nil
 	}
 	if err != nil && consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		return NoticeVersion{}, err
 	}
-	v := NoticeVersion{Lang: lang, Seq: cur.Seq + 1, Template: template, Text: text, SHA256: TextHash(text), PublishedAt: now, PublishedBy: staffID}
+	v := NoticeVersion{Lang: lang, Seq: cur.Seq + 1, Template: template, Text: text, SHA256: TextHash(text), PublishedAt: now, PublishedBy: staffID, StoreID: store}
 	v.ID = fmt.Sprintf("%s-%d", lang, v.Seq)
-	_, err = tx.ExecContext(ctx, `INSERT INTO notice_versions (id, lang, seq, template, text, sha256, published_at, published_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, v.ID, v.Lang, v.Seq, v.Template, v.Text, v.SHA256, v.PublishedAt, nullID(staffID))
+	if store != 0 {
+		if cur.ID == "" {
+			v.Seq = int(store)*storeSeqBase + 1
+		}
+		v.ID = fmt.Sprintf("%s-S%d-%d", lang, store, v.Seq-int(store)*storeSeqBase)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO notice_versions (id, lang, seq, template, text, sha256, published_at, published_by, store_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, v.ID, v.Lang, v.Seq, v.Template, v.Text, v.SHA256, v.PublishedAt, nullID(staffID), nullID(store))
 	if err != nil {
 		return NoticeVersion{}, fmt.Errorf("consent: publish notice: %w", err)
 	}
@@ -172,20 +192,48 @@ func Republish(ctx context.Context, tx Tx, c Controller, staffID int64, now stri
 	return published, nil
 }
 
-const noticeColumns = `id, lang, seq, template, text, sha256, published_at, COALESCE(published_by, 0)`
+const noticeColumns = `id, lang, seq, template, text, sha256, published_at, COALESCE(published_by, 0), COALESCE(store_id, 0)`
 
 func scanNotice(row interface{ Scan(...any) error }) (NoticeVersion, error) {
 	var v NoticeVersion
-	err := row.Scan(&v.ID, &v.Lang, &v.Seq, &v.Template, &v.Text, &v.SHA256, &v.PublishedAt, &v.PublishedBy)
+	err := row.Scan(&v.ID, &v.Lang, &v.Seq, &v.Template, &v.Text, &v.SHA256, &v.PublishedAt, &v.PublishedBy, &v.StoreID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return NoticeVersion{}, consentdesk.Errorf(consentdesk.NotFound, "err.notice_not_found")
 	}
 	return v, err
 }
 
-// CurrentNotice is the version in force for lang.
+// CurrentNotice is the chain's version in force for lang.
 func CurrentNotice(ctx context.Context, q Querier, lang string) (NoticeVersion, error) {
-	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? ORDER BY seq DESC LIMIT 1`, lang))
+	return CurrentNoticeIn(ctx, q, 0, lang)
+}
+
+// CurrentNoticeIn is a store's own version in force (store 0: the
+// chain's).
+func CurrentNoticeIn(ctx context.Context, q Querier, store int64, lang string) (NoticeVersion, error) {
+	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC LIMIT 1`, lang, store))
+}
+
+// PublishStore publishes a store's own notice in every language: the
+// chain's current text, filled in with c, the store's company (Company)
+// and address. It returns the ids of the versions it published.
+func PublishStore(ctx context.Context, tx Tx, store int64, c Controller, staffID int64, now string) ([]string, error) {
+	var published []string
+	for _, lang := range Langs {
+		chain, err := CurrentNotice(ctx, tx, lang)
+		if err != nil {
+			return nil, err
+		}
+		cur, _ := CurrentNoticeIn(ctx, tx, store, lang)
+		v, err := PublishIn(ctx, tx, store, lang, chain.Template, c, staffID, now)
+		if err != nil {
+			return nil, err
+		}
+		if v.ID != cur.ID {
+			published = append(published, v.ID)
+		}
+	}
+	return published, nil
 }
 
 // Notice returns one version by id.
@@ -193,9 +241,15 @@ func Notice(ctx context.Context, q Querier, id string) (NoticeVersion, error) {
 	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE id = ?`, id))
 }
 
-// Notices lists every version of lang, newest first.
+// Notices lists every version of lang, newest first: the chain's, and a
+// store's own (store 0: the chain's only).
 func Notices(ctx context.Context, q Querier, lang string) ([]NoticeVersion, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? ORDER BY seq DESC`, lang)
+	return NoticesIn(ctx, q, 0, lang)
+}
+
+// NoticesIn lists the versions of one store (0: the chain's).
+func NoticesIn(ctx context.Context, q Querier, store int64, lang string) ([]NoticeVersion, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC`, lang, store)
 	if err != nil {
 		return nil, err
 	}

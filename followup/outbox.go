@@ -167,7 +167,10 @@ type Filter struct {
 	Status     Status
 	CustomerID int64
 	OrderID    int64
-	Limit      int
+	// Store keeps the list to one store's mails (0: every store's):
+	// where each store is its own controller, no store sees another's.
+	Store int64
+	Limit int
 }
 
 // List returns mails, newest first, without their bodies.
@@ -178,9 +181,9 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	// The recipient is read from orders' customers table: a read join
 	// where it is the honest query (the mailbox lists whom a mail is for).
 	query := `SELECT ` + mailColumns + `, COALESCE((SELECT c.email FROM customers c WHERE c.id = outbox.customer_id), '')
-		FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?)
+		FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?) AND (? = 0 OR store_id = ?)
 		ORDER BY id DESC LIMIT ?`
-	rows, err := q.QueryContext(ctx, query, f.Status, f.Status, f.CustomerID, f.CustomerID, f.OrderID, f.OrderID, f.Limit)
+	rows, err := q.QueryContext(ctx, query, f.Status, f.Status, f.CustomerID, f.CustomerID, f.OrderID, f.OrderID, f.Store, f.Store, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("followup: list: %w", err)
 	}
@@ -214,9 +217,10 @@ func Get(ctx context.Context, q consent.Querier, id int64) (Mail, error) {
 	return m, err
 }
 
-// Counts returns how many mails are in each status, for the back office.
-func Counts(ctx context.Context, q consent.Querier) (map[Status]int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM outbox GROUP BY status`)
+// Counts returns how many mails are in each status, for the back office:
+// of one store (0: of every store).
+func Counts(ctx context.Context, q consent.Querier, store int64) (map[Status]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM outbox WHERE (? = 0 OR store_id = ?) GROUP BY status`, store, store)
 	if err != nil {
 		return nil, err
 	}

@@ -182,10 +182,23 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	}
 	d.RenewalMonths = ctrl.Renewal()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, Berlin)
-	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE created_at >= ?`, Stamp(today)).Scan(&d.OrdersToday); err != nil {
+	// Where each store is its own controller, its figures and lists are
+	// its own (franchise.go).
+	store, scoped, err := ownStore(ctx, db.sql)
+	if err != nil {
 		return d, err
 	}
-	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN erased_at <> '' THEN 1 END) FROM customers`).Scan(&d.Customers, &d.Erased); err != nil {
+	scope := func(column string) (string, []any) {
+		if !scoped {
+			return "", nil
+		}
+		return ` AND ` + column + ` = ?`, []any{store}
+	}
+	where, args := scope("store_id")
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE created_at >= ?`+where, append([]any{Stamp(today)}, args...)...).Scan(&d.OrdersToday); err != nil {
+		return d, err
+	}
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN erased_at <> '' THEN 1 END) FROM customers WHERE true`+where, args...).Scan(&d.Customers, &d.Erased); err != nil {
 		return d, err
 	}
 
@@ -209,7 +222,7 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 		}
 		return -1
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT created_at FROM orders WHERE created_at >= ?`, Stamp(first))
+	rows, err := db.sql.QueryContext(ctx, `SELECT created_at FROM orders WHERE created_at >= ?`+where, append([]any{Stamp(first)}, args...)...)
 	if err != nil {
 		return d, err
 	}
@@ -226,8 +239,9 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	rows.Close()
 	// A read join with consent's ledger: which orders brought a grant is
 	// one question across both tables.
+	oWhere, oArgs := scope("o.store_id")
 	rows, err = db.sql.QueryContext(ctx, `SELECT DISTINCT o.created_at, e.channel, o.id FROM consent_events e JOIN orders o ON o.id = e.order_id
-		WHERE e.action = 'grant' AND o.created_at >= ? AND e.channel IN ('post', 'email', 'sms', 'phone')`, Stamp(first))
+		WHERE e.action = 'grant' AND o.created_at >= ? AND e.channel IN ('post', 'email', 'sms', 'phone')`+oWhere, append([]any{Stamp(first)}, oArgs...)...)
 	if err != nil {
 		return d, err
 	}
@@ -245,12 +259,27 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	}
 	rows.Close()
 
-	if d.Outbox, err = followup.Counts(ctx, db.sql); err != nil {
+	if d.Outbox, err = followup.Counts(ctx, db.sql, store); err != nil {
 		return d, err
 	}
 	all, err := consent.AllStates(ctx, db.sql)
 	if err != nil {
 		return d, err
+	}
+	if scoped {
+		own, err := consent.IDs(ctx, db.sql, `SELECT id FROM customers WHERE store_id = ?`, store)
+		if err != nil {
+			return d, err
+		}
+		mine := make(map[int64]bool, len(own))
+		for _, id := range own {
+			mine[id] = true
+		}
+		for id := range all {
+			if !mine[id] {
+				delete(all, id)
+			}
+		}
 	}
 	renewBefore := Stamp(db.Now().AddDate(0, -d.RenewalMonths, 0))
 	for id, states := range all {
@@ -272,6 +301,9 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 		return d, err
 	}
 	for _, id := range grown {
+		if _, ok := all[id]; !ok {
+			continue // another store's, where each is its own controller
+		}
 		for _, ch := range consent.Channels {
 			if st := all[id][ch]; st.State == consent.Granted && st.Representative != "" {
 				d.TurnedSixteen = append(d.TurnedSixteen, Due{CustomerID: id, Channel: ch, Since: st.GrantedAt})

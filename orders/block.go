@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,14 +52,38 @@ func foldText(s string) string {
 	return strings.ReplaceAll(s, "strasse", "str")
 }
 
+// listContact is the customer's contact for ch as the blocking list
+// holds it: where each store is its own controller, each keeps its own
+// list (§35(3) BDSG binds the controller the objection was made to), so
+// the contact is hashed with the customer's store.
+func listContact(ctx context.Context, q consent.Querier, c Customer, ch consent.Channel) (string, error) {
+	contact := c.blockContact(ch)
+	if contact == "" {
+		return "", nil
+	}
+	on, err := franchise(ctx, q)
+	if err != nil || !on {
+		return contact, err
+	}
+	return "store:" + strconv.FormatInt(c.StoreID, 10) + "|" + contact, nil
+}
+
 // block puts the customer's contact for ch on the blocking list.
 func (db *DB) block(ctx context.Context, tx consent.Tx, c Customer, ch consent.Channel, reason consent.BlockReason, now string) error {
-	return db.blocks.Block(ctx, tx, ch, c.blockContact(ch), reason, now)
+	contact, err := listContact(ctx, tx, c, ch)
+	if err != nil {
+		return err
+	}
+	return db.blocks.Block(ctx, tx, ch, contact, reason, now)
 }
 
 // blocked reports whether the customer's contact for ch is on the list.
 func (db *DB) blocked(ctx context.Context, q consent.Querier, c Customer, ch consent.Channel) (bool, error) {
-	return db.blocks.Blocked(ctx, q, ch, c.blockContact(ch))
+	contact, err := listContact(ctx, q, c, ch)
+	if err != nil {
+		return false, err
+	}
+	return db.blocks.Blocked(ctx, q, ch, contact)
 }
 
 // BlockedChannels says, per marketing channel, whether the customer's
@@ -120,7 +145,11 @@ func (db *DB) liftBlock(ctx context.Context, tx consent.Tx, c Customer, ch conse
 	if err := consent.Append(ctx, tx, &e); err != nil {
 		return nil, err
 	}
-	if err := db.blocks.Lift(ctx, tx, ch, c.blockContact(ch), base.CreatedAt); err != nil {
+	contact, err := listContact(ctx, tx, c, ch)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.blocks.Lift(ctx, tx, ch, contact, base.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &e, nil

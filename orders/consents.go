@@ -171,7 +171,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
-		notice, err := consent.CurrentNotice(ctx, tx, cust.Lang)
+		notice, err := currentNotice(ctx, tx, cust.Lang)
 		if err != nil {
 			return err
 		}
@@ -464,6 +464,9 @@ func (db *DB) Consents(ctx context.Context, customerID int64) (map[consent.Chann
 // ConsentTopics is a customer's state per channel and topic, for the
 // store's topics (and any other a past event names).
 func (db *DB) ConsentTopics(ctx context.Context, customerID int64) (map[consent.Channel]map[string]consent.ChannelState, error) {
+	if _, err := db.Customer(ctx, customerID); err != nil {
+		return nil, err // another store's, where each is its own controller
+	}
 	events, err := consent.Events(ctx, db.sql, customerID)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ type Customer struct {
 	// more than is needed (Art. 5(1)(c)).
 	Under16   bool   `json:"under_16,omitempty"`
 	BirthDate string `json:"birth_date,omitempty"`
+	// StoreID is the store that first recorded the customer: the
+	// customer's controller where each store is its own (franchise.go).
+	StoreID int64 `json:"store_id,omitempty"`
 }
 
 // ConsentAge is the age from which a customer decides about marketing
@@ -243,11 +246,14 @@ func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Ti
 	c.CreatedAt, c.UpdatedAt = Stamp(now), Stamp(now)
 	// RETURNING rather than LastInsertId, which PostgreSQL's driver
 	// does not have.
+	// The store that records the customer first is theirs (their
+	// controller where each store is its own).
+	c.StoreID = consent.StoreOf(ctx)
 	err := tx.QueryRowContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
-			under_16, birth_date)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			under_16, birth_date, store_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt,
-		c.Under16, c.BirthDate).Scan(&c.ID)
+		c.Under16, c.BirthDate, c.StoreID).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("insert customer: %w", err)
 	}
@@ -255,20 +261,31 @@ func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Ti
 }
 
 const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at,
-	under_16, birth_date`
+	under_16, birth_date, store_id`
 
 func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
 	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt,
-		&c.Under16, &c.BirthDate)
+		&c.Under16, &c.BirthDate, &c.StoreID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Customer{}, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found")
 	}
 	return c, err
 }
 
+// getCustomer reads one customer; another store's customer is not
+// found where each store is its own controller (franchise.go).
 func getCustomer(ctx context.Context, q consent.Querier, id int64) (Customer, error) {
-	return scanCustomer(q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	c, err := scanCustomer(q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	if err != nil {
+		return c, err
+	}
+	if store, ok, err := ownStore(ctx, q); err != nil {
+		return Customer{}, err
+	} else if ok && c.StoreID != store {
+		return Customer{}, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found")
+	}
+	return c, nil
 }
 
 // Customer returns one customer.
@@ -310,6 +327,11 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 		return nil, nil
 	}
 	query := `SELECT ` + customerColumns + ` FROM customers WHERE erased_at = ''`
+	scope, scopeArgs, err := storeScope(ctx, db.sql, "store_id")
+	if err != nil {
+		return nil, err
+	}
+	query += scope
 	if len(match) > 0 {
 		// At most searchCandidates matches are sorted by name: a search
 		// that finds more (every tenth customer is an "Ann…") shows the
@@ -319,6 +341,7 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 		query += ` AND id IN (` + in + ` LIMIT ` + strconv.Itoa(searchCandidates) + `)`
 		args = append(inArgs, args...)
 	}
+	args = append(scopeArgs, args...)
 	for _, w := range where {
 		query += ` AND ` + w
 	}

@@ -213,22 +213,32 @@ func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller
 	if consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		return Store{}, err
 	}
-	s, err = cleanStore(Store{Name: name, Street: ctrl.Street, PostalCode: ctrl.PostalCode, City: ctrl.City, Phone: ctrl.Phone, Email: ctrl.Email, OpeningHours: hours})
+	// The store's company is the one its own settings name: where each
+	// store is its own controller, it stays the controller of its
+	// customers.
+	s, err = cleanStore(Store{Name: name, Street: ctrl.Street, PostalCode: ctrl.PostalCode, City: ctrl.City, Phone: ctrl.Phone, Email: ctrl.Email, OpeningHours: hours,
+		Company: consent.Company{Name: ctrl.Name, LegalForm: ctrl.LegalForm, Seat: ctrl.Seat, RegCourt: ctrl.RegCourt, RegNumber: ctrl.RegNumber,
+			Directors: ctrl.Directors, VATID: ctrl.VATID, DPOContact: ctrl.DPOContact, Authority: ctrl.Authority, Website: ctrl.Website}})
 	if err != nil {
 		return Store{}, err
 	}
 	s.CreatedAt = Stamp(j.now)
-	if err := j.tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
+	if err := j.tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
 		return Store{}, err
 	}
 	j.storeID = s.ID
-	return s, nil
+	return s, publishStoreNotices(ctx, j.tx, s.ID, 0, j.now)
 }
 
 // findMerges finds the chain's customers that the store's are: the same
-// e-mail address (any case) or mobile number, neither side erased.
+// e-mail address (any case) or mobile number, neither side erased. None
+// where each store is its own controller: the store's customers stay its
+// own, and another store's are not its to merge with (franchise.go).
 func (j *joiner) findMerges(ctx context.Context) error {
+	if on, err := franchise(ctx, j.tx); err != nil || on {
+		return err
+	}
 	rows, err := j.src.sql.QueryContext(ctx, `SELECT id, email, mobile FROM customers WHERE erased_at = '' AND (email <> '' OR mobile <> '') ORDER BY id`)
 	if err != nil {
 		return err
@@ -435,6 +445,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 		if to, ok := j.customers[from]; ok {
 			return true, j.fillMerged(ctx, to, v)
 		}
+		v["store_id"] = j.storeID
 		return false, nil
 	})
 	if err != nil {

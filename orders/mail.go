@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 )
@@ -82,18 +83,40 @@ func queueConfirmations(ctx context.Context, tx consent.Tx, ctrl consent.Control
 // Mails lists mails for the back office, newest first, without their
 // bodies. The outbox is followup's table; the web layer asks here and
 // never holds the database.
+// Where each store is its own controller, a store's staff see its mails
+// only (franchise.go).
 func (db *DB) Mails(ctx context.Context, f followup.Filter) ([]followup.Mail, error) {
+	store, _, err := ownStore(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	f.Store = store
 	return followup.List(ctx, db.sql, f)
 }
 
-// Mail returns one mail with its message, for the mailbox page.
+// Mail returns one mail with its message, for the mailbox page; another
+// store's mail is not found where each store is its own controller.
 func (db *DB) Mail(ctx context.Context, id int64) (followup.Mail, error) {
-	return followup.Get(ctx, db.sql, id)
+	m, err := followup.Get(ctx, db.sql, id)
+	if err != nil {
+		return m, err
+	}
+	if store, ok, err := ownStore(ctx, db.sql); err != nil {
+		return followup.Mail{}, err
+	} else if ok && m.StoreID != store {
+		return followup.Mail{}, consentdesk.Errorf(consentdesk.NotFound, "err.mail_not_found")
+	}
+	return m, nil
 }
 
-// MailCounts counts the mails by status, for the mailbox's tabs.
+// MailCounts counts the mails by status, for the mailbox's tabs: of ctx's
+// own store where each store is its own controller.
 func (db *DB) MailCounts(ctx context.Context) (map[followup.Status]int, error) {
-	return followup.Counts(ctx, db.sql)
+	store, _, err := ownStore(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	return followup.Counts(ctx, db.sql, store)
 }
 
 // ConsentState is a customer's current consent per channel, for the

@@ -201,6 +201,13 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 	if err != nil {
 		return Order{}, fmt.Errorf("load order: %w", err)
 	}
+	// Another store's order is not found where each store is its own
+	// controller (franchise.go).
+	if store, ok, err := ownStore(ctx, q); err != nil {
+		return Order{}, err
+	} else if ok && o.StoreID != store {
+		return Order{}, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found")
+	}
 	o.HasPrescription = hasRx
 	o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
 	if start != "" {

@@ -60,13 +60,19 @@ func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
 		// The last measuring day per customer (a read of the
 		// prescriptions' dates only).
 		query = `SELECT p.customer_id, MAX(p.measured_on) FROM prescriptions p JOIN customers c ON c.id = p.customer_id
-			WHERE c.erased_at = '' AND p.measured_on <> '' GROUP BY p.customer_id`
+			WHERE c.erased_at = '' AND p.measured_on <> ''%s GROUP BY p.customer_id`
 	default:
 		// The last order with a supply, and its longest supply.
 		query = `SELECT o.customer_id, MAX(o.created_at) FROM orders o JOIN customers c ON c.id = o.customer_id
-			WHERE c.erased_at = '' AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.supply_days > 0) GROUP BY o.customer_id`
+			WHERE c.erased_at = '' AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.supply_days > 0)%s GROUP BY o.customer_id`
 	}
-	rows, err := db.sql.QueryContext(ctx, query)
+	// Where each store is its own controller, a store recalls its own
+	// customers (franchise.go).
+	scope, args, err := storeScope(ctx, db.sql, "c.store_id")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.sql.QueryContext(ctx, fmt.Sprintf(query, scope), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -87,8 +87,10 @@ func (db *DB) SaveSettings(ctx context.Context, c consent.Controller, staffID in
 			return err
 		}
 		var err error
-		published, err = consent.Republish(ctx, tx, c, staffID, Stamp(now))
-		return err
+		if published, err = consent.Republish(ctx, tx, c, staffID, Stamp(now)); err != nil {
+			return err
+		}
+		return publishStoreNotices(ctx, tx, 0, staffID, now)
 	})
 	return published, err
 }
@@ -113,8 +115,10 @@ func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID 
 		if err != nil {
 			return err
 		}
-		v, err = consent.Publish(ctx, tx, lang, template, c, staffID, Stamp(now))
-		return err
+		if v, err = consent.Publish(ctx, tx, lang, template, c, staffID, Stamp(now)); err != nil {
+			return err
+		}
+		return publishStoreNotices(ctx, tx, 0, staffID, now)
 	})
 	return v, err
 }
@@ -124,12 +128,19 @@ func (db *DB) Notice(ctx context.Context, id string) (consent.NoticeVersion, err
 	return consent.Notice(ctx, db.sql, id)
 }
 
+// CurrentNotice is the version in force in ctx's store: the store's own
+// where each store is its own controller, else the chain's.
 func (db *DB) CurrentNotice(ctx context.Context, lang string) (consent.NoticeVersion, error) {
-	return consent.CurrentNotice(ctx, db.sql, lang)
+	return currentNotice(ctx, db.sql, lang)
 }
 
+// Notices are the versions of ctx's store (see CurrentNotice).
 func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion, error) {
-	return consent.Notices(ctx, db.sql, lang)
+	store, err := noticeStore(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	return consent.NoticesIn(ctx, db.sql, store, lang)
 }
 
 // SetDoubleOptIn switches the double opt-in for e-mail consent on or off

@@ -3,7 +3,10 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,15 +29,34 @@ type Store struct {
 	Phone        string `json:"phone,omitempty"`
 	Email        string `json:"email,omitempty"`
 	OpeningHours string `json:"opening_hours,omitempty"`
-	CreatedAt    string `json:"created_at,omitempty"`
+	// Company is the store's own company, the controller of its
+	// customers where each store is its own (consent.Controller's
+	// Franchise); unused otherwise.
+	Company   consent.Company `json:"company,omitempty"`
+	CreatedAt string          `json:"created_at,omitempty"`
 }
 
-const storeColumns = `id, name, street, postal_code, city, phone, email, opening_hours, created_at`
+const storeColumns = `id, name, street, postal_code, city, phone, email, opening_hours, company, created_at`
 
 func scanStore(row interface{ Scan(...any) error }) (Store, error) {
 	var s Store
-	err := row.Scan(&s.ID, &s.Name, &s.Street, &s.PostalCode, &s.City, &s.Phone, &s.Email, &s.OpeningHours, &s.CreatedAt)
+	var company string
+	err := row.Scan(&s.ID, &s.Name, &s.Street, &s.PostalCode, &s.City, &s.Phone, &s.Email, &s.OpeningHours, &company, &s.CreatedAt)
+	if err == nil && company != "" {
+		if err := json.Unmarshal([]byte(company), &s.Company); err != nil {
+			return s, fmt.Errorf("store %d: its company: %w", s.ID, err)
+		}
+	}
 	return s, err
+}
+
+// companyJSON is what the stores table keeps of a store's company.
+func companyJSON(c consent.Company) string {
+	if c == (consent.Company{}) {
+		return ""
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // Stores lists the chain's stores, the first store first.
@@ -101,7 +123,34 @@ func cleanStore(in Store) (Store, error) {
 		f.Add("opening_hours", "err.too_long")
 	}
 	in.OpeningHours = strings.TrimSpace(strings.Join(hours, "\n"))
+	co := &in.Company
+	co.Name = cleanText(f, "company_name", co.Name, 200)
+	co.LegalForm = cleanText(f, "company_legal_form", co.LegalForm, 40)
+	co.Seat = cleanText(f, "company_registered_seat", co.Seat, 80)
+	co.RegCourt = cleanText(f, "company_register_court", co.RegCourt, 80)
+	co.RegNumber = cleanText(f, "company_register_number", co.RegNumber, 40)
+	co.Directors = cleanText(f, "company_managing_directors", co.Directors, 300)
+	co.VATID = cleanText(f, "company_vat_id", co.VATID, 20)
+	co.DPOContact = cleanText(f, "company_dpo_contact", co.DPOContact, 300)
+	co.Authority = cleanText(f, "company_supervisory_authority", co.Authority, 300)
+	co.Website = cleanText(f, "company_website", co.Website, 200)
+	if co.Website != "" {
+		if u, err := url.Parse(co.Website); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.Add("company_website", "err.url_invalid")
+		}
+	}
 	return in, f.Err()
+}
+
+// checkCompany refuses a store without its own company's name where each
+// store is its own controller: its letterhead and its privacy notice
+// must name it (Art. 13(1)(a) GDPR).
+func checkCompany(ctx context.Context, q consent.Querier, s Store) error {
+	on, err := franchise(ctx, q)
+	if err != nil || !on || s.Company.Name != "" {
+		return err
+	}
+	return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"company_name": "err.franchise_company_required"}}
 }
 
 // AddStore adds a store to the chain.
@@ -114,9 +163,15 @@ func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
 		if err := storeNameFree(ctx, tx, s.Name, 0); err != nil {
 			return err
 		}
+		if err := checkCompany(ctx, tx, s); err != nil {
+			return err
+		}
 		s.CreatedAt = Stamp(now)
-		return tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, s.CreatedAt, s.CreatedAt).Scan(&s.ID)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
+			return err
+		}
+		return publishStoreNotices(ctx, tx, s.ID, 0, now)
 	})
 	if err != nil {
 		return Store{}, err
@@ -137,9 +192,16 @@ func (db *DB) UpdateStore(ctx context.Context, in Store) (Store, error) {
 		if err := storeNameFree(ctx, tx, s.Name, s.ID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE stores SET name = ?, street = ?, postal_code = ?, city = ?, phone = ?, email = ?, opening_hours = ?, updated_at = ? WHERE id = ?`,
-			s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, Stamp(now), s.ID)
-		return err
+		if err := checkCompany(ctx, tx, s); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE stores SET name = ?, street = ?, postal_code = ?, city = ?, phone = ?, email = ?, opening_hours = ?, company = ?, updated_at = ? WHERE id = ?`,
+			s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), Stamp(now), s.ID); err != nil {
+			return err
+		}
+		// Where the store is its own controller, its notice names its
+		// company and address: a change is a new version.
+		return publishStoreNotices(ctx, tx, s.ID, 0, now)
 	})
 	if err != nil {
 		return Store{}, err
@@ -165,23 +227,31 @@ func (db *DB) Letterhead(ctx context.Context, store int64) (consent.Controller, 
 	if err != nil {
 		return ctrl, err
 	}
+	return letterhead(ctx, db.sql, ctrl, store)
+}
+
+// letterhead is Letterhead with the settings read already. Where each
+// store is its own controller, the store's company replaces the chain's.
+func letterhead(ctx context.Context, q consent.Querier, ctrl consent.Controller, store int64) (consent.Controller, error) {
 	if store == 0 {
 		return ctrl, nil
 	}
-	list, err := db.Stores(ctx)
+	s, err := getStore(ctx, q, `id = ?`, store)
 	if err != nil {
 		return ctrl, err
 	}
-	for _, s := range list {
-		if s.ID == store {
-			ctrl = StoreLetterhead(ctrl, s)
-			if len(list) == 1 {
-				ctrl.Branch = "" // one store: the company's name says it
-			}
-			return ctrl, nil
-		}
+	var stores int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM stores`).Scan(&stores); err != nil {
+		return ctrl, err
 	}
-	return ctrl, consentdesk.Errorf(consentdesk.NotFound, "err.store_not_found")
+	ctrl = StoreLetterhead(ctrl, s)
+	if ctrl.Franchise {
+		ctrl = ctrl.AsCompany(s.Company)
+	}
+	if stores == 1 {
+		ctrl.Branch = "" // one store: the company's name says it
+	}
+	return ctrl, nil
 }
 
 // StoreLetterhead is the controller as a store's customers see it at the
@@ -204,10 +274,17 @@ func StoreLetterhead(ctrl consent.Controller, s Store) consent.Controller {
 }
 
 // customerStore is the store of the customer's newest order; the first
-// store for a customer without orders.
+// store for a customer without orders. Where each store is its own
+// controller, the customer's own store.
 func customerStore(ctx context.Context, q consent.Querier, customerID int64) (int64, error) {
 	store := consent.FirstStore
-	err := q.QueryRowContext(ctx, `SELECT store_id FROM orders WHERE customer_id = ? ORDER BY id DESC LIMIT 1`, customerID).Scan(&store)
+	query := `SELECT store_id FROM orders WHERE customer_id = ? ORDER BY id DESC LIMIT 1`
+	if on, err := franchise(ctx, q); err != nil {
+		return 0, err
+	} else if on {
+		query = `SELECT store_id FROM customers WHERE id = ?`
+	}
+	err := q.QueryRowContext(ctx, query, customerID).Scan(&store)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}

@@ -30,11 +30,17 @@ func (db *DB) Today(ctx context.Context) (CounterDay, error) {
 	now := db.Now().In(Berlin)
 	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, Berlin)
 	end := start.AddDate(0, 0, 1)
+	// Where each store is its own controller, its counter sees its own
+	// orders (franchise.go).
+	scope, args, err := storeScope(ctx, db.sql, "o.store_id")
+	if err != nil {
+		return CounterDay{}, err
+	}
 	rows, err := db.sql.QueryContext(ctx, `SELECT o.id, o.number, TRIM(c.first_name || ' ' || c.last_name), o.status, o.pickup_start, o.pickup_end,
 			o.total_cents - o.deposit_cents
 		FROM orders o JOIN customers c ON c.id = o.customer_id
-		WHERE o.restricted_until = '' AND o.status IN ('open', 'ready')
-		ORDER BY o.pickup_start = '', o.pickup_start, o.id`)
+		WHERE o.restricted_until = '' AND o.status IN ('open', 'ready')`+scope+`
+		ORDER BY o.pickup_start = '', o.pickup_start, o.id`, args...)
 	if err != nil {
 		return CounterDay{}, fmt.Errorf("counter day: %w", err)
 	}

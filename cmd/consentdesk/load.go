@@ -330,7 +330,7 @@ func (r *LoadReport) ledgerAndMails(ctx context.Context, db *orders.DB) error {
 		return err
 	}
 	r.LedgerOK, r.LedgerEvents = v.OK, v.Events
-	counts, err := followup.Counts(ctx, db.SQL())
+	counts, err := followup.Counts(ctx, db.SQL(), 0)
 	if err != nil {
 		return err
 	}

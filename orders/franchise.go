@@ -1,0 +1,181 @@
+package orders
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/consent"
+)
+
+// Franchise groups (issue 19 point 3): a setting makes each store its
+// own controller. Then
+//   - a customer belongs to the store that first recorded them
+//     (customers.store_id); staff and API tokens of a store find, open
+//     and change only its customers and orders, and see only its mails
+//     and figures: another store's customer is "not found", as a stranger
+//     would be (GDPR Art. 5(1)(f), Art. 6: no store may read another
+//     controller's data);
+//   - the same person in two stores is two customers, each with their own
+//     consents; an objection in one store blocks in that store only
+//     (each controller keeps its own blocking list, §35(3) BDSG);
+//   - each store's letterhead, mails and privacy notice name its own
+//     company (Store.Company) and address (Art. 13(1)(a)), with notice
+//     versions of its own ("de-S2-1").
+// The public pages (links and QR codes) answer for the customer's own
+// store. Jobs without a store (the sender, retention, recalls) work on
+// every store's data, each record with its store's letterhead.
+//
+// The switch: on, only while no customer has orders or consent events in
+// a store other than their own (who would be whose controller?), and
+// every store names its company; off, only while at most one store has
+// customers: making the stores one controller would hand each store's
+// customers to the others, which needs a legal basis and telling the
+// customers (Art. 13, 14), not a setting.
+
+// franchise reports whether each store is its own controller.
+func franchise(ctx context.Context, q consent.Querier) (bool, error) {
+	c, err := consent.LoadSettings(ctx, q)
+	if consentdesk.ErrorCode(err) == consentdesk.NotFound {
+		return false, nil // not set up yet
+	}
+	return c.Franchise, err
+}
+
+// Franchise reports whether each store is its own controller.
+func (db *DB) Franchise(ctx context.Context) (bool, error) {
+	return franchise(ctx, db.sql)
+}
+
+// ownStore is the store whose data ctx may see where each store is its
+// own controller: the store of the signed-in staff or the API token.
+// ok is false where every store's data is visible: a chain with one
+// controller, or a caller without a store (the public pages, which
+// answer for the customer of their token; the jobs).
+func ownStore(ctx context.Context, q consent.Querier) (store int64, ok bool, err error) {
+	store, in := consent.StoreIn(ctx)
+	if !in {
+		return 0, false, nil
+	}
+	on, err := franchise(ctx, q)
+	if err != nil || !on {
+		return 0, false, err
+	}
+	return store, true, nil
+}
+
+// storeScope is the condition that keeps a list to ctx's own store
+// (ownStore) on column, with its argument; "" where every store's data
+// is visible.
+func storeScope(ctx context.Context, q consent.Querier, column string) (string, []any, error) {
+	store, ok, err := ownStore(ctx, q)
+	if err != nil || !ok {
+		return "", nil, err
+	}
+	return ` AND ` + column + ` = ?`, []any{store}, nil
+}
+
+// noticeStore is the store whose own notice applies in ctx: its store
+// where each store is its own controller, else 0 (the chain's).
+func noticeStore(ctx context.Context, q consent.Querier) (int64, error) {
+	on, err := franchise(ctx, q)
+	if err != nil || !on {
+		return 0, err
+	}
+	return consent.StoreOf(ctx), nil
+}
+
+// currentNotice is the notice in force for ctx's store and lang.
+func currentNotice(ctx context.Context, q consent.Querier, lang string) (consent.NoticeVersion, error) {
+	store, err := noticeStore(ctx, q)
+	if err != nil {
+		return consent.NoticeVersion{}, err
+	}
+	return consent.CurrentNoticeIn(ctx, q, store, lang)
+}
+
+// publishStoreNotices publishes the own notice of store (every store
+// for 0) where each store is its own controller: the chain's text with
+// the store's company and address. Nothing otherwise.
+func publishStoreNotices(ctx context.Context, tx consent.Tx, store, staffID int64, now time.Time) error {
+	if on, err := franchise(ctx, tx); err != nil || !on {
+		return err
+	}
+	ctrl, err := consent.LoadController(ctx, tx)
+	if err != nil {
+		return err
+	}
+	stores := []int64{store}
+	if store == 0 {
+		if stores, err = consent.IDs(ctx, tx, `SELECT id FROM stores ORDER BY id`); err != nil {
+			return err
+		}
+	}
+	for _, s := range stores {
+		lh, err := letterhead(ctx, tx, ctrl, s)
+		if err != nil {
+			return err
+		}
+		if _, err := consent.PublishStore(ctx, tx, s, lh, staffID, Stamp(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetFranchise makes each store its own controller (on) or the chain the
+// one controller again, where the chain's data allows it (see above).
+func (db *DB) SetFranchise(ctx context.Context, on bool, staffID int64) error {
+	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		ctrl, err := consent.LoadSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if ctrl.Franchise == on {
+			return nil
+		}
+		if on {
+			var unnamed []string
+			rows, err := tx.QueryContext(ctx, `SELECT `+storeColumns+` FROM stores ORDER BY id`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				s, err := scanStore(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				if s.Company.Name == "" {
+					unnamed = append(unnamed, s.Name)
+				}
+			}
+			rows.Close()
+			if len(unnamed) > 0 {
+				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_company_missing", strings.Join(unnamed, ", "))
+			}
+			var shared int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers c WHERE
+					EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.store_id <> c.store_id)
+					OR EXISTS (SELECT 1 FROM consent_events e WHERE e.customer_id = c.id AND COALESCE(e.store_id, 1) <> c.store_id)`).Scan(&shared); err != nil {
+				return err
+			}
+			if shared > 0 {
+				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_shared_customers", shared)
+			}
+		} else {
+			var stores int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT store_id) FROM customers`).Scan(&stores); err != nil {
+				return err
+			}
+			if stores > 1 {
+				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_off_customers", stores)
+			}
+		}
+		if err := consent.SetFranchise(ctx, tx, on, Stamp(now)); err != nil {
+			return err
+		}
+		return publishStoreNotices(ctx, tx, 0, staffID, now)
+	})
+}
