@@ -287,7 +287,7 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 		return err
 	}
 	switch name {
-	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate", "store list", "store update":
+	case "verify", "backup", "token list", "token revoke", "staff unlock", "keys rotate", "store list", "store update", "store franchise":
 		// Found: "verify --db typo.db" created an empty database and
 		// reported "intact: 0 events"; a nightly check against a
 		// mistyped path would have reported success for ever. (On

@@ -9,12 +9,17 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
-const storeUsage = `usage: consentdesk store add --name NAME [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--db PATH]
-       consentdesk store update --name NAME [--rename NEW] [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--db PATH]
-       consentdesk store list [--db PATH]`
+const storeUsage = `usage: consentdesk store add --name NAME [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--company …] [--db PATH]
+       consentdesk store update --name NAME [--rename NEW] [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--company …] [--db PATH]
+       consentdesk store list [--db PATH]
+       consentdesk store franchise on|off [--db PATH]   # each store its own controller, or the chain the one
+  The company's flags (each store's own, where each is its own controller): --company NAME --legal-form F
+  --registered-seat S --register-court C --register-number N --managing-directors D --vat-id V --dpo CONTACT
+  --authority A --website URL`
 
 // storeCmd keeps the chain's stores: each has its own address, phone,
 // e-mail and opening hours for its letterhead (empty: the company's).
@@ -23,7 +28,19 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New(storeUsage)
 	}
 	var name, rename, street, postal, city, phone, email, hours *string
+	company := map[string]*string{}
+	companyFlags := []struct{ flag, usage string }{
+		{"company", "the store's own company, where each store is its own controller (store franchise on)"},
+		{"legal-form", "its legal form (GmbH, e.K., …)"}, {"registered-seat", "its registered seat"},
+		{"register-court", "its register court"}, {"register-number", "its register number"},
+		{"managing-directors", "its managing directors"}, {"vat-id", "its VAT id"},
+		{"dpo", "its data protection officer's contact"}, {"authority", "its supervisory authority (empty: the chain's)"},
+		{"website", "its website"},
+	}
 	fields := func(fs *flag.FlagSet) {
+		for _, f := range companyFlags {
+			company[f.flag] = fs.String(f.flag, "", f.usage)
+		}
 		name = fs.String("name", "", "the store's name, e.g. the town")
 		street = fs.String("street", "", "street and number")
 		postal = fs.String("postal-code", "", "postal code")
@@ -32,9 +49,18 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		email = fs.String("email", "", "the store's e-mail address (replies to its mails go there)")
 		hours = fs.String("hours", "", `opening hours, lines separated by "\n" or ";"`)
 	}
+	companyField := func(co *consent.Company, flag string) *string {
+		return map[string]*string{"company": &co.Name, "legal-form": &co.LegalForm, "registered-seat": &co.Seat, "register-court": &co.RegCourt,
+			"register-number": &co.RegNumber, "managing-directors": &co.Directors, "vat-id": &co.VATID, "dpo": &co.DPOContact,
+			"authority": &co.Authority, "website": &co.Website}[flag]
+	}
 	store := func() orders.Store {
-		return orders.Store{Name: *name, Street: *street, PostalCode: *postal, City: *city, Phone: *phone, Email: *email,
+		s := orders.Store{Name: *name, Street: *street, PostalCode: *postal, City: *city, Phone: *phone, Email: *email,
 			OpeningHours: strings.ReplaceAll(strings.ReplaceAll(*hours, `\n`, "\n"), ";", "\n")}
+		for _, f := range companyFlags {
+			*companyField(&s.Company, f.flag) = *company[f.flag]
+		}
+		return s
 	}
 	switch args[0] {
 	case "add":
@@ -73,6 +99,11 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if set["hours"] {
 				in.OpeningHours = next.OpeningHours
 			}
+			for _, f := range companyFlags {
+				if set[f.flag] {
+					*companyField(&in.Company, f.flag) = *companyField(&next.Company, f.flag)
+				}
+			}
 			if *rename != "" {
 				in.Name = *rename
 			}
@@ -89,13 +120,42 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err != nil {
 				return err
 			}
+			on, err := db.Franchise(ctx)
+			if err != nil {
+				return err
+			}
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tADDRESS\tPHONE\tE-MAIL")
+			fmt.Fprintln(w, "ID\tNAME\tADDRESS\tPHONE\tE-MAIL\tCOMPANY")
 			for _, s := range list {
 				addr := strings.TrimSpace(strings.Trim(s.Street+", "+strings.TrimSpace(s.PostalCode+" "+s.City), ", "))
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Name, orDash(addr), orDash(s.Phone), orDash(s.Email))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, orDash(addr), orDash(s.Phone), orDash(s.Email), orDash(s.Company.Name))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if on {
+				fmt.Fprintln(stdout, "each store is its own controller (store franchise on)")
+			}
+			return nil
+		})
+	case "franchise":
+		if len(args) < 2 || (args[1] != "on" && args[1] != "off") {
+			return errors.New(storeUsage)
+		}
+		on := args[1] == "on"
+		return withDB(ctx, "store franchise", args[2:], stderr, nil, func(db *orders.DB) error {
+			if _, err := setup(ctx, db, stdout); err != nil {
+				return err
+			}
+			if err := db.SetFranchise(ctx, on, 0); err != nil {
+				return explain(err)
+			}
+			if on {
+				fmt.Fprintln(stdout, "each store is its own controller now: its customers, orders and mails are its own, and its letterhead and privacy notice name its company")
+			} else {
+				fmt.Fprintln(stdout, "the chain is the one controller of every store's customers again")
+			}
+			return nil
 		})
 	}
 	return errors.New(storeUsage)

@@ -82,3 +82,51 @@ func TestStoreCommands(t *testing.T) {
 		t.Errorf("stores: %+v %v", list, err)
 	}
 }
+
+// consentdesk store franchise on|off and the stores' companies: refused
+// with a reason until every store names its company; then on; off is
+// refused once two stores have customers of their own.
+func TestStoreFranchiseCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "chain.db")
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "store", "add", "--name", "Lörrach", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "store", "franchise", "on", "--db", db); err == nil || !strings.Contains(err.Error(), "Lörrach") || !strings.Contains(err.Error(), "Nothing was changed") {
+		t.Errorf("franchise on without companies: %v", err)
+	}
+	if _, err := run(t, "store", "franchise", "maybe", "--db", db); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("franchise maybe: %v", err)
+	}
+	out, err := run(t, "store", "list", "--db", db)
+	if err != nil || strings.Contains(out, "own controller") {
+		t.Errorf("store list before: %v %q", err, out)
+	}
+	first := strings.Fields(strings.Split(out, "\n")[1])[1]
+	if _, err := run(t, "store", "update", "--name", first, "--company", "Optik Freiburg GmbH", "--legal-form", "GmbH", "--register-court", "AG Freiburg",
+		"--register-number", "HRB 1", "--dpo", "dsb@freiburg.example", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "store", "update", "--name", "Lörrach", "--company", "Augenblick Lörrach e.K.", "--website", "kein-url", "--db", db); err == nil || !strings.Contains(err.Error(), "company_website") {
+		t.Errorf("a bad website: %v", err)
+	}
+	if _, err := run(t, "store", "update", "--name", "Lörrach", "--company", "Augenblick Lörrach e.K.", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "store", "franchise", "on", "--db", db); err != nil || !strings.Contains(out, "its own controller") {
+		t.Fatalf("franchise on: %v %q", err, out)
+	}
+	out, err = run(t, "store", "list", "--db", db)
+	if err != nil || !strings.Contains(out, "Augenblick Lörrach e.K.") || !strings.Contains(out, "Optik Freiburg GmbH") || !strings.Contains(out, "each store is its own controller") {
+		t.Errorf("store list after: %v\n%s", err, out)
+	}
+	if _, err := run(t, "store", "add", "--name", "Basel", "--db", db); err == nil || !strings.Contains(err.Error(), "company_name") {
+		t.Errorf("a store without its company in a franchise group: %v", err)
+	}
+	// With no customers anywhere, back is allowed.
+	if out, err := run(t, "store", "franchise", "off", "--db", db); err != nil || !strings.Contains(out, "one controller") {
+		t.Errorf("franchise off: %v %q", err, out)
+	}
+}
