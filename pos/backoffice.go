@@ -573,6 +573,8 @@ func dayOf(stamp string) string {
 type storesView struct {
 	List  []orders.Store
 	Forms []storeFormView
+	// Franchise: each store is its own controller (orders.SetFranchise).
+	Franchise bool
 }
 
 type storeFormView struct {
@@ -583,16 +585,35 @@ type storeFormView struct {
 
 type storeField struct{ Name, Value, Error string }
 
-var storeFields = []string{"name", "street", "postal_code", "city", "phone", "email", "opening_hours"}
+// storeFields are the form's fields; the company's (a store's own,
+// where each store is its own controller) follow the letterhead's.
+var storeFields = []string{"name", "street", "postal_code", "city", "phone", "email", "opening_hours",
+	"company_name", "company_legal_form", "company_registered_seat", "company_register_court", "company_register_number",
+	"company_managing_directors", "company_vat_id", "company_dpo_contact", "company_supervisory_authority", "company_website"}
+
+// companyFields are where a store's company's details are, by field.
+func companyFields(co *consent.Company) map[string]*string {
+	return map[string]*string{"company_name": &co.Name, "company_legal_form": &co.LegalForm, "company_registered_seat": &co.Seat,
+		"company_register_court": &co.RegCourt, "company_register_number": &co.RegNumber, "company_managing_directors": &co.Directors,
+		"company_vat_id": &co.VATID, "company_dpo_contact": &co.DPOContact, "company_supervisory_authority": &co.Authority, "company_website": &co.Website}
+}
 
 func storeValues(st orders.Store) map[string]string {
-	return map[string]string{"name": st.Name, "street": st.Street, "postal_code": st.PostalCode, "city": st.City,
+	v := map[string]string{"name": st.Name, "street": st.Street, "postal_code": st.PostalCode, "city": st.City,
 		"phone": st.Phone, "email": st.Email, "opening_hours": st.OpeningHours}
+	for f, p := range companyFields(&st.Company) {
+		v[f] = *p
+	}
+	return v
 }
 
 func storeFromForm(c *gin.Context) orders.Store {
-	return orders.Store{Name: c.PostForm("name"), Street: c.PostForm("street"), PostalCode: c.PostForm("postal_code"), City: c.PostForm("city"),
+	st := orders.Store{Name: c.PostForm("name"), Street: c.PostForm("street"), PostalCode: c.PostForm("postal_code"), City: c.PostForm("city"),
 		Phone: c.PostForm("phone"), Email: c.PostForm("email"), OpeningHours: c.PostForm("opening_hours")}
+	for f, p := range companyFields(&st.Company) {
+		*p = c.PostForm(f)
+	}
+	return st
 }
 
 // renderStores shows the list and the forms; posted is the form that was
@@ -617,6 +638,10 @@ func (s *Server) renderStores(c *gin.Context, status int, flash, posted string, 
 		return f
 	}
 	v := storesView{List: list}
+	if v.Franchise, err = s.db.Franchise(c.Request.Context()); err != nil {
+		s.fail(c, err)
+		return
+	}
 	for _, st := range list {
 		if me.StoreID != 0 && me.StoreID != st.ID {
 			continue

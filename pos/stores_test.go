@@ -332,3 +332,99 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 		t.Error("the timeline does not name the store")
 	}
 }
+
+// Each store its own controller (franchise): a store's staff find and
+// open only their store's customers and orders; the stores page names
+// each store's company and says which setting holds; a store's
+// confirmation names its own company.
+func TestFranchiseInTheBackOffice(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.db.Store(ctx, consent.FirstStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Company = consent.Company{Name: "Optik Freiburg GmbH", LegalForm: "GmbH", RegCourt: "AG Freiburg", RegNumber: "HRB 700001"}
+	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
+		Company: consent.Company{Name: "Augenblick Lörrach e.K."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	if r := m.get("/stores"); !strings.Contains(r.body, "Das Unternehmen aus den Einstellungen ist Verantwortlicher für alle Filialen") {
+		t.Errorf("the stores page before: %s", r.body)
+	}
+	if err := e.db.SetFranchise(ctx, true, e.manager.ID); err != nil {
+		t.Fatal(err)
+	}
+	place := func(store int64, last string) orders.Placed {
+		p, err := e.db.PlaceOrder(consent.WithStore(ctx, store), orders.NewOrder{StaffID: e.counter.ID,
+			Customer: orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: last, Email: "j." + strings.ToLower(last) + "@example.org"},
+			Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+			Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true},
+				SignaturePNG: mustDecodeDataURL(t, signature(t))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := place(first.ID, "Freiburger")
+	b := place(second.ID, "Loerracher")
+
+	// Lörrach's counter.
+	bea, err := e.db.AddStaffIn(ctx, "Bea", "5813", orders.RoleCounter, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	c.signIn(bea, "5813")
+	if r := c.get("/customers/search?q=Freiburger"); strings.Contains(r.body, "Freiburger") {
+		t.Errorf("Lörrach's search finds Freiburg's customer:\n%s", r.body)
+	}
+	if r := c.get("/customers/search?q=Loerracher"); !strings.Contains(r.body, "Loerracher") {
+		t.Errorf("Lörrach's search does not find its customer:\n%s", r.body)
+	}
+	for _, p := range []string{"/customers/" + itoa(a.Customer.ID), "/orders/" + itoa(a.Order.ID), "/orders/" + itoa(a.Order.ID) + "/confirmation.pdf"} {
+		if r := c.get(p); r.StatusCode != http.StatusNotFound {
+			t.Errorf("Lörrach's counter opens Freiburg's %s: %d", p, r.StatusCode)
+		}
+	}
+	if r := c.get("/"); strings.Contains(r.body, "Freiburger") || !strings.Contains(r.body, "Loerracher") {
+		t.Errorf("Lörrach's counter day:\n%s", r.body)
+	}
+	text := pdfText(t, []byte(c.get("/orders/"+itoa(b.Order.ID)+"/confirmation.pdf").body))
+	if !strings.Contains(text, "Augenblick Lörrach e.K.") || strings.Contains(text, "Optik Freiburg GmbH") || strings.Contains(text, "HRB 700001") {
+		t.Errorf("Lörrach's confirmation names another company:\n%s", text)
+	}
+
+	// The manager of the whole chain works in one store at a time.
+	if r := m.get("/customers/" + itoa(b.Customer.ID)); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the manager in Freiburg opens Lörrach's customer: %d", r.StatusCode)
+	}
+	m.post("/store", url.Values{"store": {itoa(second.ID)}, "back": {"/"}})
+	if r := m.get("/customers/" + itoa(b.Customer.ID)); r.StatusCode != http.StatusOK {
+		t.Errorf("the manager in Lörrach opens Lörrach's customer: %d", r.StatusCode)
+	}
+	r := m.get("/stores")
+	if !strings.Contains(r.body, "Jede Filiale ist eigener Verantwortlicher") || !strings.Contains(r.body, "Augenblick Lörrach e.K.") {
+		t.Errorf("the stores page after:\n%s", r.body)
+	}
+	// The company's fields in the store's form; a store without its
+	// company is refused with the field named.
+	form := url.Values{"name": {"Lörrach"}, "street": {"Tumringer Straße 1"}, "postal_code": {"79539"}, "city": {"Lörrach"}, "company_name": {""}}
+	if r := m.post("/stores/"+itoa(second.ID), form); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Namen ihres Unternehmens") {
+		t.Errorf("a store's company emptied: %d\n%s", r.StatusCode, r.body)
+	}
+	form.Set("company_name", "Augenblick Lörrach GmbH")
+	form.Set("company_register_number", "HRB 700002")
+	if r := m.post("/stores/"+itoa(second.ID), form); r.StatusCode != http.StatusOK && r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a store's company changed: %d\n%s", r.StatusCode, r.body)
+	}
+	if st, err := e.db.Store(ctx, second.ID); err != nil || st.Company.Name != "Augenblick Lörrach GmbH" || st.Company.RegNumber != "HRB 700002" {
+		t.Errorf("the store after the form: %+v %v", st, err)
+	}
+}
