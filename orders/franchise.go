@@ -179,3 +179,27 @@ func (db *DB) SetFranchise(ctx context.Context, on bool, staffID int64) error {
 		return publishStoreNotices(ctx, tx, 0, staffID, now)
 	})
 }
+
+// ControllerOf is the controller a customer deals with, for what the
+// customer is shown or given (the consent screen, the public pages, the
+// proof, the receipt, the export): the company in the settings, or,
+// where each store is its own controller, the customer's store's company
+// with its address (its letterhead). customerID 0: a customer of ctx's
+// store (a new one at the counter); the chain's where ctx has no store. The settings page edits Controller,
+// never this.
+func (db *DB) ControllerOf(ctx context.Context, customerID int64) (consent.Controller, error) {
+	ctrl, err := db.Controller(ctx)
+	if err != nil || !ctrl.Franchise {
+		return ctrl, err
+	}
+	store, in := consent.StoreIn(ctx)
+	if customerID == 0 && !in {
+		return ctrl, nil // a public page about no customer: the chain's
+	}
+	if customerID != 0 {
+		if store, err = customerStore(ctx, db.sql, customerID); err != nil {
+			return ctrl, err
+		}
+	}
+	return letterhead(ctx, db.sql, ctrl, store)
+}

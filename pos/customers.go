@@ -358,7 +358,7 @@ func (s *Server) proof(c *gin.Context, cu orders.Customer) (pdf.Proof, error) {
 	ctx := c.Request.Context()
 	pr := pdf.Proof{Customer: cu, GeneratedAt: s.db.Now()}
 	var err error
-	if pr.Store, err = s.db.Controller(ctx); err != nil {
+	if pr.Store, err = s.db.ControllerOf(ctx, cu.ID); err != nil {
 		return pr, err
 	}
 	if _, pr.Events, err = s.db.Consents(ctx, cu.ID); err != nil {
@@ -419,7 +419,7 @@ func (s *Server) receiptJSON(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ctrl, err := s.db.Controller(ctx)
+	ctrl, err := s.db.ControllerOf(ctx, cu.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -474,7 +474,7 @@ func (s *Server) exportPDF(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctrl, err := s.db.Controller(ctx)
+	ctrl, err := s.db.ControllerOf(ctx, cu.ID)
 	if err != nil {
 		s.fail(c, err)
 		return

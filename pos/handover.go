@@ -177,7 +177,7 @@ func (s *Server) rxConsentPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctrl, err := s.db.Controller(c.Request.Context())
+	ctrl, err := s.db.ControllerOf(c.Request.Context(), o.CustomerID)
 	if err != nil {
 		s.fail(c, err)
 		return

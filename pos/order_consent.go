@@ -68,7 +68,9 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang
 			return consentView{}, err
 		}
 	}
-	ctrl, err := s.db.Controller(ctx)
+	// The controller the customer consents to: where each store is its
+	// own, the store's company (Art. 13(1)(a)).
+	ctrl, err := s.db.ControllerOf(ctx, 0)
 	if err != nil {
 		return consentView{}, err
 	}

@@ -87,6 +87,10 @@ func sourceOf(src string) consent.Source {
 	return consent.PreferencePage
 }
 
+// brandCustomerKey holds the customer of a public page, whose store's
+// company the page's header names (render).
+const brandCustomerKey = "brand_customer"
+
 // checkToken reads a customer's link token: one the chain made, or one
 // a store made before its database joined the chain (printed QR codes,
 // mailed links), with that store's key and its own customer number,
@@ -135,6 +139,7 @@ func (s *Server) customerOf(c *gin.Context, p consent.TokenPurpose) (orders.Cust
 		s.notFound(c)
 		return orders.Customer{}, false
 	}
+	c.Set(brandCustomerKey, cust.ID)
 	return cust, true
 }
 
@@ -149,7 +154,7 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		src = c.PostForm("src")
 	}
 	v := prefView{Token: c.Param("token"), Src: src, Customer: cust, Saved: saved}
-	ctrl, err := s.db.Controller(c.Request.Context())
+	ctrl, err := s.db.ControllerOf(c.Request.Context(), cust.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -388,6 +393,7 @@ func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 		return strings.ToLower(cu.Email), true
 	})
 	if ok {
+		c.Set(brandCustomerKey, cust.ID)
 		return cust, true
 	}
 	if id, ok = s.checkToken(ctx, consent.ConfirmToken, c.Param("token"), nil); ok {

@@ -158,7 +158,13 @@ func (s *Server) render(c *gin.Context, status int, page string, v view) {
 		s.storeOfPage(c, &v)
 	}
 	if v.Public || v.CustomerScreen {
-		if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
+		// The name the customer deals with: where each store is its own
+		// controller, the page's customer's store's company.
+		var customer int64
+		if id, ok := c.Get(brandCustomerKey); ok {
+			customer, _ = id.(int64)
+		}
+		if ctrl, err := s.db.ControllerOf(c.Request.Context(), customer); err == nil {
 			v.Brand, v.HasLogo = ctrl.Name, len(ctrl.Logo) > 0
 		}
 	}

@@ -428,3 +428,51 @@ func TestFranchiseInTheBackOffice(t *testing.T) {
 		t.Errorf("the store after the form: %+v %v", st, err)
 	}
 }
+
+// Where each store is its own controller, what the customer reads names
+// their store's company: the preference page from the store's QR code,
+// the consent screen at the counter, the proof of consent.
+func TestFranchiseCustomerSeesTheirStoresCompany(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.db.Store(ctx, consent.FirstStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Company = consent.Company{Name: "Optik Freiburg GmbH"}
+	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", City: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539",
+		Company: consent.Company{Name: "Augenblick Lörrach e.K.", DPOContact: "dsb@augenblick.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetFranchise(ctx, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.db.PlaceOrder(consent.WithStore(ctx, second.ID), orders.NewOrder{
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Lea", LastName: "Lörracherin", Email: "lea@example.org"},
+		Items:    []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: true},
+			SignaturePNG: mustDecodeDataURL(t, signature(t))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+	r := e.client().get("/p/" + tokens.Make(consent.PreferencesToken, p.Customer.ID))
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Augenblick Lörrach e.K.") || strings.Contains(r.body, "Optik Freiburg GmbH") {
+		t.Errorf("the preference page of a Lörrach customer: %d\n%s", r.StatusCode, r.body)
+	}
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	m.post("/store", url.Values{"store": {itoa(second.ID)}, "back": {"/"}})
+	text := pdfText(t, []byte(m.get("/customers/"+itoa(p.Customer.ID)+"/proof.pdf").body))
+	if !strings.Contains(text, "Augenblick Lörrach e.K.") || strings.Contains(text, "Optik Freiburg GmbH") {
+		t.Errorf("the proof of a Lörrach customer:\n%s", text)
+	}
+	n, err := e.db.Notice(ctx, p.Order.NoticeVersionID)
+	if err != nil || !strings.Contains(n.Text, "Augenblick Lörrach e.K.") || !strings.Contains(n.Text, "dsb@augenblick.example") {
+		t.Errorf("the notice of the Lörrach order %s: %v", p.Order.NoticeVersionID, err)
+	}
+}
