@@ -230,12 +230,14 @@ func decodeQR(t *testing.T, doc []byte, page int) string {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.pdf")
 	os.WriteFile(file, doc, 0o600)
-	// Read as a camera would, at two distances: gozxing misjudges the
-	// module count of a whole page now and then (about 1 in 250 at either
-	// resolution, measured), where a phone simply tries again.
+	// Read as a camera would, at several distances: gozxing misjudges
+	// the module count of a whole page now and then (about 1 in 250 at
+	// either of 150 and 300 dpi, measured), where a phone simply tries
+	// again. One code in about 600 (a saved one) failed at both; it read
+	// at 100 and 360 dpi, so those are the next tries.
 	var res *gozxing.Result
 	var decodeErr error
-	for _, dpi := range []string{"150", "300"} {
+	for _, dpi := range []string{"150", "300", "100", "360"} {
 		prefix := filepath.Join(dir, "page"+dpi)
 		if out, err := exec.Command("pdftoppm", "-r", dpi, "-png", "-f", strconv.Itoa(page), "-l", strconv.Itoa(page), "-singlefile", file, prefix).CombinedOutput(); err != nil {
 			t.Fatalf("pdftoppm: %v\n%s", err, out)
