@@ -350,3 +350,63 @@ func TestJoinChain(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A store joins a franchise group: its customers stay its own (none is
+// merged with another store's, even with the same e-mail address), its
+// company is the one its own settings name, and its notice names it.
+func TestJoinChainIntoAFranchiseGroup(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Now()
+	srcPath := filepath.Join(t.TempDir(), "loerrach.db")
+	src := openStoreFile(t, srcPath, &clock)
+	ctrl, err := src.Controller(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Name = "Augenblick Lörrach e.K."
+	if err := src.SaveController(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.PlaceOrder(ctx, sampleOrder(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	chain := openDB(t)
+	first, err := chain.Store(ctx, consent.FirstStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Company.Name = "Optik Freiburg GmbH"
+	if _, err := chain.UpdateStore(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := chain.SetFranchise(ctx, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	known, err := chain.PlaceOrder(consent.WithStore(ctx, first.ID), sampleOrder(t)) // the same person, Freiburg's customer
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := chain.JoinChain(ctx, src, "Lörrach", "loerrach.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Merged != 0 || r.Customers != 1 || r.Store.Company.Name != "Augenblick Lörrach e.K." {
+		t.Fatalf("join into a franchise group: %+v", r)
+	}
+	inLoerrach := consent.WithStore(ctx, r.Store.ID)
+	found, err := chain.SearchCustomers(inLoerrach, "Weiß", 10)
+	if err != nil || len(found) != 1 || found[0].ID == known.Customer.ID || found[0].StoreID != r.Store.ID {
+		t.Fatalf("Lörrach's customer in the group: %+v %v (Freiburg's is %d)", found, err, known.Customer.ID)
+	}
+	if found, err := chain.SearchCustomers(consent.WithStore(ctx, first.ID), "Weiß", 10); err != nil || len(found) != 1 || found[0].ID != known.Customer.ID {
+		t.Fatalf("Freiburg's search after the join: %+v %v", found, err)
+	}
+	n, err := chain.CurrentNotice(inLoerrach, "de")
+	if err != nil || !strings.HasPrefix(n.ID, "de-S"+itoa(r.Store.ID)+"-") || !strings.Contains(n.Text, "Augenblick Lörrach e.K.") {
+		t.Fatalf("Lörrach's notice in the group: %s %v", n.ID, err)
+	}
+	if v, err := chain.Verify(ctx); err != nil || !v.OK || len(v.Joined) != 1 {
+		t.Fatalf("the group's ledger: %+v %v", v, err)
+	}
+}
