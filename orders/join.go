@@ -101,10 +101,6 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 	if err != nil {
 		return JoinReport{}, err
 	}
-	var events []consent.Event
-	if err := consent.EachEvent(ctx, src.sql, func(e consent.Event) error { events = append(events, e); return nil }); err != nil {
-		return JoinReport{}, err
-	}
 	retained, err := detailsRetained(ctx, src.sql)
 	if err != nil {
 		return JoinReport{}, err
@@ -149,7 +145,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 		}
 		r.Merged = len(j.merged)
 		if err := tx.QueryRowContext(ctx, `INSERT INTO joined_sources (source, store_id, from_file, head_seq, head_hash, events, customers, merged, orders, joined_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, source, r.Store.ID, fromName, r.SourceHeadSeq, r.SourceHeadHash, len(events), r.Customers, r.Merged, r.Orders, Stamp(now)).Scan(&r.Join); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, source, r.Store.ID, fromName, r.SourceHeadSeq, r.SourceHeadHash, r.Events, r.Customers, r.Merged, r.Orders, Stamp(now)).Scan(&r.Join); err != nil {
 			return fmt.Errorf("record the join: %w", err)
 		}
 		for from, to := range j.customers {
@@ -157,7 +153,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 				return err
 			}
 		}
-		if err := j.ledger(ctx, r.Join, events, retained); err != nil {
+		if err := j.ledger(ctx, r, retained); err != nil {
 			return err
 		}
 		return j.mergeLedgers(ctx, &r, store)
@@ -292,11 +288,20 @@ func mapped(m map[int64]int64, v any, what string) (any, error) {
 	return to, nil
 }
 
+// How copyTable writes a table's rows: numbered anew by the chain (the
+// store's id maps to the chain's), with the key fix gives them, or with
+// their key where the chain may have the row already (nothing then).
+const (
+	newIDs = iota
+	ownKeys
+	sameKeys
+)
+
 // copyTable copies the rows of table from the store's database into the
 // chain's, in the order given, each after fix changed it (the chain's
 // numbers, the store) or skipped it. It returns the chain's number of
-// each copied row by the store's, for tables with an id.
-func (j *joiner) copyTable(ctx context.Context, table, order string, fix func(v map[string]any) (skip bool, err error)) (map[int64]int64, error) {
+// each copied row by the store's, for tables numbered anew.
+func (j *joiner) copyTable(ctx context.Context, table, order string, keys int, fix func(v map[string]any) (skip bool, err error)) (map[int64]int64, error) {
 	// The chain's columns: both databases are at the same version (Open
 	// migrated both), and a column the chain has not is refused loudly.
 	probe, err := j.tx.QueryContext(ctx, `SELECT * FROM `+table+` WHERE 1 = 0`)
@@ -322,15 +327,15 @@ func (j *joiner) copyTable(ctx context.Context, table, order string, fix func(v 
 	}
 	var insertCols []string
 	for _, c := range cols {
-		if c != "id" {
+		if c != "id" || keys != newIDs {
 			insertCols = append(insertCols, c)
 		}
 	}
-	hasID := len(insertCols) < len(cols)
 	query := `INSERT INTO ` + table + ` (` + strings.Join(insertCols, ", ") + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", len(insertCols)), ", ") + `)`
-	if hasID {
+	switch keys {
+	case newIDs:
 		query += ` RETURNING id`
-	} else {
+	case sameKeys:
 		query += ` ON CONFLICT DO NOTHING`
 	}
 	ids := map[int64]int64{}
@@ -365,7 +370,7 @@ func (j *joiner) copyTable(ctx context.Context, table, order string, fix func(v 
 		for i, c := range insertCols {
 			args[i] = row[c]
 		}
-		if !hasID {
+		if keys != newIDs {
 			if _, err := j.tx.ExecContext(ctx, query, args...); err != nil {
 				return nil, fmt.Errorf("join %s: %w", table, err)
 			}
@@ -396,7 +401,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	// Staff work in the store from now on (a manager of the store's own
 	// database manages the store); a name the chain has already gets the
 	// store's name after it.
-	j.staff, err = j.copyTable(ctx, "staff", "id", func(v map[string]any) (bool, error) {
+	j.staff, err = j.copyTable(ctx, "staff", "id", newIDs, func(v map[string]any) (bool, error) {
 		name := text(v["name"])
 		var taken bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM staff WHERE lower(name) = lower(?))`, name).Scan(&taken); err != nil {
@@ -415,7 +420,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	// Privacy notices: a text the chain has is the chain's version; any
 	// other is kept under a name of the store's ("de-S2-3") with a
 	// negative number, so that it is never the version in force.
-	_, err = j.copyTable(ctx, "notice_versions", "lang, seq", func(v map[string]any) (bool, error) {
+	_, err = j.copyTable(ctx, "notice_versions", "lang, seq", ownKeys, func(v map[string]any) (bool, error) {
 		id, lang, sum := text(v["id"]), text(v["lang"]), text(v["sha256"])
 		var have string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM notice_versions WHERE lang = ? AND sha256 = ? ORDER BY seq DESC LIMIT 1`, lang, sum).Scan(&have)
@@ -439,7 +444,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	}
 	// Customers: a merged one is the chain's, and gets what the chain did
 	// not know of them (an empty field filled, recorded as a change).
-	ids, err := j.copyTable(ctx, "customers", "id", func(v map[string]any) (bool, error) {
+	ids, err := j.copyTable(ctx, "customers", "id", newIDs, func(v map[string]any) (bool, error) {
 		from := v["id"].(int64)
 		r.Customers++
 		if to, ok := j.customers[from]; ok {
@@ -459,7 +464,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	if j.storeID != consent.FirstStore {
 		prefix = fmt.Sprintf("S%d-", j.storeID)
 	}
-	j.orders, err = j.copyTable(ctx, "orders", "id", func(v map[string]any) (bool, error) {
+	j.orders, err = j.copyTable(ctx, "orders", "id", newIDs, func(v map[string]any) (bool, error) {
 		number := prefix + text(v["number"])
 		var taken bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE number = ?)`, number).Scan(&taken); err != nil {
@@ -483,7 +488,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 		return err
 	}
 	r.Orders = len(j.orders)
-	if _, err := j.copyTable(ctx, "order_items", "id", func(v map[string]any) (bool, error) {
+	if _, err := j.copyTable(ctx, "order_items", "id", newIDs, func(v map[string]any) (bool, error) {
 		v["order_id"], err = mapped(j.orders, v["order_id"], "order")
 		return false, err
 	}); err != nil {
@@ -491,12 +496,12 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	}
 	// Prescriptions (GDPR Art. 9) are opened with the store's key and
 	// sealed with the chain's, bound to their new order and customer.
-	if _, err := j.copyTable(ctx, "prescriptions", "id", func(v map[string]any) (bool, error) {
+	if _, err := j.copyTable(ctx, "prescriptions", "id", newIDs, func(v map[string]any) (bool, error) {
 		return false, j.reseal(v)
 	}); err != nil {
 		return err
 	}
-	docs, err := j.copyTable(ctx, "documents", "id", func(v map[string]any) (bool, error) {
+	docs, err := j.copyTable(ctx, "documents", "id", newIDs, func(v map[string]any) (bool, error) {
 		if v["customer_id"], err = mapped(j.customers, v["customer_id"], "customer"); err != nil {
 			return false, err
 		}
@@ -507,7 +512,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 		return err
 	}
 	r.Documents = len(docs)
-	if _, err := j.copyTable(ctx, "customer_changes", "id", func(v map[string]any) (bool, error) {
+	if _, err := j.copyTable(ctx, "customer_changes", "id", newIDs, func(v map[string]any) (bool, error) {
 		if v["customer_id"], err = mapped(j.customers, v["customer_id"], "customer"); err != nil {
 			return false, err
 		}
@@ -519,7 +524,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	// The access log (Art. 15(1)(c)): the store's API tokens stay behind
 	// (the ERP gets a token of the chain), so an entry keeps its detail
 	// and loses the token's number.
-	if _, err := j.copyTable(ctx, "audit_log", "id", func(v map[string]any) (bool, error) {
+	if _, err := j.copyTable(ctx, "audit_log", "id", newIDs, func(v map[string]any) (bool, error) {
 		if v["staff_id"], err = mapped(j.staff, v["staff_id"], "staff member"); err != nil {
 			return false, err
 		}
@@ -529,7 +534,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	}); err != nil {
 		return err
 	}
-	mails, err := j.copyTable(ctx, "outbox", "id", func(v map[string]any) (bool, error) {
+	mails, err := j.copyTable(ctx, "outbox", "id", newIDs, func(v map[string]any) (bool, error) {
 		if v["customer_id"], err = mapped(j.customers, v["customer_id"], "customer"); err != nil {
 			return false, err
 		}
@@ -542,7 +547,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	}
 	r.Mails = len(mails)
 	// The breach register (Art. 33(5)) of the store stays complete.
-	j.breaches, err = j.copyTable(ctx, "breaches", "id", func(v map[string]any) (bool, error) {
+	j.breaches, err = j.copyTable(ctx, "breaches", "id", newIDs, func(v map[string]any) (bool, error) {
 		v["api_token_id"] = nil
 		v["staff_id"], err = mapped(j.staff, v["staff_id"], "staff member")
 		return false, err
@@ -550,7 +555,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	if err != nil {
 		return err
 	}
-	if _, err := j.copyTable(ctx, "breach_events", "id", func(v map[string]any) (bool, error) {
+	if _, err := j.copyTable(ctx, "breach_events", "id", newIDs, func(v map[string]any) (bool, error) {
 		if v["breach_id"], err = mapped(j.breaches, v["breach_id"], "breach"); err != nil {
 			return false, err
 		}
@@ -564,7 +569,7 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	}
 	// The blocking list's hashes are made with the store's key; they
 	// match with it (the key file's "joined" line, keys.go).
-	_, err = j.copyTable(ctx, "block_list", "channel, key_hash", func(map[string]any) (bool, error) { return false, nil })
+	_, err = j.copyTable(ctx, "block_list", "channel, key_hash", sameKeys, func(map[string]any) (bool, error) { return false, nil })
 	return err
 }
 
@@ -634,40 +639,62 @@ func (j *joiner) reseal(v map[string]any) error {
 }
 
 // ledger keeps the store's events as they were and records each again
-// in the store's chain.
-func (j *joiner) ledger(ctx context.Context, join int64, events []consent.Event, retained map[int64]string) error {
-	for _, e := range events {
-		if err := consent.KeepJoined(ctx, j.tx, join, e); err != nil {
+// in the store's chain, read one by one from the store's database (a
+// store's 200,000 events held at once took 340 MB). They must be the
+// ones verified before the move: a server still writing to the store's
+// database is refused, and nothing moves.
+func (j *joiner) ledger(ctx context.Context, r JoinReport, retained map[int64]string) error {
+	var n int64
+	last := consent.GenesisHash
+	err := consent.EachEvent(ctx, j.src.sql, func(e consent.Event) error {
+		n, last = n+1, e.Hash
+		if n > int64(r.Events) {
+			return consentdesk.Errorf(consentdesk.Conflict, "err.join_source_changed")
+		}
+		return j.recordAgain(ctx, r.Join, e, retained)
+	})
+	if err != nil {
+		return err
+	}
+	if n != int64(r.Events) || (n > 0 && last != r.SourceHeadHash) {
+		return consentdesk.Errorf(consentdesk.Conflict, "err.join_source_changed")
+	}
+	return nil
+}
+
+// recordAgain keeps one event of the store as it was and records it
+// again in the store's chain with the chain's numbers.
+func (j *joiner) recordAgain(ctx context.Context, join int64, e consent.Event, retained map[int64]string) error {
+	if err := consent.KeepJoined(ctx, j.tx, join, e); err != nil {
+		return err
+	}
+	n := e
+	n.Seq, n.Position, n.PrevHash, n.Hash, n.StoreID, n.JoinedFrom = 0, 0, "", "", j.storeID, e.Hash
+	var ok bool
+	if n.CustomerID, ok = j.customers[e.CustomerID]; !ok {
+		return fmt.Errorf("join: event %d: customer %d is not in the store's database", e.Seq, e.CustomerID)
+	}
+	if e.OrderID != 0 {
+		if n.OrderID, ok = j.orders[e.OrderID]; !ok {
+			return fmt.Errorf("join: event %d: order %d is not in the store's database", e.Seq, e.OrderID)
+		}
+	}
+	if e.StaffID != 0 {
+		if n.StaffID, ok = j.staff[e.StaffID]; !ok {
+			return fmt.Errorf("join: event %d: staff member %d is not in the store's database", e.Seq, e.StaffID)
+		}
+	}
+	if e.NoticeVersionID != "" {
+		if n.NoticeVersionID, ok = j.notices[e.NoticeVersionID]; !ok {
+			return fmt.Errorf("join: event %d: notice %q is not in the store's database", e.Seq, e.NoticeVersionID)
+		}
+	}
+	if err := consent.Append(ctx, j.tx, &n); err != nil {
+		return err
+	}
+	if until := retained[e.Seq]; until != "" {
+		if _, err := consent.RetainEventDetails(ctx, j.tx, []int64{n.Seq}, until); err != nil {
 			return err
-		}
-		n := e
-		n.Seq, n.Position, n.PrevHash, n.Hash, n.StoreID, n.JoinedFrom = 0, 0, "", "", j.storeID, e.Hash
-		var ok bool
-		if n.CustomerID, ok = j.customers[e.CustomerID]; !ok {
-			return fmt.Errorf("join: event %d: customer %d is not in the store's database", e.Seq, e.CustomerID)
-		}
-		if e.OrderID != 0 {
-			if n.OrderID, ok = j.orders[e.OrderID]; !ok {
-				return fmt.Errorf("join: event %d: order %d is not in the store's database", e.Seq, e.OrderID)
-			}
-		}
-		if e.StaffID != 0 {
-			if n.StaffID, ok = j.staff[e.StaffID]; !ok {
-				return fmt.Errorf("join: event %d: staff member %d is not in the store's database", e.Seq, e.StaffID)
-			}
-		}
-		if e.NoticeVersionID != "" {
-			if n.NoticeVersionID, ok = j.notices[e.NoticeVersionID]; !ok {
-				return fmt.Errorf("join: event %d: notice %q is not in the store's database", e.Seq, e.NoticeVersionID)
-			}
-		}
-		if err := consent.Append(ctx, j.tx, &n); err != nil {
-			return err
-		}
-		if until := retained[e.Seq]; until != "" {
-			if _, err := consent.RetainEventDetails(ctx, j.tx, []int64{n.Seq}, until); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

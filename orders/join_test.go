@@ -59,6 +59,16 @@ func TestJoinChain(t *testing.T) {
 	if err := src.SetDoubleOptIn(ctx, false); err != nil {
 		t.Fatal(err)
 	}
+	// The store's own company: its notice is a text the chain does not
+	// have.
+	srcCtrl, err := src.Controller(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcCtrl.Name = "Optik Freiburg Einzelhandel GmbH"
+	if err := src.SaveController(ctx, srcCtrl, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	// The store: Jürgen Weiß (whom the chain knows by e-mail) grants post
 	// and e-mail; Erika Muster withdraws e-mail; Max Gelöscht is erased.
@@ -166,6 +176,15 @@ func TestJoinChain(t *testing.T) {
 	moved, err := chain.Order(ctx, movedID)
 	if err != nil || moved.StoreID != r.Store.ID || moved.CustomerID != knownOrder.Customer.ID || len(moved.Items) != len(weiss.Order.Items) || moved.TotalCents != weiss.Order.TotalCents {
 		t.Fatalf("moved order: %+v %v", moved, err)
+	}
+	// Its notice, a text the chain does not have, kept under the store's
+	// name and never the chain's version in force.
+	if n, err := chain.Notice(ctx, moved.NoticeVersionID); err != nil || moved.NoticeVersionID != "de-S"+itoa(r.Store.ID)+"-2" ||
+		!strings.Contains(n.Text, "Optik Freiburg Einzelhandel GmbH") {
+		t.Fatalf("the moved order's notice %q: %v", moved.NoticeVersionID, err)
+	}
+	if n, err := chain.CurrentNotice(ctx, "de"); err != nil || n.ID != "de-1" {
+		t.Fatalf("the chain's notice in force after the join: %s %v", n.ID, err)
 	}
 	rx, err := chain.Prescription(ctx, movedID)
 	if err != nil || !reflect.DeepEqual(rx, srcRx) {
@@ -303,6 +322,18 @@ func TestJoinChain(t *testing.T) {
 		t.Fatalf("a refused join changed the chain: %v → %v", after, got)
 	}
 
+	// An event that claims to record a kept event the chain does not
+	// have shows in verify, though its own hash is right.
+	if err := chain.Tx(consent.WithStore(ctx, r.Store.ID), func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		return consent.Append(ctx, tx, &consent.Event{CustomerID: found[0].ID, Channel: consent.Email, Action: consent.Withdraw, LegalBasis: consent.BasisConsent,
+			Source: consent.System, Actor: consent.BySystem, CreatedAt: orders.Stamp(now), JoinedFrom: strings.Repeat("f", 64)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := chain.Verify(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "names a kept event that is not there") {
+		t.Fatalf("verify with an event recorded again from nothing: %+v %v", v, err)
+	}
+
 	// Tampering with the kept ledger or with an event recorded again
 	// shows in verify.
 	tamper := func(table, set, where string) {
@@ -340,8 +371,8 @@ func TestJoinChain(t *testing.T) {
 		t.Fatalf("verify after changing a kept event: %+v %v", v, err)
 	}
 	tamper("joined_events", "action = 'withdraw'", "seq = "+itoa(withdrawal))
-	if v, err := chain.Verify(ctx); err != nil || !v.OK {
-		t.Fatalf("verify after changing it back: %+v %v", v, err)
+	if v, err := chain.Verify(ctx); err != nil || v.OK || !strings.Contains(v.Reason, "names a kept event that is not there") {
+		t.Fatalf("verify after changing it back (the event from nothing is still there): %+v %v", v, err)
 	}
 	tamper("consent_events", "joined_from = ''", "seq = (SELECT MAX(seq) FROM consent_events WHERE joined_from <> '')")
 	if v, err := chain.Verify(ctx); err != nil || v.OK {

@@ -68,6 +68,11 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			slog.Error("closing the database", "err", err)
 		}
 	}()
+	// A chain's database that was never set up gets its settings and
+	// first manager as with migrate.
+	if _, err := setup(ctx, dst, stdout); err != nil {
+		return err
+	}
 	before, err := src.Verify(ctx)
 	if err != nil {
 		return err
