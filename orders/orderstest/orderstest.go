@@ -287,13 +287,16 @@ func Files(t testing.TB, db *orders.DB) []string {
 }
 
 // Unguard are the statements that switch off the ledger's append-only
-// guards, as someone with the database in hand (the file on SQLite, the
-// superuser on PostgreSQL) would before tampering with it.
+// guards (and those of the joined stores' ledgers kept as they were), as
+// someone with the database in hand (the file on SQLite, the superuser
+// on PostgreSQL) would before tampering with it.
 func Unguard() []string {
 	if Postgres() {
-		return []string{`ALTER TABLE consent_events DISABLE TRIGGER ALL`, `ALTER TABLE consent_event_details DISABLE TRIGGER ALL`}
+		return []string{`ALTER TABLE consent_events DISABLE TRIGGER ALL`, `ALTER TABLE consent_event_details DISABLE TRIGGER ALL`,
+			`ALTER TABLE joined_events DISABLE TRIGGER ALL`}
 	}
-	return []string{`DROP TRIGGER consent_events_no_update`, `DROP TRIGGER consent_events_no_delete`, `PRAGMA foreign_keys = OFF`}
+	return []string{`DROP TRIGGER consent_events_no_update`, `DROP TRIGGER consent_events_no_delete`,
+		`DROP TRIGGER joined_events_no_update`, `DROP TRIGGER joined_events_no_delete`, `PRAGMA foreign_keys = OFF`}
 }
 
 // Restore puts a backup made by consentdesk backup where path names a
