@@ -188,13 +188,10 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	if err != nil {
 		return d, err
 	}
-	scope := func(column string) (string, []any) {
-		if !scoped {
-			return "", nil
-		}
-		return ` AND ` + column + ` = ?`, []any{store}
+	where, args, err := storeScope(ctx, db.sql, "store_id")
+	if err != nil {
+		return d, err
 	}
-	where, args := scope("store_id")
 	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE created_at >= ?`+where, append([]any{Stamp(today)}, args...)...).Scan(&d.OrdersToday); err != nil {
 		return d, err
 	}
@@ -239,7 +236,10 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	rows.Close()
 	// A read join with consent's ledger: which orders brought a grant is
 	// one question across both tables.
-	oWhere, oArgs := scope("o.store_id")
+	oWhere, oArgs, err := storeScope(ctx, db.sql, "o.store_id")
+	if err != nil {
+		return d, err
+	}
 	rows, err = db.sql.QueryContext(ctx, `SELECT DISTINCT o.created_at, e.channel, o.id FROM consent_events e JOIN orders o ON o.id = e.order_id
 		WHERE e.action = 'grant' AND o.created_at >= ? AND e.channel IN ('post', 'email', 'sms', 'phone')`+oWhere, append([]any{Stamp(first)}, oArgs...)...)
 	if err != nil {

@@ -218,13 +218,11 @@ func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller
 	if err != nil {
 		return Store{}, err
 	}
-	s.CreatedAt = Stamp(j.now)
-	if err := j.tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
+	if err := insertStore(ctx, j.tx, &s, j.now); err != nil {
 		return Store{}, err
 	}
 	j.storeID = s.ID
-	return s, publishStoreNotices(ctx, j.tx, s.ID, 0, j.now)
+	return s, nil
 }
 
 // findMerges finds the chain's customers that the store's are: the same

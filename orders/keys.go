@@ -365,7 +365,11 @@ func AddJoinedKeys(chainFile, storeFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if joinSource(mustDerive(chain)) == source {
+	own, err := deriveKeys(chain)
+	if err != nil {
+		return "", err
+	}
+	if joinSource(own) == source {
 		return "", errors.New("the store's key file is the chain's own")
 	}
 	if have, ok := chain.joined[source]; ok {
@@ -381,12 +385,4 @@ func AddJoinedKeys(chainFile, storeFile string) (string, error) {
 	}
 	chain.joined[source] = &store
 	return source, writeKeyFile(chainFile, chain)
-}
-
-func mustDerive(k keyFile) *Keys {
-	keys, err := deriveKeys(k)
-	if err != nil {
-		return &Keys{}
-	}
-	return keys
 }

@@ -166,17 +166,23 @@ func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
 		if err := checkCompany(ctx, tx, s); err != nil {
 			return err
 		}
-		s.CreatedAt = Stamp(now)
-		if err := tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
-			return err
-		}
-		return publishStoreNotices(ctx, tx, s.ID, 0, now)
+		return insertStore(ctx, tx, &s, now)
 	})
 	if err != nil {
 		return Store{}, err
 	}
 	return s, nil
+}
+
+// insertStore adds a cleaned store and, where each store is its own
+// controller, publishes its notice.
+func insertStore(ctx context.Context, tx consent.Tx, s *Store, now time.Time) error {
+	s.CreatedAt = Stamp(now)
+	if err := tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
+		return err
+	}
+	return publishStoreNotices(ctx, tx, s.ID, 0, now)
 }
 
 // UpdateStore changes a store's name, address, phone and opening hours.
