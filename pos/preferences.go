@@ -91,41 +91,9 @@ func sourceOf(src string) consent.Source {
 // company the page's header names (render).
 const brandCustomerKey = "brand_customer"
 
-// checkToken reads a customer's link token: one the chain made, or one
-// a store made before its database joined the chain (printed QR codes,
-// mailed links), with that store's key and its own customer number,
-// which the chain maps to its own (orders.JoinChain). subject binds the
-// token as Tokens.CheckFor does; nil for a plain token.
+// checkToken reads a customer's link token (orders.DB.CheckLink).
 func (s *Server) checkToken(ctx context.Context, p consent.TokenPurpose, token string, subject func(customerID int64) (string, bool)) (int64, bool) {
-	if subject == nil {
-		if id, ok := s.tokens.Check(p, token); ok {
-			return id, true
-		}
-	} else if id, ok := s.tokens.CheckFor(p, token, subject); ok {
-		return id, true
-	}
-	for _, j := range s.db.Keys.Joined {
-		toChain := func(from int64) (int64, bool) {
-			id, err := s.db.JoinedCustomer(ctx, j.Source, from)
-			return id, err == nil
-		}
-		var from int64
-		var ok bool
-		if subject == nil {
-			from, ok = j.Tokens.Check(p, token)
-		} else {
-			from, ok = j.Tokens.CheckFor(p, token, func(from int64) (string, bool) {
-				if id, ok := toChain(from); ok {
-					return subject(id)
-				}
-				return "", false
-			})
-		}
-		if ok {
-			return toChain(from)
-		}
-	}
-	return 0, false
+	return s.db.CheckLink(ctx, s.tokens, p, token, subject)
 }
 
 func (s *Server) customerOf(c *gin.Context, p consent.TokenPurpose) (orders.Customer, bool) {
