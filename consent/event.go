@@ -71,9 +71,31 @@ func (e *Event) ComputeHash() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// hashChecker tells whether events' hashes hold, with its buffers reused
+// from one event to the next (verify).
+type hashChecker struct {
+	fields []string
+	input  []byte
+	hex    [2 * sha256.Size]byte
+}
+
+// holds says whether e.Hash is the hash of e's fields, as ComputeHash.
+func (h *hashChecker) holds(e *Event) bool {
+	h.fields = e.appendHashedFields(h.fields[:0])
+	h.input = appendHashInput(h.input[:0], h.fields)
+	sum := sha256.Sum256(h.input)
+	hex.Encode(h.hex[:], sum[:])
+	return string(h.hex[:]) == e.Hash
+}
+
 // hashedFields lists the hashed fields in their order.
 func (e *Event) hashedFields() []string {
-	fields := []string{
+	return e.appendHashedFields(nil)
+}
+
+// appendHashedFields is hashedFields into fields, which verify reuses.
+func (e *Event) appendHashedFields(fields []string) []string {
+	fields = append(fields,
 		strconv.FormatInt(e.Seq, 10),
 		strconv.FormatInt(e.CustomerID, 10),
 		string(e.Channel),
@@ -89,7 +111,7 @@ func (e *Event) hashedFields() []string {
 		e.EvidenceSHA256,
 		e.CreatedAt,
 		e.PrevHash,
-	}
+	)
 	// Later fields are appended only when set, each with its name, so
 	// that every event written before them still hashes as it did.
 	if e.APIToken != "" {

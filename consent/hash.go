@@ -20,7 +20,12 @@ import (
 // they verify unchanged. Since then Append refuses invalid UTF-8 and
 // control characters, so that two different texts can never hash alike.
 func hashInput(fields []string) []byte {
-	b := make([]byte, 0, 512)
+	return appendHashInput(make([]byte, 0, 512), fields)
+}
+
+// appendHashInput is hashInput into b, which verify reuses for every
+// event: at 10,000,000 events a fresh buffer each was a tenth of its time.
+func appendHashInput(b []byte, fields []string) []byte {
 	b = append(b, '[')
 	for i, f := range fields {
 		if i > 0 {
@@ -33,43 +38,65 @@ func hashInput(fields []string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the ASCII bytes written as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONString writes s as hashInput says. Runs of text written as
+// they are (nearly every field: hashes, names of channels, times) are
+// copied at once: byte by byte, the escaping was a third of verify's time
+// at a chain's size (issue 18 point 5).
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	start := 0 // s[start:i] is written as it is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if plain[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
 				b = append(b, '\\', c)
-			case c == '\n':
+			case '\n':
 				b = append(b, '\\', 'n')
-			case c == '\r':
+			case '\r':
 				b = append(b, '\\', 'r')
-			case c == '\t':
+			case '\t':
 				b = append(b, '\\', 't')
-			case c == '\b':
+			case '\b':
 				b = append(b, '\\', 'b')
-			case c == '\f':
+			case '\f':
 				b = append(b, '\\', 'f')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
+			default: // other control characters, < > &
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 		default:
-			b = append(b, s[i:i+size]...)
+			i += size
+			continue
 		}
 		i += size
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 

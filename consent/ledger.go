@@ -376,11 +376,21 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 	defer rows.Close()
 	p := chainPart{chains: map[int64]*partChain{}}
 	var e Event
+	var h hashChecker
+	// The columns are taken as the driver gives them: scanning into typed
+	// fields went through reflection for each of 22 columns, a fifth of
+	// verify's time at 10,000,000 events.
+	vals := make([]any, 22)
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
 	for rows.Next() {
-		if err := rows.Scan(&e.Seq, &e.CustomerID, &e.Channel, &e.Action, &e.OptInLevel, &e.LegalBasis, &e.Source, &e.Actor,
-			&e.NoticeVersionID, &e.NoticeSHA256, &e.OrderID, &e.StaffID, &e.EvidenceSHA256,
-			&e.CreatedAt, &e.PrevHash, &e.Hash, &e.APIToken, &e.RepresentativeOf, &e.Topic, &e.StoreID, &e.Position, &e.JoinedFrom); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return chainPart{err: fmt.Errorf("consent: scan event: %w", err)}
+		}
+		if err := hashedColumns(&e, vals); err != nil {
+			return chainPart{err: err}
 		}
 		p.events++
 		pos := e.Position
@@ -411,7 +421,7 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 		if p.broken == 0 && e.StoreID != 0 && e.Position == 0 {
 			p.broken, p.reason = e.Seq, fmt.Sprintf("event %d has no place in its store's chain", e.Seq)
 		}
-		if p.broken == 0 && e.ComputeHash() != e.Hash {
+		if p.broken == 0 && !h.holds(&e) {
 			p.broken, p.reason = e.Seq, fmt.Sprintf("event %d was changed", e.Seq)
 		}
 		c.events++
@@ -426,6 +436,43 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 		p.holes = append(p.holes, [2]int64{from, hi})
 	}
 	return p
+}
+
+// hashedColumns fills e from verifyPart's columns in their order.
+func hashedColumns(e *Event, v []any) error {
+	var err error
+	num := func(x any) int64 {
+		switch x := x.(type) {
+		case int64:
+			return x
+		case nil:
+			return 0
+		}
+		if err == nil {
+			err = fmt.Errorf("consent: read ledger: a number column holds %T", x)
+		}
+		return 0
+	}
+	text := func(x any) string {
+		switch x := x.(type) {
+		case string:
+			return x
+		case []byte:
+			return string(x)
+		case nil:
+			return ""
+		}
+		if err == nil {
+			err = fmt.Errorf("consent: read ledger: a text column holds %T", x)
+		}
+		return ""
+	}
+	*e = Event{Seq: num(v[0]), CustomerID: num(v[1]), Channel: Channel(text(v[2])), Action: Action(text(v[3])),
+		OptInLevel: OptInLevel(text(v[4])), LegalBasis: LegalBasis(text(v[5])), Source: Source(text(v[6])), Actor: Actor(text(v[7])),
+		NoticeVersionID: text(v[8]), NoticeSHA256: text(v[9]), OrderID: num(v[10]), StaffID: num(v[11]), EvidenceSHA256: text(v[12]),
+		CreatedAt: text(v[13]), PrevHash: text(v[14]), Hash: text(v[15]), APIToken: text(v[16]), RepresentativeOf: text(v[17]),
+		Topic: text(v[18]), StoreID: num(v[19]), Position: num(v[20]), JoinedFrom: text(v[21])}
+	return err
 }
 
 // AllStates folds the whole ledger into every customer's state per

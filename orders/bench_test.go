@@ -56,6 +56,23 @@ func BenchmarkChainData(b *testing.B) {
 		b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, prefix+"max-ms")
 	}
 
+	// verify: the whole ledger, every hash and link, as `consentdesk
+	// verify` does. It changes nothing, so it runs first.
+	b.Run("verify", func(b *testing.B) {
+		for range b.N {
+			t0 := time.Now()
+			v, err := db.Verify(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !v.OK {
+				b.Fatalf("ledger broken: %s", v.Reason)
+			}
+			b.ReportMetric(float64(v.Events), "events")
+			b.ReportMetric(float64(time.Since(t0).Nanoseconds())/float64(v.Events), "ns/event")
+		}
+	})
+
 	// An erasure: secure delete of the customer's data and a checkpoint
 	// of the log, so that no copy is left in the files.
 	b.Run("erase", func(b *testing.B) {
