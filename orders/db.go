@@ -302,6 +302,13 @@ func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
 
 // Backup writes a consistent copy of the live database to file.
 func (db *DB) Backup(ctx context.Context, file string) error {
+	// pg_dump is a process of its own; the write-back below is for the
+	// copy VACUUM INTO grows here (before, it was started for a dump too,
+	// and never stopped).
+	if db.pg {
+		_, _, _, err := db.dump(ctx, file)
+		return err
+	}
 	// The copy is written back to the disk as it grows, five times a
 	// second.
 	// Otherwise the operating system held gigabytes of it in memory, and
@@ -326,10 +333,6 @@ func (db *DB) Backup(ctx context.Context, file string) error {
 			}
 		}
 	}()
-	if db.pg {
-		_, _, _, err := db.dump(ctx, file)
-		return err
-	}
 	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
 	close(stop)
 	<-flushed
