@@ -103,3 +103,27 @@ func TestAppendRefusesAmbiguousText(t *testing.T) {
 		t.Errorf("plain text refused: %v", err)
 	}
 }
+
+// verify's hash check reuses its buffers from one event to the next: it
+// must say what ComputeHash says for each, a long event after a short
+// one and back, and no for one changed field.
+func TestHashCheckerAgreesWithComputeHash(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	words := []string{"", "post", `ERP "Kasse" <1> & Söhne`, "\u2028", "de-1", strings.Repeat("ä€😀<", 40), "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+	pick := func() string { return words[rng.Intn(len(words))] }
+	var h hashChecker
+	for i := range 2000 {
+		e := Event{Seq: rng.Int63n(1 << 40), CustomerID: rng.Int63n(1000), Channel: Channel(pick()), Action: Action(pick()),
+			NoticeVersionID: pick(), EvidenceSHA256: pick(), CreatedAt: pick(), PrevHash: pick(),
+			APIToken: pick(), RepresentativeOf: pick(), Topic: pick(), StoreID: rng.Int63n(3), JoinedFrom: pick()}
+		e.Hash = e.ComputeHash()
+		if !h.holds(&e) {
+			t.Fatalf("event %d: ComputeHash's hash does not hold: %+v", i, e)
+		}
+		changed := e
+		changed.CustomerID++
+		if h.holds(&changed) {
+			t.Fatalf("event %d: a changed customer holds", i)
+		}
+	}
+}
