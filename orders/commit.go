@@ -166,6 +166,9 @@ func (db *DB) run() {
 		// The writer's connection is free now: prepare the statements
 		// the batch ran unprepared, for the next ones.
 		db.w.PrepareWanted(context.Background())
+		if !db.pg && db.restartLog.Swap(false) {
+			db.finishCheckpoint()
+		}
 	}
 }
 
