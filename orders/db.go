@@ -102,9 +102,7 @@ func DSN(path string) string {
 	v := url.Values{}
 	// wal_autocheckpoint(0): the log is copied into the file by the
 	// checkpointer (DB.checkpoints), not inside a commit.
-	// journal_size_limit: when the log starts over, its file is cut back
-	// to 64 MB (a backup's long read lets it grow past a GB).
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "secure_delete(1)", "wal_autocheckpoint(0)", "journal_size_limit(67108864)"} {
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "secure_delete(1)", "wal_autocheckpoint(0)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")
@@ -237,12 +235,23 @@ func (db *DB) checkpoints() {
 	}
 }
 
-// checkpoint is one of checkpoints.
+// finishAfter is how long a checkpoint may take for the writer to
+// finish it (finishCheckpoint): what was committed meanwhile, at most
+// that long's orders, is what the writer copies.
+const finishAfter = 100 * time.Millisecond
+
+// checkpoint is one of checkpoints. When it copied the whole log as it
+// found it, and quickly, the writer finishes it between two batches.
+// After a backup's long read the log holds a GB and the first checkpoint
+// takes a second or more; the writer is not left to copy what came in
+// meanwhile (when it was, orders after a backup waited 0.9–1.1 s in three
+// runs out of three); the next checkpoint, a second later, is short.
 func (db *DB) checkpoint() {
 	var busy, logFrames, done int
+	t0 := time.Now()
 	if err := db.sql.DB.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
 		slog.Warn("wal checkpoint", "err", err)
-	} else if logFrames > 0 && done == logFrames {
+	} else if logFrames > 0 && done == logFrames && time.Since(t0) <= finishAfter {
 		db.restartLog.Store(true)
 	}
 }
@@ -255,8 +264,8 @@ func (db *DB) checkpoint() {
 // when the whole log is in the file; beside a writer that never paused,
 // the checkpointer always ended behind the newest commit, and the log
 // grew without end: 2.7 GB after 30 s of orders, and every read looked
-// through its index (issue 18 point 5). journal_size_limit (DSN) then
-// shrinks the file.
+// through its index (issue 18 point 5). The file keeps its size and is
+// written over from its beginning, as SQLite does by default.
 func (db *DB) finishCheckpoint() {
 	var busy, logFrames, done int
 	if err := db.w.DB.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
@@ -335,33 +344,20 @@ func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
 	return v, err
 }
 
-// Backup writes a consistent copy of the live database to file.
-func (db *DB) Backup(ctx context.Context, file string) error {
-	// pg_dump is a process of its own; the write-back below is for the
-	// copy VACUUM INTO grows here (before, it was started for a dump too,
-	// and never stopped).
-	if db.pg {
-		_, _, _, err := db.dump(ctx, file)
-		return err
-	}
-	// The copy is written back to the disk as it grows, every 20 ms.
-	// Otherwise the operating system held gigabytes of it in memory, and
-	// the sync that ended VACUUM INTO flushed them all at once while the
-	// counter's commits waited for the same disk: 202 ms for one order at
-	// the end of a 30 s backup of a chain's 5 GB file (BENCHMARKS.md,
-	// issue 18 point 5).
-	stop, flushed := make(chan struct{}), make(chan struct{})
+// syncing syncs file every 20 ms, until stop is called, while SQLite
+// writes much into it: the pages are handed to the disk a few MB at a
+// time, and the orders' commits do not wait behind one large flush. A
+// sync every 200 ms left order p99 at 17–25 ms during a backup of a
+// chain's 5 GB file on this VM, every 20 ms at 10–16 ms (BENCHMARKS.md).
+func syncing(file string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(flushed)
-		// Every 200 ms, each sync handed the disk up to 200 ms of the
-		// copy at once, and the orders' commits waited behind it: order
-		// p99 17–25 ms during a backup of the 5 GB file on this VM,
-		// 10–16 ms with a sync every 20 ms (BENCHMARKS.md).
+		defer close(done)
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-t.C:
 			}
@@ -371,9 +367,27 @@ func (db *DB) Backup(ctx context.Context, file string) error {
 			}
 		}
 	}()
+	return func() { close(quit); <-done }
+}
+
+// Backup writes a consistent copy of the live database to file.
+func (db *DB) Backup(ctx context.Context, file string) error {
+	// pg_dump is a process of its own; the write-back below is for the
+	// copy VACUUM INTO grows here (before, it was started for a dump too,
+	// and never stopped).
+	if db.pg {
+		_, _, _, err := db.dump(ctx, file)
+		return err
+	}
+	// The copy is written back to the disk as it grows (syncing).
+	// Otherwise the operating system held gigabytes of it in memory, and
+	// the sync that ended VACUUM INTO flushed them all at once while the
+	// counter's commits waited for the same disk: 202 ms for one order at
+	// the end of a 30 s backup of a chain's 5 GB file (BENCHMARKS.md,
+	// issue 18 point 5).
+	stop := syncing(file)
 	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
-	close(stop)
-	<-flushed
+	stop()
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
