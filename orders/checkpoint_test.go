@@ -21,7 +21,7 @@ import (
 // the log header's checkpoint sequence number (bytes 12–15).
 func TestLogStartsOverAfterACheckpointEndsBehind(t *testing.T) {
 	defer func(d time.Duration) { checkpointEvery = d }(checkpointEvery)
-	checkpointEvery = time.Hour // the test runs the checkpoints itself
+	checkpointEvery = time.Hour // the test runs the checkpoints itself (Open reads it)
 	db := openCommitDB(t)
 	ctx := context.Background()
 	write := func(v string) {

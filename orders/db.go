@@ -179,7 +179,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: files, Keys: keys, opts: opts, commit: newCommitter(), blocks: consent.NewBlockList(keys.Block, keys.BlockKeys()[1:]...),
 		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), pg: pg, location: path}
 	go db.run()
-	go db.checkpoints()
+	go db.checkpoints(checkpointEvery)
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -208,7 +208,8 @@ func (db *DB) Close() error {
 	return err
 }
 
-// checkpointEvery is how often checkpoints runs; tests shorten it.
+// checkpointEvery is how often checkpoints runs; read by Open, tests
+// change it.
 var checkpointEvery = time.Second
 
 // checkpoints copies the log into the database file once a second, on a
@@ -218,12 +219,12 @@ var checkpointEvery = time.Second
 // that commit first copied everything since: an order at the counter
 // waited 805 ms (BENCHMARKS.md, issue 18 point 5). A passive checkpoint
 // waits for no one, and writers go on meanwhile.
-func (db *DB) checkpoints() {
+func (db *DB) checkpoints(every time.Duration) {
 	defer close(db.checkpointsDone)
 	if db.pg {
 		return // PostgreSQL checkpoints by itself, beside the writers
 	}
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
