@@ -127,3 +127,34 @@ func TestHashCheckerAgreesWithComputeHash(t *testing.T) {
 		}
 	}
 }
+
+// verify takes the columns as the driver gives them; a NULL is refused,
+// as the typed scan refused it, instead of standing in for "" or 0.
+func TestHashedColumnsRefuseNull(t *testing.T) {
+	row := func() []any {
+		v := make([]any, 22)
+		for i := range v {
+			v[i] = "x"
+		}
+		for _, i := range []int{0, 1, 10, 11, 19, 20} {
+			v[i] = int64(i)
+		}
+		return v
+	}
+	var e Event
+	if err := hashedColumns(&e, row()); err != nil || e.Seq != 0 || e.CustomerID != 1 || e.JoinedFrom != "x" || e.Position != 20 {
+		t.Fatalf("a whole row: %v, %+v", err, e)
+	}
+	for _, i := range []int{1, 9, 20, 21} {
+		v := row()
+		v[i] = nil
+		if err := hashedColumns(&e, v); err == nil {
+			t.Errorf("column %d NULL: accepted", i)
+		}
+	}
+	v := row()
+	v[13] = []byte("2026-11-30T10:00:00Z")
+	if err := hashedColumns(&e, v); err != nil || e.CreatedAt != "2026-11-30T10:00:00Z" {
+		t.Errorf("text as bytes: %v, %q", err, e.CreatedAt)
+	}
+}

@@ -438,18 +438,17 @@ func verifyPart(ctx context.Context, q Querier, lo, hi int64, gaps bool) chainPa
 	return p
 }
 
-// hashedColumns fills e from verifyPart's columns in their order.
+// hashedColumns fills e from verifyPart's columns in their order. A
+// NULL is refused, as scanning into the typed fields refused it: read as
+// "" or 0 it could stand in for a value that was hashed.
 func hashedColumns(e *Event, v []any) error {
 	var err error
 	num := func(x any) int64 {
-		switch x := x.(type) {
-		case int64:
-			return x
-		case nil:
-			return 0
+		if n, ok := x.(int64); ok {
+			return n
 		}
 		if err == nil {
-			err = fmt.Errorf("consent: read ledger: a number column holds %T", x)
+			err = fmt.Errorf("consent: scan event: a number column holds %T", x)
 		}
 		return 0
 	}
@@ -459,11 +458,9 @@ func hashedColumns(e *Event, v []any) error {
 			return x
 		case []byte:
 			return string(x)
-		case nil:
-			return ""
 		}
 		if err == nil {
-			err = fmt.Errorf("consent: read ledger: a text column holds %T", x)
+			err = fmt.Errorf("consent: scan event: a text column holds %T", x)
 		}
 		return ""
 	}
