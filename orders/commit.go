@@ -166,7 +166,7 @@ func (db *DB) run() {
 		// The writer's connection is free now: prepare the statements
 		// the batch ran unprepared, for the next ones.
 		db.w.PrepareWanted(context.Background())
-		if !db.pg && db.restartLog.Swap(false) {
+		if db.restartLog.Swap(false) { // only SQLite's checkpoints set it
 			db.finishCheckpoint()
 		}
 	}

@@ -49,7 +49,7 @@ type DB struct {
 	stopCheckpoints, checkpointsDone chan struct{}
 	stopOnce                         sync.Once
 	// restartLog is set by checkpoints when its checkpoint copied the
-	// whole log as it found it; the writer then finishes the checkpoint
+	// whole log as it found it, quickly; the writer then finishes the checkpoint
 	// between two batches, so that its next transaction starts the log
 	// over (run).
 	restartLog atomic.Bool
@@ -248,13 +248,21 @@ const finishAfter = 100 * time.Millisecond
 // meanwhile (when it was, orders after a backup waited 0.9–1.1 s in three
 // runs out of three); the next checkpoint, a second later, is short.
 func (db *DB) checkpoint() {
-	var busy, logFrames, done int
 	t0 := time.Now()
-	if err := db.sql.DB.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+	if logFrames, done, err := walCheckpoint(db.sql.DB); err != nil {
 		slog.Warn("wal checkpoint", "err", err)
 	} else if logFrames > 0 && done == logFrames && time.Since(t0) <= finishAfter {
 		db.restartLog.Store(true)
 	}
+}
+
+// walCheckpoint copies the log into the file on one of q's connections,
+// waiting for no one (PASSIVE): the pages in the log, and how many of
+// them are in the file now.
+func walCheckpoint(q *sql.DB) (logFrames, done int, err error) {
+	var busy int
+	err = q.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done)
+	return logFrames, done, err
 }
 
 // finishCheckpoint runs on the writer's connection between two batches
@@ -268,8 +276,7 @@ func (db *DB) checkpoint() {
 // through its index (issue 18 point 5). The file keeps its size and is
 // written over from its beginning, as SQLite does by default.
 func (db *DB) finishCheckpoint() {
-	var busy, logFrames, done int
-	if err := db.w.DB.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+	if _, _, err := walCheckpoint(db.w.DB); err != nil {
 		slog.Warn("wal checkpoint by the writer", "err", err)
 	}
 }
