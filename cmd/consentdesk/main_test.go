@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -292,12 +293,7 @@ func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
 // listener is closed again (issue 15, point 10: a failed start of the
 // second listener left the first one running).
 func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	counterAddr := free.Addr().String()
-	free.Close()
+	counterAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
