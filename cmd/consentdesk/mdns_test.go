@@ -39,7 +39,7 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	if err != nil {
 		t.Skip("no loopback interface named lo")
 	}
-	stop, err := announce("Optik Müller – Kasse", "kasse.local", 8443, []net.IP{net.ParseIP("127.0.0.1")}, []net.Interface{*lo})
+	stop, err := announce("Optik Müller – Kasse", "kasse-mdns-test.local", 8443, []net.IP{net.ParseIP("127.0.0.1")}, []net.Interface{*lo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	stop()
 	ok := false
 	for _, e := range found {
-		ok = ok || (e.Host == "kasse.local." && e.Port == 8443 && e.AddrV4.Equal(net.ParseIP("127.0.0.1")))
+		ok = ok || (e.Host == "kasse-mdns-test.local." && e.Port == 8443 && e.AddrV4.Equal(net.ParseIP("127.0.0.1")))
 	}
 	if !ok {
 		t.Fatalf("the counter was not found by mDNS: %+v", found)
@@ -56,8 +56,12 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	// --lan-addr on loopback: no announcement.
 	quiet := announceCounter(&lanSetup{addr: "127.0.0.1:8443"}, "Optik Müller")
 	defer quiet()
-	if found := lookup(t, lo, 500*time.Millisecond); len(found) != 0 {
-		t.Errorf("announced while serving on loopback only: %+v", found)
+	// The first announcer's last answers can still be on their way (the
+	// test failed twice on such an entry): only another host counts.
+	for _, e := range lookup(t, lo, 500*time.Millisecond) {
+		if e.Host != "kasse-mdns-test.local." {
+			t.Errorf("announced while serving on loopback only: %+v", e)
+		}
 	}
 	if ifaces := lanInterfaces(nil); len(ifaces) > 0 {
 		for _, i := range ifaces {
