@@ -74,18 +74,59 @@ func (e *Event) ComputeHash() string {
 // hashChecker tells whether events' hashes hold, with its buffers reused
 // from one event to the next (verify).
 type hashChecker struct {
-	fields []string
-	input  []byte
-	hex    [2 * sha256.Size]byte
+	input []byte
+	hex   [2 * sha256.Size]byte
 }
 
 // holds says whether e.Hash is the hash of e's fields, as ComputeHash.
+// It writes hashInput(e.hashedFields()) straight into its buffer, the
+// numbers by strconv.AppendInt and a prefixed field's prefix and text
+// one after the other, so that an event costs no allocation: at a
+// chain's 10,000,000 events the list of fields and its numbers as
+// strings were a tenth of verify's time. TestHashCheckerAgreesWithComputeHash
+// holds the two ways to the same bytes.
 func (h *hashChecker) holds(e *Event) bool {
-	h.fields = e.appendHashedFields(h.fields[:0])
-	h.input = appendHashInput(h.input[:0], h.fields)
+	b := append(h.input[:0], '[')
+	b = appendJSONInt(b, e.Seq)
+	b = appendJSONInt(append(b, ','), e.CustomerID)
+	for _, f := range [...]string{string(e.Channel), string(e.Action), string(e.OptInLevel), string(e.LegalBasis),
+		string(e.Source), string(e.Actor), e.NoticeVersionID, e.NoticeSHA256} {
+		b = appendJSONString(append(b, ','), "", f)
+	}
+	b = appendJSONInt(append(b, ','), e.OrderID)
+	b = appendJSONInt(append(b, ','), e.StaffID)
+	for _, f := range [...]string{e.EvidenceSHA256, e.CreatedAt, e.PrevHash} {
+		b = appendJSONString(append(b, ','), "", f)
+	}
+	// The later fields, as appendHashedFields adds them.
+	if e.APIToken != "" {
+		b = appendJSONString(append(b, ','), "", e.APIToken)
+	}
+	if e.RepresentativeOf != "" {
+		b = appendJSONString(append(b, ','), representativePrefix, e.RepresentativeOf)
+	}
+	if e.Topic != "" {
+		b = appendJSONString(append(b, ','), topicPrefix, e.Topic)
+	}
+	if e.StoreID != 0 {
+		b = append(b, ',', '"')
+		b = append(b, storePrefix...)
+		b = append(strconv.AppendInt(b, e.StoreID, 10), '"')
+	}
+	if e.JoinedFrom != "" {
+		b = appendJSONString(append(b, ','), joinedPrefix, e.JoinedFrom)
+	}
+	h.input = append(b, ']')
 	sum := sha256.Sum256(h.input)
 	hex.Encode(h.hex[:], sum[:])
 	return string(h.hex[:]) == e.Hash
+}
+
+// appendJSONInt writes n as the string hashInput writes for it: digits
+// need no escaping.
+func appendJSONInt(b []byte, n int64) []byte {
+	b = append(b, '"')
+	return append(strconv.AppendInt(b, n, 10), '"')
 }
 
 // hashedFields lists the hashed fields in their order.

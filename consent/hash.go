@@ -31,35 +31,48 @@ func appendHashInput(b []byte, fields []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, f)
+		b = appendJSONString(b, "", f)
 	}
 	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// plain marks the ASCII bytes written as they are.
-var plain = func() (t [utf8.RuneSelf]bool) {
+// plain marks the bytes written as they are: ASCII but for control
+// characters, " \ < > and &. A table of all 256 bytes costs one test
+// per byte in the loop below.
+var plain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
 	return t
 }()
 
-// appendJSONString writes s as hashInput says. Runs of text written as
+// appendJSONString writes prefix+s as hashInput says, where prefix is
+// text written as it is (a field's name, as "topic:"). Runs of text written as
 // they are (nearly every field: hashes, names of channels, times) are
 // copied at once: byte by byte, the escaping was a third of verify's time
-// at a chain's size (issue 18 point 5).
-func appendJSONString(b []byte, s string) []byte {
+// at a chain's size (issue 18 point 5), and still 15 % with runs copied.
+func appendJSONString(b []byte, prefix, s string) []byte {
 	b = append(b, '"')
+	b = append(b, prefix...)
 	start := 0 // s[start:i] is written as it is
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
+		// Eight bytes at a time while they are plain: twice as fast as
+		// one at a time (BenchmarkAppendJSONString).
+		if i+8 <= len(s) {
+			w := s[i : i+8]
+			if plain[w[0]] && plain[w[1]] && plain[w[2]] && plain[w[3]] && plain[w[4]] && plain[w[5]] && plain[w[6]] && plain[w[7]] {
+				i += 8
 				continue
 			}
+		}
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

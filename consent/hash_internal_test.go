@@ -17,6 +17,12 @@ func TestHashInputIsGoJSON(t *testing.T) {
 	var cases []string
 	for c := 0; c < 256; c++ {
 		cases = append(cases, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"z")
+		// In every place of the eight bytes tested at once.
+		for at := range 16 {
+			b := []byte("0123456789abcdef")
+			b[at] = byte(c)
+			cases = append(cases, string(b))
+		}
 	}
 	cases = append(cases, "", "de-\xff", "de-\xfe", "\u2028\u2029", "Weiß <b>&amp;</b>", "😀", "\xed\xa0\x80", "\xf4\x90\x80\x80", `"\`)
 	rng := rand.New(rand.NewSource(1))
@@ -109,16 +115,22 @@ func TestAppendRefusesAmbiguousText(t *testing.T) {
 // one and back, and no for one changed field.
 func TestHashCheckerAgreesWithComputeHash(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	words := []string{"", "post", `ERP "Kasse" <1> & Söhne`, "\u2028", "de-1", strings.Repeat("ä€😀<", 40), "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+	words := []string{"", "post", `ERP "Kasse" <1> & Söhne`, "\u2028", "de-1", strings.Repeat("ä€😀<", 40), "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"a\\b\nc\x01\xff", "2026-11-30T10:00:00Z"}
 	pick := func() string { return words[rng.Intn(len(words))] }
 	var h hashChecker
 	for i := range 2000 {
 		e := Event{Seq: rng.Int63n(1 << 40), CustomerID: rng.Int63n(1000), Channel: Channel(pick()), Action: Action(pick()),
-			NoticeVersionID: pick(), EvidenceSHA256: pick(), CreatedAt: pick(), PrevHash: pick(),
+			OptInLevel: OptInLevel(pick()), LegalBasis: LegalBasis(pick()), Source: Source(pick()), Actor: Actor(pick()),
+			NoticeVersionID: pick(), NoticeSHA256: pick(), OrderID: rng.Int63n(5) - 1, StaffID: rng.Int63n(1 << 20),
+			EvidenceSHA256: pick(), CreatedAt: pick(), PrevHash: pick(),
 			APIToken: pick(), RepresentativeOf: pick(), Topic: pick(), StoreID: rng.Int63n(3), JoinedFrom: pick()}
 		e.Hash = e.ComputeHash()
 		if !h.holds(&e) {
 			t.Fatalf("event %d: ComputeHash's hash does not hold: %+v", i, e)
+		}
+		if want := hashInput(e.hashedFields()); string(h.input) != string(want) {
+			t.Fatalf("event %d: the checker hashed\n%s\nComputeHash hashes\n%s", i, h.input, want)
 		}
 		changed := e
 		changed.CustomerID++
