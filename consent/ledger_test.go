@@ -28,12 +28,35 @@ func ledger(t *testing.T, n int) *sql.DB {
 // each store's events a chain of their own.
 func ledgerIn(t *testing.T, n, stores int) *sql.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := orderstest.Open(ctx, t, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
+	return ledgerDB(t, n, stores).SQL()
+}
+
+// readers are the ways verify reads the ledger of db: through
+// database/sql, and on SQLite through its C API (orders).
+func readers(db *orders.DB) map[string]consent.HashedReader {
+	out := map[string]consent.HashedReader{"database/sql": nil}
+	if r := db.HashedReader(); r != nil {
+		out["SQLite's C API"] = r
+	}
+	return out
+}
+
+// ledgerDB is ledgerIn's database.
+func ledgerDB(t *testing.T, n, stores int) *orders.DB {
+	t.Helper()
+	db, err := orderstest.Open(context.Background(), t, filepath.Join(t.TempDir(), "ledger.db"), assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	fill(t, db, n, stores)
+	return db
+}
+
+// fill appends n events to db's ledger, taken in turn in that many stores.
+func fill(t *testing.T, db *orders.DB, n, stores int) {
+	t.Helper()
+	ctx := context.Background()
 	ids := []int64{consent.FirstStore}
 	for i := 1; i < stores; i++ {
 		st, err := db.AddStore(ctx, orders.Store{Name: fmt.Sprintf("Filiale %d", i+1)})
@@ -54,7 +77,6 @@ func ledgerIn(t *testing.T, n, stores int) *sql.DB {
 			t.Fatal(err)
 		}
 	}
-	return db.SQL()
 }
 
 // tamper runs SQL as someone with the file in hand would: with the
@@ -113,20 +135,24 @@ func TestLedgerDetectsTampering(t *testing.T) {
 	// between two chains (odd numbers in the first store's). Where seq
 	// may leave gaps (a chain's PostgreSQL database), a missing event
 	// shows in its chain and is named by the gap it left, as before.
+	// Each break is found by both readers.
 	for _, gaps := range []bool{false, true} {
 		for _, stores := range []int{1, 2} {
 			for _, parts := range []int{1, 3} {
 				for _, tc := range cases {
 					t.Run(fmt.Sprintf("%s in %d parts, %d stores, gaps %t", tc.name, parts, stores, gaps), func(t *testing.T) {
-						db := ledgerIn(t, 10, stores)
+						odb := ledgerDB(t, 10, stores)
+						db := odb.SQL()
 						tamper(t, db, tc.stmts...)
 						defer consent.VerifyInParts(parts)()
-						v, err := consent.VerifyWith(context.Background(), db, gaps)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if v.OK || v.Broken != tc.broken {
-							t.Errorf("verify = %+v, want broken at %d", v, tc.broken)
+						for name, read := range readers(odb) {
+							v, err := consent.VerifyReading(context.Background(), db, gaps, read)
+							if err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							if v.OK || v.Broken != tc.broken {
+								t.Errorf("%s: verify = %+v, want broken at %d", name, v, tc.broken)
+							}
 						}
 					})
 				}
@@ -154,6 +180,50 @@ func TestLedgerDetectsTampering(t *testing.T) {
 	v, err := consent.Verify(context.Background(), ledgerIn(t, 10, 2))
 	if err != nil || !v.OK || v.Events != 10 || len(v.Chains) != 2 || v.Chains[0].Events != 5 || v.Chains[1].Events != 5 || v.Chains[1].Seq != 10 {
 		t.Errorf("two stores intact in 3 parts: %+v %v", v, err)
+	}
+}
+
+// SQLite keeps a value of another kind than its column's where it cannot
+// convert it. Both readers take such a value alike: text or a real where
+// a number was hashed is an error that names it (as the typed scan of
+// old refused it), text kept as a blob is read as its text.
+func TestReadersAgreeOnValuesOfAnotherKind(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, stmt, err string }{
+		{"text for a customer", `UPDATE consent_events SET customer_id = 'abc' WHERE seq = 2`, "a number column holds string"},
+		{"a real for a customer", `UPDATE consent_events SET customer_id = 1.5 WHERE seq = 3`, "a number column holds float64"},
+		{"a blob for a channel", `UPDATE consent_events SET channel = CAST(channel AS BLOB) WHERE seq = 2`, ""},
+	} {
+		// On SQLite whichever engine the suite runs on: only SQLite keeps
+		// such values.
+		db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "kinds.db"), assets.Migrations())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, db, 4, 1)
+		for _, stmt := range []string{`DROP TRIGGER consent_events_no_update`, tc.stmt} {
+			if _, err := db.SQL().Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		var kind string
+		db.SQL().QueryRow(`SELECT typeof(customer_id) || '/' || typeof(channel) FROM consent_events WHERE seq IN (2, 3) AND typeof(customer_id) || typeof(channel) <> 'integertext'`).Scan(&kind)
+		if kind == "" {
+			t.Fatalf("%s: SQLite converted the value", tc.name)
+		}
+		for name, read := range readers(db) {
+			v, err := consent.VerifyReading(ctx, db.SQL(), false, read)
+			switch {
+			case tc.err == "" && (err != nil || !v.OK):
+				t.Errorf("%s, %s: %+v %v, want intact", tc.name, name, v, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("%s, %s: %+v %v, want %q", tc.name, name, v, err, tc.err)
+			}
+		}
+		if len(readers(db)) != 2 {
+			t.Errorf("readers on SQLite: %d", len(readers(db)))
+		}
+		db.Close()
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/consentdesk/consentdesk/consent"
 )
@@ -110,20 +108,13 @@ func VerifyFile(ctx context.Context, file string) (consent.Verification, int64, 
 	if _, err := os.Stat(file); err != nil {
 		return consent.Verification{}, 0, "", err
 	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return consent.Verification{}, 0, "", err
-	}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "mode=ro&immutable=1"}
-	if !strings.HasPrefix(u.Path, "/") { // Windows drive letters
-		u.Path = "/" + u.Path
-	}
-	sdb, err := sql.Open("sqlite", u.String())
+	uri := fileURI(file, "mode=ro&immutable=1")
+	sdb, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return consent.Verification{}, 0, "", err
 	}
 	defer sdb.Close()
-	v, err := consent.Verify(ctx, sdb)
+	v, err := consent.VerifyReading(ctx, sdb, false, sqliteHashed(uri))
 	if err != nil {
 		return v, 0, "", fmt.Errorf("%s is not a ConsentDesk database: %w", file, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -340,7 +341,7 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 // ledgers of the stores that joined the chain as they were kept
 // (JoinChain).
 func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
-	v, err := consent.VerifyWith(ctx, db.sql, db.pg)
+	v, err := consent.VerifyReading(ctx, db.sql, db.pg, db.HashedReader())
 	if err != nil || !v.OK {
 		return v, err
 	}
@@ -350,6 +351,28 @@ func (db *DB) Verify(ctx context.Context) (consent.Verification, error) {
 		return v, nil
 	}
 	return v, err
+}
+
+// HashedReader is the reader Verify takes the events with: on SQLite
+// one through its C API on connections of its own (ledgerread.go), on
+// PostgreSQL nil, the pool's.
+func (db *DB) HashedReader() consent.HashedReader {
+	if db.pg {
+		return nil
+	}
+	return sqliteHashed(fileURI(db.Path, "mode=ro"))
+}
+
+// fileURI is SQLite's URI of the file at path, with query.
+func fileURI(path, query string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: query}
+	if !strings.HasPrefix(u.Path, "/") { // Windows drive letters
+		u.Path = "/" + u.Path
+	}
+	return u.String()
 }
 
 // syncing syncs file every 20 ms, until stop is called, while SQLite

@@ -236,7 +236,7 @@ func noticesIn(ctx context.Context, q consent.Querier, events []consent.Event) (
 // LedgerHead checks the whole chain and names its newest event, for the
 // proof and the receipt.
 func (db *DB) LedgerHead(ctx context.Context) (consent.Verification, int64, string, error) {
-	v, err := consent.VerifyWith(ctx, db.sql, db.pg)
+	v, err := consent.VerifyReading(ctx, db.sql, db.pg, db.HashedReader())
 	if err != nil {
 		return v, 0, "", err
 	}
