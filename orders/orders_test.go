@@ -23,6 +23,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func openDB(t testing.TB) *orders.DB {
@@ -441,6 +442,17 @@ func TestSignInLockout(t *testing.T) {
 	db.SQL().QueryRow(`SELECT pin_hash FROM staff WHERE id = ?`, s.ID).Scan(&hash)
 	if !strings.HasPrefix(hash, "$2") {
 		t.Errorf("PIN not bcrypt-hashed: %q", hash)
+	}
+	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost != orders.PINCost {
+		t.Errorf("PIN hashed at cost %d (%v), want orders.PINCost %d", cost, err, orders.PINCost)
+	}
+}
+
+// The stores' PINs are hashed at bcrypt's default cost; only the test
+// suites lower it (orderstest.Main, which keeps the value it found).
+func TestPINCostIsBcryptsDefaultOutsideTests(t *testing.T) {
+	if orderstest.PINCost != bcrypt.DefaultCost || orders.PINCost != bcrypt.MinCost {
+		t.Errorf("orders.PINCost: %d before the tests, %d in them; want %d and %d", orderstest.PINCost, orders.PINCost, bcrypt.DefaultCost, bcrypt.MinCost)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Env names the PostgreSQL server of the tests' second pass: a URL of a
@@ -39,12 +40,18 @@ var (
 	}
 )
 
+// PINCost is orders.PINCost as Main found it, before it lowered it.
+var PINCost int
+
 // Main runs the tests on SQLite, then, where Env is set, on PostgreSQL.
 // Without Env the second pass is skipped with a message, and fails
 // under CONSENTDESK_REQUIRE_TOOLS=1, as a missing tool does; Env=off
 // leaves it out on purpose. A
-// package's TestMain calls it and exits with its result.
+// package's TestMain calls it and exits with its result. The staff's
+// PINs are hashed at bcrypt's least cost (orders.PINCost): what the
+// tests check of them is the same at every cost.
 func Main(m *testing.M) int {
+	PINCost, orders.PINCost = orders.PINCost, bcrypt.MinCost
 	// Read before the first run: go test's cache notes only the
 	// variables read while a run is on, and must know these.
 	server, require := os.Getenv(Env), os.Getenv("CONSENTDESK_REQUIRE_TOOLS") == "1"
