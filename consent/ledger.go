@@ -218,8 +218,8 @@ func VerifyWith(ctx context.Context, q Querier, gaps bool) (Verification, error)
 }
 
 // HashedColumns are the columns of consent_events a verify reads, in
-// the order HashedRow numbers them: only the hashed ones (the details
-// beside the chain, contact, note, representative, are not hashed).
+// the order HashedRow numbers them: only the hashed ones (the personal
+// details kept beside the chain, in consent_event_details, are not).
 const HashedColumns = `seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
 	notice_version_id, notice_sha256, COALESCE(order_id, 0), COALESCE(staff_id, 0), evidence_sha256,
 	created_at, prev_hash, hash, api_token, representative, topic, COALESCE(store_id, 0), COALESCE(position, 0), joined_from`
@@ -261,8 +261,8 @@ func ReadHashed(e *Event, r HashedRow) error {
 // A HashedReader reads HashedColumns of the events lo..hi in seq order
 // and hands each to each. The event and its strings hold until each
 // returns (the reader may reuse their memory for the next): each copies
-// what it keeps. VerifyReading calls it from several goroutines at once, one
-// part each.
+// what it keeps. VerifyReading calls it from several goroutines at once,
+// one part each.
 type HashedReader func(ctx context.Context, lo, hi int64, each func(e *Event) error) error
 
 // VerifyReading is VerifyWith with the events read by read: a reader
