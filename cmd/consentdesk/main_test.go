@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +43,39 @@ func run(t *testing.T, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	err := Run(context.Background(), onEngine(t, args), &out, &errOut)
 	return out.String(), err
+}
+
+// freePort finds a port on 127.0.0.1 for a listener that a test names
+// by number to a child process. It is taken below the kernel's ephemeral
+// range: a port the kernel handed out and got back can go at once to an
+// outgoing connection of the tests running beside, and the child then
+// fails with "bind: address already in use" (CI lost a run that way).
+// Below the range only another explicit bind can take it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	low := 32768 // Linux's default start of the ephemeral range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low > 12000 {
+		for range 200 {
+			port := 10000 + rand.IntN(low-10000)
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				l.Close()
+				return port
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // onEngine returns args for the engine of the tests' pass: on the

@@ -30,6 +30,10 @@ func lookup(t *testing.T, lo *net.Interface, wait time.Duration) []*mdns.Service
 	return found
 }
 
+// testHost is the name the test announces; the quiet phase tells the
+// first announcer's late answers by it.
+const testHost = "kasse-mdns-test.local"
+
 // The counter's .local name is announced by mDNS (issue 14 point 3). The
 // test announces and looks up on the loopback interface only: nothing
 // goes to another interface. A counter that serves on loopback alone
@@ -39,7 +43,7 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	if err != nil {
 		t.Skip("no loopback interface named lo")
 	}
-	stop, err := announce("Optik Müller – Kasse", "kasse-mdns-test.local", 8443, []net.IP{net.ParseIP("127.0.0.1")}, []net.Interface{*lo})
+	stop, err := announce("Optik Müller – Kasse", testHost, 8443, []net.IP{net.ParseIP("127.0.0.1")}, []net.Interface{*lo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +51,7 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	stop()
 	ok := false
 	for _, e := range found {
-		ok = ok || (e.Host == "kasse-mdns-test.local." && e.Port == 8443 && e.AddrV4.Equal(net.ParseIP("127.0.0.1")))
+		ok = ok || (e.Host == testHost+"." && e.Port == 8443 && e.AddrV4.Equal(net.ParseIP("127.0.0.1")))
 	}
 	if !ok {
 		t.Fatalf("the counter was not found by mDNS: %+v", found)
@@ -59,7 +63,7 @@ func TestMDNSOnLoopbackOnly(t *testing.T) {
 	// The first announcer's last answers can still be on their way (the
 	// test failed twice on such an entry): only another host counts.
 	for _, e := range lookup(t, lo, 500*time.Millisecond) {
-		if e.Host != "kasse-mdns-test.local." {
+		if e.Host != testHost+"." {
 			t.Errorf("announced while serving on loopback only: %+v", e)
 		}
 	}
