@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
@@ -27,6 +29,49 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		if _, err := db.PlaceOrder(ctx, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkOneClickWithdrawal measures the use case behind a one-click
+// unsubscribe (issue 18 point 2) without HTTP: eight callers at once, as
+// in a burst, each withdrawing e-mail for a customer of their own, so the
+// committer batches them as it does in load's burst.
+func BenchmarkOneClickWithdrawal(b *testing.B) {
+	db := openDB(b)
+	ctx := context.Background()
+	in := sampleOrder(b)
+	ids := make([]int64, b.N)
+	for i := range ids {
+		in.Customer.Email = fmt.Sprintf("kunde%d@example.org", i)
+		in.Customer.Mobile = ""
+		p, err := db.PlaceOrder(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = p.Customer.ID
+	}
+	var next atomic.Int64
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[next.Add(1)-1]
+			change := orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
+				Object: true, Channels: map[consent.Channel]bool{consent.Email: false}}
+			if _, err := db.RecordConsents(ctx, change); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	var withdrawn int
+	if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'withdraw' AND source = 'email_link'`).Scan(&withdrawn); err != nil {
+		b.Fatal(err)
+	}
+	if withdrawn != b.N {
+		b.Fatalf("%d withdrawals in the ledger, want %d", withdrawn, b.N)
 	}
 }
 
