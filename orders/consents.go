@@ -171,7 +171,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
-		notice, err := currentNotice(ctx, tx, cust.Lang)
+		notice, err := currentNoticeRef(ctx, tx, cust.Lang)
 		if err != nil {
 			return err
 		}
@@ -184,9 +184,11 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				return err
 			}
 			ch.OrderID = o.ID
-			if notice, err = consent.Notice(ctx, tx, o.NoticeVersionID); err != nil {
+			printed, err := consent.Notice(ctx, tx, o.NoticeVersionID)
+			if err != nil {
 				return err
 			}
+			notice = printed.Ref()
 			if evidence, err = orderScan(ctx, tx, o.ID); err != nil {
 				return err
 			}

@@ -104,6 +104,16 @@ func currentNotice(ctx context.Context, q consent.Querier, lang string) (consent
 	return consent.CurrentNoticeIn(ctx, q, store, lang)
 }
 
+// currentNoticeRef is currentNotice as an event cites it, without the
+// texts.
+func currentNoticeRef(ctx context.Context, q consent.Querier, lang string) (consent.NoticeRef, error) {
+	store, err := noticeStore(ctx, q)
+	if err != nil {
+		return consent.NoticeRef{}, err
+	}
+	return consent.CurrentNoticeRefIn(ctx, q, store, lang)
+}
+
 // publishStoreNotices publishes the own notice of store (every store
 // for 0) where each store is its own controller: the chain's text with
 // the store's company and address. Nothing otherwise.

@@ -146,9 +146,18 @@ func TestPlaceOrder(t *testing.T) {
 	if len(p.Events) != 3 {
 		t.Fatalf("events = %d", len(p.Events))
 	}
+	notice, err := db.CurrentNotice(ctx, "de")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range p.Events {
 		if e.NoticeVersionID != "de-1" || e.NoticeSHA256 == "" || e.EvidenceSHA256 != p.Order.SignatureSHA256 || e.Actor != consent.ByCustomer || e.OrderID != p.Order.ID {
 			t.Errorf("event lacks proof: %+v", e)
+		}
+		// The notice is cited without its text being read (NoticeRef):
+		// by the hash of the very text in force.
+		if e.NoticeSHA256 != notice.SHA256 || notice.SHA256 != orders.SHA256Hex([]byte(notice.Text)) {
+			t.Errorf("event cites notice hash %s, the text in force hashes to %s", e.NoticeSHA256, orders.SHA256Hex([]byte(notice.Text)))
 		}
 	}
 	states, _, err := db.Consents(ctx, p.Customer.ID)
@@ -187,6 +196,35 @@ func TestPlaceOrder(t *testing.T) {
 		if e.Channel == consent.Post || e.Channel == consent.Email {
 			t.Errorf("duplicate grant %+v", e)
 		}
+	}
+}
+
+// A withdrawal from the mail's one-click link cites the notice in force
+// as the order did, by id and by the hash of its text (NoticeRef); a
+// language without a notice is not found.
+func TestWithdrawalCitesTheNoticeInForce(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notice, err := db.CurrentNotice(ctx, "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.EmailLink, ByCustomer: true,
+		Object: true, Channels: map[consent.Channel]bool{consent.Email: false}})
+	if err != nil || len(w) == 0 {
+		t.Fatalf("withdrawal: %v, %d events", err, len(w))
+	}
+	for _, e := range w {
+		if e.NoticeVersionID != notice.ID || e.NoticeSHA256 != notice.SHA256 {
+			t.Errorf("withdrawal cites %s %s, want %s %s", e.NoticeVersionID, e.NoticeSHA256, notice.ID, notice.SHA256)
+		}
+	}
+	if _, err := consent.CurrentNoticeRefIn(ctx, db.SQL(), 0, "fr"); consentdesk.ErrorCode(err) != consentdesk.NotFound {
+		t.Errorf("the notice of a language without one: %v", err)
 	}
 }
 

@@ -254,7 +254,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if err := rf.Err(); err != nil {
 			return err
 		}
-		notice, err := currentNotice(ctx, tx, cust.Lang)
+		notice, err := currentNoticeRef(ctx, tx, cust.Lang)
 		if err != nil {
 			return err
 		}

@@ -204,7 +204,7 @@ func (db *DB) AddPrescription(ctx context.Context, orderID, staffID int64, p Pre
 		}
 		basis := ctrl.HealthLegalBasis()
 		if basis == consent.BasisExplicitConsent {
-			notice, err := currentNotice(ctx, tx, cust.Lang)
+			notice, err := currentNoticeRef(ctx, tx, cust.Lang)
 			if err != nil {
 				return err
 			}
