@@ -130,3 +130,54 @@ func TestPreparedIsBounded(t *testing.T) {
 		t.Errorf("%d statements cached, bound %d", len(p.stmts), maxPrepared)
 	}
 }
+
+// A statement is bound to the transaction once and serves every later use
+// of the same query in it (a batch's use cases run the same queries), with
+// its own arguments each time; the next transaction binds afresh.
+func TestWriteTxBindsEachStatementOnce(t *testing.T) {
+	ctx := context.Background()
+	p := openPrepared(t, 1)
+	if _, err := p.ExecContext(ctx, `CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO t VALUES (?)`
+	sum := `SELECT COALESCE(SUM(v), 0) FROM t`
+	if _, err := p.ExecContext(ctx, insert, 100); err != nil { // prepared now
+		t.Fatal(err)
+	}
+	if err := p.QueryRowContext(ctx, sum).Scan(new(int)); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		tx, err := p.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWriteTx(tx, p)
+		first := w.stmt(ctx, insert)
+		if first == nil {
+			t.Fatal("the prepared INSERT is not bound to the transaction")
+		}
+		for i := 1; i <= 3; i++ {
+			if st := w.stmt(ctx, insert); st != first {
+				t.Fatalf("use %d bound the statement again", i)
+			}
+			if _, err := w.ExecContext(ctx, insert, i); err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			if err := w.QueryRowContext(ctx, sum).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := 100 + round*6 + i*(i+1)/2; got != want {
+				t.Fatalf("round %d, after %d inserts: sum %d, want %d", round, i, got, want)
+			}
+		}
+		if len(w.bound) != 2 {
+			t.Errorf("%d statements bound, want 2", len(w.bound))
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

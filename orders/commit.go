@@ -209,6 +209,10 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	alone := len(live) == 1
 	var ran []*job // jobs whose writes are in the transaction
 	broken := error(nil)
+	// One guard for the whole batch: its first refused statement fails
+	// the batch (below), and the statements it binds to the transaction
+	// serve every use case in it.
+	w := consent.NewWriteTx(tx, db.w).Sequenced(db.pg)
 	for i, j := range live {
 		if !j.start() {
 			continue // withdrawn by its caller since the batch was formed
@@ -225,7 +229,6 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 				break
 			}
 		}
-		w := consent.NewWriteTx(tx, db.w).Sequenced(db.pg)
 		r := call(j, w, db.Now().UTC())
 		if misuse := w.Misused(); misuse != nil {
 			// A programming error: fail the batch. The statement never
