@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/consentdesk/consentdesk"
@@ -434,11 +436,31 @@ func loadSettings(ctx context.Context, q Querier, query string, c *Controller, e
 		*c = Controller{}
 		return fmt.Errorf("consent: load store settings: %w", err)
 	}
-	if err := json.Unmarshal([]byte(data), c); err != nil {
-		*c = Controller{}
-		return fmt.Errorf("consent: decode store settings: %w", err)
+	d := decoded.Load()
+	if d == nil || d.data != data {
+		d = &decodedSettings{data: data}
+		if err := json.Unmarshal([]byte(data), &d.c); err != nil {
+			*c = Controller{}
+			return fmt.Errorf("consent: decode store settings: %w", err)
+		}
+		decoded.Store(d)
 	}
+	logo, mime := c.Logo, c.LogoMIME
+	*c = d.c
+	c.Topics = slices.Clone(d.c.Topics) // the caller's to change
+	c.Logo, c.LogoMIME = logo, mime
 	return nil
+}
+
+// decoded is the settings' JSON decoded last. The text is read from the
+// database every time, so a change is seen at once; only decoding the
+// same text again is saved (16 µs of a one-click withdrawal's 190, in
+// the one writer; issue 18 point 2).
+var decoded atomic.Pointer[decodedSettings]
+
+type decodedSettings struct {
+	data string
+	c    Controller // without Logo and LogoMIME, which are not in the JSON
 }
 
 // SaveController writes the settings (not the logo, and not whether each
