@@ -160,16 +160,17 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 	var events []consent.Event
 	rxDeleted := 0
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		ctrl, err := consent.LoadSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		ctx = settingsRead(ctx, ctrl)
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
 			return err
 		}
 		if cust.Erased() {
 			return consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased")
-		}
-		ctrl, err := consent.LoadSettings(ctx, tx)
-		if err != nil {
-			return err
 		}
 		notice, err := currentNoticeRef(ctx, tx, cust.Lang)
 		if err != nil {

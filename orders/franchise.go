@@ -43,13 +43,30 @@ import (
 // the orders per second in consentdesk load): encoding/json writes the
 // field as "franchise":true when set, and a quote inside any text
 // field is escaped, so no text can spell it.
+//
+// A use case that has read the settings and changes none says so
+// (settingsRead), and then the helpers it calls do not ask again.
 func franchise(ctx context.Context, q consent.Querier) (bool, error) {
+	if on, ok := ctx.Value(franchiseKey{}).(bool); ok {
+		return on, nil
+	}
 	var on bool
 	err := q.QueryRowContext(ctx, `SELECT data LIKE '%"franchise":true%' FROM store_settings WHERE id = 1`).Scan(&on)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // not set up yet
 	}
 	return on, err
+}
+
+type franchiseKey struct{}
+
+// settingsRead returns ctx for the rest of a use case that has read c
+// in its transaction and changes no setting: whether each store is its
+// own controller is then known, and the customer's store, the notice and
+// the blocking list do not read the settings again (three queries of
+// each one-click withdrawal, in the one writer; issue 18 point 2).
+func settingsRead(ctx context.Context, c consent.Controller) context.Context {
+	return context.WithValue(ctx, franchiseKey{}, c.Franchise)
 }
 
 // Franchise reports whether each store is its own controller.

@@ -196,6 +196,7 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		if err != nil {
 			return err
 		}
+		ctx = settingsRead(ctx, ctrl)
 		out.Controller = ctrl
 		if in.IdempotencyKey != "" {
 			var first int64
