@@ -107,7 +107,7 @@ func ScanMIME(b []byte) string {
 func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.Event, error) {
 	// From the public pages (no store in ctx): the customer's store. Its
 	// events go into that store's chain, beside other stores' use cases.
-	ctx = inStore(inCustomersStore(ctx, db.sql, ch.CustomerID))
+	ctx = db.publicStore(ctx, ch.CustomerID)
 	f := consentdesk.FieldErrors{}
 	actor := consent.ByStaff
 	switch ch.Source {
@@ -164,7 +164,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
-		ctx = settingsRead(ctx, ctrl)
+		ctx = inCustomersStore(settingsRead(ctx, ctrl), tx, ch.CustomerID)
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
 			return err
@@ -485,9 +485,10 @@ func (db *DB) ConsentTopics(ctx context.Context, customerID int64) (map[consent.
 // consent (double opt-in, BGH I ZR 164/09). It reports false, and records
 // nothing, when nothing was pending: a stale link changes nothing.
 func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) {
-	ctx = inStore(inCustomersStore(ctx, db.sql, customerID)) // the link in the mail: the customer's store
+	ctx = db.publicStore(ctx, customerID) // the link in the mail: the customer's store
 	confirmed := false
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		ctx = inCustomersStore(ctx, tx, customerID)
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err

@@ -297,6 +297,24 @@ func customerStore(ctx context.Context, q consent.Querier, customerID int64) (in
 	return store, nil
 }
 
+// publicStore readies ctx for a use case of the public pages on the
+// customer (an unsubscribe link, the preference page), which the use
+// case then places in the customer's store with inCustomersStore on its
+// transaction. On PostgreSQL the store is found here, before: a chain's
+// writers lock their stores' chains before the use case runs
+// (lockWriters), and there it is found again as found. On SQLite one
+// writer runs every use case, and the store is read in the transaction
+// that writes: not on a reader from the request's goroutine, whose fresh
+// stack SQLite's deep frames made grow (with the two queries, a fifth of
+// the server's time per one-click unsubscribe outside the writer in
+// load's burst; issue 18 point 2).
+func (db *DB) publicStore(ctx context.Context, customerID int64) context.Context {
+	if db.pg {
+		ctx = inCustomersStore(ctx, db.sql, customerID)
+	}
+	return inStore(ctx)
+}
+
 // inCustomersStore returns ctx in the store of the customer's newest
 // order, where ctx names no store of its own: what a customer does on
 // the public pages (an unsubscribe link, the preference page) is recorded

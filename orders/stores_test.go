@@ -500,3 +500,34 @@ func TestMigrationNumbersTheChains(t *testing.T) {
 		t.Errorf("verify: %+v %v", v, err)
 	}
 }
+
+// The confirmation link of a double opt-in carries no store: the
+// confirmation happens in the store of the customer's newest order, in
+// that store's chain.
+func TestConfirmationFromTheLinkInTheCustomersStore(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if err := db.SetDoubleOptIn(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	freiburg, err := db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.PlaceOrder(consent.WithStore(ctx, freiburg.ID), sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := db.ConfirmEmail(ctx, p.Customer.ID)
+	if err != nil || !ok {
+		t.Fatalf("confirmation: %v %v", ok, err)
+	}
+	_, events, err := db.Consents(ctx, p.Customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if last.Action != consent.Confirm || last.StoreID != freiburg.ID {
+		t.Errorf("the confirmation: %s in store %d, want confirm in store %d", last.Action, last.StoreID, freiburg.ID)
+	}
+}
