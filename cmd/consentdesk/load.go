@@ -56,11 +56,19 @@ type LoadReport struct {
 	UnsubFailed    int
 	UnsubPerSec    float64
 	UnsubP99       time.Duration
-	LedgerOK       bool
-	LedgerEvents   int64
-	MailsQueued    int
-	MailsDelivered int
-	LogPath        string // the server's log of the run
+	// CPU time per request, where the system tells it (0 otherwise): the
+	// server's process in the order phase and in the burst, and the
+	// generator's in the burst. The two share this machine's cores, so
+	// the burst's rate depends on both, and on what else the machine does;
+	// the server's CPU per request does not.
+	ServerCPUPerOrder    time.Duration `json:",omitempty"`
+	ServerCPUPerUnsub    time.Duration `json:",omitempty"`
+	GeneratorCPUPerUnsub time.Duration `json:",omitempty"`
+	LedgerOK             bool
+	LedgerEvents         int64
+	MailsQueued          int
+	MailsDelivered       int
+	LogPath              string // the server's log of the run
 	// On a chain's PostgreSQL database: the server processes and each
 	// one's share.
 	Engine    string          `json:",omitempty"`
@@ -158,6 +166,10 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "server memory: max RSS %.1f MB (own memory at most %.1f MB, the rest pages of the executable), peak heap %.1f MB, peak from the OS %.1f MB; the load generator ran as a process of its own: max RSS %.1f MB\n",
 		r.MaxRSSMB, r.PeakAnonMB, r.PeakHeapMB, r.PeakSysMB, r.GeneratorRSSMB)
 	fmt.Fprintf(stdout, "one-click burst: %d unsubscribes at once, %d failed: %.0f/s, p99 %s\n", r.Unsubscribes, r.UnsubFailed, r.UnsubPerSec, r.UnsubP99.Round(time.Millisecond))
+	if r.ServerCPUPerUnsub > 0 {
+		fmt.Fprintf(stdout, "CPU time: the server %s per order, %s per unsubscribe in the burst; the generator %s per unsubscribe (on the same %d cores)\n",
+			r.ServerCPUPerOrder.Round(time.Microsecond), r.ServerCPUPerUnsub.Round(time.Microsecond), r.GeneratorCPUPerUnsub.Round(time.Microsecond), runtime.NumCPU())
+	}
 	fmt.Fprintf(stdout, "mails: %d queued, %d written by the sender meanwhile; ledger intact: %t (%d events)\n", r.MailsQueued, r.MailsDelivered, r.LedgerOK, r.LedgerEvents)
 	return nil
 }
@@ -273,11 +285,12 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 		}
 	}()
 
-	before := db.CommitStats()
+	before, cpu0 := db.CommitStats(), processCPU()
 	placed, err := runTraffic(ctx, trafficSpec{Mode: "orders", Base: base, Token: token, Workers: workers, Duration: duration})
 	if err != nil {
 		return r, err
 	}
+	cpu1 := processCPU()
 	after := db.CommitStats()
 	if memProfile != "" {
 		if err := writeHeapProfile(memProfile); err != nil {
@@ -302,10 +315,12 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	for i, id := range customers {
 		urls[i] = base + "/u/" + tokens.Make(consent.UnsubscribeToken, id)
 	}
+	cpu2 := processCPU()
 	unsub, err := runTraffic(ctx, trafficSpec{Mode: "burst", URLs: urls})
 	if err != nil {
 		return r, err
 	}
+	cpu3 := processCPU()
 	stopSampling()
 	ulat := durations(unsub.Latencies)
 	r.Unsubscribes, r.UnsubFailed = len(ulat), unsub.Failed
@@ -314,6 +329,11 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	}
 	r.GeneratorRSSMB = max(placed.MaxRSSMB, unsub.MaxRSSMB)
 	r.UnsubP99 = percentile(ulat, 99)
+	if cpu0 > 0 && r.Orders > 0 && r.Unsubscribes > 0 {
+		r.ServerCPUPerOrder = (cpu1 - cpu0) / time.Duration(r.Orders+r.Failed)
+		r.ServerCPUPerUnsub = (cpu3 - cpu2) / time.Duration(len(urls))
+		r.GeneratorCPUPerUnsub = unsub.CPU / time.Duration(len(urls))
+	}
 	r.PeakHeapMB = float64(peakHeap.Load()) / (1 << 20)
 	r.PeakSysMB = float64(peakSys.Load()) / (1 << 20)
 	r.MaxRSSMB = procStatusKB("VmHWM") / 1024
@@ -401,6 +421,7 @@ type trafficResult struct {
 	CustomerIDs []int64 // orders: the customers created
 	Elapsed     time.Duration
 	MaxRSSMB    float64
+	CPU         time.Duration // the generator's process, user and system; set by runTraffic
 }
 
 // selfCommand starts this program with args. Tests replace it: there the
@@ -433,6 +454,7 @@ func runTraffic(ctx context.Context, spec trafficSpec) (trafficResult, error) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return res, fmt.Errorf("load generator: %w", err)
 	}
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, nil
 }
 

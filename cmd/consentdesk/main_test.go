@@ -542,6 +542,11 @@ func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
 	if r.LedgerEvents < int64(r.Orders) {
 		t.Errorf("%d ledger events for %d orders", r.LedgerEvents, r.Orders)
 	}
+	// Each process's CPU time per request, apart (Unix; elsewhere 0).
+	if processCPU() > 0 && (r.ServerCPUPerOrder <= 0 || r.ServerCPUPerUnsub <= 0 || r.GeneratorCPUPerUnsub <= 0) {
+		t.Errorf("CPU per request: server %s per order, %s per unsubscribe; generator %s per unsubscribe",
+			r.ServerCPUPerOrder, r.ServerCPUPerUnsub, r.GeneratorCPUPerUnsub)
+	}
 }
 
 // load on a chain's PostgreSQL database (issue 19 point 8): two server
