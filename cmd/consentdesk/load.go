@@ -60,7 +60,9 @@ type LoadReport struct {
 	// server's process in the order phase and in the burst, and the
 	// generator's in the burst. The two share this machine's cores, so
 	// the burst's rate depends on both, and on what else the machine does;
-	// the server's CPU per request does not.
+	// the server's CPU per request does not. The server's is counted from
+	// the generator's start to its end (the mail sender's work meanwhile
+	// included), the generator's while it sends.
 	ServerCPUPerOrder    time.Duration `json:",omitempty"`
 	ServerCPUPerUnsub    time.Duration `json:",omitempty"`
 	GeneratorCPUPerUnsub time.Duration `json:",omitempty"`
@@ -421,7 +423,7 @@ type trafficResult struct {
 	CustomerIDs []int64 // orders: the customers created
 	Elapsed     time.Duration
 	MaxRSSMB    float64
-	CPU         time.Duration // the generator's process, user and system; set by runTraffic
+	CPU         time.Duration // the generator's CPU time while it sent (its start not included)
 }
 
 // selfCommand starts this program with args. Tests replace it: there the
@@ -454,7 +456,6 @@ func runTraffic(ctx context.Context, spec trafficSpec) (trafficResult, error) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return res, fmt.Errorf("load generator: %w", err)
 	}
-	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, nil
 }
 
@@ -465,6 +466,7 @@ func loadTraffic(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("load-traffic: %w", err)
 	}
 	var res trafficResult
+	cpu := processCPU()
 	switch spec.Mode {
 	case "orders":
 		res = sendOrders(ctx, spec)
@@ -473,6 +475,7 @@ func loadTraffic(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("load-traffic: unknown mode %q", spec.Mode)
 	}
+	res.CPU = processCPU() - cpu
 	// Read here, not from the parent's rusage: Linux counts the parent's
 	// pages at fork into the child's ru_maxrss.
 	res.MaxRSSMB = procStatusKB("VmHWM") / 1024
