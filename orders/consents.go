@@ -164,7 +164,7 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		if err != nil {
 			return err
 		}
-		ctx = inCustomersStore(settingsRead(ctx, ctrl), tx, ch.CustomerID)
+		ctx = db.customersStoreIn(settingsRead(ctx, ctrl), tx, ch.CustomerID)
 		cust, err := getCustomer(ctx, tx, ch.CustomerID)
 		if err != nil {
 			return err
@@ -488,7 +488,7 @@ func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) 
 	ctx = db.publicStore(ctx, customerID) // the link in the mail: the customer's store
 	confirmed := false
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		ctx = inCustomersStore(ctx, tx, customerID)
+		ctx = db.customersStoreIn(ctx, tx, customerID)
 		cust, err := getCustomer(ctx, tx, customerID)
 		if err != nil {
 			return err
