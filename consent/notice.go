@@ -211,8 +211,13 @@ func CurrentNotice(ctx context.Context, q Querier, lang string) (NoticeVersion, 
 // CurrentNoticeIn is a store's own version in force (store 0: the
 // chain's).
 func CurrentNoticeIn(ctx context.Context, q Querier, store int64, lang string) (NoticeVersion, error) {
-	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC LIMIT 1`, lang, store))
+	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions`+inForce, lang, store))
 }
+
+// inForce picks a store's newest version in a language: the one in
+// force, which the notice shown and the notice an event cites
+// (CurrentNoticeRefIn) must both be.
+const inForce = ` WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC LIMIT 1`
 
 // NoticeRef is a notice version as an event cites it: its id and the
 // SHA-256 of its text.
@@ -227,7 +232,7 @@ func (v NoticeVersion) Ref() NoticeRef { return NoticeRef{ID: v.ID, SHA256: v.SH
 // allocated; issue 18 point 2).
 func CurrentNoticeRefIn(ctx context.Context, q Querier, store int64, lang string) (NoticeRef, error) {
 	var r NoticeRef
-	err := q.QueryRowContext(ctx, `SELECT id, sha256 FROM notice_versions WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC LIMIT 1`, lang, store).Scan(&r.ID, &r.SHA256)
+	err := q.QueryRowContext(ctx, `SELECT id, sha256 FROM notice_versions`+inForce, lang, store).Scan(&r.ID, &r.SHA256)
 	if errors.Is(err, sql.ErrNoRows) {
 		return NoticeRef{}, consentdesk.Errorf(consentdesk.NotFound, "err.notice_not_found")
 	}
