@@ -35,7 +35,7 @@ import (
 
 var chromeNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 
-func chromePath(t *testing.T) string {
+func chromePath(t testing.TB) string {
 	t.Helper()
 	for _, n := range chromeNames {
 		if p, err := exec.LookPath(n); err == nil {
@@ -47,6 +47,20 @@ func chromePath(t *testing.T) string {
 	}
 	t.Skip("Chromium not installed: apt-get install -y chromium")
 	return ""
+}
+
+// chromeOptions are the options every test's Chromium starts with.
+func chromeOptions(t testing.TB, path string) []chromedp.ExecAllocatorOption {
+	return append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		// Chromium makes a directory under TMPDIR for its singleton socket
+		// and leaves it there when it is stopped: one in /tmp for every
+		// browser a run started. The test's own directory takes it, and
+		// goes with the test (its cleanup runs after the browser's, which
+		// is registered later).
+		chromedp.Env("TMPDIR="+t.TempDir()),
+		// The store network may be offline: resolve no name at all, so that
+		// anything that tried to leave 127.0.0.1 would fail, and is seen.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
 }
 
 type browser struct {
@@ -78,11 +92,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("lang", "de-DE"),
-		// The store network may be offline: resolve no name at all, so that
-		// anything that tried to leave 127.0.0.1 would fail, and is seen.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
+	opts := append(chromeOptions(t, path), chromedp.Flag("lang", "de-DE"))
 	if e.ca != nil {
 		// The tablet trusts the store's CA, and nothing broader: the pin
 		// is the CA's key, as the pairing installs it.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"sort"
 	"testing"
 	"time"
@@ -90,27 +88,13 @@ func printer(b *testing.B) (func() time.Duration, *api, *client) {
 //
 //	go test ./pos -run XXX -bench ConfirmationVsChromium -benchtime 30x
 func BenchmarkConfirmationVsChromium(b *testing.B) {
-	path := ""
-	for _, n := range chromeNames {
-		if p, err := exec.LookPath(n); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
-			b.Fatal("Chromium is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed")
-		}
-		b.Skip("Chromium not installed: apt-get install -y chromium")
-	}
+	path := chromePath(b)
 	// The project: the PDF over HTTP, one keep-alive connection.
 	project, a, c := printer(b)
 
 	// Chromium, warm: started, signed in and on the page once before the
 	// clock runs.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromeOptions(b, path)...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
