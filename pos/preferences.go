@@ -352,7 +352,7 @@ func (s *Server) oneClickUnsubscribe(c *gin.Context) {
 func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 	ctx := c.Request.Context()
 	var cust orders.Customer
-	id, ok := s.checkToken(ctx, consent.ConfirmAddressToken, c.Param("token"), func(id int64) (string, bool) {
+	_, ok := s.checkToken(ctx, consent.ConfirmAddressToken, c.Param("token"), func(id int64) (string, bool) {
 		cu, err := s.db.Customer(ctx, id)
 		if err != nil || cu.Erased() || cu.Email == "" {
 			return "", false
@@ -364,7 +364,7 @@ func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 		c.Set(brandCustomerKey, cust.ID)
 		return cust, true
 	}
-	if id, ok = s.checkToken(ctx, consent.ConfirmToken, c.Param("token"), nil); ok {
+	if id, ok := s.checkToken(ctx, consent.ConfirmToken, c.Param("token"), nil); ok {
 		if changed, err := s.db.EmailChanged(ctx, id); err == nil && !changed {
 			return s.customerOf(c, consent.ConfirmToken)
 		}

@@ -400,11 +400,6 @@ func (d *drafts) put(staffID int64, o orders.NewOrder, form orderForm, lang stri
 	return id
 }
 
-func (d *drafts) get(id string, staffID int64) (orders.NewOrder, bool) {
-	x, ok := d.getDraft(id, staffID)
-	return x.order, ok
-}
-
 // getDraft returns a copy of a draft of this staff member.
 func (d *drafts) getDraft(id string, staffID int64) (draft, bool) {
 	d.mu.Lock()
