@@ -154,15 +154,6 @@ func Events(ctx context.Context, q Querier, customerID int64) ([]Event, error) {
 	return out, rows.Err()
 }
 
-// CurrentTopicStates derives a customer's state per channel and topic.
-func CurrentTopicStates(ctx context.Context, q Querier, customerID int64, topics []string) (map[Channel]map[string]ChannelState, error) {
-	events, err := Events(ctx, q, customerID)
-	if err != nil {
-		return nil, err
-	}
-	return DeriveTopics(events, topics), nil
-}
-
 // CurrentState derives a customer's state per channel from the ledger:
 // the state for offers, what every consent meant before topics.
 func CurrentState(ctx context.Context, q Querier, customerID int64) (map[Channel]ChannelState, error) {

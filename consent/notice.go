@@ -266,13 +266,8 @@ func Notice(ctx context.Context, q Querier, id string) (NoticeVersion, error) {
 	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE id = ?`, id))
 }
 
-// Notices lists every version of lang, newest first: the chain's, and a
-// store's own (store 0: the chain's only).
-func Notices(ctx context.Context, q Querier, lang string) ([]NoticeVersion, error) {
-	return NoticesIn(ctx, q, 0, lang)
-}
-
-// NoticesIn lists the versions of one store (0: the chain's).
+// NoticesIn lists every version of lang of one store (0: the chain's),
+// newest first.
 func NoticesIn(ctx context.Context, q Querier, store int64, lang string) ([]NoticeVersion, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE lang = ? AND COALESCE(store_id, 0) = ? ORDER BY seq DESC`, lang, store)
 	if err != nil {

@@ -30,9 +30,9 @@ type SenderConfig struct {
 	// then be in another's hand, not left by a crash of this one: only
 	// those older than StaleAfter are queued again.
 	Shared bool
-	// Wake, when set, is the channel Wake signals on: the database is
-	// opened before the sender exists, and its MailQueued option can
-	// signal here from the start (orders.Options). Capacity 1.
+	// Wake, when set, is the channel that wakes the sender (Signal): the
+	// database is opened before the sender exists, and its MailQueued
+	// option can signal here from the start (orders.Options). Capacity 1.
 	Wake chan struct{}
 }
 
@@ -77,12 +77,9 @@ func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfi
 	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: wake}
 }
 
-// Wake tells the sender that a mail was queued, so that it does not wait
-// for the next poll. It never blocks.
-func (s *Sender) Wake() { Signal(s.wake) }
-
-// Signal wakes whoever waits on a wake channel, without blocking: for
-// orders.Options.MailQueued before the sender exists.
+// Signal tells whoever waits on a wake channel (the sender) that a mail
+// was queued, so that it does not wait for the next poll. It never
+// blocks: for orders.Options.MailQueued, set before the sender exists.
 func Signal(wake chan struct{}) {
 	select {
 	case wake <- struct{}{}:
