@@ -48,6 +48,14 @@ var (
 	pointDecimal = regexp.MustCompile(`^\d+\.\d{1,2}$`)
 )
 
+// maxDecimal bounds what a prescription field reads as a number at all.
+// The largest value a prescription holds is an axis of 180° or a pupil
+// distance of some 80 mm (orders.Prescription.Validate says which range
+// each field has, with its own message); a number many orders of
+// magnitude beyond that is a slip on the keyboard or a probe, refused
+// here as not a number (the fuzz test found 301 digits read as 1e300).
+const maxDecimal = 1e6
+
 // parseDecimal reads "-1,25" or "-1.25"; empty is nil.
 func parseDecimal(f consentdesk.FieldErrors, field, v string) *float64 {
 	v = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(v, ",", "."), "−", "-"))
@@ -55,7 +63,7 @@ func parseDecimal(f consentdesk.FieldErrors, field, v string) *float64 {
 		return nil
 	}
 	x, err := strconv.ParseFloat(strings.TrimPrefix(v, "+"), 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+	if err != nil || math.IsNaN(x) || math.Abs(x) > maxDecimal { // NaN, ±Inf, absurd
 		f.Add(field, "err.number_invalid")
 		return nil
 	}
