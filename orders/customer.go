@@ -293,10 +293,27 @@ func (db *DB) Customer(ctx context.Context, id int64) (Customer, error) {
 	return getCustomer(ctx, db.sql, id)
 }
 
+// searchable turns what no customer's search key holds into spaces:
+// control characters and bytes that are not UTF-8 (Normalize refuses
+// them in every field the key is made of). A NUL byte was an error for
+// the counter instead of an answer (SQLite's FTS5 read it as the end of
+// the query, "unterminated string"; PostgreSQL refuses it in any text),
+// and as a word of its own it cut SQLite's LIKE pattern down to "%",
+// which listed every customer. A byte that is not UTF-8 became U+FFFD
+// in the word, which then matched no one.
+func searchable(q string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, q)
+}
+
 // SearchCustomers finds customers whose name, e-mail or phone contains
 // every word of q, best matches (by last name) first.
 func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Customer, error) {
-	words := strings.Fields(strings.ToLower(q))
+	words := strings.Fields(strings.ToLower(searchable(q)))
 	if len(words) == 0 || len(words) > 5 {
 		return nil, nil
 	}

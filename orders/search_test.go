@@ -11,7 +11,8 @@ import (
 // The counter's search through the trigram index (issue 18 point 5):
 // parts of names in any case, e-mail pieces, numbers typed the German
 // way, words too short for the index beside longer ones, text that looks
-// like the index's query language, and a change of name seen at once.
+// like the index's query language, characters no name holds, and a
+// change of name seen at once.
 func TestSearchThroughTheIndex(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
@@ -54,6 +55,15 @@ func TestSearchThroughTheIndex(t *testing.T) {
 		"zz":               "",
 		"schmidt":          "",
 		"müllerová jürgen": "",
+		// What no name holds is a space: a NUL byte (FTS5 read it as the
+		// query's end, PostgreSQL refuses it), other control characters,
+		// bytes that are not UTF-8.
+		"mül\x00ler":   "Jürgen Anna",
+		"\x00mül":      "Jürgen Anna",
+		"mül\x7f":      "Jürgen Anna",
+		"mül\xff":      "Jürgen Anna",
+		"\x00\x00\x00": "",
+		"\x00":         "",
 	} {
 		got := names(q)
 		s := ""
@@ -92,4 +102,26 @@ func TestSearchThroughTheIndex(t *testing.T) {
 	if err := db.SQL().QueryRow(`SELECT v FROM customers_fts_config WHERE k = 'secure-delete'`).Scan(&secure); err != nil || secure != "1" {
 		t.Errorf("secure-delete of the search index: %q, %v", secure, err)
 	}
+}
+
+// FuzzSearchCustomers: whatever the counter's search field or a script
+// sends is searched for; it is never an error (a NUL byte was one).
+// Seeds: testdata/fuzz/FuzzSearchCustomers.
+func FuzzSearchCustomers(f *testing.F) {
+	ctx := context.Background()
+	db := openDB(f)
+	if _, err := db.ImportCustomers(ctx, []orders.Customer{
+		{FirstName: "Jürgen", LastName: "Müller", Email: "j.mueller@example.org", Mobile: "+49 170 0004711"},
+	}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		l, err := db.SearchCustomers(ctx, q, 10)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		if len(l) > 1 {
+			t.Fatalf("%q found %d customers of 1", q, len(l))
+		}
+	})
 }
