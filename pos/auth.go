@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
@@ -246,7 +247,12 @@ func (s *Server) switchStore(c *gin.Context) {
 // localPath is back when it is a path of this server, else "/": "//host"
 // and "/\host" would leave it (browsers read a backslash as a slash).
 func localPath(back string) string {
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
+	// Any control character, not only CR and LF: browsers remove tabs
+	// from a URL before they read it (the URL Standard), so
+	// "/\t/evil.example" led to "//evil.example", another site; a NUL
+	// broke the response's Location header.
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsRune(back, '\\') ||
+		strings.IndexFunc(back, unicode.IsControl) >= 0 {
 		return "/"
 	}
 	return back

@@ -584,7 +584,7 @@ func TestSmallerFindingsOfTheAttackTest(t *testing.T) {
 	c := e.client()
 	c.signIn(e.counter, "4711")
 	// The /lang redirect takes local paths only.
-	for _, back := range []string{`/\evil.example`, "//evil.example/", "https://evil.example", "/x\r\nLocation: //evil"} {
+	for _, back := range []string{`/\evil.example`, "//evil.example/", "https://evil.example", "/x\r\nLocation: //evil", "/\t/evil.example", "/\x00", "/x\x7f"} {
 		if r := c.post("/lang", url.Values{"lang": {"de"}, "back": {back}}); r.Header.Get("Location") != "/" {
 			t.Errorf("back %q went to %q", back, r.Header.Get("Location"))
 		}
