@@ -836,6 +836,31 @@ func TestLockoutPerClient(t *testing.T) {
 	}
 }
 
+// A name with a control character is refused like an unknown name, on
+// both engines (PostgreSQL answered a NUL with an error), with the right
+// PIN too.
+func TestSignInNameWithControlCharacters(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager); err != nil {
+		t.Fatal(err)
+	}
+	_, _, unknown := db.SignInAs(ctx, orders.Login{Name: "Moritz", PIN: "864297", Client: "10.0.0.1"})
+	if unknown == nil || consentdesk.ErrorCode(unknown) == "" {
+		t.Fatalf("unknown name: %v", unknown)
+	}
+	for i, name := range []string{"Max\x00", "\x00", "Ma\x00x", "Max\x1b"} {
+		// A client each: wrong sign-ins from one would lock it out.
+		_, _, err := db.SignInAs(ctx, orders.Login{Name: name, PIN: "864297", Client: fmt.Sprintf("10.0.1.%d", i)})
+		if consentdesk.ErrorCode(err) != consentdesk.ErrorCode(unknown) {
+			t.Errorf("%q: %v, want %v as for an unknown name", name, err, unknown)
+		}
+	}
+	if _, _, err := db.SignInAs(ctx, orders.Login{Name: " max ", PIN: "864297", Client: "10.0.0.3"}); err != nil {
+		t.Errorf("the name itself: %v", err)
+	}
+}
+
 // The API's ledger check (monitoring) reports a cut the way it reports a
 // broken link: a head the nightly backup recorded is no longer reached.
 func TestVerifyReachFindsACut(t *testing.T) {

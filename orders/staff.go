@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -195,10 +196,14 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 // lifts it (Unlock). GDPR Art. 32.
 func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 	id := in.StaffID
-	if id == 0 && strings.TrimSpace(in.Name) != "" {
+	name := strings.TrimSpace(in.Name)
+	// No staff name holds a control character (cleanText refuses them),
+	// so such a name is not looked up: PostgreSQL refuses a NUL in any
+	// text, which made a typed NUL an error page instead of a refusal.
+	if id == 0 && name != "" && strings.IndexFunc(name, unicode.IsControl) < 0 {
 		// An unknown name costs what a wrong PIN costs and says the same:
 		// the sign-in screen tells nobody which names exist.
-		err := db.sql.QueryRowContext(ctx, `SELECT id FROM staff WHERE name = ? COLLATE NOCASE AND disabled = 0`, strings.TrimSpace(in.Name)).Scan(&id)
+		err := db.sql.QueryRowContext(ctx, `SELECT id FROM staff WHERE name = ? COLLATE NOCASE AND disabled = 0`, name).Scan(&id)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return "", Staff{}, err
 		}
