@@ -378,6 +378,13 @@ func TestSettingsPublishNewNoticeVersion(t *testing.T) {
 	if r := c.get("/notices/de-1"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, old.SHA256) {
 		t.Error("old version not viewable")
 	}
+	// An id no notice has is "not found", also with bytes PostgreSQL
+	// refuses in text (it answered them with an error page).
+	for _, id := range []string{"de-99", "de-1%00", "%00", "de-%FF"} {
+		if r := c.get("/notices/" + id); r.StatusCode != http.StatusNotFound {
+			t.Errorf("/notices/%s: %d, want 404", id, r.StatusCode)
+		}
+	}
 }
 
 func TestLanguageSwitch(t *testing.T) {
