@@ -836,9 +836,9 @@ func TestLockoutPerClient(t *testing.T) {
 	}
 }
 
-// A name with a control character is refused like an unknown name, on
-// both engines (PostgreSQL answered a NUL with an error), with the right
-// PIN too.
+// A name with a control character or a byte that is not UTF-8 is
+// refused like an unknown name, on both engines (PostgreSQL answered
+// them with an error), with the right PIN too.
 func TestSignInNameWithControlCharacters(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
@@ -849,7 +849,7 @@ func TestSignInNameWithControlCharacters(t *testing.T) {
 	if unknown == nil || consentdesk.ErrorCode(unknown) == "" {
 		t.Fatalf("unknown name: %v", unknown)
 	}
-	for i, name := range []string{"Max\x00", "\x00", "Ma\x00x", "Max\x1b"} {
+	for i, name := range []string{"Max\x00", "\x00", "Ma\x00x", "Max\x1b", "Max\xff", "\xff\xfe"} {
 		// A client each: wrong sign-ins from one would lock it out.
 		_, _, err := db.SignInAs(ctx, orders.Login{Name: name, PIN: "864297", Client: fmt.Sprintf("10.0.1.%d", i)})
 		if consentdesk.ErrorCode(err) != consentdesk.ErrorCode(unknown) {

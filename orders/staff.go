@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -197,10 +198,11 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 	id := in.StaffID
 	name := strings.TrimSpace(in.Name)
-	// No staff name holds a control character (cleanText refuses them),
-	// so such a name is not looked up: PostgreSQL refuses a NUL in any
-	// text, which made a typed NUL an error page instead of a refusal.
-	if id == 0 && name != "" && strings.IndexFunc(name, unicode.IsControl) < 0 {
+	// No staff name holds a control character or a byte that is not
+	// UTF-8 (cleanText refuses them), so such a name is not looked up:
+	// PostgreSQL refuses both in any text, which made them an error page
+	// instead of a refusal.
+	if id == 0 && name != "" && utf8.ValidString(name) && strings.IndexFunc(name, unicode.IsControl) < 0 {
 		// An unknown name costs what a wrong PIN costs and says the same:
 		// the sign-in screen tells nobody which names exist.
 		err := db.sql.QueryRowContext(ctx, `SELECT id FROM staff WHERE name = ? COLLATE NOCASE AND disabled = 0`, name).Scan(&id)
