@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -281,13 +282,14 @@ func TestOversizedAndMalformedBodies(t *testing.T) {
 }
 
 // TestBytesNoTextHoldsAreNeverAnError sends a NUL byte and a byte that is
-// not UTF-8 to every route there is: in each path parameter, in the query
-// and in every form field the server reads, as a signed-in manager and
-// with an admin token. None may answer 5xx. PostgreSQL refuses both bytes
-// in any text, so where one reached a query unchecked the store saw an
-// error page (the sign-in's name, a notice's id, the customer search);
-// SQLite's FTS5 read a NUL as the end of the search. New routes are in
-// the table without being added.
+// not UTF-8 to every route there is, as a signed-in manager and with an
+// admin token: once in each path parameter, once in the query and in
+// every form field, with the path's ids and links real. None may answer
+// 5xx. PostgreSQL refuses both bytes in any text, so where one reached a
+// query unchecked the store saw an error page (the sign-in's name, a
+// notice's id, the customer search); SQLite's FTS5 read a NUL as the end
+// of the search. The routes come from gin's table and the field names
+// from the pages themselves, so new ones are tried without being added.
 func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	a := newAPI(t)
 	e := a.e
@@ -296,53 +298,90 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields := []string{"name", "pin", "staff_id", "lang", "back", "store", "template", "first_name", "last_name", "street", "postal_code", "city",
-		"email", "mobile", "phone", "salutation", "birth_date", "version", "source", "note", "channel", "topic", "action", "what", "discovered_at",
-		"role", "q", "status", "customer", "done", "src", "cell", "health_data", "confirm", "mode", "description", "quantity", "unit_price", "deposit",
-		"pickup_date", "pickup_from", "pickup_to", "List-Unsubscribe", "page", "signature", "draft", "lang_switch"}
+	routes := s.Handler().(*gin.Engine).Routes()
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+	real := func(path string) string {
+		purpose := map[string]consent.TokenPurpose{"/p/": consent.PreferencesToken, "/u/": consent.UnsubscribeToken, "/c/": consent.ConfirmToken}
+		tok := "abc"
+		for prefix, pp := range purpose {
+			if strings.HasPrefix(path, prefix) {
+				tok = tokens.Make(pp, id)
+			}
+		}
+		return strings.NewReplacer(":id", itoa(id), ":draft", "x", ":doc", "1", ":n", "0", ":token", tok, ":topic", consent.TopicEyeTest,
+			"*filepath", "app.css").Replace(path)
+	}
 	manager := e.client()
 	manager.signIn(e.manager, "864297")
+	// The field names: every name="…" on the pages a manager sees (the
+	// settings', the breach form's and the order form's fields are made
+	// in loops), and the names only queries carry.
+	names := map[string]bool{}
+	for _, n := range []string{"q", "status", "customer", "customer_id", "order_id", "limit", "done", "topic", "channel", "src", "draft", "saved",
+		"published", "sent", "manual", "rx", "ready", "collected", "lang", "what", "note", "source"} {
+		names[n] = true
+	}
+	nameAttr := regexp.MustCompile(`name="([^"{}]+)"`)
+	for _, r := range routes {
+		if r.Method == http.MethodGet && !strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Path, "/static/") {
+			for _, m := range nameAttr.FindAllStringSubmatch(manager.get(real(r.Path)).body, -1) {
+				names[m[1]] = true
+			}
+		}
+	}
+	delete(names, "csrf") // the session's own, set below
+	if !names["rx_right_sph"] || !names["item_description_0"] || !names["dpo_contact"] || !names["facts"] || !names["withdraw_email"] {
+		t.Fatalf("the pages' fields were not all found: %d names", len(names))
+	}
 	for _, bad := range []string{"\x00", "\xff"} {
 		esc := url.PathEscape(bad)
-		for _, r := range s.Handler().(*gin.Engine).Routes() {
+		for _, r := range routes {
 			if r.Path == "/logout" {
 				continue // the rest of the table needs the session
 			}
-			path := strings.NewReplacer(":id", itoa(id)+esc, ":draft", esc, ":doc", esc, ":n", esc, ":token", esc, ":topic", "eye_test"+esc,
+			inPath := strings.NewReplacer(":id", itoa(id)+esc, ":draft", esc, ":doc", esc, ":n", esc, ":token", esc, ":topic", consent.TopicEyeTest+esc,
 				"*filepath", "app.css"+esc).Replace(r.Path)
-			query := url.Values{}
-			form := url.Values{}
-			for _, f := range fields {
-				query.Set(f, "x"+bad)
-				form.Set(f, "x"+bad)
+			values := url.Values{}
+			for n := range names {
+				values.Set(n, "x"+bad)
 			}
-			var status int
-			if strings.HasPrefix(path, "/api/") {
-				body := `{"name":"x\u0000","channel":"post\u0000","source":"x\u0000","note":"\u0000","what":"\u0000"}`
-				status = a.call(r.Method, path+"?"+query.Encode(), body, nil)
-			} else {
-				manager.get("/dashboard") // a CSRF token of this session
-				form.Set("csrf", manager.csrf)
-				req, _ := http.NewRequest(r.Method, e.srv.URL+path+"?"+query.Encode(), strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				status = manager.do(req).StatusCode
-			}
-			if status >= 500 {
-				t.Errorf("%s %s with %q: %d", r.Method, r.Path, bad, status)
-			}
-			// A route that hands the tablet to the customer (the
-			// prescription's consent) leaves it there: the manager takes it
-			// back, so that every route is tried with a working session.
-			if d := manager.get("/dashboard"); d.StatusCode != http.StatusOK {
-				if d.Header.Get("Location") != "/handback" {
-					t.Fatalf("the manager's session after %s %s: %d", r.Method, r.Path, d.StatusCode)
+			for _, try := range []struct {
+				path   string
+				values url.Values
+			}{{inPath, url.Values{}}, {real(r.Path), values}} {
+				var status int
+				if strings.HasPrefix(r.Path, "/api/") {
+					body := `{"name":"x\u0000","channel":"post\u0000","source":"x\u0000","note":"\u0000","what":"\u0000"}`
+					status = a.call(r.Method, try.path+"?"+try.values.Encode(), body, nil)
+				} else {
+					manager.get("/dashboard") // a CSRF token of this session
+					form := url.Values{"csrf": {manager.csrf}}
+					for k, v := range try.values {
+						form[k] = v
+					}
+					req, _ := http.NewRequest(r.Method, e.srv.URL+try.path+"?"+try.values.Encode(), strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					status = manager.do(req).StatusCode
 				}
-				if h := manager.handBack("864297"); h.StatusCode != http.StatusSeeOther {
-					t.Fatalf("hand back after %s %s: %d", r.Method, r.Path, h.StatusCode)
+				if status >= 500 {
+					t.Errorf("%s %s with %q: %d", r.Method, try.path, bad, status)
+				}
+				// A route that hands the tablet to the customer (the
+				// prescription's consent) leaves it there: the manager
+				// takes it back, so that every route is tried with a
+				// working session.
+				if d := manager.get("/dashboard"); d.StatusCode != http.StatusOK {
+					if d.Header.Get("Location") != "/handback" {
+						t.Fatalf("the manager's session after %s %s: %d", r.Method, try.path, d.StatusCode)
+					}
+					if h := manager.handBack("864297"); h.StatusCode != http.StatusSeeOther {
+						t.Fatalf("hand back after %s %s: %d", r.Method, try.path, h.StatusCode)
+					}
 				}
 			}
 		}
 	}
+	t.Logf("%d routes, %d field names", len(routes), len(names))
 }
 
 // Signing in gives a new CSRF seed (issue 15, point 10): a token made from
