@@ -180,8 +180,11 @@ func List(ctx context.Context, q consent.Querier, f Filter) ([]Mail, error) {
 	}
 	// The recipient is read from orders' customers table: a read join
 	// where it is the honest query (the mailbox lists whom a mail is for).
+	// CAST: PostgreSQL types a parameter compared with the literal 0 as
+	// int4, and refused an id above 2,147,483,647 instead of finding
+	// nothing (?customer_id=2147483648 was an error).
 	query := `SELECT ` + mailColumns + `, COALESCE((SELECT c.email FROM customers c WHERE c.id = outbox.customer_id), '')
-		FROM outbox WHERE (? = '' OR status = ?) AND (? = 0 OR customer_id = ?) AND (? = 0 OR order_id = ?) AND (? = 0 OR store_id = ?)
+		FROM outbox WHERE (? = '' OR status = ?) AND (CAST(? AS BIGINT) = 0 OR customer_id = ?) AND (CAST(? AS BIGINT) = 0 OR order_id = ?) AND (CAST(? AS BIGINT) = 0 OR store_id = ?)
 		ORDER BY id DESC LIMIT ?`
 	rows, err := q.QueryContext(ctx, query, f.Status, f.Status, f.CustomerID, f.CustomerID, f.OrderID, f.OrderID, f.Store, f.Store, f.Limit)
 	if err != nil {
@@ -220,7 +223,7 @@ func Get(ctx context.Context, q consent.Querier, id int64) (Mail, error) {
 // Counts returns how many mails are in each status, for the back office:
 // of one store (0: of every store).
 func Counts(ctx context.Context, q consent.Querier, store int64) (map[Status]int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM outbox WHERE (? = 0 OR store_id = ?) GROUP BY status`, store, store)
+	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM outbox WHERE (CAST(? AS BIGINT) = 0 OR store_id = ?) GROUP BY status`, store, store)
 	if err != nil {
 		return nil, err
 	}

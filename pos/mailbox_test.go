@@ -55,6 +55,14 @@ func TestAPIReadyAndOutbox(t *testing.T) {
 	if st := a.call("GET", "/api/v1/outbox?status=lost&limit=x", "", &e); st != http.StatusUnprocessableEntity || e.Error.Fields["status"] == "" || e.Error.Fields["limit"] == "" {
 		t.Errorf("bad filter: %d %+v", st, e)
 	}
+	// An id beyond 32 bits finds nothing (PostgreSQL refused it: the
+	// filter's parameter was typed as int4).
+	for _, q := range []string{"customer_id=2147483648", "order_id=9223372036854775807", "customer_id=1&order_id=2147483648"} {
+		box.Mails = nil
+		if st := a.call("GET", "/api/v1/outbox?"+q, "", &box); st != http.StatusOK || len(box.Mails) != 0 {
+			t.Errorf("outbox?%s: %d %+v", q, st, box.Mails)
+		}
+	}
 	if n := a.e.count("outbox"); n != 3 {
 		t.Errorf("%d mails, want 3", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -281,8 +282,8 @@ func TestOversizedAndMalformedBodies(t *testing.T) {
 	}
 }
 
-// TestBytesNoTextHoldsAreNeverAnError sends a NUL byte and a byte that is
-// not UTF-8 to every route there is, as a signed-in manager and with an
+// TestBytesNoTextHoldsAreNeverAnError sends a NUL byte, a byte that is
+// not UTF-8 and numbers beyond 32 bits to every route there is, as a signed-in manager and with an
 // admin token: once in each path parameter, once in the query and in
 // every form field, with the path's ids and links real. None may answer
 // 5xx. PostgreSQL refuses both bytes in any text, so where one reached a
@@ -333,17 +334,24 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	if !names["rx_right_sph"] || !names["item_description_0"] || !names["dpo_contact"] || !names["facts"] || !names["withdraw_email"] {
 		t.Fatalf("the pages' fields were not all found: %d names", len(names))
 	}
-	for _, bad := range []string{"\x00", "\xff"} {
-		esc := url.PathEscape(bad)
+	// Also numbers beyond 32 bits: PostgreSQL typed a parameter compared
+	// with the literal 0 as int4 and refused them (the audit's and the
+	// outbox's filters).
+	for _, bad := range []string{"\x00", "\xff", "2147483648", "9223372036854775807"} {
+		esc, val := url.PathEscape(bad), "x"+bad
+		idIn := itoa(id) + esc
+		if _, err := strconv.ParseInt(bad, 10, 64); err == nil {
+			val, idIn = bad, bad
+		}
 		for _, r := range routes {
 			if r.Path == "/logout" {
 				continue // the rest of the table needs the session
 			}
-			inPath := strings.NewReplacer(":id", itoa(id)+esc, ":draft", esc, ":doc", esc, ":n", esc, ":token", esc, ":topic", consent.TopicEyeTest+esc,
+			inPath := strings.NewReplacer(":id", idIn, ":draft", esc, ":doc", idIn, ":n", idIn, ":token", esc, ":topic", consent.TopicEyeTest+esc,
 				"*filepath", "app.css"+esc).Replace(r.Path)
 			values := url.Values{}
 			for n := range names {
-				values.Set(n, "x"+bad)
+				values.Set(n, val)
 			}
 			for _, try := range []struct {
 				path   string
