@@ -306,6 +306,16 @@ func TestLogoAndOddCharacters(t *testing.T) {
 	}
 }
 
+// A name whose umlaut came decomposed (u and a combining diaeresis, as a
+// Mac or a copy from a file name sends it) prints as the customer writes
+// it, not as "Mu?ller": the font has "ü", not the combining mark.
+func TestDecomposedUmlautsPrintWhole(t *testing.T) {
+	text := pdftotext(t, render(t, sample(t, orders.ModeTablet, "Mu\u0308ller-Lu\u0308denscheid")))
+	if !strings.Contains(text, "Müller-Lüdenscheid") || strings.Contains(text, "Mu?ller") {
+		t.Errorf("decomposed umlauts printed as:\n%s", text)
+	}
+}
+
 func BenchmarkConfirmation(b *testing.B) {
 	c := sample(b, orders.ModeTablet, "Weiß")
 	var buf bytes.Buffer

@@ -39,7 +39,10 @@ var inFont = func() map[rune]bool {
 }()
 
 func clean(s string) string {
-	s = printable.Replace(s)
+	// Composed first: "u" and a combining diaeresis (as a Mac sends an
+	// umlaut) are "ü", which the font has; the mark alone it has not,
+	// and it printed as "?".
+	s = norm.NFC.String(printable.Replace(s))
 	var b strings.Builder
 	for _, r := range s {
 		switch {
