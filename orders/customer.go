@@ -15,6 +15,7 @@ import (
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Customer is a person who orders at the counter.
@@ -103,7 +104,9 @@ const maxText = 200
 // cleanText trims and checks a free-text field: no control characters and
 // at most max runes.
 func cleanText(f consentdesk.FieldErrors, field, v string, max int) string {
-	v = strings.TrimSpace(v)
+	// Composed (NFC): "Müller" typed on the tablet and "Mu\u0308ller" from a
+	// Mac are one name, found by one search and printed whole.
+	v = norm.NFC.String(strings.TrimSpace(v))
 	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
 		f.Add(field, "err.control_chars")
 	}
@@ -307,7 +310,7 @@ func searchable(q string) string {
 			return ' '
 		}
 		return r
-	}, q)
+	}, norm.NFC.String(q)) // composed, as the names are (cleanText)
 }
 
 // SearchCustomers finds customers whose name, e-mail or phone contains

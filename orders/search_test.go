@@ -104,6 +104,25 @@ func TestSearchThroughTheIndex(t *testing.T) {
 	}
 }
 
+// A name whose umlaut came decomposed (u and a combining diaeresis, as a
+// Mac sends it) is stored composed, and found however the umlaut is typed.
+func TestDecomposedUmlautsStoredComposed(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := db.ImportCustomers(ctx, []orders.Customer{{FirstName: "Jo\u0308rg", LastName: "Mu\u0308ller", Email: "joerg@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"müller", "mu\u0308ller", "jörg", "jo\u0308rg mül"} {
+		l, err := db.SearchCustomers(ctx, q, 10)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("search %+q: %v, %v", q, l, err)
+		}
+		if l[0].LastName != "Müller" || l[0].FirstName != "Jörg" {
+			t.Errorf("stored as %+q %+q, want composed", l[0].FirstName, l[0].LastName)
+		}
+	}
+}
+
 // FuzzSearchCustomers: whatever the counter's search field or a script
 // sends is searched for; it is never an error (a NUL byte was one).
 // Seeds: testdata/fuzz/FuzzSearchCustomers.
