@@ -859,6 +859,15 @@ func TestSignInNameWithControlCharacters(t *testing.T) {
 	if _, _, err := db.SignInAs(ctx, orders.Login{Name: " max ", PIN: "864297", Client: "10.0.0.3"}); err != nil {
 		t.Errorf("the name itself: %v", err)
 	}
+	// An umlaut typed decomposed (a Mac) is the same name.
+	if _, err := db.AddStaff(ctx, "Jo\u0308rg", "135790", orders.RoleCounter); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Jörg", "jo\u0308rg"} {
+		if _, s, err := db.SignInAs(ctx, orders.Login{Name: name, PIN: "135790", Client: "10.0.0.4"}); err != nil || s.Name != "Jörg" {
+			t.Errorf("%+q: %+q, %v", name, s.Name, err)
+		}
+	}
 }
 
 // The API's ledger check (monitoring) reports a cut the way it reports a

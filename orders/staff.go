@@ -18,6 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Staff roles.
@@ -197,7 +198,7 @@ func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (stri
 // lifts it (Unlock). GDPR Art. 32.
 func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 	id := in.StaffID
-	name := strings.TrimSpace(in.Name)
+	name := norm.NFC.String(strings.TrimSpace(in.Name)) // composed, as the names are stored (cleanText)
 	// No staff name holds a control character or a byte that is not
 	// UTF-8 (cleanText refuses them), so such a name is not looked up:
 	// PostgreSQL refuses both in any text, which made them an error page
