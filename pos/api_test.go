@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -507,4 +508,78 @@ func recallOrder(t *testing.T, a *api, email, channels, topics, measured string)
 		t.Fatalf("order: %d", st)
 	}
 	return created.CustomerID
+}
+
+// TestAPIBodiesWithBadValuesNeverAnError takes a valid body of every JSON
+// endpoint that writes, and puts a bad value into one place of it at a
+// time: a NUL, a byte that is not UTF-8, numbers beyond 32 and 64 bits, a
+// wrong type, null. Each is refused or taken, never answered with 5xx, on
+// both engines (the pages' forms: TestBytesNoTextHoldsAreNeverAnError).
+func TestAPIBodiesWithBadValuesNeverAnError(t *testing.T) {
+	a := newAPI(t)
+	id := itoa(orderViaAPI(t, a))
+	noticed := time.Now().Add(-2 * time.Hour).Format(time.RFC3339)
+	bodies := map[string]string{
+		"/api/v1/orders":                        apiOrder,
+		"/api/v1/customers/" + id + "/consents": `{"channels": {"post": false}, "source": "phone_request", "note": "Anruf am Morgen", "topics": {"offers": {"post": false}}}`,
+		"/api/v1/customers/" + id + "/uses":     `{"channel": "phone", "note": "Herbstaktion", "topic": "offers"}`,
+		"/api/v1/breaches": `{"occurred_at": "` + noticed + `", "noticed_at": "` + noticed + `", "facts": "Fehlversand", "categories": "Name",
+			"people": 3, "records": 3, "health_data": false, "consequences": "Werbung möglich", "measures": "Löschung erbeten"}`,
+	}
+	bads := []any{"x\x00", "\xff", float64(2147483648), 9.3e18, 1e300, -1e300, true, nil, []any{}, map[string]any{}}
+	tried := 0
+	for path, body := range bodies {
+		// Every place in the body, as a path of keys and indexes.
+		var places [][]any
+		var walk func(v any, at []any)
+		walk = func(v any, at []any) {
+			if len(at) > 0 {
+				places = append(places, at)
+			}
+			switch x := v.(type) {
+			case map[string]any:
+				for k, c := range x {
+					walk(c, append(slices.Clone(at), k))
+				}
+			case []any:
+				for i, c := range x {
+					walk(c, append(slices.Clone(at), i))
+				}
+			}
+		}
+		var doc any
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		walk(doc, nil)
+		for _, at := range places {
+			for _, bad := range bads {
+				var doc any
+				json.Unmarshal([]byte(body), &doc)
+				parent := doc
+				for _, k := range at[:len(at)-1] {
+					if m, ok := parent.(map[string]any); ok {
+						parent = m[k.(string)]
+					} else {
+						parent = parent.([]any)[k.(int)]
+					}
+				}
+				if m, ok := parent.(map[string]any); ok {
+					m[at[len(at)-1].(string)] = bad
+				} else {
+					parent.([]any)[at[len(at)-1].(int)] = bad
+				}
+				b, _ := json.Marshal(doc)
+				// encoding/json wrote the byte 0xff as U+FFFD: send the byte.
+				sent := strings.ReplaceAll(string(b), `\ufffd`, "\xff")
+				if st := a.call("POST", path, sent, nil); st >= 500 {
+					t.Errorf("%s with %v = %#v: %d", path, at, bad, st)
+				}
+				tried++
+			}
+		}
+	}
+	if tried < 400 {
+		t.Errorf("only %d bodies tried", tried)
+	}
 }
