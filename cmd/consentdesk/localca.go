@@ -95,18 +95,30 @@ type lanSetup struct {
 	pairing        *pos.Pairing
 }
 
-func newLAN(ctx context.Context, db *orders.DB, lanAddr, pairAddr string) (*lanSetup, error) {
-	host, port, err := net.SplitHostPort(lanAddr)
+// lanAddresses reads --lan-addr and --pair-addr: the host the counter is
+// bound to, and the pairing page's address (default: that host, port
+// 8480).
+func lanAddresses(lanAddr, pairAddr string) (host, pair string, err error) {
+	host, _, err = net.SplitHostPort(lanAddr)
 	if err != nil {
-		return nil, fmt.Errorf("--lan-addr %q: %w", lanAddr, err)
+		return "", "", fmt.Errorf("--lan-addr %q: %w", lanAddr, err)
 	}
 	if pairAddr == "" {
 		pairAddr = net.JoinHostPort(host, "8480")
 	}
-	_, pairPort, err := net.SplitHostPort(pairAddr)
-	if err != nil {
-		return nil, fmt.Errorf("--pair-addr %q: %w", pairAddr, err)
+	if _, _, err := net.SplitHostPort(pairAddr); err != nil {
+		return "", "", fmt.Errorf("--pair-addr %q: %w", pairAddr, err)
 	}
+	return host, pairAddr, nil
+}
+
+func newLAN(ctx context.Context, db *orders.DB, lanAddr, pairAddr string) (*lanSetup, error) {
+	host, pairAddr, err := lanAddresses(lanAddr, pairAddr)
+	if err != nil {
+		return nil, err
+	}
+	_, port, _ := net.SplitHostPort(lanAddr)
+	_, pairPort, _ := net.SplitHostPort(pairAddr)
 	ctrl, err := db.Controller(ctx)
 	if err != nil {
 		return nil, err

@@ -82,9 +82,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return joinChain(ctx, args, stdout, stderr)
 	case "generate":
 		var customers, events *int
-		return withDB(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
+		return withDBOptions(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
 			customers = fs.Int("customers", 1000000, "made-up customers")
 			events = fs.Int("events", 10000000, "consent events in the ledger, spread over the customers")
+		}, func(string) (orders.Options, error) {
+			// Before the database is made: a bad count left an empty one.
+			if *customers < 1 || *events < 0 {
+				return orders.Options{}, errors.New("generate: --customers at least 1, --events not below zero (nothing was created) / " +
+					"--customers mindestens 1, --events nicht unter null (nichts wurde angelegt)")
+			}
+			return orders.Options{}, nil
 		}, func(db *orders.DB) error {
 			// Benchmarks only (BENCHMARKS.md, a chain's data on one
 			// machine): made-up people, into a new database only.
@@ -370,6 +377,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *backupKeep < 1 {
 			return orders.Options{}, fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
 		}
+		// Every address is tried before the database is opened: a first
+		// start on a taken port set the store up, printed its manager's
+		// PIN "only this once" and then failed, and the next start, on a
+		// free port, printed no PIN at all.
+		addrs := []string{*addr}
+		if *publicAddr != "" {
+			addrs = append(addrs, *publicAddr)
+		}
+		if *lanAddr != "" {
+			_, pair, err := lanAddresses(*lanAddr, *pairAddr)
+			if err != nil {
+				return orders.Options{}, err
+			}
+			addrs = append(addrs, *lanAddr, pair)
+		}
+		if err := canListen(addrs); err != nil {
+			return orders.Options{}, err
+		}
 		opts := orders.Options{MailDir: dir, MailQueued: func() { followup.Signal(wake) }}
 		if bdir != "off" {
 			opts.BackupKeep = *backupKeep // the erasure's answer names how long backups hold data
@@ -629,6 +654,20 @@ func listenAndServe(ctx context.Context, servers []*http.Server, addrs []string,
 		return failed
 	}
 	slog.Info("stopped")
+	return nil
+}
+
+// canListen binds each address and lets it go again: whether serve can
+// start at all, found out before anything is set up. listenAndServe
+// binds them for good, and still fails whole if one was taken meanwhile.
+func canListen(addrs []string) error {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (nothing was set up / nichts wurde eingerichtet)", a, err)
+		}
+		ln.Close()
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,6 +350,51 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 		t.Fatalf("the counter's address is still held after the failed start: %v", err)
 	}
 	ln.Close()
+}
+
+// A start that cannot listen, and a generate with a bad count, set
+// nothing up: no database, no key file, no manager's PIN printed "only
+// this once" (a first start on a taken port printed it and failed, and
+// the next start printed none).
+func TestBadStartChangesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	free := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--addr", taken.Addr().String()}, taken.Addr().String()},
+		{[]string{"serve", "--addr", free, "--public-addr", taken.Addr().String()}, taken.Addr().String()},
+		{[]string{"serve", "--addr", free, "--lan-addr", taken.Addr().String()}, taken.Addr().String()},
+		{[]string{"serve", "--addr", "127.0.0.1:99999"}, "127.0.0.1:99999"}, // no port: fails without a name lookup
+		{[]string{"generate", "--customers", "0"}, "--customers"},
+		{[]string{"generate", "--customers", "5", "--events", "-1"}, "--events"},
+	} {
+		args := onEngine(t, append(tc.args, "--db", filepath.Join(t.TempDir(), "s.db")))
+		base := args[slices.Index(args, "--db")+1]
+		if i := slices.Index(args, "--files"); i >= 0 {
+			base = args[i+1] // PostgreSQL: the key file beside the files' base
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var out bytes.Buffer
+		err := Run(ctx, args, &out, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
+		}
+		if strings.Contains(out.String(), "PIN") {
+			t.Errorf("%v printed a PIN:\n%s", tc.args, out.String())
+		}
+		for _, f := range []string{base, base + ".key"} {
+			if _, err := os.Stat(f); err == nil && !strings.HasPrefix(f, "postgres") {
+				t.Errorf("%v created %s", tc.args, f)
+			}
+		}
+	}
 }
 
 // The command line's side of issue 15: token scopes, expiry, list and
