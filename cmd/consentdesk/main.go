@@ -365,6 +365,42 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// signals from its first commit on.
 	wake := make(chan struct{}, 1)
 	var dir, bdir string
+	var optIn *bool               // --double-opt-in, when given
+	var smtp *followup.SMTPConfig // --smtp-url, when given
+	checkFlags := func() error {
+		// Keep it above an attempt's 2-minute limit in production: a
+		// mail still in a slow server's hand would otherwise be sent by
+		// another as well. Tests shorten it to see a dead server's mail
+		// taken up.
+		if *mailStaleAfter < 0 {
+			return fmt.Errorf("--mail-stale-after %s: not below zero / nicht unter null", *mailStaleAfter)
+		}
+		if *doubleOptIn != "" {
+			on, err := strconv.ParseBool(*doubleOptIn)
+			if err != nil {
+				return fmt.Errorf("--double-opt-in (CONSENTDESK_DOUBLE_OPT_IN): %q is neither true nor false / weder true noch false", *doubleOptIn)
+			}
+			optIn = &on
+		}
+		if *publicURL != "" {
+			if key := consent.PublicURLProblem(*publicURL); key != "" {
+				return fmt.Errorf("--public-url (CONSENTDESK_PUBLIC_URL) = %q:\n%s\n%s", *publicURL, assets.T("de", key), assets.T("en", key))
+			}
+		}
+		if *smtpURL != "" {
+			cfg, err := followup.ParseSMTPURL(*smtpURL)
+			if err != nil {
+				return err
+			}
+			smtp = &cfg
+		}
+		if *useACME && *publicAddr == "" {
+			return errors.New("--acme needs --public-addr: the certificate is for the public listener, which the internet reaches (e.g. --public-addr :443)\n" +
+				"--acme braucht --public-addr: das Zertifikat gilt für die öffentliche Adresse, die aus dem Internet erreichbar ist (z. B. --public-addr :443)")
+		}
+		_, err := nextBackup(time.Now(), *backupAt)
+		return err
+	}
 	options := func(path string) (orders.Options, error) {
 		dir = *mailDir
 		if dir == "" {
@@ -376,6 +412,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if *backupKeep < 1 {
 			return orders.Options{}, fmt.Errorf("--backup-keep %d: keep at least one", *backupKeep)
+		}
+		// What the flags alone decide is checked before the database is
+		// opened, for the reason below.
+		if err := checkFlags(); err != nil {
+			return orders.Options{}, err
 		}
 		// Every address is tried before the database is opened: a first
 		// start on a taken port set the store up, printed its manager's
@@ -423,26 +464,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if _, err := setup(ctx, db, stdout); err != nil {
 			return err
 		}
-		// Keep it above an attempt's 2-minute limit in production: a
-		// mail still in a slow server's hand would otherwise be sent by
-		// another as well. Tests shorten it to see a dead server's mail
-		// taken up.
-		if *mailStaleAfter < 0 {
-			return fmt.Errorf("--mail-stale-after %s: not below zero / nicht unter null", *mailStaleAfter)
-		}
-		if err := applyDoubleOptIn(ctx, db, *doubleOptIn); err != nil {
-			return err
+		if optIn != nil {
+			// Stored in the store settings, so that the settings page
+			// shows what applies.
+			if err := db.SetDoubleOptIn(ctx, *optIn); err != nil {
+				return err
+			}
 		}
 		if err := checkPublicURL(ctx, db, *publicURL); err != nil {
 			return err
 		}
 		var transport followup.Transport
 		from, relay := "", ""
-		if *smtpURL != "" {
-			cfg, err := followup.ParseSMTPURL(*smtpURL)
-			if err != nil {
-				return err
-			}
+		if smtp != nil {
+			cfg := *smtp
+			var err error
 			if transport, err = followup.NewSMTP(cfg); err != nil {
 				return err
 			}
@@ -493,10 +529,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		var acmeWatch func(context.Context)
 		if *useACME {
-			if *publicAddr == "" {
-				return errors.New("--acme needs --public-addr: the certificate is for the public listener, which the internet reaches (e.g. --public-addr :443)\n" +
-					"--acme braucht --public-addr: das Zertifikat gilt für die öffentliche Adresse, die aus dem Internet erreichbar ist (z. B. --public-addr :443)")
-			}
 			a, err := newACMEConfig(*publicURL, *acmeEmail, *acmeDirectory, db.Path)
 			if err != nil {
 				return err
@@ -508,9 +540,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			servers[1].TLSConfig = m.TLSConfig()
 			acmeWatch = func(ctx context.Context) { watchCertificate(ctx, m, a.host, certs) }
 			slog.Info("public listener uses ACME", "host", a.host, "directory", a.directory, "cache", a.cacheDir)
-		}
-		if _, err := nextBackup(time.Now(), *backupAt); err != nil {
-			return err
 		}
 		// The erasure list names every erased customer before anything is
 		// served (a line an earlier failure left out is added now).
@@ -558,19 +587,6 @@ func checkPublicURL(ctx context.Context, db *orders.DB, flagURL string) error {
 		return fmt.Errorf("%s = %q:\n%s\n%s", from, u, assets.T("de", key), assets.T("en", key))
 	}
 	return nil
-}
-
-// applyDoubleOptIn stores --double-opt-in (CONSENTDESK_DOUBLE_OPT_IN) in
-// the store settings, so that the settings page shows what applies.
-func applyDoubleOptIn(ctx context.Context, db *orders.DB, v string) error {
-	if v == "" {
-		return nil
-	}
-	on, err := strconv.ParseBool(v)
-	if err != nil {
-		return fmt.Errorf("--double-opt-in (CONSENTDESK_DOUBLE_OPT_IN): %q is neither true nor false", v)
-	}
-	return db.SetDoubleOptIn(ctx, on)
 }
 
 // housekeeping runs at start and then every hour: unconfirmed e-mail

@@ -352,8 +352,8 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 	ln.Close()
 }
 
-// A start that cannot listen, and a generate with a bad count, set
-// nothing up: no database, no key file, no manager's PIN printed "only
+// A start that cannot listen or has a flag wrong, and a generate with a
+// bad count, set nothing up: no database, no key file, no manager's PIN printed "only
 // this once" (a first start on a taken port printed it and failed, and
 // the next start printed none).
 func TestBadStartChangesNothing(t *testing.T) {
@@ -371,6 +371,12 @@ func TestBadStartChangesNothing(t *testing.T) {
 		{[]string{"serve", "--addr", free, "--public-addr", taken.Addr().String()}, taken.Addr().String()},
 		{[]string{"serve", "--addr", free, "--lan-addr", taken.Addr().String()}, taken.Addr().String()},
 		{[]string{"serve", "--addr", "127.0.0.1:99999"}, "127.0.0.1:99999"}, // no port: fails without a name lookup
+		{[]string{"serve", "--addr", free, "--smtp-url", "gopher://mail.example"}, "gopher"},
+		{[]string{"serve", "--addr", free, "--double-opt-in", "vielleicht"}, "--double-opt-in"},
+		{[]string{"serve", "--addr", free, "--public-url", "ftp://optik.example"}, "--public-url"},
+		{[]string{"serve", "--addr", free, "--mail-stale-after", "-1m"}, "--mail-stale-after"},
+		{[]string{"serve", "--addr", free, "--acme"}, "--acme needs --public-addr"},
+		{[]string{"serve", "--addr", free, "--backup-at", "25:99"}, "25:99"},
 		{[]string{"generate", "--customers", "0"}, "--customers"},
 		{[]string{"generate", "--customers", "5", "--events", "-1"}, "--events"},
 	} {
@@ -513,7 +519,11 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
-	// The store setting, when no flag is given.
+	// The store setting, when no flag is given. The refused starts above
+	// set nothing up (TestBadStartChangesNothing): the store is made here.
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
 	d, err := orderstest.Open(context.Background(), t, db, assets.Migrations())
 	if err != nil {
 		t.Fatal(err)
