@@ -323,6 +323,19 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 			return err
 		}
 	}
+	// A short command that made the database and then failed on its
+	// input ("staff add --pin 12" on a mistyped --db) takes it away
+	// again: nothing was saved, so nothing new is left behind.
+	var made []string
+	if undoNew[name] && !orders.IsPostgres(*flags.db) {
+		if _, err := os.Stat(base); errors.Is(err, os.ErrNotExist) {
+			for _, f := range []string{base, base + "-wal", base + "-shm", base + "-journal", base + ".key", base + ".heads"} {
+				if _, err := os.Lstat(f); errors.Is(err, os.ErrNotExist) {
+					made = append(made, f)
+				}
+			}
+		}
+	}
 	if orders.IsPostgres(*flags.db) {
 		opts.Files = base
 	}
@@ -339,8 +352,19 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 	} else if name == "serve" {
 		slog.Info("database closed")
 	}
+	if err != nil && len(made) > 0 {
+		for _, f := range made {
+			os.Remove(f) // only what this command made
+		}
+		err = fmt.Errorf("%w\n(the new database %s is removed again / die neue Datenbank ist wieder entfernt)", err, base)
+	}
 	return err
 }
+
+// undoNew are the commands whose failure takes away a database they
+// made (withDBOptions): one use case each, so a failure leaves nothing
+// in it worth keeping.
+var undoNew = map[string]bool{"token create": true, "staff add": true, "store add": true, "generate": true}
 
 // setup makes sure a store exists and prints a new manager's PIN once.
 func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
