@@ -407,8 +407,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			optIn = &on
 		}
 		if *publicURL != "" {
-			if key := consent.PublicURLProblem(*publicURL); key != "" {
-				return fmt.Errorf("--public-url (CONSENTDESK_PUBLIC_URL) = %q:\n%s\n%s", *publicURL, assets.T("de", key), assets.T("en", key))
+			if err := publicURLError("--public-url (CONSENTDESK_PUBLIC_URL)", *publicURL); err != nil {
+				return err
 			}
 		}
 		if *smtpURL != "" {
@@ -597,16 +597,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // checkPublicURL refuses to serve links that lead nowhere: the public URL
 // in use (the flag, else the store setting) must be https:// unless it
 // names this machine itself. Said in German and English, as the store
-// owner reads it.
+// owner reads it. The flag's URL is checked before the database is
+// opened (serve's checkFlags); here the store setting, when no flag is
+// given.
 func checkPublicURL(ctx context.Context, db *orders.DB, flagURL string) error {
-	u, from := flagURL, "--public-url (CONSENTDESK_PUBLIC_URL)"
-	if u == "" {
-		ctrl, err := db.Controller(ctx)
-		if err != nil {
-			return err
-		}
-		u, from = ctrl.PublicURL, "the store setting \"public address\" / die Einstellung „Öffentliche Adresse“"
+	if flagURL != "" {
+		return nil
 	}
+	ctrl, err := db.Controller(ctx)
+	if err != nil {
+		return err
+	}
+	return publicURLError("the store setting \"public address\" / die Einstellung „Öffentliche Adresse“", ctrl.PublicURL)
+}
+
+// publicURLError is the refusal of a public URL u read from from, nil
+// for one that will do.
+func publicURLError(from, u string) error {
 	if key := consent.PublicURLProblem(u); key != "" {
 		return fmt.Errorf("%s = %q:\n%s\n%s", from, u, assets.T("de", key), assets.T("en", key))
 	}
