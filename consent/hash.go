@@ -118,10 +118,17 @@ func appendJSONString(b []byte, prefix, s string) []byte {
 // ("de-\xff" and "de-\xfe" both became "de-\ufffd").
 var ErrLedgerText = errors.New("consent: ledger text must be valid UTF-8 without control characters")
 
+// PlainText reports whether s is valid UTF-8 without control characters:
+// text the ledger hashes unambiguously and PostgreSQL takes (it refuses a
+// NUL and broken UTF-8 in any text).
+func PlainText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
 // checkHashedText refuses what would make the hash input ambiguous.
 func (e *Event) checkHashedText() error {
 	for _, f := range e.hashedFields() {
-		if !utf8.ValidString(f) || strings.IndexFunc(f, unicode.IsControl) >= 0 {
+		if !PlainText(f) {
 			return fmt.Errorf("%w: event for customer %d", ErrLedgerText, e.CustomerID)
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/consentdesk/consentdesk"
 )
@@ -268,7 +266,7 @@ func Notice(ctx context.Context, q Querier, id string) (NoticeVersion, error) {
 	// An id from a URL ("/notices/de-3") with a control character or a
 	// byte that is not UTF-8 names no notice; PostgreSQL refuses such
 	// text, which made it an error page instead of "not found".
-	if !utf8.ValidString(id) || strings.IndexFunc(id, unicode.IsControl) >= 0 {
+	if !PlainText(id) {
 		return NoticeVersion{}, consentdesk.Errorf(consentdesk.NotFound, "err.notice_not_found")
 	}
 	return scanNotice(q.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notice_versions WHERE id = ?`, id))

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -203,7 +201,7 @@ func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 	// UTF-8 (cleanText refuses them), so such a name is not looked up:
 	// PostgreSQL refuses both in any text, which made them an error page
 	// instead of a refusal.
-	if id == 0 && name != "" && utf8.ValidString(name) && strings.IndexFunc(name, unicode.IsControl) < 0 {
+	if id == 0 && name != "" && consent.PlainText(name) {
 		// An unknown name costs what a wrong PIN costs and says the same:
 		// the sign-in screen tells nobody which names exist.
 		err := db.sql.QueryRowContext(ctx, `SELECT id FROM staff WHERE name = ? COLLATE NOCASE AND disabled = 0`, name).Scan(&id)
