@@ -301,7 +301,7 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	}
 	routes := s.Handler().(*gin.Engine).Routes()
 	tokens := consent.NewTokens(e.db.Keys.Tokens)
-	real := func(path string) string {
+	withRealIDs := func(path string) string {
 		purpose := map[string]consent.TokenPurpose{"/p/": consent.PreferencesToken, "/u/": consent.UnsubscribeToken, "/c/": consent.ConfirmToken}
 		tok := "abc"
 		for prefix, pp := range purpose {
@@ -325,7 +325,7 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	nameAttr := regexp.MustCompile(`name="([^"{}]+)"`)
 	for _, r := range routes {
 		if r.Method == http.MethodGet && !strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Path, "/static/") {
-			for _, m := range nameAttr.FindAllStringSubmatch(manager.get(real(r.Path)).body, -1) {
+			for _, m := range nameAttr.FindAllStringSubmatch(manager.get(withRealIDs(r.Path)).body, -1) {
 				names[m[1]] = true
 			}
 		}
@@ -356,7 +356,7 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 			for _, try := range []struct {
 				path   string
 				values url.Values
-			}{{inPath, url.Values{}}, {real(r.Path), values}} {
+			}{{inPath, url.Values{}}, {withRealIDs(r.Path), values}} {
 				var status int
 				if strings.HasPrefix(r.Path, "/api/") {
 					body := `{"name":"x\u0000","channel":"post\u0000","source":"x\u0000","note":"\u0000","what":"\u0000"}`
