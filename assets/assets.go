@@ -62,6 +62,18 @@ func DefaultNotices() map[string]string {
 	return out
 }
 
+// SupersededNotices are the SHA-256 sums of the earlier default notice
+// templates, per language. A store still on one of them never edited its
+// notice, and gets today's default at its next start: its text was made
+// untrue by what the product does now (the topics, the recalls, the
+// proof), not by the store.
+var SupersededNotices = map[string][]string{
+	"de": {"133a17b59cd4e6b47e6b666703fba59dd6c993efb48533cc8ee92f58a423b197", "1cb513381457ace957bbebe3731336520a4c7381aeaa1e70ab411c22dbb06c39",
+		"5290ba97ade6876950fec09b1b3d618a971d0c5084b7e8aeee80d8e92bd34351", "c448f07fcf59f3eadbcb45bbbfbec1e6197fa8aeb7216574a8fa980bef60ab47"},
+	"en": {"16d23616b0f30cf0229130ca15b5143ae18879b9a70548460e12fb0fb8e37abc", "4bb6f2a81df57c875eaf37c92a95aa97ac032f1e1a94e4d3d36d268e4b95b011",
+		"64274325b35d4ac8b32c419a3279d420a07fa71ccc54e8ccfa26d28a86d489f5", "d8cecfedbfd72ad1126da01a8bf890f40cf72b5dae36fd91283bdcd83f9cf2ac"},
+}
+
 // Catalogue maps message keys to sentences in one language.
 type Catalogue map[string]string
 

@@ -63,11 +63,18 @@ const (
 	// It concerns the customer, not a channel (Channel ""), and changes
 	// no channel's state.
 	Merge Action = "merge"
+	// Decline records a cell the customer was shown and left off: at the
+	// counter, on a signed paper form, or in an order sent through the
+	// API. It changes no state. It tells §7(3) UWG who was asked: a
+	// customer who said no to a channel and topic is never advertised to
+	// on it under another basis (EDPB Guidelines 05/2020, §6: no switch
+	// of the legal basis after asking).
+	Decline Action = "decline"
 )
 
 func (a Action) Valid() bool {
 	switch a {
-	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock, Close, Merge:
+	case Grant, Confirm, Withdraw, Expire, Erase, Use, Unblock, Close, Merge, Decline:
 		return true
 	}
 	return false

@@ -237,18 +237,27 @@ func (c Controller) ConfirmWindow() int {
 	return c.ConfirmDays
 }
 
-// MayAdvertiseByEmail tells whether a mail to this customer may carry
-// advertising: with a confirmed (or single opt-in) e-mail consent, or under
-// §7(3) UWG when the store uses it and the customer has not objected. A
-// consent still waiting for its confirmation is not enough (BGH I ZR
-// 164/09).
-func (c Controller) MayAdvertiseByEmail(email ChannelState, saleAddress bool) bool {
+// MayAdvertiseByEmail tells whether a mail about one topic may go to
+// this customer, from the state of that cell (e-mail, topic): with a
+// confirmed (or single opt-in) consent, or under §7(3) UWG when the store
+// uses it, the customer has not objected and was never asked for that
+// cell. A consent still waiting for its confirmation is not enough (BGH
+// I ZR 164/09).
+func (c Controller) MayAdvertiseByEmail(cell ChannelState, saleAddress, child bool) bool {
 	switch {
-	case email.State == Granted:
+	case cell.State == Granted:
 		return true
-	case email.State == Withdrawn, email.State == Pending, email.Expired:
+	case cell.State == Withdrawn, cell.State == Pending, cell.Expired:
 		// A customer who ticked e-mail and has not confirmed has not
 		// asked for advertising; §7(3) UWG does not step in for them.
+		return false
+	case cell.Declined:
+		// Asked, and said no: no other basis after asking (EDPB
+		// Guidelines 05/2020, §6).
+		return false
+	case child:
+		// GDPR Art. 6(1)(f) "in particular where the data subject is a
+		// child", recital 38: no advertising without consent to a child.
 		return false
 	}
 	// §7(3) Nr. 1 UWG: only to the address obtained with a sale, not to

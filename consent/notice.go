@@ -57,13 +57,49 @@ func placeholders(c Controller) *strings.Replacer {
 }
 
 // RenderNotice fills a template of lang with the store's details, and
-// {health_data} with the paragraph that names the store's legal basis for
-// prescriptions.
+// {health_data} and {advertising} with the paragraphs that say what the
+// store's settings make true: the Art. 9 basis of prescriptions, the
+// basis of letters, topics per channel, the eye test reminder's explicit
+// consent, and §7(3) UWG where the store uses it.
 func RenderNotice(template, lang string, c Controller) string {
 	t := strings.ReplaceAll(template, "\r\n", "\n")
 	t = strings.ReplaceAll(t, "{health_data}", healthParagraph[lang][c.HealthLegalBasis()])
-	t = strings.ReplaceAll(t, "{advertising}", advertisingParagraph[lang][c.BasisOf(Post)]+" "+topicsSentence(lang, c))
+	ad := advertisingParagraph[lang][c.BasisOf(Post)] + " " + topicsSentence(lang, c)
+	if _, ok := c.Topic(TopicEyeTest); ok {
+		ad += " " + eyeTestParagraph[lang]
+	}
+	if c.ExistingCustomerAds {
+		// §7(3) Nr. 4 UWG: told at collection that the address is used
+		// for similar goods, and that the customer may object.
+		ad += "\n\n" + existingCustomerParagraph[lang]
+	}
+	t = strings.ReplaceAll(t, "{advertising}", ad)
+	t = strings.ReplaceAll(t, "{legitimate_interests}", legitimateInterests(lang, c))
 	return placeholders(c).Replace(t)
+}
+
+// legitimateInterests names the interests the store relies on (GDPR Art.
+// 13(1)(d)): letters and §7(3) UWG only where its settings use them, and
+// the security of its systems.
+func legitimateInterests(lang string, c Controller) string {
+	var which []string
+	if c.PostOnLegitimateInterest() {
+		which = append(which, map[string]string{"de": "Ihnen Werbung per Brief zu senden (siehe d)", "en": "sending you advertising by letter (see d)"}[lang])
+	}
+	if c.ExistingCustomerAds {
+		which = append(which, map[string]string{"de": "Ihnen als Kundin oder Kunde per E-Mail Informationen zu ähnlichen eigenen Produkten zu senden (§ 7 Abs. 3 UWG, siehe d)",
+			"en": "sending you, as our customer, information about similar products of our own by e-mail (§ 7(3) UWG, see d)"}[lang])
+	}
+	if lang == "en" {
+		if len(which) == 0 {
+			return "we send advertising only with your consent. We rely on legitimate interests (Art. 6(1)(f) GDPR) only for the security of our systems, such as the log of who viewed your data (Art. 32 GDPR)."
+		}
+		return "where we rely on legitimate interests (Art. 6(1)(f) GDPR), it is our interest in " + strings.Join(which, " and in ") + ", and in the security of our systems, such as the log of who viewed your data (Art. 32 GDPR)."
+	}
+	if len(which) == 0 {
+		return "Werbung schicken wir Ihnen nur mit Ihrer Einwilligung. Auf berechtigte Interessen (Art. 6 Abs. 1 lit. f DSGVO) stützen wir nur die Sicherheit unserer Systeme, etwa das Protokoll, wer Ihre Daten angesehen hat (Art. 32 DSGVO)."
+	}
+	return "Soweit wir uns auf berechtigte Interessen stützen (Art. 6 Abs. 1 lit. f DSGVO), ist das unser Interesse, " + strings.Join(which, ", und ") + ", sowie die Sicherheit unserer Systeme, etwa das Protokoll, wer Ihre Daten angesehen hat (Art. 32 DSGVO)."
 }
 
 // topicsSentence names the topics a consent may cover (GDPR Art. 13(1)(c):
@@ -74,37 +110,55 @@ func topicsSentence(lang string, c Controller) string {
 		parts = append(parts, t.Name(lang)+" ("+strings.TrimSuffix(t.Description(lang), ".")+")")
 	}
 	if lang == "en" {
-		return "You choose for each channel what you would like to hear about: " + strings.Join(parts, "; ") + "."
+		return "The topics: " + strings.Join(parts, "; ") + "."
 	}
-	return "Sie wählen je Weg, worüber wir Sie informieren dürfen: " + strings.Join(parts, "; ") + "."
+	return "Die Themen: " + strings.Join(parts, "; ") + "."
 }
 
-// advertisingParagraph says on which basis the store advertises: all four
-// channels by consent, or letters on legitimate interest with the right to
-// object set apart (recital 47, Art. 21(4)).
+// advertisingParagraph says on which basis the store advertises: every
+// channel by consent per topic, or letters on legitimate interest with
+// the right to object set apart (recital 47, Art. 21(4)). It never says
+// that advertising comes only on the channels switched on where §7(3)
+// UWG may apply; existingCustomerParagraph then says so.
 var advertisingParagraph = map[string]map[LegalBasis]string{
 	"de": {
-		BasisConsent:            "Per Post, E-Mail, SMS oder Telefon informieren wir Sie über Angebote nur, wenn Sie für den jeweiligen Weg einzeln eingewilligt haben (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG). Die Einwilligung ist freiwillig und keine Bedingung für Ihren Auftrag. Eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in).",
-		BasisLegitimateInterest: "Per E-Mail, SMS oder Telefon informieren wir Sie über Angebote nur, wenn Sie für den jeweiligen Weg einzeln eingewilligt haben (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG); eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in). Per Brief schicken wir Ihnen Angebote auf Grundlage unseres berechtigten Interesses an Werbung für unsere Produkte (Art. 6 Abs. 1 lit. f DSGVO, Erwägungsgrund 47).\n\nWiderspruch gegen Werbung per Brief: Sie können der Verwendung Ihrer Anschrift für Werbung per Brief jederzeit widersprechen (Art. 21 Abs. 2 und 3 DSGVO), über den QR-Code auf Ihrer Auftragsbestätigung, per E-Mail, telefonisch, per Brief oder im Geschäft. Danach schicken wir Ihnen keine Werbebriefe mehr.",
+		BasisConsent:            "Worüber und auf welchem Weg (Post, E-Mail, SMS, Telefon) wir Sie informieren dürfen, wählen Sie je Thema und Weg einzeln; jede Einwilligung gilt nur für ihr Thema auf ihrem Weg (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG). Die Einwilligung ist freiwillig und keine Bedingung für Ihren Auftrag. Eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in). Für Kinder unter 16 entscheidet ein Elternteil oder Vormund.",
+		BasisLegitimateInterest: "Worüber wir Sie per E-Mail, SMS oder Telefon informieren dürfen, wählen Sie je Thema und Weg einzeln; jede Einwilligung gilt nur für ihr Thema auf ihrem Weg (Art. 6 Abs. 1 lit. a DSGVO, § 7 UWG). Eine E-Mail-Einwilligung bestätigen Sie zusätzlich über einen Link (Double-Opt-in). Für Kinder unter 16 entscheidet ein Elternteil oder Vormund. Per Brief schicken wir Ihnen Angebote auf Grundlage unseres berechtigten Interesses an Werbung für unsere Produkte (Art. 6 Abs. 1 lit. f DSGVO, Erwägungsgrund 47), nie an Kinder unter 16.\n\nWiderspruch gegen Werbung per Brief: Sie können der Verwendung Ihrer Anschrift für Werbung per Brief jederzeit widersprechen (Art. 21 Abs. 2 und 3 DSGVO), über den QR-Code auf Ihrer Auftragsbestätigung, per E-Mail, telefonisch, per Brief oder im Geschäft. Danach schicken wir Ihnen keine Werbebriefe mehr.",
 	},
 	"en": {
-		BasisConsent:            "We send you offers by post, e-mail, text message or phone only if you consented to that channel separately (Art. 6(1)(a) GDPR, § 7 UWG). Consent is voluntary and never a condition of your order. You confirm an e-mail consent through a link as well (double opt-in).",
-		BasisLegitimateInterest: "We send you offers by e-mail, text message or phone only if you consented to that channel separately (Art. 6(1)(a) GDPR, § 7 UWG); you confirm an e-mail consent through a link as well (double opt-in). By letter we send you offers on our legitimate interest in advertising our products (Art. 6(1)(f) GDPR, recital 47).\n\nObjection to advertising by letter: you may object to the use of your address for advertising letters at any time (Art. 21(2) and (3) GDPR), with the QR code on your order confirmation, by e-mail, by phone, by letter or in the store. We then send you no more advertising letters.",
+		BasisConsent:            "You choose for each topic and each channel (post, e-mail, text message, phone) what we may tell you about; each consent covers its topic on its channel only (Art. 6(1)(a) GDPR, § 7 UWG). Consent is voluntary and never a condition of your order. You confirm an e-mail consent through a link as well (double opt-in). For children under 16 a parent or guardian decides.",
+		BasisLegitimateInterest: "You choose for each topic whether we may tell you about it by e-mail, text message or phone; each consent covers its topic on its channel only (Art. 6(1)(a) GDPR, § 7 UWG). You confirm an e-mail consent through a link as well (double opt-in). For children under 16 a parent or guardian decides. By letter we send you offers on our legitimate interest in advertising our products (Art. 6(1)(f) GDPR, recital 47), never to children under 16.\n\nObjection to advertising by letter: you may object to the use of your address for advertising letters at any time (Art. 21(2) and (3) GDPR), with the QR code on your order confirmation, by e-mail, by phone, by letter or in the store. We then send you no more advertising letters.",
 	},
+}
+
+// eyeTestParagraph: the eye test reminder uses the date of an eye test,
+// which reveals health data (CJEU C-184/20, C-21/23); its consent is the
+// explicit one of Art. 9(2)(a).
+var eyeTestParagraph = map[string]string{
+	"de": "Für die Sehtest-Erinnerung nutzen wir das Datum Ihres letzten Sehtests bei uns, eine Gesundheitsangabe; das tun wir nur mit Ihrer ausdrücklichen Einwilligung in diese Erinnerung (Art. 9 Abs. 2 lit. a DSGVO), die Sie wie jede andere jederzeit widerrufen können. Ein mitgebrachtes Rezept zählt dafür nicht.",
+	"en": "For the eye test reminder we use the date of your last eye test with us, a health detail; we do so only with your explicit consent to this reminder (Art. 9(2)(a) GDPR), which you can withdraw at any time like any other. A prescription brought from elsewhere does not count for it.",
+}
+
+// existingCustomerParagraph: §7(3) UWG, as the law allows it.
+var existingCustomerParagraph = map[string]string{
+	"de": "Kundinnen und Kunden (§ 7 Abs. 3 UWG): Haben Sie uns bei einem Kauf Ihre E-Mail-Adresse gegeben, dürfen wir Ihnen an diese Adresse auch ohne Einwilligung Informationen zu ähnlichen eigenen Produkten senden, etwa die Erinnerung an die Nachbestellung Ihrer Kontaktlinsen (unser berechtigtes Interesse, Art. 6 Abs. 1 lit. f DSGVO). Das tun wir nicht zu einem Thema, zu dem wir Sie gefragt haben und Sie es nicht gewählt haben, und nie an Kinder unter 16. Sie können dem jederzeit widersprechen, ohne dass Ihnen andere als die Übermittlungskosten nach den Basistarifen entstehen: über den Link in jeder E-Mail, per E-Mail oder im Geschäft.",
+	"en": "Customers (§ 7(3) UWG): if you gave us your e-mail address with a purchase, we may send you information about similar products of our own to that address without consent, such as the reminder to reorder your contact lenses (our legitimate interest, Art. 6(1)(f) GDPR). We do not do so on a topic we asked you about and you did not choose, and never to children under 16. You may object at any time, at no cost other than the transmission costs at basic rates: with the link in every e-mail, by e-mail or in the store.",
 }
 
 // healthParagraph says on which basis prescriptions are kept (GDPR Art.
 // 13(1)(c)): explicit consent (Art. 9(2)(a)), withdrawable, or health
 // care (Art. 9(2)(h) with §22 BDSG), which needs none. The notice must
-// never name (a) where the store relies on (h).
+// never name (a) where the store relies on (h). The values are never used
+// for advertising; the eye test reminder uses only a date, with its own
+// explicit consent (eyeTestParagraph).
 var healthParagraph = map[string]map[LegalBasis]string{
 	"de": {
-		BasisExplicitConsent: "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie nur mit Ihrer ausdrücklichen Einwilligung (Art. 9 Abs. 2 lit. a DSGVO), verschlüsselt, und nutzen sie nie für Werbung. Ohne Einwilligung fertigen wir Ihren Auftrag trotzdem an, speichern die Werte aber nicht. Sie können die Einwilligung jederzeit widerrufen; dann löschen wir die gespeicherten Werte.",
-		BasisHealthCare:      "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie verschlüsselt, soweit es für Ihre augenoptische Versorgung nötig ist, durch Personal, das zur Verschwiegenheit verpflichtet ist (Art. 9 Abs. 2 lit. h, Abs. 3 DSGVO in Verbindung mit § 22 Abs. 1 Nr. 1 lit. b BDSG). Dafür ist keine Einwilligung nötig. Wir nutzen sie nie für Werbung.",
+		BasisExplicitConsent: "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie nur mit Ihrer ausdrücklichen Einwilligung (Art. 9 Abs. 2 lit. a DSGVO), verschlüsselt. Die Werte selbst nutzen wir nie für Werbung; für die Sehtest-Erinnerung, wenn Sie sie wählen, nur das Datum des Sehtests (siehe d). Ohne Einwilligung fertigen wir Ihren Auftrag trotzdem an, speichern die Werte aber nicht. Sie können die Einwilligung jederzeit widerrufen; dann löschen wir die gespeicherten Werte.",
+		BasisHealthCare:      "Ihre Refraktionswerte sind Gesundheitsdaten. Wir speichern sie verschlüsselt, soweit es für Ihre augenoptische Versorgung nötig ist, durch Personal, das zur Verschwiegenheit verpflichtet ist (Art. 9 Abs. 2 lit. h, Abs. 3 DSGVO in Verbindung mit § 22 Abs. 1 Nr. 1 lit. b BDSG). Dafür ist keine Einwilligung nötig. Die Werte selbst nutzen wir nie für Werbung; für die Sehtest-Erinnerung, wenn Sie sie wählen, nur das Datum des Sehtests (siehe d).",
 	},
 	"en": {
-		BasisExplicitConsent: "Your refraction values are health data. We store them only with your explicit consent (Art. 9(2)(a) GDPR), encrypted, and never use them for advertising. Without consent we still make your order, but do not store the values. You may withdraw the consent at any time; we then delete the stored values.",
-		BasisHealthCare:      "Your refraction values are health data. We store them encrypted as far as your optical care needs them, handled by staff bound to secrecy (Art. 9(2)(h) and (3) GDPR with § 22(1) no. 1(b) BDSG). No consent is needed for this. We never use them for advertising.",
+		BasisExplicitConsent: "Your refraction values are health data. We store them only with your explicit consent (Art. 9(2)(a) GDPR), encrypted. We never use the values themselves for advertising; for the eye test reminder, if you choose it, only the date of the eye test (see d). Without consent we still make your order, but do not store the values. You may withdraw the consent at any time; we then delete the stored values.",
+		BasisHealthCare:      "Your refraction values are health data. We store them encrypted as far as your optical care needs them, handled by staff bound to secrecy (Art. 9(2)(h) and (3) GDPR with § 22(1) no. 1(b) BDSG). No consent is needed for this. We never use the values themselves for advertising; for the eye test reminder, if you choose it, only the date of the eye test (see d).",
 	},
 }
 

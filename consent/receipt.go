@@ -51,7 +51,8 @@ type ReceiptAddress struct {
 }
 
 // ReceiptService is one service with its purposes: here, one per
-// marketing channel and one for the prescription.
+// marketing channel with a purpose per topic, and one for the
+// prescription.
 type ReceiptService struct {
 	Service  string           `json:"service"`
 	Purposes []ReceiptPurpose `json:"purposes"`
@@ -66,7 +67,9 @@ type ReceiptPurpose struct {
 	PrimaryPurpose       bool     `json:"primaryPurpose"`
 	Termination          string   `json:"termination"`
 	ThirdPartyDisclosure bool     `json:"thirdPartyDisclosure"`
-	// Extensions: where the consent stands now, and its legal basis.
+	// Extensions: the cell's topic, where the consent stands now, and
+	// its legal basis.
+	Topic         string     `json:"topic,omitempty"`
 	State         State      `json:"state"`
 	LegalBasis    LegalBasis `json:"legalBasis"`
 	NoticeVersion string     `json:"noticeVersion,omitempty"`
@@ -86,6 +89,7 @@ type ReceiptLedger struct {
 type ReceiptEvent struct {
 	Seq       int64   `json:"seq"`
 	Channel   Channel `json:"channel"`
+	Topic     string  `json:"topic,omitempty"`
 	Action    Action  `json:"action"`
 	Source    Source  `json:"source"`
 	CreatedAt string  `json:"created_at"`
@@ -122,9 +126,12 @@ func BuildReceipt(in ReceiptInput) Receipt {
 	if lang != "en" {
 		lang = "de"
 	}
+	// The notice the consents were given under: the store's own page of
+	// it, else the notice on the customer's preference page. The home
+	// page is no policy.
 	policy := in.Store.PrivacyURL
-	if policy == "" {
-		policy = in.Store.Website
+	if policy == "" && in.PreferencesURL != "" {
+		policy = in.PreferencesURL + "#notice"
 	}
 	r := Receipt{
 		Version:        "KI-CR-v1.1.0",
@@ -138,20 +145,24 @@ func BuildReceipt(in ReceiptInput) Receipt {
 		SPICat:    []string{},
 		Ledger:    ReceiptLedger{Algorithm: "SHA-256", Events: []ReceiptEvent{}, Head: ReceiptEventRef{Seq: in.HeadSeq, Hash: in.HeadHash}, Verified: in.Verified},
 	}
-	states := Derive(in.Events)
 	var methods []string
 	seenMethod := map[Source]bool{}
 	last := GenesisHash
-	granted := map[Channel]bool{}
+	granted := map[Cell]bool{}
+	health := false
 	for _, e := range in.Events {
-		r.Ledger.Events = append(r.Ledger.Events, ReceiptEvent{Seq: e.Seq, Channel: e.Channel, Action: e.Action, Source: e.Source,
+		r.Ledger.Events = append(r.Ledger.Events, ReceiptEvent{Seq: e.Seq, Channel: e.Channel, Topic: e.Topic, Action: e.Action, Source: e.Source,
 			CreatedAt: e.CreatedAt, PrevHash: e.PrevHash, Hash: e.Hash})
 		last = e.Hash
 		if t, err := time.Parse(time.RFC3339Nano, e.CreatedAt); err == nil {
 			r.ConsentTimestamp = t.Unix()
 		}
 		if e.Action == Grant {
-			granted[e.Channel] = true
+			if e.Channel == HealthData {
+				health = true
+			} else {
+				granted[Cell{e.Channel, EventTopic(e)}] = true
+			}
 			if !seenMethod[e.Source] {
 				seenMethod[e.Source] = true
 				methods = append(methods, in.T("receipt.method."+string(e.Source)))
@@ -166,38 +177,58 @@ func BuildReceipt(in ReceiptInput) Receipt {
 	r.ConsentReceiptID = uuid8(sum[:16])
 
 	termination := in.T("receipt.termination", in.PreferencesURL, in.Store.Email)
-	for _, ch := range append(append([]Channel{}, Channels...), HealthData) {
-		if !granted[ch] {
-			continue
-		}
-		st := states[ch]
-		var basis LegalBasis = BasisConsent
-		var noticeSHA string
-		for _, e := range in.Events {
-			if e.Channel == ch && e.Action == Grant {
-				basis, noticeSHA = e.LegalBasis, e.NoticeSHA256
+	// One service per channel, one purpose per cell (channel, topic) the
+	// customer ever granted, with its state now: the unit of consent.
+	topics := EventTopics(in.Events, in.Store.TopicKeys())
+	byTopic := DeriveTopics(in.Events, topics)
+	for _, ch := range Channels {
+		var purposes []ReceiptPurpose
+		for _, t := range topics {
+			cell := Cell{ch, t}
+			if !granted[cell] {
+				continue
 			}
+			p := receiptPurpose(in, byTopic[ch][t], cell, termination)
+			p.Purpose = in.Store.CellLabel(lang, cell, "")
+			p.Topic = t
+			purposes = append(purposes, p)
 		}
-		p := ReceiptPurpose{
-			Purpose:         in.T("receipt.purpose." + string(ch)),
-			PurposeCategory: []string{in.T("receipt.category." + string(ch))},
-			ConsentType:     "EXPLICIT",
-			PIICategory:     []string{in.T("receipt.pii." + string(ch))},
-			Termination:     termination,
-			State:           st.State,
-			LegalBasis:      basis,
-			NoticeVersion:   st.NoticeVersion,
-			NoticeSHA256:    noticeSHA,
-			GrantedAt:       st.GrantedAt,
+		if len(purposes) > 0 {
+			r.Services = append(r.Services, ReceiptService{Service: in.T("receipt.service." + string(ch)), Purposes: purposes})
 		}
-		if ch == HealthData {
-			p.PrimaryPurpose = true // the glasses are made from these values
-			r.Sensitive = true
-			r.SPICat = append(r.SPICat, in.T("receipt.spicat.health"))
-		}
-		r.Services = append(r.Services, ReceiptService{Service: in.T("receipt.service." + string(ch)), Purposes: []ReceiptPurpose{p}})
+	}
+	if health {
+		p := receiptPurpose(in, Derive(in.Events)[HealthData], Cell{Channel: HealthData}, termination)
+		p.Purpose = in.T("receipt.purpose.health_data")
+		p.PrimaryPurpose = true // the glasses are made from these values
+		r.Sensitive = true
+		r.SPICat = append(r.SPICat, in.T("receipt.spicat.health"))
+		r.Services = append(r.Services, ReceiptService{Service: in.T("receipt.service.health_data"), Purposes: []ReceiptPurpose{p}})
 	}
 	return r
+}
+
+// receiptPurpose is one cell's purpose, with the basis and notice of its
+// newest grant.
+func receiptPurpose(in ReceiptInput, st ChannelState, cell Cell, termination string) ReceiptPurpose {
+	var basis LegalBasis = BasisConsent
+	var noticeSHA string
+	for _, e := range in.Events {
+		if e.Channel == cell.Channel && e.Action == Grant && (cell.Channel == HealthData || EventTopic(e) == cell.Topic) {
+			basis, noticeSHA = e.LegalBasis, e.NoticeSHA256
+		}
+	}
+	return ReceiptPurpose{
+		PurposeCategory: []string{in.T("receipt.category." + string(cell.Channel))},
+		ConsentType:     "EXPLICIT",
+		PIICategory:     []string{in.T("receipt.pii." + string(cell.Channel))},
+		Termination:     termination,
+		State:           st.State,
+		LegalBasis:      basis,
+		NoticeVersion:   st.NoticeVersion,
+		NoticeSHA256:    noticeSHA,
+		GrantedAt:       st.GrantedAt,
+	}
 }
 
 // uuid8 formats 16 bytes as an RFC 9562 version 8 (custom) UUID.

@@ -22,6 +22,10 @@ type ChannelState struct {
 	// for e-mail once and did not confirm: no §7(3) UWG advertising
 	// starts from that.
 	Expired bool `json:"expired,omitempty"`
+	// Declined: the customer was shown this cell and left it off, and has
+	// not granted it since. No §7(3) UWG advertising rests on a cell the
+	// customer refused (EDPB Guidelines 05/2020, §6).
+	Declined bool `json:"declined,omitempty"`
 }
 
 // Derive folds a customer's events, oldest first, into the state of each
@@ -79,7 +83,11 @@ func DeriveTopics(events []Event, topics []string) map[Channel]map[string]Channe
 
 func apply(s ChannelState, e Event) ChannelState {
 	switch e.Action {
+	case Decline:
+		s.Declined = true
+		return s // asked and refused: no state changes
 	case Grant:
+		s.Declined = false
 		s.OptInLevel = e.OptInLevel
 		if s.OptInLevel == "" {
 			s.OptInLevel = SingleOptIn

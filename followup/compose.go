@@ -32,6 +32,9 @@ type Recipient struct {
 	// SaleAddress: the address was obtained with a sale (§7(3) Nr. 1
 	// UWG), not added later by a correction or an import.
 	SaleAddress bool
+	// Child: marked under 16. No advertising rests on §7(3) UWG or on
+	// legitimate interest for a child (GDPR Art. 6(1)(f), recital 38).
+	Child bool
 }
 
 // Name is the full name.
@@ -70,12 +73,10 @@ type Store interface {
 	// Letterhead is Controller as the customers of a store see it: the
 	// store's address, phone and e-mail in place of the company's.
 	Letterhead(ctx context.Context, store int64) (consent.Controller, error)
-	// ConsentState answers for offers (advertising) and over all topics
-	// (a double opt-in waits when any topic waits).
-	ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error)
-	// TopicState is the customer's e-mail consent for one topic (a
-	// recall's), checked again just before the recall goes out.
-	TopicState(ctx context.Context, customerID int64, topic string) (consent.ChannelState, error)
+	// EmailConsent is the customer's e-mail consent for offers
+	// (advertising) and per topic (a recall's; a double opt-in waits
+	// for the topics pending), checked again just before a mail goes out.
+	EmailConsent(ctx context.Context, customerID int64) (offers consent.ChannelState, byTopic map[string]consent.ChannelState, err error)
 	// Tx runs fn as one write through the store's single writer, where
 	// the sender's updates share commits with the counter's orders
 	// (orders.DB: group commit) instead of taking turns for an fsync each.
@@ -99,6 +100,7 @@ type letter struct {
 	LogoContentID  string // set when the store has a logo, an inline part too
 	Appointment    string
 	Since          string
+	Topics         string // what a double opt-in confirms, named
 	ConfirmDays    int
 	Because        string
 	Company        string
@@ -147,18 +149,24 @@ func parseTemplates() map[string]templateSet {
 
 // draft is everything compose needs for one mail.
 type draft struct {
-	Mail    Mail
-	To      Recipient
-	Order   OrderSummary // zero for the double opt-in mail
-	Store   consent.Controller
-	Since   time.Time // when the pending e-mail consent was given
-	BaseURL string    // public URL for links and the QR code
+	Mail  Mail
+	To    Recipient
+	Order OrderSummary // zero for the double opt-in mail
+	Store consent.Controller
+	Since time.Time // when the pending e-mail consent was given
+	// Topics are the topics a double opt-in confirms: those pending.
+	Topics  []string
+	BaseURL string // public URL for links and the QR code
 	Tokens  *consent.Tokens
 	From    string // the SMTP account's From, overriding the store's address
 	Now     time.Time
 	// ExistingCustomerAd: the mail advertises on §7(3) UWG, without a
 	// granted consent; its sending is recorded in the ledger.
 	ExistingCustomerAd bool
+	// RecallUWG73: a recall sent on §7(3) UWG (contact lenses bought
+	// here), not on the customer's consent; its recording is the use
+	// event SendRecalls wrote.
+	RecallUWG73 bool
 }
 
 // qrContentID names the inline QR code (RFC 2392): the HTML refers to
@@ -192,6 +200,15 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	if len(d.Store.Logo) > 0 {
 		l.LogoContentID = logoContentID
 	}
+	if l.Marketing {
+		// The advertising part's basis, truly: the customer's consent to
+		// offers by e-mail, or §7(3) UWG after a purchase.
+		if d.ExistingCustomerAd {
+			l.Because += " " + assets.T(lang, "mail.because.offer_uwg")
+		} else {
+			l.Because += " " + assets.T(lang, "mail.because.offer_consent", topicName(d.Store, consent.TopicOffers, lang))
+		}
+	}
 	l.Greeting = greeting(lang, d.To)
 	switch d.Mail.Kind {
 	case ThankYou:
@@ -203,13 +220,19 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		// customer chose; no further offers ride along.
 		l.Subject = l.T("mail.subject.recall."+d.Mail.Topic, d.Store.Name)
 		l.RecallText = l.T("mail.recall."+d.Mail.Topic, d.Store.Name)
+		// The reason line says the true basis (§7(3) Nr. 4 UWG): the
+		// customer's choice of this topic, or the purchase.
 		l.Because = l.T("mail.because.recall", topicName(d.Store, d.Mail.Topic, lang))
+		if d.RecallUWG73 {
+			l.Because = l.T("mail.because.recall_uwg")
+		}
 		l.Marketing = false
 	case DoubleOptIn:
 		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
 		// Bound to the address it goes to: after a change it confirms nothing.
 		l.ConfirmURL = base + "/c/" + d.Tokens.MakeFor(consent.ConfirmAddressToken, d.To.ID, strings.ToLower(d.To.Email))
 		l.Since = consentdesk.Date(lang, d.Since)
+		l.Topics = d.Store.TopicsText(lang, d.Topics)
 		l.Because = l.T("mail.because.double_opt_in")
 		l.Marketing = false // BGH I ZR 164/09: the confirmation request itself must not advertise
 	}

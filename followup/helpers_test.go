@@ -280,6 +280,18 @@ func (s *store) smtp(t testing.TB, cfg followup.SMTPConfig) followup.Transport {
 // two days.
 func (s *store) order(t testing.TB, c orders.Customer, email bool) orders.Placed {
 	t.Helper()
+	return s.place(t, c, orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: email}})
+}
+
+// orderOnPaper places an order whose paper form was not transferred yet:
+// the customer was not asked about any cell, so §7(3) UWG may apply.
+func (s *store) orderOnPaper(t testing.TB, c orders.Customer) orders.Placed {
+	t.Helper()
+	return s.place(t, c, orders.ConsentInput{Mode: orders.ModePaper})
+}
+
+func (s *store) place(t testing.TB, c orders.Customer, in orders.ConsentInput) orders.Placed {
+	t.Helper()
 	start := s.clock.Now().Add(48 * time.Hour).Truncate(time.Hour)
 	p, err := s.db.PlaceOrder(context.Background(), orders.NewOrder{
 		Customer: c,
@@ -287,7 +299,7 @@ func (s *store) order(t testing.TB, c orders.Customer, email bool) orders.Placed
 			{Description: "Brillenetui", Quantity: 2, UnitPriceCents: 1250, VATRatePercent: 19}},
 		DepositCents: 10000,
 		Pickup:       &orders.Pickup{Start: start, End: start.Add(30 * time.Minute)},
-		Consent:      orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Email: email}},
+		Consent:      in,
 	})
 	if err != nil {
 		t.Fatal(err)

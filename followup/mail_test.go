@@ -304,13 +304,16 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 		consent     bool
 		ads         bool // §7(3) UWG enabled
 		withdraw    bool // customer objected before the order
+		asked       bool // asked at the counter and left e-mail off
 		want        bool
 	}{
-		{"single opt-in consent", false, true, false, false, true},
-		{"pending double opt-in", true, true, false, false, false},
-		{"no consent", false, false, false, false, false},
-		{"existing customer, §7(3)", false, false, true, false, true},
-		{"existing customer who objected", false, false, true, true, false},
+		{"single opt-in consent", false, true, false, false, true, true},
+		{"pending double opt-in", true, true, false, false, true, false},
+		{"no consent", false, false, false, false, true, false},
+		{"existing customer, §7(3)", false, false, true, false, false, true},
+		{"existing customer who objected", false, false, true, true, false, false},
+		// EDPB Guidelines 05/2020, §6: no other basis after asking.
+		{"existing customer who said no at the counter", false, false, true, false, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -335,7 +338,11 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s.order(t, c, tc.consent)
+			if tc.asked || tc.consent {
+				s.order(t, c, tc.consent)
+			} else {
+				s.orderOnPaper(t, c)
+			}
 			dir := t.TempDir()
 			drain(t, s.sender(followup.Folder{Dir: dir}, followup.SenderConfig{}))
 			rows := outbox(t, s)
@@ -495,7 +502,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 	t.Run("sale address, sent and recorded", func(t *testing.T) {
 		s := setup(t, true)
 		ms := newMailServer(t, plainServer)
-		placed := s.order(t, jana(), false)
+		placed := s.orderOnPaper(t, jana())
 		if !marketing(t, s, followup.ThankYou) {
 			t.Fatal("§7(3) mail to the address of the sale carries no offer")
 		}
@@ -537,7 +544,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 	})
 	t.Run("address added by a correction", func(t *testing.T) {
 		s := setup(t, true)
-		placed := s.order(t, jana(), false)
+		placed := s.orderOnPaper(t, jana()) // never asked: only the correction rules §7(3) out
 		s.clock.Add(time.Hour)
 		c := placed.Customer
 		c.Email = "neu@example.org"

@@ -55,6 +55,9 @@ type Job struct {
 	SaleAddress bool
 	// Topic is a recall's topic.
 	Topic string
+	// Child: the customer is marked under 16; nothing advertises to them
+	// without consent (recital 38).
+	Child bool
 	// StoreID is the store the mail comes from (its letterhead); 0: the
 	// store of the request that queues it (consent.StoreOf).
 	StoreID int64
@@ -115,7 +118,7 @@ func Enqueue(ctx context.Context, tx consent.Tx, job Job, now time.Time) (int64,
 func EnqueueWith(ctx context.Context, tx consent.Tx, ctrl consent.Controller, email consent.ChannelState, job Job, now time.Time) (int64, error) {
 	// A recall is itself the advertising, checked for its topic by the
 	// sender; it carries no further offers.
-	marketing := job.Kind != DoubleOptIn && job.Kind != Recall && ctrl.MayAdvertiseByEmail(email, job.SaleAddress)
+	marketing := job.Kind != DoubleOptIn && job.Kind != Recall && ctrl.MayAdvertiseByEmail(email, job.SaleAddress, job.Child)
 	return insert(ctx, tx, ctrl, job, marketing, now)
 }
 

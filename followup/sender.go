@@ -322,33 +322,39 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 	if to.Email == "" {
 		return draft{}, "no e-mail address (erased or removed)", nil
 	}
-	states, anyTopic, err := s.store.ConsentState(ctx, m.CustomerID)
+	email, byTopic, err := s.store.EmailConsent(ctx, m.CustomerID)
 	if err != nil {
 		return draft{}, "", err
 	}
-	email := states[consent.Email]
+	pending := consent.Summary(byTopic) // a double opt-in waits when any topic waits
 	d := draft{Mail: m, To: to, Store: ctrl, BaseURL: ctrl.PublicURL, Tokens: s.tokens, From: s.cfg.From, Now: now}
 	if s.cfg.PublicURL != "" {
 		d.BaseURL = s.cfg.PublicURL
 	}
 	switch {
-	case m.Kind == DoubleOptIn && anyTopic[consent.Email].State != consent.Pending:
-		return d, "nothing to confirm: the e-mail consent is " + string(anyTopic[consent.Email].State), nil
+	case m.Kind == DoubleOptIn && pending.State != consent.Pending:
+		return d, "nothing to confirm: the e-mail consent is " + string(pending.State), nil
 	case m.Kind == DoubleOptIn:
-		d.Since, _ = time.Parse(time.RFC3339Nano, anyTopic[consent.Email].UpdatedAt)
+		d.Since, _ = time.Parse(time.RFC3339Nano, pending.UpdatedAt)
+		// The mail names the topics it confirms, and only those.
+		for _, t := range consent.EventTopics(nil, ctrl.TopicKeys()) {
+			if byTopic[t].State == consent.Pending {
+				d.Topics = append(d.Topics, t)
+			}
+		}
 	case m.Kind == Recall:
 		// Only with consent for the recall's topic on e-mail, or for
 		// contact lenses under §7(3) UWG (similar goods, the address from
-		// the sale, no objection) where the store enabled it.
-		st, err := s.store.TopicState(ctx, m.CustomerID, m.Topic)
-		if err != nil {
-			return draft{}, "", err
-		}
-		uwg := m.Topic == consent.TopicContactLenses && st.State != consent.Withdrawn && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(email, to.SaleAddress)
+		// the sale, never asked for that cell, no objection) where the
+		// store enabled it.
+		st := byTopic[m.Topic]
+		uwg := m.Topic == consent.TopicContactLenses && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(st, to.SaleAddress, to.Child)
 		if st.State != consent.Granted && !uwg {
 			return d, "no consent for the recall's topic on e-mail (any more)", nil
 		}
-	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress):
+		// Its reason line names the true basis (§7(3) Nr. 4 UWG).
+		d.RecallUWG73 = st.State != consent.Granted
+	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress, to.Child):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
 		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil
 	}

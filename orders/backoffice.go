@@ -109,6 +109,12 @@ func (db *DB) ContactableFor(ctx context.Context, ch consent.Channel, topic stri
 		if c.Erased() || contact == "" {
 			continue
 		}
+		if all[id][ch].State != consent.Granted && c.Child(db.Now()) {
+			// No letter on legitimate interest to a child (GDPR Art.
+			// 6(1)(f) "in particular where the data subject is a child",
+			// recital 38): only what a parent consented to.
+			continue
+		}
 		// A contact on the blocking list is never exported, even on a
 		// second record of the same person that still shows a grant
 		// (§35(3) BDSG, Art. 21(3)).

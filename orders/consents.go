@@ -120,6 +120,26 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			f.Add("source", "err.source_invalid")
 		}
 		actor = consent.ByCustomer
+	case consent.CounterTablet:
+		// A standing consent withdrawn by the customer's own tap on the
+		// consent screen (Art. 7(3): as easy as giving it). Grants at
+		// the counter come with the order, signed.
+		if !ch.ByCustomer || ch.APIToken != "" {
+			f.Add("source", "err.source_invalid")
+		}
+		for c, want := range ch.Channels {
+			if want {
+				f.Add("channels."+string(c), "err.source_invalid")
+			}
+		}
+		for c, cells := range ch.Cells {
+			for _, want := range cells {
+				if want {
+					f.Add("cells."+string(c), "err.source_invalid")
+				}
+			}
+		}
+		actor = consent.ByCustomer
 	default:
 		f.Add("source", "err.source_invalid")
 	}
@@ -210,15 +230,20 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 			}
 		}
 		granting := map[consent.Channel]bool{}
-		for c, want := range ch.Channels {
-			granting[c] = want
-		}
-		for c, cells := range ch.Cells {
-			for _, want := range cells {
+		var grants []consent.Cell // one per channel granted in, for its contact
+		for _, c := range consent.Channels {
+			for t, want := range ch.Cells[c] {
 				granting[c] = granting[c] || want
+				if want {
+					grants = append(grants, consent.Cell{Channel: c, Topic: t})
+				}
+			}
+			if ch.Channels[c] {
+				granting[c] = true
+				grants = append(grants, consent.Cell{Channel: c, Topic: consent.TopicOffers})
 			}
 		}
-		if err := checkContacts(cust, ConsentInput{Channels: granting}); err != nil {
+		if err := checkContacts(cust, grants, "consent.channels"); err != nil {
 			return err
 		}
 		history, err := consent.Events(ctx, tx, cust.ID)
@@ -354,11 +379,26 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 		for _, c := range consent.Channels {
 			for _, t := range ctrl.TopicKeys() {
 				want, ok := ch.Cells[c][t]
+				st := byTopic[c][t]
+				if ok && !want && ch.Source == consent.PaperForm {
+					// An empty box on the signed form: the customer was
+					// asked and said no. It withdraws nothing, and tells
+					// §7(3) UWG who was asked (EDPB Guidelines 05/2020, §6).
+					if st.State != consent.None || st.Declined || cust.Contact(c) == "" {
+						continue
+					}
+					e := base
+					e.Channel, e.Contact, e.LegalBasis, e.Topic, e.Action = c, cust.Contact(c), ctrl.BasisOf(c), t, consent.Decline
+					if err := appendEvent(e); err != nil {
+						return err
+					}
+					continue
+				}
 				// An objection to one topic (a recall's one-click) is
 				// recorded even where it was never given: the recall may
 				// have rested on §7(3) UWG, which only the objection stops.
-				objection := ch.Object && !want && byTopic[c][t].State == consent.None
-				if !ok || (on(byTopic[c][t]) == want && !objection) {
+				objection := ch.Object && !want && st.State == consent.None
+				if !ok || (on(st) == want && !objection) {
 					continue
 				}
 				if want {

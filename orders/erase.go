@@ -303,8 +303,8 @@ func keepPhoneProof(ctx context.Context, tx consent.Tx, customerID int64, events
 	var seqs []int64
 	docs := map[string]bool{}
 	for _, e := range events {
-		if e.Channel != consent.Phone {
-			continue
+		if e.Channel != consent.Phone || e.Action == consent.Decline {
+			continue // a phone cell left off proves no consent
 		}
 		seqs = append(seqs, e.Seq)
 		if e.Action != consent.Grant && e.Action != consent.Use {

@@ -62,10 +62,13 @@ type ExportPrescription struct {
 	Values     Prescription       `json:"values"`
 }
 
-// ExportConsents is the state per channel and every event.
+// ExportConsents is the state per channel (for offers, what a consent
+// meant before topics), the state of every cell (channel, topic), and
+// every event.
 type ExportConsents struct {
-	States map[consent.Channel]consent.ChannelState `json:"states"`
-	Events []consent.Event                          `json:"events"`
+	States map[consent.Channel]consent.ChannelState            `json:"states"`
+	Cells  map[consent.Channel]map[string]consent.ChannelState `json:"cells"`
+	Events []consent.Event                                     `json:"events"`
 }
 
 // ExportMail is a mail with the message as stored.
@@ -160,7 +163,7 @@ func (db *DB) exportIn(ctx context.Context, q consent.Querier, customerID int64)
 	if events == nil {
 		events = []consent.Event{}
 	}
-	x.Consents = ExportConsents{States: consent.Derive(events), Events: events}
+	x.Consents = ExportConsents{States: consent.Derive(events), Cells: consent.DeriveTopics(events, consent.EventTopics(events, ctrl.TopicKeys())), Events: events}
 	if x.Notices, err = noticesIn(ctx, q, events); err != nil {
 		return Export{}, err
 	}

@@ -25,7 +25,7 @@ func (db *DB) MailRecipient(ctx context.Context, customerID int64) (followup.Rec
 		return followup.Recipient{}, err
 	}
 	return followup.Recipient{ID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Lang: c.Lang,
-		SaleAddress: sale}, nil
+		SaleAddress: sale, Child: c.Child(db.Now())}, nil
 }
 
 // saleAddress reports whether the customer's e-mail address was obtained
@@ -119,28 +119,14 @@ func (db *DB) MailCounts(ctx context.Context) (map[followup.Status]int, error) {
 	return followup.Counts(ctx, db.sql, store)
 }
 
-// ConsentState is a customer's current consent per channel, for the
-// sender's last check before a mail goes out (followup.Store): for
-// offers (advertising), and over all topics (a double opt-in waits when
-// any topic waits).
-func (db *DB) ConsentState(ctx context.Context, customerID int64) (offers, anyTopic map[consent.Channel]consent.ChannelState, err error) {
+// EmailConsent is a customer's e-mail consent, for the sender's last
+// check before a mail goes out (followup.Store): for offers (what
+// advertising in a thank-you mail needs) and for each topic (a recall's,
+// a double opt-in's).
+func (db *DB) EmailConsent(ctx context.Context, customerID int64) (consent.ChannelState, map[string]consent.ChannelState, error) {
 	events, err := consent.Events(ctx, db.sql, customerID)
 	if err != nil {
-		return nil, nil, err
+		return consent.ChannelState{}, nil, err
 	}
-	anyTopic = map[consent.Channel]consent.ChannelState{}
-	for c, byTopic := range consent.DeriveTopics(events, consent.EventTopics(events, nil)) {
-		anyTopic[c] = consent.Summary(byTopic)
-	}
-	return consent.Derive(events), anyTopic, nil
-}
-
-// TopicState is a customer's e-mail consent for one topic, for the
-// sender's last check of a recall (followup.Store).
-func (db *DB) TopicState(ctx context.Context, customerID int64, topic string) (consent.ChannelState, error) {
-	events, err := consent.Events(ctx, db.sql, customerID)
-	if err != nil {
-		return consent.ChannelState{}, err
-	}
-	return consent.DeriveTopic(events, topic)[consent.Email], nil
+	return consent.Derive(events)[consent.Email], consent.DeriveTopics(events, consent.EventTopics(events, nil))[consent.Email], nil
 }

@@ -142,9 +142,27 @@ func TestPlaceOrder(t *testing.T) {
 	if !p.PrescriptionStored {
 		t.Error("prescription with consent not stored")
 	}
-	// health data, post, e-mail: three events, each with the notice and the signature's hash.
-	if len(p.Events) != 3 {
-		t.Fatalf("events = %d", len(p.Events))
+	// health data, post, e-mail: three grants; and the cells the customer
+	// was shown and left off, recorded as declines (§7(3) UWG asks who was
+	// asked): the other three topics by post and by e-mail, and SMS and
+	// phone whole (one event for every topic). Each with the notice and
+	// the signature's hash.
+	grants, declines := 0, map[string]bool{}
+	for _, e := range p.Events {
+		switch e.Action {
+		case consent.Grant:
+			grants++
+		case consent.Decline:
+			declines[string(e.Channel)+":"+e.Topic] = true
+		}
+	}
+	if grants != 3 || len(p.Events) != 3+8 {
+		t.Fatalf("events = %d, grants %d", len(p.Events), grants)
+	}
+	for _, want := range []string{"post:eye_test", "post:contact_lenses", "post:events", "email:eye_test", "email:contact_lenses", "email:events", "sms:*", "phone:*"} {
+		if !declines[want] {
+			t.Errorf("no decline of %s: %v", want, declines)
+		}
 	}
 	notice, err := db.CurrentNotice(ctx, "de")
 	if err != nil {
@@ -237,8 +255,21 @@ func TestOrderWithEveryChannelOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Events) != 0 || p.PrescriptionStored {
+	// Nothing granted; each channel shown with every topic left off, one
+	// decline each, which changes no state.
+	for _, e := range p.Events {
+		if e.Action != consent.Decline || e.Topic != consent.AllTopics {
+			t.Errorf("event with every channel off: %+v", e)
+		}
+	}
+	if len(p.Events) != len(consent.Channels) || p.PrescriptionStored {
 		t.Errorf("events %d, prescription stored %v", len(p.Events), p.PrescriptionStored)
+	}
+	states, _, _ := db.Consents(context.Background(), p.Customer.ID)
+	for _, ch := range consent.Channels {
+		if states[ch].State != consent.None || !states[ch].Declined {
+			t.Errorf("%s after a decline: %+v", ch, states[ch])
+		}
 	}
 	if rx, _ := db.Prescription(context.Background(), p.Order.ID); rx != nil {
 		t.Error("prescription stored without explicit consent")
@@ -401,7 +432,7 @@ func TestConcurrentOrdersKeepChainAndNumbers(t *testing.T) {
 		}
 	}
 	v, err := db.Verify(ctx)
-	if err != nil || !v.OK || v.Events != 16*3 {
+	if err != nil || !v.OK || v.Events != 16*(3+8) { // three grants and eight declines an order (TestPlaceOrder)
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
 	var distinct int

@@ -22,10 +22,17 @@ const (
 
 // ConsentInput is what the customer chose at the counter.
 type ConsentInput struct {
-	Mode     string
-	Channels map[consent.Channel]bool
-	// Topics are what the chosen channels cover ("What would you like to
-	// hear about?"); nil means offers, as before topics (API.md).
+	Mode string
+	// Cells are the cells the customer chose, per channel the topics'
+	// keys: the unit of consent is the cell (channel, topic), and
+	// nothing else is granted. The counter's screen and the API's
+	// "cells" fill it.
+	Cells map[consent.Channel][]string
+	// Channels with Topics is the older shorthand of the API: every
+	// listed topic on every listed channel; without Topics a channel
+	// covers offers, as before topics (API.md). It is refused together
+	// with Cells.
+	Channels     map[consent.Channel]bool
 	Topics       map[string]bool
 	SignaturePNG []byte
 	HealthData   bool // explicit consent to store the prescription (GDPR Art. 9(2)(a))
@@ -144,6 +151,9 @@ func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
 			if in.Consent.Channels[ch] {
 				f.Add("consent.channels."+string(ch), "err.paper_mode_no_ticks")
 			}
+			if len(in.Consent.Cells[ch]) > 0 {
+				f.Add("consent.cells."+string(ch), "err.paper_mode_no_ticks")
+			}
 		}
 		if len(in.Consent.SignaturePNG) > 0 {
 			f.Add("consent.signature_png", "err.paper_mode_no_signature")
@@ -156,16 +166,62 @@ func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
 			f.Add("consent.channels."+string(ch), "err.channel_unknown")
 		}
 	}
+	for ch := range in.Consent.Cells {
+		if !ch.Valid() {
+			f.Add("consent.cells."+string(ch), "err.channel_unknown")
+		}
+	}
+	if in.Consent.Cells != nil && (in.Consent.Channels != nil || in.Consent.Topics != nil) {
+		// One answer, in one form: cells, or the shorthand.
+		f.Add("consent.cells", "err.cells_or_channels")
+	}
 	return in, f.Err()
 }
 
-// checkContacts refuses a channel whose contact detail is missing: there
-// would be nothing to consent to.
-func checkContacts(c Customer, in ConsentInput) error {
-	f := consentdesk.FieldErrors{}
+// chosenCells is what the customer chose, as cells: the cells given, or
+// the shorthand's topics on its channels. A topic or channel the store
+// does not know is a field error.
+func (in ConsentInput) chosenCells(ctrl consent.Controller) ([]consent.Cell, error) {
+	if in.Cells != nil {
+		f := consentdesk.FieldErrors{}
+		cells := ctrl.Cells(f, "consent.cells", in.Cells)
+		return cells, f.Err()
+	}
+	any := false
 	for _, ch := range consent.Channels {
-		if in.Channels[ch] && c.Contact(ch) == "" {
-			f.Add("consent.channels."+string(ch), "err.channel_needs_contact_"+string(ch))
+		any = any || in.Channels[ch]
+	}
+	if !any {
+		return nil, nil
+	}
+	topics, err := topicsOf(ctrl, in.Topics, "consent.topics")
+	if err != nil {
+		return nil, err
+	}
+	return consent.CrossCells(in.Channels, topics), nil
+}
+
+// askedChannels are the channels the customer answered for: at the
+// counter every channel with a contact; through the API the channels the
+// order names (an API order counts as asked for every cell of each
+// channel it names).
+func (in ConsentInput) askedChannels(api bool) map[consent.Channel]bool {
+	out := map[consent.Channel]bool{}
+	for _, ch := range consent.Channels {
+		_, named := in.Channels[ch]
+		_, inCells := in.Cells[ch]
+		out[ch] = !api || named || inCells
+	}
+	return out
+}
+
+// checkContacts refuses a cell whose channel has no contact detail: there
+// would be nothing to consent to.
+func checkContacts(c Customer, cells []consent.Cell, field string) error {
+	f := consentdesk.FieldErrors{}
+	for _, cell := range cells {
+		if c.Contact(cell.Channel) == "" {
+			f.Add(field+"."+string(cell.Channel), "err.channel_needs_contact_"+string(cell.Channel))
 		}
 	}
 	return f.Err()
@@ -238,18 +294,28 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 				return err
 			}
 		}
-		if err := checkContacts(cust, in.Consent); err != nil {
+		cells, err := in.Consent.chosenCells(ctrl)
+		if err != nil {
 			return err
 		}
-		if ctrl.PostOnLegitimateInterest() && in.Consent.Channels[consent.Post] {
-			// Letters rest on legitimate interest: there is no box to tick.
-			return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.channels.post": "err.post_legitimate_interest"}}
+		field := "consent.channels"
+		if in.Consent.Cells != nil {
+			field = "consent.cells"
+		}
+		if err := checkContacts(cust, cells, field); err != nil {
+			return err
+		}
+		for _, cell := range cells {
+			if cell.Channel == consent.Post && ctrl.PostOnLegitimateInterest() {
+				// Letters rest on legitimate interest: there is no box to tick.
+				return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{field + ".post": "err.post_legitimate_interest"}}
+			}
+		}
+		if err := needsEvidence(in, cells, field); err != nil {
+			return err
 		}
 		// Art. 8 GDPR by analogy: for a child a parent or guardian decides.
-		anyGiven := in.Consent.HealthData && in.Prescription != nil
-		for _, ch := range consent.Channels {
-			anyGiven = anyGiven || in.Consent.Channels[ch]
-		}
+		anyGiven := (in.Consent.HealthData && in.Prescription != nil) || len(cells) > 0
 		rf := consentdesk.FieldErrors{}
 		rep := checkRepresentative(rf, "consent.", cust.Child(now), in.Consent.Mode == ModeTablet && anyGiven, in.Consent.Representative)
 		if err := rf.Err(); err != nil {
@@ -318,56 +384,18 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 
 		if in.Consent.Mode == ModeTablet {
-			anyChannel := false
-			for _, ch := range consent.Channels {
-				anyChannel = anyChannel || in.Consent.Channels[ch]
+			granted, err := db.grantCells(ctx, tx, ctrl, cust, history, cells, in.Consent.askedChannels(in.APIToken != ""), base, in.APIToken == "")
+			if err != nil {
+				return err
 			}
-			var topics []string
-			if anyChannel {
-				if topics, err = topicsOf(ctrl, in.Consent.Topics, "consent.topics"); err != nil {
-					return err
-				}
-			}
-			byTopic := consent.DeriveTopics(history, consent.EventTopics(history, ctrl.TopicKeys()))
-			for _, ch := range consent.Channels {
-				if !in.Consent.Channels[ch] {
-					continue
-				}
-				lifted := false
-				for _, t := range topics {
-					if s := byTopic[ch][t].State; s == consent.Granted || s == consent.Pending {
-						continue // already given; a second grant would prove nothing new
-					}
-					if !lifted {
-						// Only the customer's own tap at the counter lifts a
-						// block left by an earlier objection or erasure.
-						u, err := db.liftBlock(ctx, tx, cust, ch, base, in.APIToken == "", "consent.channels."+string(ch))
-						if err != nil {
-							return err
-						}
-						if u != nil {
-							out.Events = append(out.Events, *u)
-						}
-						lifted = true
-					}
-					e := base
-					e.Channel, e.LegalBasis, e.OptInLevel, e.Contact, e.Topic = ch, consent.BasisConsent, consent.SingleOptIn, cust.Contact(ch), t
-					if ch == consent.Email && ctrl.DoubleOptIn {
-						e.OptInLevel = consent.ConfirmedOptIn // pending until confirmed (BGH I ZR 164/09)
-					}
-					if err := consent.Append(ctx, tx, &e); err != nil {
-						return err
-					}
-					out.Events = append(out.Events, e)
-				}
-			}
+			out.Events = append(out.Events, granted...)
 		}
 		// The mails commit with the order, or not at all.
 		// The e-mail state after this order's events decides whether the
 		// thank-you mail may carry advertising (UWG §7(3) or consent).
 		if cust.Email != "" {
 			after := consent.Derive(append(history, out.Events...))
-			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID, SaleAddress: true, StoreID: o.StoreID}, now); err != nil {
+			if _, err := followup.EnqueueWith(ctx, tx, ctrl, after[consent.Email], followup.Job{Kind: followup.ThankYou, CustomerID: cust.ID, OrderID: o.ID, SaleAddress: true, StoreID: o.StoreID, Child: cust.Child(now)}, now); err != nil {
 				return err
 			}
 		}
@@ -433,4 +461,103 @@ func setCustomerLang(ctx context.Context, tx consent.Tx, c *Customer, lang strin
 	}
 	c.Lang = lang
 	return nil
+}
+
+// needsEvidence refuses what another program may not grant on the
+// customer's word alone (Art. 7(1); CJEU C-61/19): through the API, a
+// grant of post, SMS or phone, and the prescription consent, need the
+// customer's signature, as RecordConsents asks a scan of staff. E-mail
+// is exempt: an e-mail grant through the API waits for the customer's own
+// double opt-in.
+func needsEvidence(in NewOrder, cells []consent.Cell, field string) error {
+	if in.APIToken == "" || in.Consent.Mode != ModeTablet || len(in.Consent.SignaturePNG) > 0 {
+		return nil
+	}
+	f := consentdesk.FieldErrors{}
+	for _, cell := range cells {
+		if cell.Channel != consent.Email {
+			f.Add(field+"."+string(cell.Channel), "err.grant_needs_signature")
+		}
+	}
+	if in.Consent.HealthData && in.Prescription != nil {
+		f.Add("consent.health_data", "err.grant_needs_signature")
+	}
+	return f.Err()
+}
+
+// grantCells records the customer's answer at the counter (or the API's
+// order): a grant for each cell chosen that does not stand already, and
+// a decline for each cell of an asked channel, with a contact, that was
+// left off and has no state yet, so that §7(3) UWG knows who was asked
+// (EDPB Guidelines 05/2020, §6). history is the customer's events before.
+func (db *DB) grantCells(ctx context.Context, tx consent.Tx, ctrl consent.Controller, cust Customer, history []consent.Event,
+	cells []consent.Cell, asked map[consent.Channel]bool, base consent.Event, own bool) ([]consent.Event, error) {
+	byTopic := consent.DeriveTopics(history, consent.EventTopics(history, ctrl.TopicKeys()))
+	chosen := map[consent.Cell]bool{}
+	for _, c := range cells {
+		chosen[c] = true
+	}
+	var out []consent.Event
+	appendEvent := func(e consent.Event) error {
+		if err := consent.Append(ctx, tx, &e); err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	}
+	lifted := map[consent.Channel]bool{}
+	declines := map[consent.Channel][]string{}
+	for _, cell := range ctrl.AskedCells(cust.Contact) {
+		st := byTopic[cell.Channel][cell.Topic]
+		switch {
+		case st.State == consent.Granted || st.State == consent.Pending:
+			continue // already given; a second grant would prove nothing new
+		case !chosen[cell]:
+			if asked[cell.Channel] && st.State == consent.None && !st.Declined {
+				declines[cell.Channel] = append(declines[cell.Channel], cell.Topic)
+			}
+			continue
+		}
+		if !lifted[cell.Channel] {
+			// Only the customer's own tap at the counter lifts a block
+			// left by an earlier objection or erasure.
+			u, err := db.liftBlock(ctx, tx, cust, cell.Channel, base, own, "consent.channels."+string(cell.Channel))
+			if err != nil {
+				return nil, err
+			}
+			if u != nil {
+				out = append(out, *u)
+			}
+			lifted[cell.Channel] = true
+		}
+		e := base
+		e.Channel, e.Action, e.LegalBasis, e.OptInLevel, e.Contact, e.Topic = cell.Channel, consent.Grant, consent.BasisConsent, consent.SingleOptIn, cust.Contact(cell.Channel), cell.Topic
+		if cell.Channel == consent.Email && (ctrl.DoubleOptIn || (base.Actor == consent.ByAPI && base.EvidenceSHA256 == "")) {
+			// Pending until the customer confirms (BGH I ZR 164/09);
+			// through the API without the customer's signature always,
+			// as RecordConsents does: only their click proves it.
+			e.OptInLevel = consent.ConfirmedOptIn
+		}
+		if err := appendEvent(e); err != nil {
+			return nil, err
+		}
+	}
+	for _, ch := range consent.Channels {
+		topics := declines[ch]
+		if len(topics) == 0 {
+			continue
+		}
+		if len(topics) == len(ctrl.TopicKeys()) {
+			// Every topic of the channel left off: one event says so.
+			topics = []string{consent.AllTopics}
+		}
+		for _, t := range topics {
+			e := base
+			e.Channel, e.Action, e.LegalBasis, e.OptInLevel, e.Contact, e.Topic = ch, consent.Decline, consent.BasisConsent, "", cust.Contact(ch), t
+			if err := appendEvent(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

@@ -37,6 +37,10 @@ type Prescription struct {
 	// eye test recall is due a number of months after it. Empty: the
 	// order's day.
 	MeasuredOn string `json:"measured_on,omitempty"`
+	// External: measured elsewhere (an ophthalmologist's prescription, or
+	// another optician's). It is no eye test with this store, so the eye
+	// test recall never counts from it.
+	External bool `json:"external,omitempty"`
 }
 
 // Empty reports whether no value was entered.
@@ -124,6 +128,10 @@ func (db *DB) insertPrescription(ctx context.Context, tx consent.Tx, orderID, cu
 	measured := p.MeasuredOn
 	if measured == "" {
 		measured = now.In(Berlin).Format("2006-01-02")
+	}
+	if p.External {
+		// Not "your last eye test with us": no day for the recall.
+		measured = ""
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO prescriptions (order_id, customer_id, legal_basis, nonce, ciphertext, created_at, key_version, measured_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		orderID, customerID, basis, nonce, sealed, Stamp(now), db.Keys.PrescriptionVersion, measured)

@@ -26,7 +26,7 @@ func (db *DB) MarkReady(ctx context.Context, orderID int64) (Order, error) {
 		if err != nil {
 			return err
 		}
-		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID, SaleAddress: sale, StoreID: o.StoreID}, now)
+		_, err = followup.Enqueue(ctx, tx, followup.Job{Kind: followup.Pickup, CustomerID: o.CustomerID, OrderID: o.ID, SaleAddress: sale, StoreID: o.StoreID, Child: cust.Child(now)}, now)
 		return err
 	})
 	if err != nil {
@@ -88,11 +88,12 @@ func (db *DB) ExpireUnconfirmed(ctx context.Context) (int, error) {
 			return err
 		}
 		cutoff := Stamp(now.AddDate(0, 0, -ctrl.ConfirmWindow()))
-		// Candidates: customers whose latest e-mail event is a grant
+		// Candidates: customers whose latest e-mail event (a decline of
+		// another topic changes nothing) is a grant
 		// waiting for confirmation, made before the cutoff (a read of
 		// consent's ledger; the expiry is appended through consent).
 		rows, err := tx.QueryContext(ctx, `SELECT e.customer_id, e.notice_version_id, e.notice_sha256 FROM consent_events e
-			WHERE e.channel = 'email' AND e.seq = (SELECT MAX(seq) FROM consent_events x WHERE x.customer_id = e.customer_id AND x.channel = 'email')
+			WHERE e.channel = 'email' AND e.seq = (SELECT MAX(seq) FROM consent_events x WHERE x.customer_id = e.customer_id AND x.channel = 'email' AND x.action <> 'decline')
 			  AND e.action = 'grant' AND e.opt_in_level = 'confirmed' AND e.created_at < ?`, cutoff)
 		if err != nil {
 			return err

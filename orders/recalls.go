@@ -149,7 +149,7 @@ func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
 				if err != nil {
 					return nil, err
 				}
-				if offers.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(offers, sale) {
+				if offers.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(states[ch], sale, cust.Child(db.Now())) {
 					ok, r.UWG73 = true, true
 				}
 			}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/consentdesk/consentdesk"
+	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -20,8 +22,8 @@ const FirstManagerName = "Filialleitung"
 // returns that manager's PIN, once; on a store already set up it returns "".
 func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (string, error) {
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		if _, err := consent.LoadController(ctx, tx); err == nil {
-			return nil
+		if c, err := consent.LoadController(ctx, tx); err == nil {
+			return upgradeNotices(ctx, tx, c, notices, now)
 		} else if consentdesk.ErrorCode(err) != consentdesk.NotFound {
 			return err
 		}
@@ -48,6 +50,32 @@ func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (strin
 		return "", err
 	}
 	return pin, nil
+}
+
+// upgradeNotices brings a store's notices up to what the product does
+// now, at its start. A store still on an earlier default template gets
+// today's default; every notice is rendered again, so that the
+// paragraphs the settings fill ({advertising}, {health_data}) say what
+// this version does. Only a changed text becomes a new version (Art.
+// 13: the notice the customer reads is the one in force); the consents
+// given keep the version they cite.
+func upgradeNotices(ctx context.Context, tx consent.Tx, c consent.Controller, notices map[string]string, now time.Time) error {
+	for _, lang := range consent.Langs {
+		cur, err := consent.CurrentNotice(ctx, tx, lang)
+		if consentdesk.ErrorCode(err) == consentdesk.NotFound {
+			continue
+		} else if err != nil {
+			return err
+		}
+		template := cur.Template
+		if slices.Contains(assets.SupersededNotices[lang], consent.TextHash(template)) && notices[lang] != "" {
+			template = notices[lang]
+		}
+		if _, err := consent.Publish(ctx, tx, lang, template, c, 0, Stamp(now)); err != nil {
+			return fmt.Errorf("notice %s: %w", lang, err)
+		}
+	}
+	return nil
 }
 
 func randomPIN() string {

@@ -138,10 +138,13 @@ func TestRecalls(t *testing.T) {
 		t.Helper()
 		in := sampleOrder(t)
 		in.Customer.Email, in.Customer.Mobile = email, ""
-		in.Consent.Channels = map[consent.Channel]bool{consent.Email: topics != nil}
+		in.Consent.Channels = map[consent.Channel]bool{consent.Email: len(topics) > 0}
 		in.Consent.Topics = topics
 		if topics == nil {
-			in.Consent.Channels = nil
+			// Never asked: a paper order whose sheet was not transferred.
+			in.Consent = orders.ConsentInput{Mode: orders.ModePaper}
+		} else if len(topics) == 0 {
+			in.Consent.Topics = nil // asked at the tablet, every switch left off
 		}
 		in.Prescription.MeasuredOn = measured
 		if measured == "" {
@@ -181,6 +184,7 @@ func TestRecalls(t *testing.T) {
 	setClock(db, func() time.Time { return now.AddDate(0, 0, -85) })
 	lenses := order("linsen@example.org", map[string]bool{consent.TopicContactLenses: true}, "", 90)
 	uwg := order("kunde.ohne.einwilligung@example.org", nil, "", 90)
+	asked := order("gefragt.nein@example.org", map[string]bool{}, "", 90)
 	setClock(db, time.Now)
 	list, _ = db.Recalls(ctx, consent.TopicContactLenses)
 	// The day of the sale is a day in Berlin: 85 days back from a
@@ -203,6 +207,13 @@ func TestRecalls(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no §7(3) UWG recall for the customer without consent: %+v", list)
+	}
+	// Asked at the counter and left the switch off: no other basis after
+	// asking (EDPB Guidelines 05/2020, §6), so no §7(3) UWG recall.
+	for _, r := range list {
+		if r.CustomerID == asked {
+			t.Errorf("a §7(3) UWG recall for a customer who said no at the counter: %+v", r)
+		}
 	}
 	if list, _ := db.Recalls(ctx, consent.TopicEyeTest); len(list) != 0 {
 		t.Errorf("§7(3) UWG must not carry an eye test recall: %+v", list)

@@ -20,12 +20,14 @@ type Confirmation struct {
 	Order    orders.Order
 	Customer orders.Customer
 	Notice   consent.NoticeVersion // the version in force when the order was taken
-	// Ticked are the channels and purposes the customer chose in this
-	// order, with their state; empty in paper mode.
-	Ticked map[consent.Channel]consent.State
-	// Topics are the topics chosen with this order (they apply to the
-	// ticked channels); empty in paper mode, where they are boxes.
-	Topics         map[string]bool
+	// Chosen are the cells (channel, topic) granted with this order, with
+	// their state; Standing the cells granted before that still stood
+	// when it was placed (consent.OrderCells). Both empty in paper mode,
+	// where every cell with a contact is an empty box for the pen.
+	Chosen, Standing []consent.CellState
+	// Health is the state of the prescription consent given with this
+	// order ("" for none).
+	Health         consent.State
 	Signature      []byte // flat PNG, or nil
 	PreferencesURL string
 	// Representative is the parent or guardian who decided and signed for
@@ -222,17 +224,27 @@ func itemTable(p *gofpdf.Fpdf, o orders.Order, lang string, T func(string, ...an
 	row(T("pdf.balance"), consentdesk.Money(lang, o.BalanceCents()), true)
 }
 
-// channelSentence is the plain sentence beside each box (GDPR Art. 7(2):
-// intelligible, in plain language, one purpose per box).
-func channelSentence(ch consent.Channel, store string, cu orders.Customer, T func(string, ...any) string) string {
-	if ch == consent.HealthData {
-		return T("pdf.sentence.health_data", store)
-	}
+// contactText is a contact as printed: a mobile or phone number in its
+// national form.
+func contactText(cu orders.Customer, ch consent.Channel) string {
 	contact := cu.Contact(ch)
 	if strings.HasPrefix(contact, "+") {
 		contact = orders.NationalPhone(contact)
 	}
-	return T("pdf.sentence."+string(ch), store, contact)
+	return contact
+}
+
+// cellSentence is the plain sentence beside a cell's box (GDPR Art. 7(2):
+// intelligible, in plain language, one purpose per box): the cell's topic
+// on the cell's channel, and nothing else.
+func cellSentence(c Confirmation, lang string, cell consent.Cell) string {
+	s := c.Store.CellPledge(lang, cell, contactText(c.Customer, cell.Channel))
+	if cell.Topic == consent.TopicEyeTest {
+		// Art. 9(2)(a): the reminder uses the date of the last eye test,
+		// a health datum; the box is the explicit consent to that use.
+		s += " " + assets.T(lang, "cell.eye_test_explicit", c.Store.Name)
+	}
+	return s
 }
 
 func checkbox(p *gofpdf.Fpdf, x, y float64, ticked bool) {
@@ -262,52 +274,27 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 	}
 	p.MultiCell(textW, 4.5, clean(T(intro, c.Order.Number)), "", "L", false)
 	p.Ln(2)
-	given := func(ch consent.Channel) bool {
-		st := c.Ticked[ch]
-		return st == consent.Granted || st == consent.Pending
-	}
-	// On paper, a box for each channel with a contact, for the pen. From
-	// the tablet, what the customer chose and nothing a pen could add: an
-	// empty box would contradict the ledger.
-	var boxes, notGiven []consent.Channel
 	postLI := c.Store.PostOnLegitimateInterest()
-	for _, ch := range consent.Channels {
-		switch {
-		case ch == consent.Post && postLI:
-			// Letters on legitimate interest: no box to tick, a notice
-			// of the right to object below instead (recital 47, Art. 21).
-		case tablet && given(ch):
-			boxes = append(boxes, ch)
-		case tablet:
-			notGiven = append(notGiven, ch)
-		case c.Customer.Contact(ch) != "":
-			boxes = append(boxes, ch)
-		}
+	if tablet {
+		tabletCells(p, c, lang, T)
+	} else {
+		paperGrid(p, c, lang, T)
 	}
 	// Under Art. 9(2)(h) with §22 BDSG no consent is asked for the
 	// prescription, so no box is printed: a sentence states the basis
 	// instead. An order whose customer did consent keeps its box.
-	healthCare := c.Store.HealthLegalBasis() == consent.BasisHealthCare && c.Ticked[consent.HealthData] == ""
-	healthBox := (c.Order.HasPrescription && !healthCare && !tablet) || given(consent.HealthData)
-	for _, ch := range boxes {
-		box(p, c, ch, T)
-	}
-	if len(boxes) > 0 || !tablet {
-		topicBoxes(p, c, lang, tablet, T)
-	}
-	if tablet {
-		setFont(p, false, 9.5)
-		switch {
-		case len(boxes) == 0:
-			p.MultiCell(textW, 4.8, T("pdf.none_given"), "", "L", false)
-		case len(notGiven) > 0:
-			names := make([]string, len(notGiven))
-			for i, ch := range notGiven {
-				names[i] = T("channel." + string(ch))
-			}
-			p.MultiCell(textW, 4.8, clean(T("pdf.not_given", strings.Join(names, ", "))), "", "L", false)
-		}
-		p.Ln(1.5)
+	healthGiven := c.Health == consent.Granted || c.Health == consent.Pending
+	healthCare := c.Store.HealthLegalBasis() == consent.BasisHealthCare && c.Health == ""
+	healthBox := (c.Order.HasPrescription && !healthCare && !tablet) || healthGiven
+	if c.Store.ExistingCustomerAds && c.Customer.Email != "" && !c.Customer.Child(c.Order.CreatedAt) {
+		// §7(3) Nr. 4 UWG: at collection, the use of the address for
+		// similar goods and the right to object, in plain words.
+		p.Ln(1)
+		setFont(p, true, 9)
+		p.CellFormat(textW, 5, clean(T("consent.uwg_title")), "", 1, "L", false, 0, "")
+		setFont(p, false, 8.5)
+		p.MultiCell(textW, 4.2, clean(T("consent.uwg_text", c.Store.Name)), "", "L", false)
+		p.Ln(1)
 	}
 	if postLI {
 		// Art. 21(4): the right to object, clearly and separately.
@@ -324,7 +311,12 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 		setFont(p, true, 9)
 		p.CellFormat(textW, 5, T("pdf.health_heading"), "", 1, "L", false, 0, "")
 		if healthBox {
-			box(p, c, consent.HealthData, T)
+			setFont(p, false, 9.5)
+			y := p.GetY()
+			checkbox(p, marginL, y+0.3, healthGiven)
+			p.SetX(marginL + 7)
+			p.MultiCell(textW-7, 4.8, clean(T("pdf.sentence.health_data", c.Store.Name)), "", "L", false)
+			p.Ln(1.5)
 		} else {
 			setFont(p, false, 9)
 			p.MultiCell(textW, 4.5, clean(T("pdf.health_care", c.Store.Name)), "", "L", false)
@@ -359,41 +351,116 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 	}
 }
 
-// topicBoxes prints the topics beside the channel boxes, inside the one
-// consent block (Art. 7(2)): what the customer wants to hear about on the
-// channels above, ticked as chosen on the tablet, empty on paper.
-func topicBoxes(p *gofpdf.Fpdf, c Confirmation, lang string, tablet bool, T func(string, ...any) string) {
-	p.Ln(0.5)
-	setFont(p, true, 9)
-	p.MultiCell(textW, 4.5, clean(T("consent.topics_legend")), "", "L", false)
-	setFont(p, false, 9)
-	topics := c.Store.TopicList()
-	for i, t := range topics {
-		col := i % 2
-		if col == 0 && i > 0 {
-			p.Ln(5.5)
+// tabletCells prints what the customer chose on the tablet: a ticked box
+// for each cell granted with this order, then the cells shown and left
+// off, then the consents given earlier that still stand. Nothing a pen
+// could add: an empty box would contradict the ledger.
+func tabletCells(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...any) string) {
+	setFont(p, false, 9.5)
+	for _, cs := range c.Chosen {
+		y := p.GetY()
+		checkbox(p, marginL, y+0.3, true)
+		p.SetX(marginL + 7)
+		text := cellSentence(c, lang, cs.Cell)
+		if cs.State == consent.Pending {
+			text += T("pdf.pending")
 		}
-		x, y := marginL+float64(col)*(textW/2), p.GetY()
-		checkbox(p, x, y+0.3, tablet && c.Topics[t.Key])
-		p.SetXY(x+7, y)
-		p.CellFormat(textW/2-8, 5, clean(t.Name(lang)), "", 0, "L", false, 0, "")
+		p.MultiCell(textW-7, 4.8, clean(text), "", "L", false)
+		p.Ln(1.5)
 	}
-	p.Ln(7)
+	if len(c.Chosen) == 0 {
+		p.MultiCell(textW, 4.8, T("pdf.none_given"), "", "L", false)
+		p.Ln(1)
+	}
+	// The cells the customer was shown and left off, by channel.
+	given := map[consent.Cell]bool{}
+	for _, cs := range append(append([]consent.CellState{}, c.Chosen...), c.Standing...) {
+		given[cs.Cell] = true
+	}
+	byChannel := map[consent.Channel][]string{}
+	for _, cell := range c.Store.AskedCells(c.Customer.Contact) {
+		if !given[cell] {
+			byChannel[cell.Channel] = append(byChannel[cell.Channel], cell.Topic)
+		}
+	}
+	var lines []string
+	for _, ch := range consent.Channels {
+		if len(byChannel[ch]) > 0 {
+			lines = append(lines, T("pdf.not_given_on."+string(ch), c.Store.TopicsText(lang, byChannel[ch])))
+		}
+	}
+	if len(lines) > 0 {
+		setFont(p, false, 9)
+		p.MultiCell(textW, 4.5, clean(T("pdf.not_given", strings.Join(lines, "; "))), "", "L", false)
+		p.Ln(1)
+	}
+	if len(c.Standing) > 0 {
+		p.Ln(1)
+		setFont(p, true, 9)
+		p.MultiCell(textW, 4.5, clean(T("pdf.standing_title")), "", "L", false)
+		setFont(p, false, 9)
+		for _, cs := range c.Standing {
+			text := "• " + c.Store.CellLabel(lang, cs.Cell, contactText(c.Customer, cs.Channel))
+			if cs.State == consent.Pending {
+				text += T("pdf.pending")
+			} else if cs.GrantedAt != "" {
+				text += " " + T("pdf.since", noticeDate(lang, cs.GrantedAt))
+			}
+			p.MultiCell(textW, 4.5, clean(text), "", "L", false)
+		}
+		p.Ln(1)
+	}
 }
 
-// box prints one channel's box, ticked as given, with its sentence.
-func box(p *gofpdf.Fpdf, c Confirmation, ch consent.Channel, T func(string, ...any) string) {
-	setFont(p, false, 9.5)
-	y := p.GetY()
-	state := c.Ticked[ch]
-	checkbox(p, marginL, y+0.3, state == consent.Granted || state == consent.Pending)
-	p.SetX(marginL + 7)
-	text := channelSentence(ch, c.Store.Name, c.Customer, T)
-	if state == consent.Pending {
-		text += T("pdf.pending")
+// paperGrid prints the blank form: one empty box per cell that has a
+// contact, for the customer's pen, channel by channel with the contact it
+// would use, each box beside its topic. Each box is its own decision; an
+// empty one is a no.
+func paperGrid(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...any) string) {
+	var cols []consent.Channel
+	for _, ch := range consent.Channels {
+		if c.Customer.Contact(ch) != "" && !(ch == consent.Post && c.Store.PostOnLegitimateInterest()) {
+			cols = append(cols, ch)
+		}
 	}
-	p.MultiCell(textW-7, 4.8, clean(text), "", "L", false)
-	p.Ln(1.5)
+	if len(cols) == 0 {
+		setFont(p, false, 9.5)
+		p.MultiCell(textW, 4.8, T("pdf.no_channels"), "", "L", false)
+		p.Ln(1)
+		return
+	}
+	setFont(p, false, 9)
+	p.MultiCell(textW, 4.5, clean(T("pdf.grid_intro", c.Store.Name)), "", "L", false)
+	p.Ln(1)
+	topics := c.Store.TopicList()
+	eyeTest := false
+	for _, ch := range cols {
+		setFont(p, true, 9)
+		p.MultiCell(textW, 4.8, clean(T("pdf.channel_col."+string(ch), contactText(c.Customer, ch))), "", "L", false)
+		setFont(p, false, 9)
+		for i, t := range topics {
+			col := i % 2
+			if col == 0 && i > 0 {
+				p.Ln(5.5)
+			}
+			x, y := marginL+4+float64(col)*(textW/2), p.GetY()
+			checkbox(p, x, y+0.3, false)
+			p.SetXY(x+7, y)
+			name := t.Name(lang)
+			if t.Key == consent.TopicEyeTest {
+				name += " *"
+				eyeTest = true
+			}
+			p.CellFormat(textW/2-12, 5, clean(name), "", 0, "L", false, 0, "")
+		}
+		p.Ln(7)
+	}
+	setFont(p, false, 8)
+	if eyeTest {
+		p.MultiCell(textW, 4, clean("* "+T("pdf.eye_test_note")), "", "L", false)
+	}
+	p.MultiCell(textW, 4, clean(T("pdf.grid_rule")), "", "L", false)
+	p.Ln(1)
 }
 
 // displayPhone shows a number as typed in the settings, or in national

@@ -92,8 +92,9 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 		StaffID:      staff.ID,
 	}
 	if mode == orders.ModeTablet {
-		in.Consent.Channels = map[consent.Channel]bool{consent.Post: true, consent.Email: true}
-		in.Consent.Topics = map[string]bool{consent.TopicEyeTest: true, consent.TopicOffers: true}
+		// Two cells, no cross product: offers by letter, the eye test
+		// reminder by e-mail.
+		in.Consent.Cells = map[consent.Channel][]string{consent.Post: {consent.TopicOffers}, consent.Email: {consent.TopicEyeTest}}
 		in.Consent.SignaturePNG = sig()
 		in.Consent.HealthData = true
 	}
@@ -103,18 +104,15 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	}
 	store, _ := db.Controller(ctx)
 	notice, _ := db.Notice(ctx, placed.Order.NoticeVersionID)
-	ticked := map[consent.Channel]consent.State{}
-	topics := map[string]bool{}
-	for _, e := range placed.Events {
-		ticked[e.Channel] = consent.DeriveTopic([]consent.Event{e}, consent.EventTopic(e))[e.Channel].State
-		if e.Channel != consent.HealthData {
-			topics[consent.EventTopic(e)] = true
-		}
-	}
 	signature, _ := db.Signature(ctx, placed.Order.ID)
 	tokens := consent.NewTokens(db.Keys.Tokens)
-	return pdf.Confirmation{Store: store, Order: placed.Order, Customer: placed.Customer, Notice: notice, Ticked: ticked, Topics: topics, Signature: signature,
+	c := pdf.Confirmation{Store: store, Order: placed.Order, Customer: placed.Customer, Notice: notice, Signature: signature,
 		PreferencesURL: store.PublicURL + "/p/" + tokens.Make(consent.PreferencesToken, placed.Customer.ID) + "?src=qr"}
+	if mode == orders.ModeTablet {
+		c.Chosen, _, c.Standing = consent.OrderCells(placed.Events, placed.Order.ID, placed.Order.CreatedAt, store.TopicKeys())
+		c.Health = consent.Derive(placed.Events)[consent.HealthData].State
+	}
+	return c
 }
 
 func render(t testing.TB, c pdf.Confirmation) []byte {
@@ -148,10 +146,15 @@ func TestConfirmationReadsBack(t *testing.T) {
 		"Gesamtbetrag (inkl. MwSt.)", "665,70 €", "darin enthaltene MwSt. 19 %", "Anzahlung erhalten", "100,00 €", "565,70 €",
 		pickupText(c.Order.Pickup.Start), "Beraten von",
 		"Einwilligung in Werbung – freiwillig", "keine Voraussetzung für Ihren Auftrag",
-		"per Brief an Hauptstraße 1, 79098 Freiburg", "per E-Mail an j.weiss@example.org", "Bestätigung per E-Mail-Link ausstehend",
+		// Each cell chosen, in a sentence naming its topic and channel,
+		// and nothing more.
+		"Post: Ich möchte von Optik Muster GmbH „Angebote und Neuheiten“ per Brief an Hauptstraße 1, 79098 Freiburg erhalten.",
+		"E-Mail: Ich möchte von Optik Muster GmbH „Sehtest-Erinnerung“ per E-Mail an j.weiss@example.org erhalten.",
+		"Bestätigung per E-Mail-Link ausstehend",
 		// A tablet order prints what was chosen, not empty boxes a pen
-		// could tick later.
-		"Keine Einwilligung erteilt für: SMS, Telefon.", "Brillenwerte: Ich willige ausdrücklich ein",
+		// could tick later; then what was not given.
+		"Nicht erteilt: per Brief „Sehtest-Erinnerung“, „Kontaktlinsen-Nachbestellung“ und „Veranstaltungen im Geschäft“; per E-Mail „Kontaktlinsen-Nachbestellung“, „Angebote und Neuheiten“ und „Veranstaltungen im Geschäft“; per SMS „Sehtest-Erinnerung“,",
+		"Brillenwerte: Ich willige ausdrücklich ein",
 		"Ihr Widerspruchsrecht", "Art. 21", "§ 7 Abs. 3 UWG",
 		"Am Tablet unterschrieben", "Beraten von Anna Brillmann",
 		"Datenschutzhinweise", "Fassung " + c.Notice.ID, "Art. 13 DSGVO", "Beschwerderecht",
@@ -183,7 +186,8 @@ func TestConfirmationInTheCustomersLanguage(t *testing.T) {
 	c := sampleIn(t, orders.ModeTablet, "Weiss", "en")
 	flat := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
 	for _, want := range []string{"Order confirmation", "Thank you for your order", "Total (VAT included)", "Deposit received",
-		"Consent to advertising – voluntary", "Post: I would like offers and news", "No consent given for: Text message, Phone.",
+		"Consent to advertising – voluntary", "Post: I would like to receive “Offers and news” from Optik Muster GmbH by letter",
+		"E-mail: I would like to receive “Eye test reminder” from Optik Muster GmbH by e-mail", "Not given: by letter “Eye test reminder”,",
 		"Your right to object", "Privacy notice", "Version en-1", "Signed on the tablet", "Page 1/3"} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("English confirmation lacks %q", want)
@@ -356,7 +360,7 @@ func TestObjectionForEveryChannelAndHealthBasis_Art21_Art9(t *testing.T) {
 	// An order placed under (h): the prescription is stored, no consent
 	// event was asked for.
 	c.Store.HealthBasis = string(consent.BasisHealthCare)
-	delete(c.Ticked, consent.HealthData)
+	c.Health = ""
 	text = strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
 	if strings.Contains(strings.ToLower(text), "willige ausdrücklich ein") {
 		t.Error("a consent box for the prescription under Art. 9(2)(h)")
@@ -406,14 +410,14 @@ func TestConsentBlockWithTopicsFitsOnePage(t *testing.T) {
 		c.Customer.Phone = "+49 761 123456"
 		doc := render(t, c)
 		page := pageText(t, doc, 2)
-		for _, want := range []string{"Einwilligung", "Worüber möchten Sie informiert werden?", "Sehtest-Erinnerung", "Kontaktlinsen-Nachbestellung",
+		for _, want := range []string{"Einwilligung", "Sehtest-Erinnerung", "Kontaktlinsen-Nachbestellung",
 			"Angebote und Neuheiten", "Veranstaltungen im Geschäft", "Widerspruch"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s: the consent page lacks %q", mode, want)
 			}
 		}
 		if mode == orders.ModePaper {
-			for _, want := range []string{"per Brief an", "per E-Mail an", "per SMS an", "Unterschrift"} {
+			for _, want := range []string{"Kreuzen Sie an, worüber und auf welchem Weg", "per Brief an", "per E-Mail an", "per SMS an", "per Anruf unter", "Unterschrift"} {
 				if !strings.Contains(page, want) {
 					t.Errorf("paper: the consent page lacks %q", want)
 				}

@@ -87,17 +87,34 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 	}
 
 	heading(p, "Einwilligungen")
-	for _, ch := range append(append([]consent.Channel{}, consent.Channels...), consent.HealthData) {
-		st := x.Consents.States[ch]
+	// Each cell (channel, topic) with its own state: the unit of consent.
+	for _, ch := range consent.Channels {
+		for _, t := range store.TopicKeys() {
+			st := x.Consents.Cells[ch][t]
+			if st.State == "" {
+				st.State = consent.None
+			}
+			text := label("state." + string(st.State))
+			if st.UpdatedAt != "" {
+				text += " seit " + stampText(st.UpdatedAt)
+			}
+			facts(p, [][2]string{{store.CellLabel("de", consent.Cell{Channel: ch, Topic: t}, ""), text}}, 62)
+		}
+	}
+	if st := x.Consents.States[consent.HealthData]; st.State != "" {
 		text := label("state." + string(st.State))
 		if st.UpdatedAt != "" {
 			text += " seit " + stampText(st.UpdatedAt)
 		}
-		facts(p, [][2]string{{label("channel." + string(ch)), text}}, 40)
+		facts(p, [][2]string{{label("channel.health_data"), text}}, 62)
 	}
 	p.Ln(1)
 	for _, e := range x.Consents.Events {
-		line := fmt.Sprintf("%s · %s · %s · %s · Filiale %s", stampText(e.CreatedAt), label("channel."+string(e.Channel)), label("action."+string(e.Action)),
+		what := label("channel." + string(e.Channel))
+		if e.Channel.Valid() {
+			what = store.CellLabel("de", consent.Cell{Channel: e.Channel, Topic: e.Topic}, "")
+		}
+		line := fmt.Sprintf("%s · %s · %s · %s · Filiale %s", stampText(e.CreatedAt), what, label("action."+string(e.Action)),
 			label("source."+string(e.Source)), storeText(e.Chain(), stores))
 		if e.NoticeVersionID != "" {
 			line += " · Hinweistext " + e.NoticeVersionID

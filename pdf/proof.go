@@ -108,11 +108,16 @@ func image(p *gofpdf.Fpdf, name, mime string, data []byte, w, h float64) {
 	p.SetY(y + ih*scale + 2)
 }
 
-func eventRows(e consent.Event, staff, numbers, stores map[int64]string) [][2]string {
+func eventRows(e consent.Event, store consent.Controller, staff, numbers, stores map[int64]string) [][2]string {
+	topic := ""
+	if e.Channel.Valid() {
+		topic = store.TopicName("de", e.Topic)
+	}
 	rows := [][2]string{
 		{"Zeitpunkt", stampText(e.CreatedAt)},
 		{"Filiale", storeText(e.Chain(), stores)},
 		{"Kanal / Zweck", label("channel." + string(e.Channel))},
+		{"Thema", topic},
 		{"Vorgang", label("action." + string(e.Action))},
 		{"Wie", label("source."+string(e.Source)) + " · " + label("actor."+string(e.Actor))},
 		{"Rechtsgrundlage", label("basis." + string(e.LegalBasis))},
@@ -199,11 +204,16 @@ func RenderProof(w io.Writer, pr Proof) error {
 		{"Prüfung", chainLine(pr.Check, pr.HeadSeq, pr.HeadHash, pr.StoreNames)},
 	}, 30)
 
-	heading(p, "Stand je Kanal")
-	states := consent.Derive(pr.Events)
-	for _, ch := range append(append([]consent.Channel{}, consent.Channels...), consent.HealthData) {
-		st := states[ch]
+	// The state of each cell (channel, topic), the unit of consent: a
+	// channel's one word would hide a topic that stands.
+	heading(p, "Stand je Kanal und Thema")
+	topics := consent.EventTopics(pr.Events, pr.Store.TopicKeys())
+	byTopic := consent.DeriveTopics(pr.Events, topics)
+	stateText := func(st consent.ChannelState) string {
 		text := label("state." + string(st.State))
+		if st.Declined && st.State == consent.None {
+			text = label("state.declined")
+		}
 		if st.OptInLevel != "" {
 			text += " · " + label("level."+string(st.OptInLevel))
 		}
@@ -213,8 +223,15 @@ func RenderProof(w io.Writer, pr Proof) error {
 		if st.NoticeVersion != "" {
 			text += " · Hinweistext " + st.NoticeVersion
 		}
-		facts(p, [][2]string{{label("channel." + string(ch)), text}}, 40)
+		return text
 	}
+	for _, ch := range consent.Channels {
+		for _, t := range topics {
+			cell := consent.Cell{Channel: ch, Topic: t}
+			facts(p, [][2]string{{pr.Store.CellLabel("de", cell, ""), stateText(byTopic[ch][t])}}, 62)
+		}
+	}
+	facts(p, [][2]string{{label("channel.health_data"), stateText(consent.Derive(pr.Events)[consent.HealthData])}}, 62)
 
 	heading(p, fmt.Sprintf("Alle Ereignisse (%d)", len(pr.Events)))
 	if len(pr.Events) == 0 {
@@ -226,8 +243,14 @@ func RenderProof(w io.Writer, pr Proof) error {
 			p.AddPage()
 		}
 		setFont(p, true, 9.5)
-		p.CellFormat(textW, 5.5, clean(fmt.Sprintf("Ereignis %d: %s – %s", e.Seq, label("channel."+string(e.Channel)), label("action."+string(e.Action)))), "T", 1, "L", false, 0, "")
-		facts(p, eventRows(e, pr.StaffNames, pr.OrderNumber, pr.StoreNames), 35)
+		what := label("action." + string(e.Action))
+		if e.Channel.Valid() {
+			what = pr.Store.CellLabel("de", consent.Cell{Channel: e.Channel, Topic: e.Topic}, "") + " – " + what
+		} else if e.Channel != "" {
+			what = label("channel."+string(e.Channel)) + " – " + what
+		}
+		p.CellFormat(textW, 5.5, clean(fmt.Sprintf("Ereignis %d: %s", e.Seq, what)), "T", 1, "L", false, 0, "")
+		facts(p, eventRows(e, pr.Store, pr.StaffNames, pr.OrderNumber, pr.StoreNames), 35)
 		p.Ln(1.5)
 	}
 

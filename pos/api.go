@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,58 @@ func decodeJSON(c *gin.Context, v any) error {
 	return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_json", Fields: map[string]string{field: "err.type"}}
 }
 
+// apiCells is "cells": per channel, the topics chosen as a list
+// ({"email": ["eye_test"]}) or each topic's answer as an object
+// ({"email": {"eye_test": true, "offers": false}}). The unit of consent
+// is the cell (channel, topic).
+type apiCells map[string]map[string]bool
+
+func (a *apiCells) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := apiCells{}
+	for ch, v := range raw {
+		var list []string
+		if err := json.Unmarshal(v, &list); err == nil {
+			out[ch] = map[string]bool{}
+			for _, t := range list {
+				out[ch][t] = true
+			}
+			continue
+		}
+		var answers map[string]bool
+		if err := json.Unmarshal(v, &answers); err != nil {
+			return &json.UnmarshalTypeError{Value: "cells", Type: reflect.TypeOf(answers), Field: ch}
+		}
+		out[ch] = answers
+		if out[ch] == nil {
+			out[ch] = map[string]bool{}
+		}
+	}
+	*a = out
+	return nil
+}
+
+// chosen is the cells as the order takes them: per channel the topics
+// given; a channel named with none is still named (asked).
+func (a apiCells) chosen() map[consent.Channel][]string {
+	if a == nil {
+		return nil
+	}
+	out := map[consent.Channel][]string{}
+	for ch, answers := range a {
+		out[consent.Channel(ch)] = []string{}
+		for t, yes := range answers {
+			if yes {
+				out[consent.Channel(ch)] = append(out[consent.Channel(ch)], t)
+			}
+		}
+	}
+	return out
+}
+
 type apiOrderRequest struct {
 	Customer struct {
 		ID int64 `json:"id"`
@@ -87,6 +140,7 @@ type apiOrderRequest struct {
 	} `json:"pickup"`
 	Consent struct {
 		Mode           string                 `json:"mode"`
+		Cells          apiCells               `json:"cells"`
 		Channels       map[string]bool        `json:"channels"`
 		Topics         map[string]bool        `json:"topics"`
 		SignaturePNG   string                 `json:"signature_png"`
@@ -116,10 +170,13 @@ func (r apiOrderRequest) toNewOrder() (orders.NewOrder, error) {
 		}
 		in.Pickup = &orders.Pickup{Start: start, End: end}
 	}
-	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Channels: map[consent.Channel]bool{},
+	in.Consent = orders.ConsentInput{Mode: r.Consent.Mode, HealthData: r.Consent.HealthData, Cells: r.Consent.Cells.chosen(),
 		Representative: r.Consent.Representative, Topics: r.Consent.Topics}
-	for k, v := range r.Consent.Channels {
-		in.Consent.Channels[consent.Channel(k)] = v
+	if r.Consent.Channels != nil {
+		in.Consent.Channels = map[consent.Channel]bool{}
+		for k, v := range r.Consent.Channels {
+			in.Consent.Channels[consent.Channel(k)] = v
+		}
 	}
 	if r.Consent.SignaturePNG != "" {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Consent.SignaturePNG, "data:image/png;base64,"))
@@ -249,6 +306,7 @@ func channelStates(states map[consent.Channel]consent.ChannelState) gin.H {
 }
 
 type apiConsentRequest struct {
+	Cells          apiCells               `json:"cells"`
 	Channels       map[string]bool        `json:"channels"`
 	Topics         map[string]bool        `json:"topics"`
 	Source         string                 `json:"source"`
@@ -272,6 +330,12 @@ func (s *Server) apiRecordConsents(c *gin.Context) {
 		APIToken: apiClient(c), Representative: req.Representative, Topics: req.Topics}
 	for k, v := range req.Channels {
 		change.Channels[consent.Channel(k)] = v
+	}
+	if req.Cells != nil {
+		change.Cells = map[consent.Channel]map[string]bool{}
+		for k, v := range req.Cells {
+			change.Cells[consent.Channel(k)] = v
+		}
 	}
 	events, err := s.db.RecordConsents(c.Request.Context(), change)
 	if err != nil {

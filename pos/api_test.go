@@ -21,7 +21,9 @@ import (
 
 // apiOrder is a full order; its pickup lies eleven days ahead of the day
 // the tests run, so the fixture never ages into "pickup in the past".
-var apiOrder = strings.ReplaceAll(apiOrderTemplate, "PICKUP", pickupDay)
+// It carries the customer's signature: a grant of post through the API
+// needs it (Art. 7(1), CJEU C-61/19).
+var apiOrder = strings.ReplaceAll(strings.ReplaceAll(apiOrderTemplate, "PICKUP", pickupDay), "SIGNATURE", signatureBase64())
 
 var pickupDay = time.Now().In(orders.Berlin).AddDate(0, 0, 11).Format("2006-01-02")
 
@@ -32,7 +34,7 @@ const apiOrderTemplate = `{
   "items": [{"description": "Gleitsichtgläser", "quantity": 2, "unit_price_cents": 24900, "vat_rate_percent": 19}],
   "deposit_cents": 10000,
   "pickup": {"start": "PICKUPT10:00:00+01:00", "end": "PICKUPT10:30:00+01:00"},
-  "consent": {"mode": "tablet", "channels": {"post": true, "email": true, "sms": false, "phone": false}},
+  "consent": {"mode": "tablet", "channels": {"post": true, "email": true, "sms": false, "phone": false}, "signature_png": "SIGNATURE"},
   "prescription": {"right": {"sph": -1.25, "cyl": -0.5, "axis": 90, "add": 2.0, "pd": 32.0},
                    "left":  {"sph": -1.0, "cyl": 0, "axis": 0, "add": 2.0, "pd": 31.5}}
 }`
@@ -131,8 +133,19 @@ func TestAPICreateOrderAndConsents(t *testing.T) {
 	}
 	if cons.Channels["post"].State != "granted" || cons.Channels["post"].OptInLevel != "single" || cons.Channels["email"].State != "pending" ||
 		cons.Channels["email"].OptInLevel != "confirmed" || cons.Channels["sms"].State != "none" || cons.Channels["phone"].State != "none" ||
-		cons.Channels["post"].NoticeVersion != "de-1" || len(cons.Events) != 2 {
+		cons.Channels["post"].NoticeVersion != "de-1" || len(cons.Events) != 2+8 {
 		t.Errorf("consents = %+v", cons)
+	}
+	// Two grants (offers by post and by e-mail); the channels the order
+	// names count as asked, so every other cell is a decline (§7(3) UWG
+	// asks who was asked): three topics by post and by e-mail, SMS and
+	// phone whole.
+	actions := map[string]int{}
+	for _, ev := range cons.Events {
+		actions[ev["action"].(string)]++
+	}
+	if actions["grant"] != 2 || actions["decline"] != 8 {
+		t.Errorf("events by action: %v", actions)
 	}
 	// Consents that arrive through the API are recorded as such, with the
 	// token's name, never as a tap on the counter tablet (CJEU C-61/19).
@@ -152,7 +165,7 @@ func TestAPICreateOrderAndConsents(t *testing.T) {
 		OK     bool  `json:"ok"`
 		Events int64 `json:"events"`
 	}
-	if st := a.call("GET", "/api/v1/ledger/verify", "", &v); st != http.StatusOK || !v.OK || v.Events != 3 {
+	if st := a.call("GET", "/api/v1/ledger/verify", "", &v); st != http.StatusOK || !v.OK || v.Events != 2+8+1 {
 		t.Errorf("verify: %d %+v", st, v)
 	}
 }

@@ -257,8 +257,17 @@ func (s *Server) recordsPDF(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	stores, err := s.db.Stores(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var places []string
+	for _, st := range stores {
+		places = append(places, strings.TrimRight(strings.Join([]string{st.Name, st.Street, strings.TrimSpace(st.PostalCode + " " + st.City)}, ", "), ", "))
+	}
 	var buf bytes.Buffer
-	if err := pdf.RenderRecords(&buf, pdf.Records{Store: ctrl, MailRelay: s.mailRelay, GeneratedAt: s.db.Now()}); err != nil {
+	if err := pdf.RenderRecords(&buf, pdf.Records{Store: ctrl, Stores: places, MailRelay: s.mailRelay, GeneratedAt: s.db.Now()}); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -200,9 +200,22 @@ func TestAPIReceiptProofExport(t *testing.T) {
 	if err := json.Unmarshal(body, &x); err != nil {
 		t.Fatal(err)
 	}
+	changes := 0 // the events that change a state: the declines of the order's other cells aside
+	for _, ev := range x.Consents.Events {
+		if ev.Action != consent.Decline {
+			changes++
+		}
+	}
 	if x.Customer.Email != "receipt@example.org" || len(x.Orders) != 1 || x.Orders[0].Prescription == nil || *x.Orders[0].Prescription.Values.Right.Sph != -1.25 ||
-		len(x.Documents) != 1 || len(x.Documents[0].Data) == 0 || len(x.Consents.Events) != 4 || len(x.Mails) != 2 || len(x.Notices) != 1 {
+		len(x.Documents) != 1 || len(x.Documents[0].Data) == 0 || changes != 4 || len(x.Mails) != 2 || len(x.Notices) != 1 {
 		t.Errorf("export: %s", body[:min(len(body), 600)])
+	}
+	// Every cell with its own state: post withdrawn by phone on every
+	// topic, offers by e-mail waiting, the eye test by e-mail asked and
+	// declined.
+	if c := x.Consents.Cells; c[consent.Post][consent.TopicOffers].State != consent.Withdrawn || c[consent.Post][consent.TopicEyeTest].State != consent.Withdrawn ||
+		!c[consent.Email][consent.TopicEyeTest].Declined || c[consent.Email][consent.TopicEyeTest].State != consent.None || c[consent.Email][consent.TopicOffers].State != consent.Pending {
+		t.Errorf("export's cells: %+v", c)
 	}
 
 	// Each of these was logged with the API token.

@@ -397,6 +397,18 @@ func (b *browser) offline() {
 	b.t.Logf("%d requests, all to 127.0.0.1", len(b.urls))
 }
 
+// fetch gets a file as the signed-in browser does, with its cookies.
+func (b *browser) fetch(path string) []byte {
+	b.t.Helper()
+	b64 := eval[string](b, `fetch("`+path+`").then(async r => { const a = new Uint8Array(await r.arrayBuffer()); let s = "";
+		for (let i = 0; i < a.length; i += 8192) s += String.fromCharCode.apply(null, a.subarray(i, i + 8192)); return btoa(s); })`)
+	out, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return out
+}
+
 // pickup fills in an appointment a week from now.
 func (b *browser) pickup() {
 	b.t.Helper()
@@ -473,8 +485,9 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatalf("order form went to %s: %s", loc, eval[string](b, `document.body.innerText`))
 	}
 
-	// The customer's screen: every switch starts off; two switched on; a
-	// signature with the finger.
+	// The customer's screen: every switch starts off; one cell switched
+	// on, the eye test reminder by e-mail, and nothing else; a signature
+	// with the finger.
 	for _, vp := range []viewport{tabletPortrait, tabletLandscape} {
 		b.do(chromedp.EmulateViewport(vp.w, vp.h))
 		b.check(vp, "consent", "de")
@@ -483,27 +496,30 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatalf("%d switches on before the customer touched one", on)
 	}
 	b.keyboard("consent screen")
-	b.do(chromedp.Click(chromedp.CSS(`label[for=channel_post]`)), chromedp.Click(chromedp.CSS(`label[for=channel_email]`)),
-		// What the customer wants to hear about (issue 17): the eye test and offers.
-		chromedp.Click(chromedp.CSS(`label[for=topic_eye_test]`)), chromedp.Click(chromedp.CSS(`label[for=topic_offers]`)))
+	b.do(chromedp.Click(chromedp.CSS(`label:has(#cell_email_eye_test)`)))
+	// The screen says what the signature confirms: that cell, in words.
+	if confirms := eval[string](b, `document.getElementById("confirms-list").innerText`); !strings.Contains(confirms, "Sehtest-Erinnerung per E-Mail an j.weiss@example.org") || strings.Contains(confirms, "Angebote") {
+		t.Errorf("what the signature confirms: %q", confirms)
+	}
 	b.sign()
 	b.check(tabletLandscape, "consent-signed", "de")
 	if !eval[bool](b, `(() => { const c = document.getElementById("signature-pad"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
 		for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; })()`) {
 		t.Fatal("the pointer events drew nothing on the canvas")
 	}
-	b.submit("#consent-form button[type=submit]")
+	b.submit("#consent-submit")
 	// The tablet is still in the customer's hands: a locked thank-you
 	// screen, no staff menu, and every staff page refused until a PIN.
 	if loc := b.location(); loc != "/handback" {
 		t.Fatalf("consent went to %s: %s", loc, eval[string](b, `document.body.innerText`))
 	}
 	b.check(tabletLandscape, "handback", "de")
-	// The chosen topics apply to the chosen channels: 2 × 2 grants.
+	// The cell chosen, and nothing else: no cross product.
 	var n int
-	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'grant' AND channel IN ('post', 'email') AND topic IN ('eye_test', 'offers')`).Scan(&n)
-	if n != 4 {
-		t.Errorf("%d grants for post and e-mail × eye test and offers, want 4", n)
+	var granted string
+	e.store().QueryRow(`SELECT COUNT(*), MIN(channel || ':' || topic) FROM consent_events WHERE action = 'grant'`).Scan(&n, &granted)
+	if n != 1 || granted != "email:eye_test" {
+		t.Errorf("%d grants (%s), want the one cell e-mail × eye test", n, granted)
 	}
 	if txt := eval[string](b, `document.body.innerText`); !strings.Contains(txt, "bitte geben Sie das Tablet jetzt zurück") {
 		t.Errorf("hand-back screen: %s", txt)
@@ -528,12 +544,14 @@ func TestTabletInTheBrowser(t *testing.T) {
 		t.Fatalf("unlock went to %s: %s", loc, eval[string](b, `document.body.innerText`))
 	}
 	b.check(tabletLandscape, "order-done", "de")
-	states, events, err := e.db.Consents(ctx, 1)
+	cells, err := e.db.ConsentTopics(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 4 { // two channels × two topics (issue 17)
-		t.Fatalf("ledger after the tablet: %v, %d events", states, len(events))
+	_, events, _ := e.db.Consents(ctx, 1)
+	if cells[consent.Email][consent.TopicEyeTest].State != consent.Pending || cells[consent.Email][consent.TopicOffers].State != consent.None ||
+		cells[consent.Post][consent.TopicOffers].State != consent.None || !cells[consent.Post][consent.TopicOffers].Declined {
+		t.Fatalf("ledger after the tablet: %+v, %d events", cells, len(events))
 	}
 	if events[0].Source != consent.CounterTablet || events[0].EvidenceSHA256 == "" {
 		t.Errorf("event %+v: want the counter tablet and the signature's hash", events[0])
@@ -551,10 +569,18 @@ func TestTabletInTheBrowser(t *testing.T) {
 	if pdfInfo[0] != float64(200) || pdfInfo[1] != "application/pdf" || pdfInfo[2] != "%PDF-" {
 		t.Errorf("confirmation PDF: %v", pdfInfo)
 	}
+	// What she signs says what she chose: the eye test by e-mail; no
+	// sentence of consent names offers, which she left off.
+	text := pdfText(t, b.fetch("/orders/1/confirmation.pdf"))
+	_, chosen, _ := strings.Cut(text, "Hier steht, was Sie am Tablet gewählt haben.")
+	chosen, _, _ = strings.Cut(chosen, "Nicht erteilt:")
+	if !strings.Contains(chosen, "„Sehtest-Erinnerung“ per E-Mail an j.weiss@example.org erhalten") || strings.Contains(chosen, "Angebote") {
+		t.Errorf("the consent sentences of the confirmation: %s", chosen)
+	}
 
 	// Paper mode: boxes printed empty, ticks recorded afterwards with the scan.
 	b.open(tabletLandscape, "/orders/new")
-	for sel, v := range map[string]string{"#last_name": "Papier", "#email": "papier@example.org",
+	for sel, v := range map[string]string{"#last_name": "Papier", "#email": "papier@example.org", "#street": "Am Rain 12a", "#postal_code": "79100", "#city": "Freiburg",
 		"input[name=item_description_0]": "Kontaktlinsen", "input[name=item_quantity_0]": "2", "input[name=item_price_0]": "39,90"} {
 		b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
 	}
@@ -569,12 +595,18 @@ func TestTabletInTheBrowser(t *testing.T) {
 	scan := filepath.Join(t.TempDir(), "bogen.png")
 	png, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(signature(t), "data:image/png;base64,"))
 	os.WriteFile(scan, png, 0o600)
-	b.do(chromedp.Click(chromedp.CSS(`label[for=paper_email]`)), chromedp.SetUploadFiles(chromedp.CSS("#scan"), []string{scan}))
+	// The sheet says: the eye test reminder by letter. The transfer form
+	// has the same cells, and stores that one.
+	b.do(chromedp.Click(chromedp.CSS(`label:has(#paper_post_eye_test)`)), chromedp.SetUploadFiles(chromedp.CSS("#scan"), []string{scan}))
 	b.submit(`form[action="/orders/2/paper"] button[type=submit]`)
 	b.check(tabletLandscape, "paper-recorded", "de")
-	st, ev, _ := e.db.Consents(ctx, 2)
-	if st[consent.Email].State != consent.Pending || ev[len(ev)-1].Source != consent.PaperForm || ev[len(ev)-1].EvidenceSHA256 == "" {
-		t.Fatalf("paper ticks: %v %+v", st[consent.Email], ev)
+	paper, _ := e.db.ConsentTopics(ctx, 2)
+	if paper[consent.Post][consent.TopicEyeTest].State != consent.Granted || paper[consent.Post][consent.TopicOffers].State != consent.None ||
+		!paper[consent.Post][consent.TopicOffers].Declined {
+		t.Fatalf("paper ticks: post %+v", paper[consent.Post])
+	}
+	if !eval[bool](b, `document.getElementById("paper_post_eye_test").checked && !document.getElementById("paper_post_offers").checked`) {
+		t.Error("after saving, the transfer form does not show the ticks as saved")
 	}
 
 	// The same pages in English, chosen for this session.
@@ -591,22 +623,21 @@ func TestTabletInTheBrowser(t *testing.T) {
 	b.open(phone, "/p/"+token+"?src=qr")
 	b.check(phone, "preferences", "de")
 	b.keyboard("preference page")
-	// The table, channel by topic: one cell off (letters about offers),
-	// one on (events by e-mail), saved.
-	if on := eval[int](b, `document.querySelectorAll("input[name=cell]:checked").length`); on != 4 {
-		t.Errorf("%d cells on, want post and e-mail × eye test and offers", on)
+	// The table, channel by topic: one cell off (the eye test by
+	// e-mail), one on (events by e-mail), saved.
+	if on := eval[int](b, `document.querySelectorAll("input[name=cell]:checked").length`); on != 1 {
+		t.Errorf("%d cells on, want e-mail × eye test", on)
 	}
-	b.do(chromedp.Click(chromedp.CSS(`label:has(#cell_post_offers)`)), chromedp.Click(chromedp.CSS(`label:has(#cell_email_events)`)))
+	b.do(chromedp.Click(chromedp.CSS(`label:has(#cell_email_eye_test)`)), chromedp.Click(chromedp.CSS(`label:has(#cell_email_events)`)))
 	b.submit(`button[value=save]`)
 	b.check(phone, "preferences-cells", "de")
-	cells, _ := e.db.ConsentTopics(ctx, 1)
-	if cells[consent.Post][consent.TopicOffers].State != consent.Withdrawn || cells[consent.Post][consent.TopicEyeTest].State != consent.Granted ||
-		cells[consent.Email][consent.TopicEvents].State != consent.Pending {
-		t.Errorf("after the phone's cells: post %+v, e-mail %+v", cells[consent.Post], cells[consent.Email])
+	cells, _ = e.db.ConsentTopics(ctx, 1)
+	if cells[consent.Email][consent.TopicEyeTest].State != consent.Withdrawn || cells[consent.Email][consent.TopicEvents].State != consent.Pending {
+		t.Errorf("after the phone's cells: e-mail %+v", cells[consent.Email])
 	}
 	b.submit(`button[value=withdraw_all]`)
 	b.check(phone, "preferences-withdrawn", "de")
-	st, ev, _ = e.db.Consents(ctx, 1)
+	st, ev, _ := e.db.Consents(ctx, 1)
 	for _, ch := range consent.Channels {
 		if st[ch].State == consent.Granted || st[ch].State == consent.Pending {
 			t.Errorf("%s still %s after withdrawing everything", ch, st[ch].State)
@@ -768,7 +799,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 
 	// Finishing with the prescription switch off asks once.
 	b.sign()
-	b.submit("#consent-form button[type=submit]")
+	b.submit("#consent-submit")
 	if !eval[bool](b, `!!document.getElementById("rx-question")`) {
 		t.Fatalf("no question before dropping the prescription: %s", eval[string](b, `document.body.innerText`))
 	}
@@ -820,5 +851,77 @@ func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
 		if got != want {
 			t.Errorf("%q: total %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A returning customer sees what stands: the consents she gave before are
+// listed apart, as such, each withdrawn with one tap; the new choices all
+// start off; and the new confirmation lists what stands after this order
+// (never "no consent" while a recall may go out on an older one).
+func TestReturningCustomerInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Hour)
+	first, err := e.db.PlaceOrder(ctx, orders.NewOrder{StaffID: e.counter.ID,
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Anna", LastName: "Weber", Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg",
+			Email: "a.weber@example.de", Mobile: "0170 1234567"},
+		Items:  []orders.Item{{Description: "Gleitsichtbrille", Quantity: 1, UnitPriceCents: 45900, VATRatePercent: 19}},
+		Pickup: &orders.Pickup{Start: start, End: start.Add(30 * time.Minute)},
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, SignaturePNG: mustDecodeDataURL(t, signature(t)),
+			Cells: map[consent.Channel][]string{consent.Email: {consent.TopicEyeTest}, consent.Post: {consent.TopicOffers}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	b.open(tabletLandscape, "/login")
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("button[type=submit]")
+	b.open(tabletLandscape, "/orders/new")
+	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("customer_id").value = "`+itoa(first.Customer.ID)+`"`),
+		chromedp.SendKeys(chromedp.CSS("input[name=item_description_0]"), "Kontaktlinsen"), chromedp.SendKeys(chromedp.CSS("input[name=item_price_0]"), "39,90"))
+	b.pickup()
+	b.submit("#order-form button[type=submit]")
+	if loc := b.location(); !strings.HasPrefix(loc, "/orders/consent/") {
+		t.Fatalf("order form went to %s: %s", loc, eval[string](b, `document.body.innerText`))
+	}
+	b.check(tabletLandscape, "consent-returning", "de")
+	standing := eval[string](b, `document.querySelector(".standing").innerText`)
+	for _, want := range []string{"Sehtest-Erinnerung per E-Mail an a.weber@example.de", "Angebote und Neuheiten per Brief an Hauptstraße 1, 79098 Freiburg"} {
+		if !strings.Contains(standing, want) {
+			t.Errorf("the standing consents lack %q: %s", want, standing)
+		}
+	}
+	if on := eval[int](b, `document.querySelectorAll("input[name=cell]:checked").length`); on != 0 {
+		t.Errorf("%d new switches start on", on)
+	}
+	if eval[bool](b, `!!document.getElementById("cell_email_eye_test")`) {
+		t.Error("a standing cell is offered again as a new switch")
+	}
+	// One tap withdraws the letters about offers, at once.
+	b.submit(`button[name=withdraw][value="post:offers"]`)
+	cells, _ := e.db.ConsentTopics(ctx, first.Customer.ID)
+	if cells[consent.Post][consent.TopicOffers].State != consent.Withdrawn || cells[consent.Email][consent.TopicEyeTest].State != consent.Granted {
+		t.Fatalf("after the tap: post %+v, e-mail %+v", cells[consent.Post][consent.TopicOffers], cells[consent.Email][consent.TopicEyeTest])
+	}
+	if txt := eval[string](b, `document.body.innerText`); !strings.Contains(txt, "Sofort widerrufen: Angebote und Neuheiten per Brief") {
+		t.Errorf("the screen does not say what was withdrawn: %s", txt)
+	}
+	b.check(tabletLandscape, "consent-withdrawn-cell", "de")
+	b.sign()
+	b.submit("#consent-submit")
+	if loc := b.location(); loc != "/handback" {
+		t.Fatalf("consent went to %s: %s", loc, eval[string](b, `document.body.innerText`))
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
+	b.submit("form[action='/handback'] button[type=submit]")
+	text := strings.Join(strings.Fields(pdfText(t, b.fetch("/orders/2/confirmation.pdf"))), " ")
+	if !strings.Contains(text, "Früher erteilt und weiterhin gültig: • Sehtest-Erinnerung per E-Mail an a.weber@example.de") {
+		t.Errorf("the new confirmation does not list the consent that stands:\n%s", text)
+	}
+	if strings.Contains(text, "Angebote und Neuheiten per Brief an Hauptstraße 1, 79098 Freiburg (seit") {
+		t.Error("the new confirmation lists the consent withdrawn on its screen as standing")
 	}
 }

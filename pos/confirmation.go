@@ -57,42 +57,38 @@ func (s *Server) confirmation(ctx context.Context, orderID int64) (pdf.Confirmat
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}
-	// The choices made with this order: on the tablet, or sent with the
-	// order through the API.
-	var mine []consent.Event
+	return s.confirmationOf(ctx, ctrl, o, cust, notice, events)
+}
+
+// confirmationOf puts together a confirmation from the customer's events:
+// the cells chosen with the order and those standing from before
+// (consent.OrderCells), the prescription consent, the representative and
+// the signature.
+func (s *Server) confirmationOf(ctx context.Context, ctrl consent.Controller, o orders.Order, cust orders.Customer, notice consent.NoticeVersion, events []consent.Event) (pdf.Confirmation, error) {
 	representative := ""
+	var health consent.State
 	for _, e := range events {
-		if e.OrderID == o.ID && (e.Source == consent.CounterTablet || e.Source == consent.API) {
-			mine = append(mine, e)
-			if e.Representative != "" {
-				representative = e.Representative + " (" + assets.T(cust.Lang, "rel."+e.RepresentativeOf) + ")"
-			}
+		if e.OrderID != o.ID || (e.Source != consent.CounterTablet && e.Source != consent.API) {
+			continue // the choices made with this order: on the tablet, or through the API
+		}
+		if e.Representative != "" {
+			representative = e.Representative + " (" + assets.T(cust.Lang, "rel."+e.RepresentativeOf) + ")"
+		}
+		if e.Channel == consent.HealthData && e.Action == consent.Grant {
+			health = consent.Granted
 		}
 	}
-	ticked := map[consent.Channel]consent.State{}
-	topics := map[string]bool{}
+	conf := pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Health: health,
+		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr"), Representative: representative}
 	if o.ConsentMode == orders.ModeTablet {
-		// A channel counts as chosen for whichever topics it was given.
-		if st := consent.Derive(mine)[consent.HealthData]; st.State != consent.None {
-			ticked[consent.HealthData] = st.State
-		}
-		for ch, byTopic := range consent.DeriveTopics(mine, consent.EventTopics(mine, nil)) {
-			if st := consent.Summary(byTopic); st.State != consent.None {
-				ticked[ch] = st.State
-			}
-		}
-		for _, e := range mine {
-			if e.Action == consent.Grant && e.Channel != consent.HealthData {
-				topics[consent.EventTopic(e)] = true
-			}
-		}
+		conf.Chosen, _, conf.Standing = consent.OrderCells(events, o.ID, o.CreatedAt, ctrl.TopicKeys())
 	}
 	sig, err := s.db.Signature(ctx, o.ID)
 	if err != nil {
 		return pdf.Confirmation{}, err
 	}
-	return pdf.Confirmation{Store: ctrl, Order: o, Customer: cust, Notice: notice, Ticked: ticked, Topics: topics, Signature: sig,
-		PreferencesURL: s.preferencesURL(ctrl, cust.ID, "qr"), Representative: representative}, nil
+	conf.Signature = sig
+	return conf, nil
 }
 
 func (s *Server) confirmationPDF(c *gin.Context) {

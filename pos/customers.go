@@ -52,6 +52,9 @@ func (s *Server) customerID(c *gin.Context) (orders.Customer, bool) {
 
 type timelineEvent struct {
 	consent.Event
+	// TopicName is what the event is about: a topic, every topic of the
+	// channel, or nothing (the prescription, a merge).
+	TopicName   string
 	StaffName   string
 	OrderNumber string
 	StoreName   string // where it happened, in a chain of stores
@@ -63,6 +66,7 @@ type customerView struct {
 	Fields      []string
 	Salutations []string
 	States      map[consent.Channel]consent.ChannelState
+	Grid        cellGrid             // the state of each cell (channel, topic)
 	Health      consent.ChannelState // the prescription purpose
 	Timeline    []timelineEvent
 	Chain       bool // more than one store: the timeline names each event's
@@ -102,9 +106,14 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 	if v.Blocked, err = s.db.BlockedChannels(ctx, cu); err != nil {
 		return v, err
 	}
+	ctrl, err := s.db.ControllerOf(ctx, cu.ID)
+	if err != nil {
+		return v, err
+	}
+	byTopic := consent.DeriveTopics(events, consent.EventTopics(events, ctrl.TopicKeys()))
 	for _, ch := range consent.Channels {
 		v.Blocked[ch] = v.Blocked[ch] || states[ch].Blocked
-		if states[ch].State == consent.Granted {
+		if consent.Summary(byTopic[ch]).State == consent.Granted {
 			v.Usable = append(v.Usable, ch)
 		}
 	}
@@ -121,9 +130,15 @@ func (s *Server) loadCustomerView(c *gin.Context, cu orders.Customer) (customerV
 		return v, err
 	}
 	v.Chain = len(stores) > 1
+	lang := s.lang(c)
+	v.Grid = newCellGrid(ctrl, lang, cu, byTopic, v.Blocked)
 	for i := len(events) - 1; i >= 0; i-- { // newest first
 		e := events[i]
-		v.Timeline = append(v.Timeline, timelineEvent{Event: e, StaffName: names[e.StaffID], OrderNumber: numbers[e.OrderID], StoreName: stores[e.Chain()]})
+		topic := ""
+		if e.Channel.Valid() {
+			topic = ctrl.TopicName(lang, e.Topic)
+		}
+		v.Timeline = append(v.Timeline, timelineEvent{Event: e, TopicName: topic, StaffName: names[e.StaffID], OrderNumber: numbers[e.OrderID], StoreName: stores[e.Chain()]})
 	}
 	if v.Orders, err = s.db.CustomerOrders(ctx, cu.ID); err != nil {
 		return v, err

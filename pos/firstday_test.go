@@ -96,14 +96,14 @@ func TestPrescriptionNotLostWithoutAWord(t *testing.T) {
 	c := e.client()
 	c.signIn(e.counter, "4711")
 	path, _ := handOver(t, c, orderForm("Weiß"))
-	r := c.post(path, url.Values{"channel_post": {"on"}, "signature": {signature(t)}})
+	r := c.post(path, url.Values{"cell": {"post:eye_test"}, "signature": {signature(t)}})
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `id="rx-question"`) || !strings.Contains(r.body, "Brillenwerte doch speichern") && !strings.Contains(r.body, "Ja, Brillenwerte speichern") {
 		t.Fatalf("no question: %d", r.StatusCode)
 	}
-	if !strings.Contains(r.body, `value="data:image/png;base64,`) || !strings.Contains(r.body, `name="channel_post" checked`) {
+	if !strings.Contains(r.body, `value="data:image/png;base64,`) || !strings.Contains(r.body, `value="post:eye_test" data-label="Sehtest-Erinnerung per Brief an Hauptstraße 1, 79098 Freiburg" checked`) {
 		t.Error("the question lost the signature or the choices")
 	}
-	c.post(path, url.Values{"channel_post": {"on"}, "signature": {signature(t)}, "rx_decided": {"1"}})
+	c.post(path, url.Values{"cell": {"post:eye_test"}, "signature": {signature(t)}, "rx_decided": {"1"}})
 	r = c.handBack("4711")
 	loc := r.Header.Get("Location")
 	r = c.get(loc)
@@ -364,7 +364,7 @@ func TestDoubleTapPlacesOneOrder(t *testing.T) {
 	f.Del("rx_right_axis")
 	f.Del("rx_left_sph")
 	path, _ := handOver(t, c, f)
-	form := url.Values{"channel_post": {"on"}, "csrf": {c.csrf}}
+	form := url.Values{"cell": {"post:offers"}, "csrf": {c.csrf}}
 	var wg sync.WaitGroup
 	codes := make([]int, 8)
 	for i := range codes {
@@ -631,7 +631,7 @@ func TestSmallerFindingsOfTheAttackTest(t *testing.T) {
 		t.Fatalf("paper order: %d", r.StatusCode)
 	}
 	c.get("/orders/" + m[1])
-	if r := c.post("/orders/"+m[1]+"/paper", url.Values{"channel_email": {"on"}}); r.StatusCode >= 500 {
+	if r := c.post("/orders/"+m[1]+"/paper", url.Values{"cell": {"email:offers"}}); r.StatusCode >= 500 {
 		t.Errorf("url-encoded paper form: %d", r.StatusCode)
 	}
 	// The one-click of an erased customer answers 200.
@@ -672,7 +672,7 @@ func TestSearchLoggedAndScansNotPiledUp(t *testing.T) {
 	c.get("/orders/" + m[1])
 	scan := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("1"), 100)...)
 	for i := 0; i < 3; i++ {
-		if r := c.upload("/orders/"+m[1]+"/paper", map[string]string{"channel_post": "on"}, "scan", "scan.pdf", scan); r.StatusCode != http.StatusSeeOther {
+		if r := c.upload("/orders/"+m[1]+"/paper", url.Values{"cell": {"post:offers"}}, "scan", "scan.pdf", scan); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("upload %d: %d", i, r.StatusCode)
 		}
 	}

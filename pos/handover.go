@@ -39,7 +39,7 @@ func handOverAllows(state string, c *gin.Context) bool {
 	}
 	if draft, ok := strings.CutPrefix(state, "consent:"); ok {
 		base := "/orders/consent/" + draft
-		return p == base || p == base+"/back" || p == base+"/lang"
+		return p == base || p == base+"/back" || p == base+"/lang" || p == base+"/withdraw"
 	}
 	if order, ok := strings.CutPrefix(state, "rx:"); ok {
 		return p == "/orders/"+order+"/rx-consent"

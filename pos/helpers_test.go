@@ -237,12 +237,14 @@ func (c *client) post(path string, form url.Values) resp {
 
 // upload posts a multipart form with the CSRF token, fields and one file
 // (none when content is nil).
-func (c *client) upload(path string, fields map[string]string, fileField, fileName string, content []byte) resp {
+func (c *client) upload(path string, fields url.Values, fileField, fileName string, content []byte) resp {
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	w.WriteField("csrf", c.csrf)
-	for k, v := range fields {
-		w.WriteField(k, v)
+	for k, vs := range fields {
+		for _, v := range vs {
+			w.WriteField(k, v)
+		}
 	}
 	if content != nil {
 		fw, _ := w.CreateFormFile(fileField, fileName)

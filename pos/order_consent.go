@@ -3,6 +3,7 @@ package pos
 import (
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,18 +14,42 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// consentChoice is one switch on the customer's screen.
-type consentChoice struct {
-	Channel consent.Channel
-	Contact string // "" disables the switch: nothing to consent to
-	Current consent.State
-	On      bool
+// cellChoice is one switch on the customer's screen: one channel and one
+// topic (the unit of consent), with the sentence that says exactly that.
+type cellChoice struct {
+	consent.Cell
+	Label string // "Sehtest-Erinnerung per E-Mail an anna@example.de"
+	On    bool
+	// Standing: granted (or waiting for its confirmation) before this
+	// order; listed apart, where one tap withdraws it.
+	Standing consent.State
+}
+
+// cellRow is one topic's row of the grid: its switches, one per channel
+// that has a contact.
+type cellRow struct {
+	Key, Name, Description string
+	// Explicit: the eye test reminder's switches are the explicit consent
+	// to use the date of the last eye test (GDPR Art. 9(2)(a)); the row
+	// says so, whatever the store's own description of the topic.
+	Explicit string
+	Cells    []cellChoice
 }
 
 type consentView struct {
-	Draft      string
-	Customer   orders.Customer
-	Choices    []consentChoice
+	Draft    string
+	Customer orders.Customer
+	// Columns are the channels the customer can be reached on (a
+	// contact was given); NoContact the others, named in a note.
+	Columns   []channelColumn
+	NoContact []consent.Channel
+	// Rows: what the customer may hear about, one switch per channel,
+	// all off; nothing applies a topic to every channel.
+	Rows []cellRow
+	// Standing are the cells a returning customer granted before, with
+	// their state; Withdrawn the ones withdrawn on this screen just now.
+	Standing   []cellChoice
+	Withdrawn  []string
 	HealthAsk  bool // a prescription was entered and the basis is explicit consent
 	HealthOn   bool
 	Notice     consent.NoticeVersion
@@ -45,26 +70,41 @@ type consentView struct {
 	// PostLI: letters rest on legitimate interest; no box, a notice of
 	// the right to object instead.
 	PostLI bool
-	// Topics: "What would you like to hear about?", one switch each, all
-	// off; the chosen topics apply to the chosen channels.
-	Topics []topicChoice
+	// UWG73: the store advertises similar goods by e-mail to the address
+	// given with a sale; the customer is told so here, at collection
+	// (§7(3) Nr. 4 UWG).
+	UWG73 bool
 }
 
-type topicChoice struct {
-	Key, Name, Description string
-	On                     bool
+type channelColumn struct {
+	Channel consent.Channel
+	Contact string
+}
+
+// chosen lists the switches that are on, by their labels: what the
+// signature confirms.
+func (v consentView) Chosen() []string {
+	var out []string
+	for _, r := range v.Rows {
+		for _, c := range r.Cells {
+			if c.On {
+				out = append(out, c.Label)
+			}
+		}
+	}
+	return out
 }
 
 func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang string) (consentView, error) {
 	ctx := c.Request.Context()
 	cust := in.Customer
-	current := map[consent.Channel]consent.ChannelState{}
+	var byTopic map[consent.Channel]map[string]consent.ChannelState
 	if cust.ID != 0 {
 		var err error
 		if cust, err = s.db.Customer(ctx, cust.ID); err != nil {
 			return consentView{}, err
 		}
-		if current, _, err = s.db.Consents(ctx, cust.ID); err != nil {
+		if byTopic, err = s.db.ConsentTopics(ctx, cust.ID); err != nil {
 			return consentView{}, err
 		}
 	}
@@ -82,24 +122,39 @@ func (s *Server) consentView(c *gin.Context, id string, in orders.NewOrder, lang
 	}
 	v := consentView{Draft: id, Customer: cust, Notice: notice, Total: orders.Total(in.Items), Deposit: in.DepositCents, OrderItems: in.Items,
 		HealthAsk: in.Prescription != nil && ctrl.HealthLegalBasis() == consent.BasisExplicitConsent, Store: ctrl, HasLogo: len(ctrl.Logo) > 0,
-		Child: cust.Child(s.db.Now()), Rels: orders.Relationships}
+		Child: cust.Child(s.db.Now()), Rels: orders.Relationships, HealthOn: in.Consent.HealthData}
 	if in.Consent.Representative != nil {
 		v.Rep = *in.Consent.Representative
 	}
 	v.PostLI = ctrl.PostOnLegitimateInterest()
+	v.UWG73 = ctrl.ExistingCustomerAds && cust.Email != "" && !v.Child
 	for _, ch := range consent.Channels {
-		st := current[ch].State
-		if st == "" {
-			st = consent.None
+		switch {
+		case ch == consent.Post && v.PostLI:
+		case cust.Contact(ch) == "":
+			v.NoContact = append(v.NoContact, ch)
+		default:
+			v.Columns = append(v.Columns, channelColumn{Channel: ch, Contact: displayContact(cust.Contact(ch))})
 		}
-		if ch == consent.Post && v.PostLI {
-			continue
-		}
-		// Every switch starts off (GDPR Art. 4(11), CJEU C-61/19).
-		v.Choices = append(v.Choices, consentChoice{Channel: ch, Contact: cust.Contact(ch), Current: st})
 	}
 	for _, t := range ctrl.TopicList() {
-		v.Topics = append(v.Topics, topicChoice{Key: t.Key, Name: t.Name(lang), Description: t.Description(lang), On: in.Consent.Topics[t.Key]})
+		row := cellRow{Key: t.Key, Name: t.Name(lang), Description: t.Description(lang)}
+		if t.Key == consent.TopicEyeTest {
+			row.Explicit = assets.T(lang, "consent.eye_test_explicit", ctrl.Name)
+		}
+		for _, col := range v.Columns {
+			cell := consent.Cell{Channel: col.Channel, Topic: t.Key}
+			// Every switch starts off (GDPR Art. 4(11), CJEU C-61/19);
+			// on only when the customer turned it on and the screen
+			// came back with a question.
+			choice := cellChoice{Cell: cell, Label: ctrl.CellLabel(lang, cell, col.Contact), On: slices.Contains(in.Consent.Cells[col.Channel], t.Key)}
+			if st := byTopic[col.Channel][t.Key].State; st == consent.Granted || st == consent.Pending {
+				choice.On, choice.Standing = false, st
+				v.Standing = append(v.Standing, choice)
+			}
+			row.Cells = append(row.Cells, choice)
+		}
+		v.Rows = append(v.Rows, row)
 	}
 	return v, nil
 }
@@ -166,6 +221,72 @@ func decodeDataURL(v string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// readConsentForm reads the customer's screen into in: the cells switched
+// on (and nothing else), the prescription switch, the representative and
+// the signature. It answers the request itself and reports false when the
+// signature is no PNG.
+func (s *Server) readConsentForm(c *gin.Context, in *orders.NewOrder) bool {
+	in.Consent.Mode = orders.ModeTablet
+	in.Consent.Channels, in.Consent.Topics = nil, nil
+	in.Consent.Cells = map[consent.Channel][]string{}
+	for _, key := range c.PostFormArray("cell") {
+		cell, ok := consent.ParseCell(key)
+		if !ok {
+			s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.cells": "err.choice_invalid"}})
+			return false
+		}
+		in.Consent.Cells[cell.Channel] = append(in.Consent.Cells[cell.Channel], cell.Topic)
+	}
+	in.Consent.HealthData = c.PostForm("health_data") == "on"
+	in.Consent.Representative = nil
+	if name, rel := strings.TrimSpace(c.PostForm("rep_name")), c.PostForm("rep_relationship"); name != "" || rel != "" {
+		in.Consent.Representative = &orders.Representative{Name: name, Relationship: rel}
+	}
+	sig, ok := decodeDataURL(c.PostForm("signature"))
+	if !ok {
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.signature_not_png"})
+		return false
+	}
+	in.Consent.SignaturePNG = sig
+	return true
+}
+
+// consentWithdraw is a standing consent's button on the customer's
+// screen: one tap withdraws that cell at once (GDPR Art. 7(3): as easy as
+// giving it), and the screen comes back with everything else as it was.
+func (s *Server) consentWithdraw(c *gin.Context) {
+	id := c.Param("draft")
+	d, ok := s.drafts.getDraft(id, staff(c).ID)
+	if !ok {
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.draft_expired"))
+		return
+	}
+	in := d.order
+	in.Lang = d.lang
+	if !s.readConsentForm(c, &in) {
+		return
+	}
+	cell, ok := consent.ParseCell(c.PostForm("withdraw"))
+	if !ok || in.Customer.ID == 0 {
+		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"withdraw": "err.choice_invalid"}})
+		return
+	}
+	if _, err := s.db.RecordConsents(c.Request.Context(), orders.ConsentChange{CustomerID: in.Customer.ID, Source: consent.CounterTablet, ByCustomer: true,
+		StaffID: staff(c).ID, Cells: map[consent.Channel]map[string]bool{cell.Channel: {cell.Topic: false}}}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	v, err := s.consentView(c, id, in, d.lang)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctrl := v.Store
+	v.Withdrawn = []string{ctrl.CellLabel(d.lang, cell, displayContact(v.Customer.Contact(cell.Channel)))}
+	v.Signature = c.PostForm("signature")
+	s.render(c, http.StatusOK, "consent", view{Title: assets.T(d.lang, "title.consent"), Lang: d.lang, CustomerScreen: true, Data: v})
+}
+
 func (s *Server) consentSubmit(c *gin.Context) {
 	id := c.Param("draft")
 	d, ok := s.drafts.getDraft(id, staff(c).ID)
@@ -179,31 +300,9 @@ func (s *Server) consentSubmit(c *gin.Context) {
 	}
 	in := d.order
 	in.Lang = d.lang
-	in.Consent.Mode = orders.ModeTablet
-	in.Consent.Channels = map[consent.Channel]bool{}
-	for _, ch := range consent.Channels {
-		if c.PostForm("channel_"+string(ch)) == "on" {
-			in.Consent.Channels[ch] = true
-		}
-	}
-	if c.PostForm("topics_shown") == "1" {
-		// The screen asked per topic: what was chosen, and nothing else
-		// (a channel with no topic is refused with a message).
-		in.Consent.Topics = map[string]bool{}
-		for _, t := range c.PostFormArray("topic") {
-			in.Consent.Topics[t] = true
-		}
-	}
-	in.Consent.HealthData = c.PostForm("health_data") == "on"
-	if name, rel := strings.TrimSpace(c.PostForm("rep_name")), c.PostForm("rep_relationship"); name != "" || rel != "" {
-		in.Consent.Representative = &orders.Representative{Name: name, Relationship: rel}
-	}
-	sig, ok := decodeDataURL(c.PostForm("signature"))
-	if !ok {
-		s.fail(c, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.signature_not_png"})
+	if !s.readConsentForm(c, &in) {
 		return
 	}
-	in.Consent.SignaturePNG = sig
 	v, err := s.consentView(c, id, in, d.lang)
 	if err != nil {
 		s.fail(c, err)
@@ -212,9 +311,6 @@ func (s *Server) consentSubmit(c *gin.Context) {
 	// Values were typed, the switch is off: ask once, in plain words,
 	// before they are dropped (nothing typed is lost without a word).
 	if v.HealthAsk && !in.Consent.HealthData && c.PostForm("rx_decided") != "1" {
-		for i, ch := range v.Choices {
-			v.Choices[i].On = in.Consent.Channels[ch.Channel]
-		}
 		v.AskRx, v.Signature = true, c.PostForm("signature")
 		s.render(c, http.StatusOK, "consent", view{Title: assets.T(d.lang, "title.consent"), Lang: d.lang, CustomerScreen: true, Data: v})
 		return
@@ -242,10 +338,9 @@ func (s *Server) placeAndShow(c *gin.Context, in orders.NewOrder, draftID, custo
 				s.fail(c, verr)
 				return
 			}
-			for i, ch := range v.Choices {
-				v.Choices[i].On = in.Consent.Channels[ch.Channel]
-			}
-			v.HealthOn = in.Consent.HealthData
+			// The screen comes back as the customer left it: the switches,
+			// and the signature, with the message at its field.
+			v.Signature = c.PostForm("signature")
 			s.render(c, http.StatusUnprocessableEntity, "consent", view{Title: assets.T(customerLang, "title.consent"), Lang: customerLang, CustomerScreen: true,
 				Flash: assets.T(customerLang, "err.invalid_input"), Errors: translateFields(customerLang, err), Data: v})
 			return

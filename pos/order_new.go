@@ -126,6 +126,9 @@ func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders
 	}
 	form.Rx["measured_on"] = strings.TrimSpace(c.PostForm("rx_measured_on"))
 	rx.MeasuredOn = form.Rx["measured_on"]
+	if c.PostForm("rx_external") == "on" {
+		form.Rx["external"], rx.External = "on", true
+	}
 	if !rx.Empty() {
 		in.Prescription = &rx
 	}

@@ -32,6 +32,64 @@ type orderView struct {
 	CallInstead string
 	Scans       []orders.Document
 	PaperSaved  bool
+	// Grid is the customer's state per cell (channel, topic).
+	Grid cellGrid
+	// Paper is the transfer form of a paper order: the same cells as the
+	// printed sheet, ticked where a tick was saved.
+	Paper paperForm
+}
+
+// paperForm is the back office's copy of the printed sheet: topics as
+// rows, the channels with a contact as columns.
+type paperForm struct {
+	Columns []channelColumn
+	Rows    []paperRow
+}
+
+type paperRow struct {
+	Name  string
+	Cells []paperCell
+}
+
+type paperCell struct {
+	consent.Cell
+	Label string
+	// Saved: ticked on this order's sheet and saved; Standing: given
+	// before, in another way. Either shows as a tick that stays.
+	Saved    bool
+	Standing bool
+}
+
+// newPaperForm lays out the transfer form from the customer's events.
+func newPaperForm(ctrl consent.Controller, lang string, o orders.Order, cust orders.Customer, events []consent.Event) paperForm {
+	var f paperForm
+	saved := map[consent.Cell]bool{}
+	for _, e := range events {
+		if e.OrderID == o.ID && e.Source == consent.PaperForm && e.Action == consent.Grant {
+			saved[consent.Cell{Channel: e.Channel, Topic: consent.EventTopic(e)}] = true
+		}
+	}
+	byTopic := consent.DeriveTopics(events, consent.EventTopics(events, ctrl.TopicKeys()))
+	asked := ctrl.AskedCells(cust.Contact)
+	for _, ch := range consent.Channels {
+		for _, c := range asked {
+			if c.Channel == ch {
+				f.Columns = append(f.Columns, channelColumn{Channel: ch, Contact: displayContact(cust.Contact(ch))})
+				break
+			}
+		}
+	}
+	for _, t := range ctrl.TopicList() {
+		row := paperRow{Name: t.Name(lang)}
+		for _, col := range f.Columns {
+			cell := consent.Cell{Channel: col.Channel, Topic: t.Key}
+			st := byTopic[cell.Channel][cell.Topic].State
+			on := st == consent.Granted || st == consent.Pending
+			row.Cells = append(row.Cells, paperCell{Cell: cell, Label: ctrl.CellLabel(lang, cell, col.Contact), Saved: saved[cell] && on, Standing: on && !saved[cell]})
+		}
+		f.Rows = append(f.Rows, row)
+	}
+	return f
 }
 
 func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
@@ -54,7 +112,17 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 		s.fail(c, err)
 		return orderView{}, false
 	}
-	states, _, err := s.db.Consents(ctx, cust.ID)
+	states, events, err := s.db.Consents(ctx, cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	ctrl, err := s.db.ControllerOf(ctx, cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return orderView{}, false
+	}
+	blocked, err := s.db.BlockedChannels(ctx, cust)
 	if err != nil {
 		s.fail(c, err)
 		return orderView{}, false
@@ -64,7 +132,11 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 		s.fail(c, err)
 		return orderView{}, false
 	}
-	v := orderView{Order: o, Customer: cust, States: states, VAT: orders.VAT(o.Items), Contacts: map[consent.Channel]string{}}
+	v := orderView{Order: o, Customer: cust, States: states, VAT: orders.VAT(o.Items), Contacts: map[consent.Channel]string{},
+		Grid: newCellGrid(ctrl, s.lang(c), cust, consent.DeriveTopics(events, consent.EventTopics(events, ctrl.TopicKeys())), blocked)}
+	if o.ConsentMode == orders.ModePaper {
+		v.Paper = newPaperForm(ctrl, s.lang(c), o, cust, events)
+	}
 	for _, m := range mails {
 		if m.OrderID == o.ID || m.OrderID == 0 { // this order's mails and the customer's confirmation requests
 			v.Mails = append(v.Mails, m)
@@ -113,10 +185,34 @@ func (s *Server) paperSubmit(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// Every box of the sheet: a tick grants that cell, an empty box is
+	// the customer's no, recorded once the transfer is saved.
 	change := orders.ConsentChange{CustomerID: v.Customer.ID, OrderID: v.Order.ID, Source: consent.PaperForm, StaffID: staff(c).ID,
-		Channels: map[consent.Channel]bool{}, Note: c.PostForm("note")}
-	for _, ch := range consent.Channels {
-		change.Channels[ch] = c.PostForm("channel_"+string(ch)) == "on"
+		Cells: map[consent.Channel]map[string]bool{}, Note: c.PostForm("note")}
+	ticked := map[string]bool{}
+	for _, key := range c.PostFormArray("cell") {
+		if _, ok := consent.ParseCell(key); !ok {
+			s.paperError(c, v, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.cells": "err.choice_invalid"}})
+			return
+		}
+		ticked[key] = true
+	}
+	for _, row := range v.Paper.Rows {
+		for _, cell := range row.Cells {
+			if change.Cells[cell.Channel] == nil {
+				change.Cells[cell.Channel] = map[string]bool{}
+			}
+			change.Cells[cell.Channel][cell.Topic] = ticked[cell.Key()]
+			delete(ticked, cell.Key())
+		}
+	}
+	if len(ticked) > 0 {
+		// A box the sheet does not have (a channel without a contact).
+		for key := range ticked {
+			cell, _ := consent.ParseCell(key)
+			s.paperError(c, v, &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"consent.channels." + string(cell.Channel): "err.channel_needs_contact_" + string(cell.Channel)}})
+			return
+		}
 	}
 	if fh, err := c.FormFile("scan"); err == nil {
 		if fh.Size > orders.MaxScanBytes {

@@ -53,7 +53,7 @@ type prefView struct {
 	Health bool
 	// Topics are the table's columns; TopicNames name them for the cells'
 	// labels.
-	Topics     []topicChoice
+	Topics     []consent.Topic
 	TopicNames map[string]string
 }
 
@@ -134,7 +134,7 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 	}
 	v.TopicNames = map[string]string{}
 	for _, t := range ctrl.TopicList() {
-		v.Topics = append(v.Topics, topicChoice{Key: t.Key, Name: t.Name(cust.Lang), Description: t.Description(cust.Lang)})
+		v.Topics = append(v.Topics, t)
 		v.TopicNames[t.Key] = t.Name(cust.Lang)
 	}
 	for _, ch := range consent.Channels {
@@ -373,6 +373,10 @@ func (s *Server) confirmCustomer(c *gin.Context) (orders.Customer, bool) {
 	return orders.Customer{}, false
 }
 
+type confirmView struct {
+	Token, Topics, Contact string
+}
+
 func (s *Server) confirmPage(c *gin.Context) {
 	cust, ok := s.confirmCustomer(c)
 	if !ok {
@@ -389,7 +393,21 @@ func (s *Server) confirmPage(c *gin.Context) {
 		s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"), Flash: assets.T(cust.Lang, "confirm.nothing")})
 		return
 	}
-	s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"), Data: c.Param("token")})
+	// The page names what the click confirms: the topics waiting on
+	// e-mail, and only those (GDPR Art. 7(2), specific).
+	ctrl, err := s.db.ControllerOf(c.Request.Context(), cust.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var pending []string
+	for _, t := range consent.EventTopics(nil, ctrl.TopicKeys()) {
+		if byTopic[consent.Email][t].State == consent.Pending {
+			pending = append(pending, t)
+		}
+	}
+	s.render(c, http.StatusOK, "confirm", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.confirm"),
+		Data: confirmView{Token: c.Param("token"), Topics: ctrl.TopicsText(cust.Lang, pending), Contact: orders.MaskContact(cust.Email)}})
 }
 
 func (s *Server) confirmSubmit(c *gin.Context) {

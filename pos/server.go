@@ -121,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	staff.POST("/orders/consent/:draft", s.csrf, s.consentSubmit)
 	staff.POST("/orders/consent/:draft/back", s.csrf, s.consentBack)
 	staff.POST("/orders/consent/:draft/lang", s.csrf, s.consentLang)
+	staff.POST("/orders/consent/:draft/withdraw", s.csrf, s.consentWithdraw)
 	staff.POST("/orders/:id/rx-consent/start", s.csrf, s.rxConsentStart)
 	staff.GET("/orders/:id/rx-consent", s.rxConsentPage)
 	staff.POST("/orders/:id/rx-consent", s.csrf, s.rxConsentSubmit)

@@ -292,7 +292,7 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 	}
 	consentPath := r.Header.Get("Location")
 	c.get(consentPath)
-	if r := c.post(consentPath, url.Values{"channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}}); r.StatusCode != http.StatusSeeOther {
+	if r := c.post(consentPath, url.Values{"cell": {"email:offers"}, "health_data": {"on"}, "signature": {signature(t)}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("consent submit: %d", r.StatusCode)
 	}
 	m := locationID.FindStringSubmatch(c.handBack("3851").Header.Get("Location"))
@@ -312,7 +312,7 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 		StoreID   int64  `json:"store_id"`
 		StoreName string `json:"store_name"`
 	}
-	if code := a.call(http.MethodPost, "/api/v1/orders", strings.ReplaceAll(apiOrderTemplate, "PICKUP", pickupDay), &created); code != http.StatusCreated {
+	if code := a.call(http.MethodPost, "/api/v1/orders", apiOrder, &created); code != http.StatusCreated {
 		t.Fatalf("API order: %d", code)
 	}
 	check("API", created.ID)

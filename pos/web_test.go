@@ -2,6 +2,7 @@ package pos_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"image"
@@ -116,6 +117,11 @@ func TestManagerOnlyPages(t *testing.T) {
 }
 
 func signature(t *testing.T) string {
+	return "data:image/png;base64," + signatureBase64()
+}
+
+// signatureBase64 is a drawn signature as the canvas sends it, base64.
+func signatureBase64() string {
 	img := image.NewNRGBA(image.Rect(0, 0, 300, 100))
 	for x := 10; x < 290; x++ {
 		img.Set(x, 50+x%15, color.NRGBA{0, 0, 0, 255})
@@ -123,7 +129,7 @@ func signature(t *testing.T) string {
 	}
 	var b bytes.Buffer
 	png.Encode(&b, img)
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 func orderForm(lastName string) url.Values {
@@ -163,8 +169,10 @@ func TestTabletOrderFlow(t *testing.T) {
 	if strings.Contains(r.body, " checked") {
 		t.Error("a switch starts on")
 	}
-	for _, want := range []string{"j.weiss@example.org", "0170 1234567", "Hauptstraße 1, 79098 Freiburg", `name="channel_post"`, `name="channel_email"`,
-		`name="channel_sms"`, `name="channel_phone"`, `name="health_data"`, "Vollständige Datenschutzhinweise", "de-1", "Art. 13 DSGVO"} {
+	// One switch per cell (channel, topic), each with its own sentence.
+	for _, want := range []string{"j.weiss@example.org", "0170 1234567", "Hauptstraße 1, 79098 Freiburg", `value="post:offers"`, `value="email:eye_test"`,
+		`value="sms:contact_lenses"`, `value="phone:events"`, `name="health_data"`, "Vollständige Datenschutzhinweise", "de-1", "Art. 13 DSGVO",
+		"Sehtest-Erinnerung per E-Mail an j.weiss@example.org", "Angebote und Neuheiten per Brief an Hauptstraße 1, 79098 Freiburg"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("consent screen lacks %q", want)
 		}
@@ -175,7 +183,7 @@ func TestTabletOrderFlow(t *testing.T) {
 	if strings.Contains(r.body, `href="/settings"`) || strings.Contains(r.body, `action="/logout"`) {
 		t.Error("the customer's screen shows the staff menu")
 	}
-	r = c.post(consentPath, url.Values{"channel_post": {"on"}, "channel_email": {"on"}, "health_data": {"on"}, "signature": {signature(t)}})
+	r = c.post(consentPath, url.Values{"cell": {"post:offers", "email:offers"}, "health_data": {"on"}, "signature": {signature(t)}})
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/handback" {
 		t.Fatalf("consent submit: %d %s\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
 	}
@@ -200,9 +208,15 @@ func TestTabletOrderFlow(t *testing.T) {
 	}
 	var source, actor string
 	var n int
-	e.store().QueryRow(`SELECT COUNT(*), MIN(source), MIN(actor) FROM consent_events`).Scan(&n, &source, &actor)
+	e.store().QueryRow(`SELECT COUNT(*), MIN(source), MIN(actor) FROM consent_events WHERE action = 'grant'`).Scan(&n, &source, &actor)
 	if n != 3 || source != string(consent.CounterTablet) || actor != string(consent.ByCustomer) {
 		t.Errorf("events: %d %s %s", n, source, actor)
+	}
+	// The cells left off were shown: each recorded as the customer's no,
+	// from the same screen.
+	e.store().QueryRow(`SELECT COUNT(*), MIN(source), MAX(source), MIN(actor) FROM consent_events WHERE action = 'decline'`).Scan(&n, &source, &actor, &actor)
+	if n != 8 || source != string(consent.CounterTablet) || actor != string(consent.ByCustomer) {
+		t.Errorf("declines: %d %s %s", n, source, actor)
 	}
 	// The draft is gone: posting again does not make a second order.
 	if r := c.post(consentPath, url.Values{}); r.StatusCode != http.StatusNotFound || e.count("orders") != 1 {
@@ -270,8 +284,13 @@ func TestOrderWithEverySwitchOffAndEscaping(t *testing.T) {
 	if !strings.Contains(r.body, "nicht gespeichert") || strings.Contains(r.body, "<img src=x") || !strings.Contains(r.body, `class="flash warning"`) {
 		t.Error("order page: missing warning or unescaped name")
 	}
-	if e.count("consent_events") != 0 || e.count("prescriptions") != 0 || e.count("orders") != 1 {
-		t.Error("wrong rows after an order without consent")
+	// No consent, no prescription: the only events say that each channel
+	// was shown with every topic and left off.
+	var changes, declines int
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action <> 'decline'`).Scan(&changes)
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'decline' AND topic = '*'`).Scan(&declines)
+	if changes != 0 || declines != 4 || e.count("prescriptions") != 0 || e.count("orders") != 1 {
+		t.Errorf("wrong rows after an order without consent: %d changes, %d declines", changes, declines)
 	}
 }
 
@@ -291,33 +310,49 @@ func TestPaperModeAndUpload(t *testing.T) {
 	if !strings.Contains(page.body, "Papierformular nachtragen") {
 		t.Fatal("no paper form on a paper-mode order")
 	}
-	upload := func(fields map[string]string, scan []byte) resp {
+	upload := func(fields url.Values, scan []byte) resp {
 		return c.upload("/orders/"+m[1]+"/paper", fields, "scan", "../../etc/passwd", scan)
 	}
-	r = upload(map[string]string{"channel_sms": "on"}, []byte("MZ\x90\x00 this is an executable"))
+	r = upload(url.Values{"cell": {"sms:offers"}}, []byte("MZ\x90\x00 this is an executable"))
 	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Nur PDF, JPEG oder PNG") || e.count("consent_events") != 0 {
 		t.Fatalf("bad scan: %d", r.StatusCode)
 	}
 	scan := append([]byte("%PDF-1.4\n%âãÏÓ\n"), bytes.Repeat([]byte("0"), 200)...)
-	r = upload(map[string]string{"channel_sms": "on", "channel_post": "on"}, scan)
+	// The sheet's ticks, cell by cell: the eye test by post, offers by SMS.
+	r = upload(url.Values{"cell": {"sms:offers", "post:eye_test"}}, scan)
 	if r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("paper ticks: %d %s", r.StatusCode, r.body)
 	}
 	var n int
-	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE source = 'paper_form' AND actor = 'staff' AND evidence_sha256 != ''`).Scan(&n)
+	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'grant' AND source = 'paper_form' AND actor = 'staff' AND evidence_sha256 != ''`).Scan(&n)
 	if n != 2 {
 		t.Errorf("paper events with scan hash: %d", n)
+	}
+	// Exactly those cells: post × eye test, not post × offers.
+	byTopic, _ := e.db.ConsentTopics(context.Background(), 1)
+	if byTopic[consent.Post][consent.TopicEyeTest].State != consent.Granted || byTopic[consent.Post][consent.TopicOffers].State != consent.None ||
+		byTopic[consent.SMS][consent.TopicOffers].State != consent.Granted || byTopic[consent.SMS][consent.TopicEyeTest].State != consent.None {
+		t.Errorf("paper cells stored: %+v", byTopic)
+	}
+	// An empty box on the sheet is the customer's no, once saved.
+	if !byTopic[consent.Post][consent.TopicOffers].Declined || !byTopic[consent.Email][consent.TopicEyeTest].Declined {
+		t.Errorf("empty boxes not recorded as declined: %+v", byTopic)
 	}
 	// The order page confirms what was saved, shows the recorded ticks
 	// and the attached scan.
 	page = c.get(r.Header.Get("Location"))
-	for _, want := range []string{"Die Kreuze vom Papierformular sind gespeichert", "Angehängte Scans", "Scan des Formulars", "erteilt"} {
+	for _, want := range []string{"Die Kreuze vom Papierformular sind gespeichert", "Angehängte Scans", "Scan des Formulars", "erteilt",
+		// The transfer form shows the ticks as saved.
+		`id="paper_post_eye_test" name="cell" value="post:eye_test" checked disabled`, `id="paper_sms_offers" name="cell" value="sms:offers" checked disabled`} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("order page after the ticks lacks %q", want)
 		}
 	}
+	if strings.Contains(page.body, `value="post:offers" checked`) {
+		t.Error("the transfer form shows a tick that was not saved")
+	}
 	// Without a scan, a tick for post, SMS or phone has no evidence.
-	r = upload(map[string]string{"channel_phone": "on"}, nil)
+	r = upload(url.Values{"cell": {"phone:offers"}}, nil)
 	if r.StatusCode != http.StatusSeeOther {
 		t.Errorf("tick with the scan of the same order already attached: %d", r.StatusCode)
 	}
@@ -519,35 +554,53 @@ func TestDashboardShowsTheCertificate(t *testing.T) {
 	}
 }
 
-// The consent screen asks per topic after the channels (issue 17): all
-// off; a channel without any topic is refused with a message and nothing
-// is placed; the chosen topics apply to the chosen channels.
-func TestConsentScreenAsksPerTopic(t *testing.T) {
+// The consent screen asks per cell (channel, topic), all off, and stores
+// exactly the cells switched on: "the eye test by SMS, offers by e-mail"
+// can be said without agreeing to more (recital 43, Art. 7(4)). A cell of
+// an unknown topic, or of a channel without a contact, is refused with a
+// message and nothing is placed.
+func TestConsentScreenAsksPerCell(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	c.signIn(e.counter, "4711")
 	_, page := handOver(t, c, orderForm("Themen"))
-	for _, key := range []string{"eye_test", "contact_lenses", "offers", "events"} {
-		if !strings.Contains(page.body, `id="topic_`+key+`" name="topic" value="`+key+`">`) {
-			t.Errorf("no switch (off) for topic %s", key)
+	for _, ch := range []string{"post", "email", "sms", "phone"} {
+		for _, key := range []string{"eye_test", "contact_lenses", "offers", "events"} {
+			if !strings.Contains(page.body, `id="cell_`+ch+`_`+key+`" name="cell" value="`+ch+`:`+key+`" data-label="`) {
+				t.Errorf("no switch for the cell %s × %s", ch, key)
+			}
 		}
 	}
+	if strings.Contains(page.body, " checked") {
+		t.Error("a switch starts on")
+	}
+	if !strings.Contains(page.body, "Ihre Unterschrift bestätigt") || !strings.Contains(page.body, "keine Einwilligung in Werbung") {
+		t.Error("the screen does not say what the signature confirms")
+	}
 	path := page.Request.URL.Path
-	r := c.post(path, url.Values{"channel_post": {"on"}, "topics_shown": {"1"}, "signature": {signature(t)}, "rx_decided": {"1"}})
-	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "mindestens ein Thema") {
-		t.Fatalf("a channel without a topic: %d", r.StatusCode)
+	for _, bad := range []string{"post:nonsense", "post", "fax:offers"} {
+		r := c.post(path, url.Values{"cell": {bad}, "signature": {signature(t)}, "rx_decided": {"1"}})
+		if r.StatusCode != http.StatusUnprocessableEntity || e.count("orders") != 0 {
+			t.Fatalf("cell %q: %d, %d orders", bad, r.StatusCode, e.count("orders"))
+		}
 	}
-	if n := e.count("orders"); n != 0 {
-		t.Fatalf("%d orders placed", n)
-	}
-	r = c.post(path, url.Values{"channel_post": {"on"}, "topics_shown": {"1"}, "topic": {"events"}, "signature": {signature(t)}, "rx_decided": {"1"}})
+	r := c.post(path, url.Values{"cell": {"sms:eye_test", "email:offers"}, "signature": {signature(t)}, "rx_decided": {"1"}})
 	if r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("with a topic: %d %s", r.StatusCode, r.body)
+		t.Fatalf("with two cells: %d %s", r.StatusCode, r.body)
 	}
-	var topic string
-	e.store().QueryRow(`SELECT topic FROM consent_events WHERE channel = 'post' AND action = 'grant'`).Scan(&topic)
-	if topic != "events" {
-		t.Errorf("post granted for %q", topic)
+	rows, err := e.store().Query(`SELECT channel, topic FROM consent_events WHERE action = 'grant' AND channel <> 'health_data' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var ch, topic string
+		rows.Scan(&ch, &topic)
+		got = append(got, ch+":"+topic)
+	}
+	rows.Close()
+	if strings.Join(got, " ") != "email:offers sms:eye_test" {
+		t.Errorf("granted %v, want exactly email:offers and sms:eye_test", got)
 	}
 }
 
