@@ -148,12 +148,13 @@ func apply(s ChannelState, e Event) ChannelState {
 	return s
 }
 
-// EventTopics are the topics a customer's events name, offers always
-// among them ("*" is none of them: it covers them all).
+// EventTopics are the known topics, in their order, then offers where
+// known lacks it, then any other topic the customer's events name ("*" is
+// none of them: it covers them all).
 func EventTopics(events []Event, known []string) []string {
-	seen := map[string]bool{TopicOffers: true}
-	out := []string{TopicOffers}
-	for _, t := range known {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range append(append([]string{}, known...), TopicOffers) {
 		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)

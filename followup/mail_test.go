@@ -305,15 +305,18 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 		ads         bool // §7(3) UWG enabled
 		withdraw    bool // customer objected before the order
 		asked       bool // asked at the counter and left e-mail off
+		child       bool // marked under 16
 		want        bool
 	}{
-		{"single opt-in consent", false, true, false, false, true, true},
-		{"pending double opt-in", true, true, false, false, true, false},
-		{"no consent", false, false, false, false, true, false},
-		{"existing customer, §7(3)", false, false, true, false, false, true},
-		{"existing customer who objected", false, false, true, true, false, false},
+		{"single opt-in consent", false, true, false, false, true, false, true},
+		{"pending double opt-in", true, true, false, false, true, false, false},
+		{"no consent", false, false, false, false, true, false, false},
+		{"existing customer, §7(3)", false, false, true, false, false, false, true},
+		{"existing customer who objected", false, false, true, true, false, false, false},
 		// EDPB Guidelines 05/2020, §6: no other basis after asking.
-		{"existing customer who said no at the counter", false, false, true, false, true, false},
+		{"existing customer who said no at the counter", false, false, true, false, true, false, false},
+		// Recital 38: no advertising without consent to a child.
+		{"child, §7(3)", false, false, true, false, false, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,6 +330,7 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 				}
 			}
 			c := jana()
+			c.Under16 = tc.child
 			if tc.withdraw {
 				first := s.order(t, c, false)
 				if _, err := s.db.RecordConsents(ctx, orders.ConsentChange{CustomerID: first.Customer.ID, Source: consent.PhoneRequest,

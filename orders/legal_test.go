@@ -347,8 +347,16 @@ func TestPrescriptionConsentWithdrawable_Art9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(n.Text, "Art. 9 Abs. 2 lit. h") || !strings.Contains(n.Text, "§ 22") || strings.Contains(n.Text, "Art. 9 Abs. 2 lit. a") {
-		t.Errorf("notice under (h):\n%s", n.Text)
+	// Section c), the prescriptions' own, names (h) and never (a); (a)
+	// stands only where the eye test reminder asks its own explicit
+	// consent to use the date of a test (section d).
+	_, health, _ := strings.Cut(n.Text, "c) Brillenwerte:")
+	health, _, _ = strings.Cut(health, "\n")
+	if !strings.Contains(health, "Art. 9 Abs. 2 lit. h") || !strings.Contains(health, "§ 22") || strings.Contains(health, "Art. 9 Abs. 2 lit. a") {
+		t.Errorf("notice under (h), section c):\n%s", health)
+	}
+	if strings.Count(n.Text, "Art. 9 Abs. 2 lit. a") != 1 || !strings.Contains(n.Text, "ausdrücklichen Einwilligung in diese Erinnerung (Art. 9 Abs. 2 lit. a DSGVO)") {
+		t.Errorf("notice under (h) names (a) beyond the eye test reminder:\n%s", n.Text)
 	}
 	verified(t, db)
 }

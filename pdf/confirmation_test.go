@@ -436,3 +436,74 @@ func pickupText(start time.Time) string {
 	months := []string{"", "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
 	return fmt.Sprintf("%s, %d. %s %d, 10:00–10:30 Uhr", weekdays[start.Weekday()], start.Day(), months[start.Month()], start.Year())
 }
+
+// The blank sheet has one empty box per cell with a contact: every topic
+// under every channel, each box beside its topic's name (Art. 7(2)).
+func TestPaperFormHasABoxPerCell_Art7(t *testing.T) {
+	c := sample(t, orders.ModePaper, "Weiß")
+	text := pageText(t, render(t, c), 2)
+	for _, head := range []string{"Post: per Brief an Hauptstraße 1, 79098 Freiburg", "E-Mail: per E-Mail an j.weiss@example.org",
+		"SMS: per SMS an 0170 1234567", "Telefon: per Anruf unter 0170 1234567"} {
+		if !strings.Contains(text, head) {
+			t.Errorf("the sheet lacks the channel %q", head)
+		}
+	}
+	// Four channels, each with the four topics.
+	for _, topic := range []string{"Sehtest-Erinnerung *", "Kontaktlinsen-Nachbestellung", "Angebote und Neuheiten", "Veranstaltungen im Geschäft"} {
+		if n := strings.Count(text, topic); n != 4 {
+			t.Errorf("%q beside %d boxes, want 4", topic, n)
+		}
+	}
+	if !strings.Contains(text, "Ein leeres Kästchen bedeutet Nein") || !strings.Contains(text, "ausdrücklich ein, dass wir dafür das Datum Ihres letzten Sehtests bei uns nutzen") {
+		t.Error("the sheet does not say what an empty box and the eye test box mean")
+	}
+}
+
+// §7(3) Nr. 4 UWG: where the store advertises to customers by e-mail
+// without consent, the confirmation says so at collection, with the
+// right to object; a child's does not (recital 38).
+func TestConfirmationTellsOfExistingCustomerAds_UWG7_3(t *testing.T) {
+	c := sample(t, orders.ModeTablet, "Weiß")
+	c.Store.ExistingCustomerAds = true
+	text := pageText(t, render(t, c), 2)
+	if !strings.Contains(text, "Ihre E-Mail-Adresse aus diesem Kauf") || !strings.Contains(text, "jederzeit widersprechen") {
+		t.Errorf("no §7(3) UWG notice on the confirmation:\n%s", text)
+	}
+	c.Customer.Under16 = true
+	if text := pageText(t, render(t, c), 2); strings.Contains(text, "Ihre E-Mail-Adresse aus diesem Kauf") {
+		t.Error("a §7(3) UWG notice for a child")
+	}
+}
+
+// The record of processing (Art. 30) names what the product processes:
+// post's real basis, the recalls and topics, minors and their
+// representatives, the blocking list, the breach register, the stores.
+func TestRecordOfProcessingNamesWhatIsProcessed_Art30(t *testing.T) {
+	store := consent.DefaultController()
+	store.PostBasis = string(consent.BasisLegitimateInterest)
+	var b bytes.Buffer
+	if err := pdf.RenderRecords(&b, pdf.Records{Store: store, Stores: []string{"Hauptgeschäft, Musterstraße 1, 79098 Freiburg", "Filiale Herdern"},
+		GeneratedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "r.pdf")
+	os.WriteFile(file, b.Bytes(), 0o600)
+	needTool(t, "pdftotext")
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{
+		"Werbung per Post", "berechtigtes Interesse an Werbung für eigene Produkte, Art. 6 Abs. 1 lit. f DSGVO (Erwägungsgrund 47)",
+		"Erinnerungen (Sehtest, Kontaktlinsen)", "Sehtest-Erinnerung, Kontaktlinsen-Nachbestellung, Angebote und Neuheiten",
+		"Art. 9 Abs. 2 lit. a DSGVO", "kein Profiling",
+		"Kinder unter 16 entscheidet ein Elternteil oder Vormund",
+		"Sperrliste nach Widerspruch oder Löschung", "Register der Datenschutzverletzungen", "Art. 33 Abs. 5",
+		"Filialen", "Filiale Herdern",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the record lacks %q", want)
+		}
+	}
+}

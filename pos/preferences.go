@@ -55,6 +55,9 @@ type prefView struct {
 	// labels.
 	Topics     []consent.Topic
 	TopicNames map[string]string
+	// Notice is the privacy notice in force, in the customer's language:
+	// the consents are given under it, and the receipt points here.
+	Notice consent.NoticeVersion
 }
 
 type prefRow struct {
@@ -158,6 +161,10 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 	}
 	h := states[consent.HealthData].State
 	v.Health = h == consent.Granted || h == consent.Pending
+	if v.Notice, err = s.db.CurrentNotice(c.Request.Context(), cust.Lang); err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.render(c, status, "preferences", view{Public: true, Lang: cust.Lang, Title: assets.T(cust.Lang, "title.preferences"), Flash: flash, Data: v})
 }
 

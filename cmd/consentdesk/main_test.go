@@ -264,7 +264,7 @@ func TestServeWritesMailsWithoutSMTP(t *testing.T) {
 	}
 	body := `{"customer": {"last_name": "Weiß", "email": "j.weiss@example.org"},
 		"items": [{"description": "Brille", "quantity": 1, "unit_price_cents": 19900, "vat_rate_percent": 19}],
-		"consent": {"mode": "tablet", "channels": {"email": true}}}`
+		"consent": {"mode": "tablet", "channels": {"email": true}, "signature_png": "` + loadSignature() + `"}}`
 	req, _ := http.NewRequest("POST", m[1]+"/api/v1/orders", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
 	res, err := http.DefaultClient.Do(req)
