@@ -91,7 +91,7 @@ func TestLedgerHashVectors(t *testing.T) {
 }
 
 // Text that would make the hash input ambiguous never reaches the ledger
-// (code review: "de-\xff" and "de-\xfe" hashed alike).
+// ("de-\xff" and "de-\xfe" would hash alike).
 func TestAppendRefusesAmbiguousText(t *testing.T) {
 	a := Event{Seq: 1, NoticeVersionID: "de-\xff", CreatedAt: "t", PrevHash: GenesisHash}
 	b := a

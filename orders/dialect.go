@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// This file is where ConsentDesk meets PostgreSQL (issue 19): a chain's
+// This file is where ConsentDesk meets PostgreSQL: a chain's
 // stores share one database there. The queries of every package are
 // written once, with SQLite's "?" placeholders; the connections opened
 // here number them as PostgreSQL wants ($1, $2, …) before pgx sees them.
@@ -137,7 +137,7 @@ func (c qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
 // before, so two transactions appending to one chain at once would both
 // link to the same predecessor. A batch of use cases that all keep to
 // their store (inStore) takes the writers' lock shared and each of its
-// stores' locks, so that stores append at the same time (issue 19); any
+// stores' locks, so that stores append at the same time; any
 // other use case takes the writers' lock alone. Always the writers' lock
 // first and the stores' in ascending order: no two batches wait for each
 // other in a circle. The locks are released with the transaction's end.

@@ -205,7 +205,7 @@ func TestOpenFailsAtOnce(t *testing.T) {
 	}
 }
 
-// Retention, expiry and backups once per chain (issue 19 point 5): two
+// Retention, expiry and backups once per chain: two
 // handles on one database, as two server processes, ask for the same
 // job at once; one runs it. Within the period nobody runs it again;
 // after it, one does; a failed run is run again by the next asking.

@@ -566,7 +566,7 @@ func dayOf(stamp string) string {
 	return consentdesk.Date("de", t)
 }
 
-// The chain's stores (issue 19): each with the address, phone, e-mail
+// The chain's stores: each with the address, phone, e-mail
 // and opening hours of its letterhead. A manager of the whole chain adds
 // and edits every store; a store's manager edits their own.
 

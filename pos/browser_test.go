@@ -426,7 +426,7 @@ func (b *browser) sign() {
 }
 
 func TestTabletInTheBrowser(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	ctx := context.Background()
 	// A chain of two stores: every counter page names the store it works
@@ -484,7 +484,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 	}
 	b.keyboard("consent screen")
 	b.do(chromedp.Click(chromedp.CSS(`label[for=channel_post]`)), chromedp.Click(chromedp.CSS(`label[for=channel_email]`)),
-		// What the customer wants to hear about (issue 17): the eye test and offers.
+		// What the customer wants to hear about: the eye test and offers.
 		chromedp.Click(chromedp.CSS(`label[for=topic_eye_test]`)), chromedp.Click(chromedp.CSS(`label[for=topic_offers]`)))
 	b.sign()
 	b.check(tabletLandscape, "consent-signed", "de")
@@ -532,7 +532,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 4 { // two channels × two topics (issue 17)
+	if states[consent.Post].State != consent.Granted || states[consent.Email].State != consent.Pending || states[consent.SMS].State != consent.None || len(events) != 4 { // two channels × two topics
 		t.Fatalf("ledger after the tablet: %v, %d events", states, len(events))
 	}
 	if events[0].Source != consent.CounterTablet || events[0].EvidenceSHA256 == "" {
@@ -719,7 +719,7 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 // The customer's language all the way, the prescription question and the
 // way back, in the browser: a German-speaking counter, an English customer.
 func TestEnglishCustomerInTheBrowser(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
@@ -807,7 +807,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 // order.js reads amounts by the server's rule (pos/forms.go parseEuros):
 // the running total agrees with what will be stored.
 func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))

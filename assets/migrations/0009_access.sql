@@ -1,5 +1,5 @@
 -- ConsentDesk schema, version 9: lockouts per client and per account, and
--- API tokens with a life cycle (hardening, second round).
+-- API tokens with a life cycle: a token has a scope, may expire and can be revoked.
 
 -- Wrong PINs are counted per account and client (the client's address,
 -- IPv6 by /64). Five wrong PINs lock that client out of that account;

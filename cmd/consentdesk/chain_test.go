@@ -164,7 +164,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	return nil
 }
 
-// TestTwoServersKilledInTurn (issue 19 point 5): two server processes on
+// TestTwoServersKilledInTurn: two server processes on
 // two ports share one PostgreSQL database and one SMTP server; orders go
 // through both at once; each process is killed with SIGKILL in turn and
 // started again. No acknowledged order is lost, every mail reaches the

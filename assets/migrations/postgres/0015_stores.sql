@@ -1,4 +1,4 @@
--- Stores (issue 19): a chain has stores, each with its own address,
+-- Stores: a chain has stores, each with its own address,
 -- opening hours and phone for the letterhead; the company (the
 -- controller), its data protection officer and the privacy notice are the
 -- chain's (store_settings). Empty fields of a store fall back to the
