@@ -293,7 +293,7 @@ func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 	// Created only where it is missing: on PostgreSQL the server's own
-	// role may not create tables (README, "A chain of stores"), and
+	// role may not create tables (docs/chain.md, "Roles"), and
 	// CREATE TABLE IF NOT EXISTS asks for that right even when the table
 	// is there.
 	var applied int

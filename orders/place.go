@@ -25,7 +25,7 @@ type ConsentInput struct {
 	Mode     string
 	Channels map[consent.Channel]bool
 	// Topics are what the chosen channels cover ("What would you like to
-	// hear about?"); nil means offers, as before topics (API.md).
+	// hear about?"); nil means offers, as before topics (docs/api.md).
 	Topics       map[string]bool
 	SignaturePNG []byte
 	HealthData   bool // explicit consent to store the prescription (GDPR Art. 9(2)(a))

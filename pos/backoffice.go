@@ -195,7 +195,7 @@ func csvCell(v string) string {
 // office and the API. It never holds prescriptions (GDPR Art. 9).
 func (s *Server) contactableCSV(c *gin.Context) {
 	ch := consent.Channel(c.Query("channel"))
-	// ?topic= selects one topic's consent; without it, offers (API.md).
+	// ?topic= selects one topic's consent; without it, offers (docs/api.md).
 	topic := c.DefaultQuery("topic", consent.TopicOffers)
 	list, err := s.db.ContactableFor(c.Request.Context(), ch, topic)
 	if err != nil {

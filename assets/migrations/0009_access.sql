@@ -17,7 +17,7 @@ CREATE TABLE pin_lockouts (
 
 -- Scopes: 'orders' creates and reads orders and reads consents; 'admin'
 -- may do everything. Tokens made before scopes existed could do
--- everything, so they become 'admin' (README: re-create them as 'orders'
+-- everything, so they become 'admin' (docs/upgrading.md: re-create them as 'orders'
 -- where a program only sends orders).
 ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin' CHECK (scope IN ('orders', 'admin'));
 ALTER TABLE api_tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
