@@ -8,7 +8,7 @@ import (
 )
 
 // One formatting for the PDF, the mails and the pages, in German and
-// English (code review: the English back office showed German numbers).
+// English (an English back office must not show German numbers).
 func TestFormatting(t *testing.T) {
 	for _, c := range []struct {
 		lang  string

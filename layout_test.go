@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// The layers (README, "Layout"): each package may depend only on the ones
+// The layers (docs/architecture.md, "Layout"): each package may depend only on the ones
 // listed, directly or through others. The web layer and the command sit
 // on top; the domain below knows nothing of them. A package that breaks
 // this fails here before it becomes a cycle or a leak.
@@ -49,7 +49,7 @@ func TestPackagesImportOnlyTheLayersBelow(t *testing.T) {
 		}
 		allowed, known := mayDependOn[name]
 		if !known {
-			t.Errorf("package %s is not in the layout (README, Layout; mayDependOn here)", shown)
+			t.Errorf("package %s is not in the layout (docs/architecture.md, Layout; mayDependOn here)", shown)
 			continue
 		}
 		deps, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}`, p).CombinedOutput()
@@ -74,7 +74,7 @@ func TestPackagesImportOnlyTheLayersBelow(t *testing.T) {
 
 // owner is the one package that changes each table (INSERT, UPDATE,
 // DELETE); others read it where a join is the honest query, and ask the
-// owner for every change (README, "Layout").
+// owner for every change (docs/architecture.md, "Layout").
 var owner = map[string]string{
 	"store_settings": "consent", "notice_versions": "consent", "consent_events": "consent",
 	"consent_event_details": "consent", "block_list": "consent",
@@ -123,7 +123,7 @@ func TestEveryTableHasOneOwner(t *testing.T) {
 				continue // a table rebuilt under a new name and renamed back
 			}
 			if _, ok := owner[m[1]]; !ok {
-				t.Errorf("table %s (%s) has no owner in this test and the README", m[1], f)
+				t.Errorf("table %s (%s) has no owner in this test and docs/architecture.md", m[1], f)
 			}
 		}
 	}

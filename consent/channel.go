@@ -59,7 +59,7 @@ const (
 	Close Action = "close"
 	// Merge records that a store's database joined the chain and its
 	// customer was merged into one the chain knew (same e-mail or mobile):
-	// the two consent histories stand side by side from here (issue 19).
+	// the two consent histories stand side by side from here.
 	// It concerns the customer, not a channel (Channel ""), and changes
 	// no channel's state.
 	Merge Action = "merge"

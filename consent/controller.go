@@ -82,7 +82,7 @@ type Controller struct {
 	// LoginStaffList shows the staff's names to choose from on the
 	// sign-in screen. Off, the default, asks for the name instead: the
 	// screen is reachable from anywhere on the store's network, and a list
-	// tells a stranger whose account to guess (attack test).
+	// tells a stranger whose account to guess.
 	LoginStaffList bool `json:"login_staff_list,omitempty"`
 	// Topics are what a customer may hear about (consent per channel and
 	// topic); empty means DefaultTopics. The notice names them.
@@ -95,7 +95,7 @@ type Controller struct {
 	ContactLensLeadDays int `json:"contact_lens_lead_days,omitempty"`
 
 	// Franchise makes each store of the chain its own controller, for
-	// franchise groups (issue 19): a store's customers, their consents,
+	// franchise groups: a store's customers, their consents,
 	// orders and mails are its own and no other store sees them; each
 	// store names its own company (Company) on its letterhead and in its
 	// privacy notice. Changed only by SetFranchise, never by the settings
@@ -464,7 +464,7 @@ func loadSettings(ctx context.Context, q Querier, query string, c *Controller, e
 // decoded is the settings' JSON decoded last. The text is read from the
 // database every time, so a change is seen at once; only decoding the
 // same text again is saved (16 µs of a one-click withdrawal's 190, in
-// the one writer; issue 18 point 2).
+// the one writer, which sets the pace of a burst of unsubscribes).
 var decoded atomic.Pointer[decodedSettings]
 
 type decodedSettings struct {

@@ -61,7 +61,7 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 
 // ComputeHash returns the SHA-256 over the event's hashed fields and its
 // PrevHash. The bytes hashed are a JSON array of strings in a fixed order,
-// written by hashInput exactly as the README's "The ledger's hash" says,
+// written by hashInput exactly as docs/data-and-backups.md, "The ledger's hash", says,
 // so that an auditor can re-implement verify in another language from
 // that text alone. APIToken and RepresentativeOf, added later, are
 // appended only when set, so that every event written before them still

@@ -46,8 +46,9 @@ func TestHashInputIsGoJSON(t *testing.T) {
 	}
 }
 
-// The README's two test vectors, from which an auditor re-implements
-// verify: the exact bytes hashed and the hash, and the README shows both.
+// The three test vectors of docs/data-and-backups.md ("The ledger's hash,
+// byte for byte"), from which an auditor re-implements verify: the exact
+// bytes hashed and the hash, and the document shows both.
 func TestLedgerHashVectors(t *testing.T) {
 	first := Event{Seq: 1, CustomerID: 7, Channel: Email, Action: Grant, OptInLevel: SingleOptIn, LegalBasis: BasisConsent,
 		Source: CounterTablet, Actor: ByCustomer, NoticeVersionID: "de-1",
@@ -62,7 +63,7 @@ func TestLedgerHashVectors(t *testing.T) {
 		Source: CounterTablet, Actor: ByCustomer, NoticeVersionID: "de-1",
 		NoticeSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", OrderID: 4, StaffID: 5,
 		CreatedAt: "2026-11-29T11:00:00Z", Topic: "eye_test", StoreID: 2, PrevHash: GenesisHash}
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/data-and-backups.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +85,14 @@ func TestLedgerHashVectors(t *testing.T) {
 		if got := v.e.ComputeHash(); got != v.hash {
 			t.Errorf("hash of event %d: %s, want %s", v.e.Seq, got, v.hash)
 		}
-		if !strings.Contains(string(readme), v.input) || !strings.Contains(string(readme), v.hash) {
-			t.Errorf("the README does not show event %d's input and hash", v.e.Seq)
+		if !strings.Contains(string(doc), v.input) || !strings.Contains(string(doc), v.hash) {
+			t.Errorf("docs/data-and-backups.md does not show event %d's input and hash", v.e.Seq)
 		}
 	}
 }
 
 // Text that would make the hash input ambiguous never reaches the ledger
-// (code review: "de-\xff" and "de-\xfe" hashed alike).
+// ("de-\xff" and "de-\xfe" would hash alike).
 func TestAppendRefusesAmbiguousText(t *testing.T) {
 	a := Event{Seq: 1, NoticeVersionID: "de-\xff", CreatedAt: "t", PrevHash: GenesisHash}
 	b := a

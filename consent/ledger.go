@@ -269,7 +269,7 @@ func VerifyReading(ctx context.Context, q Querier, gaps bool, read HashedReader)
 	// of the ledger are checked at the same time, each on a connection of
 	// its own, and then joined: in each chain, a part must begin where
 	// the one before it ended. At 10,000,000 events one part took over a
-	// minute (issue 18 point 5). Events appended meanwhile lie beyond
+	// minute. Events appended meanwhile lie beyond
 	// last.
 	_, pooled := q.(interface{ Stats() sql.DBStats })
 	parts := 1

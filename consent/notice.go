@@ -283,7 +283,7 @@ func (v NoticeVersion) Ref() NoticeRef { return NoticeRef{ID: v.ID, SHA256: v.SH
 // CurrentNoticeRefIn is CurrentNoticeIn without the texts: a use case
 // that only cites the notice in its events does not read them (the
 // template and the text were 11 kB of the 47 kB a one-click withdrawal
-// allocated; issue 18 point 2).
+// allocated).
 func CurrentNoticeRefIn(ctx context.Context, q Querier, store int64, lang string) (NoticeRef, error) {
 	var r NoticeRef
 	err := q.QueryRowContext(ctx, `SELECT id, sha256 FROM notice_versions`+inForce, lang, store).Scan(&r.ID, &r.SHA256)

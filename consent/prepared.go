@@ -10,7 +10,7 @@ import (
 // Prepared is a *sql.DB that prepares each query text once and reuses the
 // statement. modernc's SQLite parses and plans a statement for every call
 // otherwise: a quarter of a one-click unsubscribe's time, and half a
-// millisecond of a confirmation's (BENCHMARKS.md, issue 18). SQLite
+// millisecond of a confirmation's (BENCHMARKS.md). SQLite
 // re-prepares a cached statement itself when the schema changes.
 type Prepared struct {
 	*sql.DB

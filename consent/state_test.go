@@ -59,8 +59,7 @@ func TestDeriveUpdatedAtAndGrantedAt(t *testing.T) {
 
 // Retention periods run from the end of the store's calendar year (§147(4)
 // AO, §257(5) HGB); a record made just after midnight on New Year's Day in
-// Berlin is stored in UTC as the old year and must count in the new one
-// (issue 15, point 10).
+// Berlin is stored in UTC as the old year and must count in the new one.
 func TestRetainUntilCountsTheStoresYear(t *testing.T) {
 	cases := []struct {
 		at    string

@@ -44,7 +44,7 @@ type WriteTx struct {
 	// cases of a batch run the same queries, and binding a statement to
 	// the transaction (sql.Tx.StmtContext) allocates it anew and
 	// registers it with the handle under the handle's lock: 17 µs of a
-	// one-click withdrawal's 200 (issue 18 point 2).
+	// one-click withdrawal's 200.
 	bound map[*sql.Stmt]*sql.Stmt
 }
 
@@ -141,7 +141,7 @@ func (w *WriteTx) QueryRowContext(ctx context.Context, query string, args ...any
 
 // verdicts caches txControl by query text. The queries are constants in
 // the code, so each is read once instead of at every statement (9 µs of a
-// one-click withdrawal's 200, issue 18 point 2); texts built at run time
+// one-click withdrawal's 200); texts built at run time
 // beyond maxVerdicts are read each time.
 var verdicts struct {
 	sync.Map // query → txControl(query)

@@ -464,7 +464,7 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Two senders on one outbox, as two server processes on a chain's
-// database (issue 19 point 5): every mail goes out once, claimed by one
+// database: every mail goes out once, claimed by one
 // of them. A sender that starts while the other has a mail in hand
 // leaves it alone when the outbox is shared; alone, it takes such a
 // mail for one a crash left behind (TestCrashWhileSendingRequeues).

@@ -12,7 +12,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders"
 )
 
-// In a chain, a store's mails come from that store (issue 19 point 3):
+// In a chain, a store's mails come from that store:
 // the footer names the store with its address and phone, replies go to
 // its address, and the pickup mail gives its opening hours; the company
 // and its register details stay.

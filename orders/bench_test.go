@@ -33,7 +33,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 }
 
 // BenchmarkOneClickWithdrawal measures the use case behind a one-click
-// unsubscribe (issue 18 point 2) without HTTP: eight callers at once, as
+// unsubscribe without HTTP: eight callers at once, as
 // in a burst, each withdrawing e-mail for a customer of their own, so the
 // committer batches them as it does in load's burst.
 func BenchmarkOneClickWithdrawal(b *testing.B) {
@@ -75,7 +75,7 @@ func BenchmarkOneClickWithdrawal(b *testing.B) {
 	}
 }
 
-// BenchmarkChainData (issue 18 point 5) erases customers and takes a
+// BenchmarkChainData erases customers and takes a
 // backup while orders go on, in a database made by generate:
 //
 //	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000

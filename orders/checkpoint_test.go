@@ -11,8 +11,8 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 )
 
-// The log starts over even when every checkpoint ends behind a commit
-// (issue 18 point 5). SQLite starts the log over only in a transaction
+// The log starts over even when every checkpoint ends behind a commit.
+// SQLite starts the log over only in a transaction
 // that begins with all of it in the file. Beside a writer that never
 // paused, the checkpointer always ended behind the newest commit, so no
 // transaction ever began so, and the log grew to 2.7 GB in 30 s of

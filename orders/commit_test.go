@@ -151,7 +151,7 @@ func TestGroupCommitOneFsyncManyUseCasesEachOnItsOwn(t *testing.T) {
 }
 
 // A use case that tries to end the shared transaction is a programming
-// error (code review): the statement is refused before it reaches SQLite,
+// error: the statement is refused before it reaches SQLite,
 // logged with the use case's stack, and the batch fails. Each use case in
 // it hears that it was rolled back, and that is true: nothing of theirs is
 // on disk. Found before: a COMMIT sent by one use case put the earlier
@@ -364,8 +364,8 @@ func TestTxCancelledWhileRunningFinishes(t *testing.T) {
 
 // A caller whose context ends while its use case is still queued hears
 // so at once, not after the use cases ahead of it, and the use case never
-// runs (issue 15, point 10: Tx ignored the context once the job was
-// queued, although its doc says the context bounds the wait).
+// runs: the context bounds the wait, as Tx's doc says, also once the
+// job is queued.
 func TestTxCancelledWhileQueuedReturnsAtOnce(t *testing.T) {
 	db := openCommitDB(t)
 	release := hold(t, db)
@@ -400,7 +400,7 @@ func TestTxCancelledWhileQueuedReturnsAtOnce(t *testing.T) {
 	}
 }
 
-// A use case's panic keeps its stack (code review): the committer logs
+// A use case's panic keeps its stack: the committer logs
 // it where the panic happened, before raising the value again in the
 // caller's goroutine, where the stack would point only at Tx.
 func TestPanicInAUseCaseLogsItsStack(t *testing.T) {

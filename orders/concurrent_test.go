@@ -14,7 +14,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// Stores append at the same time (issue 19 point 4): on a chain's
+// Stores append at the same time: on a chain's
 // PostgreSQL database a use case that keeps to its store holds its
 // store's lock, not the writers'. Two handles stand for two server
 // processes. While one holds store 1, the other takes an order in store

@@ -441,7 +441,7 @@ func NationalPhone(e164 string) string {
 
 // MaskContact shows a contact so that its owner recognises it and
 // whoever else holds a printed confirmation learns no more than that
-// (the public pages, issue 14): "j.w•••@example.org",
+// (the public pages): "j.w•••@example.org",
 // "+49 170 •••• 567", "Hauptstraße •, 79098 Freiburg".
 func MaskContact(v string) string {
 	switch {

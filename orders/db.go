@@ -155,7 +155,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, options ...Options
 	// connections than cores add no speed, and each holds a page cache
 	// and prepared statements. Unbounded, a burst of 1,000 one-click
 	// unsubscribes opened hundreds of connections and took the server
-	// past 110 MB (issue 18 point 3). No read path holds one connection
+	// past 110 MB. No read path holds one connection
 	// while it asks for another (the whole suite passes with one reader).
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	sdb.SetMaxOpenConns(readers)
@@ -218,7 +218,7 @@ var checkpointEvery = time.Second
 // ran inside the commit that crossed 1,000 pages, and after a long read
 // had held the log back (a backup of a chain's 5 GB file takes 40 s),
 // that commit first copied everything since: an order at the counter
-// waited 805 ms (BENCHMARKS.md, issue 18 point 5). A passive checkpoint
+// waited 805 ms (BENCHMARKS.md). A passive checkpoint
 // waits for no one, and writers go on meanwhile.
 func (db *DB) checkpoints(every time.Duration) {
 	defer close(db.checkpointsDone)
@@ -274,7 +274,7 @@ func walCheckpoint(q *sql.DB) (logFrames, done int, err error) {
 // when the whole log is in the file; beside a writer that never paused,
 // the checkpointer always ended behind the newest commit, and the log
 // grew without end: 2.7 GB after 30 s of orders, and every read looked
-// through its index (issue 18 point 5). The file keeps its size and is
+// through its index. The file keeps its size and is
 // written over from its beginning, as SQLite does by default.
 func (db *DB) finishCheckpoint() {
 	if _, _, err := walCheckpoint(db.w.DB); err != nil {
@@ -293,7 +293,7 @@ func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 	// Created only where it is missing: on PostgreSQL the server's own
-	// role may not create tables (README, "A chain of stores"), and
+	// role may not create tables (docs/chain.md, "Roles"), and
 	// CREATE TABLE IF NOT EXISTS asks for that right even when the table
 	// is there.
 	var applied int
@@ -414,8 +414,8 @@ func (db *DB) Backup(ctx context.Context, file string) error {
 	// Otherwise the operating system held gigabytes of it in memory, and
 	// the sync that ended VACUUM INTO flushed them all at once while the
 	// counter's commits waited for the same disk: 202 ms for one order at
-	// the end of a 30 s backup of a chain's 5 GB file (BENCHMARKS.md,
-	// issue 18 point 5).
+	// the end of a 30 s backup of a chain's 5 GB file
+	// (BENCHMARKS.md).
 	stop := syncing(file)
 	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
 	stop()

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// This file is where ConsentDesk meets PostgreSQL (issue 19): a chain's
+// This file is where ConsentDesk meets PostgreSQL: a chain's
 // stores share one database there. The queries of every package are
 // written once, with SQLite's "?" placeholders; the connections opened
 // here number them as PostgreSQL wants ($1, $2, …) before pgx sees them.
@@ -137,7 +137,7 @@ func (c qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
 // before, so two transactions appending to one chain at once would both
 // link to the same predecessor. A batch of use cases that all keep to
 // their store (inStore) takes the writers' lock shared and each of its
-// stores' locks, so that stores append at the same time (issue 19); any
+// stores' locks, so that stores append at the same time; any
 // other use case takes the writers' lock alone. Always the writers' lock
 // first and the stores' in ascending order: no two batches wait for each
 // other in a circle. The locks are released with the transaction's end.
@@ -307,7 +307,7 @@ const erasedTables = `customers, orders, order_items, prescriptions, documents, 
 // found the erased address in the file one run in three. VACUUM FULL
 // writes the tables anew and removes the old files; it locks each table
 // while it does, which is milliseconds for a store and grows with a
-// chain's tables (README, "A chain of stores"). CHECKPOINT then writes the new pages out. Only a
+// chain's tables (docs/chain.md, "Roles"). CHECKPOINT then writes the new pages out. Only a
 // superuser or a member of pg_checkpoint may run CHECKPOINT: without it,
 // PostgreSQL's own next checkpoint writes them (checkpoint_timeout, 5
 // minutes by default), and the answer says false.
@@ -323,7 +323,7 @@ func (db *DB) vacuumErased(ctx context.Context) bool {
 		return false
 	}
 	if notOwned != "" {
-		slog.Error("vacuum after an erasure: the server's role does not own these tables, so VACUUM skips them and erased data stays in their files (README, A chain of stores)", "tables", notOwned)
+		slog.Error("vacuum after an erasure: the server's role does not own these tables, so VACUUM skips them and erased data stays in their files (docs/chain.md, Roles)", "tables", notOwned)
 		return false
 	}
 	// VACUUM (FULL) keeps the old row versions that a snapshot taken
@@ -335,7 +335,7 @@ func (db *DB) vacuumErased(ctx context.Context) bool {
 	// waits, as SQLite's checkpoint waits for readers, until no other
 	// session of the cluster holds a snapshot from before the erasure's
 	// end: 2 s at most, then it says false. Seeing other roles' sessions
-	// needs pg_read_all_stats (README).
+	// needs pg_read_all_stats (docs/chain.md, "Roles").
 	var horizon int64
 	if err := db.sql.QueryRowContext(ctx, `SELECT mod(pg_snapshot_xmax(pg_current_snapshot())::text::bigint, 4294967296)`).Scan(&horizon); err != nil {
 		slog.Error("vacuum after an erasure", "err", err)
@@ -382,7 +382,7 @@ func (db *DB) backupExt() string {
 }
 
 // dump is the backup on PostgreSQL: pg_dump's custom archive (restored
-// with pg_restore, README "A chain of stores") of the same snapshot in
+// with pg_restore, docs/chain.md "Backups") of the same snapshot in
 // which the ledger is verified and its head read, so that the head
 // recorded beside the database is the archive's. pg_dump copies a live
 // database consistently without holding up writers; its version must be

@@ -10,8 +10,7 @@ import (
 
 // The copy for a data subject (Art. 15(3) GDPR) is one read transaction:
 // every part of it comes from the same snapshot. A write that lands after
-// the export has started is in none of it (issue 15, point 10: the access
-// export was not one consistent read). If any part of exportIn read
+// the export has started is in none of it. If any part of exportIn read
 // through the pool instead of its connection, the access log written
 // mid-export would show up here.
 func TestExportIsOneConsistentRead(t *testing.T) {

@@ -172,7 +172,7 @@ func TestImportCustomers(t *testing.T) {
 	if n, err := db.ImportCustomers(ctx, list); n != 2 || err != nil {
 		t.Fatalf("%d, %v", n, err)
 	}
-	// The caller's slice is left as it was (code review).
+	// The caller's slice is left as it was.
 	if list[1].Mobile != "0170 1234567" || list[0].ID != 0 {
 		t.Errorf("ImportCustomers changed its caller's slice: %+v", list)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 )
 
-// Franchise groups (issue 19 point 3): a setting makes each store its
+// Franchise groups: a setting makes each store its
 // own controller. Then
 //   - a customer belongs to the store that first recorded them
 //     (customers.store_id); staff and API tokens of a store find, open
@@ -64,7 +64,7 @@ type franchiseKey struct{}
 // in its transaction and changes no setting: whether each store is its
 // own controller is then known, and the customer's store, the notice and
 // the blocking list do not read the settings again (three queries of
-// each one-click withdrawal, in the one writer; issue 18 point 2).
+// each one-click withdrawal, in the one writer).
 func settingsRead(ctx context.Context, c consent.Controller) context.Context {
 	return context.WithValue(ctx, franchiseKey{}, c.Franchise)
 }

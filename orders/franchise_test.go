@@ -32,8 +32,8 @@ func franchiseChain(t *testing.T) (*orders.DB, orders.Store, orders.Store) {
 	return db, first, second
 }
 
-// A setting makes each store its own controller (issue 19 point 3,
-// franchise groups): then customers and consents are kept apart per
+// A setting makes each store its own controller (franchise
+// groups): then customers and consents are kept apart per
 // store, and no store sees another's.
 func TestFranchiseKeepsStoresApart(t *testing.T) {
 	ctx := context.Background()

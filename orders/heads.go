@@ -26,7 +26,8 @@ import (
 //	restore TIME SEQ HASH FILE [store:ID:SEQ:HASH …]    the database was restored from FILE, whose head this is
 //
 // SEQ HASH is the ledger's newest event; each store:… field is the head
-// of one store's chain (issue 19: every chain's head is recorded).
+// of one store's chain: every chain's head is recorded, so that a cut
+// in any of them shows.
 //
 // A restore goes back in time on purpose: heads recorded before it with a
 // higher SEQ are set aside by it, and the line says so for ever.

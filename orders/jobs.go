@@ -12,8 +12,8 @@ import (
 
 // OncePer runs fn if the job called name has not begun a run within
 // every, and records this run's start first. Several server processes
-// on one chain's database ask at the same hour (issue 19 point 5:
-// retention, expiry and backups once per chain): the claim is a write
+// on one chain's database ask at the same hour (retention, expiry and
+// backups run once per chain): the claim is a write
 // transaction, which they take in turn (on PostgreSQL through the
 // writers' advisory lock, lockWriters), so exactly one of them runs the
 // job and the others find it claimed. A failed run gives its claim back,

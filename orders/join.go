@@ -17,7 +17,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 )
 
-// A store joins the chain (issue 19, consentdesk join-chain): its own
+// A store joins the chain (consentdesk join-chain): its own
 // SQLite database moves into the chain's database in one transaction —
 // its staff, privacy notices, customers, orders with their items,
 // prescriptions and documents, mails, customer changes, access log,

@@ -46,7 +46,7 @@ func counts(t *testing.T, db *orders.DB) map[string]int64 {
 	return out
 }
 
-// A store joins the chain (issue 19 point 6): its customers, orders,
+// A store joins the chain: its customers, orders,
 // documents, mails and ledger move into the chain's database; the ledger
 // keeps its hashes and is checked before and after; a customer the
 // chain knows is merged, the histories side by side and the merge

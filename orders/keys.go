@@ -292,7 +292,7 @@ func writeKeyFile(file string, k keyFile) error {
 	var b strings.Builder
 	b.WriteString("# ConsentDesk key file: keep it beside the database, never inside it, and back it up apart\n")
 	b.WriteString("# from the backups. The newest secret signs links and seals new prescriptions; older ones\n")
-	b.WriteString("# open older prescriptions and, unless retired, still check links (README, \"Keys\").\n")
+	b.WriteString("# open older prescriptions and, unless retired, still check links (docs/data-and-backups.md, \"Keys\").\n")
 	write := func(prefix string, k keyFile) {
 		for _, v := range k.versions() {
 			fmt.Fprintf(&b, "%ssecret %d %s\n", prefix, v, hex.EncodeToString(k.secrets[v]))

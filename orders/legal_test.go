@@ -18,7 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// Tests of the legal core (issue "Every objection counts"): each names
+// Tests of the legal core: each names
 // the rule it enforces, and the ledger must verify after every step.
 
 func verified(t *testing.T, db *orders.DB) {
@@ -852,7 +852,7 @@ func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
 	}
 }
 
-// PIN guessing really stops after five tries (attack test): 64 guesses at
+// PIN guessing really stops after five tries: 64 guesses at
 // once get at most five compared, and the right PIN sent after them finds
 // the account locked.
 func TestPINGuessingStopsAfterFive(t *testing.T) {

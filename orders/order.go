@@ -160,7 +160,7 @@ func validatePickup(f consentdesk.FieldErrors, p *Pickup, now time.Time) {
 func nextOrderNumber(ctx context.Context, tx consent.Tx, now time.Time) (string, error) {
 	// Each store numbers its own orders ("2026-000042" in the first
 	// store, "S2-2026-000042" in store 2): its orders take turns, but
-	// stores take orders at the same time (issue 19), and two stores
+	// stores take orders at the same time, and two stores
 	// counting one series would hand out the same number.
 	store := ""
 	if s := consent.StoreOf(ctx); s != consent.FirstStore {

@@ -526,7 +526,7 @@ func TestPINCostIsBcryptsDefaultOutsideTests(t *testing.T) {
 }
 
 // A damaged nonce (a hand-edited or half-restored row) is an error on the
-// order page, not a panic inside cipher.AEAD.Open (issue 15, point 10).
+// order page, not a panic inside cipher.AEAD.Open.
 func TestDamagedPrescriptionNonceIsAnError(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
@@ -551,7 +551,7 @@ func TestDamagedPrescriptionNonceIsAnError(t *testing.T) {
 	}
 }
 
-// The public pages mask contacts (issue 14): enough to recognise, no
+// The public pages mask contacts: enough to recognise, no
 // more.
 func TestMaskContact(t *testing.T) {
 	for in, want := range map[string]string{

@@ -30,7 +30,7 @@ type ConsentInput struct {
 	Cells map[consent.Channel][]string
 	// Channels with Topics is the older shorthand of the API: every
 	// listed topic on every listed channel; without Topics a channel
-	// covers offers, as before topics (API.md). It is refused together
+	// covers offers, as before topics (docs/api.md). It is refused together
 	// with Cells.
 	Channels     map[consent.Channel]bool
 	Topics       map[string]bool

@@ -20,7 +20,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// README, "A chain of stores on PostgreSQL", Roles: the two SQL blocks
+// docs/chain.md, "Roles": the two SQL blocks
 // run as they stand (with this test's own role and database names). The
 // server's role then takes orders and erases, and cannot change, delete,
 // truncate or unguard the ledger (GDPR Art. 7(1): the proof of consent
@@ -32,11 +32,11 @@ func TestPostgresRoles(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/chain.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	superuser, owner := sqlBlock(t, readme, "CREATE ROLE consentdesk_admin"), sqlBlock(t, readme, "-- roles: hand the server its tables")
+	superuser, owner := sqlBlock(t, doc, "CREATE ROLE consentdesk_admin"), sqlBlock(t, doc, "-- roles: hand the server its tables")
 	suffix := fmt.Sprintf("_%d", os.Getpid())
 	admin, server, dbname := "consentdesk_admin"+suffix, "consentdesk_server"+suffix, "cdt_roles"+suffix
 	names := strings.NewReplacer("consentdesk_admin", admin, "consentdesk_server", server, "DATABASE consentdesk ", "DATABASE "+dbname+" ")
@@ -156,16 +156,16 @@ func TestPostgresRoles(t *testing.T) {
 	}
 }
 
-// sqlBlock returns the fenced sql block of the README that holds marker.
-func sqlBlock(t *testing.T, readme []byte, marker string) string {
+// sqlBlock returns the fenced sql block of the document that holds marker.
+func sqlBlock(t *testing.T, doc []byte, marker string) string {
 	t.Helper()
-	for _, part := range strings.Split(string(readme), "```sql\n")[1:] {
+	for _, part := range strings.Split(string(doc), "```sql\n")[1:] {
 		block, _, _ := strings.Cut(part, "```")
 		if strings.Contains(block, marker) {
 			return block
 		}
 	}
-	t.Fatalf("README: no sql block with %q", marker)
+	t.Fatalf("docs/chain.md: no sql block with %q", marker)
 	return ""
 }
 
@@ -205,7 +205,7 @@ func TestOpenFailsAtOnce(t *testing.T) {
 	}
 }
 
-// Retention, expiry and backups once per chain (issue 19 point 5): two
+// Retention, expiry and backups once per chain: two
 // handles on one database, as two server processes, ask for the same
 // job at once; one runs it. Within the period nobody runs it again;
 // after it, one does; a failed run is run again by the next asking.

@@ -13,7 +13,7 @@ import (
 )
 
 // Recall is a customer due for a recall now, and the channels on which
-// they may be reached for that topic (issue 17).
+// they may be reached for that topic.
 type Recall struct {
 	CustomerID int64             `json:"customer_id"`
 	Name       string            `json:"name"`

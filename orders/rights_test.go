@@ -718,7 +718,7 @@ func TestRenewalRemindersOffByDefault_BGH_III_ZR_196_17(t *testing.T) {
 	}
 }
 
-// API tokens have a life cycle (issue 15 point 8): a scope, an optional
+// API tokens have a life cycle: a scope, an optional
 // expiry, revocation by name, and the last use recorded.
 func TestAPITokenLifeCycle(t *testing.T) {
 	db := openDB(t)
@@ -795,7 +795,8 @@ func TestAPITokenLifeCycle(t *testing.T) {
 }
 
 // Wrong PINs lock the client they came from, not the account for
-// everyone (issue 15 point 3); the account locks after many from several
+// everyone, so that a stranger on the store's network cannot lock the
+// manager out; the account locks after many from several
 // clients, and Unlock lifts every lock.
 func TestLockoutPerClient(t *testing.T) {
 	db := openDB(t)
@@ -901,7 +902,7 @@ func TestVerifyReachFindsACut(t *testing.T) {
 	}
 }
 
-// Keys (code review): one secret derived the link key and the
+// Keys: one secret derived the link key and the
 // prescription key, and ciphertexts carried no key id, so the link secret
 // could not be rotated without losing prescriptions. Now each ciphertext
 // names its key version: after `keys rotate` old prescriptions open, new

@@ -8,7 +8,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// The counter's search through the trigram index (issue 18 point 5):
+// The counter's search through the trigram index:
 // parts of names in any case, e-mail pieces, numbers typed the German
 // way, words too short for the index beside longer ones, text that looks
 // like the index's query language, characters no name holds, and a

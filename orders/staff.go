@@ -478,7 +478,7 @@ func (db *DB) SignOut(ctx context.Context, token string) error {
 	})
 }
 
-// API token scopes (API.md): ScopeOrders creates and reads orders and
+// API token scopes (docs/api.md): ScopeOrders creates and reads orders and
 // reads consents; ScopeAdmin may do everything, erasure and exports
 // included. An ERP that only sends orders cannot erase customers
 // (GDPR Art. 25(2), Art. 32: no more access than the purpose needs).
@@ -520,7 +520,7 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	if strings.HasPrefix(name, "representative:") || strings.HasPrefix(name, "topic:") || strings.HasPrefix(name, "store:") {
 		// The ledger hashes a token's name beside "representative:…",
 		// "topic:…" and "store:…"; such a name would make two events hash
-		// alike (README, "The ledger's hash").
+		// alike (docs/data-and-backups.md, "The ledger's hash").
 		f.Add("name", "err.token_name_reserved")
 	}
 	scope := in.Scope

@@ -306,7 +306,7 @@ func customerStore(ctx context.Context, q consent.Querier, customerID int64) (in
 // is read in the transaction that writes: not on a reader from the
 // request's goroutine, whose fresh stack SQLite's deep frames made grow
 // (with the two queries, a fifth of the server's time per one-click
-// unsubscribe outside the writer in load's burst; issue 18 point 2).
+// unsubscribe outside the writer in load's burst).
 func (db *DB) publicStore(ctx context.Context, customerID int64) context.Context {
 	if db.pg {
 		ctx = inCustomersStore(ctx, db.sql, customerID)

@@ -21,7 +21,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// Stores (issue 19 point 3): every order, consent event, mail and access
+// Stores: every order, consent event, mail and access
 // log entry records the store where it happened; customers and their
 // consents are the chain's, so a withdrawal in one store holds in every
 // store; each store's events form a hash chain of their own.
@@ -342,7 +342,7 @@ func migrationsBefore(t *testing.T, n int) fs.FS {
 	return out
 }
 
-// Backups record the head of every store's chain (issue 19 point 4), in
+// Backups record the head of every store's chain, in
 // the .head file and the heads file, and verify checks them.
 func TestBackupRecordsEveryChainsHead(t *testing.T) {
 	db := openDB(t)

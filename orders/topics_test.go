@@ -10,7 +10,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders"
 )
 
-// Consent per channel and topic (issue 17): the chosen topics apply to
+// Consent per channel and topic: the chosen topics apply to
 // the chosen channels; a customer with e-mail consent for offers only is
 // not contactable for the eye test; one topic off leaves the others;
 // "withdraw all" still withdraws everything.
@@ -121,7 +121,7 @@ func TestEventsBeforeTopicsCountAsOffers(t *testing.T) {
 	}
 }
 
-// Recalls (issue 17): the eye test is due the store's months after the
+// Recalls: the eye test is due the store's months after the
 // last measuring day, for customers with consent for that topic on a
 // channel; a customer with e-mail consent for offers only is not
 // recalled; contact lenses are due before the supply ends, also under

@@ -179,8 +179,8 @@ func TestConfirmationReadsBack(t *testing.T) {
 }
 
 // The confirmation follows the customer's language: headings, items,
-// the consent block and the notice (issue: "the customer's language, all
-// the way").
+// the consent block and the notice: the customer's language, all the
+// way.
 func TestConfirmationInTheCustomersLanguage(t *testing.T) {
 	needTool(t, "pdftotext")
 	c := sampleIn(t, orders.ModeTablet, "Weiss", "en")
@@ -401,7 +401,7 @@ func pageText(t *testing.T, doc []byte, page int) string {
 	return strings.Join(strings.Fields(string(out)), " ")
 }
 
-// Art. 7(2) with topics (issue 17): four channels and four topics, in
+// Art. 7(2) with topics: four channels and four topics, in
 // paper mode as empty boxes and from the tablet as chosen, and the
 // consent block is still one block on one page, signature included.
 func TestConsentBlockWithTopicsFitsOnePage(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/consentdesk/consentdesk/pdf"
 )
 
-// The recall letters (issue 17), read back with pdftotext -bbox: the
+// The recall letters, read back with pdftotext -bbox: the
 // address lies inside the window area of DIN 5008 form B (20 to 105 mm
 // from the left, 45 to 90 mm from the top), and each letter carries the
 // store, the recall, the QR code's text and the objection notice.

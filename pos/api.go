@@ -295,7 +295,7 @@ func (s *Server) apiTopics(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// channelStates is the "channels" object of API.md: the four marketing
+// channelStates is the "channels" object of docs/api.md: the four marketing
 // channels, without the health-data purpose.
 func channelStates(states map[consent.Channel]consent.ChannelState) gin.H {
 	out := gin.H{}

@@ -266,7 +266,7 @@ func TestAPIGermanMessages(t *testing.T) {
 	}
 }
 
-// API tokens have scopes (issue 15 point 8): an ERP that only sends
+// API tokens have scopes: an ERP that only sends
 // orders cannot erase customers, export them or record consents; a
 // revoked or expired token gets 401.
 func TestAPITokenScopes(t *testing.T) {
@@ -351,7 +351,7 @@ func TestAPITokenScopes(t *testing.T) {
 	}
 }
 
-// Topics through the API (issue 17, API.md): consent.topics on an order,
+// Topics through the API (docs/api.md): consent.topics on an order,
 // the topics list, the state per topic, and the contactable export per
 // topic.
 func TestAPITopics(t *testing.T) {
@@ -401,7 +401,7 @@ func TestAPITopics(t *testing.T) {
 	}
 }
 
-// Recalls through the API and the back office (issue 17): who is due and
+// Recalls through the API and the back office: who is due and
 // on which channel; a preview; the dashboard per topic.
 func TestRecallsAPIAndPage(t *testing.T) {
 	a := newAPI(t)
@@ -431,7 +431,7 @@ func TestRecallsAPIAndPage(t *testing.T) {
 	}
 }
 
-// Sending recalls (issue 17): an e-mail for the customer reachable by
+// Sending recalls: an e-mail for the customer reachable by
 // e-mail, a letter (one PDF) for the one reachable by post only; each a
 // use of the topic in the ledger, not sent twice; the recall mail's
 // one-click withdraws that topic on e-mail only.

@@ -195,7 +195,7 @@ func csvCell(v string) string {
 // office and the API. It never holds prescriptions (GDPR Art. 9).
 func (s *Server) contactableCSV(c *gin.Context) {
 	ch := consent.Channel(c.Query("channel"))
-	// ?topic= selects one topic's consent; without it, offers (API.md).
+	// ?topic= selects one topic's consent; without it, offers (docs/api.md).
 	topic := c.DefaultQuery("topic", consent.TopicOffers)
 	list, err := s.db.ContactableFor(c.Request.Context(), ch, topic)
 	if err != nil {
@@ -575,7 +575,7 @@ func dayOf(stamp string) string {
 	return consentdesk.Date("de", t)
 }
 
-// The chain's stores (issue 19): each with the address, phone, e-mail
+// The chain's stores: each with the address, phone, e-mail
 // and opening hours of its letterhead. A manager of the whole chain adds
 // and edits every store; a store's manager edits their own.
 

@@ -538,7 +538,7 @@ func TestStaffPages(t *testing.T) {
 	}
 }
 
-// The manager edits the topics in the settings (issue 17): a changed list
+// The manager edits the topics in the settings: a changed list
 // is a new notice version; a list without "offers" is refused and
 // changes nothing.
 func TestTopicsInTheSettings(t *testing.T) {

@@ -86,8 +86,8 @@ func BenchmarkCustomerSearch(b *testing.B) {
 }
 
 // BenchmarkChainData: the counter's search and the order screen on a
-// chain's data, 1,000,000 customers and 10,000,000 ledger events (issue
-// 18 point 5), made by
+// chain's data, 1,000,000 customers and 10,000,000 ledger events, made
+// by
 //
 //	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000
 //	CONSENTDESK_BENCH_DB=/tmp/chain.db go test ./pos -run XXX -bench ChainData -benchtime 300x

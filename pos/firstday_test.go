@@ -331,7 +331,7 @@ func TestHTMLFindingsOfTheCheckers(t *testing.T) {
 	}
 	c := e.client()
 	// The staff list, where the store shows one (by default a name field,
-	// issue 15), has an empty first choice.
+	// so that the screen names nobody), has an empty first choice.
 	ctrl, _ := e.db.Controller(context.Background())
 	ctrl.LoginStaffList = true
 	if _, err := e.db.SaveSettings(context.Background(), ctrl, e.manager.ID); err != nil {
@@ -351,7 +351,7 @@ func TestHTMLFindingsOfTheCheckers(t *testing.T) {
 	}
 }
 
-// A double tap places one order (attack test): eight simultaneous
+// A double tap places one order: eight simultaneous
 // submits of one consent screen make one order, one customer and its
 // mails, not eight.
 func TestDoubleTapPlacesOneOrder(t *testing.T) {
@@ -479,7 +479,7 @@ func TestLanguageSwitchKeepsSettingsAndCustomerForms(t *testing.T) {
 	}
 }
 
-// Preference page posts (attack test): a post from another site is
+// Preference page posts: a post from another site is
 // refused, and an empty or malformed body changes nothing and answers 400.
 // The one-click unsubscribe stays as RFC 8058 wants it.
 func TestPreferencePostsFromThisSiteOnly(t *testing.T) {
@@ -519,7 +519,7 @@ func TestPreferencePostsFromThisSiteOnly(t *testing.T) {
 	}
 }
 
-// A per-client limit on /login (attack test): after ten tries at once,
+// A per-client limit on /login: after ten tries at once,
 // one client waits, whichever account it aims at.
 func TestLoginLimitedPerClient(t *testing.T) {
 	e := newEnv(t)
@@ -539,7 +539,7 @@ func TestLoginLimitedPerClient(t *testing.T) {
 	}
 }
 
-// No lost updates (attack test): two staff edit the same customer; the
+// No lost updates: two staff edit the same customer; the
 // second save gets a conflict page with both versions, and nothing is
 // reverted silently.
 func TestNoLostUpdatesOfACustomer(t *testing.T) {
@@ -577,8 +577,9 @@ func TestNoLostUpdatesOfACustomer(t *testing.T) {
 	}
 }
 
-// Smaller findings of the attack test, each reproduced.
-func TestSmallerFindingsOfTheAttackTest(t *testing.T) {
+// Smaller security findings, each reproduced: redirects to local paths
+// only, no directory listings, HEAD changes nothing, and more.
+func TestSmallerSecurityFindings(t *testing.T) {
 	a := newAPI(t)
 	e := a.e
 	c := e.client()

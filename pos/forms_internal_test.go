@@ -9,7 +9,7 @@ import (
 )
 
 // German numbers are read as Germans write them, and what is ambiguous is
-// refused (attack test: "1.000" was stored as 1,00 €, "1,234.50" as 1,23 €).
+// refused ("1.000" must not be stored as 1,00 €, nor "1,234.50" as 1,23 €).
 // The browser test checks order.js against the same table.
 var amountCases = []struct {
 	in    string

@@ -124,7 +124,7 @@ func TestPrescriptionWithdrawnEverywhere_Art9(t *testing.T) {
 	id, oid = withRx("page-rx@example.org")
 	c := e.client()
 	p := "/p/" + consent.NewTokens(e.db.Keys.Tokens).Make(consent.PreferencesToken, id)
-	// Its own switch, apart from marketing (issue 14): on while given.
+	// Its own switch, apart from marketing: on while given.
 	if r := c.get(p); !strings.Contains(r.body, `name="health_data" checked`) || !strings.Contains(r.body, `value="health"`) {
 		t.Fatal("the preference page has no switch for the prescription consent")
 	}
@@ -405,8 +405,8 @@ func TestPostOnLegitimateInterestScreens_Recital47(t *testing.T) {
 	}
 }
 
-// A changed address ends the consent given for the old one (attack test,
-// high): the channel closes in the ledger with the reason, the contactable
+// A changed address ends the consent given for the old one: the
+// channel closes in the ledger with the reason, the contactable
 // list does not show the new address, and the confirmation link sent to
 // the old address confirms nothing. Back office and PATCH alike.
 func TestChangedAddressEndsTheConsent(t *testing.T) {

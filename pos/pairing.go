@@ -15,7 +15,7 @@ import (
 )
 
 // Pairing is what a tablet needs to trust the store's own CA and reach
-// the counter over HTTPS on the store's network (issue 14 point 3).
+// the counter over HTTPS on the store's network.
 type Pairing struct {
 	CACertPEM []byte
 	// PairURLs are the plain-HTTP pairing pages (one per address of the

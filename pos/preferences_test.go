@@ -44,11 +44,11 @@ func TestPreferencePage(t *testing.T) {
 	c := a.e.client()
 	before := a.e.events()
 	r := c.get("/p/" + tok + "?src=qr")
-	// The contact is masked (issue 14): recognisable, no more.
+	// The contact is masked: recognisable, no more.
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Alle Einwilligungen widerrufen") || !strings.Contains(r.body, "j.w•••@example.org") {
 		t.Fatalf("page: %d", r.StatusCode)
 	}
-	// The store's name, not the software's (issue 14).
+	// The store's name, not the software's.
 	ctrl, _ := a.e.db.Controller(context.Background())
 	if !strings.Contains(r.body, `<span class="brand">`+html.EscapeString(ctrl.Name)) || strings.Contains(r.body, "ConsentDesk") {
 		t.Errorf("the public page does not show the store's name, or shows the software's")

@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// BenchmarkConfirmationHTTP (issue 18 point 1) measures the real request,
+// BenchmarkConfirmationHTTP measures the real request,
 // GET /orders/{id}/confirmation.pdf over HTTP on a keep-alive connection,
 // in the two conditions a counter meets: back to back, and one at a time
 // after idle time (the runtime and caches gone cold, as when the clerk
@@ -78,7 +78,7 @@ func printer(b *testing.B) (func() time.Duration, *api, *client) {
 	}, a, c
 }
 
-// BenchmarkConfirmationVsChromium (issue 18 point 1) prints the same
+// BenchmarkConfirmationVsChromium prints the same
 // order's confirmation two ways, in one run: the project's PDF over HTTP
 // (GET /orders/{id}/confirmation.pdf on a keep-alive connection), and a
 // warm headless Chromium that navigates to the order page and prints it

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The public rate limiter's table is bounded (issue 15, point 10): an
+// The public rate limiter's table is bounded: an
 // IPv6 client counts by its /64, idle clients are swept, and a flood of
 // new addresses beyond the cap shares one limiter instead of growing the
 // map.

@@ -392,7 +392,7 @@ func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
 	t.Logf("%d routes, %d field names", len(routes), len(names))
 }
 
-// Signing in gives a new CSRF seed (issue 15, point 10): a token made from
+// Signing in gives a new CSRF seed: a token made from
 // a seed that existed before the sign-in (read off a shared tablet, or a
 // cookie planted by a neighbouring host) is refused afterwards.
 func TestCSRFSeedRotatedAtSignIn(t *testing.T) {
@@ -421,8 +421,8 @@ func TestCSRFSeedRotatedAtSignIn(t *testing.T) {
 	}
 }
 
-// No lock-out of the manager from the shop floor (attack test, issue 15
-// point 3): a stranger on the store's network who guesses at the
+// No lock-out of the manager from the shop floor: a
+// stranger on the store's network who guesses at the
 // manager's PIN locks out only his own device; the tablet still signs
 // in. Guesses from many devices lock the account itself, and another
 // manager lifts that. The sign-in screen names nobody unless the store

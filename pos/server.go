@@ -186,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 	s.publicRoutes(r)
 
 	// Scope orders (the default token): create and read orders, read
-	// consents. Everything else needs an admin token (API.md).
+	// consents. Everything else needs an admin token (docs/api.md).
 	api := r.Group("/api/v1", s.requireToken)
 	api.POST("/orders", s.apiCreateOrder)
 	api.GET("/orders/:id", s.apiOrder)

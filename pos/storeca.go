@@ -22,7 +22,7 @@ import (
 )
 
 // The store's own small CA, for the counter tablet on the store's
-// network (issue 14 point 3). Created on first start, its key lies beside
+// network. Created on first start, its key lies beside
 // the database (mode 0600), never inside it; the tablet trusts its
 // certificate once (the pairing page). The CA may sign only names under
 // .local and this machine's name, and only private and loopback

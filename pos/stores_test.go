@@ -12,7 +12,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders"
 )
 
-// Stores in the back office (issue 19 point 3): a manager of the whole
+// Stores in the back office: a manager of the whole
 // chain adds and edits stores and switches the store the session works
 // in; a store's manager edits their own store and adds staff to it only;
 // counter staff see their store and change nothing.
@@ -209,7 +209,7 @@ func TestStoresInTheBackOffice(t *testing.T) {
 
 // The confirmation printed for an order carries the letterhead of the
 // store that took it: the company, "Filiale …", the store's address,
-// phone and opening hours (issue 19 point 3).
+// phone and opening hours.
 func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -1,5 +1,5 @@
 -- ConsentDesk schema, version 9: lockouts per client and per account, and
--- API tokens with a life cycle (hardening, second round).
+-- API tokens with a life cycle: a token has a scope, may expire and can be revoked.
 
 -- Wrong PINs are counted per account and client (the client's address,
 -- IPv6 by /64). Five wrong PINs lock that client out of that account;
@@ -17,7 +17,7 @@ CREATE TABLE pin_lockouts (
 
 -- Scopes: 'orders' creates and reads orders and reads consents; 'admin'
 -- may do everything. Tokens made before scopes existed could do
--- everything, so they become 'admin' (README: re-create them as 'orders'
+-- everything, so they become 'admin' (docs/upgrading.md: re-create them as 'orders'
 -- where a program only sends orders).
 ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin' CHECK (scope IN ('orders', 'admin'));
 ALTER TABLE api_tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';

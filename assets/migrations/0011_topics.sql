@@ -3,7 +3,7 @@
 -- its channel (withdraw all, objection, erasure, blocking list, double
 -- opt-in confirmation), or "" for events from before topics existed,
 -- which count as "offers". The topic is hashed into the chain when set
--- (README, "The ledger's hash").
+-- (docs/data-and-backups.md, "The ledger's hash").
 ALTER TABLE consent_events ADD COLUMN topic TEXT NOT NULL DEFAULT '';
 CREATE INDEX consent_events_customer_topic ON consent_events (customer_id, channel, topic);
 

@@ -1,4 +1,4 @@
--- The counter's search at a chain's size (issue 18 point 5): an index of
+-- The counter's search at a chain's size (1,000,000 customers): an index of
 -- every three-character piece of the search key (name, e-mail, digits of
 -- the numbers), which finds "mül" in "Müller" and "4711" in a mobile
 -- number without reading every customer. LIKE '%…%' on the b-tree index

@@ -1,4 +1,4 @@
--- Stores (issue 19): a chain has stores, each with its own address,
+-- Stores: a chain has stores, each with its own address,
 -- opening hours and phone for the letterhead; the company (the
 -- controller), its data protection officer and the privacy notice are the
 -- chain's (store_settings). Empty fields of a store fall back to the
@@ -34,8 +34,8 @@ ALTER TABLE outbox ADD COLUMN store_id INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE audit_log ADD COLUMN store_id INTEGER NOT NULL DEFAULT 1;
 -- And on every consent event, hashed into its chain: each store's events
 -- form a chain of their own. NULL for events from before stores, which
--- stay in the first store's chain and hash as they did (README, "The
--- ledger's hash").
+-- stay in the first store's chain and hash as they did (docs/data-and-backups.md,
+-- "The ledger's hash").
 ALTER TABLE consent_events ADD COLUMN store_id INTEGER REFERENCES stores(id);
 CREATE INDEX consent_events_store ON consent_events(store_id, seq);
 CREATE INDEX orders_store ON orders(store_id, id);

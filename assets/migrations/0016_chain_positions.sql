@@ -1,4 +1,4 @@
--- Each store's chain numbers its events 1, 2, 3, … (issue 19: stores
+-- Each store's chain numbers its events 1, 2, 3, … (stores
 -- append at the same time). seq stays the ledger-wide number of an event;
 -- position is its place in its store's chain, where verify finds a
 -- missing event even where seq may leave gaps (a chain's PostgreSQL

@@ -113,7 +113,7 @@ func trusting(t *testing.T, pemFile string) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-// Automatic HTTPS on the public listener (issue 14 point 1), against a
+// Automatic HTTPS on the public listener, tested against a
 // real ACME server: the certificate is fetched, /p/{token} is served over
 // HTTPS verified against Pebble's root with HSTS, the certificate lies in
 // a folder of mode 0700 beside the database, and a restart serves the

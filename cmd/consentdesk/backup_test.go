@@ -214,8 +214,8 @@ func TestBackupRotateRestoreAndServe(t *testing.T) {
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
-// Erasure and backups (code review): restoring a backup from before an
-// erasure brought the customer back. The erasure list, kept beside the
+// Erasure and backups: restoring a backup from before an erasure would
+// bring the customer back. The erasure list, kept beside the
 // database and apart from the backups, erases them again at once; the
 // ledger shows it, and still verifies.
 func TestRestoreErasesAgain(t *testing.T) {

@@ -164,7 +164,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	return nil
 }
 
-// TestTwoServersKilledInTurn (issue 19 point 5): two server processes on
+// TestTwoServersKilledInTurn: two server processes on
 // two ports share one PostgreSQL database and one SMTP server; orders go
 // through both at once; each process is killed with SIGKILL in turn and
 // started again. No acknowledged order is lost, every mail reaches the
@@ -177,7 +177,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 // out once, by the other server, after --mail-stale-after. A kill once
 // the message is on its way (from DATA until the database records the
 // "250") leaves a mail whose fate the database cannot know: it is sent
-// again with the same Message-ID (README, several servers), the one
+// again with the same Message-ID (docs/chain.md, several servers), the one
 // duplicate a mail program recognises. That window is not what this
 // test measures.
 func TestTwoServersKilledInTurn(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 )
 
 // joinChain moves a store's SQLite database into the chain's database
-// (issue 19 point 6, orders.JoinChain): it checks the store's ledger
+// (orders.JoinChain): it checks the store's ledger
 // before, moves everything in one transaction, and checks the chain's
 // ledger after. Running it again with the same database changes nothing.
 func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) error {

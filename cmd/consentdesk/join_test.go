@@ -11,7 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// consentdesk join-chain (issue 19 point 6): the demo store joins a
+// consentdesk join-chain: the demo store joins a
 // chain that knows its customers; the output names what moved and the
 // ledgers checked before and after; a second run changes nothing; bad
 // input is refused before anything is written.

@@ -22,8 +22,8 @@ import (
 	"github.com/consentdesk/consentdesk/pos"
 )
 
-// The counter tablet over HTTPS on the store's network (issue 14 point
-// 3): the server makes its own CA beside the database (key 0600), a Go
+// The counter tablet over HTTPS on the store's network: the
+// server makes its own CA beside the database (key 0600), a Go
 // client that trusts only that CA reaches the tablet pages and signs in
 // with Secure cookies, one without it is refused, and the plain-HTTP
 // pairing page hands out the CA as a profile and a certificate and sends
@@ -133,7 +133,7 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 }
 
 // The counter's certificate renews itself: 30 days before its end, and
-// when the machine's addresses change (issue 14 point 3).
+// when the machine's addresses change.
 func TestCounterCertificateRenewsItself(t *testing.T) {
 	ca, err := pos.LoadOrCreateStoreCA(filepath.Join(t.TempDir(), "s.db"), "Optik Müller")
 	if err != nil {

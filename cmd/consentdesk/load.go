@@ -396,7 +396,7 @@ func statusKB(file, field string) float64 {
 	return 0
 }
 
-// The load generator runs as a process of its own (issue 18 point 3), so
+// The load generator runs as a process of its own, so
 // that the server's memory is measured without it: "consentdesk
 // load-traffic" reads a trafficSpec as JSON on stdin, sends the traffic,
 // and writes a trafficResult as JSON on stdout. It is not meant to be

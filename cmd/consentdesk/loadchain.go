@@ -28,8 +28,8 @@ type ServerFigures struct {
 	MaxRSSMB     float64
 }
 
-// runLoadChain is the load run on a chain's PostgreSQL database (issue 19
-// point 8): n server processes ("consentdesk serve", each a process of
+// runLoadChain is the load run on a chain's PostgreSQL database: n server
+// processes ("consentdesk serve", each a process of
 // its own, as behind a load balancer) on the same database, each driven
 // by a generator process with workers API clients at once; then the
 // one-click burst, spread over the servers. The database keeps the

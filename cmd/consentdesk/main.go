@@ -51,7 +51,7 @@ func main() {
 	// Go's default GOGC=100. serve used to set 200 while a confirmation
 	// PDF left 5 MB of garbage; the patched gofpdf leaves 1.3 MB, and 200
 	// cost the server about 15 MB of peak heap under load (BENCHMARKS.md,
-	// issue 18 point 3).
+	// the server's memory).
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "consentdesk:", err)
 		os.Exit(1)
@@ -120,7 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// verify runs as a process of its own and reads every event
 			// once: at 10,000,000 events the driver's short-lived strings
 			// made the collector run thousands of times with a heap of a
-			// few MB, a seventh of the time (issue 18 point 5). SQLite's
+			// few MB, a seventh of the time. SQLite's
 			// ledger is now read without them (orders/ledgerread.go);
 			// PostgreSQL's still goes through the driver. Four times the
 			// heap target costs about 20 MB.

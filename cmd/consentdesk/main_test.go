@@ -309,8 +309,8 @@ func TestServeRefusesBadMailSettings(t *testing.T) {
 }
 
 // verify and backup on a path that does not exist say so, exit non-zero
-// and create nothing (attack test: "verify --db typo.db" reported an
-// intact empty ledger).
+// and create nothing (a typo, "verify --db typo.db", must not
+// report an intact empty ledger).
 func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.db")
@@ -326,8 +326,8 @@ func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
 }
 
 // When the public listener cannot start, serve fails and the counter's
-// listener is closed again (issue 15, point 10: a failed start of the
-// second listener left the first one running).
+// listener is closed again (a failed start of the
+// second listener must not leave the first one running).
 func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 	counterAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -440,7 +440,7 @@ func TestFailedCommandKeepsAnExistingDatabase(t *testing.T) {
 	}
 }
 
-// The command line's side of issue 15: token scopes, expiry, list and
+// The command line's side of API tokens and sign-in locks: token scopes, expiry, list and
 // revoke, and `staff unlock` as the way back for a locked-out manager.
 func TestTokenAndStaffCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "store.db")
@@ -545,7 +545,7 @@ func TestKeysRotateCommand(t *testing.T) {
 	}
 }
 
-// No http:// links to the outside (issue 14 point 2): serve refuses a
+// No http:// links to the outside: serve refuses a
 // public URL that is http:// with a host that is not this machine, from
 // the flag or the store setting, and says why in German and English.
 func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
@@ -584,7 +584,7 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 	}
 }
 
-// Quiet numbers (issue 18 point 6): load prints its report without the
+// Quiet numbers: load prints its report without the
 // server's log lines; the log goes to a file the report names.
 func TestLoadReportIsQuiet(t *testing.T) {
 	if testing.Short() {
@@ -610,7 +610,7 @@ func TestLoadReportIsQuiet(t *testing.T) {
 }
 
 // The load generator runs as a process of its own, so that the report's
-// memory is the server's alone (issue 18 point 3), and the traffic it
+// memory is the server's alone, and the traffic it
 // reports arrived.
 func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
 	if testing.Short() {
@@ -642,7 +642,7 @@ func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
 	}
 }
 
-// load on a chain's PostgreSQL database (issue 19 point 8): two server
+// load on a chain's PostgreSQL database: two server
 // processes on one database, each driven by its own clients; the report
 // gives each server's share, and the burst goes to both.
 func TestLoadOnTwoServers(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // The counter's .local name, announced with mDNS (multicast DNS), so that
 // a tablet finds https://<machine>.local:8443 without anyone typing an
 // address: only when the counter listens on the store's network, never
-// when it serves on loopback alone (issue 14 point 3).
+// when it serves on loopback alone.
 
 func init() {
 	// hashicorp/mdns logs through the standard logger every packet it

@@ -34,7 +34,7 @@ func lookup(t *testing.T, lo *net.Interface, wait time.Duration) []*mdns.Service
 // first announcer's late answers by it.
 const testHost = "kasse-mdns-test.local"
 
-// The counter's .local name is announced by mDNS (issue 14 point 3). The
+// The counter's .local name is announced by mDNS. The
 // test announces and looks up on the loopback interface only: nothing
 // goes to another interface. A counter that serves on loopback alone
 // announces nothing.

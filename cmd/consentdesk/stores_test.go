@@ -11,7 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
-// The chain's stores from the command line (issue 19 point 3): add,
+// The chain's stores from the command line: add,
 // update, list; staff and tokens of a store; bad input changes nothing.
 func TestStoreCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "chain.db")

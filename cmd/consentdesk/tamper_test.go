@@ -54,7 +54,7 @@ func cut(t *testing.T, path string, n int) {
 	}
 }
 
-// Truncation (code review): events cut from the end leave a chain that
+// Truncation: events cut from the end leave a chain that
 // verifies; the heads the backups recorded outside the database show the
 // cut, and so does --anchor. A restore to an older backup is recorded in
 // the heads file and verifies afterwards.

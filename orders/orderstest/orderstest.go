@@ -1,5 +1,5 @@
 // Package orderstest runs a package's tests on both database engines:
-// once on SQLite files, then once more on PostgreSQL (issue 19). It is
+// once on SQLite files, then once more on PostgreSQL. It is
 // imported by tests only.
 package orderstest
 

@@ -1,4 +1,4 @@
--- A store joins the chain (issue 19, consentdesk join-chain): its own
+-- A store joins the chain (consentdesk join-chain): its own
 -- database moves into the chain's. Its ledger keeps its hashes: the
 -- events are kept as they were in joined_events (a chain of their own,
 -- checked by verify against the head recorded at the join), and each is

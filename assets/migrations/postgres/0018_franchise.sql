@@ -1,4 +1,4 @@
--- Franchise groups (issue 19): a setting (the controller's "franchise")
+-- Franchise groups: a setting (the controller's "franchise")
 -- makes each store its own controller. Then its customers, their
 -- consents, orders and mails are its own, and no store sees another's;
 -- each store has its own company details and privacy notice.
