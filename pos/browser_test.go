@@ -438,7 +438,7 @@ func (b *browser) sign() {
 }
 
 func TestTabletInTheBrowser(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	ctx := context.Background()
 	// A chain of two stores: every counter page names the store it works
@@ -750,7 +750,7 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 // The customer's language all the way, the prescription question and the
 // way back, in the browser: a German-speaking counter, an English customer.
 func TestEnglishCustomerInTheBrowser(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))
@@ -838,7 +838,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 // order.js reads amounts by the server's rule (pos/forms.go parseEuros):
 // the running total agrees with what will be stored.
 func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
-	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS (issue 14)
+	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), e.counter.Name), chromedp.SendKeys(chromedp.CSS("#pin"), "4711"))

@@ -501,8 +501,8 @@ func TestLogoUpload(t *testing.T) {
 	}
 }
 
-// The English back office shows English numbers (code review: it showed
-// German ones, while English mails showed "€1,234.56").
+// The English back office shows English numbers (English mails show
+// "€1,234.56", and so must the pages).
 func TestEnglishBackOfficeShowsEnglishNumbers(t *testing.T) {
 	a := newAPI(t)
 	if st := a.call("POST", "/api/v1/orders", apiOrder, nil); st != http.StatusCreated {
@@ -521,7 +521,7 @@ func TestEnglishBackOfficeShowsEnglishNumbers(t *testing.T) {
 }
 
 // With --acme, the dashboard shows the public certificate's expiry, and a
-// failed renewal as an alert (issue 14 point 1).
+// failed renewal as an alert.
 func TestDashboardShowsTheCertificate(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
@@ -605,7 +605,7 @@ func TestConsentScreenAsksPerCell(t *testing.T) {
 }
 
 // The counter's form takes a contact-lens supply in days per item and the
-// prescription's measuring day (issue 17): the recalls count from them.
+// prescription's measuring day: the recalls count from them.
 func TestOrderFormSupplyAndMeasuredOn(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
