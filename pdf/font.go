@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/consentdesk/consentdesk/assets"
 	"github.com/jung-kurt/gofpdf"
+	"golang.org/x/image/font/gofont/goregular"
 )
 
 // fontFamily is the one font every document embeds: the Go font's
-// regular weight (assets/fonts). gofpdf parses it again for each
+// regular weight, from its module. gofpdf parses it again for each
 // document and embeds only the glyphs the document uses.
 const fontFamily = "go"
 
@@ -19,7 +19,7 @@ const fontFamily = "go"
 // Err(), and the document then fails on "undefined font" without the
 // reason; the bytes never change, so one check answers for every
 // document, and a failed parse is not repeated for each of them.
-var fontError = sync.OnceValue(func() error { return fontLoads(assets.FontRegular) })
+var fontError = sync.OnceValue(func() error { return fontLoads(goregular.TTF) })
 
 // fontLoads adds ttf to a scratch document and selects it. gofpdf
 // reads past the end of a truncated font and panics: that is an error
@@ -47,5 +47,5 @@ func addFont(p *gofpdf.Fpdf) {
 		p.SetError(err)
 		return
 	}
-	p.AddUTF8FontFromBytes(fontFamily, "", bytes.Clone(assets.FontRegular))
+	p.AddUTF8FontFromBytes(fontFamily, "", bytes.Clone(goregular.TTF))
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/consentdesk/consentdesk/assets"
+	"golang.org/x/image/font/gofont/goregular"
 )
 
 // stdout runs f and returns what it printed to os.Stdout, where gofpdf
@@ -28,19 +28,19 @@ func stdout(t *testing.T, f func()) string {
 }
 
 func TestFontThatDoesNotLoadIsAnError(t *testing.T) {
-	if err := fontLoads(assets.FontRegular); err != nil {
+	if err := fontLoads(goregular.TTF); err != nil {
 		t.Fatalf("the Go font: %v", err)
 	}
 	var err error
 	// A CFF font's header: gofpdf prints that it is not supported and
 	// leaves the font out, with Err() still nil.
-	cff := append([]byte("OTTO"), assets.FontRegular[4:]...)
+	cff := append([]byte("OTTO"), goregular.TTF[4:]...)
 	printed := stdout(t, func() { err = fontLoads(cff) })
 	if err == nil || !strings.Contains(err.Error(), "undefined font") {
 		t.Errorf("a font gofpdf printed %q about: %v", printed, err)
 	}
 	// Cut short: gofpdf reads past the end.
-	printed = stdout(t, func() { err = fontLoads(assets.FontRegular[:64]) })
+	printed = stdout(t, func() { err = fontLoads(goregular.TTF[:64]) })
 	if err == nil {
 		t.Errorf("a truncated font loaded (gofpdf printed %q)", printed)
 	}
