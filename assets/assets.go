@@ -1,5 +1,5 @@
 // Package assets embeds the files the binary ships with: SQL migrations,
-// HTML templates, CSS and JS, fonts, the default privacy notices and the
+// HTML templates, CSS and JS, the default privacy notices and the
 // message catalogue. Nothing is loaded from the internet at run time: the
 // store's network may be offline.
 package assets
@@ -26,9 +26,6 @@ var Mail embed.FS
 
 //go:embed static
 var static embed.FS
-
-//go:embed fonts/GoRegular.ttf
-var FontRegular []byte
 
 //go:embed notices/*.txt
 var notices embed.FS

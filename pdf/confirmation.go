@@ -50,9 +50,7 @@ func newDocument(store consent.Controller, title, lang string) *gofpdf.Fpdf {
 	// local printer.
 	p.SetCompression(false)
 	p.SetAutoPageBreak(true, 22)
-	// gofpdf writes into the font bytes it is given: each document gets
-	// its own copy, or two renders at once race.
-	p.AddUTF8FontFromBytes("go", "", bytes.Clone(assets.FontRegular))
+	addFont(p)
 	p.SetTitle(title, true)
 	p.SetAuthor(store.Name, true)
 	p.SetCreator("ConsentDesk", true)
@@ -70,11 +68,11 @@ func newDocument(store consent.Controller, title, lang string) *gofpdf.Fpdf {
 }
 
 // setFont picks the size and weight. There is one embedded font: bold is
-// drawn by stroking the outline as well (text render mode 2). Each
-// embedded TrueType font costs gofpdf about 2 ms per document to parse,
-// hash and subset, and a second one would double that.
+// drawn by stroking the outline as well (text render mode 2). gofpdf
+// parses, hashes and subsets each embedded TrueType font again for every
+// document, and a second font would double that cost.
 func setFont(p *gofpdf.Fpdf, bold bool, size float64) {
-	p.SetFont("go", "", size)
+	p.SetFont(fontFamily, "", size)
 	if bold {
 		p.SetTextRenderingMode(2)
 		p.SetLineWidth(0.12)

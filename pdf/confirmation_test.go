@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+	"golang.org/x/image/font/gofont/goregular"
 )
 
 // needTool skips when a reader is missing, unless CONSENTDESK_REQUIRE_TOOLS
@@ -307,6 +309,22 @@ func TestLogoAndOddCharacters(t *testing.T) {
 	text := pdftotext(t, render(t, c))
 	if !strings.Contains(text, "Auftragsbestätigung") {
 		t.Error("confirmation with a logo and characters outside the font did not render")
+	}
+}
+
+// The confirmation embeds the glyphs it uses, not the whole font: the Go
+// font is 149 kB, the subset a confirmation needs about 26 kB.
+func TestConfirmationEmbedsAFontSubset(t *testing.T) {
+	doc := render(t, sample(t, orders.ModeTablet, "Weiß"))
+	fonts := regexp.MustCompile(`/Length1 (\d+)`).FindAllSubmatch(doc, -1)
+	if len(fonts) != 1 {
+		t.Fatalf("%d embedded font files, want 1", len(fonts))
+	}
+	if n, _ := strconv.Atoi(string(fonts[0][1])); n == 0 || n > len(goregular.TTF)/4 {
+		t.Errorf("the embedded font is %d bytes, the whole font %d", n, len(goregular.TTF))
+	}
+	if len(doc) > len(goregular.TTF)/2 {
+		t.Errorf("a confirmation of %d bytes", len(doc))
 	}
 }
 

@@ -6,25 +6,25 @@ package pdf
 import (
 	"strings"
 
-	"github.com/consentdesk/consentdesk/assets"
 	"github.com/jung-kurt/gofpdf"
 	"github.com/skip2/go-qrcode"
+	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/text/unicode/norm"
 )
 
-// printable maps characters the cut-down font lacks onto ones it has, and
-// drops control characters. Text from customers is never interpreted:
-// gofpdf escapes it as a PDF string.
+// printable maps characters the font lacks onto ones it has, and drops
+// invisible ones. Text from customers is never interpreted: gofpdf
+// escapes it as a PDF string.
 var printable = strings.NewReplacer(
-	"\u201F", "\u201C", "\u2033", "\"", "\u2032", "'", "\u2010", "-", "\u2011", "-", "\u2012", "–", "\u2015", "—",
+	"\u201F", "\u201C", "\u2010", "-", "\u2011", "-", "\u2012", "–",
 	"\u00AD", "", "\u200B", "", "\u2009", " ", "\u202F", " ", "\t", " ",
 )
 
 // inFont says which runes the embedded font can print, read from its
 // cmap once.
 var inFont = func() map[rune]bool {
-	f, err := sfnt.Parse(assets.FontRegular)
+	f, err := sfnt.Parse(goregular.TTF)
 	if err != nil {
 		panic(err) // embedded at build time
 	}

@@ -42,11 +42,20 @@ func chromePath(t testing.TB) string {
 			return p
 		}
 	}
-	if os.Getenv("CONSENTDESK_REQUIRE_TOOLS") != "" {
-		t.Fatal("Chromium is required (CONSENTDESK_REQUIRE_TOOLS is set) but not installed")
-	}
-	t.Skip("Chromium not installed: apt-get install -y chromium")
+	missingTool(t, "Chromium", "apt-get install -y chromium")
 	return ""
+}
+
+// axeScript is axe-core from the npm package pinned in
+// testdata/npm/package-lock.json, which .ci/run installs. The tests
+// inject it into the pages they check; ConsentDesk never serves it.
+func axeScript(t testing.TB) string {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join("testdata", "npm", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		missingTool(t, "axe-core", "npm ci --prefix pos/testdata/npm")
+	}
+	return string(js)
 }
 
 // chromeOptions are the options every test's Chromium starts with.
@@ -88,10 +97,6 @@ var (
 func newBrowser(t *testing.T, e *env) *browser {
 	t.Helper()
 	path := chromePath(t)
-	axe, err := os.ReadFile(filepath.Join("..", "assets", "vendor", "axe-core", "axe.min.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := append(chromeOptions(t, path), chromedp.Flag("lang", "de-DE"))
 	if e.ca != nil {
 		// The tablet trusts the store's CA, and nothing broader: the pin
@@ -107,7 +112,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "consentdesk-screenshots")
 	}
-	b := &browser{t: t, e: e, ctx: ctx, shots: filepath.Join(dir, t.Name()), axeJS: string(axe)}
+	b := &browser{t: t, e: e, ctx: ctx, shots: filepath.Join(dir, t.Name())}
 	os.RemoveAll(b.shots)
 	if err := os.MkdirAll(b.shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -250,9 +255,13 @@ func (b *browser) problems(lang string) []string {
 }
 
 // axe runs axe-core; serious and critical findings are problems, the
-// others are logged.
+// others are logged. Read at the first check, so that a test which
+// checks no page does not need it.
 func (b *browser) axe(lang string) []string {
 	b.t.Helper()
+	if b.axeJS == "" {
+		b.axeJS = axeScript(b.t)
+	}
 	if !eval[bool](b, `typeof axe !== "undefined"`) {
 		// Injected by the test only; ConsentDesk never serves it.
 		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](b.axeJS)); err != nil {
