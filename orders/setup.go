@@ -162,6 +162,13 @@ func (db *DB) CurrentNotice(ctx context.Context, lang string) (consent.NoticeVer
 	return currentNotice(ctx, db.sql, lang)
 }
 
+// CustomersNotice is the notice in force for a customer, in lang: their
+// store's own where each store is its own controller (the public pages
+// have no store of their own to go by).
+func (db *DB) CustomersNotice(ctx context.Context, customerID int64, lang string) (consent.NoticeVersion, error) {
+	return currentNotice(inCustomersStore(ctx, db.sql, customerID), db.sql, lang)
+}
+
 // Notices are the versions of ctx's store (see CurrentNotice).
 func (db *DB) Notices(ctx context.Context, lang string) ([]consent.NoticeVersion, error) {
 	store, err := noticeStore(ctx, db.sql)

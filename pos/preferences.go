@@ -161,7 +161,7 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 	}
 	h := states[consent.HealthData].State
 	v.Health = h == consent.Granted || h == consent.Pending
-	if v.Notice, err = s.db.CurrentNotice(c.Request.Context(), cust.Lang); err != nil {
+	if v.Notice, err = s.db.CustomersNotice(c.Request.Context(), cust.ID, cust.Lang); err != nil {
 		s.fail(c, err)
 		return
 	}
