@@ -196,7 +196,7 @@ func TestReadersAgreeOnValuesOfAnotherKind(t *testing.T) {
 	} {
 		// On SQLite whichever engine the suite runs on: only SQLite keeps
 		// such values.
-		db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "kinds.db"), assets.Migrations())
+		db, err := orders.Open(ctx, filepath.Join(t.TempDir(), "kinds.db"), assets.Migrations(), orders.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // SmallInvoiceCents is the limit of a small-amount invoice (§33 UStDV):
@@ -282,7 +283,7 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 		// would erase the customer after the next restore. A line that
 		// could not be written is added by SyncErasureList at the next
 		// start or nightly backup.
-		if err := appendErased(db.Path, []int64{customerID}, db.Now()); err != nil {
+		if err := store.AppendErased(db.Path, []int64{customerID}, db.Now()); err != nil {
 			slog.Error("erasure not written to the erasure list; added at the next start or backup", "customer_id", customerID, "err", err)
 		} else {
 			out.Backups.Listed = true
@@ -367,42 +368,15 @@ func deleteOrder(ctx context.Context, tx consent.Tx, orderID int64, keepDocument
 // removeMailFiles deletes the .eml files of removed mails. A file that
 // cannot be removed is logged by id, for the store to delete by hand.
 func (db *DB) removeMailFiles(ids []int64) {
-	if db.opts.MailDir == "" {
+	if db.Options().MailDir == "" {
 		return
 	}
-	f := followup.Folder{Dir: db.opts.MailDir}
+	f := followup.Folder{Dir: db.Options().MailDir}
 	for _, id := range ids {
 		if err := f.Remove(id); err != nil {
 			slog.Error("mail file not removed", "mail_id", id, "err", err)
 		}
 	}
-}
-
-// Checkpoint folds the write-ahead log into the database file and
-// truncates it, so that erased content is left in neither. On
-// PostgreSQL it rewrites the changed tables instead (vacuumErased). A reader in
-// the middle of a transaction can hold it up; it is tried a few times and
-// reports whether it completed (the next one will, otherwise).
-func (db *DB) Checkpoint(ctx context.Context) bool {
-	if db.pg {
-		return db.vacuumErased(ctx)
-	}
-	for try := 0; try < 20; try++ {
-		var busy, logFrames, done int
-		if err := db.sql.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
-			slog.Error("wal checkpoint", "err", err)
-			return false
-		}
-		if busy == 0 {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return false
 }
 
 // Retention is what one run of the retention job deleted.

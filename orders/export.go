@@ -99,7 +99,7 @@ func (db *DB) Export(ctx context.Context, customerID int64) (Export, error) {
 		return Export{}, err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, db.beginSnapshot()); err != nil {
+	if _, err := conn.ExecContext(ctx, db.BeginSnapshot()); err != nil {
 		return Export{}, err
 	}
 	// Read only, so nothing to commit; ended even when ctx has. A
@@ -234,15 +234,4 @@ func noticesIn(ctx context.Context, q consent.Querier, events []consent.Event) (
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// LedgerHead checks the whole chain and names its newest event, for the
-// proof and the receipt.
-func (db *DB) LedgerHead(ctx context.Context) (consent.Verification, int64, string, error) {
-	v, err := consent.VerifyReading(ctx, db.sql, db.pg, db.HashedReader())
-	if err != nil {
-		return v, 0, "", err
-	}
-	seq, hash, err := consent.Head(ctx, db.sql)
-	return v, seq, hash, err
 }

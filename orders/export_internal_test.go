@@ -15,7 +15,7 @@ import (
 // mid-export would show up here.
 func TestExportIsOneConsistentRead(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), assets.Migrations())
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), assets.Migrations(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

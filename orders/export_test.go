@@ -1,5 +1,7 @@
 package orders
 
-// InStore marks a test's use case as one that keeps to its store
-// (inStore), as PlaceOrder's is.
-var InStore = inStore
+import "github.com/consentdesk/consentdesk/consent"
+
+// InStore marks a test's use case as one that keeps to its store, as
+// PlaceOrder's is.
+var InStore = consent.InStore

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // A store joins the chain (consentdesk join-chain): its own
@@ -67,21 +66,12 @@ type JoinReport struct {
 	SourceHeadHash string `json:"source_head_hash"`
 }
 
-// joinSource names a store's database for the chain: a hash of its
-// blocking-list key, which is derived from its first secret and never
-// changes (keys.go), so that the same database joining twice is seen,
-// and the key itself stays secret.
-func joinSource(k *Keys) string {
-	h := sha256.Sum256(append([]byte("consentdesk/join-source/"), k.Block...))
-	return hex.EncodeToString(h[:])
-}
-
 // JoinChain moves the store database src into the chain's database db as
 // the store named store (made from src's letterhead where the chain has
 // no store of that name). fromName names src for people.
-func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (JoinReport, error) {
-	store = strings.TrimSpace(store)
-	if store == "" {
+func (db *DB) JoinChain(ctx context.Context, src *DB, storeName, fromName string) (JoinReport, error) {
+	storeName = strings.TrimSpace(storeName)
+	if storeName == "" {
 		return JoinReport{}, consentdesk.Errorf(consentdesk.Invalid, "err.join_no_store")
 	}
 	// The store's ledger is checked before anything moves: a broken one
@@ -113,7 +103,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 	if err := src.sql.QueryRowContext(ctx, `SELECT opening_hours FROM stores WHERE id = 1`).Scan(&hours); err != nil {
 		return JoinReport{}, fmt.Errorf("read the store's opening hours: %w", err)
 	}
-	source := joinSource(src.Keys)
+	source := store.JoinSource(src.Keys)
 
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		r = JoinReport{Events: r.Events, SourceHeadSeq: r.SourceHeadSeq, SourceHeadHash: r.SourceHeadHash}
@@ -133,7 +123,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 		}
 		j := &joiner{db: db, src: src, tx: tx, now: now, staff: map[int64]int64{}, notices: map[string]string{}, customers: map[int64]int64{},
 			merged: map[int64]bool{}, orders: map[int64]int64{}, breaches: map[int64]int64{}}
-		if r.Store, err = j.store(ctx, store, ctrl, hours); err != nil {
+		if r.Store, err = j.store(ctx, storeName, ctrl, hours); err != nil {
 			return err
 		}
 		ctx = consent.WithStore(ctx, r.Store.ID)
@@ -156,7 +146,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, store, fromName string) (J
 		if err := j.ledger(ctx, r, retained); err != nil {
 			return err
 		}
-		return j.mergeLedgers(ctx, &r, store)
+		return j.mergeLedgers(ctx, &r, storeName)
 	})
 	if err != nil {
 		return JoinReport{}, err

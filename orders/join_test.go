@@ -14,6 +14,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // openStoreFile opens a store's own SQLite database, whatever engine the
@@ -272,15 +273,15 @@ func TestJoinChain(t *testing.T) {
 	if st := blockedMail(chain); st.State != consent.None {
 		t.Fatalf("without the store's key, the chain cannot read the store's blocking list: e-mail %+v", st)
 	}
-	source, err := orders.AddJoinedKeys(chain.Path+".key", srcPath+".key")
+	source, err := store.AddJoinedKeys(chain.Path+".key", srcPath+".key")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := orders.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil || again != source {
+	if again, err := store.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil || again != source {
 		t.Fatalf("adding the store's secrets twice: %q %v", again, err)
 	}
 	// A rotation of the chain's secrets keeps them.
-	if _, err := orders.RotateKeys(chain.Path+".key", false); err != nil {
+	if _, err := store.RotateKeys(chain.Path+".key", false); err != nil {
 		t.Fatal(err)
 	}
 	chain2 := openDBAt(t, chainPath, orders.Options{})

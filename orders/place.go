@@ -232,7 +232,7 @@ func checkContacts(c Customer, cells []consent.Cell, field string) error {
 // nothing. Consent is never a condition of the order (GDPR Art. 7(4)): it
 // completes with every channel off.
 func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
-	ctx = inStore(ctx) // its order, its store's chain: beside other stores
+	ctx = consent.InStore(ctx) // its order, its store's chain: beside other stores
 	in, err := in.Validate(db.Now())
 	if err != nil {
 		return Placed{}, err

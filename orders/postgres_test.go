@@ -18,6 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // docs/chain.md, "Roles": the two SQL blocks
@@ -94,7 +95,7 @@ func TestPostgresRoles(t *testing.T) {
 		t.Fatalf("migrate as %s: %v", admin, err)
 	}
 	migrated.Close()
-	adminSQL, err := orders.OpenSQL(as(admin))
+	adminSQL, err := store.OpenSQL(as(admin))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -222,7 +222,7 @@ type Access struct {
 // succeeded; a failure to log is returned so that the caller can refuse
 // to hand out data it could not account for.
 func (db *DB) LogAccess(ctx context.Context, a Access) error {
-	err := db.Tx(inStore(ctx), func(ctx context.Context, tx consent.Tx, now time.Time) error {
+	err := db.Tx(consent.InStore(ctx), func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (staff_id, api_token_id, action, customer_id, detail, created_at, store_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			nullID(a.StaffID), nullID(a.TokenID), a.Action, nullID(a.CustomerID), a.Detail, Stamp(now), consent.StoreOf(ctx))
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // richCustomer places an order with everything a customer can leave
@@ -931,7 +932,7 @@ func TestKeyRotationKeepsPrescriptionsAndLinks(t *testing.T) {
 	block := append([]byte{}, db.Keys.Block...)
 	db.Close()
 
-	if v, err := orders.RotateKeys(path+".key", false); err != nil || v != 2 {
+	if v, err := store.RotateKeys(path+".key", false); err != nil || v != 2 {
 		t.Fatalf("rotate: %d %v", v, err)
 	}
 	if fi, err := os.Stat(path + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
@@ -972,7 +973,7 @@ func TestKeyRotationKeepsPrescriptionsAndLinks(t *testing.T) {
 
 	// After a leak: the old secrets check no link any more, and still
 	// open their prescriptions.
-	if v, err := orders.RotateKeys(path+".key", true); err != nil || v != 3 {
+	if v, err := store.RotateKeys(path+".key", true); err != nil || v != 3 {
 		t.Fatalf("rotate --retire-old-links: %d %v", v, err)
 	}
 	db = open()
@@ -1007,16 +1008,16 @@ func TestDamagedKeyFiles(t *testing.T) {
 	} {
 		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".key")
 		os.WriteFile(file, []byte(content), 0o600)
-		if _, err := orders.LoadOrCreateKeys(file); err == nil || !strings.Contains(err.Error(), "damaged") {
+		if _, err := store.LoadOrCreateKeys(file); err == nil || !strings.Contains(err.Error(), "damaged") {
 			t.Errorf("%s: %v", name, err)
 		}
-		if _, err := orders.RotateKeys(file, false); err == nil {
+		if _, err := store.RotateKeys(file, false); err == nil {
 			t.Errorf("%s: rotated", name)
 		}
 	}
 	file := filepath.Join(dir, "v.key")
 	os.WriteFile(file, []byte("# note\nsecret 1 "+good+"\nsecret 2 "+strings.Repeat("cd", 32)+"\nretired 1\n"), 0o600)
-	k, err := orders.LoadOrCreateKeys(file)
+	k, err := store.LoadOrCreateKeys(file)
 	if err != nil || k.PrescriptionVersion != 2 || len(k.OlderTokens) != 0 {
 		t.Errorf("versioned file: %+v %v", k, err)
 	}

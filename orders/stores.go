@@ -300,28 +300,21 @@ func customerStore(ctx context.Context, q consent.Querier, customerID int64) (in
 // publicStore readies ctx for a use case of the public pages on the
 // customer (an unsubscribe link, the preference page), and the use case
 // places itself in the customer's store with customersStoreIn, in its
-// transaction. On PostgreSQL the store is found here, before: a chain's
-// writers lock their stores' chains before the use case runs
-// (lockWriters). On SQLite one writer runs every use case, and the store
-// is read in the transaction that writes: not on a reader from the
-// request's goroutine, whose fresh stack SQLite's deep frames made grow
-// (with the two queries, a fifth of the server's time per one-click
-// unsubscribe outside the writer in load's burst).
+// transaction: the engine says which of the two finds the store
+// (store.DB.StoreBeforeTx).
 func (db *DB) publicStore(ctx context.Context, customerID int64) context.Context {
-	if db.pg {
-		ctx = inCustomersStore(ctx, db.sql, customerID)
-	}
-	return inStore(ctx)
+	return db.StoreBeforeTx(ctx, func(ctx context.Context, q consent.Querier) context.Context {
+		return inCustomersStore(ctx, q, customerID)
+	})
 }
 
 // customersStoreIn is publicStore's other half, inside the use case's
 // transaction: on SQLite the customer's store; on PostgreSQL ctx as
 // publicStore left it, the store whose chain the batch has locked.
 func (db *DB) customersStoreIn(ctx context.Context, tx consent.Tx, customerID int64) context.Context {
-	if db.pg {
-		return ctx
-	}
-	return inCustomersStore(ctx, tx, customerID)
+	return db.StoreInTx(ctx, tx, func(ctx context.Context, q consent.Querier) context.Context {
+		return inCustomersStore(ctx, q, customerID)
+	})
 }
 
 // inCustomersStore returns ctx in the store of the customer's newest

@@ -19,6 +19,7 @@ import (
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // Stores: every order, consent event, mail and access
@@ -374,7 +375,7 @@ func TestBackupRecordsEveryChainsHead(t *testing.T) {
 			t.Errorf(".head file lacks %q:\n%s", want, head)
 		}
 	}
-	anchors, err := orders.ReadHeads(db.Path)
+	anchors, err := store.ReadHeads(db.Path)
 	if err != nil || len(anchors) != 3 || anchors[0].Store != 0 || anchors[1].Store != consent.FirstStore || anchors[2].Store != freiburg.ID ||
 		anchors[2].Seq != v.Chains[1].Seq || anchors[2].Hash != v.Chains[1].Hash || anchors[1].Hash != v.Chains[0].Hash {
 		t.Fatalf("anchors: %+v %v", anchors, err)
@@ -383,17 +384,17 @@ func TestBackupRecordsEveryChainsHead(t *testing.T) {
 		t.Errorf("verify against the heads: %+v %v", v, err)
 	}
 	// A store's head changed by hand in the file is refused, not skipped.
-	lines, _ := os.ReadFile(orders.HeadsPath(db.Path))
+	lines, _ := os.ReadFile(store.HeadsPath(db.Path))
 	bad := strings.Replace(string(lines), fmt.Sprintf(" store:%d:", freiburg.ID), " store:x:", 1)
-	if err := os.WriteFile(orders.HeadsPath(db.Path), []byte(bad), 0o600); err != nil {
+	if err := os.WriteFile(store.HeadsPath(db.Path), []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := orders.ReadHeads(db.Path); err == nil || !strings.Contains(err.Error(), "changed by hand") {
+	if _, err := store.ReadHeads(db.Path); err == nil || !strings.Contains(err.Error(), "changed by hand") {
 		t.Errorf("a broken store field: %v", err)
 	}
 	// A recorded store head the chain does not reach is found.
 	wrong := strings.Replace(string(lines), fmt.Sprintf(":%s\n", v.Chains[1].Hash), fmt.Sprintf(":%s\n", strings.Repeat("ab", 32)), 1)
-	if err := os.WriteFile(orders.HeadsPath(db.Path), []byte(wrong), 0o600); err != nil {
+	if err := os.WriteFile(store.HeadsPath(db.Path), []byte(wrong), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := db.VerifyReach(ctx); err != nil || v.OK || !strings.Contains(v.Reason, fmt.Sprintf("store %d", freiburg.ID)) {

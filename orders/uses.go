@@ -26,7 +26,7 @@ type Use struct {
 // granted channel may be used (UWG §7(2)): a use without consent is
 // refused, not recorded as if it were lawful.
 func (db *DB) RecordUse(ctx context.Context, u Use) (consent.Event, error) {
-	ctx = inStore(ctx) // one event in the store's chain
+	ctx = consent.InStore(ctx) // one event in the store's chain
 	f := consentdesk.FieldErrors{}
 	if !u.Channel.Valid() {
 		f.Add("channel", "err.channel_invalid")

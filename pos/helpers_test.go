@@ -26,6 +26,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -76,7 +77,7 @@ func (e *env) store() *sql.DB {
 		return e.db.SQL() // its server is not a file to open
 	}
 	if e.raw == nil {
-		raw, err := sql.Open("sqlite", orders.DSN(e.db.Path))
+		raw, err := sql.Open("sqlite", store.DSN(e.db.Path))
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // A store that joined the chain printed QR codes and mailed links with
@@ -21,7 +22,7 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	srcPath := filepath.Join(dir, "freiburg.db")
-	src, err := orders.Open(ctx, srcPath, assets.Migrations())
+	src, err := orders.Open(ctx, srcPath, assets.Migrations(), orders.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 	if _, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := orders.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil {
+	if _, err := store.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil {
 		t.Fatal(err)
 	}
 	chain.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 const tokenUsage = `usage: consentdesk token create --name NAME [--scope orders|admin] [--expires 90d] [--store NAME] [--db PATH]
@@ -179,7 +180,7 @@ func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 const keysUsage = `usage: consentdesk keys rotate [--retire-old-links] [--db PATH]`
 
-// keysCmd rotates the secret beside the database (orders.RotateKeys).
+// keysCmd rotates the secret beside the database (store.RotateKeys).
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate" {
 		return errors.New(keysUsage)
@@ -188,7 +189,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return withDB(ctx, "keys rotate", args[1:], stderr, func(fs *flag.FlagSet) {
 		retire = fs.Bool("retire-old-links", false, "older secrets check no link any more (after a leak): printed QR codes and links already sent stop working")
 	}, func(db *orders.DB) error {
-		v, err := orders.RotateKeys(db.Path+".key", *retire)
+		v, err := store.RotateKeys(db.Path+".key", *retire)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
-	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 const pebbleVersion = "v2.10.3"
@@ -129,7 +129,7 @@ func TestACMEWithPebble(t *testing.T) {
 	if _, err := run(t, "demo", "--db", db); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := orders.LoadOrCreateKeys(db + ".key")
+	keys, err := store.LoadOrCreateKeys(db + ".key")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // nextBackup is the next time of day at (HH:MM, store time) after now.
@@ -90,15 +91,15 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		headHash, aside, db string
 		opts                orders.Options
 	)
-	if orders.IsPostgres(*flags.db) {
+	if store.IsPostgres(*flags.db) {
 		// pg_restore into a new database, checked, then renamed into
-		// place (orders.RestorePostgres).
+		// place (store.RestorePostgres).
 		db, opts.Files = *flags.db, base
-		if v, headSeq, headHash, aside, err = orders.RestorePostgres(ctx, db, *from, *force, time.Now()); err != nil {
+		if v, headSeq, headHash, aside, err = store.RestorePostgres(ctx, db, *from, *force, time.Now()); err != nil {
 			return err
 		}
 	} else {
-		if v, headSeq, headHash, err = orders.VerifyFile(ctx, *from); err != nil {
+		if v, headSeq, headHash, err = store.VerifyFile(ctx, *from); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 		if !v.OK {
@@ -131,31 +132,31 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "warning: no key file beside %s or %s: prescriptions in the backup cannot be read and printed QR codes stop working\n", base, *from)
 		}
 	}
-	store, err := orders.Open(ctx, db, assets.Migrations(), opts)
+	restored, err := orders.Open(ctx, db, assets.Migrations(), opts)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	defer store.Close()
-	v, err = store.Verify(ctx)
+	defer restored.Close()
+	v, err = restored.Verify(ctx)
 	if err != nil || !v.OK {
 		return fmt.Errorf("restore: the restored ledger does not verify: %+v %v", v, err)
 	}
 	// Going back to an older backup is on purpose: the heads file records
 	// it, and heads above the backup's own are set aside from here on.
-	if err := orders.AppendHead(base, "restore", headSeq, headHash, *from, time.Now(), v.Chains...); err != nil {
+	if err := store.AppendHead(base, "restore", headSeq, headHash, *from, time.Now(), v.Chains...); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	// The backup may hold customers erased after it was made: the
 	// erasure list, kept apart from the backups, erases them again before
 	// anything is served (GDPR Art. 17).
-	again, err := store.ReapplyErasures(ctx)
+	again, err := restored.ReapplyErasures(ctx)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", store.Name(), *from, v.Events)
+	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", restored.Name(), *from, v.Events)
 	fmt.Fprintf(stdout, "erasure list applied: %d customer(s) erased again\n", len(again))
 	if aside != "" {
-		fmt.Fprintf(stdout, "the previous database is kept as %s until %s, then deleted by the server\n", aside, time.Now().Add(orders.AsideKeep).Format("2006-01-02"))
+		fmt.Fprintf(stdout, "the previous database is kept as %s until %s, then deleted by the server\n", aside, time.Now().Add(store.AsideKeep).Format("2006-01-02"))
 	}
 	return nil
 }

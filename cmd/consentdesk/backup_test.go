@@ -19,6 +19,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 func TestNextBackup(t *testing.T) {
@@ -47,7 +48,7 @@ func TestNextBackup(t *testing.T) {
 func events(t *testing.T, db string) int64 {
 	t.Helper()
 	if !orderstest.Postgres() {
-		v, _, _, err := orders.VerifyFile(context.Background(), db)
+		v, _, _, err := store.VerifyFile(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +67,7 @@ func events(t *testing.T, db string) int64 {
 	default:
 		loc, _ = orderstest.Location(t, db)
 	}
-	h, err := orders.OpenSQL(loc)
+	h, err := store.OpenSQL(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,18 +279,18 @@ func TestRestoreErasesAgain(t *testing.T) {
 }
 
 // The copies a restore moved aside hold erased data: deleted after
-// orders.AsideKeep, by the time in their name.
+// store.AsideKeep, by the time in their name.
 func TestOldCopiesFromBeforeARestoreAreDeleted(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "store.db")
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	old := db + ".before-restore-" + now.Add(-orders.AsideKeep-time.Hour).Format("20060102-150405")
+	old := db + ".before-restore-" + now.Add(-store.AsideKeep-time.Hour).Format("20060102-150405")
 	fresh := db + ".before-restore-" + now.Add(-time.Hour).Format("20060102-150405")
 	for _, f := range []string{old, old + "-wal", fresh, db} {
 		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	gone, err := orders.RemoveOldAside(db, orders.AsideKeep, now)
+	gone, err := store.RemoveOldAside(db, store.AsideKeep, now)
 	if err != nil || len(gone) != 2 {
 		t.Fatalf("removed %v: %v", gone, err)
 	}

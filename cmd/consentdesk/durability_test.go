@@ -23,8 +23,8 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
-	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // The test binary doubles as the server: with CONSENTDESK_TEST_SERVE set
@@ -107,7 +107,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	token = strings.TrimSpace(token)
-	keys, err := orders.LoadOrCreateKeys(db + ".key")
+	keys, err := store.LoadOrCreateKeys(db + ".key")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // joinChain moves a store's SQLite database into the chain's database
@@ -24,14 +25,14 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	from := fs.String("from", "", "the store's SQLite database file (its key file FROM.key beside it)")
 	to := fs.String("to", "", "the chain's database: postgres://user@host/db (or a SQLite file)")
 	files := fs.String("files", "", "on PostgreSQL: base name of the chain's files (FILES.key, FILES.heads), as for serve")
-	store := fs.String("store", "", `the store's name in the chain, e.g. "Freiburg" (made from the store's letterhead if the chain has no store of that name)`)
+	storeName := fs.String("store", "", `the store's name in the chain, e.g. "Freiburg" (made from the store's letterhead if the chain has no store of that name)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *from == "" || *to == "" || *store == "" {
+	if *from == "" || *to == "" || *storeName == "" {
 		return errors.New("join-chain needs --from FILE, --to DATABASE and --store NAME / join-chain braucht --from DATEI, --to DATENBANK und --store NAME")
 	}
-	if orders.IsPostgres(*from) {
+	if store.IsPostgres(*from) {
 		return errors.New("--from is a store's SQLite file / --from ist die SQLite-Datei einer Filiale")
 	}
 	// The store's key file opens its prescriptions and names it for the
@@ -50,13 +51,13 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return errors.New("--from and --to are the same database / --from und --to sind dieselbe Datenbank")
 		}
 	}
-	src, err := orders.Open(ctx, *from, assets.Migrations())
+	src, err := orders.Open(ctx, *from, assets.Migrations(), orders.Options{})
 	if err != nil {
 		return fmt.Errorf("open the store's database: %w", err)
 	}
 	defer src.Close()
 	var opts orders.Options
-	if orders.IsPostgres(*to) {
+	if store.IsPostgres(*to) {
 		opts.Files = base
 	}
 	dst, err := orders.Open(ctx, *to, assets.Migrations(), opts)
@@ -78,7 +79,7 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "store's ledger %s: %d events, intact=%v\n", *from, before.Events, before.OK)
-	r, err := dst.JoinChain(ctx, src, *store, filepath.Base(*from))
+	r, err := dst.JoinChain(ctx, src, *storeName, filepath.Base(*from))
 	if err != nil {
 		return explain(err)
 	}
@@ -96,7 +97,7 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// printed QR codes and mailed links keep working and its blocking
 	// list keeps blocking. Again on a second run: a first one may have
 	// stopped between the two.
-	if _, err := orders.AddJoinedKeys(dst.Path+".key", *from+".key"); err != nil {
+	if _, err := store.AddJoinedKeys(dst.Path+".key", *from+".key"); err != nil {
 		return fmt.Errorf("the store's data is in the chain, but its secrets are not in the chain's key file (run join-chain again): %w", err)
 	}
 	fmt.Fprintf(stdout, "the store's secrets are in %s.key: copy it to every server of the chain and restart them, so that the store's printed QR codes and links keep working\n", dst.Path)

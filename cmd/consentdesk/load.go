@@ -32,6 +32,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -102,7 +103,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dbURL != "" && (!orders.IsPostgres(*dbURL) || *files == "") {
+	if *dbURL != "" && (!store.IsPostgres(*dbURL) || *files == "") {
 		return errors.New("load: --db takes a PostgreSQL database (postgres://…) and needs --files / --db nimmt eine PostgreSQL-Datenbank und braucht --files")
 	}
 	if *servers < 1 || *servers > 16 || (*servers > 1 && *dbURL == "") {
@@ -179,7 +180,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // commitCeiling is the rate of the smallest durable transaction on this
 // disk: one row, one commit, the same pragmas as the store's database.
 func commitCeiling(ctx context.Context, file string, d time.Duration) (float64, error) {
-	db, err := sql.Open("sqlite", orders.DSN(file))
+	db, err := sql.Open("sqlite", store.DSN(file))
 	if err != nil {
 		return 0, err
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -135,15 +136,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			// An intact chain may still have lost its newest events; a
 			// head recorded outside the database shows that.
-			var anchors []orders.Anchor
-			from := "the heads file " + orders.HeadsPath(db.Path)
+			var anchors []store.Anchor
+			from := "the heads file " + store.HeadsPath(db.Path)
 			if *anchor != "" {
-				a, err := orders.ParseAnchor(*anchor)
+				a, err := store.ParseAnchor(*anchor)
 				if err != nil {
 					return err
 				}
-				anchors, from = []orders.Anchor{a}, "--anchor"
-			} else if anchors, err = orders.ReadHeads(db.Path); err != nil {
+				anchors, from = []store.Anchor{a}, "--anchor"
+			} else if anchors, err = store.ReadHeads(db.Path); err != nil {
 				return err
 			}
 			if err := db.CheckAnchors(ctx, anchors); err != nil {
@@ -180,7 +181,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if err := orders.AppendHead(db.Path, "head", seq, hash, *to, db.Now(), v.Chains...); err != nil {
+			if err := store.AppendHead(db.Path, "head", seq, hash, *to, db.Now(), v.Chains...); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "backup written to %s; keep %s.key with it, or the prescriptions in it cannot be read\n", *to, db.Path)
@@ -256,7 +257,7 @@ type dbFlags struct{ db, files *string }
 // base is where the files beside the database are kept (orders.DB.Path):
 // the database file on SQLite, --files on PostgreSQL.
 func (f *dbFlags) base() (string, error) {
-	if !orders.IsPostgres(*f.db) {
+	if !store.IsPostgres(*f.db) {
 		if *f.files != "" {
 			return "", errors.New("--files is for PostgreSQL; on SQLite the files sit beside the database file / --files gilt nur für PostgreSQL; bei SQLite liegen die Dateien neben der Datenbankdatei")
 		}
@@ -310,9 +311,9 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 		// mistyped path would have reported success for ever. (On
 		// PostgreSQL the database must exist to connect; the key file
 		// tells a chain's database apart from a new one.)
-		if _, err := os.Stat(base); err != nil && !orders.IsPostgres(*flags.db) {
+		if _, err := os.Stat(base); err != nil && !store.IsPostgres(*flags.db) {
 			return fmt.Errorf("%s: no database at %s (nothing was created): %w", name, base, err)
-		} else if _, err := os.Stat(base + ".key"); err != nil && orders.IsPostgres(*flags.db) {
+		} else if _, err := os.Stat(base + ".key"); err != nil && store.IsPostgres(*flags.db) {
 			return fmt.Errorf("%s: no key file at %s.key (nothing was created): %w", name, base, err)
 		}
 	}
@@ -326,7 +327,7 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 	// input ("staff add --pin 12" on a mistyped --db) takes it away
 	// again: nothing was saved, so nothing new is left behind.
 	var made []string
-	if undoNew[name] && !orders.IsPostgres(*flags.db) {
+	if undoNew[name] && !store.IsPostgres(*flags.db) {
 		if _, err := os.Stat(base); errors.Is(err, os.ErrNotExist) {
 			for _, f := range []string{base, base + "-wal", base + "-shm", base + "-journal", base + ".key", base + ".heads"} {
 				if _, err := os.Lstat(f); errors.Is(err, os.ErrNotExist) {
@@ -335,7 +336,7 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 			}
 		}
 	}
-	if orders.IsPostgres(*flags.db) {
+	if store.IsPostgres(*flags.db) {
 		opts.Files = base
 	}
 	db, err := orders.Open(ctx, *flags.db, assets.Migrations(), opts)
@@ -622,7 +623,7 @@ func publicURLError(from, u string) error {
 // housekeeping runs at start and then every hour: unconfirmed e-mail
 // consents expire, whatever has outlived its retention period is deleted
 // (GDPR Art. 5(1)(e); §147 AO, §257 HGB), and so are the copies a
-// restore moved aside, after orders.AsideKeep (they hold erased data).
+// restore moved aside, after store.AsideKeep (they hold erased data).
 // Where several servers share a chain's database, one of them does it
 // each hour (orders.OncePer); a failed run is left to the next asking.
 func housekeeping(ctx context.Context, db *orders.DB) {
@@ -637,7 +638,7 @@ func housekeeping(ctx context.Context, db *orders.DB) {
 			if _, err := db.ApplyRetention(ctx); err != nil {
 				failed = append(failed, fmt.Errorf("retention: %w", err))
 			}
-			if _, err := db.RemoveAside(ctx, orders.AsideKeep, time.Now()); err != nil {
+			if _, err := db.RemoveAside(ctx, store.AsideKeep, time.Now()); err != nil {
 				failed = append(failed, fmt.Errorf("copies from before a restore: %w", err))
 			}
 			return errors.Join(failed...)

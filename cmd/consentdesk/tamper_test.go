@@ -9,15 +9,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
+	"github.com/consentdesk/consentdesk/orders/store"
 )
 
 // raw opens the database that path names for a test (orderstest.Location).
 func raw(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	loc, _ := orderstest.Location(t, path)
-	db, err := orders.OpenSQL(loc)
+	db, err := store.OpenSQL(loc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/store"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -99,7 +100,7 @@ func Postgres() bool {
 func Open(ctx context.Context, t testing.TB, path string, migrations fs.FS, opts ...orders.Options) (*orders.DB, error) {
 	t.Helper()
 	db, files := path, os.Getenv("CONSENTDESK_BENCH_FILES")
-	if !orders.IsPostgres(path) {
+	if !store.IsPostgres(path) {
 		db, files = Location(t, path)
 	} else if files == "" {
 		t.Fatal("a PostgreSQL database for a benchmark needs CONSENTDESK_BENCH_FILES, the --files it was generated with")

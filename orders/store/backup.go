@@ -1,4 +1,4 @@
-package orders
+package store
 
 import (
 	"context"
@@ -22,9 +22,6 @@ const BackupPrefix = "consentdesk-"
 func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, error) {
 	if keep < 1 {
 		keep = 1
-	}
-	if _, err := db.SyncErasureList(ctx); err != nil {
-		return "", fmt.Errorf("backup: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup: %w", err)

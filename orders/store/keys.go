@@ -1,4 +1,4 @@
-package orders
+package store
 
 import (
 	"bytes"
@@ -357,7 +357,7 @@ func AddJoinedKeys(chainFile, storeFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	source := joinSource(keys)
+	source := JoinSource(keys)
 	if raw, err = os.ReadFile(chainFile); err != nil {
 		return "", fmt.Errorf("read the chain's key file: %w", err)
 	}
@@ -369,7 +369,7 @@ func AddJoinedKeys(chainFile, storeFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if joinSource(own) == source {
+	if JoinSource(own) == source {
 		return "", errors.New("the store's key file is the chain's own")
 	}
 	if have, ok := chain.joined[source]; ok {
@@ -385,4 +385,13 @@ func AddJoinedKeys(chainFile, storeFile string) (string, error) {
 	}
 	chain.joined[source] = &store
 	return source, writeKeyFile(chainFile, chain)
+}
+
+// JoinSource names a store's database for the chain: a hash of its
+// blocking-list key, which is derived from its first secret and never
+// changes (keys.go), so that the same database joining twice is seen,
+// and the key itself stays secret.
+func JoinSource(k *Keys) string {
+	h := sha256.Sum256(append([]byte("consentdesk/join-source/"), k.Block...))
+	return hex.EncodeToString(h[:])
 }

@@ -1,4 +1,4 @@
-package orders
+package store
 
 // Inside the package: the tests hold the committer on a gate and watch
 // its queue, so that the batches they check are formed for certain and
@@ -23,7 +23,7 @@ import (
 
 func openCommitDB(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "commit.db"), assets.Migrations())
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "commit.db"), assets.Migrations(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
