@@ -333,14 +333,14 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 // older today.
 func (db *DB) turnedSixteen(ctx context.Context) ([]int64, error) {
 	now := db.Now()
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE birth_date <> '' AND erased_at = ''`)
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+CustomerColumns+` FROM customers WHERE birth_date <> '' AND erased_at = ''`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
-		c, err := scanCustomer(rows)
+		c, err := ScanCustomer(rows)
 		if err != nil {
 			return nil, err
 		}

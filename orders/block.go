@@ -61,7 +61,7 @@ func listContact(ctx context.Context, q consent.Querier, c Customer, ch consent.
 	if contact == "" {
 		return "", nil
 	}
-	on, err := franchise(ctx, q)
+	on, err := IsFranchise(ctx, q)
 	if err != nil || !on {
 		return contact, err
 	}

@@ -232,8 +232,8 @@ func (c Customer) Normalize(f consentdesk.FieldErrors, prefix string) Customer {
 	return out
 }
 
-// searchKey is what the counter's search matches against.
-func (c Customer) searchKey() string {
+// SearchKey is what the counter's search matches against.
+func (c Customer) SearchKey() string {
 	digits := func(s string) string {
 		return strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' {
@@ -255,7 +255,7 @@ func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Ti
 	err := tx.QueryRowContext(ctx, `INSERT INTO customers (salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, search, created_at, updated_at,
 			under_16, birth_date, store_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.searchKey(), c.CreatedAt, c.UpdatedAt,
+		c.Salutation, c.FirstName, c.LastName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.Lang, c.SearchKey(), c.CreatedAt, c.UpdatedAt,
 		c.Under16, c.BirthDate, c.StoreID).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("insert customer: %w", err)
@@ -263,10 +263,12 @@ func insertCustomer(ctx context.Context, tx consent.Tx, c *Customer, now time.Ti
 	return nil
 }
 
-const customerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at,
+// CustomerColumns are the columns ScanCustomer reads, in its order.
+const CustomerColumns = `id, salutation, first_name, last_name, street, postal_code, city, email, mobile, phone, lang, created_at, updated_at, erased_at,
 	under_16, birth_date, store_id`
 
-func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
+// ScanCustomer reads a customer's row of CustomerColumns.
+func ScanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
 	err := row.Scan(&c.ID, &c.Salutation, &c.FirstName, &c.LastName, &c.Street, &c.PostalCode, &c.City, &c.Email, &c.Mobile, &c.Phone, &c.Lang, &c.CreatedAt, &c.UpdatedAt, &c.ErasedAt,
 		&c.Under16, &c.BirthDate, &c.StoreID)
@@ -279,7 +281,7 @@ func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 // getCustomer reads one customer; another store's customer is not
 // found where each store is its own controller (franchise.go).
 func getCustomer(ctx context.Context, q consent.Querier, id int64) (Customer, error) {
-	c, err := scanCustomer(q.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	c, err := ScanCustomer(q.QueryRowContext(ctx, `SELECT `+CustomerColumns+` FROM customers WHERE id = ?`, id))
 	if err != nil {
 		return c, err
 	}
@@ -346,7 +348,7 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 	if len(match) == 0 && len(where) == 0 {
 		return nil, nil
 	}
-	query := `SELECT ` + customerColumns + ` FROM customers WHERE erased_at = ''`
+	query := `SELECT ` + CustomerColumns + ` FROM customers WHERE erased_at = ''`
 	scope, scopeArgs, err := storeScope(ctx, db.sql, "store_id")
 	if err != nil {
 		return nil, err
@@ -373,7 +375,7 @@ func (db *DB) SearchCustomers(ctx context.Context, q string, limit int) ([]Custo
 	defer rows.Close()
 	var out []Customer
 	for rows.Next() {
-		c, err := scanCustomer(rows)
+		c, err := ScanCustomer(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -488,4 +490,38 @@ func maskPhone(e164 string) string {
 		return groups[0] + " ••••"
 	}
 	return groups[0] + " " + groups[1] + " •••• " + digits[len(digits)-3:]
+}
+
+// FillEmptyFields gives the customer id each field of from that it has
+// empty, each recorded as a change (GDPR Art. 16): a store's customer
+// merged into the chain's when its database joined (orders/chain).
+func FillEmptyFields(ctx context.Context, tx consent.Tx, id int64, from Customer, now time.Time) error {
+	c, err := ScanCustomer(tx.QueryRowContext(ctx, `SELECT `+CustomerColumns+` FROM customers WHERE id = ?`, id))
+	if err != nil {
+		return err
+	}
+	fields := []struct {
+		col      string
+		dst, src *string
+	}{{"salutation", &c.Salutation, &from.Salutation}, {"first_name", &c.FirstName, &from.FirstName}, {"street", &c.Street, &from.Street},
+		{"postal_code", &c.PostalCode, &from.PostalCode}, {"city", &c.City, &from.City}, {"email", &c.Email, &from.Email},
+		{"mobile", &c.Mobile, &from.Mobile}, {"phone", &c.Phone, &from.Phone}, {"birth_date", &c.BirthDate, &from.BirthDate}}
+	changed := false
+	for _, f := range fields {
+		if *f.dst == "" && *f.src != "" {
+			*f.dst = *f.src
+			changed = true
+			if _, err := tx.ExecContext(ctx, `INSERT INTO customer_changes (customer_id, field, old_value, new_value, created_at) VALUES (?, ?, '', ?, ?)`,
+				id, f.col, *f.dst, Stamp(now)); err != nil {
+				return err
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE customers SET salutation = ?, first_name = ?, street = ?, postal_code = ?, city = ?, email = ?, mobile = ?, phone = ?,
+		birth_date = ?, search = ?, updated_at = ? WHERE id = ?`,
+		c.Salutation, c.FirstName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.BirthDate, c.SearchKey(), Stamp(now), id)
+	return err
 }

@@ -203,7 +203,7 @@ func (db *DB) exportIn(ctx context.Context, q consent.Querier, customerID int64)
 	}
 	x.Stores = []Store{}
 	for id := range seen {
-		st, err := getStore(ctx, q, `id = ?`, id)
+		st, err := StoreWhere(ctx, q, `id = ?`, id)
 		if err != nil {
 			return Export{}, err
 		}

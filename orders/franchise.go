@@ -36,7 +36,7 @@ import (
 // customers to the others, which needs a legal basis and telling the
 // customers (Art. 13, 14), not a setting.
 
-// franchise reports whether each store is its own controller. It is
+// IsFranchise reports whether each store is its own controller. It is
 // asked on every customer read and blocking-list check of a store's
 // request, so it reads the flag without decoding the settings (an order
 // asked five times; decoding the whole JSON each time cost a fifth of
@@ -46,7 +46,7 @@ import (
 //
 // A use case that has read the settings and changes none says so
 // (settingsRead), and then the helpers it calls do not ask again.
-func franchise(ctx context.Context, q consent.Querier) (bool, error) {
+func IsFranchise(ctx context.Context, q consent.Querier) (bool, error) {
 	if on, ok := ctx.Value(franchiseKey{}).(bool); ok {
 		return on, nil
 	}
@@ -71,7 +71,7 @@ func settingsRead(ctx context.Context, c consent.Controller) context.Context {
 
 // Franchise reports whether each store is its own controller.
 func (db *DB) Franchise(ctx context.Context) (bool, error) {
-	return franchise(ctx, db.sql)
+	return IsFranchise(ctx, db.sql)
 }
 
 // ownStore is the store whose data ctx may see where each store is its
@@ -84,7 +84,7 @@ func ownStore(ctx context.Context, q consent.Querier) (store int64, ok bool, err
 	if !in {
 		return 0, false, nil
 	}
-	on, err := franchise(ctx, q)
+	on, err := IsFranchise(ctx, q)
 	if err != nil || !on {
 		return 0, false, err
 	}
@@ -105,7 +105,7 @@ func storeScope(ctx context.Context, q consent.Querier, column string) (string, 
 // noticeStore is the store whose own notice applies in ctx: its store
 // where each store is its own controller, else 0 (the chain's).
 func noticeStore(ctx context.Context, q consent.Querier) (int64, error) {
-	on, err := franchise(ctx, q)
+	on, err := IsFranchise(ctx, q)
 	if err != nil || !on {
 		return 0, err
 	}
@@ -135,7 +135,7 @@ func currentNoticeRef(ctx context.Context, q consent.Querier, lang string) (cons
 // for 0) where each store is its own controller: the chain's text with
 // the store's company and address. Nothing otherwise.
 func publishStoreNotices(ctx context.Context, tx consent.Tx, store, staffID int64, now time.Time) error {
-	if on, err := franchise(ctx, tx); err != nil || !on {
+	if on, err := IsFranchise(ctx, tx); err != nil || !on {
 		return err
 	}
 	ctrl, err := consent.LoadController(ctx, tx)

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	joining "github.com/consentdesk/consentdesk/orders/chain"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -136,14 +137,14 @@ func TestJoinChain(t *testing.T) {
 
 	// Bad input changes nothing.
 	before := counts(t, chain)
-	if _, err := chain.JoinChain(ctx, src, " ", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := joining.Join(ctx, chain, src, " ", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Fatalf("a join without a store's name: %v", err)
 	}
 	if got := counts(t, chain); !reflect.DeepEqual(got, before) {
 		t.Fatalf("a refused join changed the chain: %v → %v", before, got)
 	}
 
-	r, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db")
+	r, err := joining.Join(ctx, chain, src, "Freiburg", "freiburg.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestJoinChain(t *testing.T) {
 
 	// Twice: nothing changes.
 	after := counts(t, chain)
-	again, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db")
+	again, err := joining.Join(ctx, chain, src, "Freiburg", "freiburg.db")
 	if err != nil || !again.Already || again.Join != r.Join || again.Store.ID != r.Store.ID {
 		t.Fatalf("the second join: %+v %v", again, err)
 	}
@@ -316,7 +317,7 @@ func TestJoinChain(t *testing.T) {
 	if _, err := src.PlaceOrder(ctx, erika); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Conflict {
+	if _, err := joining.Join(ctx, chain, src, "Freiburg", "freiburg.db"); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Fatalf("joining a changed store database again: %v", err)
 	}
 	if got := counts(t, chain); !reflect.DeepEqual(got, after) {
@@ -408,7 +409,7 @@ func TestJoinChainIntoAFranchiseGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := chain.JoinChain(ctx, src, "Lörrach", "loerrach.db")
+	r, err := joining.Join(ctx, chain, src, "Lörrach", "loerrach.db")
 	if err != nil {
 		t.Fatal(err)
 	}

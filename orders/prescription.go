@@ -103,9 +103,9 @@ func (p Prescription) Validate(f consentdesk.FieldErrors) {
 	}
 }
 
-// aad binds a ciphertext to its row, so that it cannot be copied to
+// PrescriptionAAD binds a ciphertext to its row, so that it cannot be copied to
 // another order and decrypted there.
-func rxAAD(orderID, customerID int64) []byte {
+func PrescriptionAAD(orderID, customerID int64) []byte {
 	return []byte(fmt.Sprintf("prescription/%d/%d", orderID, customerID))
 }
 
@@ -119,7 +119,7 @@ func (db *DB) insertPrescription(ctx context.Context, tx consent.Tx, orderID, cu
 	if _, err := rand.Read(nonce); err != nil {
 		return err
 	}
-	sealed := aead.Seal(nil, nonce, plain, rxAAD(orderID, customerID))
+	sealed := aead.Seal(nil, nonce, plain, PrescriptionAAD(orderID, customerID))
 	// The key version goes with the ciphertext: a rotated secret must
 	// not make older prescriptions unreadable (keys.go).
 	// The measuring day is kept beside the ciphertext (it is a date, not a
@@ -167,7 +167,7 @@ func (db *DB) prescriptionIn(ctx context.Context, q consent.Querier, orderID int
 	if len(nonce) != aead.NonceSize() {
 		return nil, fmt.Errorf("prescription of order %d is damaged: nonce of %d bytes", orderID, len(nonce))
 	}
-	plain, err := aead.Open(nil, nonce, sealed, rxAAD(orderID, customerID))
+	plain, err := aead.Open(nil, nonce, sealed, PrescriptionAAD(orderID, customerID))
 	if err != nil {
 		return nil, fmt.Errorf("prescription of order %d cannot be decrypted: wrong key file?", orderID)
 	}

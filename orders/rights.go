@@ -100,7 +100,7 @@ func (db *DB) UpdateCustomerVia(ctx context.Context, in Customer, staffID int64,
 		n.UpdatedAt = Stamp(now)
 		if _, err := tx.ExecContext(ctx, `UPDATE customers SET salutation = ?, first_name = ?, last_name = ?, street = ?, postal_code = ?, city = ?,
 			email = ?, mobile = ?, phone = ?, lang = ?, search = ?, birth_date = ?, updated_at = ? WHERE id = ?`,
-			n.Salutation, n.FirstName, n.LastName, n.Street, n.PostalCode, n.City, n.Email, n.Mobile, n.Phone, n.Lang, n.searchKey(), n.BirthDate, n.UpdatedAt, old.ID); err != nil {
+			n.Salutation, n.FirstName, n.LastName, n.Street, n.PostalCode, n.City, n.Email, n.Mobile, n.Phone, n.Lang, n.SearchKey(), n.BirthDate, n.UpdatedAt, old.ID); err != nil {
 			return fmt.Errorf("update customer: %w", err)
 		}
 		// A contact changed to one on the blocking list is closed at once.

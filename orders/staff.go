@@ -124,7 +124,7 @@ func (db *DB) AddStaffIn(ctx context.Context, name, pin, role string, store int6
 	s := Staff{Name: name, Role: role, StoreID: store}
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		if store != 0 {
-			if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+			if _, err := StoreWhere(ctx, tx, `id = ?`, store); err != nil {
 				return err
 			}
 		}
@@ -462,7 +462,7 @@ func (db *DB) SetSessionStore(ctx context.Context, token string, store int64) er
 		return consentdesk.Errorf(consentdesk.Denied, "err.store_switch_denied")
 	}
 	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+		if _, err := StoreWhere(ctx, tx, `id = ?`, store); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET store_id = ? WHERE id_hash = ?`, store, hashToken(token))
@@ -546,7 +546,7 @@ func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, e
 	}
 	token := "cdk_" + randomToken()
 	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		if _, err := getStore(ctx, tx, `id = ?`, store); err != nil {
+		if _, err := StoreWhere(ctx, tx, `id = ?`, store); err != nil {
 			return err
 		}
 		var n int

@@ -79,15 +79,17 @@ func (db *DB) Stores(ctx context.Context) ([]Store, error) {
 
 // Store returns the store with id.
 func (db *DB) Store(ctx context.Context, id int64) (Store, error) {
-	return getStore(ctx, db.sql, `id = ?`, id)
+	return StoreWhere(ctx, db.sql, `id = ?`, id)
 }
 
 // StoreByName returns the store of that name, in any case.
 func (db *DB) StoreByName(ctx context.Context, name string) (Store, error) {
-	return getStore(ctx, db.sql, `name = ? COLLATE NOCASE`, strings.TrimSpace(name))
+	return StoreWhere(ctx, db.sql, `name = ? COLLATE NOCASE`, strings.TrimSpace(name))
 }
 
-func getStore(ctx context.Context, q consent.Querier, where string, arg any) (Store, error) {
+// StoreWhere reads the store the condition where (with one argument)
+// names; NotFound where none.
+func StoreWhere(ctx context.Context, q consent.Querier, where string, arg any) (Store, error) {
 	s, err := scanStore(q.QueryRowContext(ctx, `SELECT `+storeColumns+` FROM stores WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Store{}, consentdesk.Errorf(consentdesk.NotFound, "err.store_not_found")
@@ -95,8 +97,8 @@ func getStore(ctx context.Context, q consent.Querier, where string, arg any) (St
 	return s, err
 }
 
-// cleanStore checks a store's fields; the name is required and unique.
-func cleanStore(in Store) (Store, error) {
+// CleanStore checks a store's fields; the name is required and unique.
+func CleanStore(in Store) (Store, error) {
 	f := consentdesk.FieldErrors{}
 	in.Name = cleanText(f, "name", in.Name, 80)
 	if in.Name == "" {
@@ -146,7 +148,7 @@ func cleanStore(in Store) (Store, error) {
 // store is its own controller: its letterhead and its privacy notice
 // must name it (Art. 13(1)(a) GDPR).
 func checkCompany(ctx context.Context, q consent.Querier, s Store) error {
-	on, err := franchise(ctx, q)
+	on, err := IsFranchise(ctx, q)
 	if err != nil || !on || s.Company.Name != "" {
 		return err
 	}
@@ -155,7 +157,7 @@ func checkCompany(ctx context.Context, q consent.Querier, s Store) error {
 
 // AddStore adds a store to the chain.
 func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
-	s, err := cleanStore(in)
+	s, err := CleanStore(in)
 	if err != nil {
 		return Store{}, err
 	}
@@ -166,7 +168,7 @@ func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
 		if err := checkCompany(ctx, tx, s); err != nil {
 			return err
 		}
-		return insertStore(ctx, tx, &s, now)
+		return InsertStore(ctx, tx, &s, now)
 	})
 	if err != nil {
 		return Store{}, err
@@ -174,9 +176,9 @@ func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
 	return s, nil
 }
 
-// insertStore adds a cleaned store and, where each store is its own
+// InsertStore adds a cleaned store and, where each store is its own
 // controller, publishes its notice.
-func insertStore(ctx context.Context, tx consent.Tx, s *Store, now time.Time) error {
+func InsertStore(ctx context.Context, tx consent.Tx, s *Store, now time.Time) error {
 	s.CreatedAt = Stamp(now)
 	if err := tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
@@ -187,12 +189,12 @@ func insertStore(ctx context.Context, tx consent.Tx, s *Store, now time.Time) er
 
 // UpdateStore changes a store's name, address, phone and opening hours.
 func (db *DB) UpdateStore(ctx context.Context, in Store) (Store, error) {
-	s, err := cleanStore(in)
+	s, err := CleanStore(in)
 	if err != nil {
 		return Store{}, err
 	}
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		if _, err := getStore(ctx, tx, `id = ?`, s.ID); err != nil {
+		if _, err := StoreWhere(ctx, tx, `id = ?`, s.ID); err != nil {
 			return err
 		}
 		if err := storeNameFree(ctx, tx, s.Name, s.ID); err != nil {
@@ -242,7 +244,7 @@ func letterhead(ctx context.Context, q consent.Querier, ctrl consent.Controller,
 	if store == 0 {
 		return ctrl, nil
 	}
-	s, err := getStore(ctx, q, `id = ?`, store)
+	s, err := StoreWhere(ctx, q, `id = ?`, store)
 	if err != nil {
 		return ctrl, err
 	}
@@ -285,7 +287,7 @@ func StoreLetterhead(ctrl consent.Controller, s Store) consent.Controller {
 func customerStore(ctx context.Context, q consent.Querier, customerID int64) (int64, error) {
 	store := consent.FirstStore
 	query := `SELECT store_id FROM orders WHERE customer_id = ? ORDER BY id DESC LIMIT 1`
-	if on, err := franchise(ctx, q); err != nil {
+	if on, err := IsFranchise(ctx, q); err != nil {
 		return 0, err
 	} else if on {
 		query = `SELECT store_id FROM customers WHERE id = ?`

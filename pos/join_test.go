@@ -2,6 +2,7 @@ package pos_test
 
 import (
 	"context"
+	joining "github.com/consentdesk/consentdesk/orders/chain"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func TestJoinedStoresLinksKeepWorking(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := chain.JoinChain(ctx, src, "Freiburg", "freiburg.db"); err != nil {
+	if _, err := joining.Join(ctx, chain, src, "Freiburg", "freiburg.db"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.AddJoinedKeys(chain.Path+".key", srcPath+".key"); err != nil {

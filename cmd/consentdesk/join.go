@@ -12,6 +12,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/orders/store"
 )
 
@@ -79,7 +80,7 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "store's ledger %s: %d events, intact=%v\n", *from, before.Events, before.OK)
-	r, err := dst.JoinChain(ctx, src, *storeName, filepath.Base(*from))
+	r, err := chain.Join(ctx, dst, src, *storeName, filepath.Base(*from))
 	if err != nil {
 		return explain(err)
 	}

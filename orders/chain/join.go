@@ -1,4 +1,4 @@
-package orders
+package chain
 
 import (
 	"cmp"
@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/consentdesk/consentdesk/orders"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -44,12 +46,12 @@ import (
 // it: when in doubt, no advertising (Art. 7(1): the store must prove
 // consent, and a system cannot give it again).
 
-// JoinReport is what JoinChain did.
-type JoinReport struct {
-	Join    int64 `json:"join_id"`
-	Store   Store `json:"store"`
-	Already bool  `json:"already_joined"` // the same database joined before, unchanged: nothing was done
-	Staff   int   `json:"staff"`
+// Report is what JoinChain did.
+type Report struct {
+	Join    int64        `json:"join_id"`
+	Store   orders.Store `json:"store"`
+	Already bool         `json:"already_joined"` // the same database joined before, unchanged: nothing was done
+	Staff   int          `json:"staff"`
 	// Customers moved, Merged of them into customers of the chain.
 	Customers int `json:"customers"`
 	Merged    int `json:"merged"`
@@ -69,44 +71,44 @@ type JoinReport struct {
 // JoinChain moves the store database src into the chain's database db as
 // the store named store (made from src's letterhead where the chain has
 // no store of that name). fromName names src for people.
-func (db *DB) JoinChain(ctx context.Context, src *DB, storeName, fromName string) (JoinReport, error) {
+func Join(ctx context.Context, db, src *orders.DB, storeName, fromName string) (Report, error) {
 	storeName = strings.TrimSpace(storeName)
 	if storeName == "" {
-		return JoinReport{}, consentdesk.Errorf(consentdesk.Invalid, "err.join_no_store")
+		return Report{}, consentdesk.Errorf(consentdesk.Invalid, "err.join_no_store")
 	}
 	// The store's ledger is checked before anything moves: a broken one
 	// is not carried into the chain.
 	v, err := src.Verify(ctx)
 	if err != nil {
-		return JoinReport{}, err
+		return Report{}, err
 	}
 	if !v.OK {
-		return JoinReport{}, consentdesk.Errorf(consentdesk.Conflict, "err.join_source_broken", v.Broken, v.Reason)
+		return Report{}, consentdesk.Errorf(consentdesk.Conflict, "err.join_source_broken", v.Broken, v.Reason)
 	}
 	if len(v.Chains) > 1 {
-		return JoinReport{}, consentdesk.Errorf(consentdesk.Conflict, "err.join_source_stores", len(v.Chains))
+		return Report{}, consentdesk.Errorf(consentdesk.Conflict, "err.join_source_stores", len(v.Chains))
 	}
-	r := JoinReport{Events: int(v.Events)}
-	r.SourceHeadSeq, r.SourceHeadHash, err = consent.Head(ctx, src.sql)
+	r := Report{Events: int(v.Events)}
+	r.SourceHeadSeq, r.SourceHeadHash, err = consent.Head(ctx, src.Read())
 	if err != nil {
-		return JoinReport{}, err
+		return Report{}, err
 	}
-	retained, err := detailsRetained(ctx, src.sql)
+	retained, err := detailsRetained(ctx, src.Read())
 	if err != nil {
-		return JoinReport{}, err
+		return Report{}, err
 	}
 	ctrl, err := src.Controller(ctx)
 	if err != nil {
-		return JoinReport{}, err
+		return Report{}, err
 	}
 	var hours string
-	if err := src.sql.QueryRowContext(ctx, `SELECT opening_hours FROM stores WHERE id = 1`).Scan(&hours); err != nil {
-		return JoinReport{}, fmt.Errorf("read the store's opening hours: %w", err)
+	if err := src.Read().QueryRowContext(ctx, `SELECT opening_hours FROM stores WHERE id = 1`).Scan(&hours); err != nil {
+		return Report{}, fmt.Errorf("read the store's opening hours: %w", err)
 	}
 	source := store.JoinSource(src.Keys)
 
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		r = JoinReport{Events: r.Events, SourceHeadSeq: r.SourceHeadSeq, SourceHeadHash: r.SourceHeadHash}
+		r = Report{Events: r.Events, SourceHeadSeq: r.SourceHeadSeq, SourceHeadHash: r.SourceHeadHash}
 		// Running it twice changes nothing.
 		var headHash string
 		var headSeq int64
@@ -114,7 +116,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, storeName, fromName string
 		switch {
 		case err == nil && headSeq == r.SourceHeadSeq && headHash == r.SourceHeadHash:
 			r.Already = true
-			r.Store, err = getStore(ctx, tx, `id = ?`, r.Store.ID)
+			r.Store, err = orders.StoreWhere(ctx, tx, `id = ?`, r.Store.ID)
 			return err
 		case err == nil:
 			return consentdesk.Errorf(consentdesk.Conflict, "err.join_changed_since", headSeq, r.SourceHeadSeq)
@@ -135,7 +137,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, storeName, fromName string
 		}
 		r.Merged = len(j.merged)
 		if err := tx.QueryRowContext(ctx, `INSERT INTO joined_sources (source, store_id, from_file, head_seq, head_hash, events, customers, merged, orders, joined_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, source, r.Store.ID, fromName, r.SourceHeadSeq, r.SourceHeadHash, r.Events, r.Customers, r.Merged, r.Orders, Stamp(now)).Scan(&r.Join); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, source, r.Store.ID, fromName, r.SourceHeadSeq, r.SourceHeadHash, r.Events, r.Customers, r.Merged, r.Orders, orders.Stamp(now)).Scan(&r.Join); err != nil {
 			return fmt.Errorf("record the join: %w", err)
 		}
 		for from, to := range j.customers {
@@ -149,7 +151,7 @@ func (db *DB) JoinChain(ctx context.Context, src *DB, storeName, fromName string
 		return j.mergeLedgers(ctx, &r, storeName)
 	})
 	if err != nil {
-		return JoinReport{}, err
+		return Report{}, err
 	}
 	return r, nil
 }
@@ -176,7 +178,7 @@ func detailsRetained(ctx context.Context, q consent.Querier) (map[int64]string, 
 
 // joiner carries the maps from the store's numbers to the chain's.
 type joiner struct {
-	db, src   *DB
+	db, src   *orders.DB
 	tx        consent.Tx
 	now       time.Time
 	storeID   int64
@@ -190,26 +192,26 @@ type joiner struct {
 
 // store is the chain's store of that name, or a new one with the
 // joining store's address, phone, e-mail and opening hours.
-func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller, hours string) (Store, error) {
-	s, err := getStore(ctx, j.tx, `name = ? COLLATE NOCASE`, name)
+func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller, hours string) (orders.Store, error) {
+	s, err := orders.StoreWhere(ctx, j.tx, `name = ? COLLATE NOCASE`, name)
 	if err == nil {
 		j.storeID = s.ID
 		return s, nil
 	}
 	if consentdesk.ErrorCode(err) != consentdesk.NotFound {
-		return Store{}, err
+		return orders.Store{}, err
 	}
 	// The store's company is the one its own settings name: where each
 	// store is its own controller, it stays the controller of its
 	// customers.
-	s, err = cleanStore(Store{Name: name, Street: ctrl.Street, PostalCode: ctrl.PostalCode, City: ctrl.City, Phone: ctrl.Phone, Email: ctrl.Email, OpeningHours: hours,
+	s, err = orders.CleanStore(orders.Store{Name: name, Street: ctrl.Street, PostalCode: ctrl.PostalCode, City: ctrl.City, Phone: ctrl.Phone, Email: ctrl.Email, OpeningHours: hours,
 		Company: consent.Company{Name: ctrl.Name, LegalForm: ctrl.LegalForm, Seat: ctrl.Seat, RegCourt: ctrl.RegCourt, RegNumber: ctrl.RegNumber,
 			Directors: ctrl.Directors, VATID: ctrl.VATID, DPOContact: ctrl.DPOContact, Authority: ctrl.Authority, Website: ctrl.Website}})
 	if err != nil {
-		return Store{}, err
+		return orders.Store{}, err
 	}
-	if err := insertStore(ctx, j.tx, &s, j.now); err != nil {
-		return Store{}, err
+	if err := orders.InsertStore(ctx, j.tx, &s, j.now); err != nil {
+		return orders.Store{}, err
 	}
 	j.storeID = s.ID
 	return s, nil
@@ -220,10 +222,10 @@ func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller
 // where each store is its own controller: the store's customers stay its
 // own, and another store's are not its to merge with (franchise.go).
 func (j *joiner) findMerges(ctx context.Context) error {
-	if on, err := franchise(ctx, j.tx); err != nil || on {
+	if on, err := orders.IsFranchise(ctx, j.tx); err != nil || on {
 		return err
 	}
-	rows, err := j.src.sql.QueryContext(ctx, `SELECT id, email, mobile FROM customers WHERE erased_at = '' AND (email <> '' OR mobile <> '') ORDER BY id`)
+	rows, err := j.src.Read().QueryContext(ctx, `SELECT id, email, mobile FROM customers WHERE erased_at = '' AND (email <> '' OR mobile <> '') ORDER BY id`)
 	if err != nil {
 		return err
 	}
@@ -301,7 +303,7 @@ func (j *joiner) copyTable(ctx context.Context, table, order string, keys int, f
 	if err != nil {
 		return nil, err
 	}
-	rows, err := j.src.sql.QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY `+order)
+	rows, err := j.src.Read().QueryContext(ctx, `SELECT * FROM `+table+` ORDER BY `+order)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +385,7 @@ func text(v any) string {
 	return ""
 }
 
-func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
+func (j *joiner) copyAll(ctx context.Context, r *Report) error {
 	tx := j.tx
 	var err error
 	// Staff work in the store from now on (a manager of the store's own
@@ -561,36 +563,15 @@ func (j *joiner) copyAll(ctx context.Context, r *JoinReport) error {
 	return err
 }
 
-// fillMerged gives the chain's customer to what the store knew and the
-// chain did not: each empty field filled, recorded as a change.
+// fillMerged gives the chain's customer what the store knew and the
+// chain did not (orders.FillEmptyFields).
 func (j *joiner) fillMerged(ctx context.Context, to int64, v map[string]any) error {
-	c, err := scanCustomer(j.tx.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, to))
-	if err != nil {
-		return err
+	from := orders.Customer{}
+	for col, dst := range map[string]*string{"salutation": &from.Salutation, "first_name": &from.FirstName, "street": &from.Street,
+		"postal_code": &from.PostalCode, "city": &from.City, "email": &from.Email, "mobile": &from.Mobile, "phone": &from.Phone, "birth_date": &from.BirthDate} {
+		*dst = text(v[col])
 	}
-	fields := []struct {
-		col string
-		dst *string
-	}{{"salutation", &c.Salutation}, {"first_name", &c.FirstName}, {"street", &c.Street}, {"postal_code", &c.PostalCode}, {"city", &c.City},
-		{"email", &c.Email}, {"mobile", &c.Mobile}, {"phone", &c.Phone}, {"birth_date", &c.BirthDate}}
-	changed := false
-	for _, f := range fields {
-		if *f.dst == "" && text(v[f.col]) != "" {
-			*f.dst = text(v[f.col])
-			changed = true
-			if _, err := j.tx.ExecContext(ctx, `INSERT INTO customer_changes (customer_id, field, old_value, new_value, created_at) VALUES (?, ?, '', ?, ?)`,
-				to, f.col, *f.dst, Stamp(j.now)); err != nil {
-				return err
-			}
-		}
-	}
-	if !changed {
-		return nil
-	}
-	_, err = j.tx.ExecContext(ctx, `UPDATE customers SET salutation = ?, first_name = ?, street = ?, postal_code = ?, city = ?, email = ?, mobile = ?, phone = ?,
-		birth_date = ?, search = ?, updated_at = ? WHERE id = ?`,
-		c.Salutation, c.FirstName, c.Street, c.PostalCode, c.City, c.Email, c.Mobile, c.Phone, c.BirthDate, c.searchKey(), Stamp(j.now), to)
-	return err
+	return orders.FillEmptyFields(ctx, j.tx, to, from, j.now)
 }
 
 // reseal opens a prescription with the store's key and seals it with
@@ -605,7 +586,7 @@ func (j *joiner) reseal(v map[string]any) error {
 	if !ok || len(nonce) != aead.NonceSize() {
 		return fmt.Errorf("the prescription of order %d cannot be opened with the store's key file", fromOrder)
 	}
-	plain, err := aead.Open(nil, nonce, sealed, rxAAD(fromOrder, fromCustomer))
+	plain, err := aead.Open(nil, nonce, sealed, orders.PrescriptionAAD(fromOrder, fromCustomer))
 	if err != nil {
 		return fmt.Errorf("the prescription of order %d cannot be opened with the store's key file", fromOrder)
 	}
@@ -622,7 +603,7 @@ func (j *joiner) reseal(v map[string]any) error {
 		return err
 	}
 	v["order_id"], v["customer_id"], v["nonce"], v["key_version"] = toOrder, toCustomer, n, int64(j.db.Keys.PrescriptionVersion)
-	v["ciphertext"] = j.db.Keys.Prescription.Seal(nil, n, plain, rxAAD(toOrder, toCustomer))
+	v["ciphertext"] = j.db.Keys.Prescription.Seal(nil, n, plain, orders.PrescriptionAAD(toOrder, toCustomer))
 	return nil
 }
 
@@ -631,10 +612,10 @@ func (j *joiner) reseal(v map[string]any) error {
 // store's 200,000 events held at once took 340 MB). They must be the
 // ones verified before the move: a server still writing to the store's
 // database is refused, and nothing moves.
-func (j *joiner) ledger(ctx context.Context, r JoinReport, retained map[int64]string) error {
+func (j *joiner) ledger(ctx context.Context, r Report, retained map[int64]string) error {
 	var n int64
 	last := consent.GenesisHash
-	err := consent.EachEvent(ctx, j.src.sql, func(e consent.Event) error {
+	err := consent.EachEvent(ctx, j.src.Read(), func(e consent.Event) error {
 		n, last = n+1, e.Hash
 		if n > int64(r.Events) {
 			return consentdesk.Errorf(consentdesk.Conflict, "err.join_source_changed")
@@ -696,13 +677,13 @@ func mayContact(s consent.ChannelState) bool {
 
 // mergeLedgers records each merge and restores a newer withdrawal that
 // an older consent of the store would now override (see above).
-func (j *joiner) mergeLedgers(ctx context.Context, r *JoinReport, store string) error {
+func (j *joiner) mergeLedgers(ctx context.Context, r *Report, store string) error {
 	var froms []int64
 	for from := range j.merged {
 		froms = append(froms, from)
 	}
 	slices.Sort(froms)
-	stamp := Stamp(j.now)
+	stamp := orders.Stamp(j.now)
 	for _, from := range froms {
 		to := j.customers[from]
 		if err := consent.Append(ctx, j.tx, &consent.Event{CustomerID: to, Action: consent.Merge, Source: consent.System, Actor: consent.BySystem,
@@ -737,54 +718,4 @@ func (j *joiner) mergeLedgers(ctx context.Context, r *JoinReport, store string) 
 		}
 	}
 	return nil
-}
-
-// JoinedCustomer is the chain's number of the customer from of the
-// store's database the chain knows as source (Keys.Joined): a link or QR
-// code the store printed names its own numbers. NotFound where there is
-// none.
-func (db *DB) JoinedCustomer(ctx context.Context, source string, from int64) (int64, error) {
-	var id int64
-	err := db.sql.QueryRowContext(ctx, `SELECT c.customer_id FROM joined_customers c JOIN joined_sources s ON s.id = c.join_id
-		WHERE s.source = ? AND c.source_id = ?`, source, from).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found")
-	}
-	return id, err
-}
-
-// CheckLink reads a customer's link token: one the chain made (tokens,
-// the chain's keys), or one a store made before its database joined the
-// chain (printed QR codes, mailed links), with that store's key and its
-// own customer number, which the chain maps to its own. subject binds
-// the token as consent.Tokens.CheckFor does; nil for a plain token.
-func (db *DB) CheckLink(ctx context.Context, tokens *consent.Tokens, p consent.TokenPurpose, token string, subject func(customerID int64) (string, bool)) (int64, bool) {
-	check := func(t *consent.Tokens, subject func(int64) (string, bool)) (int64, bool) {
-		if subject == nil {
-			return t.Check(p, token)
-		}
-		return t.CheckFor(p, token, subject)
-	}
-	if id, ok := check(tokens, subject); ok {
-		return id, true
-	}
-	for _, j := range db.Keys.Joined {
-		toChain := func(from int64) (int64, bool) {
-			id, err := db.JoinedCustomer(ctx, j.Source, from)
-			return id, err == nil
-		}
-		var bound func(int64) (string, bool)
-		if subject != nil {
-			bound = func(from int64) (string, bool) {
-				if id, ok := toChain(from); ok {
-					return subject(id)
-				}
-				return "", false
-			}
-		}
-		if from, ok := check(j.Tokens, bound); ok {
-			return toChain(from)
-		}
-	}
-	return 0, false
 }
