@@ -21,10 +21,11 @@ var mayDependOn = map[string]string{
 	"orders/store":      "consentdesk assets consent",
 	"orders":            "consentdesk assets consent followup orders/store",
 	"orders/chain":      "consentdesk assets consent followup orders orders/store",
+	"followup/send":     "consentdesk assets consent followup orders orders/store",
 	"orders/orderstest": "consentdesk assets consent followup orders orders/store",
 	"pdf":               "consentdesk assets consent followup orders orders/store",
 	"pos":               "consentdesk assets consent followup orders orders/store pdf",
-	"cmd/consentdesk":   "consentdesk assets consent followup orders orders/store orders/chain pdf pos",
+	"cmd/consentdesk":   "consentdesk assets consent followup followup/send orders orders/store orders/chain pdf pos",
 }
 
 const module = "github.com/consentdesk/consentdesk"

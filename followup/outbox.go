@@ -242,3 +242,7 @@ func Counts(ctx context.Context, q consent.Querier, store int64) (map[Status]int
 	}
 	return out, rows.Err()
 }
+
+// TopicSubject is what a recall's unsubscribe token is bound to: the
+// topic it withdraws.
+func TopicSubject(topic string) string { return "topic:" + topic }

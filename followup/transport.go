@@ -209,9 +209,9 @@ func (f Folder) Remove(id int64) error {
 	return nil
 }
 
-// temporary tells a failure worth retrying (an SMTP 4xx answer, a network
+// Temporary tells a failure worth retrying (an SMTP 4xx answer, a network
 // error, a timeout) from one that will not change (a 5xx answer).
-func temporary(err error) bool {
+func Temporary(err error) bool {
 	var se *gomail.SendError
 	if errors.As(err, &se) {
 		if code := se.ErrorCode(); code >= 500 && code < 600 {
@@ -222,8 +222,8 @@ func temporary(err error) bool {
 	return true // dial, TLS and network errors: the server may be back later
 }
 
-// render writes the message as it goes on the wire.
-func render(m *gomail.Msg) ([]byte, error) {
+// Render writes the message as it goes on the wire.
+func Render(m *gomail.Msg) ([]byte, error) {
 	var b bytes.Buffer
 	if _, err := m.WriteTo(&b); err != nil {
 		return nil, err

@@ -2,13 +2,14 @@ package orders_test
 
 import (
 	"context"
-	joining "github.com/consentdesk/consentdesk/orders/chain"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	joining "github.com/consentdesk/consentdesk/orders/chain"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"

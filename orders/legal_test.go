@@ -858,7 +858,7 @@ func TestNoSwitchOfBasisAfterwards_EDPB(t *testing.T) {
 func TestPINGuessingStopsAfterFive(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	anna, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	anna, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -869,7 +869,7 @@ func TestPINGuessingStopsAfterFive(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, _, err := db.SignIn(ctx, anna.ID, fmt.Sprintf("%04d", 5000+i), "de")
+			_, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: fmt.Sprintf("%04d", 5000+i), Lang: "de", Client: "local"})
 			if consentdesk.ErrorCode(err) == consentdesk.Denied {
 				mu.Lock()
 				compared++
@@ -881,7 +881,7 @@ func TestPINGuessingStopsAfterFive(t *testing.T) {
 	if compared > orders.MaxPINTries {
 		t.Errorf("%d wrong PINs compared before the lock", compared)
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "4711", Lang: "de", Client: "local"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Errorf("the right PIN after the guesses: %v", err)
 	}
 }

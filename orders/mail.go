@@ -11,21 +11,17 @@ import (
 	"github.com/consentdesk/consentdesk/followup"
 )
 
-// The follow-up mails read customers and orders through followup.Store.
-var _ followup.Store = (*DB)(nil)
-
-// MailRecipient is the customer as a mail addresses them.
-func (db *DB) MailRecipient(ctx context.Context, customerID int64) (followup.Recipient, error) {
+// MailRecipient is the customer a mail goes to, and whether their
+// address was obtained with a sale (§7(3) Nr. 1 UWG), for the sender's
+// last check (followup/send). Read whatever store the request is in: the
+// mail comes from the customer's.
+func (db *DB) MailRecipient(ctx context.Context, customerID int64) (Customer, bool, error) {
 	c, err := getCustomer(ctx, db.sql, customerID)
 	if err != nil {
-		return followup.Recipient{}, err
+		return Customer{}, false, err
 	}
 	sale, err := saleAddress(ctx, db.sql, c)
-	if err != nil {
-		return followup.Recipient{}, err
-	}
-	return followup.Recipient{ID: c.ID, Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Lang: c.Lang,
-		SaleAddress: sale, Child: c.Child(db.Now())}, nil
+	return c, sale, err
 }
 
 // saleAddress reports whether the customer's e-mail address was obtained
@@ -51,20 +47,10 @@ func saleAddress(ctx context.Context, q consent.Querier, c Customer) (bool, erro
 	return n > 0, nil
 }
 
-// MailOrder is the order as a mail summarises it.
-func (db *DB) MailOrder(ctx context.Context, orderID int64) (followup.OrderSummary, error) {
-	o, err := getOrder(ctx, db.sql, orderID)
-	if err != nil {
-		return followup.OrderSummary{}, err
-	}
-	s := followup.OrderSummary{ID: o.ID, Number: o.Number, TotalCents: o.TotalCents, DepositCents: o.DepositCents}
-	for _, it := range o.Items {
-		s.Lines = append(s.Lines, followup.Line{Description: it.Description, Quantity: it.Quantity, LineCents: it.LineCents()})
-	}
-	if o.Pickup != nil {
-		s.PickupStart, s.PickupEnd = o.Pickup.Start, o.Pickup.End
-	}
-	return s, nil
+// MailOrder is the order a mail is about, whatever store the request is
+// in (MailRecipient).
+func (db *DB) MailOrder(ctx context.Context, orderID int64) (Order, error) {
+	return getOrder(ctx, db.sql, orderID)
 }
 
 // queueConfirmations queues the double opt-in mail when events include

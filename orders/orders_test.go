@@ -478,24 +478,24 @@ func TestPaperModeThenTicks(t *testing.T) {
 func TestSignInLockout(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	s, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	s, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.SignIn(ctx, s.ID, "4711", "de"); err != nil {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: s.ID, PIN: "4711", Lang: "de", Client: "local"}); err != nil {
 		t.Fatalf("right PIN refused: %v", err)
 	}
 	for i := 0; i < orders.MaxPINTries; i++ {
-		if _, _, err := db.SignIn(ctx, s.ID, "0000", "de"); consentdesk.ErrorCode(err) != consentdesk.Denied {
+		if _, _, err := db.SignIn(ctx, orders.Login{StaffID: s.ID, PIN: "0000", Lang: "de", Client: "local"}); consentdesk.ErrorCode(err) != consentdesk.Denied {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
-	if _, _, err := db.SignIn(ctx, s.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: s.ID, PIN: "4711", Lang: "de", Client: "local"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("locked account let the right PIN in: %v", err)
 	}
 	later := time.Now().Add(orders.LockDuration + time.Minute)
 	setClock(db, func() time.Time { return later })
-	token, _, err := db.SignIn(ctx, s.ID, "4711", "de")
+	token, _, err := db.SignIn(ctx, orders.Login{StaffID: s.ID, PIN: "4711", Lang: "de", Client: "local"})
 	if err != nil {
 		t.Fatalf("after the lock: %v", err)
 	}

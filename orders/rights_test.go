@@ -16,6 +16,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/consentdesk/consentdesk/orders/store"
@@ -65,8 +66,8 @@ func richCustomer(t *testing.T, db *orders.DB, email string) (orders.Placed, str
 	if dir == "" {
 		t.Fatal("richCustomer needs a database opened with a MailDir")
 	}
-	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
-		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
+	sender := send.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: dir},
+		send.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
 	if n, err := sender.Drain(ctx); err != nil || n == 0 {
 		t.Fatalf("drain: %d %v", n, err)
 	}
@@ -80,7 +81,7 @@ func TestUpdateCustomerLogsEveryChange(t *testing.T) {
 	db := openDB(t)
 	fixedNow(db)
 	ctx := context.Background()
-	staff, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
+	staff, err := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +274,8 @@ func TestErasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := followup.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
-		followup.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
+	sender := send.NewSender(db, consent.NewTokens(db.Keys.Tokens), followup.Folder{Dir: mailDir},
+		send.SenderConfig{PublicURL: "https://optik.example", From: "Optik <info@optik.example>"})
 	if _, err := sender.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -630,16 +631,16 @@ func TestStaffManagement(t *testing.T) {
 	db := openDB(t)
 	fixedNow(db)
 	ctx := context.Background()
-	boss, _ := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
-	anna, _ := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter)
-	token, _, err := db.SignIn(ctx, anna.ID, "4711", "de")
+	boss, _ := db.AddStaff(ctx, "Max", "864297", orders.RoleManager, orders.HomeStore(orders.RoleManager))
+	anna, _ := db.AddStaff(ctx, "Anna", "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
+	token, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "4711", Lang: "de", Client: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.SetStaffDisabled(ctx, boss.ID, true, boss.ID); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("disable self: %v", err)
 	}
-	other, _ := db.AddStaff(ctx, "Eva", "975318", orders.RoleManager)
+	other, _ := db.AddStaff(ctx, "Eva", "975318", orders.RoleManager, orders.HomeStore(orders.RoleManager))
 	if err := db.SetStaffDisabled(ctx, other.ID, true, boss.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +661,7 @@ func TestStaffManagement(t *testing.T) {
 	if _, err := db.Session(ctx, token); err == nil {
 		t.Error("a disabled member's session still works")
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); err == nil {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "4711", Lang: "de", Client: "local"}); err == nil {
 		t.Error("a disabled member signs in")
 	}
 	if err := db.SetStaffDisabled(ctx, anna.ID, false, boss.ID); err != nil {
@@ -668,9 +669,9 @@ func TestStaffManagement(t *testing.T) {
 	}
 	// Locked out by wrong PINs; a reset lifts it.
 	for i := 0; i < orders.MaxPINTries; i++ {
-		db.SignIn(ctx, anna.ID, "0000", "de")
+		db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "0000", Lang: "de", Client: "local"})
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "4711", "de"); consentdesk.ErrorCode(err) != consentdesk.Locked {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "4711", Lang: "de", Client: "local"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("not locked: %v", err)
 	}
 	if err := db.ResetPIN(ctx, anna.ID, "1111"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
@@ -679,7 +680,7 @@ func TestStaffManagement(t *testing.T) {
 	if err := db.ResetPIN(ctx, anna.ID, "3851"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.SignIn(ctx, anna.ID, "3851", "de"); err != nil {
+	if _, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "3851", Lang: "de", Client: "local"}); err != nil {
 		t.Errorf("new PIN: %v", err)
 	}
 	if err := db.ResetPIN(ctx, 999, "3851"); consentdesk.ErrorCode(err) != consentdesk.NotFound {
@@ -727,7 +728,7 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	setClock(db, func() time.Time { return now })
 
-	erp, err := db.CreateAPIToken(ctx, "ERP")
+	erp, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,19 +736,19 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	if err != nil || c.Scope != orders.ScopeOrders || c.Name != "ERP" {
 		t.Fatalf("default token: %+v %v", c, err)
 	}
-	if _, err := db.CreateAPIToken(ctx, "ERP"); consentdesk.ErrorCode(err) != consentdesk.Conflict {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP"}); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("a second working token of the same name: %v", err)
 	}
-	if _, err := db.CreateAPIToken(ctx, "representative:mother"); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "representative:mother"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("a name that would hash like a representative: %v", err)
 	}
-	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("unknown scope: %v", err)
 	}
-	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "x", Expires: now.Add(-time.Hour)}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "x", Expires: now.Add(-time.Hour)}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("expiry in the past: %v", err)
 	}
-	dpo, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "DSB", Scope: orders.ScopeAdmin, Expires: now.Add(90 * 24 * time.Hour)})
+	dpo, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "DSB", Scope: orders.ScopeAdmin, Expires: now.Add(90 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -790,7 +791,7 @@ func TestAPITokenLifeCycle(t *testing.T) {
 		t.Errorf("revoking twice: %v", err)
 	}
 	// The name is free again for a new token.
-	if _, err := db.CreateAPIToken(ctx, "ERP"); err != nil {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP"}); err != nil {
 		t.Errorf("new token after revocation: %v", err)
 	}
 }
@@ -802,12 +803,12 @@ func TestAPITokenLifeCycle(t *testing.T) {
 func TestLockoutPerClient(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	boss, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager)
+	boss, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager, orders.HomeStore(orders.RoleManager))
 	if err != nil {
 		t.Fatal(err)
 	}
 	try := func(client, pin string) error {
-		_, _, err := db.SignInAs(ctx, orders.Login{Name: "max", PIN: pin, Client: client})
+		_, _, err := db.SignIn(ctx, orders.Login{Name: "max", PIN: pin, Client: client})
 		return err
 	}
 	for i := 0; i < orders.MaxPINTries; i++ {
@@ -844,29 +845,29 @@ func TestLockoutPerClient(t *testing.T) {
 func TestSignInNameWithControlCharacters(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	if _, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager); err != nil {
+	if _, err := db.AddStaff(ctx, "Max", "864297", orders.RoleManager, orders.HomeStore(orders.RoleManager)); err != nil {
 		t.Fatal(err)
 	}
-	_, _, unknown := db.SignInAs(ctx, orders.Login{Name: "Moritz", PIN: "864297", Client: "10.0.0.1"})
+	_, _, unknown := db.SignIn(ctx, orders.Login{Name: "Moritz", PIN: "864297", Client: "10.0.0.1"})
 	if unknown == nil || consentdesk.ErrorCode(unknown) == "" {
 		t.Fatalf("unknown name: %v", unknown)
 	}
 	for i, name := range []string{"Max\x00", "\x00", "Ma\x00x", "Max\x1b", "Max\xff", "\xff\xfe"} {
 		// A client each: wrong sign-ins from one would lock it out.
-		_, _, err := db.SignInAs(ctx, orders.Login{Name: name, PIN: "864297", Client: fmt.Sprintf("10.0.1.%d", i)})
+		_, _, err := db.SignIn(ctx, orders.Login{Name: name, PIN: "864297", Client: fmt.Sprintf("10.0.1.%d", i)})
 		if consentdesk.ErrorCode(err) != consentdesk.ErrorCode(unknown) {
 			t.Errorf("%q: %v, want %v as for an unknown name", name, err, unknown)
 		}
 	}
-	if _, _, err := db.SignInAs(ctx, orders.Login{Name: " max ", PIN: "864297", Client: "10.0.0.3"}); err != nil {
+	if _, _, err := db.SignIn(ctx, orders.Login{Name: " max ", PIN: "864297", Client: "10.0.0.3"}); err != nil {
 		t.Errorf("the name itself: %v", err)
 	}
 	// An umlaut typed decomposed (a Mac) is the same name.
-	if _, err := db.AddStaff(ctx, "Jo\u0308rg", "135790", orders.RoleCounter); err != nil {
+	if _, err := db.AddStaff(ctx, "Jo\u0308rg", "135790", orders.RoleCounter, orders.HomeStore(orders.RoleCounter)); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"Jörg", "jo\u0308rg"} {
-		if _, s, err := db.SignInAs(ctx, orders.Login{Name: name, PIN: "135790", Client: "10.0.0.4"}); err != nil || s.Name != "Jörg" {
+		if _, s, err := db.SignIn(ctx, orders.Login{Name: name, PIN: "135790", Client: "10.0.0.4"}); err != nil || s.Name != "Jörg" {
 			t.Errorf("%+q: %+q, %v", name, s.Name, err)
 		}
 	}

@@ -46,7 +46,7 @@ func (db *DB) EnsureStore(ctx context.Context, notices map[string]string) (strin
 		return "", err
 	}
 	pin := randomPIN()
-	if _, err := db.AddStaff(ctx, FirstManagerName, pin, RoleManager); err != nil {
+	if _, err := db.AddStaff(ctx, FirstManagerName, pin, RoleManager, HomeStore(RoleManager)); err != nil {
 		return "", err
 	}
 	return pin, nil

@@ -87,19 +87,18 @@ func trivialPIN(pin string) bool {
 	return false
 }
 
-// AddStaff creates a staff member: counter staff in the first store, a
-// manager for the whole chain. See AddStaffIn.
-func (db *DB) AddStaff(ctx context.Context, name, pin, role string) (Staff, error) {
-	store := consent.FirstStore
+// HomeStore is where a new account of role works unless it is given a
+// store: a counter account in the first store, a manager's chain-wide (0).
+func HomeStore(role string) int64 {
 	if role == RoleManager {
-		store = 0
+		return 0
 	}
-	return db.AddStaffIn(ctx, name, pin, role, store)
+	return consent.FirstStore
 }
 
-// AddStaffIn creates a staff member of a store; store 0 makes a manager
+// AddStaff creates a staff member of a store; store 0 makes a manager
 // of the whole chain (counter staff always belong to a store).
-func (db *DB) AddStaffIn(ctx context.Context, name, pin, role string, store int64) (Staff, error) {
+func (db *DB) AddStaff(ctx context.Context, name, pin, role string, store int64) (Staff, error) {
 	f := consentdesk.FieldErrors{}
 	if store == 0 && role == RoleCounter {
 		f.Add("store", "err.store_required")
@@ -182,19 +181,13 @@ type Login struct {
 	Client string
 }
 
-// SignIn checks a PIN from the server's own console and opens a session;
-// see SignInAs.
-func (db *DB) SignIn(ctx context.Context, staffID int64, pin, lang string) (string, Staff, error) {
-	return db.SignInAs(ctx, Login{StaffID: staffID, PIN: pin, Lang: lang, Client: "local"})
-}
-
-// SignInAs checks a PIN and opens a session. It returns the cookie value,
+// SignIn checks a PIN and opens a session. It returns the cookie value,
 // which is stored only as a hash. After MaxPINTries wrong PINs from one
 // client, that client is locked out of the account for LockDuration and
 // refused even the right PIN; after AccountMaxPINTries from all clients
 // together the account is locked until LockDuration passes or a manager
 // lifts it (Unlock). GDPR Art. 32.
-func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
+func (db *DB) SignIn(ctx context.Context, in Login) (string, Staff, error) {
 	id := in.StaffID
 	name := norm.NFC.String(strings.TrimSpace(in.Name)) // composed, as the names are stored (cleanText)
 	// No staff name holds a control character or a byte that is not
@@ -246,7 +239,7 @@ func (db *DB) SignInAs(ctx context.Context, in Login) (string, Staff, error) {
 const AccountMaxPINTries = 20
 
 // checkPIN checks a staff member's PIN, counting wrong ones per client
-// and per account (see SignInAs). A right PIN resets both counts for the
+// and per account (see SignIn). A right PIN resets both counts for the
 // client it came from.
 func (db *DB) checkPIN(ctx context.Context, staffID int64, pin, client string) (Staff, error) {
 	var s Staff
@@ -502,16 +495,10 @@ type NewAPIToken struct {
 	StoreID int64
 }
 
-// CreateAPIToken makes a bearer token for another program with the
-// orders scope and no expiry; see CreateAPITokenWith.
-func (db *DB) CreateAPIToken(ctx context.Context, name string) (string, error) {
-	return db.CreateAPITokenWith(ctx, NewAPIToken{Name: name})
-}
-
-// CreateAPITokenWith makes a bearer token and returns it; only its hash
+// CreateAPIToken makes a bearer token and returns it; only its hash
 // is stored. The name must not be in use by another token that still
 // works: `token revoke --name` must hit the one meant.
-func (db *DB) CreateAPITokenWith(ctx context.Context, in NewAPIToken) (string, error) {
+func (db *DB) CreateAPIToken(ctx context.Context, in NewAPIToken) (string, error) {
 	f := consentdesk.FieldErrors{}
 	name := cleanText(f, "name", in.Name, 100)
 	if name == "" {

@@ -178,27 +178,27 @@ func TestStoresRefuseBadInput(t *testing.T) {
 		t.Errorf("store 99: %v", err)
 	}
 	// Counter staff belong to a store; a manager may be chain-wide.
-	if _, err := db.AddStaffIn(ctx, "Ohne Filiale", "4711", orders.RoleCounter, 0); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := db.AddStaff(ctx, "Ohne Filiale", "4711", orders.RoleCounter, 0); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("counter staff without a store: %v", err)
 	}
-	if _, err := db.AddStaffIn(ctx, "Falsche Filiale", "4711", orders.RoleCounter, 99); consentdesk.ErrorCode(err) != consentdesk.NotFound {
+	if _, err := db.AddStaff(ctx, "Falsche Filiale", "4711", orders.RoleCounter, 99); consentdesk.ErrorCode(err) != consentdesk.NotFound {
 		t.Errorf("counter staff of store 99: %v", err)
 	}
 	st, err := db.StoreByName(ctx, "FREIBURG")
 	if err != nil {
 		t.Fatal(err)
 	}
-	anna, err := db.AddStaffIn(ctx, "Anna Freiburg", "4711", orders.RoleCounter, st.ID)
+	anna, err := db.AddStaff(ctx, "Anna Freiburg", "4711", orders.RoleCounter, st.ID)
 	if err != nil || anna.StoreID != st.ID {
 		t.Fatalf("staff in Freiburg: %+v %v", anna, err)
 	}
-	boss, err := db.AddStaffIn(ctx, "Chefin", "864297", orders.RoleManager, 0)
+	boss, err := db.AddStaff(ctx, "Chefin", "864297", orders.RoleManager, 0)
 	if err != nil || boss.StoreID != 0 {
 		t.Fatalf("chain-wide manager: %+v %v", boss, err)
 	}
 	// Sessions work in the staff's store; only a chain-wide manager
 	// moves to another.
-	token, _, err := db.SignIn(ctx, anna.ID, "4711", "de")
+	token, _, err := db.SignIn(ctx, orders.Login{StaffID: anna.ID, PIN: "4711", Lang: "de", Client: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestStoresRefuseBadInput(t *testing.T) {
 	if err := db.SetSessionStore(ctx, token, consent.FirstStore); consentdesk.ErrorCode(err) != consentdesk.Denied {
 		t.Errorf("counter staff moved to another store: %v", err)
 	}
-	token, _, err = db.SignIn(ctx, boss.ID, "864297", "de")
+	token, _, err = db.SignIn(ctx, orders.Login{StaffID: boss.ID, PIN: "864297", Lang: "de", Client: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +225,14 @@ func TestStoresRefuseBadInput(t *testing.T) {
 		t.Errorf("the manager's session did not move: %d", sess.StoreID)
 	}
 	// An API token acts for its store.
-	tok, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "ERP Freiburg", StoreID: st.ID})
+	tok, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP Freiburg", StoreID: st.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, err := db.APIToken(ctx, tok); err != nil || c.StoreID != st.ID {
 		t.Errorf("token's store: %+v %v", c, err)
 	}
-	if _, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "store:1"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "store:1"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("a token named like the ledger's store field: %v", err)
 	}
 }

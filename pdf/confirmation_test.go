@@ -73,7 +73,7 @@ func sampleIn(t testing.TB, mode, name, lang string) pdf.Confirmation {
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
 	}
-	staff, err := db.AddStaff(ctx, "Anna Brillmann", "4711", orders.RoleCounter)
+	staff, err := db.AddStaff(ctx, "Anna Brillmann", "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
 	if err != nil {
 		t.Fatal(err)
 	}

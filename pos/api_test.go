@@ -16,6 +16,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -48,7 +49,7 @@ type api struct {
 // endpoint. TestAPITokenScopes shows what an orders token may not do.
 func newAPI(t testing.TB) *api {
 	e := newEnv(t)
-	token, err := e.db.CreateAPITokenWith(context.Background(), orders.NewAPIToken{Name: "ERP", Scope: orders.ScopeAdmin})
+	token, err := e.db.CreateAPIToken(context.Background(), orders.NewAPIToken{Name: "ERP", Scope: orders.ScopeAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestAPITokenScopes(t *testing.T) {
 	admin := newAPI(t)
 	e := admin.e
 	ctx := context.Background()
-	tok, err := e.db.CreateAPIToken(ctx, "Kasse")
+	tok, err := e.db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "Kasse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestAPITokenScopes(t *testing.T) {
 	if st := erp.call("GET", "/api/v1/orders/"+itoa(created.ID), "", nil); st != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d", st)
 	}
-	soon, err := e.db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "Test", Expires: time.Now().Add(time.Hour)})
+	soon, err := e.db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "Test", Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +417,7 @@ func TestRecallsAPIAndPage(t *testing.T) {
 		len(list[0].Channels) != 1 || list[0].Channels[0] != "post" || list[0].Since != measured {
 		t.Fatalf("recalls: %d %+v", st, list)
 	}
-	tok, _ := a.e.db.CreateAPIToken(context.Background(), "Kasse")
+	tok, _ := a.e.db.CreateAPIToken(context.Background(), orders.NewAPIToken{Name: "Kasse"})
 	if st := (&api{e: a.e, token: tok}).call("GET", "/api/v1/recalls?topic=eye_test", "", nil); st != http.StatusForbidden {
 		t.Errorf("an orders token lists recalls: %d", st)
 	}
@@ -480,7 +481,7 @@ func TestSendingRecalls(t *testing.T) {
 
 	// The mail, as the sender writes it; its one-click.
 	dir := t.TempDir()
-	sender := followup.NewSender(e.db, e.db.Keys.LinkTokens(), followup.Folder{Dir: dir}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	sender := send.NewSender(e.db, e.db.Keys.LinkTokens(), followup.Folder{Dir: dir}, send.SenderConfig{PublicURL: "https://optik.example"})
 	if _, err := sender.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}

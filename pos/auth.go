@@ -172,7 +172,7 @@ func (s *Server) login(c *gin.Context) {
 	}
 	id, _ := strconv.ParseInt(c.PostForm("staff_id"), 10, 64)
 	name := c.PostForm("name")
-	token, _, err := s.db.SignInAs(c.Request.Context(), orders.Login{StaffID: id, Name: name, PIN: c.PostForm("pin"),
+	token, _, err := s.db.SignIn(c.Request.Context(), orders.Login{StaffID: id, Name: name, PIN: c.PostForm("pin"),
 		Lang: s.lang(c), Client: clientKey(c.ClientIP())})
 	if err != nil {
 		data, lerr := s.loginData(c, name)

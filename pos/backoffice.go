@@ -335,7 +335,7 @@ func (s *Server) staffAdd(c *gin.Context) {
 		s.staffError(c, err, values)
 		return
 	}
-	st, err := s.db.AddStaffIn(c.Request.Context(), values["name"], c.PostForm("pin"), values["role"], store)
+	st, err := s.db.AddStaff(c.Request.Context(), values["name"], c.PostForm("pin"), values["role"], store)
 	if err != nil {
 		s.staffError(c, err, values)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 )
 
 // cellsOrder is apiOrder with consent.cells in place of the shorthand.
@@ -89,7 +90,7 @@ func TestDoubleOptInNamesItsTopics(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := followup.NewSender(a.e.db, consent.NewTokens(a.e.db.Keys.Tokens), followup.Folder{Dir: dir}, followup.SenderConfig{})
+	s := send.NewSender(a.e.db, consent.NewTokens(a.e.db.Keys.Tokens), followup.Folder{Dir: dir}, send.SenderConfig{})
 	if _, err := s.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -128,11 +128,11 @@ func newEnvIn(t testing.TB, path string, useTLS bool) *env {
 			suffix = fmt.Sprintf(" %d", time.Now().UnixNano())
 		}
 	}
-	counter, err := db.AddStaff(ctx, "Anna"+suffix, "4711", orders.RoleCounter)
+	counter, err := db.AddStaff(ctx, "Anna"+suffix, "4711", orders.RoleCounter, orders.HomeStore(orders.RoleCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
-	manager, err := db.AddStaff(ctx, "Max"+suffix, "864297", orders.RoleManager)
+	manager, err := db.AddStaff(ctx, "Max"+suffix, "864297", orders.RoleManager, orders.HomeStore(orders.RoleManager))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,12 @@ package pos_test
 
 import (
 	"context"
-	joining "github.com/consentdesk/consentdesk/orders/chain"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	joining "github.com/consentdesk/consentdesk/orders/chain"
 
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"

@@ -12,6 +12,8 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
+	"github.com/consentdesk/consentdesk/orders"
 )
 
 type outboxBody struct {
@@ -73,7 +75,7 @@ func TestAPIReadyAndOutbox(t *testing.T) {
 func TestMailboxView(t *testing.T) {
 	e := newEnv(t)
 	a := &api{e: e}
-	token, _ := e.db.CreateAPIToken(context.Background(), "t")
+	token, _ := e.db.CreateAPIToken(context.Background(), orders.NewAPIToken{Name: "t"})
 	a.token = token
 	a.call("POST", "/api/v1/orders", apiOrder, nil)
 
@@ -95,7 +97,7 @@ func TestMailboxView(t *testing.T) {
 		t.Error("order page after ready")
 	}
 
-	sender := followup.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	sender := send.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, send.SenderConfig{PublicURL: "https://optik.example"})
 	if n, err := sender.Drain(context.Background()); n != 3 || err != nil {
 		t.Fatalf("drained %d (%v)", n, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
 	"github.com/gin-gonic/gin"
@@ -221,7 +222,7 @@ func TestPayloadsComeOutEscaped(t *testing.T) {
 	}
 
 	// The mail: escaped in HTML, literal in text.
-	sender := followup.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{PublicURL: "https://optik.example"})
+	sender := send.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, send.SenderConfig{PublicURL: "https://optik.example"})
 	if _, err := sender.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +431,7 @@ func TestCSRFSeedRotatedAtSignIn(t *testing.T) {
 func TestLockoutsPerClientAndAccount(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	second, err := e.db.AddStaff(ctx, "Lea", "975318", orders.RoleManager)
+	second, err := e.db.AddStaff(ctx, "Lea", "975318", orders.RoleManager, orders.HomeStore(orders.RoleManager))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,7 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eva, err := e.db.AddStaffIn(ctx, "Eva", "3851", orders.RoleCounter, freiburg.ID)
+	eva, err := e.db.AddStaff(ctx, "Eva", "3851", orders.RoleCounter, freiburg.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestOrdersRecordTheirStore(t *testing.T) {
 	id, _ := strconv.ParseInt(m[1], 10, 64)
 	check("tablet", id)
 
-	token, err := e.db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: "ERP Freiburg", StoreID: freiburg.ID})
+	token, err := e.db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP Freiburg", StoreID: freiburg.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestFranchiseInTheBackOffice(t *testing.T) {
 	b := place(second.ID, "Loerracher")
 
 	// Lörrach's counter.
-	bea, err := e.db.AddStaffIn(ctx, "Bea", "5813", orders.RoleCounter, second.ID)
+	bea, err := e.db.AddStaff(ctx, "Bea", "5813", orders.RoleCounter, second.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

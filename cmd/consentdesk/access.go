@@ -46,7 +46,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 				spec.Expires = t
 			}
-			token, err := db.CreateAPITokenWith(ctx, spec)
+			token, err := db.CreateAPIToken(ctx, spec)
 			if err != nil {
 				return explain(err)
 			}
@@ -139,7 +139,7 @@ func staffCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err != nil {
 				return err
 			}
-			s, err := db.AddStaffIn(ctx, *name, *pin, *role, id)
+			s, err := db.AddStaff(ctx, *name, *pin, *role, id)
 			if err != nil {
 				return explain(err)
 			}

@@ -31,6 +31,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/store"
 	"github.com/consentdesk/consentdesk/pos"
@@ -226,7 +227,7 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	}
 
 	wake := make(chan struct{}, 1)
-	db, err := orders.Open(ctx, filepath.Join(work, "load.db"), assets.Migrations(), orders.Options{MailQueued: func() { followup.Signal(wake) }})
+	db, err := orders.Open(ctx, filepath.Join(work, "load.db"), assets.Migrations(), orders.Options{MailQueued: func() { send.Signal(wake) }})
 	if err != nil {
 		return r, err
 	}
@@ -234,12 +235,12 @@ func runLoad(ctx context.Context, work string, workers int, duration time.Durati
 	if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		return r, err
 	}
-	token, err := db.CreateAPIToken(ctx, "load")
+	token, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "load"})
 	if err != nil {
 		return r, err
 	}
 	tokens := db.Keys.LinkTokens()
-	sender := followup.NewSender(db, tokens, followup.Folder{Dir: filepath.Join(work, "mail")}, followup.SenderConfig{PublicURL: "https://optik.example", Wake: wake})
+	sender := send.NewSender(db, tokens, followup.Folder{Dir: filepath.Join(work, "mail")}, send.SenderConfig{PublicURL: "https://optik.example", Wake: wake})
 	srv, err := pos.New(pos.Config{DB: db, PublicURL: "https://optik.example"})
 	if err != nil {
 		return r, err

@@ -59,7 +59,7 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, store
 			}
 			id = st.ID
 		}
-		t, err := db.CreateAPITokenWith(ctx, orders.NewAPIToken{Name: fmt.Sprintf("load %s store %d", stamp, i), StoreID: id})
+		t, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: fmt.Sprintf("load %s store %d", stamp, i), StoreID: id})
 		if err != nil {
 			return r, err
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/store"
 	"github.com/consentdesk/consentdesk/pos"
@@ -460,7 +461,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := canListen(addrs); err != nil {
 			return orders.Options{}, err
 		}
-		opts := orders.Options{MailDir: dir, MailQueued: func() { followup.Signal(wake) }}
+		opts := orders.Options{MailDir: dir, MailQueued: func() { send.Signal(wake) }}
 		if bdir != "off" {
 			opts.BackupKeep = *backupKeep // the erasure's answer names how long backups hold data
 		}
@@ -512,7 +513,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			transport = followup.Folder{Dir: dir}
 			fmt.Fprintf(stdout, "No SMTP server set (CONSENTDESK_SMTP_URL): mails are kept in the outbox and written to %s\n", dir)
 		}
-		sender := followup.NewSender(db, db.Keys.LinkTokens(), transport, followup.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake, Shared: db.Shared(), StaleAfter: *mailStaleAfter})
+		sender := send.NewSender(db, db.Keys.LinkTokens(), transport, send.SenderConfig{PublicURL: *publicURL, From: from, Wake: wake, Shared: db.Postgres(), StaleAfter: *mailStaleAfter})
 
 		var trusted []string
 		for _, p := range strings.Split(*proxies, ",") {

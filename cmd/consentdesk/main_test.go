@@ -493,9 +493,9 @@ func TestTokenAndStaffCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < orders.MaxPINTries; i++ {
-		d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "000000", Client: "10.0.0.66"})
+		d.SignIn(context.Background(), orders.Login{Name: "Lea", PIN: "000000", Client: "10.0.0.66"})
 	}
-	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
+	if _, _, err := d.SignIn(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); consentdesk.ErrorCode(err) != consentdesk.Locked {
 		t.Fatalf("not locked: %v", err)
 	}
 	d.Close()
@@ -510,7 +510,7 @@ func TestTokenAndStaffCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, _, err := d.SignInAs(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); err != nil {
+	if _, _, err := d.SignIn(context.Background(), orders.Login{Name: "Lea", PIN: "975318", Client: "10.0.0.66"}); err != nil {
 		t.Errorf("after staff unlock: %v", err)
 	}
 }

@@ -35,10 +35,6 @@ func IsPostgres(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
-// Shared says whether other server processes may use the same database:
-// a chain's PostgreSQL database may have several (followup.SenderConfig).
-func (db *DB) Shared() bool { return db.pg }
-
 // Name is the database for people: its file, or its PostgreSQL URL
 // without a password.
 func (db *DB) Name() string {
@@ -136,7 +132,7 @@ func (c qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
 // hash chain needs it: each event names the hash of the store's one
 // before, so two transactions appending to one chain at once would both
 // link to the same predecessor. A batch of use cases that all keep to
-// their store (inStore) takes the writers' lock shared and each of its
+// their store (consent.InStore) takes the writers' lock shared and each of its
 // stores' locks, so that stores append at the same time; any
 // other use case takes the writers' lock alone. Always the writers' lock
 // first and the stores' in ascending order: no two batches wait for each
@@ -160,14 +156,6 @@ func lockWriters(ctx context.Context, tx *sql.Tx, stores []int64) error {
 
 // writerLock is the advisory lock's number: "CDsk" in ASCII.
 const writerLock = 0x4344736b
-
-// inStore marks ctx as a use case that keeps to its store
-// (consent.InStore): it writes only what happens in its store — its
-// orders, that chain's events, rows of its own — and may run beside
-// other stores' use cases. What reads and writes the whole chain's state
-// (settings, staff, erasure, retention, recalls, requeuing the outbox) is
-// not marked and runs alone.
-func inStore(ctx context.Context) context.Context { return consent.InStore(ctx) }
 
 // batchStores is the stores whose locks a batch takes, ascending; nil
 // when one of its use cases needs the writers' lock alone.

@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/emersion/go-sasl"
@@ -260,11 +261,11 @@ func (s *store) open(t testing.TB) {
 	t.Cleanup(func() { db.Close() })
 }
 
-func (s *store) sender(t followup.Transport, cfg followup.SenderConfig) *followup.Sender {
+func (s *store) sender(t followup.Transport, cfg send.SenderConfig) *send.Sender {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = publicURL
 	}
-	return followup.NewSender(s.db, s.tokens, t, cfg)
+	return send.NewSender(s.db, s.tokens, t, cfg)
 }
 
 func (s *store) smtp(t testing.TB, cfg followup.SMTPConfig) followup.Transport {
@@ -311,7 +312,7 @@ func jana() orders.Customer {
 	return orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: "Weiß", Email: "j.weiss@example.org", Lang: "de"}
 }
 
-func drain(t *testing.T, s *followup.Sender) int {
+func drain(t *testing.T, s *send.Sender) int {
 	t.Helper()
 	n, err := s.Drain(context.Background())
 	if err != nil {

@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	ics "github.com/arran4/golang-ical"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -27,7 +28,7 @@ func TestThankYouAndConfirmationMails(t *testing.T) {
 	s := newStore(t, true)
 	ms := newMailServer(t, startTLSServer)
 	placed := s.order(t, jana(), true)
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://laden:geheim%20%C3%A4%C3%B6%C3%BC@x?tls=starttls")), followup.SenderConfig{})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://laden:geheim%20%C3%A4%C3%B6%C3%BC@x?tls=starttls")), send.SenderConfig{})
 	if n := drain(t, sender); n != 2 {
 		t.Fatalf("handled %d mails, want 2 (thank-you and double opt-in)", n)
 	}
@@ -273,7 +274,7 @@ func TestEnglishMail(t *testing.T) {
 	c.Lang, c.Salutation = "en", "Herr"
 	c.FirstName, c.LastName = "John", "Smith"
 	s.order(t, c, true)
-	drain(t, s.sender(s.smtp(t, ms.config(t, "smtps://laden:geheim%20%C3%A4%C3%B6%C3%BC@x")), followup.SenderConfig{}))
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtps://laden:geheim%20%C3%A4%C3%B6%C3%BC@x")), send.SenderConfig{}))
 	got := ms.messages()
 	if len(got) != 1 {
 		t.Fatalf("%d mails, want the thank-you mail only (no double opt-in)", len(got))
@@ -348,7 +349,7 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 				s.orderOnPaper(t, c)
 			}
 			dir := t.TempDir()
-			drain(t, s.sender(followup.Folder{Dir: dir}, followup.SenderConfig{}))
+			drain(t, s.sender(followup.Folder{Dir: dir}, send.SenderConfig{}))
 			rows := outbox(t, s)
 			m, err := followup.Get(ctx, s.db.SQL(), rows[0].ID)
 			if err != nil {
@@ -381,7 +382,7 @@ func TestCompanyDetailsInEveryMail_HGB37a(t *testing.T) {
 	if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 3 {
+	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})); n != 3 {
 		t.Fatalf("handled %d mails", n)
 	}
 	// §37a HGB on every kind of mail: name, legal form, seat, register
@@ -416,7 +417,7 @@ func TestLogoInMail(t *testing.T) {
 	}
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
-	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{}))
 	m := parse(t, ms.messages()[0].Data)
 	if !strings.Contains(m.HTML, `src="cid:store-logo@consentdesk"`) {
 		t.Error("the HTML part does not show the logo")
@@ -441,7 +442,7 @@ func TestCalendarUpdateHasSequence_RFC5545(t *testing.T) {
 	if _, err := s.db.MarkReady(context.Background(), placed.Order.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})); n != 2 {
+	if n := drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})); n != 2 {
 		t.Fatalf("handled %d mails", n)
 	}
 	type cal struct{ uid, seq, desc string }
@@ -510,7 +511,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 		if !marketing(t, s, followup.ThankYou) {
 			t.Fatal("§7(3) mail to the address of the sale carries no offer")
 		}
-		drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+		drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{}))
 		_, events, _ := s.db.Consents(ctx, placed.Customer.ID)
 		n := 0
 		for _, e := range events {

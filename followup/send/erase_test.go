@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 )
 
 // §257(1) Nr. 3, (4) HGB: the order mails sent are copies of commercial
@@ -22,7 +23,7 @@ func TestErasureKeepsCommercialLetters_HGB257(t *testing.T) {
 	if _, err := s.db.MarkReady(ctx, placed.Order.ID); err != nil {
 		t.Fatal(err)
 	}
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})
 	if n := drain(t, sender); n != 3 {
 		t.Fatalf("handled %d mails, want 3", n)
 	}

@@ -1,12 +1,14 @@
-package followup
+package send
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
 
 	"github.com/consentdesk/consentdesk/consent"
 	gomail "github.com/wneessen/go-mail"
@@ -18,8 +20,6 @@ type SenderConfig struct {
 	From        string        // the SMTP account's From; empty: the store's address
 	MaxAttempts int           // give up after this many; default 10
 	Backoff     time.Duration // wait before the first retry, doubled each time; default 1 minute
-	MaxBackoff  time.Duration // longest wait between two attempts; default 2 hours
-	Poll        time.Duration // look for due mails this often even when not woken; default 30 s
 	// StaleAfter is how long a mail may stay "sending" before the sender
 	// takes it for one whose result was never recorded (the database
 	// refused the write after the SMTP server took it) and queues it
@@ -40,41 +40,45 @@ type SenderConfig struct {
 // share an outbox (a chain's PostgreSQL database), each mail claimed by
 // one of them with FOR UPDATE SKIP LOCKED (claim).
 type Sender struct {
-	store     Store // the mail's data, settings and consent, and the writes (Store.Tx)
+	db        *orders.DB // the mail's data, settings and consent, and the writes (Tx)
 	tokens    *consent.Tokens
-	transport Transport
+	transport followup.Transport
 	cfg       SenderConfig
 	wake      chan struct{}
+	poll      time.Duration // look for due mails this often even when not woken
 }
 
+const (
+	// defaultPoll is how often the sender looks for due mails when no
+	// use case woke it (a retry's time has come).
+	defaultPoll = 30 * time.Second
+	// maxBackoff is the longest wait between two attempts of one mail.
+	maxBackoff = 2 * time.Hour
+)
+
 // NewSender builds a sender; Run starts it.
-func NewSender(store Store, tokens *consent.Tokens, t Transport, cfg SenderConfig) *Sender {
+func NewSender(db *orders.DB, tokens *consent.Tokens, t followup.Transport, cfg SenderConfig) *Sender {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 10
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Minute
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 2 * time.Hour
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 30 * time.Second
-	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Minute
 	}
+	poll := defaultPoll
 	// A mail left "sending" by a server that died is taken up on a poll:
 	// with a shared outbox, poll at least that often, so that it does not
 	// wait for the next order to wake a sender.
-	if cfg.Shared && cfg.Poll > cfg.StaleAfter {
-		cfg.Poll = cfg.StaleAfter
+	if cfg.Shared && poll > cfg.StaleAfter {
+		poll = cfg.StaleAfter
 	}
 	wake := cfg.Wake
 	if wake == nil {
 		wake = make(chan struct{}, 1)
 	}
-	return &Sender{store: store, tokens: tokens, transport: t, cfg: cfg, wake: wake}
+	return &Sender{db: db, tokens: tokens, transport: t, cfg: cfg, wake: wake, poll: poll}
 }
 
 // Signal tells whoever waits on a wake channel (the sender) that a mail
@@ -94,7 +98,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	if err := s.recoverInterrupted(ctx); err != nil {
 		return err
 	}
-	tick := time.NewTicker(s.cfg.Poll)
+	tick := time.NewTicker(s.poll)
 	defer tick.Stop()
 	// Mails left "sending" are looked for on the poll, not on every
 	// wake-up: that statement is the whole outbox's and runs alone,
@@ -139,14 +143,10 @@ func (s *Sender) requeueStale(ctx context.Context) error {
 // one clock for the sender and the writes it shares commits with.
 func (s *Sender) requeueSending(ctx context.Context, age time.Duration, why string) error {
 	var n int64
-	err := s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', updated_at = ?, last_error = ? WHERE status = 'sending' AND updated_at <= ?`,
-			stamp(now), why, stamp(now.Add(-age)))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		return nil
+	err := s.db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		var err error
+		n, err = followup.RequeueSending(ctx, tx, age, why, now)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: requeue: %w", err)
@@ -187,16 +187,6 @@ func (s *Sender) drain(ctx context.Context, requeue bool) (int, error) {
 	return n, nil
 }
 
-// sharedOutbox is a store whose outbox several server processes send
-// from (a chain's PostgreSQL database): a sender claims a mail there with
-// one statement of its own, FOR UPDATE SKIP LOCKED, without waiting for
-// the writers' turn.
-type sharedOutbox interface {
-	Shared() bool
-	SQL() *sql.DB
-	Now() time.Time
-}
-
 // next handles the oldest due mail; done reports that none was due.
 func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	m, now, done, err := s.claim(ctx)
@@ -219,23 +209,23 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 	}
 	msg, subject, err := compose(d)
 	if err != nil {
-		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+		return false, s.finish(ctx, m, followup.Failed, nil, "", err.Error(), now)
 	}
-	raw, err := render(msg)
+	raw, err := followup.Render(msg)
 	if err != nil {
-		return false, s.finish(ctx, m, Failed, nil, "", err.Error(), now)
+		return false, s.finish(ctx, m, followup.Failed, nil, "", err.Error(), now)
 	}
 	status, derr := s.transport.Deliver(ctx, m.ID, msg, raw)
 	if derr == nil {
 		slog.Info("mail delivered", "mail_id", m.ID, "kind", m.Kind, "customer_id", m.CustomerID, "status", status)
-		if status == Sent && d.ExistingCustomerAd {
+		if status == followup.Sent && d.ExistingCustomerAd {
 			return false, s.finishExistingCustomerAd(ctx, m, raw, subject, now)
 		}
 		return false, s.finish(ctx, m, status, raw, subject, "", now)
 	}
-	if !temporary(derr) {
+	if !followup.Temporary(derr) {
 		slog.Error("mail failed", "mail_id", m.ID, "attempts", m.Attempts, "code", smtpCode(derr))
-		return false, s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
+		return false, s.finish(ctx, m, followup.Failed, raw, subject, derr.Error(), now)
 	}
 	return false, s.retryOrFail(ctx, m, raw, subject, derr, now)
 }
@@ -243,40 +233,19 @@ func (s *Sender) next(ctx context.Context) (done bool, err error) {
 // claim takes the oldest due mail and marks it "sending", counting the
 // attempt; done reports that none was due. Its time is the time of this
 // attempt, to the end.
-func (s *Sender) claim(ctx context.Context) (m Mail, now time.Time, done bool, err error) {
-	if so, ok := s.store.(sharedOutbox); ok && so.Shared() {
-		// Each queued mail goes to one sender: a row another sender has
-		// locked is skipped, not waited for, and the status is checked
-		// again on the row itself.
-		now = so.Now().UTC()
-		err = scanMail(so.SQL().QueryRowContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?
-			WHERE status = 'queued' AND id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
-				ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-			RETURNING `+mailColumns, stamp(now), stamp(now)), &m)
-		if errors.Is(err, sql.ErrNoRows) {
-			return m, now, true, nil
-		}
-		return m, now, false, err
+func (s *Sender) claim(ctx context.Context) (m followup.Mail, now time.Time, done bool, err error) {
+	if s.db.Postgres() {
+		// Several servers send from a chain's outbox: each mail to one.
+		now = s.db.Now().UTC()
+		m, done, err = followup.ClaimShared(ctx, s.db.SQL(), now)
+		return m, now, done, err
 	}
-	// One store's database: claimed in a write transaction, so that no
-	// other writer sees the mail queued between the read and the update.
-	err = s.store.Tx(ctx, func(ctx context.Context, tx consent.Tx, txNow time.Time) error {
+	err = s.db.Tx(ctx, func(ctx context.Context, tx consent.Tx, txNow time.Time) error {
 		now = txNow.UTC()
-		err := scanMail(tx.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT 1`, stamp(now)), &m)
-		if errors.Is(err, sql.ErrNoRows) {
-			done = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, stamp(now), m.ID)
+		var err error
+		m, done, err = followup.Claim(ctx, tx, now)
 		return err
 	})
-	if err == nil && !done {
-		m.Attempts++
-	}
 	return m, now, done, err
 }
 
@@ -285,56 +254,55 @@ func (s *Sender) claim(ctx context.Context) (m Mail, now time.Time, done bool, e
 // a chain's database it does not wait for every store's writers. An
 // erasure still runs alone, so that a result never refills a row the
 // erasure emptied.
-func inMailsStore(ctx context.Context, m Mail) context.Context {
+func inMailsStore(ctx context.Context, m followup.Mail) context.Context {
 	return consent.InStore(consent.WithStore(ctx, m.StoreID))
 }
 
 // retryOrFail queues a mail again after a temporary error, with a
 // doubling wait, or fails it after MaxAttempts.
-func (s *Sender) retryOrFail(ctx context.Context, m Mail, raw []byte, subject string, derr error, now time.Time) error {
+func (s *Sender) retryOrFail(ctx context.Context, m followup.Mail, raw []byte, subject string, derr error, now time.Time) error {
 	if m.Attempts >= s.cfg.MaxAttempts {
 		slog.Error("mail failed", "mail_id", m.ID, "attempts", m.Attempts, "code", smtpCode(derr))
-		return s.finish(ctx, m, Failed, raw, subject, derr.Error(), now)
+		return s.finish(ctx, m, followup.Failed, raw, subject, derr.Error(), now)
 	}
 	wait := s.cfg.Backoff << (m.Attempts - 1)
-	if wait > s.cfg.MaxBackoff || wait <= 0 {
-		wait = s.cfg.MaxBackoff
+	if wait > maxBackoff || wait <= 0 {
+		wait = maxBackoff
 	}
 	slog.Warn("mail deferred", "mail_id", m.ID, "attempts", m.Attempts, "retry_in", wait.String(), "code", smtpCode(derr))
-	return s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, subject = ?, updated_at = ? WHERE id = ? AND status = 'sending'`,
-			stamp(now.Add(wait)), derr.Error(), subject, stamp(now), m.ID)
-		return err
+	return s.db.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		return followup.Defer(ctx, tx, m.ID, now.Add(wait), derr.Error(), subject, now)
 	})
 }
 
 // prepare reads what the mail needs and checks, again, that it may go
 // out. A non-empty reason means it must not.
-func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, string, error) {
-	ctrl, err := s.store.Letterhead(ctx, m.StoreID) // from the store the mail comes from
+func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (draft, string, error) {
+	ctrl, err := s.db.Letterhead(ctx, m.StoreID) // from the store the mail comes from
 	if err != nil {
 		return draft{}, "", err
 	}
-	to, err := s.store.MailRecipient(ctx, m.CustomerID)
+	to, sale, err := s.db.MailRecipient(ctx, m.CustomerID)
 	if err != nil {
 		return draft{}, "", err
 	}
+	child := to.Child(now)
 	if to.Email == "" {
 		return draft{}, "no e-mail address (erased or removed)", nil
 	}
-	email, byTopic, err := s.store.EmailConsent(ctx, m.CustomerID)
+	email, byTopic, err := s.db.EmailConsent(ctx, m.CustomerID)
 	if err != nil {
 		return draft{}, "", err
 	}
 	pending := consent.Summary(byTopic) // a double opt-in waits when any topic waits
-	d := draft{Mail: m, To: to, Store: ctrl, BaseURL: ctrl.PublicURL, Tokens: s.tokens, From: s.cfg.From, Now: now}
+	d := draft{Mail: m, To: to, SaleAddress: sale, Store: ctrl, BaseURL: ctrl.PublicURL, Tokens: s.tokens, From: s.cfg.From, Now: now}
 	if s.cfg.PublicURL != "" {
 		d.BaseURL = s.cfg.PublicURL
 	}
 	switch {
-	case m.Kind == DoubleOptIn && pending.State != consent.Pending:
+	case m.Kind == followup.DoubleOptIn && pending.State != consent.Pending:
 		return d, "nothing to confirm: the e-mail consent is " + string(pending.State), nil
-	case m.Kind == DoubleOptIn:
+	case m.Kind == followup.DoubleOptIn:
 		d.Since, _ = time.Parse(time.RFC3339Nano, pending.UpdatedAt)
 		// The mail names the topics it confirms, and only those.
 		for _, t := range consent.EventTopics(nil, ctrl.TopicKeys()) {
@@ -342,19 +310,19 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 				d.Topics = append(d.Topics, t)
 			}
 		}
-	case m.Kind == Recall:
+	case m.Kind == followup.Recall:
 		// Only with consent for the recall's topic on e-mail, or for
 		// contact lenses under §7(3) UWG (similar goods, the address from
 		// the sale, never asked for that cell, no objection) where the
 		// store enabled it.
 		st := byTopic[m.Topic]
-		uwg := m.Topic == consent.TopicContactLenses && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(st, to.SaleAddress, to.Child)
+		uwg := m.Topic == consent.TopicContactLenses && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(st, sale, child)
 		if st.State != consent.Granted && !uwg {
 			return d, "no consent for the recall's topic on e-mail (any more)", nil
 		}
 		// Its reason line names the true basis (§7(3) Nr. 4 UWG).
 		d.RecallUWG73 = st.State != consent.Granted
-	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, to.SaleAddress, to.Child):
+	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, sale, child):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
 		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil
 	}
@@ -362,34 +330,20 @@ func (s *Sender) prepare(ctx context.Context, m Mail, now time.Time) (draft, str
 	// such mail sent is recorded in the ledger with that basis.
 	d.ExistingCustomerAd = m.Marketing && email.State != consent.Granted
 	if m.OrderID != 0 {
-		if d.Order, err = s.store.MailOrder(ctx, m.OrderID); err != nil {
+		if d.Order, err = s.db.MailOrder(ctx, m.OrderID); err != nil {
 			return draft{}, "", err
 		}
 	}
 	return d, "", nil
 }
 
-// suppress marks a mail not sent. A thank-you or pickup mail that lost
-// its advertising basis is replaced, when the customer still has an
-// address, by a purely transactional one: the customer objected to
-// advertising, not to hearing when the glasses are ready (GDPR Art.
-// 6(1)(b)).
-func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress bool, now time.Time) error {
+// suppress marks a mail not sent (followup.Suppress).
+func (s *Sender) suppress(ctx context.Context, m followup.Mail, reason string, hasAddress bool, now time.Time) error {
 	replacement := int64(0)
-	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, stamp(now), m.ID); err != nil {
-			return err
-		}
-		if m.Marketing && m.Kind != DoubleOptIn && hasAddress {
-			ctrl, err := consent.LoadSettings(ctx, tx)
-			if err != nil {
-				return err
-			}
-			if replacement, err = insert(ctx, tx, ctrl, Job{Kind: m.Kind, CustomerID: m.CustomerID, OrderID: m.OrderID}, false, now); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := s.db.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		var err error
+		replacement, err = followup.Suppress(ctx, tx, m, reason, hasAddress, now)
+		return err
 	})
 	if err != nil {
 		return err
@@ -401,18 +355,14 @@ func (s *Sender) suppress(ctx context.Context, m Mail, reason string, hasAddress
 // finishExistingCustomerAd records a sent §7(3) UWG mail and, in the same
 // commit, a ledger event with the basis uwg_7_3: the store can show on
 // which basis each advertising mail without consent went out.
-func (s *Sender) finishExistingCustomerAd(ctx context.Context, m Mail, raw []byte, subject string, now time.Time) error {
-	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', raw = ?, subject = ?, last_error = '', sent_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'sending'`, raw, subject, stamp(now), stamp(now), m.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // erased during the attempt: nothing to record
+func (s *Sender) finishExistingCustomerAd(ctx context.Context, m followup.Mail, raw []byte, subject string, now time.Time) error {
+	err := s.db.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		recorded, err := followup.Finish(ctx, tx, m.ID, followup.Sent, raw, subject, "", now)
+		if err != nil || !recorded {
+			return err // not recorded: erased during the attempt, nothing to record
 		}
 		e := consent.Event{CustomerID: m.CustomerID, Channel: consent.Email, Action: consent.Use, LegalBasis: consent.BasisUWG73,
-			Source: consent.System, Actor: consent.BySystem, CreatedAt: stamp(now), Note: fmt.Sprintf("mail %d", m.ID)}
+			Source: consent.System, Actor: consent.BySystem, CreatedAt: orders.Stamp(now), Note: fmt.Sprintf("mail %d", m.ID)}
 		return consent.Append(ctx, tx, &e)
 	})
 	if err != nil {
@@ -421,33 +371,19 @@ func (s *Sender) finishExistingCustomerAd(ctx context.Context, m Mail, raw []byt
 	return nil
 }
 
-func (s *Sender) finish(ctx context.Context, m Mail, status Status, raw []byte, subject, lastError string, now time.Time) error {
-	var rawArg any
-	if raw != nil {
-		rawArg = raw
-	}
-	sentAt := ""
-	if status == Sent || status == Held {
-		sentAt = stamp(now)
-	}
-	// Only a mail still marked sending is recorded: an erasure (GDPR
-	// Art. 17) during the attempt has already emptied the row, and must
-	// not get the message back.
-	var n int64
-	err := s.store.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, raw = COALESCE(?, raw), subject = ?, last_error = ?, sent_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'sending'`, status, rawArg, subject, lastError, sentAt, stamp(now), m.ID)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		return nil
+func (s *Sender) finish(ctx context.Context, m followup.Mail, status followup.Status, raw []byte, subject, lastError string, now time.Time) error {
+	recorded := false
+	err := s.db.Tx(inMailsStore(ctx, m), func(ctx context.Context, tx consent.Tx, _ time.Time) error {
+		var err error
+		recorded, err = followup.Finish(ctx, tx, m.ID, status, raw, subject, lastError, now)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: record mail %d: %w", m.ID, err)
 	}
-	if n == 0 {
-		if f, ok := s.transport.(Folder); ok {
+	if !recorded {
+		// Erased during the attempt: the file written must go too.
+		if f, ok := s.transport.(followup.Folder); ok {
 			return f.Remove(m.ID)
 		}
 	}

@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -38,7 +39,7 @@ func TestMailReasonLinesSayTheTrueBasis_UWG7_3(t *testing.T) {
 	}
 	recall(chose.Customer.ID, consent.TopicEyeTest)
 	recall(bought.Customer.ID, consent.TopicContactLenses)
-	drain(t, s.sender(followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{}))
+	drain(t, s.sender(followup.Folder{Dir: t.TempDir()}, send.SenderConfig{}))
 	text := func(id int64, kind followup.Kind) string {
 		t.Helper()
 		for _, m := range outbox(t, s) {

@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
 )
@@ -33,7 +34,7 @@ func TestTemporaryFailureIsRetried(t *testing.T) {
 		return nil
 	}
 	s.order(t, jana(), false)
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{Backoff: time.Minute})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{Backoff: time.Minute})
 
 	drain(t, sender)
 	m := outbox(t, s)[0]
@@ -69,7 +70,7 @@ func TestGivingUp(t *testing.T) {
 	ms := newMailServer(t, plainServer)
 	ms.reject = func(int) error { return errPermanent }
 	s.order(t, jana(), false)
-	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}))
+	drain(t, s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{}))
 	m := outbox(t, s)[0]
 	if m.Status != followup.Failed || m.Attempts != 1 || !strings.Contains(m.LastError, "550") {
 		t.Fatalf("after a 550: %s, %d, %q", m.Status, m.Attempts, m.LastError)
@@ -79,7 +80,7 @@ func TestGivingUp(t *testing.T) {
 	s2.order(t, jana(), false)
 	down := ms.config(t, "smtp://x?tls=none")
 	down.Port = closedPort(t)
-	sender := s2.sender(s2.smtp(t, down), followup.SenderConfig{MaxAttempts: 4, Backoff: time.Second})
+	sender := s2.sender(s2.smtp(t, down), send.SenderConfig{MaxAttempts: 4, Backoff: time.Second})
 	for i := 0; i < 10; i++ {
 		drain(t, sender)
 		s2.clock.Add(time.Hour)
@@ -110,7 +111,7 @@ func TestRestartWhileSending(t *testing.T) {
 	}
 	cfg := ms.config(t, "smtp://x?tls=none")
 	ctx, stop := context.WithCancel(context.Background())
-	first := s.sender(s.smtp(t, cfg), followup.SenderConfig{})
+	first := s.sender(s.smtp(t, cfg), send.SenderConfig{})
 	done := make(chan struct{})
 	go func() { first.Run(ctx); close(done) }()
 	for i := 0; i < 10; i++ {
@@ -127,7 +128,7 @@ func TestRestartWhileSending(t *testing.T) {
 	}
 
 	s.open(t)
-	second := s.sender(s.smtp(t, cfg), followup.SenderConfig{})
+	second := s.sender(s.smtp(t, cfg), send.SenderConfig{})
 	ctx2, stop2 := context.WithCancel(context.Background())
 	done2 := make(chan struct{})
 	go func() { second.Run(ctx2); close(done2) }()
@@ -156,7 +157,7 @@ func TestCrashWhileSendingRequeues(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{}).Run(ctx)
+		s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{}).Run(ctx)
 		close(done)
 	}()
 	select {
@@ -189,7 +190,7 @@ func TestOneClickUnsubscribeThenSuppressed(t *testing.T) {
 	}
 	srv := httptest.NewServer(web.PublicHandler())
 	defer srv.Close()
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})
 	ctx := context.Background()
 
 	placed := s.order(t, jana(), true) // single opt-in: granted, so the thank-you mail advertises
@@ -273,7 +274,7 @@ func TestDoubleOptInMailSuppressedWhenNothingPending(t *testing.T) {
 		Channels: map[consent.Channel]bool{consent.Email: false}}); err != nil {
 		t.Fatal(err)
 	}
-	drain(t, s.sender(followup.Folder{Dir: t.TempDir()}, followup.SenderConfig{}))
+	drain(t, s.sender(followup.Folder{Dir: t.TempDir()}, send.SenderConfig{}))
 	rows := outbox(t, s)
 	if rows[1].Kind != followup.DoubleOptIn || rows[1].Status != followup.Suppressed || len(rows) != 2 {
 		t.Fatalf("double opt-in mail: %+v", rows)
@@ -286,7 +287,7 @@ func TestFolderWithoutSMTP(t *testing.T) {
 	s := newStore(t, true)
 	s.order(t, jana(), true)
 	dir := filepath.Join(t.TempDir(), "mail")
-	drain(t, s.sender(followup.Folder{Dir: dir}, followup.SenderConfig{}))
+	drain(t, s.sender(followup.Folder{Dir: dir}, send.SenderConfig{}))
 	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if len(files) != 2 {
 		t.Fatalf("%d .eml files, want 2", len(files))
@@ -396,7 +397,7 @@ func TestStaleSendingRequeuedWithoutRestart(t *testing.T) {
 	if _, err := s.db.SQL().Exec(`UPDATE outbox SET status = 'sending', attempts = 1, updated_at = ? WHERE id = ?`, now, fresh.ID); err != nil {
 		t.Fatal(err)
 	}
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})
 	if n := drain(t, sender); n != 1 {
 		t.Fatalf("drained %d, want the stale one", n)
 	}
@@ -413,19 +414,20 @@ func TestStaleSendingRequeuedWithoutRestart(t *testing.T) {
 	}
 }
 
-// flakyStore is the real store whose reads of the recipient fail while
-// fails > 0, as SQLite does for a moment when the disk is full or busy.
-type flakyStore struct {
-	*orders.DB
-	fails int
-}
-
-func (f *flakyStore) MailRecipient(ctx context.Context, id int64) (followup.Recipient, error) {
-	if f.fails > 0 {
-		f.fails--
-		return followup.Recipient{}, fmt.Errorf("database is locked (SQLITE_BUSY)")
+// unreadable makes the customers' table unreadable until the returned
+// function puts it back: a storage error of the real database while a
+// mail is prepared, as a full or busy disk gives for a moment.
+func unreadable(t *testing.T, s *store) (back func()) {
+	t.Helper()
+	if _, err := s.db.SQL().Exec(`ALTER TABLE customers RENAME TO customers_away`); err != nil {
+		t.Fatal(err)
 	}
-	return f.DB.MailRecipient(ctx, id)
+	return func() {
+		t.Helper()
+		if _, err := s.db.SQL().Exec(`ALTER TABLE customers_away RENAME TO customers`); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // A passing storage error while preparing a mail is temporary: found, it
@@ -434,12 +436,13 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
-	flaky := &flakyStore{DB: s.db, fails: 1}
-	sender := followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
-		followup.SenderConfig{PublicURL: publicURL, Backoff: time.Minute})
+	sender := send.NewSender(s.db, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
+		send.SenderConfig{PublicURL: publicURL, Backoff: time.Minute})
+	back := unreadable(t, s)
 	drain(t, sender)
+	back()
 	m := outbox(t, s)[0]
-	if m.Status != followup.Queued || m.Attempts != 1 || !strings.Contains(m.LastError, "locked") {
+	if m.Status != followup.Queued || m.Attempts != 1 || !strings.Contains(m.LastError, "customers") {
 		t.Fatalf("after a storage error: %s, %d attempts, %q", m.Status, m.Attempts, m.LastError)
 	}
 	s.clock.Add(61 * time.Second)
@@ -449,13 +452,14 @@ func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
 	}
 	// It fails for good only after MaxAttempts.
 	s.order(t, orders.Customer{FirstName: "Ole", LastName: "Berg", Email: "ole@example.org", Lang: "de"}, false)
-	flaky.fails = 100
-	sender = followup.NewSender(flaky, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
-		followup.SenderConfig{PublicURL: publicURL, Backoff: time.Second, MaxAttempts: 3})
+	sender = send.NewSender(s.db, s.tokens, s.smtp(t, ms.config(t, "smtp://x?tls=none")),
+		send.SenderConfig{PublicURL: publicURL, Backoff: time.Second, MaxAttempts: 3})
+	back = unreadable(t, s)
 	for i := 0; i < 3; i++ {
 		drain(t, sender)
 		s.clock.Add(time.Hour)
 	}
+	back()
 	if m := outbox(t, s)[1]; m.Status != followup.Failed || m.Attempts != 3 {
 		t.Errorf("after three storage errors: %s, %d attempts", m.Status, m.Attempts)
 	}
@@ -490,7 +494,7 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, st := range []*store{s, other} {
 		wg.Add(1)
-		snd := st.sender(st.smtp(t, cfg), followup.SenderConfig{Shared: true})
+		snd := st.sender(st.smtp(t, cfg), send.SenderConfig{Shared: true})
 		go func() { defer wg.Done(); snd.Run(ctx) }()
 	}
 	waitFor(t, ms, n)

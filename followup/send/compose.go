@@ -1,8 +1,7 @@
-package followup
+package send
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"image"
@@ -13,6 +12,9 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/orders"
+
 	ics "github.com/arran4/golang-ical"
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
@@ -21,78 +23,16 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// Recipient is what a mail needs to know about the customer.
-type Recipient struct {
-	ID         int64
-	Salutation string // "Frau", "Herr", "Divers" or ""
-	FirstName  string
-	LastName   string
-	Email      string
-	Lang       string
-	// SaleAddress: the address was obtained with a sale (§7(3) Nr. 1
-	// UWG), not added later by a correction or an import.
-	SaleAddress bool
-	// Child: marked under 16. No advertising rests on §7(3) UWG or on
-	// legitimate interest for a child (GDPR Art. 6(1)(f), recital 38).
-	Child bool
-}
-
-// Name is the full name.
-func (r Recipient) Name() string { return strings.TrimSpace(r.FirstName + " " + r.LastName) }
-
-// OrderSummary is what a mail shows of an order.
-type OrderSummary struct {
-	ID           int64
-	Number       string
-	Lines        []Line
-	TotalCents   int64
-	DepositCents int64
-	PickupStart  time.Time // zero: no appointment made
-	PickupEnd    time.Time
-}
-
-// BalanceCents is what is left to pay at pickup.
-func (o OrderSummary) BalanceCents() int64 { return o.TotalCents - o.DepositCents }
-
-// Line is one item of an order.
-type Line struct {
-	Description string
-	Quantity    int64
-	LineCents   int64
-}
-
-// Store is how the sender reads customers and orders. orders.DB
-// implements it; this package does not import orders, which imports it.
-type Store interface {
-	MailRecipient(ctx context.Context, customerID int64) (Recipient, error)
-	MailOrder(ctx context.Context, orderID int64) (OrderSummary, error)
-	// Controller is the store's settings; ConsentState a customer's
-	// current consent per channel. The sender checks both again just
-	// before a mail goes out.
-	Controller(ctx context.Context) (consent.Controller, error)
-	// Letterhead is Controller as the customers of a store see it: the
-	// store's address, phone and e-mail in place of the company's.
-	Letterhead(ctx context.Context, store int64) (consent.Controller, error)
-	// EmailConsent is the customer's e-mail consent for offers
-	// (advertising) and per topic (a recall's; a double opt-in waits
-	// for the topics pending), checked again just before a mail goes out.
-	EmailConsent(ctx context.Context, customerID int64) (offers consent.ChannelState, byTopic map[string]consent.ChannelState, err error)
-	// Tx runs fn as one write through the store's single writer, where
-	// the sender's updates share commits with the counter's orders
-	// (orders.DB: group commit) instead of taking turns for an fsync each.
-	Tx(ctx context.Context, fn func(ctx context.Context, tx consent.Tx, now time.Time) error) error
-}
-
 // letter is the data of the mail templates.
 type letter struct {
-	Kind Kind
+	Kind followup.Kind
 	// RecallText is a recall's message.
 	RecallText     string
 	Lang           string
 	Subject        string
 	Greeting       string
 	Store          consent.Controller
-	Order          OrderSummary
+	Order          orders.Order
 	Marketing      bool
 	PreferencesURL string
 	ConfirmURL     string
@@ -138,7 +78,7 @@ func parseTemplates() map[string]templateSet {
 			// lines splits a store's opening hours for <br>: mail programs
 			// do not all keep line breaks by CSS.
 			"lines": func(s string) []string { return strings.Split(s, "\n") }}
-		for _, k := range []Kind{ThankYou, Pickup, DoubleOptIn, Recall} {
+		for _, k := range []followup.Kind{followup.ThankYou, followup.Pickup, followup.DoubleOptIn, followup.Recall} {
 			h := htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.html", "mail/"+string(k)+".html"))
 			t := texttemplate.Must(texttemplate.New("text").Funcs(funcs).ParseFS(assets.Mail, "mail/layout.txt", "mail/"+string(k)+".txt"))
 			out[lang+"/"+string(k)] = templateSet{html: h, text: t}
@@ -149,11 +89,14 @@ func parseTemplates() map[string]templateSet {
 
 // draft is everything compose needs for one mail.
 type draft struct {
-	Mail  Mail
-	To    Recipient
-	Order OrderSummary // zero for the double opt-in mail
-	Store consent.Controller
-	Since time.Time // when the pending e-mail consent was given
+	Mail followup.Mail
+	To   orders.Customer
+	// SaleAddress: the address was obtained with a sale (§7(3) Nr. 1
+	// UWG), not added later by a correction or an import.
+	SaleAddress bool
+	Order       orders.Order // zero for the double opt-in mail
+	Store       consent.Controller
+	Since       time.Time // when the pending e-mail consent was given
 	// Topics are the topics a double opt-in confirms: those pending.
 	Topics  []string
 	BaseURL string // public URL for links and the QR code
@@ -211,11 +154,11 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	}
 	l.Greeting = greeting(lang, d.To)
 	switch d.Mail.Kind {
-	case ThankYou:
+	case followup.ThankYou:
 		l.Subject = l.T("mail.subject.thank_you", d.Order.Number)
-	case Pickup:
+	case followup.Pickup:
 		l.Subject = l.T("mail.subject.pickup", d.Order.Number)
-	case Recall:
+	case followup.Recall:
 		// The recall is the advertising itself, for the one topic the
 		// customer chose; no further offers ride along.
 		l.Subject = l.T("mail.subject.recall."+d.Mail.Topic, d.Store.Name)
@@ -227,7 +170,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 			l.Because = l.T("mail.because.recall_uwg")
 		}
 		l.Marketing = false
-	case DoubleOptIn:
+	case followup.DoubleOptIn:
 		l.Subject = l.T("mail.subject.double_opt_in", d.Store.Name)
 		// Bound to the address it goes to: after a change it confirms nothing.
 		l.ConfirmURL = base + "/c/" + d.Tokens.MakeFor(consent.ConfirmAddressToken, d.To.ID, strings.ToLower(d.To.Email))
@@ -236,8 +179,8 @@ func compose(d draft) (*gomail.Msg, string, error) {
 		l.Because = l.T("mail.because.double_opt_in")
 		l.Marketing = false // BGH I ZR 164/09: the confirmation request itself must not advertise
 	}
-	if !d.Order.PickupStart.IsZero() {
-		l.Appointment = consentdesk.Appointment(lang, d.Order.PickupStart, d.Order.PickupEnd)
+	if d.Order.Pickup != nil {
+		l.Appointment = consentdesk.Appointment(lang, d.Order.Pickup.Start, d.Order.Pickup.End)
 	}
 
 	var html, text bytes.Buffer
@@ -266,10 +209,10 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to
 	// /u/TOKEN; the mailto is the fallback for clients without HTTP.
 	unsub := base + "/u/" + d.Tokens.Make(consent.UnsubscribeToken, d.To.ID)
-	if d.Mail.Kind == Recall {
+	if d.Mail.Kind == followup.Recall {
 		// A recall's one-click withdraws that topic on e-mail only; the
 		// body links to the preference page for everything else.
-		unsub = base + "/u/" + d.Tokens.MakeFor(consent.UnsubscribeToken, d.To.ID, TopicSubject(d.Mail.Topic))
+		unsub = base + "/u/" + d.Tokens.MakeFor(consent.UnsubscribeToken, d.To.ID, followup.TopicSubject(d.Mail.Topic))
 	}
 	mailto := "mailto:" + d.Store.Email + "?subject=" + strings.ReplaceAll(l.T("mail.unsubscribe_subject"), " ", "%20")
 	m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+unsub+">, <"+mailto+">")
@@ -295,7 +238,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 			return nil, "", err
 		}
 	}
-	if d.Mail.Kind != DoubleOptIn && !d.Order.PickupStart.IsZero() {
+	if d.Mail.Kind != followup.DoubleOptIn && d.Order.Pickup != nil {
 		cal := calendar(lang, d)
 		if err := m.AttachReader(l.T("mail.ics.filename", d.Order.Number), strings.NewReader(cal),
 			gomail.WithFileContentType("text/calendar; charset=utf-8; method=PUBLISH")); err != nil {
@@ -317,12 +260,12 @@ func calendar(lang string, d draft) string {
 	ev := cal.AddEvent(fmt.Sprintf("pickup-%s@%s", d.Order.Number, domain))
 	ev.SetDtStampTime(d.Now)
 	seq, description := 0, "mail.ics.description_booked"
-	if d.Mail.Kind == Pickup {
+	if d.Mail.Kind == followup.Pickup {
 		seq, description = 1, "mail.ics.description"
 	}
 	ev.SetSequence(seq)
-	ev.SetStartAt(d.Order.PickupStart)
-	ev.SetEndAt(d.Order.PickupEnd)
+	ev.SetStartAt(d.Order.Pickup.Start)
+	ev.SetEndAt(d.Order.Pickup.End)
 	ev.SetSummary(assets.T(lang, "mail.ics.summary", d.Order.Number, d.Store.Name))
 	ev.SetLocation(d.Store.Name + ", " + d.Store.Address())
 	ev.SetDescription(assets.T(lang, description, d.Order.Number))
@@ -372,7 +315,7 @@ func qrPNG(content string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func greeting(lang string, r Recipient) string {
+func greeting(lang string, r orders.Customer) string {
 	switch {
 	case (r.Salutation == "Frau" || r.Salutation == "Herr") && r.LastName != "":
 		return assets.T(lang, "mail.greeting_formal", assets.T(lang, "mail.salutation."+r.Salutation), r.LastName)
@@ -381,10 +324,6 @@ func greeting(lang string, r Recipient) string {
 	}
 	return assets.T(lang, "mail.greeting_none")
 }
-
-// TopicSubject is what a recall's unsubscribe token is bound to: the
-// topic it withdraws.
-func TopicSubject(topic string) string { return "topic:" + topic }
 
 func topicName(c consent.Controller, key, lang string) string {
 	if t, ok := c.Topic(key); ok {

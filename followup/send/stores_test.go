@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
-	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 )
 
@@ -38,7 +38,7 @@ func TestMailsComeFromTheirStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := newMailServer(t, plainServer)
-	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), followup.SenderConfig{})
+	sender := s.sender(s.smtp(t, ms.config(t, "smtp://x?tls=none")), send.SenderConfig{})
 	if n := drain(t, sender); n != 2 {
 		t.Fatalf("%d mails sent, want the thank-you and the pickup mail", n)
 	}

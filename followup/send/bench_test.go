@@ -1,4 +1,4 @@
-package followup_test
+package send_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -51,7 +52,7 @@ func BenchmarkDeliver(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sender := s.sender(tr, followup.SenderConfig{})
+			sender := s.sender(tr, send.SenderConfig{})
 			b.ResetTimer()
 			start := time.Now()
 			n, err := sender.Drain(ctx)
