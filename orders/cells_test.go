@@ -3,6 +3,7 @@ package orders_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,33 @@ func TestEarlierDefaultNoticeIsUpgradedAtStart(t *testing.T) {
 	}
 	if again, _ := db.CurrentNotice(ctx, "de"); again.ID != cur.ID {
 		t.Errorf("a second start published %s", again.ID)
+	}
+}
+
+// A stored time that does not parse is an error naming the row, never a
+// silent year 1 (an order "placed" in year 1 would be deleted by the
+// retention job at once).
+func TestBadStoredTimeIsAnErrorWithTheRow(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().Exec(`UPDATE orders SET created_at = 'gestern' WHERE id = ?`, p.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Order(ctx, p.Order.ID)
+	if err == nil || !strings.Contains(err.Error(), "order "+strconv.FormatInt(p.Order.ID, 10)) || !strings.Contains(err.Error(), "gestern") {
+		t.Errorf("an order with a bad time: %v", err)
+	}
+	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "ERP"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().Exec(`UPDATE api_tokens SET expires_at = '31.12.' WHERE name = 'ERP'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.APITokens(ctx); err == nil || !strings.Contains(err.Error(), "API token") {
+		t.Errorf("a token with a bad expiry: %v", err)
 	}
 }

@@ -176,7 +176,10 @@ func (db *DB) erase(ctx context.Context, customerID, staffID int64, list bool) (
 				rows.Close()
 				return err
 			}
-			o.created, _ = time.Parse(time.RFC3339Nano, created)
+			if o.created, err = storedTime(time.RFC3339Nano, created, "order", "created_at", o.id); err != nil {
+				rows.Close()
+				return err
+			}
 			list = append(list, o)
 		}
 		rows.Close()

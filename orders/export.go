@@ -148,7 +148,10 @@ func (db *DB) exportIn(ctx context.Context, q consent.Querier, customerID int64)
 					Scan(&ep.LegalBasis, &ep.CreatedAt); err != nil {
 					return Export{}, err
 				}
-				t, _ := time.Parse(time.RFC3339Nano, ep.CreatedAt)
+				t, err := storedTime(time.RFC3339Nano, ep.CreatedAt, "prescription of order", "created_at", o.ID)
+				if err != nil {
+					return Export{}, err
+				}
 				ep.KeptUntil = consent.RetainUntil(t, ctrl.RxRetention()).Format("2006-01-02")
 				eo.Prescription = &ep
 			}

@@ -209,11 +209,17 @@ func getOrder(ctx context.Context, q consent.Querier, id int64) (Order, error) {
 		return Order{}, consentdesk.Errorf(consentdesk.NotFound, "err.order_not_found")
 	}
 	o.HasPrescription = hasRx
-	o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	if o.CreatedAt, err = storedTime(time.RFC3339Nano, created, "order", "created_at", o.ID); err != nil {
+		return Order{}, err
+	}
 	if start != "" {
 		p := Pickup{}
-		p.Start, _ = time.Parse(time.RFC3339, start)
-		p.End, _ = time.Parse(time.RFC3339, end)
+		if p.Start, err = storedTime(time.RFC3339, start, "order", "pickup_start", o.ID); err != nil {
+			return Order{}, err
+		}
+		if p.End, err = storedTime(time.RFC3339, end, "order", "pickup_end", o.ID); err != nil {
+			return Order{}, err
+		}
 		o.Pickup = &p
 	}
 	rows, err := q.QueryContext(ctx, `SELECT description, quantity, unit_price_cents, vat_rate_percent, supply_days FROM order_items WHERE order_id = ? ORDER BY position`, id)

@@ -90,11 +90,16 @@ func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
 			return nil, err
 		}
 		c := cand{id: id}
+		var err error
 		if topic == consent.TopicEyeTest {
-			c.since, _ = time.ParseInLocation("2006-01-02", since, Berlin)
+			if c.since, err = time.ParseInLocation("2006-01-02", since, Berlin); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("customer %d: the stored measuring day %q of a prescription is no date: %w", id, since, err)
+			}
 			c.due = c.since.AddDate(0, ctrl.EyeTestRecallMonths(), 0)
-		} else {
-			c.since, _ = time.Parse(time.RFC3339Nano, since)
+		} else if c.since, err = storedTime(time.RFC3339Nano, since, "customer's last contact-lens order, customer", "created_at", id); err != nil {
+			rows.Close()
+			return nil, err
 		}
 		cands = append(cands, c)
 	}

@@ -160,7 +160,11 @@ func (db *DB) listStaff(ctx context.Context, where string) ([]Staff, error) {
 		if err := rows.Scan(&s.ID, &s.Name, &s.Role, &s.Disabled, &s.StoreID, &locked); err != nil {
 			return nil, err
 		}
-		if t := parseStamp(locked); t.After(now) {
+		t, err := storedTime(time.RFC3339Nano, locked, "staff member", "locked_until", s.ID)
+		if err != nil {
+			return nil, err
+		}
+		if t.After(now) {
 			s.LockedUntil = t
 		}
 		out = append(out, s)
@@ -567,7 +571,11 @@ func (db *DB) APIToken(ctx context.Context, token string) (APIClient, error) {
 		return APIClient{}, err
 	}
 	now := db.Now()
-	if expires != "" && !now.Before(parseStamp(expires)) {
+	until, err := storedTime(time.RFC3339Nano, expires, "API token", "expires_at", a.ID)
+	if err != nil {
+		return APIClient{}, err
+	}
+	if expires != "" && !now.Before(until) {
 		return APIClient{}, consentdesk.Errorf(consentdesk.Denied, "err.token_expired")
 	}
 	if t, err := time.Parse(time.RFC3339Nano, lastUsed); err != nil || now.Sub(t) >= lastUseEvery {
@@ -622,15 +630,18 @@ func (db *DB) APITokens(ctx context.Context) ([]APITokenInfo, error) {
 		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &created, &expires, &revoked, &used, &t.Store); err != nil {
 			return nil, err
 		}
-		t.Created, t.Expires, t.Revoked, t.LastUsed = parseStamp(created), parseStamp(expires), parseStamp(revoked), parseStamp(used)
+		for _, f := range []struct {
+			dst        *time.Time
+			value, col string
+		}{{&t.Created, created, "created_at"}, {&t.Expires, expires, "expires_at"}, {&t.Revoked, revoked, "revoked_at"}, {&t.LastUsed, used, "last_used_at"}} {
+			var err error
+			if *f.dst, err = storedTime(time.RFC3339Nano, f.value, "API token", f.col, t.ID); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, t)
 	}
 	return out, rows.Err()
-}
-
-func parseStamp(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
 }
 
 // RevokeAPIToken ends every working token of that name at once and

@@ -54,8 +54,13 @@ func (db *DB) Today(ctx context.Context) (CounterDay, error) {
 		}
 		if ps != "" {
 			p := Pickup{}
-			p.Start, _ = time.Parse(time.RFC3339, ps)
-			p.End, _ = time.Parse(time.RFC3339, pe)
+			var err error
+			if p.Start, err = storedTime(time.RFC3339, ps, "order", "pickup_start", o.ID); err != nil {
+				return CounterDay{}, err
+			}
+			if p.End, err = storedTime(time.RFC3339, pe, "order", "pickup_end", o.ID); err != nil {
+				return CounterDay{}, err
+			}
 			o.Pickup = &p
 			if !p.Start.Before(start) && p.Start.Before(end) {
 				d.Pickups = append(d.Pickups, o)

@@ -37,7 +37,10 @@ func RenderExport(w io.Writer, store consent.Controller, x orders.Export) error 
 	setFont(p, true, 16)
 	p.CellFormat(textW, 9, "Auskunft über Ihre Daten", "", 1, "L", false, 0, "")
 	setFont(p, false, 9)
-	gen, _ := time.Parse(time.RFC3339Nano, x.GeneratedAt)
+	gen, err := time.Parse(time.RFC3339Nano, x.GeneratedAt)
+	if err != nil {
+		return fmt.Errorf("render export: the export's time %q is no time: %w", x.GeneratedAt, err)
+	}
 	p.MultiCell(textW, 4.5, clean(fmt.Sprintf("Art. 15 DSGVO. Stand %s. Diese Auskunft enthält alles, was %s über Sie gespeichert hat. "+
 		"Dieselben Daten erhalten Sie maschinenlesbar als JSON-Datei (Art. 20 DSGVO).", consentdesk.DateTime("de", gen), store.Name)), "", "L", false)
 

@@ -303,7 +303,9 @@ func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (d
 	case m.Kind == followup.DoubleOptIn && pending.State != consent.Pending:
 		return d, "nothing to confirm: the e-mail consent is " + string(pending.State), nil
 	case m.Kind == followup.DoubleOptIn:
-		d.Since, _ = time.Parse(time.RFC3339Nano, pending.UpdatedAt)
+		if d.Since, err = time.Parse(time.RFC3339Nano, pending.UpdatedAt); err != nil {
+			return draft{}, "", fmt.Errorf("customer %d: the stored time %q of the pending e-mail consent is no time: %w", m.CustomerID, pending.UpdatedAt, err)
+		}
 		// The mail names the topics it confirms, and only those.
 		for _, t := range consent.EventTopics(nil, ctrl.TopicKeys()) {
 			if byTopic[t].State == consent.Pending {

@@ -412,6 +412,9 @@ func (db *DB) dump(ctx context.Context, file string) (consent.Verification, int6
 // the aside database's name ("" where there was none). The caller then
 // opens the result and erases again whom the erasure list names.
 func RestorePostgres(ctx context.Context, location, from string, force bool, now time.Time) (v consent.Verification, seq int64, hash, aside string, err error) {
+	// The recovery steps below (dropping the staging copy, renaming the
+	// database back) report their own failures beside the one that made
+	// them run: the admin must know what state the server is left in.
 	bin, err := exec.LookPath("pg_restore")
 	if err != nil {
 		return v, 0, "", "", errors.New("restore: pg_restore fehlt; bitte die Client-Programme von PostgreSQL installieren (Debian: postgresql-client) / pg_restore is missing; install PostgreSQL's client tools (Debian: postgresql-client)")
@@ -456,8 +459,11 @@ func RestorePostgres(ctx context.Context, location, from string, force bool, now
 	}
 	keep := false
 	defer func() {
-		if !keep {
-			admin.ExecContext(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+staging+` WITH (FORCE)`)
+		if keep {
+			return
+		}
+		if _, derr := admin.ExecContext(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+staging+` WITH (FORCE)`); derr != nil {
+			err = errors.Join(err, fmt.Errorf("restore: the staging copy %s could not be dropped; drop it by hand: %w", staging, derr))
 		}
 	}()
 	env := os.Environ()
@@ -491,17 +497,22 @@ func RestorePostgres(ctx context.Context, location, from string, force bool, now
 	} else {
 		if force {
 			// Connections left by a crashed server would hold the rename.
-			admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ?`, name)
+			if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ?`, name); err != nil {
+				return v, 0, "", "", fmt.Errorf("restore: ending the connections to %s: %w", name, err)
+			}
 		}
 		if _, err := admin.ExecContext(ctx, `ALTER DATABASE `+name+` RENAME TO `+aside); err != nil {
 			return v, 0, "", "", fmt.Errorf("restore: moving the current database aside: %w", err)
 		}
 	}
 	if _, err := admin.ExecContext(ctx, `ALTER DATABASE `+staging+` RENAME TO `+name); err != nil {
+		err = fmt.Errorf("restore: %w", err)
 		if aside != "" {
-			admin.ExecContext(context.WithoutCancel(ctx), `ALTER DATABASE `+aside+` RENAME TO `+name)
+			if _, berr := admin.ExecContext(context.WithoutCancel(ctx), `ALTER DATABASE `+aside+` RENAME TO `+name); berr != nil {
+				err = errors.Join(err, fmt.Errorf("restore: the previous database stays under the name %s; rename it back to %s by hand: %w", aside, name, berr))
+			}
 		}
-		return v, 0, "", "", fmt.Errorf("restore: %w", err)
+		return v, 0, "", "", err
 	}
 	keep = true
 	return v, seq, hash, aside, nil
