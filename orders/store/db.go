@@ -178,11 +178,6 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 			wdb.Close()
 			return nil, fmt.Errorf("open database: %w", err)
 		}
-		if migrations, err = fs.Sub(migrations, "postgres"); err != nil {
-			sdb.Close()
-			wdb.Close()
-			return nil, err
-		}
 	}
 	db := &DB{sql: consent.NewPrepared(sdb), w: consent.NewPrepared(wdb), Path: files, Keys: keys, opts: opts, commit: newCommitter(),
 		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), pg: pg, location: path}
@@ -308,20 +303,17 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	names, err := fs.Glob(migrations, "*.sql")
+	names, err := migrationFiles(migrations, db.pg)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	for _, name := range names {
-		version, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migrate: bad file name %q", name)
-		}
-		body, err := fs.ReadFile(migrations, name)
+		version, _ := migrationVersion(name)
+		raw, err := fs.ReadFile(migrations, name)
 		if err != nil {
 			return err
 		}
+		body := engineBlocks(string(raw), db.pg)
 		err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
@@ -464,4 +456,88 @@ func (db *DB) LedgerHead(ctx context.Context) (consent.Verification, int64, stri
 	}
 	seq, hash, err := consent.Head(ctx, db.sql)
 	return v, seq, hash, err
+}
+
+// migrationFiles are the migrations to apply, in order. SQLite applies
+// every file of the folder. PostgreSQL came later, with one schema file
+// for SQLite's first migrations (postgres/0013_schema.sql) and, up to
+// 0018, a file of its own for each: it applies postgres/*.sql, then every
+// file of the folder numbered above them. From there on one file per
+// number holds both engines, with engine blocks only where they differ
+// (engineBlocks); orders' TestOneSchemaOnBothEngines holds the two
+// schemas to one.
+func migrationFiles(migrations fs.FS, pg bool) ([]string, error) {
+	shared, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	if !pg {
+		sort.Strings(shared)
+		return shared, checkVersions(shared)
+	}
+	own, err := fs.Glob(migrations, "postgres/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(own)
+	if err := checkVersions(own); err != nil {
+		return nil, err
+	}
+	last := 0
+	if len(own) > 0 {
+		last, _ = migrationVersion(own[len(own)-1])
+	}
+	sort.Strings(shared)
+	if err := checkVersions(shared); err != nil {
+		return nil, err
+	}
+	for _, name := range shared {
+		if v, _ := migrationVersion(name); v > last {
+			own = append(own, name)
+		}
+	}
+	return own, nil
+}
+
+func checkVersions(names []string) error {
+	for _, name := range names {
+		if _, err := migrationVersion(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrationVersion is the number a migration's file name starts with.
+func migrationVersion(name string) (int, error) {
+	v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
+	if err != nil {
+		return 0, fmt.Errorf("migrate: bad file name %q", name)
+	}
+	return v, nil
+}
+
+// engineBlocks is a migration's text for one engine. A line
+// "-- engine: sqlite" or "-- engine: postgres" starts a block for that
+// engine alone, "-- engine: both" ends it; the rest is for both.
+func engineBlocks(body string, pg bool) string {
+	var out strings.Builder
+	keep := true
+	for _, line := range strings.SplitAfter(body, "\n") {
+		switch strings.TrimSpace(line) {
+		case "-- engine: sqlite":
+			keep = !pg
+			continue
+		case "-- engine: postgres":
+			keep = pg
+			continue
+		case "-- engine: both":
+			keep = true
+			continue
+		}
+		if keep {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
