@@ -231,3 +231,58 @@ func TestBadStoredTimeIsAnErrorWithTheRow(t *testing.T) {
 		t.Errorf("a token with a bad expiry: %v", err)
 	}
 }
+
+// Holding a link is not being the customer: through it, after an
+// objection blocked SMS and e-mail, SMS and phone are not granted again
+// (nothing is recorded); e-mail is, but waits for the double opt-in to
+// that address, whose click alone lifts the block.
+func TestALinkIsNotTheCustomer(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if err := db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.Customer.ID
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true, Object: true,
+		Channels: map[consent.Channel]bool{consent.SMS: false, consent.Phone: false, consent.Email: false}}); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, db, "consent_events")
+	for _, ch := range []consent.Channel{consent.SMS, consent.Phone, consent.Post} {
+		_, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.QRCode, ByCustomer: true,
+			Cells: map[consent.Channel]map[string]bool{ch: {consent.TopicEvents: true}}})
+		var ce *consentdesk.Error
+		if !asError(err, &ce) || ce.Fields["channels."+string(ch)] != "err.link_grant_in_store" {
+			t.Errorf("a grant of %s through a link: %v", ch, err)
+		}
+	}
+	if n := countRows(t, db, "consent_events"); n != before {
+		t.Fatalf("a refused grant recorded %d events", n-before)
+	}
+	blocked := func() bool {
+		b, err := db.BlockedChannels(ctx, p.Customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[consent.Email]
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.EmailLink, ByCustomer: true,
+		Cells: map[consent.Channel]map[string]bool{consent.Email: {consent.TopicEyeTest: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	cells, _ := db.ConsentTopics(ctx, id)
+	if cells[consent.Email][consent.TopicEyeTest].State != consent.Pending || !blocked() {
+		t.Fatalf("an e-mail grant through a link: %+v, blocked %v", cells[consent.Email][consent.TopicEyeTest], blocked())
+	}
+	if ok, err := db.ConfirmEmail(ctx, id); err != nil || !ok {
+		t.Fatalf("confirm: %v %v", ok, err)
+	}
+	cells, _ = db.ConsentTopics(ctx, id)
+	if cells[consent.Email][consent.TopicEyeTest].State != consent.Granted || blocked() {
+		t.Errorf("after the confirmation: %+v, blocked %v", cells[consent.Email][consent.TopicEyeTest], blocked())
+	}
+}

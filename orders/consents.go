@@ -317,9 +317,23 @@ func (db *DB) RecordConsents(ctx context.Context, ch ConsentChange) ([]consent.E
 				// (BGH I ZR 164/09).
 				e.OptInLevel = consent.ConfirmedOptIn
 			}
+			if ch.ByCustomer {
+				// A link (a mail's, the printed QR code's) is not the
+				// customer: whoever holds it could tap. A grant through it
+				// counts only with proof that the customer controls the
+				// contact. For e-mail that is the double opt-in to that
+				// address, which also lifts a block (ConfirmEmail); post,
+				// SMS and phone are given in the store or on the signed form.
+				if c != consent.Email {
+					missing.Add("channels."+string(c), "err.link_grant_in_store")
+					return false, nil
+				}
+				e.OptInLevel = consent.ConfirmedOptIn
+				return true, appendEvent(e)
+			}
 			if !lifted[c] {
-				// The customer's own act, or a signed form, lifts a block.
-				u, err := db.liftBlock(ctx, tx, cust, c, base, ch.ByCustomer || evidence != "", "channels."+string(c))
+				// A signed form lifts a block.
+				u, err := db.liftBlock(ctx, tx, cust, c, base, evidence != "", "channels."+string(c))
 				if err != nil {
 					return false, err
 				}
@@ -551,6 +565,12 @@ func (db *DB) ConfirmEmail(ctx context.Context, customerID int64) (bool, error) 
 			LegalBasis: consent.BasisConsent, Source: consent.DoubleOptIn, Actor: consent.ByCustomer, NoticeVersionID: notice.ID,
 			NoticeSHA256: notice.SHA256, CreatedAt: Stamp(now), Contact: cust.Email, Topic: consent.AllTopics}
 		confirmed = true
+		// The click to this address proves that the customer controls it:
+		// their own fresh consent lifts a block an earlier objection left
+		// on it (§35(3) BDSG), recorded before the confirmation.
+		if _, err := db.liftBlock(ctx, tx, cust, consent.Email, e, true, "email"); err != nil {
+			return err
+		}
 		return consent.Append(ctx, tx, &e)
 	})
 	if err == nil && confirmed {

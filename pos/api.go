@@ -218,12 +218,17 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 	// The order is stored: nothing after this point may answer an error.
 	ctrl := placed.Controller
 	id := strconv.FormatInt(placed.Order.ID, 10)
-	c.JSON(http.StatusCreated, gin.H{
+	out := gin.H{
 		"id": placed.Order.ID, "number": placed.Order.Number, "customer_id": placed.Customer.ID, "store_id": placed.Order.StoreID,
 		"confirmation_url":    absURL(c, "/api/v1/orders/"+id+"/confirmation.pdf"),
-		"preferences_url":     s.preferencesURL(ctrl, placed.Customer.ID, ""),
 		"prescription_stored": placed.PrescriptionStored,
-	})
+	}
+	if c.GetString(tokenScopeKey) == orders.ScopeAdmin {
+		// The customer's link acts for the customer (withdrawals, an
+		// e-mail grant to confirm): an orders token's program gets none.
+		out["preferences_url"] = s.preferencesURL(ctrl, placed.Customer.ID, "")
+	}
+	c.JSON(http.StatusCreated, out)
 }
 
 func pathID(c *gin.Context) (int64, bool) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -283,8 +284,26 @@ func TestAPITokenScopes(t *testing.T) {
 		ID         int64 `json:"id"`
 		CustomerID int64 `json:"customer_id"`
 	}
-	if st := erp.call("POST", "/api/v1/orders", apiOrder, &created); st != http.StatusCreated {
+	var raw map[string]any
+	if st := erp.call("POST", "/api/v1/orders", apiOrder, &raw); st != http.StatusCreated {
 		t.Fatalf("orders token cannot create an order: %d", st)
+	}
+	created.ID, created.CustomerID = int64(raw["id"].(float64)), int64(raw["customer_id"].(float64))
+	// A link acts for the customer: an orders token gets none, not even
+	// for a customer it names by id; an admin token does.
+	if _, ok := raw["preferences_url"]; ok {
+		t.Errorf("an orders token got the customer's link: %v", raw)
+	}
+	reuse := strings.Replace(apiOrder, `"customer": {"salutation": "Frau", "first_name": "Jürgen", "last_name": "Weiß",
+               "street": "Hauptstraße 1", "postal_code": "79098", "city": "Freiburg",
+               "email": "j.weiss@example.org", "mobile": "+49 170 1234567", "phone": ""}`, `"customer": {"id": `+itoa(created.CustomerID)+`}`, 1)
+	raw = nil
+	if st := erp.call("POST", "/api/v1/orders", reuse, &raw); st != http.StatusCreated || raw["preferences_url"] != nil {
+		t.Errorf("an orders token, customer by id: %d %v", st, raw)
+	}
+	raw = nil
+	if st := admin.call("POST", "/api/v1/orders", apiOrder, &raw); st != http.StatusCreated || !strings.Contains(fmt.Sprint(raw["preferences_url"]), "/p/") {
+		t.Errorf("an admin token's order: %d %v", st, raw)
 	}
 	id := itoa(created.CustomerID)
 	allowed := [][2]string{{"GET", "/api/v1/orders/" + itoa(created.ID)}, {"GET", "/api/v1/customers/" + id + "/consents"}}

@@ -453,8 +453,12 @@ func TestChangedAddressEndsTheConsent(t *testing.T) {
 		t.Errorf("the new address's own link: %d %s", r.StatusCode, e.state(t, id, consent.Email))
 	}
 	// The back office: a changed mobile number closes SMS.
-	if _, err := e.db.RecordConsents(ctx, orders.ConsentChange{CustomerID: id, Source: consent.PreferencePage, ByCustomer: true,
-		Channels: map[consent.Channel]bool{consent.SMS: true}}); err != nil {
+	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	if _, err := e.db.PlaceOrder(ctx, orders.NewOrder{Customer: orders.Customer{ID: id}, StaffID: e.counter.ID,
+		Items:  []orders.Item{{Description: "Pflegemittel", Quantity: 1, UnitPriceCents: 990, VATRatePercent: 19}},
+		Pickup: &orders.Pickup{Start: start, End: start.Add(30 * time.Minute)},
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, Cells: map[consent.Channel][]string{consent.SMS: {consent.TopicOffers}},
+			SignaturePNG: mustDecodeDataURL(t, signature(t))}}); err != nil {
 		t.Fatal(err)
 	}
 	m := e.client()

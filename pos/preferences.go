@@ -68,6 +68,10 @@ type prefRow struct {
 	// LI: letters rest on legitimate interest; the row offers the
 	// objection, no switch to give a consent nobody needs.
 	LI bool
+	// Grantable: a switch here may give a consent, which the double
+	// opt-in to the address then proves (e-mail); the other channels'
+	// consents are given in the store, and only switched off here.
+	Grantable bool
 	// Cells are the row's topics: the customer changes any cell.
 	Cells []prefCell
 }
@@ -149,7 +153,7 @@ func (s *Server) renderPreferences(c *gin.Context, status int, cust orders.Custo
 		on := st == consent.Granted || st == consent.Pending
 		li := ch == consent.Post && ctrl.PostOnLegitimateInterest()
 		v.AnyOn = v.AnyOn || on
-		row := prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on, LI: li}
+		row := prefRow{Channel: ch, Contact: cust.Contact(ch), State: st, On: on, LI: li, Grantable: ch == consent.Email}
 		for _, t := range ctrl.TopicList() {
 			ts := byTopic[ch][t.Key].State
 			row.Cells = append(row.Cells, prefCell{Topic: t.Key, State: ts, On: ts == consent.Granted || ts == consent.Pending})

@@ -80,12 +80,20 @@ func TestPreferencePage(t *testing.T) {
 	if a.e.events() != before {
 		t.Fatal("a bad token changed the ledger")
 	}
-	// Save: post off, sms on (the customer has a mobile), e-mail stays on.
+	// A link is not the customer: SMS is not switched on through it (the
+	// page says where that is done), and nothing of that save is recorded.
+	before = a.e.events()
 	r = c.post("/p/"+tok, url.Values{"src": {"qr"}, "action": {"save"}, "channel_email": {"on"}, "channel_sms": {"on"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "im Geschäft oder mit dem unterschriebenen Formular") ||
+		a.e.events() != before || a.e.state(t, id, consent.SMS) != consent.None {
+		t.Fatalf("an SMS grant through the link: %d, %d events recorded", r.StatusCode, a.e.events()-before)
+	}
+	// Save: post off, e-mail stays on; withdrawing stays one tap.
+	r = c.post("/p/"+tok, url.Values{"src": {"qr"}, "action": {"save"}, "channel_email": {"on"}})
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Gespeichert") {
 		t.Fatalf("save: %d", r.StatusCode)
 	}
-	if a.e.state(t, id, consent.Post) != consent.Withdrawn || a.e.state(t, id, consent.SMS) != consent.Granted || a.e.state(t, id, consent.Email) != consent.Pending {
+	if a.e.state(t, id, consent.Post) != consent.Withdrawn || a.e.state(t, id, consent.SMS) != consent.None || a.e.state(t, id, consent.Email) != consent.Pending {
 		t.Error("states after save")
 	}
 	var src, actor string
