@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -91,8 +92,12 @@ type NewOrder struct {
 	// they read and agreed to (Art. 7(1)), and it becomes theirs.
 	Lang string
 	// IdempotencyKey, from the API's Idempotency-Key header: the same key
-	// from the same token within 24 hours answers the first order again.
+	// from the same token (by its id, in its store) with the same body
+	// (BodySHA256) within 24 hours answers the first order again; with
+	// another body it is refused.
 	IdempotencyKey string
+	APITokenID     int64
+	BodySHA256     string
 	// APIToken names the API token when the order came through the JSON
 	// API: its consents are then recorded as given through the API (source
 	// api, actor api), never as a tap on the counter tablet (CJEU C-61/19,
@@ -118,7 +123,12 @@ type Placed struct {
 // IdempotencyWindow is how long an Idempotency-Key answers its first order.
 const IdempotencyWindow = 24 * time.Hour
 
-func idempotencyHash(token, key string) string { return SHA256Hex([]byte(token + "\x00" + key)) }
+// idempotencyHash binds a key to the token that sent it, by the token's
+// id and store: a revoked token's name given to another token, or
+// another store's token, never meets its keys.
+func idempotencyHash(tokenID, store int64, key string) string {
+	return SHA256Hex([]byte(fmt.Sprintf("%d\x00%d\x00%s", tokenID, store, key)))
+}
 
 // Validate checks everything that does not need the database and returns
 // the input with normalised fields. The tablet calls it before it hands
@@ -256,8 +266,14 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		out.Controller = ctrl
 		if in.IdempotencyKey != "" {
 			var first int64
-			err := tx.QueryRowContext(ctx, `SELECT order_id FROM api_idempotency WHERE key_hash = ? AND created_at > ?`,
-				idempotencyHash(in.APIToken, in.IdempotencyKey), Stamp(now.Add(-IdempotencyWindow))).Scan(&first)
+			var body string
+			err := tx.QueryRowContext(ctx, `SELECT order_id, body_sha256 FROM api_idempotency WHERE key_hash = ? AND created_at > ?`,
+				idempotencyHash(in.APITokenID, consent.StoreOf(ctx), in.IdempotencyKey), Stamp(now.Add(-IdempotencyWindow))).Scan(&first, &body)
+			if err == nil && body != in.BodySHA256 {
+				// The same key with another body: not a repeat of the
+				// first order, and no new one either.
+				return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"Idempotency-Key": "err.idempotency_other_body"}}
+			}
 			if err == nil {
 				if out.Order, err = getOrder(ctx, tx, first); err != nil {
 					return err
@@ -405,9 +421,9 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		o.StaffName = staffName(ctx, tx, in.StaffID)
 		out.Order, out.Customer = o, cust
 		if in.IdempotencyKey != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO api_idempotency (key_hash, order_id, created_at) VALUES (?, ?, ?)
-				ON CONFLICT (key_hash) DO UPDATE SET order_id = excluded.order_id, created_at = excluded.created_at`,
-				idempotencyHash(in.APIToken, in.IdempotencyKey), o.ID, Stamp(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO api_idempotency (key_hash, order_id, created_at, body_sha256) VALUES (?, ?, ?, ?)
+				ON CONFLICT (key_hash) DO UPDATE SET order_id = excluded.order_id, created_at = excluded.created_at, body_sha256 = excluded.body_sha256`,
+				idempotencyHash(in.APITokenID, o.StoreID, in.IdempotencyKey), o.ID, Stamp(now), in.BodySHA256); err != nil {
 				return err
 			}
 		}

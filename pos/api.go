@@ -1,6 +1,7 @@
 package pos
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -198,6 +199,13 @@ func absURL(c *gin.Context, path string) string {
 }
 
 func (s *Server) apiCreateOrder(c *gin.Context) {
+	// The body is read whole first: an Idempotency-Key is bound to it.
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	var req apiOrderRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)
@@ -209,7 +217,9 @@ func (s *Server) apiCreateOrder(c *gin.Context) {
 		return
 	}
 	in.APIToken = apiClient(c)
+	in.APITokenID = c.GetInt64(tokenKey)
 	in.IdempotencyKey = c.GetHeader("Idempotency-Key")
+	in.BodySHA256 = orders.SHA256Hex(body)
 	placed, err := s.db.PlaceOrder(c.Request.Context(), in)
 	if err != nil {
 		s.fail(c, err)

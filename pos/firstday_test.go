@@ -403,9 +403,11 @@ func TestDoubleTapPlacesOneOrder(t *testing.T) {
 func TestAPIOrderIdempotencyKey(t *testing.T) {
 	a := newAPI(t)
 	e := a.e
+	token := a.token
+	body := apiOrder
 	post := func(key string) (int, int64) {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/orders", strings.NewReader(apiOrder))
-		req.Header.Set("Authorization", "Bearer "+a.token)
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/orders", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		if key != "" {
 			req.Header.Set("Idempotency-Key", key)
@@ -445,6 +447,29 @@ func TestAPIOrderIdempotencyKey(t *testing.T) {
 	}
 	if st, _ := post("mit leerzeichen"); st != http.StatusUnprocessableEntity {
 		t.Errorf("a key with a space: %d", st)
+	}
+	// The same key with another body is no repeat: refused, and the
+	// order it would have been is not dropped in silence.
+	body = strings.Replace(apiOrder, `"quantity": 2`, `"quantity": 3`, 1)
+	placed := e.count("orders")
+	if st, _ := post("erp-4711"); st != http.StatusUnprocessableEntity || e.count("orders") != placed {
+		t.Errorf("one key, another body: %d, %d orders", st, e.count("orders")-placed)
+	}
+	// A token of the same name, after the first was revoked, in another
+	// store: the key is not its, so a new order, not store 1's.
+	body = apiOrder
+	if _, err := e.db.RevokeAPIToken(context.Background(), "ERP"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.db.AddStore(context.Background(), orders.Store{Name: "Lörrach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token, err = e.db.CreateAPIToken(context.Background(), orders.NewAPIToken{Name: "ERP", Scope: orders.ScopeAdmin, StoreID: second.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if st, id := post("erp-4711"); st != http.StatusCreated || id == ids[0] {
+		t.Errorf("the same name's new token answered the old one's order: %d %d", st, id)
 	}
 	// After 24 hours the key is free again.
 	e.setClock(func() time.Time { return time.Now().Add(25 * time.Hour) })
