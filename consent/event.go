@@ -191,6 +191,10 @@ const storePrefix = "store:"
 // start with it.
 const joinedPrefix = "joined:"
 
+// ReservedPrefixes are the prefixes of the hashed fields after the
+// API token's name: a token's name may start with none of them.
+var ReservedPrefixes = []string{representativePrefix, topicPrefix, storePrefix, joinedPrefix}
+
 // FirstStore is the store that every database has from the start: the
 // events, orders and mails from before stores belong to it.
 const FirstStore int64 = 1

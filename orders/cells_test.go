@@ -3,6 +3,7 @@ package orders_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -284,5 +285,31 @@ func TestALinkIsNotTheCustomer(t *testing.T) {
 	cells, _ = db.ConsentTopics(ctx, id)
 	if cells[consent.Email][consent.TopicEyeTest].State != consent.Granted || blocked() {
 		t.Errorf("after the confirmation: %+v, blocked %v", cells[consent.Email][consent.TopicEyeTest], blocked())
+	}
+}
+
+// Files with personal data are their owner's only (GDPR Art. 32): the
+// database with its log, and a backup.
+func TestDatabaseFilesAreTheOwnersOnly(t *testing.T) {
+	db := openDB(t)
+	if db.Postgres() {
+		t.Skip("PostgreSQL keeps the data in its server's own files")
+	}
+	ctx := context.Background()
+	if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := db.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{db.Path, db.Path + "-wal", backup} {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", filepath.Base(f), info.Mode().Perm())
+		}
 	}
 }

@@ -593,3 +593,41 @@ func pendingAnyTopic(ctx context.Context, q consent.Querier, customerID int64) (
 	}
 	return out, nil
 }
+
+// ConsentsAsTheyStand is Consents with the blocking list applied: a
+// channel whose contact another record's objection or erasure blocked
+// (§35(3) BDSG) reads withdrawn and blocked, on every topic, whatever its
+// own events say, because nobody may contact it. What another program
+// reads (GET …/consents) must not say "granted" there.
+func (db *DB) ConsentsAsTheyStand(ctx context.Context, customerID int64) (map[consent.Channel]consent.ChannelState, map[consent.Channel]map[string]consent.ChannelState, []consent.Event, error) {
+	states, events, err := db.Consents(ctx, customerID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byTopic, err := db.ConsentTopics(ctx, customerID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cust, err := db.Customer(ctx, customerID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	blocked, err := db.BlockedChannels(ctx, cust)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	block := func(st consent.ChannelState) consent.ChannelState {
+		st.State, st.Blocked, st.GrantedAt = consent.Withdrawn, true, ""
+		return st
+	}
+	for _, ch := range consent.Channels {
+		if !blocked[ch] {
+			continue
+		}
+		states[ch] = block(states[ch])
+		for t, st := range byTopic[ch] {
+			byTopic[ch][t] = block(st)
+		}
+	}
+	return states, byTopic, events, nil
+}

@@ -742,6 +742,18 @@ func TestAPITokenLifeCycle(t *testing.T) {
 	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "representative:mother"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("a name that would hash like a representative: %v", err)
 	}
+	// Every prefix of a hashed field, "joined:" too; the message names
+	// them all.
+	for _, name := range []string{"topic:offers", "store:2", "joined:abc"} {
+		if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: name}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+			t.Errorf("a token named %q: %v", name, err)
+		}
+	}
+	for _, prefix := range consent.ReservedPrefixes {
+		if !strings.Contains(assets.T("en", "err.token_name_reserved"), prefix) || !strings.Contains(assets.T("de", "err.token_name_reserved"), prefix) {
+			t.Errorf("the message does not name %q", prefix)
+		}
+	}
 	if _, err := db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "x", Scope: "root"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("unknown scope: %v", err)
 	}

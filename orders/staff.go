@@ -508,11 +508,13 @@ func (db *DB) CreateAPIToken(ctx context.Context, in NewAPIToken) (string, error
 	if name == "" {
 		f.Add("name", "err.required")
 	}
-	if strings.HasPrefix(name, "representative:") || strings.HasPrefix(name, "topic:") || strings.HasPrefix(name, "store:") {
-		// The ledger hashes a token's name beside "representative:…",
-		// "topic:…" and "store:…"; such a name would make two events hash
-		// alike (docs/data-and-backups.md, "The ledger's hash").
-		f.Add("name", "err.token_name_reserved")
+	for _, prefix := range consent.ReservedPrefixes {
+		if strings.HasPrefix(name, prefix) {
+			// The ledger hashes a token's name beside its prefixed
+			// fields; such a name would make two events hash alike
+			// (docs/data-and-backups.md, "The ledger's hash").
+			f.Add("name", "err.token_name_reserved")
+		}
 	}
 	scope := in.Scope
 	if scope == "" {

@@ -272,18 +272,13 @@ func (s *Server) apiConsents(c *gin.Context) {
 		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.customer_not_found"))
 		return
 	}
-	states, events, err := s.db.Consents(c.Request.Context(), id)
+	states, byTopic, events, err := s.db.ConsentsAsTheyStand(c.Request.Context(), id)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	if events == nil {
 		events = []consent.Event{}
-	}
-	byTopic, err := s.db.ConsentTopics(c.Request.Context(), id)
-	if err != nil {
-		s.fail(c, err)
-		return
 	}
 	// "channels" stays as it was (offers, what every consent meant before
 	// topics); "topics" is the state per channel and topic.

@@ -210,3 +210,39 @@ func pdfLayout(t *testing.T, doc []byte) string {
 	}
 	return strings.Join(strings.Fields(string(out)), " ")
 }
+
+// A customer whose contact another record blocked (an objection of the
+// same person under another number, §35(3) BDSG) reads blocked and
+// withdrawn in GET …/consents, not granted: nobody may contact it.
+func TestConsentsShowABlockFromAnotherRecord(t *testing.T) {
+	a := newAPI(t)
+	ctx := context.Background()
+	if err := a.e.db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	var first, second struct {
+		CustomerID int64 `json:"customer_id"`
+	}
+	if st := a.call("POST", "/api/v1/orders", cellsOrder("doppelt@example.org", `{"email": ["offers"]}`), &first); st != http.StatusCreated {
+		t.Fatalf("order: %d", st)
+	}
+	if st := a.call("POST", "/api/v1/orders", cellsOrder("doppelt@example.org", `{}`), &second); st != http.StatusCreated {
+		t.Fatalf("second record: %d", st)
+	}
+	if st := a.call("POST", "/api/v1/customers/"+itoa(second.CustomerID)+"/consents", `{"channels": {"email": false}, "source": "phone_request"}`, nil); st != http.StatusOK {
+		t.Fatalf("objection: %d", st)
+	}
+	var cons struct {
+		Channels map[string]struct {
+			State   string `json:"state"`
+			Blocked bool   `json:"blocked"`
+		} `json:"channels"`
+		Topics map[string]map[string]struct {
+			State string `json:"state"`
+		} `json:"topics"`
+	}
+	a.call("GET", "/api/v1/customers/"+itoa(first.CustomerID)+"/consents", "", &cons)
+	if cons.Channels["email"].State != "withdrawn" || !cons.Channels["email"].Blocked || cons.Topics["email"]["offers"].State != "withdrawn" {
+		t.Errorf("the first record's e-mail after the other's objection: %+v %+v", cons.Channels["email"], cons.Topics["email"])
+	}
+}

@@ -117,6 +117,10 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				if err := os.Rename(db+suffix, aside+suffix); err != nil && !os.IsNotExist(err) {
 					return fmt.Errorf("restore: moving the current database aside: %w", err)
 				}
+				// Kept a while with personal data in it: its owner's only.
+				if err := os.Chmod(aside+suffix, 0o600); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("restore: %w", err)
+				}
 			}
 		}
 		if err := copyFile(*from, db); err != nil {

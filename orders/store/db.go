@@ -145,6 +145,13 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 	if err != nil {
 		return nil, err
 	}
+	if !pg {
+		// The file holds personal data: made readable by its owner only
+		// before SQLite creates it with the process's umask.
+		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+			f.Close()
+		}
+	}
 	open := func() (*sql.DB, error) { return sql.Open("sqlite", DSN(path)) }
 	if pg {
 		open = func() (*sql.DB, error) { return openPostgres(path) }
@@ -186,6 +193,15 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 	if err := db.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if !pg {
+		// And its log and index, now that they exist, and a file an
+		// earlier version left readable by others.
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Chmod(path+suffix, 0o600); err != nil && !os.IsNotExist(err) {
+				slog.Warn("database file's mode", "err", err)
+			}
+		}
 	}
 	return db, nil
 }
@@ -415,6 +431,10 @@ func (db *DB) Backup(ctx context.Context, file string) error {
 	_, err := db.sql.ExecContext(ctx, `VACUUM INTO ?`, file)
 	stop()
 	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	// A copy of the personal data: its owner's only.
+	if err := os.Chmod(file, 0o600); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
