@@ -494,7 +494,13 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 		go func() { defer wg.Done(); snd.Run(ctx) }()
 	}
 	waitFor(t, ms, n)
-	time.Sleep(200 * time.Millisecond) // room for a mail sent twice to arrive
+	// A mail sent twice was claimed twice, both times before its result
+	// was recorded. Once every mail but the one in hand has its result,
+	// no sender has anything left to claim (the clock stands still, so
+	// the one in hand never turns stale); stopped, each sender finishes
+	// the mail in its hand first. What the server holds then is all it
+	// will ever get, on a slow machine as on a fast one.
+	waitRecorded(t, s, inHand.ID)
 	stop()
 	wg.Wait()
 	if seen := eachOnce(t, ms, n); seen["<"+inHand.MessageID+">"] != 0 {
@@ -507,6 +513,28 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 		case m.ID != inHand.ID && (m.Status != followup.Sent || m.Attempts != 1):
 			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
 		}
+	}
+}
+
+// waitRecorded waits until every mail but the one with id except has
+// left "queued" and "sending", 30 s at most.
+func waitRecorded(t *testing.T, s *store, except int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var open []string
+		for _, m := range outbox(t, s) {
+			if m.ID != except && (m.Status == followup.Queued || m.Status == followup.Sending) {
+				open = append(open, fmt.Sprintf("%d %s", m.ID, m.Status))
+			}
+		}
+		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the senders still have mails without a result: %v", open)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
