@@ -24,6 +24,7 @@ import (
 // TestTemporaryFailureIsRetried: 451 twice, then accepted; one mail
 // arrives, after three attempts spaced by a doubling backoff.
 func TestTemporaryFailureIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	ms.reject = func(n int) error {
@@ -65,6 +66,7 @@ func TestTemporaryFailureIsRetried(t *testing.T) {
 // TestGivingUp: a 5xx fails at once; a server that is down is retried up
 // to the limit and then shown as failed.
 func TestGivingUp(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	ms.reject = func(int) error { return errPermanent }
@@ -102,6 +104,7 @@ func closedPort(t *testing.T) int {
 // reopens the database as a restarted server would, and finishes: every
 // mail arrives exactly once.
 func TestRestartWhileSending(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	const n = 30
@@ -283,6 +286,7 @@ func TestDoubleOptInMailSuppressedWhenNothingPending(t *testing.T) {
 // TestFolderWithoutSMTP: without SMTP each mail is held in the outbox
 // and written as an .eml file identical to the stored message.
 func TestFolderWithoutSMTP(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	s.order(t, jana(), true)
 	dir := filepath.Join(t.TempDir(), "mail")
@@ -325,6 +329,7 @@ func alter(s string, i int) string {
 // TestNothingQueuedWhenTheOrderFails: the mail commits with the order or
 // not at all.
 func TestNothingQueuedWhenTheOrderFails(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	_, err := s.db.PlaceOrder(context.Background(), orders.NewOrder{Customer: jana(),
 		Items:   []orders.Item{{Description: "Brille", Quantity: 1, UnitPriceCents: 100, VATRatePercent: 19}},
@@ -382,6 +387,7 @@ func TestParseSMTPURL(t *testing.T) {
 // sends it again with the same Message-ID, while a mail being sent right
 // now is left alone.
 func TestStaleSendingRequeuedWithoutRestart(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
@@ -431,6 +437,7 @@ func (f *flakyStore) MailRecipient(ctx context.Context, id int64) (followup.Reci
 // A passing storage error while preparing a mail is temporary: found, it
 // failed the mail for good. Now it is retried after the backoff and sent.
 func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
@@ -469,6 +476,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // leaves it alone when the outbox is shared; alone, it takes such a
 // mail for one a crash left behind (TestCrashWhileSendingRequeues).
 func TestTwoSendersOneOutbox(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	other := &store{path: s.path, clock: s.clock}
 	other.open(t) // a second handle on the same database, with its own connections
