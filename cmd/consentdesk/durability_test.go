@@ -102,6 +102,7 @@ func spawnServer(t *testing.T, scheme string, env []string, args ...string) *chi
 // one-click unsubscribes pour in, restarts it, and finds every order,
 // event and mail that was acknowledged; the ledger verifies.
 func TestSIGKILLLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -246,6 +247,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 // answered and kept; the sender stops; the database is closed cleanly
 // (its write-ahead log folded in and removed).
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

@@ -231,6 +231,7 @@ func TestServeAndShutdown(t *testing.T) {
 // server's sender writes the thank-you mail to mail/ beside the database
 // soon after the order, and a stop leaves it recorded.
 func TestServeWritesMailsWithoutSMTP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "s.db")
 	token, err := run(t, "token", "create", "--name", "erp", "--db", db)
@@ -303,6 +304,7 @@ func TestServeRefusesBadMailSettings(t *testing.T) {
 // and create nothing (a typo, "verify --db typo.db", must not
 // report an intact empty ledger).
 func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.db")
 	for _, args := range [][]string{{"verify", "--db", typo}, {"backup", "--to", filepath.Join(dir, "b.db"), "--db", typo},
@@ -349,6 +351,7 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 // printed none). generate's bad counts are checked the same way beside
 // it (cmd/consentdesk-bench).
 func TestBadStartChangesNothing(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -433,6 +436,7 @@ func TestFailedCommandKeepsAnExistingDatabase(t *testing.T) {
 // The command line's side of API tokens and sign-in locks: token scopes, expiry, list and
 // revoke, and `staff unlock` as the way back for a locked-out manager.
 func TestTokenAndStaffCommands(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "store.db")
 	if _, err := run(t, "migrate", "--db", db); err != nil {
 		t.Fatal(err)
