@@ -508,6 +508,7 @@ func (b *browser) sign() {
 }
 
 func TestTabletInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	ctx := context.Background()
@@ -727,6 +728,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 // page with a small button, an image without text, poor contrast, tiny
 // type, a wide element and mixed languages is caught on every count.
 func TestBrowserChecksFindProblems(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := newBrowser(t, e)
 	bad := `<!DOCTYPE html><html lang="de"><head><title>x</title></head><body>
@@ -748,6 +750,7 @@ func TestBrowserChecksFindProblems(t *testing.T) {
 // dashboard with its chart, the exports, staff and the access log, at
 // the back office PC's size and on a tablet.
 func TestBackOfficeInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	start := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Hour)
@@ -820,6 +823,7 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 // The customer's language all the way, the prescription question and the
 // way back, in the browser: a German-speaking counter, an English customer.
 func TestEnglishCustomerInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
@@ -908,6 +912,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 // order.js reads amounts by the server's rule (pos/forms.go parseEuros):
 // the running total agrees with what will be stored.
 func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
@@ -929,6 +934,7 @@ func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
 // start off; and the new confirmation lists what stands after this order
 // (never "no consent" while a recall may go out on an older one).
 func TestReturningCustomerInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.db.SetDoubleOptIn(ctx, false); err != nil {
