@@ -26,6 +26,9 @@ var mayDependOn = map[string]string{
 	"pdf":               "consentdesk assets consent followup orders orders/store",
 	"pos":               "consentdesk assets consent followup orders orders/store pdf",
 	"cmd/consentdesk":   "consentdesk assets consent followup followup/send orders orders/store orders/chain pdf pos",
+	// The benchmark tooling, a command of its own beside the store's: it
+	// runs the same server, so it may use what the store's binary uses.
+	"cmd/consentdesk-bench": "consentdesk assets consent followup followup/send orders orders/store orders/chain pdf pos",
 }
 
 const module = "github.com/consentdesk/consentdesk"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,14 +137,23 @@ func TestLedgerDetectsTampering(t *testing.T) {
 	// may leave gaps (a chain's PostgreSQL database), a missing event
 	// shows in its chain and is named by the gap it left, as before.
 	// Each break is found by both readers.
+	//
+	// Each case makes a ledger of its own, at the same time as the others
+	// (most of the time is there: a database and ten commits); the
+	// number of parts is the package's, so the verifying is one case at
+	// a time.
+	var inParts sync.Mutex
 	for _, gaps := range []bool{false, true} {
 		for _, stores := range []int{1, 2} {
 			for _, parts := range []int{1, 3} {
 				for _, tc := range cases {
 					t.Run(fmt.Sprintf("%s in %d parts, %d stores, gaps %t", tc.name, parts, stores, gaps), func(t *testing.T) {
+						t.Parallel()
 						odb := ledgerDB(t, 10, stores)
 						db := odb.SQL()
 						tamper(t, db, tc.stmts...)
+						inParts.Lock()
+						defer inParts.Unlock()
 						defer consent.VerifyInParts(parts)()
 						for name, read := range readers(odb) {
 							v, err := consent.VerifyReading(context.Background(), db, gaps, read)
@@ -164,8 +174,11 @@ func TestLedgerDetectsTampering(t *testing.T) {
 	for _, parts := range []int{1, 3} {
 		for _, seq := range []int{4, 6} {
 			t.Run(fmt.Sprintf("event %d linked to the other store's chain in %d parts", seq, parts), func(t *testing.T) {
+				t.Parallel()
 				db := ledgerIn(t, 10, 2)
 				tamper(t, db, fmt.Sprintf(`UPDATE consent_events SET prev_hash = (SELECT hash FROM consent_events WHERE seq = %d) WHERE seq = %d`, seq-1, seq))
+				inParts.Lock()
+				defer inParts.Unlock()
 				defer consent.VerifyInParts(parts)()
 				if v, err := consent.Verify(context.Background(), db); err != nil || v.OK || v.Broken != int64(seq) {
 					t.Errorf("verify = %+v %v, want broken at %d", v, err, seq)

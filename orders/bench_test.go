@@ -78,7 +78,7 @@ func BenchmarkOneClickWithdrawal(b *testing.B) {
 // BenchmarkChainData erases customers and takes a
 // backup while orders go on, in a database made by generate:
 //
-//	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000
+//	go run ./cmd/consentdesk-bench generate --db /tmp/chain.db --customers 1000000 --events 10000000
 //	CONSENTDESK_BENCH_DB=/tmp/chain.db go test ./orders -run XXX -bench ChainData -benchtime 20x
 //
 // It changes that database (erased customers, new orders). Without the
@@ -86,7 +86,7 @@ func BenchmarkOneClickWithdrawal(b *testing.B) {
 func BenchmarkChainData(b *testing.B) {
 	path := os.Getenv("CONSENTDESK_BENCH_DB")
 	if path == "" {
-		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk generate")
+		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk-bench generate")
 	}
 	ctx := context.Background()
 	db, err := orderstest.Open(ctx, b, path, assets.Migrations())

@@ -137,6 +137,7 @@ func pdftotext(t *testing.T, doc []byte) string {
 }
 
 func TestConfirmationReadsBack(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModeTablet, "Weiß (Müller) \\ <b>ß</b>")
 	doc := render(t, c)
 	text := pdftotext(t, doc)
@@ -184,6 +185,7 @@ func TestConfirmationReadsBack(t *testing.T) {
 // the consent block and the notice: the customer's language, all the
 // way.
 func TestConfirmationInTheCustomersLanguage(t *testing.T) {
+	t.Parallel()
 	needTool(t, "pdftotext")
 	c := sampleIn(t, orders.ModeTablet, "Weiss", "en")
 	flat := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
@@ -203,6 +205,7 @@ func TestConfirmationInTheCustomersLanguage(t *testing.T) {
 }
 
 func TestConfirmationPassesQPDF(t *testing.T) {
+	t.Parallel()
 	needTool(t, "qpdf")
 	for _, mode := range []string{orders.ModeTablet, orders.ModePaper} {
 		file := filepath.Join(t.TempDir(), mode+".pdf")
@@ -215,6 +218,7 @@ func TestConfirmationPassesQPDF(t *testing.T) {
 }
 
 func TestPaperModePrintsEmptyBoxesAndLines(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModePaper, "Weiß")
 	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
 	for _, want := range []string{"Ort, Datum", "Unterschrift", "per Brief an", "per E-Mail an", "per SMS an 0170 1234567"} {
@@ -272,6 +276,7 @@ func decodeQR(t *testing.T, doc []byte, page int) string {
 }
 
 func TestQRCodeDecodesToPrintedURL(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModeTablet, "Weiß")
 	doc := render(t, c)
 	got := decodeQR(t, doc, 2)
@@ -284,6 +289,7 @@ func TestQRCodeDecodesToPrintedURL(t *testing.T) {
 }
 
 func TestConcurrentRendersDoNotRace(t *testing.T) {
+	t.Parallel()
 	// gofpdf writes into the font bytes; run with -race.
 	c := sample(t, orders.ModeTablet, "Weiß")
 	var wg sync.WaitGroup
@@ -298,6 +304,7 @@ func TestConcurrentRendersDoNotRace(t *testing.T) {
 }
 
 func TestLogoAndOddCharacters(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModeTablet, "Łukasz 😀 Nguyễn")
 	img := image.NewRGBA(image.Rect(0, 0, 200, 80))
 	for x := 0; x < 200; x++ {
@@ -315,6 +322,7 @@ func TestLogoAndOddCharacters(t *testing.T) {
 // The confirmation embeds the glyphs it uses, not the whole font: the Go
 // font is 149 kB, the subset a confirmation needs about 26 kB.
 func TestConfirmationEmbedsAFontSubset(t *testing.T) {
+	t.Parallel()
 	doc := render(t, sample(t, orders.ModeTablet, "Weiß"))
 	fonts := regexp.MustCompile(`/Length1 (\d+)`).FindAllSubmatch(doc, -1)
 	if len(fonts) != 1 {
@@ -332,6 +340,7 @@ func TestConfirmationEmbedsAFontSubset(t *testing.T) {
 // Mac or a copy from a file name sends it) prints as the customer writes
 // it, not as "Mu?ller": the font has "ü", not the combining mark.
 func TestDecomposedUmlautsPrintWhole(t *testing.T) {
+	t.Parallel()
 	text := pdftotext(t, render(t, sample(t, orders.ModeTablet, "Mu\u0308ller-Lu\u0308denscheid")))
 	if !strings.Contains(text, "Müller-Lüdenscheid") || strings.Contains(text, "Mu?ller") {
 		t.Errorf("decomposed umlauts printed as:\n%s", text)
@@ -367,6 +376,7 @@ func TestMain(m *testing.M) {
 // channel, not only e-mail; Art. 9(2)(h) with §22 BDSG: no "ich willige
 // ausdrücklich ein" box where the store does not ask for consent.
 func TestObjectionForEveryChannelAndHealthBasis_Art21_Art9(t *testing.T) {
+	t.Parallel()
 	needTool(t, "pdftotext")
 	c := sample(t, orders.ModeTablet, "Weiß")
 	text := strings.Join(strings.Fields(pdftotext(t, render(t, c))), " ")
@@ -391,6 +401,7 @@ func TestObjectionForEveryChannelAndHealthBasis_Art21_Art9(t *testing.T) {
 // Recital 47, Art. 21(4): letters on legitimate interest print no box to
 // tick, and a separate notice of the right to object.
 func TestPostOnLegitimateInterestPrintsNoBox_Recital47(t *testing.T) {
+	t.Parallel()
 	needTool(t, "pdftotext")
 	c := sample(t, orders.ModePaper, "Weiß")
 	c.Store.PostBasis = string(consent.BasisLegitimateInterest)
@@ -423,6 +434,7 @@ func pageText(t *testing.T, doc []byte, page int) string {
 // paper mode as empty boxes and from the tablet as chosen, and the
 // consent block is still one block on one page, signature included.
 func TestConsentBlockWithTopicsFitsOnePage(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{orders.ModePaper, orders.ModeTablet} {
 		c := sample(t, mode, "Weiß")
 		c.Customer.Phone = "+49 761 123456"
@@ -458,6 +470,7 @@ func pickupText(start time.Time) string {
 // The blank sheet has one empty box per cell with a contact: every topic
 // under every channel, each box beside its topic's name (Art. 7(2)).
 func TestPaperFormHasABoxPerCell_Art7(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModePaper, "Weiß")
 	text := pageText(t, render(t, c), 2)
 	for _, head := range []string{"Post: per Brief an Hauptstraße 1, 79098 Freiburg", "E-Mail: per E-Mail an j.weiss@example.org",
@@ -481,6 +494,7 @@ func TestPaperFormHasABoxPerCell_Art7(t *testing.T) {
 // without consent, the confirmation says so at collection, with the
 // right to object; a child's does not (recital 38).
 func TestConfirmationTellsOfExistingCustomerAds_UWG7_3(t *testing.T) {
+	t.Parallel()
 	c := sample(t, orders.ModeTablet, "Weiß")
 	c.Store.ExistingCustomerAds = true
 	text := pageText(t, render(t, c), 2)

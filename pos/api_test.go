@@ -549,6 +549,7 @@ func recallOrder(t *testing.T, a *api, email, channels, topics, measured string)
 // wrong type, null. Each is refused or taken, never answered with 5xx, on
 // both engines (the pages' forms: TestBytesNoTextHoldsAreNeverAnError).
 func TestAPIBodiesWithBadValuesNeverAnError(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t)
 	id := itoa(orderViaAPI(t, a))
 	noticed := time.Now().Add(-2 * time.Hour).Format(time.RFC3339)

@@ -343,6 +343,7 @@ func TestCSVCellsCannotBeFormulas(t *testing.T) {
 }
 
 func TestBackOfficePages(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t)
 	e := a.e
 	id := orderWithEverything(t, a, "page@example.org")

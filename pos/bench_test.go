@@ -89,14 +89,14 @@ func BenchmarkCustomerSearch(b *testing.B) {
 // chain's data, 1,000,000 customers and 10,000,000 ledger events, made
 // by
 //
-//	consentdesk generate --db /tmp/chain.db --customers 1000000 --events 10000000
+//	go run ./cmd/consentdesk-bench generate --db /tmp/chain.db --customers 1000000 --events 10000000
 //	CONSENTDESK_BENCH_DB=/tmp/chain.db go test ./pos -run XXX -bench ChainData -benchtime 300x
 //
 // It adds a staff member to that database. Without the variable it skips.
 func BenchmarkChainData(b *testing.B) {
 	path := os.Getenv("CONSENTDESK_BENCH_DB")
 	if path == "" {
-		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk generate")
+		b.Skip("CONSENTDESK_BENCH_DB is not set: make a database with consentdesk-bench generate")
 	}
 	e := newEnvIn(b, path, false)
 	var customers int

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,10 +74,17 @@ func chromeOptions(t testing.TB, path string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))
 }
 
+// stepTimeout is how long one step in the browser may take: a page
+// load, a click and what it starts, a script, a check. Each step has its
+// own, and the test none: on a slow machine the steps and the test take
+// longer, but only a step that hangs fails (a 3-minute deadline for the
+// whole test ran out on a loaded machine while every step was moving).
+const stepTimeout = 30 * time.Second
+
 type browser struct {
 	t     *testing.T
 	e     *env
-	ctx   context.Context
+	ctx   context.Context // the browser's, without a deadline; each step derives its own
 	shots string
 	mu    sync.Mutex
 	urls  []string
@@ -105,8 +114,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() { cancel(); cancelAlloc() })
 
 	dir := os.Getenv("CONSENTDESK_SCREENSHOTS")
 	if dir == "" {
@@ -118,12 +126,23 @@ func newBrowser(t *testing.T, e *env) *browser {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots in %s", b.shots)
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+	// The first call starts Chromium. Its context must not end (chromedp
+	// stops the browser with it), so its step's deadline stops the
+	// browser from outside instead.
+	hung := time.AfterFunc(stepTimeout, cancelAlloc)
+	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	if !hung.Stop() {
+		t.Fatalf("start Chromium: no answer within %s: %v", stepTimeout, err)
+	}
+	if err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	// A German tablet: the browser asks for German, as the store's would.
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "de-DE,de;q=0.9"}}); err != nil {
-		t.Fatal(err)
+	step, done := b.stepContext()
+	_, err = chromedp.Call(step, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "de-DE,de;q=0.9"}})
+	done()
+	if err != nil {
+		b.fail("set Accept-Language", err)
 	}
 	requests := chromedp.Events(ctx, network.RequestWillBeSent)
 	go func() {
@@ -139,63 +158,107 @@ func newBrowser(t *testing.T, e *env) *browser {
 	return b
 }
 
+// stepContext is the context of one step in the browser, with its own deadline
+// (stepTimeout).
+func (b *browser) stepContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
+// fail ends the test at a step that failed, named by what it did and by
+// the test's line; one that ran out of time says so.
+func (b *browser) fail(what string, err error) {
+	b.t.Helper()
+	if errors.Is(err, context.DeadlineExceeded) {
+		b.t.Fatalf("browser step %s (%s): no answer within %s: %v", what, testLine(), stepTimeout, err)
+	}
+	b.t.Fatalf("browser step %s (%s): %v", what, testLine(), err)
+}
+
+// testLine is the line of the test function (or a closure in it) that
+// the browser's helpers were called from.
+func testLine() string {
+	pc := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.Contains(f.Function, "pos_test.Test") {
+			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "?"
+		}
+	}
+}
+
 func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatal(err)
+	b.doing("actions", actions...)
+}
+
+// doing is do with a name for the step, for its failure.
+func (b *browser) doing(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fail(what, err)
 	}
 }
 
 func eval[T any](b *browser, js string) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
-		b.t.Fatalf("%s: %v", js[:min(len(js), 60)], err)
+		b.fail(fmt.Sprintf("eval %q", js[:min(len(js), 60)]), err)
 	}
 	return v
 }
 
 func (b *browser) open(vp viewport, path string) {
 	b.t.Helper()
-	b.do(chromedp.EmulateViewport(vp.w, vp.h), chromedp.Navigate(b.e.srv.URL+path), chromedp.WaitReady(chromedp.CSS("body")))
+	b.doing("open "+path+" at "+vp.name, chromedp.EmulateViewport(vp.w, vp.h), chromedp.Navigate(b.e.srv.URL+path), chromedp.WaitReady(chromedp.CSS("body")))
 }
 
 func (b *browser) location() string {
 	b.t.Helper()
-	u, err := chromedp.Run(b.ctx, chromedp.Location())
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	u, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
-		b.t.Fatal(err)
+		b.fail("read the location", err)
 	}
 	return strings.TrimPrefix(u, b.e.srv.URL)
 }
 
-// submit clicks and waits for the next page.
+// submit clicks and waits for the next page, which every form here
+// leads to (the server answers each, a message included; no script stops
+// one). The click and the wait are one step.
 func (b *browser) submit(sel string) {
 	b.t.Helper()
-	before := b.location()
-	b.do(chromedp.Click(chromedp.CSS(sel)))
-	for i := 0; i < 100; i++ {
+	what := "click on " + sel
+	ctx, cancel := b.stepContext()
+	defer cancel()
+	// The page before the click carries a mark and the next one does not,
+	// also where both have the same address (a form shown again with a
+	// message, or a redirect back to where the form was): the next page
+	// is told by the mark, not by the time it takes to come.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.__beforeSubmit = true`), chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.fail(what, err)
+	}
+	for {
 		// The click's navigation may replace the document while the
 		// question is asked (found under load: "Inspected target navigated
 		// or closed"): then ask the new document.
-		ready, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.readyState`))
-		loc := ""
-		if err == nil {
-			loc, err = chromedp.Run(b.ctx, chromedp.Location())
-		}
-		if err != nil && strings.Contains(err.Error(), "navigated or closed") {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			b.t.Fatalf("after the click on %s: %v", sel, err)
-		}
-		if strings.TrimPrefix(loc, b.e.srv.URL) != before && ready == "complete" {
-			b.do(chromedp.WaitReady(chromedp.CSS("body")))
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`[document.readyState, window.__beforeSubmit === true]`))
+		switch {
+		case err != nil && strings.Contains(err.Error(), "navigated or closed") && ctx.Err() == nil:
+		case err != nil:
+			b.fail(what+", waiting for the next page", err)
+		case state[0] == "complete" && state[1] == false:
+			b.doing(what+", the next page", chromedp.WaitReady(chromedp.CSS("body")))
 			return
-		}
-		if i > 10 && ready == "complete" && eval[bool](b, `!!document.querySelector(".field-error, .flash")`) {
-			return // the same page again, with a message
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -223,7 +286,7 @@ func (b *browser) check(vp viewport, name, lang string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		b.t.Fatal(err)
+		b.fail("screenshot of "+name+" at "+vp.name, err)
 	}
 	os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s-%s.png", b.step, name, vp.name)), png, 0o644)
 	for _, p := range b.problems(lang) {
@@ -264,9 +327,7 @@ func (b *browser) axe(lang string) []string {
 	}
 	if !eval[bool](b, `typeof axe !== "undefined"`) {
 		// Injected by the test only; ConsentDesk never serves it.
-		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](b.axeJS)); err != nil {
-			b.t.Fatal(err)
-		}
+		b.doing("inject axe-core", chromedp.Evaluate[chromedp.Void](b.axeJS))
 	}
 	raw := eval[string](b, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
 		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -447,6 +508,7 @@ func (b *browser) sign() {
 }
 
 func TestTabletInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	ctx := context.Background()
@@ -571,8 +633,8 @@ func TestTabletInTheBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`a[href$="confirmation.pdf"]`)))
 	select {
 	case <-newTab:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the print button opened no tab with the PDF")
+	case <-time.After(stepTimeout):
+		t.Fatalf("the print button opened no tab with the PDF within %s", stepTimeout)
 	}
 	pdfInfo := eval[[]any](b, `fetch("/orders/1/confirmation.pdf").then(async r => [r.status, r.headers.get("content-type"), new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5))])`)
 	if pdfInfo[0] != float64(200) || pdfInfo[1] != "application/pdf" || pdfInfo[2] != "%PDF-" {
@@ -666,6 +728,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 // page with a small button, an image without text, poor contrast, tiny
 // type, a wide element and mixed languages is caught on every count.
 func TestBrowserChecksFindProblems(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := newBrowser(t, e)
 	bad := `<!DOCTYPE html><html lang="de"><head><title>x</title></head><body>
@@ -687,6 +750,7 @@ func TestBrowserChecksFindProblems(t *testing.T) {
 // dashboard with its chart, the exports, staff and the access log, at
 // the back office PC's size and on a tablet.
 func TestBackOfficeInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	start := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Hour)
@@ -759,6 +823,7 @@ func mustDecodeDataURL(t *testing.T, v string) []byte {
 // The customer's language all the way, the prescription question and the
 // way back, in the browser: a German-speaking counter, an English customer.
 func TestEnglishCustomerInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
@@ -847,6 +912,7 @@ func TestEnglishCustomerInTheBrowser(t *testing.T) {
 // order.js reads amounts by the server's rule (pos/forms.go parseEuros):
 // the running total agrees with what will be stored.
 func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
+	t.Parallel()
 	e := newTLSEnv(t) // the tablet reaches the counter over HTTPS
 	b := newBrowser(t, e)
 	b.open(tabletLandscape, "/login")
@@ -868,6 +934,7 @@ func TestOrderFormTotalsAsGermansWrite(t *testing.T) {
 // start off; and the new confirmation lists what stands after this order
 // (never "no consent" while a recall may go out on an older one).
 func TestReturningCustomerInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.db.SetDoubleOptIn(ctx, false); err != nil {

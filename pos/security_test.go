@@ -293,6 +293,7 @@ func TestOversizedAndMalformedBodies(t *testing.T) {
 // of the search. The routes come from gin's table and the field names
 // from the pages themselves, so new ones are tried without being added.
 func TestBytesNoTextHoldsAreNeverAnError(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t)
 	e := a.e
 	id := orderViaAPI(t, a)

@@ -119,6 +119,7 @@ func trusting(t *testing.T, pemFile string) *http.Client {
 // a folder of mode 0700 beside the database, and a restart serves the
 // stored certificate with Pebble gone.
 func TestACMEWithPebble(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

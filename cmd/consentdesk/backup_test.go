@@ -60,8 +60,7 @@ func events(t *testing.T, db string) int64 {
 	var loc string
 	switch _, err := os.Stat(db); {
 	case err == nil:
-		scratch++
-		loc, _ = orderstest.Restore(t, db, fmt.Sprintf("%s.read-%d", db, scratch))
+		loc, _ = orderstest.Restore(t, db, fmt.Sprintf("%s.read-%d", db, scratch.Add(1)))
 	case strings.Contains(db, "_before_restore_"):
 		loc = orderstest.Named(t, db)
 	default:
@@ -79,7 +78,8 @@ func events(t *testing.T, db string) int64 {
 	return v.Events
 }
 
-var scratch int
+// scratch numbers the read-back copies; tests run side by side.
+var scratch atomic.Int64
 
 // tamperedCopy writes a copy of backup with an event changed behind the
 // ledger's back: the file edited on SQLite; on PostgreSQL the archive
@@ -104,6 +104,7 @@ func tamperedCopy(t *testing.T, backup, bad string) {
 // refuses a live database and a tampered backup, keeps the old database
 // aside, verifies, and the server runs on the result.
 func TestBackupRotateRestoreAndServe(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -220,6 +221,7 @@ func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 // database and apart from the backups, erases them again at once; the
 // ledger shows it, and still verifies.
 func TestRestoreErasesAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "store.db")
@@ -281,6 +283,7 @@ func TestRestoreErasesAgain(t *testing.T) {
 // The copies a restore moved aside hold erased data: deleted after
 // store.AsideKeep, by the time in their name.
 func TestOldCopiesFromBeforeARestoreAreDeleted(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "store.db")
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	old := db + ".before-restore-" + now.Add(-store.AsideKeep-time.Hour).Format("20060102-150405")

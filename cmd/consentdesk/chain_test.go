@@ -181,6 +181,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 // duplicate a mail program recognises. That window is not what this
 // test measures.
 func TestTwoServersKilledInTurn(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net"
 	"net/http"
@@ -97,6 +102,7 @@ func spawnServer(t *testing.T, scheme string, env []string, args ...string) *chi
 // one-click unsubscribes pour in, restarts it, and finds every order,
 // event and mail that was acknowledged; the ledger verifies.
 func TestSIGKILLLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -241,6 +247,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 // answered and kept; the sender stops; the database is closed cleanly
 // (its write-ahead log folded in and removed).
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -333,6 +340,29 @@ var errServerGone = errors.New("the server is gone")
 type createdOrder struct {
 	ID         int64 `json:"id"`
 	CustomerID int64 `json:"customer_id"`
+}
+
+// loadOrder is the order consentdesk-bench load sends (its load.go),
+// with %d for the customer's number and %s for the signature: the
+// durability tests pour in the same traffic.
+const loadOrder = `{"customer": {"salutation": "Frau", "first_name": "Jana", "last_name": "Last%d", "street": "Hauptstraße 1",
+ "postal_code": "79098", "city": "Freiburg", "email": "load%d@example.org", "mobile": "+49 170 1234567"},
+ "items": [{"description": "Gleitsichtgläser", "quantity": 2, "unit_price_cents": 24900, "vat_rate_percent": 19},
+           {"description": "Fassung", "quantity": 1, "unit_price_cents": 12900, "vat_rate_percent": 19}],
+ "deposit_cents": 10000,
+ "consent": {"mode": "tablet", "channels": {"post": true, "email": true}, "health_data": true, "signature_png": "%s"},
+ "prescription": {"right": {"sph": -1.25, "cyl": -0.5, "axis": 90, "add": 2.0, "pd": 32.0}, "left": {"sph": -1.0, "pd": 31.5}}}`
+
+// loadSignature is a tablet signature as a base64 PNG: a stroke across
+// the pad, as consentdesk-bench load signs.
+func loadSignature() string {
+	img := image.NewNRGBA(image.Rect(0, 0, 300, 100))
+	for x := 10; x < 290; x++ {
+		img.Set(x, 50+x%15, color.NRGBA{0, 0, 0, 255})
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 // postOrder sends the load command's order, with its signature, for a

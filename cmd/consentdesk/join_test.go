@@ -16,6 +16,7 @@ import (
 // ledgers checked before and after; a second run changes nothing; bad
 // input is refused before anything is written.
 func TestJoinChainCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "freiburg.db")
 	var out, errOut bytes.Buffer

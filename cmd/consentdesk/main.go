@@ -81,38 +81,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return storeCmd(ctx, args, stdout, stderr)
 	case "join-chain":
 		return joinChain(ctx, args, stdout, stderr)
-	case "generate":
-		var customers, events *int
-		return withDBOptions(ctx, "generate", args, stderr, func(fs *flag.FlagSet) {
-			customers = fs.Int("customers", 1000000, "made-up customers")
-			events = fs.Int("events", 10000000, "consent events in the ledger, spread over the customers")
-		}, func(string) (orders.Options, error) {
-			// Before the database is made: a bad count left an empty one.
-			if *customers < 1 || *events < 0 {
-				return orders.Options{}, errors.New("generate: --customers at least 1, --events not below zero (nothing was created) / " +
-					"--customers mindestens 1, --events nicht unter null (nichts wurde angelegt)")
-			}
-			return orders.Options{}, nil
-		}, func(db *orders.DB) error {
-			// Benchmarks only (BENCHMARKS.md, a chain's data on one
-			// machine): made-up people, into a new database only.
-			if _, err := db.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
-				return err
-			}
-			start := time.Now()
-			last := time.Now()
-			err := db.Synthesize(ctx, *customers, *events, func(c, e int) {
-				if time.Since(last) > 10*time.Second {
-					fmt.Fprintf(stderr, "generate: %d customers, %d events (%s)\n", c, e, time.Since(start).Round(time.Second))
-					last = time.Now()
-				}
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "generated %d customers and %d consent events in %s\n", *customers, *events, time.Since(start).Round(time.Second))
-			return nil
-		})
 	case "verify":
 		var anchor *string
 		return withDB(ctx, "verify", args, stderr, func(fs *flag.FlagSet) {
@@ -208,15 +176,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keysCmd(ctx, args, stdout, stderr)
 	case "restore":
 		return restore(ctx, args, stdout, stderr)
-	case "load-traffic": // the load command's generator process
-		return loadTraffic(ctx, os.Stdin, stdout)
-	case "load":
-		return load(ctx, args, stdout, stderr)
+	case "load", "generate":
+		// The benchmark tooling is a command of its own, so that a
+		// store's binary carries none of it.
+		return fmt.Errorf("%q is not part of the store's binary: it is a command of its own, run from the source as\n"+
+			"  go run ./cmd/consentdesk-bench %s …\n(see BENCHMARKS.md)", cmd, cmd)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|store add|update|list|join-chain|keys rotate|verify|backup|restore|demo|load] [flags]")
+		fmt.Fprintln(stdout, "usage: consentdesk [serve|migrate|token create|list|revoke|staff add|unlock|store add|update|list|join-chain|keys rotate|verify|backup|restore|demo] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, store add|update|list, keys rotate, verify, backup, restore, demo, load)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, token create|list|revoke, staff add|unlock, store add|update|list, keys rotate, verify, backup, restore, demo)", cmd)
 }
 
 // printChains lists each store's chain: verify checks every one.
@@ -365,7 +334,7 @@ func withDBOptions(ctx context.Context, name string, args []string, stderr io.Wr
 // undoNew are the commands whose failure takes away a database they
 // made (withDBOptions): one use case each, so a failure leaves nothing
 // in it worth keeping.
-var undoNew = map[string]bool{"token create": true, "staff add": true, "store add": true, "generate": true}
+var undoNew = map[string]bool{"token create": true, "staff add": true, "store add": true}
 
 // setup makes sure a store exists and prints a new manager's PIN once.
 func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -29,13 +27,6 @@ import (
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	// The load command's generator process: this test binary, which
-	// runs it through the hook in durability_test.go.
-	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "CONSENTDESK_TEST_SERVE="+strings.Join(args, " "))
-		return cmd, nil
-	}
 	os.Exit(orderstest.Main(m))
 }
 
@@ -240,6 +231,7 @@ func TestServeAndShutdown(t *testing.T) {
 // server's sender writes the thank-you mail to mail/ beside the database
 // soon after the order, and a stop leaves it recorded.
 func TestServeWritesMailsWithoutSMTP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "s.db")
 	token, err := run(t, "token", "create", "--name", "erp", "--db", db)
@@ -312,6 +304,7 @@ func TestServeRefusesBadMailSettings(t *testing.T) {
 // and create nothing (a typo, "verify --db typo.db", must not
 // report an intact empty ledger).
 func TestVerifyAndBackupOnAMissingPath(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.db")
 	for _, args := range [][]string{{"verify", "--db", typo}, {"backup", "--to", filepath.Join(dir, "b.db"), "--db", typo},
@@ -352,11 +345,13 @@ func TestServeFailsWholeWhenOneListenerCannotStart(t *testing.T) {
 	ln.Close()
 }
 
-// A start that cannot listen or has a flag wrong, and a generate with a
-// bad count, set nothing up: no database, no key file, no manager's PIN printed "only
-// this once" (a first start on a taken port printed it and failed, and
-// the next start printed none).
+// A start that cannot listen or has a flag wrong sets nothing up: no
+// database, no key file, no manager's PIN printed "only this once" (a
+// first start on a taken port printed it and failed, and the next start
+// printed none). generate's bad counts are checked the same way beside
+// it (cmd/consentdesk-bench).
 func TestBadStartChangesNothing(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -377,8 +372,6 @@ func TestBadStartChangesNothing(t *testing.T) {
 		{[]string{"serve", "--addr", free, "--mail-stale-after", "-1m"}, "--mail-stale-after"},
 		{[]string{"serve", "--addr", free, "--acme"}, "--acme needs --public-addr"},
 		{[]string{"serve", "--addr", free, "--backup-at", "25:99"}, "25:99"},
-		{[]string{"generate", "--customers", "0"}, "--customers"},
-		{[]string{"generate", "--customers", "5", "--events", "-1"}, "--events"},
 		// A mistyped --db for a short command: the database it made is
 		// taken away again (on SQLite; a chain's PostgreSQL database is
 		// made by its administrator). staff and store add set the store up
@@ -443,6 +436,7 @@ func TestFailedCommandKeepsAnExistingDatabase(t *testing.T) {
 // The command line's side of API tokens and sign-in locks: token scopes, expiry, list and
 // revoke, and `staff unlock` as the way back for a locked-out manager.
 func TestTokenAndStaffCommands(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "store.db")
 	if _, err := run(t, "migrate", "--db", db); err != nil {
 		t.Fatal(err)
@@ -584,127 +578,26 @@ func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
 	}
 }
 
-// Quiet numbers: load prints its report without the
-// server's log lines; the log goes to a file the report names.
-func TestLoadReportIsQuiet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the load generator")
-	}
-	dir := t.TempDir()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, nil))) // as main sets it: the log would land in the report
-	defer slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	out, err := run(t, "load", "--dir", dir, "--duration", "300ms", "--ceiling", "200ms", "--workers", "2", "--burst", "10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(out, "level=") {
-		t.Errorf("log lines in the report:\n%s", out)
-	}
-	m := regexp.MustCompile(`server log: (\S+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("the report names no log file:\n%s", out)
-	}
-	if b, err := os.ReadFile(m[1]); err != nil || !strings.Contains(string(b), "level=") {
-		t.Errorf("the server log %s: %v, %d bytes", m[1], err, len(b))
-	}
-}
-
-// The load generator runs as a process of its own, so that the report's
-// memory is the server's alone, and the traffic it
-// reports arrived.
-func TestLoadMeasuresTheServerApartFromTheGenerator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the load generator")
-	}
-	out, err := run(t, "load", "--dir", t.TempDir(), "--duration", "400ms", "--ceiling", "100ms", "--workers", "2", "--burst", "20", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r LoadReport
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	// The burst is as large as asked or as the customers the orders
-	// made, whichever is smaller (under -race few orders fit in 400 ms).
-	if r.Orders == 0 || r.Failed != 0 || r.Unsubscribes != min(20, r.Orders) || r.UnsubFailed != 0 || !r.LedgerOK {
-		t.Errorf("orders %d (failed %d), unsubscribes %d (failed %d), ledger %t", r.Orders, r.Failed, r.Unsubscribes, r.UnsubFailed, r.LedgerOK)
-	}
-	if r.GeneratorRSSMB <= 0 || r.MaxRSSMB <= 0 {
-		t.Errorf("memory: server %.1f MB, generator %.1f MB: both processes must be measured", r.MaxRSSMB, r.GeneratorRSSMB)
-	}
-	if r.LedgerEvents < int64(r.Orders) {
-		t.Errorf("%d ledger events for %d orders", r.LedgerEvents, r.Orders)
-	}
-	// Each process's CPU time per request, apart (Unix; elsewhere 0).
-	if processCPU() > 0 && (r.ServerCPUPerOrder <= 0 || r.ServerCPUPerUnsub <= 0 || r.GeneratorCPUPerUnsub <= 0) {
-		t.Errorf("CPU per request: server %s per order, %s per unsubscribe; generator %s per unsubscribe",
-			r.ServerCPUPerOrder, r.ServerCPUPerUnsub, r.GeneratorCPUPerUnsub)
-	}
-}
-
-// load on a chain's PostgreSQL database: two server
-// processes on one database, each driven by its own clients; the report
-// gives each server's share, and the burst goes to both.
-func TestLoadOnTwoServers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs servers and the load generator")
-	}
-	if !orderstest.Postgres() {
-		t.Skip("several servers share a chain's PostgreSQL database (the PostgreSQL pass runs this test)")
-	}
-	db := filepath.Join(t.TempDir(), "load.db")
-	out, err := run(t, "load", "--db", db, "--servers", "2", "--stores", "2", "--dir", t.TempDir(), "--duration", "500ms", "--workers", "2", "--burst", "20", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r LoadReport
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if r.Engine != "postgres" || r.Servers != 2 || len(r.PerServer) != 2 || r.Orders == 0 || r.Failed != 0 || !r.LedgerOK || r.Unsubscribes != min(20, r.Orders) || r.UnsubFailed != 0 {
-		t.Errorf("report: %+v", r)
-	}
-	for i, s := range r.PerServer {
-		if s.Orders == 0 || s.MaxRSSMB <= 0 {
-			t.Errorf("server %d: %+v", i+1, s)
-		}
-	}
-	if r.PerServer[0].Orders+r.PerServer[1].Orders != r.Orders {
-		t.Errorf("the servers' orders do not add up: %+v", r)
-	}
-	// Spread over the two stores, each chain intact.
-	ctx := context.Background()
-	store, err := orderstest.Open(ctx, t, db, assets.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var perStore []int
-	rows, err := store.SQL().QueryContext(ctx, `SELECT COUNT(*) FROM orders GROUP BY store_id ORDER BY store_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n int
-		rows.Scan(&n)
-		perStore = append(perStore, n)
-	}
-	rows.Close()
-	if len(perStore) != 2 || perStore[0] == 0 || perStore[1] == 0 || perStore[0]+perStore[1] != r.Orders {
-		t.Errorf("orders per store: %v of %d", perStore, r.Orders)
-	}
-	if v, err := store.Verify(ctx); err != nil || !v.OK || len(v.Chains) != 2 {
-		t.Errorf("verify: %+v %v", v, err)
-	}
-	// Bad input changes nothing and says why.
-	for _, args := range [][]string{{"--servers", "2"}, {"--stores", "2"}, {"--db", "postgres:///x", "--servers", "2"}, {"--db", "chain.db", "--files", "x"}, {"--servers", "0"}} {
+// load and generate are not in the store's binary: asked for, it says
+// where they are, as an error (exit 1) without a trace, and makes
+// nothing.
+func TestBenchCommandsPointElsewhere(t *testing.T) {
+	for _, cmd := range []string{"load", "generate"} {
 		dir := t.TempDir()
-		var stdout, stderr bytes.Buffer
-		if err := Run(context.Background(), append([]string{"load", "--dir", dir}, args...), &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "--") {
-			t.Errorf("load %v: %v", args, err)
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), []string{cmd, "--dir", dir, "--db", filepath.Join(dir, "s.db")}, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "go run ./cmd/consentdesk-bench "+cmd) {
+			t.Errorf("consentdesk %s: %v, want a pointer to cmd/consentdesk-bench", cmd, err)
+		}
+		if out.Len()+errOut.Len() != 0 {
+			t.Errorf("consentdesk %s printed:\n%s%s", cmd, out.String(), errOut.String())
 		}
 		if left, _ := os.ReadDir(dir); len(left) != 0 {
-			t.Errorf("load %v left %d files", args, len(left))
+			t.Errorf("consentdesk %s left %d files", cmd, len(left))
 		}
+	}
+	var help bytes.Buffer
+	if err := Run(context.Background(), []string{"help"}, &help, io.Discard); err != nil || strings.Contains(help.String(), "load") {
+		t.Errorf("help still offers load: %v %q", err, help.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 // The chain's stores from the command line: add,
 // update, list; staff and tokens of a store; bad input changes nothing.
 func TestStoreCommands(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "chain.db")
 	if _, err := run(t, "migrate", "--db", db); err != nil {
 		t.Fatal(err)
@@ -87,6 +88,7 @@ func TestStoreCommands(t *testing.T) {
 // with a reason until every store names its company; then on; off is
 // refused once two stores have customers of their own.
 func TestStoreFranchiseCommand(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "chain.db")
 	if _, err := run(t, "migrate", "--db", db); err != nil {
 		t.Fatal(err)

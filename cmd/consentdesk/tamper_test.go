@@ -59,6 +59,7 @@ func cut(t *testing.T, path string, n int) {
 // cut, and so does --anchor. A restore to an older backup is recorded in
 // the heads file and verifies afterwards.
 func TestVerifyFindsEventsCutFromTheEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "store.db")
 	if _, err := run(t, "demo", "--db", db); err != nil {

@@ -16,6 +16,7 @@ import (
 // double opt-in mail is no commercial letter and goes. The retention job
 // empties them after their day.
 func TestErasureKeepsCommercialLetters_HGB257(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	ms := newMailServer(t, plainServer)
 	ctx := context.Background()

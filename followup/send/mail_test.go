@@ -299,6 +299,7 @@ func TestEnglishMail(t *testing.T) {
 // single) e-mail consent, or under §7(3) UWG while the customer has not
 // objected; never otherwise.
 func TestAdvertisingOnlyWithABasis(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		doubleOptIn bool
@@ -321,6 +322,7 @@ func TestAdvertisingOnlyWithABasis(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newStore(t, tc.doubleOptIn)
 			ctx := context.Background()
 			if tc.ads {
@@ -407,6 +409,7 @@ func TestCompanyDetailsInEveryMail_HGB37a(t *testing.T) {
 
 // The store's logo is in the mail, as an inline part: no remote image.
 func TestLogoInMail(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	ctx := context.Background()
 	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
@@ -484,6 +487,7 @@ func TestCalendarUpdateHasSequence_RFC5545(t *testing.T) {
 // pending or expired; and each such mail sent is in the ledger with the
 // basis uwg_7_3.
 func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	setup := func(t *testing.T, doubleOptIn bool) *store {
 		s := newStore(t, doubleOptIn)
@@ -505,6 +509,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 		return false
 	}
 	t.Run("sale address, sent and recorded", func(t *testing.T) {
+		t.Parallel()
 		s := setup(t, true)
 		ms := newMailServer(t, plainServer)
 		placed := s.orderOnPaper(t, jana())
@@ -527,6 +532,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 		}
 	})
 	t.Run("pending double opt-in", func(t *testing.T) {
+		t.Parallel()
 		s := setup(t, true)
 		s.order(t, jana(), true)
 		if marketing(t, s, followup.ThankYou) {
@@ -534,6 +540,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 		}
 	})
 	t.Run("expired double opt-in", func(t *testing.T) {
+		t.Parallel()
 		s := setup(t, true)
 		placed := s.order(t, jana(), true)
 		s.clock.Add(40 * 24 * time.Hour)
@@ -548,6 +555,7 @@ func TestExistingCustomerAdsOnlyWhereTheyApply_UWG7_3(t *testing.T) {
 		}
 	})
 	t.Run("address added by a correction", func(t *testing.T) {
+		t.Parallel()
 		s := setup(t, true)
 		placed := s.orderOnPaper(t, jana()) // never asked: only the correction rules §7(3) out
 		s.clock.Add(time.Hour)

@@ -25,6 +25,7 @@ import (
 // TestTemporaryFailureIsRetried: 451 twice, then accepted; one mail
 // arrives, after three attempts spaced by a doubling backoff.
 func TestTemporaryFailureIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	ms.reject = func(n int) error {
@@ -66,6 +67,7 @@ func TestTemporaryFailureIsRetried(t *testing.T) {
 // TestGivingUp: a 5xx fails at once; a server that is down is retried up
 // to the limit and then shown as failed.
 func TestGivingUp(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	ms.reject = func(int) error { return errPermanent }
@@ -103,6 +105,7 @@ func closedPort(t *testing.T) int {
 // reopens the database as a restarted server would, and finishes: every
 // mail arrives exactly once.
 func TestRestartWhileSending(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	const n = 30
@@ -284,6 +287,7 @@ func TestDoubleOptInMailSuppressedWhenNothingPending(t *testing.T) {
 // TestFolderWithoutSMTP: without SMTP each mail is held in the outbox
 // and written as an .eml file identical to the stored message.
 func TestFolderWithoutSMTP(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	s.order(t, jana(), true)
 	dir := filepath.Join(t.TempDir(), "mail")
@@ -326,6 +330,7 @@ func alter(s string, i int) string {
 // TestNothingQueuedWhenTheOrderFails: the mail commits with the order or
 // not at all.
 func TestNothingQueuedWhenTheOrderFails(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, true)
 	_, err := s.db.PlaceOrder(context.Background(), orders.NewOrder{Customer: jana(),
 		Items:   []orders.Item{{Description: "Brille", Quantity: 1, UnitPriceCents: 100, VATRatePercent: 19}},
@@ -383,6 +388,7 @@ func TestParseSMTPURL(t *testing.T) {
 // sends it again with the same Message-ID, while a mail being sent right
 // now is left alone.
 func TestStaleSendingRequeuedWithoutRestart(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
@@ -433,6 +439,7 @@ func unreadable(t *testing.T, s *store) (back func()) {
 // A passing storage error while preparing a mail is temporary: found, it
 // failed the mail for good. Now it is retried after the backoff and sent.
 func TestStorageErrorWhilePreparingIsTemporary(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	ms := newMailServer(t, plainServer)
 	s.order(t, jana(), false)
@@ -473,6 +480,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // leaves it alone when the outbox is shared; alone, it takes such a
 // mail for one a crash left behind (TestCrashWhileSendingRequeues).
 func TestTwoSendersOneOutbox(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, false)
 	other := &store{path: s.path, clock: s.clock}
 	other.open(t) // a second handle on the same database, with its own connections
@@ -498,7 +506,13 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 		go func() { defer wg.Done(); snd.Run(ctx) }()
 	}
 	waitFor(t, ms, n)
-	time.Sleep(200 * time.Millisecond) // room for a mail sent twice to arrive
+	// A mail sent twice was claimed twice, both times before its result
+	// was recorded. Once every mail but the one in hand has its result,
+	// no sender has anything left to claim (the clock stands still, so
+	// the one in hand never turns stale); stopped, each sender finishes
+	// the mail in its hand first. What the server holds then is all it
+	// will ever get, on a slow machine as on a fast one.
+	waitRecorded(t, s, inHand.ID)
 	stop()
 	wg.Wait()
 	if seen := eachOnce(t, ms, n); seen["<"+inHand.MessageID+">"] != 0 {
@@ -511,6 +525,28 @@ func TestTwoSendersOneOutbox(t *testing.T) {
 		case m.ID != inHand.ID && (m.Status != followup.Sent || m.Attempts != 1):
 			t.Errorf("mail %d: %s after %d attempts", m.ID, m.Status, m.Attempts)
 		}
+	}
+}
+
+// waitRecorded waits until every mail but the one with id except has
+// left "queued" and "sending", 30 s at most.
+func waitRecorded(t *testing.T, s *store, except int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var open []string
+		for _, m := range outbox(t, s) {
+			if m.ID != except && (m.Status == followup.Queued || m.Status == followup.Sending) {
+				open = append(open, fmt.Sprintf("%d %s", m.ID, m.Status))
+			}
+		}
+		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the senders still have mails without a result: %v", open)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -29,12 +29,12 @@ type ServerFigures struct {
 }
 
 // runLoadChain is the load run on a chain's PostgreSQL database: n server
-// processes ("consentdesk serve", each a process of
-// its own, as behind a load balancer) on the same database, each driven
+// processes (the store's binary at server, "consentdesk serve", each a
+// process of its own, as behind a load balancer) on the same database, each driven
 // by a generator process with workers API clients at once; then the
 // one-click burst, spread over the servers. The database keeps the
 // orders: give load a database of its own.
-func runLoadChain(ctx context.Context, work, dbURL, files string, servers, stores, workers int, duration time.Duration, burst int, logFile io.Writer) (LoadReport, error) {
+func runLoadChain(ctx context.Context, work, server, dbURL, files string, servers, stores, workers int, duration time.Duration, burst int, logFile io.Writer) (LoadReport, error) {
 	r := LoadReport{Workers: workers, Servers: servers, Stores: stores, Engine: "postgres"}
 	db, err := orders.Open(ctx, dbURL, assets.Migrations(), orders.Options{Files: files})
 	if err != nil {
@@ -78,7 +78,7 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, store
 	var bases []string
 	var logMu sync.Mutex
 	for i := 0; i < servers; i++ {
-		cmd, base, err := startLoadServer(ctx, dbURL, files, filepath.Join(work, "mail"), &lockedWriter{w: logFile, mu: &logMu})
+		cmd, base, err := startLoadServer(ctx, server, dbURL, files, filepath.Join(work, "mail"), &lockedWriter{w: logFile, mu: &logMu})
 		if cmd != nil {
 			procs = append(procs, cmd)
 		}
@@ -156,13 +156,10 @@ func runLoadChain(ctx context.Context, work, dbURL, files string, servers, store
 
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
-// startLoadServer starts "consentdesk serve" on a free port of 127.0.0.1
-// and waits for its address; its log goes to log.
-func startLoadServer(ctx context.Context, dbURL, files, mailDir string, log io.Writer) (*exec.Cmd, string, error) {
-	cmd, err := selfCommand(ctx, "serve", "--db", dbURL, "--files", files, "--addr", "127.0.0.1:0", "--backup-dir", "off", "--mail-dir", mailDir)
-	if err != nil {
-		return nil, "", err
-	}
+// startLoadServer starts "consentdesk serve" (the binary at server) on a
+// free port of 127.0.0.1 and waits for its address; its log goes to log.
+func startLoadServer(ctx context.Context, server, dbURL, files, mailDir string, log io.Writer) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, server, "serve", "--db", dbURL, "--files", files, "--addr", "127.0.0.1:0", "--backup-dir", "off", "--mail-dir", mailDir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

@@ -101,11 +101,24 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	files := fs.String("files", "", "with --db: the files beside the database (key file), as for serve")
 	servers := fs.Int("servers", 1, "with --db: server processes on the same database, each driven by --workers clients")
 	stores := fs.Int("stores", 1, "with --db: the stores the orders are spread over (each worker sends for one, through that store's API token)")
+	server := fs.String("server", "", "with --db: the store's binary to start as the server processes (consentdesk serve), e.g. one built with go build -o /tmp/cd ./cmd/consentdesk")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dbURL != "" && (!store.IsPostgres(*dbURL) || *files == "") {
 		return errors.New("load: --db takes a PostgreSQL database (postgres://…) and needs --files / --db nimmt eine PostgreSQL-Datenbank und braucht --files")
+	}
+	// The servers on a chain's database are processes of the store's own
+	// binary, named here: this one does not serve.
+	serverBin := ""
+	if *dbURL != "" {
+		if *server == "" {
+			return errors.New("load: --db needs --server, the consentdesk binary to run as the servers (go build -o /tmp/cd ./cmd/consentdesk) / --db braucht --server")
+		}
+		var err error
+		if serverBin, err = exec.LookPath(*server); err != nil {
+			return fmt.Errorf("load: --server: %w", err)
+		}
 	}
 	if *servers < 1 || *servers > 16 || (*servers > 1 && *dbURL == "") {
 		return errors.New("load: --servers 1..16, more than one on a PostgreSQL --db only / mehrere Server nur mit einer PostgreSQL-Datenbank (--db)")
@@ -143,7 +156,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var r LoadReport
 	if *dbURL != "" {
-		r, err = runLoadChain(ctx, work, *dbURL, *files, *servers, *stores, *workers, *duration, *burst, logFile)
+		r, err = runLoadChain(ctx, work, serverBin, *dbURL, *files, *servers, *stores, *workers, *duration, *burst, logFile)
 	} else {
 		r, err = runLoad(ctx, work, *workers, *duration, *burst, *ceiling, *memProfile)
 	}
@@ -399,7 +412,7 @@ func statusKB(file, field string) float64 {
 }
 
 // The load generator runs as a process of its own, so
-// that the server's memory is measured without it: "consentdesk
+// that the server's memory is measured without it: "consentdesk-bench
 // load-traffic" reads a trafficSpec as JSON on stdin, sends the traffic,
 // and writes a trafficResult as JSON on stdout. It is not meant to be
 // run by hand.
