@@ -40,7 +40,7 @@ import (
 // asked on every customer read and blocking-list check of a store's
 // request, so it reads the flag without decoding the settings (an order
 // asked five times; decoding the whole JSON each time cost a fifth of
-// the orders per second in consentdesk load): encoding/json writes the
+// the orders per second in consentdesk-bench load): encoding/json writes the
 // field as "franchise":true when set, and a quote inside any text
 // field is escaped, so no text can spell it.
 //

@@ -11,7 +11,7 @@ import (
 
 // Synthesize fills an empty database with made-up customers and a ledger
 // of their consent events, as a chain's data on one machine, for
-// benchmarks only: `consentdesk generate`. The customers go
+// benchmarks only: `consentdesk-bench generate`. The customers go
 // through the same checks as an import, the events through the ledger's
 // Append, so the hashes and the search index are the real ones. It
 // refuses a database that holds customers already: made-up people must

@@ -95,7 +95,7 @@ func Postgres() bool {
 // test ends, with its files (key, heads) at path.
 //
 // A benchmark's database given as a PostgreSQL URL (CONSENTDESK_BENCH_DB,
-// made by consentdesk generate) is opened as it is, with its files at
+// made by consentdesk-bench generate) is opened as it is, with its files at
 // CONSENTDESK_BENCH_FILES.
 func Open(ctx context.Context, t testing.TB, path string, migrations fs.FS, opts ...orders.Options) (*orders.DB, error) {
 	t.Helper()
