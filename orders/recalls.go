@@ -25,6 +25,9 @@ type Recall struct {
 	// UWG73 is set when e-mail is allowed only under §7(3) UWG (contact
 	// lenses, the store enabled it, the customer has not objected).
 	UWG73 bool `json:"uwg_7_3,omitempty"`
+	// since and due are the period's start and its due moment, for
+	// SendRecalls to ask again in its transaction.
+	since, due time.Time
 }
 
 // RecallTopics are the topics ConsentDesk recalls for.
@@ -120,55 +123,11 @@ func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
 		if c.due.After(today) {
 			continue
 		}
-		cust, err := getCustomer(ctx, db.sql, c.id)
+		r, ok, err := db.recallOf(ctx, db.sql, ctrl, topic, c.id, c.since, c.due)
 		if err != nil {
 			return nil, err
 		}
-		events, err := consent.Events(ctx, db.sql, c.id)
-		if err != nil {
-			return nil, err
-		}
-		// Recalled already in this period: a use of the topic since the
-		// period began.
-		recalled := false
-		for _, e := range events {
-			if e.Action == consent.Use && e.Topic == topic && e.CreatedAt >= Stamp(c.since) {
-				recalled = true
-			}
-		}
-		if recalled {
-			continue
-		}
-		states := consent.DeriveTopic(events, topic)
-		r := Recall{CustomerID: c.id, Name: cust.Name(), Lang: cust.Lang, Topic: topic, DueOn: c.due.Format("2006-01-02"), Since: c.since.In(Berlin).Format("2006-01-02")}
-		for _, ch := range consent.Channels {
-			if cust.Contact(ch) == "" {
-				continue
-			}
-			ok := states[ch].State == consent.Granted
-			if !ok && ch == consent.Email && topic == consent.TopicContactLenses && states[ch].State != consent.Withdrawn {
-				// §7(3) UWG: similar goods to the address given with the
-				// sale, where the store enabled it and no objection stands.
-				offers := consent.Derive(events)[consent.Email]
-				sale, err := saleAddress(ctx, db.sql, cust)
-				if err != nil {
-					return nil, err
-				}
-				if offers.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(states[ch], sale, cust.Child(db.Now())) {
-					ok, r.UWG73 = true, true
-				}
-			}
-			if !ok {
-				continue
-			}
-			if b, err := db.blocked(ctx, db.sql, cust, ch); err != nil {
-				return nil, err
-			} else if b {
-				continue
-			}
-			r.Channels = append(r.Channels, ch)
-		}
-		if len(r.Channels) > 0 {
+		if ok {
 			out = append(out, r)
 		}
 	}
@@ -176,6 +135,65 @@ func (db *DB) Recalls(ctx context.Context, topic string) ([]Recall, error) {
 		return out[i].DueOn < out[j].DueOn || out[i].DueOn == out[j].DueOn && out[i].CustomerID < out[j].CustomerID
 	})
 	return out, nil
+}
+
+// recallOf is the recall of topic for one customer due since since, on
+// the channels that may carry it now: a channel with consent for that
+// topic (or, for contact lenses by e-mail, §7(3) UWG), a contact, and no
+// entry on the blocking list. ok is false where none may, or where a
+// recall of the topic went out in this period already (a use of the topic
+// since the period began). SendRecalls asks again inside its
+// transaction, so that what it sends is what holds at that moment.
+func (db *DB) recallOf(ctx context.Context, q consent.Querier, ctrl consent.Controller, topic string, id int64, since, due time.Time) (Recall, bool, error) {
+	cust, err := getCustomer(ctx, q, id)
+	if err != nil {
+		return Recall{}, false, err
+	}
+	if cust.Erased() {
+		return Recall{}, false, nil
+	}
+	events, err := consent.Events(ctx, q, id)
+	if err != nil {
+		return Recall{}, false, err
+	}
+	for _, e := range events {
+		if e.Action == consent.Use && e.Topic == topic && e.CreatedAt >= Stamp(since) {
+			return Recall{}, false, nil
+		}
+	}
+	states := consent.DeriveTopic(events, topic)
+	r := Recall{CustomerID: id, Name: cust.Name(), Lang: cust.Lang, Topic: topic, DueOn: due.Format("2006-01-02"),
+		Since: since.In(Berlin).Format("2006-01-02"), since: since, due: due}
+	for _, ch := range consent.Channels {
+		if cust.Contact(ch) == "" {
+			continue
+		}
+		ok := states[ch].State == consent.Granted
+		uwg := false
+		if !ok && ch == consent.Email && topic == consent.TopicContactLenses && states[ch].State != consent.Withdrawn {
+			// §7(3) UWG: similar goods to the address given with the
+			// sale, where the store enabled it and no objection stands.
+			offers := consent.Derive(events)[consent.Email]
+			sale, err := saleAddress(ctx, q, cust)
+			if err != nil {
+				return Recall{}, false, err
+			}
+			if offers.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(states[ch], sale, cust.Child(db.Now())) {
+				ok, uwg = true, true
+			}
+		}
+		if !ok {
+			continue
+		}
+		if b, err := db.blocked(ctx, q, cust, ch); err != nil {
+			return Recall{}, false, err
+		} else if b {
+			continue
+		}
+		r.Channels = append(r.Channels, ch)
+		r.UWG73 = r.UWG73 || uwg
+	}
+	return r, len(r.Channels) > 0, nil
 }
 
 // RecallsDue counts the recalls due now per topic, for the dashboard.
@@ -248,10 +266,31 @@ func (db *DB) SendRecalls(ctx context.Context, topic string, staffID int64) (Rec
 	if err != nil {
 		return RecallSent{}, err
 	}
+	return db.sendRecalls(ctx, topic, staffID, due)
+}
+
+// sendRecalls sends the recalls of due, a list read before, as far as
+// they still hold in its transaction.
+func (db *DB) sendRecalls(ctx context.Context, topic string, staffID int64, due []Recall) (RecallSent, error) {
 	var out RecallSent
-	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		out = RecallSent{}
-		for _, r := range due {
+		ctrl, err := consent.LoadSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, listed := range due {
+			// The list was read before the transaction: ask again under
+			// the writers' lock, so that a recall another "send" sent
+			// meanwhile is not sent twice, and a withdrawal or an
+			// objection made meanwhile is kept, per cell.
+			r, ok, err := db.recallOf(ctx, tx, ctrl, topic, listed.CustomerID, listed.since, listed.due)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
 			cust, err := getCustomer(ctx, tx, r.CustomerID)
 			if err != nil {
 				return err
