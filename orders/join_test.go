@@ -303,6 +303,22 @@ func TestJoinChain(t *testing.T) {
 	if st := blockedMail(chain2); st.State != consent.Withdrawn || !st.Blocked {
 		t.Fatalf("the store's blocking list in the chain: e-mail %+v", st)
 	}
+	// keys rotate --retire-old-links retires the joined store's link
+	// secrets too (a leaked key file leaked them); its blocking list
+	// keeps blocking.
+	if _, err := store.RotateKeys(chain.Path+".key", true); err != nil {
+		t.Fatal(err)
+	}
+	chain3 := openDBAt(t, chainPath, orders.Options{})
+	if id, ok := chain3.CheckLink(ctx, chain3.Keys.LinkTokens(), consent.PreferencesToken, token, nil); ok {
+		t.Errorf("a link made with the joined store's secret opens customer %d after keys rotate --retire-old-links", id)
+	}
+	if id, ok := chain2.CheckLink(ctx, chain2.Keys.LinkTokens(), consent.PreferencesToken, token, nil); !ok || id != found[0].ID {
+		t.Errorf("before the rotation the store's link opened %d %v", id, ok)
+	}
+	if st := blockedMail(chain3); st.State != consent.Withdrawn || !st.Blocked {
+		t.Fatalf("the store's blocking list after retiring its links: e-mail %+v", st)
+	}
 
 	// Twice: nothing changes.
 	after := counts(t, chain)

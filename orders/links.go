@@ -39,6 +39,9 @@ func (db *DB) CheckLink(ctx context.Context, tokens *consent.Tokens, p consent.T
 		return id, true
 	}
 	for _, j := range db.Keys.Joined {
+		if j.Tokens == nil {
+			continue // every secret of the store retired
+		}
 		toChain := func(from int64) (int64, bool) {
 			id, err := db.JoinedCustomer(ctx, j.Source, from)
 			return id, err == nil

@@ -195,7 +195,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "key file %s.key: secret %d added; restart the server to use it for new links and prescriptions\n", db.Path, v)
 		if *retire {
-			fmt.Fprintln(stdout, "older secrets retired: printed QR codes and links sent before now lead to \"Diese Seite gibt es nicht\" (404); customers use the link in their next mail or ask the store. Prescriptions stay readable.")
+			fmt.Fprintln(stdout, "older secrets retired, the joined stores' too: printed QR codes and links sent before now lead to \"Diese Seite gibt es nicht\" (404); customers use the link in their next mail or ask the store. Prescriptions stay readable, and joined stores' blocking lists keep blocking.")
 		} else {
 			fmt.Fprintln(stdout, "printed QR codes and links sent before keep working; prescriptions stay readable")
 		}

@@ -65,6 +65,8 @@ type Keys struct {
 // erased before it, whose contact cannot be hashed anew).
 type JoinedKeys struct {
 	Source string
+	// Tokens check the store's links; nil once all its secrets are
+	// retired.
 	Tokens *consent.Tokens
 	Block  []byte
 }
@@ -143,6 +145,18 @@ func parseKeyFile(file string, raw []byte) (keyFile, error) {
 		}
 	}
 	return k, nil
+}
+
+// allRetired says whether every secret is retired: then no link made
+// with any of them is checked (a joined store's, after keys rotate
+// --retire-old-links).
+func (k *keyFile) allRetired() bool {
+	for v := range k.secrets {
+		if !k.retired[v] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseLine reads one "secret N HEX" or "retired N" line; it returns
@@ -238,7 +252,11 @@ func deriveKeys(k keyFile) (*Keys, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys.Joined = append(keys.Joined, JoinedKeys{Source: source, Tokens: j.LinkTokens(), Block: j.Block})
+		jk := JoinedKeys{Source: source, Block: j.Block}
+		if !k.joined[source].allRetired() {
+			jk.Tokens = j.LinkTokens()
+		}
+		keys.Joined = append(keys.Joined, jk)
 	}
 	return keys, nil
 }
@@ -279,6 +297,13 @@ func RotateKeys(file string, retireOld bool) (int, error) {
 	if retireOld {
 		for _, v := range versions {
 			k.retired[v] = true
+		}
+		// A leaked key file leaks the joined stores' secrets with it: the
+		// links and QR codes made with those are retired too.
+		for _, j := range k.joined {
+			for v := range j.secrets {
+				j.retired[v] = true
+			}
 		}
 	}
 	if err := writeKeyFile(file, k); err != nil {
