@@ -107,7 +107,11 @@ func cleanText(f consentdesk.FieldErrors, field, v string, max int) string {
 	// Composed (NFC): "Müller" typed on the tablet and "Mu\u0308ller" from a
 	// Mac are one name, found by one search and printed whole.
 	v = norm.NFC.String(strings.TrimSpace(v))
-	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
+	// A bidirectional override (U+202E and its kin) would print a name
+	// backwards on the signed confirmation, and in the ledger's export.
+	if strings.IndexFunc(v, func(r rune) bool {
+		return unicode.IsControl(r) || r == unicode.ReplacementChar || unicode.Is(unicode.Bidi_Control, r)
+	}) >= 0 {
 		f.Add(field, "err.control_chars")
 	}
 	if len([]rune(v)) > max {

@@ -36,6 +36,9 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 		return nil, err
 	}
 	db := wrap(s)
+	if opts.ReadOnly {
+		return db, nil
+	}
 	if err := db.backfillBlocks(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("blocking list: %w", err)

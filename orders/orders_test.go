@@ -327,6 +327,7 @@ func TestValidationChangesNothing(t *testing.T) {
 			o.Consent.Channels = nil
 		}, "customer.email", "err.contact_required"},
 		{"control chars", func(o *orders.NewOrder) { o.Customer.City = "Frei\x00burg" }, "customer.city", "err.control_chars"},
+		{"bidi override", func(o *orders.NewOrder) { o.Customer.FirstName = "J\u202eneguJ" }, "customer.first_name", "err.control_chars"},
 		{"no items", func(o *orders.NewOrder) { o.Items = nil }, "items", "err.items_required"},
 		{"vat 16", func(o *orders.NewOrder) { o.Items[0].VATRatePercent = 16 }, "items.0.vat_rate_percent", "err.vat_rate"},
 		{"zero quantity", func(o *orders.NewOrder) { o.Items[1].Quantity = 0 }, "items.1.quantity", "err.quantity_range"},

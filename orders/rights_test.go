@@ -1035,3 +1035,60 @@ func TestDamagedKeyFiles(t *testing.T) {
 		t.Errorf("versioned file: %+v %v", k, err)
 	}
 }
+
+// A server started with another key file than the database's (a chain's
+// server with another --files, a copy of the database without its key)
+// does not start: it would make a new key that reads no prescription,
+// signs links the other servers refuse and misses the blocking list. The
+// error names the file expected; the key it would have made is not left
+// behind; with the right file it starts.
+func TestAnotherKeyFileIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store.db")
+	db := openDBAt(t, path, orders.Options{})
+	if _, err := db.PlaceOrder(ctx, sampleOrder(t)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	location, files := orderstest.Location(t, path)
+	if files == "" {
+		files = path
+	}
+	other := filepath.Join(t.TempDir(), "other.db")
+	opts := orders.Options{}
+	if orderstest.Postgres() {
+		opts.Files = other // a third server with its own --files
+	} else {
+		// A copy of the database file without its key file.
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(other, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		location = other
+	}
+	wrong, err := orders.Open(ctx, location, assets.Migrations(), opts)
+	if err == nil {
+		wrong.Close()
+		t.Fatal("a server with another key file started")
+	}
+	abs, _ := filepath.Abs(files + ".key")
+	if !strings.Contains(err.Error(), "does not belong to this database") || !strings.Contains(err.Error(), abs) || !strings.Contains(err.Error(), "gehört nicht") {
+		t.Errorf("the refusal does not say which key file is expected (%s): %v", abs, err)
+	}
+	if _, err := os.Stat(other + ".key"); !os.IsNotExist(err) {
+		t.Errorf("the refused start left a new key file behind: %v", err)
+	}
+	// With the right key file it starts.
+	if err := os.Rename(files+".key", other+".key"); err != nil {
+		t.Fatal(err)
+	}
+	right, err := orders.Open(ctx, location, assets.Migrations(), opts)
+	if err != nil {
+		t.Fatalf("with the database's own key file: %v", err)
+	}
+	right.Close()
+}

@@ -52,11 +52,24 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return errors.New("--from and --to are the same database / --from und --to sind dieselbe Datenbank")
 		}
 	}
-	src, err := orders.Open(ctx, *from, assets.Migrations(), orders.Options{})
+	// Read, and nothing more: a refused join leaves the store's database
+	// as it was (no migration, no blocking list filled).
+	src, err := orders.Open(ctx, *from, assets.Migrations(), orders.Options{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("open the store's database: %w", err)
 	}
 	defer src.Close()
+	// Checked as verify checks it, heads file included, before the
+	// chain's database is opened.
+	before, err := src.VerifyReach(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store's ledger %s: %d events, intact=%v\n", *from, before.Events, before.OK)
+	if !before.OK {
+		return fmt.Errorf("das Einwilligungsprotokoll der Filiale ist nicht intakt (Ereignis %d: %s); nichts wurde übernommen / the store's consent ledger is not intact (event %d: %s); nothing was moved",
+			before.Broken, before.Reason, before.Broken, before.Reason)
+	}
 	var opts orders.Options
 	if store.IsPostgres(*to) {
 		opts.Files = base
@@ -75,11 +88,6 @@ func joinChain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := setup(ctx, dst, stdout); err != nil {
 		return err
 	}
-	before, err := src.Verify(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "store's ledger %s: %d events, intact=%v\n", *from, before.Events, before.OK)
 	r, err := chain.Join(ctx, dst, src, *storeName, filepath.Base(*from))
 	if err != nil {
 		return explain(err)

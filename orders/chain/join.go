@@ -7,9 +7,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/consentdesk/consentdesk/orders"
 
@@ -78,7 +80,9 @@ func Join(ctx context.Context, db, src *orders.DB, storeName, fromName string) (
 	}
 	// The store's ledger is checked before anything moves: a broken one
 	// is not carried into the chain.
-	v, err := src.Verify(ctx)
+	// The heads file beside it counts, as for verify: a ledger whose
+	// newest events were cut off is refused.
+	v, err := src.VerifyReach(ctx)
 	if err != nil {
 		return Report{}, err
 	}
@@ -106,6 +110,11 @@ func Join(ctx context.Context, db, src *orders.DB, storeName, fromName string) (
 		return Report{}, fmt.Errorf("read the store's opening hours: %w", err)
 	}
 	source := store.JoinSource(src.Keys)
+	// Every field is checked before the transaction: a refused join
+	// leaves no trace in the chain (not even a store number taken).
+	if err := checkSource(ctx, src); err != nil {
+		return Report{}, err
+	}
 
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
 		r = Report{Events: r.Events, SourceHeadSeq: r.SourceHeadSeq, SourceHeadHash: r.SourceHeadHash}
@@ -373,6 +382,97 @@ func (j *joiner) copyTable(ctx context.Context, table, order string, keys int, f
 		ids[row["id"].(int64)] = id
 	}
 	return ids, nil
+}
+
+// copied are the tables copyAll copies, in its order.
+var copied = []string{"staff", "notice_versions", "customers", "orders", "order_items", "prescriptions", "documents",
+	"customer_changes", "audit_log", "outbox", "breaches", "breach_events", "block_list"}
+
+// checkSource runs checkRow over every row join copies, one at a time.
+func checkSource(ctx context.Context, src *orders.DB) error {
+	for _, table := range copied {
+		if err := eachRow(ctx, src, table, func(row map[string]any) error { return checkRow(table, row) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachRow calls fn with each row of table, as column → value.
+func eachRow(ctx context.Context, src *orders.DB, table string, fn func(map[string]any) error) error {
+	rows, err := src.Read().QueryContext(ctx, `SELECT * FROM `+table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := make(map[string]any, len(cols))
+		for i, c := range cols {
+			row[c] = vals[i]
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// maxField bounds a text field of any table the join copies; the
+// customers' fields are checked as the counter checks them (checkRow).
+const maxField = 1 << 20
+
+// checkRow refuses a row the counter would not have written: a customer's
+// fields as orders.Customer.Normalize checks them (not an erased one's,
+// which are empty), and in every table no control character but tab and
+// line breaks, no bidirectional override (a name that prints backwards
+// on the confirmation) and nothing longer than maxField.
+func checkRow(table string, row map[string]any) error {
+	id, _ := row["id"].(int64)
+	refuse := func(field, why string) error {
+		return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.join_source_field", Args: []any{table, id, field}, Fields: map[string]string{field: why}}
+	}
+	for col, v := range row {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if len(s) > maxField {
+			return refuse(col, "err.too_long")
+		}
+		if strings.IndexFunc(s, func(r rune) bool {
+			return (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r') || unicode.Is(unicode.Bidi_Control, r)
+		}) >= 0 {
+			return refuse(col, "err.control_chars")
+		}
+	}
+	if table != "customers" || text(row["erased_at"]) != "" {
+		return nil
+	}
+	under16, _ := row["under_16"].(int64)
+	c := orders.Customer{Salutation: text(row["salutation"]), FirstName: text(row["first_name"]), LastName: text(row["last_name"]),
+		Street: text(row["street"]), PostalCode: text(row["postal_code"]), City: text(row["city"]), Email: text(row["email"]),
+		Mobile: text(row["mobile"]), Phone: text(row["phone"]), Lang: text(row["lang"]), BirthDate: text(row["birth_date"]), Under16: under16 == 1}
+	f := consentdesk.FieldErrors{}
+	c.Normalize(f, "")
+	for _, field := range slices.Sorted(maps.Keys(f)) {
+		if f[field] == "err.contact_required" {
+			continue // a record of an earlier version, before one was asked for
+		}
+		return refuse(field, f[field])
+	}
+	return nil
 }
 
 func text(v any) string {

@@ -225,6 +225,18 @@ func startPass(server string) error {
 		return fmt.Errorf("migrate the template: %w", err)
 	}
 	db.Close()
+	// Each test's copy is started with a key file of its own: the
+	// template keeps none's fingerprint (orders/store, keys.go).
+	tdb, err := sql.Open("pgx", u)
+	if err == nil {
+		_, err = tdb.Exec(`DELETE FROM key_fingerprint`)
+		tdb.Close()
+	}
+	if err != nil {
+		admin.Exec(`DROP DATABASE IF EXISTS ` + template + ` WITH (FORCE)`)
+		admin.Close()
+		return fmt.Errorf("the template's key fingerprint: %w", err)
+	}
 	pass.Lock()
 	pass.server, pass.template, pass.admin, pass.dbs = server, template, admin, map[string]string{}
 	pass.Unlock()

@@ -82,6 +82,10 @@ type Options struct {
 	// --backup-keep); 0 when there are none. The erasure's answer says
 	// from it how long backups still hold the data.
 	BackupKeep int
+	// ReadOnly opens a SQLite file to read it and nothing more (a store
+	// that joins the chain, join-chain's --from): no migration, no key
+	// made, nothing written; a schema behind this version is refused.
+	ReadOnly bool
 }
 
 // MailDir is where mails are written as .eml files (Options.MailDir).
@@ -125,6 +129,17 @@ func DSN(path string) string {
 	return "file:" + path + "?" + v.Encode()
 }
 
+// readOnlyDSN opens a SQLite file to read only: SQLite refuses every
+// write (mode=ro), and query_only refuses one before it reaches the file.
+func readOnlyDSN(path string) string {
+	v := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
+		v.Add("_pragma", p)
+	}
+	v.Set("mode", "ro")
+	return "file:" + path + "?" + v.Encode()
+}
+
 // Open opens (and creates) the database at path, applies the migrations
 // and loads or creates the key file beside it.
 func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB, error) {
@@ -141,11 +156,24 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 	case opts.Files != "" && opts.Files != path:
 		return nil, errors.New("orders: on SQLite the files are kept beside the database file; Options.Files must be empty")
 	}
+	if opts.ReadOnly && pg {
+		return nil, errors.New("orders: read-only is for a store's SQLite file")
+	}
+	_, statErr := os.Stat(files + ".key")
+	newKey := errors.Is(statErr, fs.ErrNotExist)
+	if opts.ReadOnly {
+		if newKey {
+			return nil, fmt.Errorf("the key file %s.key is missing / die Schlüsseldatei %s.key fehlt", files, files)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
 	keys, err := LoadOrCreateKeys(files + ".key")
 	if err != nil {
 		return nil, err
 	}
-	if !pg {
+	if !pg && !opts.ReadOnly {
 		// The file holds personal data: made readable by its owner only
 		// before SQLite creates it with the process's umask.
 		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
@@ -153,6 +181,9 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 		}
 	}
 	open := func() (*sql.DB, error) { return sql.Open("sqlite", DSN(path)) }
+	if opts.ReadOnly {
+		open = func() (*sql.DB, error) { return sql.Open("sqlite", readOnlyDSN(path)) }
+	}
 	if pg {
 		open = func() (*sql.DB, error) { return openPostgres(path) }
 	}
@@ -190,11 +221,24 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts Options) (*DB
 		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), pg: pg, location: path}
 	go db.run()
 	go db.checkpoints(checkpointEvery)
-	if err := db.migrate(ctx, migrations); err != nil {
+	migrate := db.migrate
+	if opts.ReadOnly {
+		migrate = db.migrated
+	}
+	if err := migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if !pg {
+	if err := db.checkKeyFingerprint(ctx, files+".key"); err != nil {
+		db.Close()
+		if newKey {
+			// Made by this start for a database that has a key: nothing
+			// of this start is left behind.
+			os.Remove(files + ".key")
+		}
+		return nil, err
+	}
+	if !pg && !opts.ReadOnly {
 		// And its log and index, now that they exist, and a file an
 		// earlier version left readable by others.
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -344,6 +388,25 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// migrated checks, instead of migrating, that every migration is applied
+// (a database opened read-only).
+func (db *DB) migrated(ctx context.Context, migrations fs.FS) error {
+	names, err := migrationFiles(migrations, db.pg)
+	if err != nil {
+		return err
+	}
+	var applied int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		return fmt.Errorf("%s is not a ConsentDesk database: %w", db.location, err)
+	}
+	if applied < len(names) {
+		return fmt.Errorf("die Datenbank %s ist von einer älteren Version (%d von %d Migrationen): bitte zuerst `consentdesk migrate --db %s` / "+
+			"the database %s is of an older version (%d of %d migrations): run `consentdesk migrate --db %s` first",
+			db.location, applied, len(names), db.location, db.location, applied, len(names), db.location)
 	}
 	return nil
 }

@@ -2,21 +2,25 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
 )
@@ -420,3 +424,66 @@ func JoinSource(k *Keys) string {
 	h := sha256.Sum256(append([]byte("consentdesk/join-source/"), k.Block...))
 	return hex.EncodeToString(h[:])
 }
+
+// Fingerprint names the key file for the database that was started with
+// it: JoinSource, a hash of the blocking list's key, which no rotation
+// changes.
+func (k *Keys) Fingerprint() string { return JoinSource(k) }
+
+// checkKeyFingerprint compares the key file with the one the database
+// was first started with, and records it on the first start (and on the
+// first start after an upgrade). Another key file would seal new
+// prescriptions the others cannot open, sign links the other servers
+// refuse and miss the blocking list's entries (§35(3) BDSG): the server
+// does not start with it.
+func (db *DB) checkKeyFingerprint(ctx context.Context, file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	var migrated int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, keyFingerprintMigration).Scan(&migrated); err != nil {
+		return fmt.Errorf("key fingerprint: %w", err)
+	}
+	if migrated == 0 {
+		return nil // a test's schema of an older version
+	}
+	mine := db.Keys.Fingerprint()
+	if db.opts.ReadOnly {
+		// Compared only: a database from before fingerprints has none.
+		var want string
+		err := db.sql.QueryRowContext(ctx, `SELECT sha256 FROM key_fingerprint WHERE id = 1`).Scan(&want)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && want == mine {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("key fingerprint: %w", err)
+		}
+		return fmt.Errorf("die Schlüsseldatei %s gehört nicht zu dieser Datenbank / the key file %s does not belong to this database (fingerprint %s, the database's %s)", abs, abs, short(mine), short(want))
+	}
+	if err := db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO key_fingerprint (id, sha256, key_file, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			mine, abs, Stamp(now))
+		return err
+	}); err != nil {
+		return fmt.Errorf("key fingerprint: %w", err)
+	}
+	var want, wantFile string
+	if err := db.sql.QueryRowContext(ctx, `SELECT sha256, key_file FROM key_fingerprint WHERE id = 1`).Scan(&want, &wantFile); err != nil {
+		return fmt.Errorf("key fingerprint: %w", err)
+	}
+	if want == mine {
+		return nil
+	}
+	return fmt.Errorf("die Schlüsseldatei %s gehört nicht zu dieser Datenbank (Fingerabdruck %s); erwartet wird die Schlüsseldatei, mit der sie eingerichtet wurde (Fingerabdruck %s, damals %s): "+
+		"bitte diese Datei an den Ort legen oder --files darauf zeigen lassen / the key file %s does not belong to this database (fingerprint %s); "+
+		"it expects the key file it was set up with (fingerprint %s, then at %s): put that file in place or point --files at it. "+
+		"Nothing was changed; with another key, prescriptions could not be read, links would fail and the blocking list would not match",
+		abs, short(mine), short(want), wantFile, abs, short(mine), short(want), wantFile)
+}
+
+// keyFingerprintMigration made the table key_fingerprint.
+const keyFingerprintMigration = 20
+
+// short is a fingerprint's first 16 hex digits, enough to tell two apart.
+func short(fp string) string { return fp[:min(16, len(fp))] }
