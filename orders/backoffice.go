@@ -179,6 +179,24 @@ var Berlin = consentdesk.Berlin
 
 // DashboardData gathers the overview. weeks is how many weeks the chart
 // shows, ending with the current one.
+// keepOwn removes from states every customer not of store.
+func keepOwn[V any](ctx context.Context, q consent.Querier, store int64, states map[int64]V) error {
+	own, err := consent.IDs(ctx, q, `SELECT id FROM customers WHERE store_id = ?`, store)
+	if err != nil {
+		return err
+	}
+	mine := make(map[int64]bool, len(own))
+	for _, id := range own {
+		mine[id] = true
+	}
+	for id := range states {
+		if !mine[id] {
+			delete(states, id)
+		}
+	}
+	return nil
+}
+
 func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 	now := db.Now().In(Berlin)
 	d := Dashboard{}
@@ -273,18 +291,8 @@ func (db *DB) DashboardData(ctx context.Context, weeks int) (Dashboard, error) {
 		return d, err
 	}
 	if scoped {
-		own, err := consent.IDs(ctx, db.sql, `SELECT id FROM customers WHERE store_id = ?`, store)
-		if err != nil {
+		if err := keepOwn(ctx, db.sql, store, all); err != nil {
 			return d, err
-		}
-		mine := make(map[int64]bool, len(own))
-		for _, id := range own {
-			mine[id] = true
-		}
-		for id := range all {
-			if !mine[id] {
-				delete(all, id)
-			}
 		}
 	}
 	renewBefore := Stamp(db.Now().AddDate(0, -d.RenewalMonths, 0))

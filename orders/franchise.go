@@ -239,3 +239,34 @@ func (db *DB) ControllerOf(ctx context.Context, customerID int64) (consent.Contr
 	}
 	return letterhead(ctx, db.sql, ctrl, store)
 }
+
+// VerifyForCaller is VerifyReach as ctx's caller may read it: where each
+// store is its own controller, a store's staff and tokens see their own
+// chain's head and count, and the joined ledgers of their store only;
+// whether the ledger verifies is everyone's answer.
+func (db *DB) VerifyForCaller(ctx context.Context) (consent.Verification, error) {
+	v, err := db.VerifyReach(ctx)
+	if err != nil {
+		return v, err
+	}
+	store, scoped, err := ownStore(ctx, db.sql)
+	if err != nil || !scoped {
+		return v, err
+	}
+	var own []consent.ChainHead
+	v.Events = 0
+	for _, c := range v.Chains {
+		if c.Store == store {
+			own = append(own, c)
+			v.Events += c.Events
+		}
+	}
+	var joined []consent.JoinedLedger
+	for _, j := range v.Joined {
+		if j.Store == store {
+			joined = append(joined, j)
+		}
+	}
+	v.Chains, v.Joined = own, joined
+	return v, nil
+}

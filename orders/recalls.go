@@ -219,8 +219,18 @@ func (db *DB) TopicRates(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Where each store is its own controller, its own customers only
+	// (franchise.go).
+	store, scoped, err := ownStore(ctx, db.sql)
+	if err != nil {
+		return nil, err
+	}
+	where, args, err := storeScope(ctx, db.sql, "store_id")
+	if err != nil {
+		return nil, err
+	}
 	var total int
-	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers WHERE erased_at = ''`).Scan(&total); err != nil {
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers WHERE erased_at = ''`+where, args...).Scan(&total); err != nil {
 		return nil, err
 	}
 	out := map[string]float64{}
@@ -231,6 +241,11 @@ func (db *DB) TopicRates(ctx context.Context) (map[string]float64, error) {
 		all, err := consent.AllStatesFor(ctx, db.sql, t)
 		if err != nil {
 			return nil, err
+		}
+		if scoped {
+			if err := keepOwn(ctx, db.sql, store, all); err != nil {
+				return nil, err
+			}
 		}
 		n := 0
 		for _, states := range all {

@@ -20,6 +20,10 @@ type RecallLetter struct {
 	Lang             string
 	Topic            string
 	PreferencesURL   string
+	// From is the controller who writes: where each store is its own
+	// controller, the customer's store (GDPR Art. 13(1)(a)); the
+	// document's store where empty.
+	From consent.Controller
 }
 
 // DIN 5008 form B, in millimetres from the top left of the A4 sheet: the
@@ -49,7 +53,12 @@ const (
 func RenderRecallLetters(w io.Writer, store consent.Controller, letters []RecallLetter, now time.Time) error {
 	p := newDocument(store, "Erinnerungen", "de")
 	p.SetAutoPageBreak(false, 0)
+	chain := store
 	for _, l := range letters {
+		store := chain
+		if l.From.Name != "" {
+			store = l.From
+		}
 		lang := assets.Lang(l.Lang)
 		T := func(key string, args ...any) string { return assets.T(lang, key, args...) }
 		p.AddPage()

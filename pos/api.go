@@ -392,7 +392,7 @@ func (s *Server) apiRecordUse(c *gin.Context) {
 }
 
 func (s *Server) apiVerify(c *gin.Context) {
-	v, err := s.db.VerifyReach(c.Request.Context())
+	v, err := s.db.VerifyForCaller(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -128,7 +128,9 @@ func (s *Server) breachLetter(c *gin.Context) {
 		s.fail(c, consentdesk.Errorf(consentdesk.Conflict, "err.customer_erased"))
 		return
 	}
-	ctrl, err := s.db.Controller(ctx)
+	// From the customer's controller: their store's company where each
+	// store is its own (Art. 34 is the controller's duty).
+	ctrl, err := s.db.ControllerOf(ctx, cu.ID)
 	if err != nil {
 		s.fail(c, err)
 		return

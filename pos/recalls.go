@@ -60,7 +60,14 @@ func (s *Server) recallsPage(c *gin.Context) {
 		}
 		rt := recallTopic{Key: key, Name: t.Name(lang), List: list}
 		if len(list) > 0 {
-			rt.Preview = assets.T(list[0].Lang, "recall."+key+".body", list[0].Name, ctrl.Name)
+			// Signed by the customer's controller: their store's company
+			// where each store is its own.
+			from, err := s.db.ControllerOf(ctx, list[0].CustomerID)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			rt.Preview = assets.T(list[0].Lang, "recall."+key+".body", list[0].Name, from.Name)
 		}
 		v.Topics = append(v.Topics, rt)
 	}
@@ -96,8 +103,15 @@ func (s *Server) recallsSend(c *gin.Context) {
 	}
 	var letters []pdf.RecallLetter
 	for _, cu := range sent.Letters {
+		// Each letter from the customer's controller: their store's
+		// company where each store is its own (Art. 13(1)(a)).
+		from, err := s.db.ControllerOf(ctx, cu.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
 		letters = append(letters, pdf.RecallLetter{Salutation: cu.Salutation, Name: cu.Name(), Street: cu.Street, PostalCode: cu.PostalCode, City: cu.City,
-			Lang: cu.Lang, Topic: topic, PreferencesURL: s.preferencesURL(ctrl, cu.ID, "qr")})
+			Lang: cu.Lang, Topic: topic, PreferencesURL: s.preferencesURL(from, cu.ID, "qr"), From: from})
 	}
 	var buf bytes.Buffer
 	if err := pdf.RenderRecallLetters(&buf, ctrl, letters, s.db.Now()); err != nil {

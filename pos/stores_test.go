@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -474,5 +475,102 @@ func TestFranchiseCustomerSeesTheirStoresCompany(t *testing.T) {
 	n, err := e.db.Notice(ctx, p.Order.NoticeVersionID)
 	if err != nil || !strings.Contains(n.Text, "Augenblick Lörrach e.K.") || !strings.Contains(n.Text, "dsb@augenblick.example") {
 		t.Errorf("the notice of the Lörrach order %s: %v", p.Order.NoticeVersionID, err)
+	}
+}
+
+// Where each store is its own controller, a store sees its own access
+// log, figures and ledger chain, and its letters (recalls, breach
+// notifications) come from its own company.
+func TestFranchiseKeptApartInLogsFiguresLettersAndLedger(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.db.Store(ctx, consent.FirstStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Company = consent.Company{Name: "Optik Freiburg GmbH"}
+	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
+		Company: consent.Company{Name: "Augenblick Lörrach e.K."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetFranchise(ctx, true, e.manager.ID); err != nil {
+		t.Fatal(err)
+	}
+	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")
+	sph := -1.0
+	place := func(store int64, last string, post bool) orders.Placed {
+		p, err := e.db.PlaceOrder(consent.WithStore(ctx, store), orders.NewOrder{StaffID: e.counter.ID,
+			Customer:     orders.Customer{Salutation: "Frau", FirstName: "Jana", LastName: last, Street: "Hauptstraße 1", PostalCode: "79098", City: "Freiburg"},
+			Items:        []orders.Item{{Description: "Fassung", Quantity: 1, UnitPriceCents: 12900, VATRatePercent: 19}},
+			Prescription: &orders.Prescription{Right: orders.Eye{Sph: &sph}, Left: orders.Eye{Sph: &sph}, MeasuredOn: measured},
+			Consent: orders.ConsentInput{Mode: orders.ModeTablet, Channels: map[consent.Channel]bool{consent.Post: post},
+				Topics: map[string]bool{consent.TopicEyeTest: true}, HealthData: true, SignaturePNG: mustDecodeDataURL(t, signature(t))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := place(first.ID, "Freiburger", true)
+	place(first.ID, "Zweite", false) // chain-wide, two of three gave the eye test reminder
+	b := place(second.ID, "Loerracher", true)
+
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	m.get("/customers/" + itoa(a.Customer.ID)) // Freiburg's access log
+	lea, err := e.db.AddStaff(ctx, "Lea", "581403", orders.RoleManager, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := e.client()
+	l.signIn(lea, "581403")
+	l.get("/customers/" + itoa(b.Customer.ID))
+	for _, p := range []string{"/audit", "/audit?customer=" + itoa(a.Customer.ID)} {
+		r := l.get(p)
+		if r.StatusCode != http.StatusOK || strings.Contains(r.body, `href="/customers/`+itoa(a.Customer.ID)+`"`) {
+			t.Errorf("Lörrach's %s shows Freiburg's access log: %d", p, r.StatusCode)
+		}
+	}
+	if r := l.get("/audit"); !strings.Contains(r.body, `href="/customers/`+itoa(b.Customer.ID)+`"`) {
+		t.Error("Lörrach's access log lacks its own entry")
+	}
+	// Figures: Lörrach's own.
+	lctx := consent.WithStore(ctx, second.ID)
+	if rates, err := e.db.TopicRates(lctx); err != nil || rates[consent.TopicEyeTest] != 1 {
+		t.Errorf("Lörrach's topic rates: %v %v", rates, err)
+	}
+	if due, err := e.db.RecallsDue(lctx); err != nil || due[consent.TopicEyeTest] != 1 {
+		t.Errorf("Lörrach's recalls due: %v %v", due, err)
+	}
+	// Recall letters from Lörrach's company.
+	r := l.post("/recalls/eye_test/send", url.Values{})
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.body, "%PDF") {
+		t.Fatalf("Lörrach's recalls: %d", r.StatusCode)
+	}
+	if text := pdfText(t, []byte(r.body)); !strings.Contains(text, "Augenblick Lörrach e.K.") || strings.Contains(text, "Optik Freiburg") ||
+		!strings.Contains(text, "Loerracher") || strings.Contains(text, "Freiburger") {
+		t.Errorf("Lörrach's recall letters:\n%s", text)
+	}
+	// A breach notification to Lörrach's customer: from Lörrach's company.
+	br, err := e.db.RecordBreach(lctx, orders.Breach{OccurredAt: time.Now().Add(-time.Hour).Format(time.RFC3339), NoticedAt: time.Now().Format(time.RFC3339),
+		Facts: "Fehlversand", Categories: "Name", People: 1, Records: 1, Consequences: "Keine.", Measures: "Gelöscht."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = l.get("/breaches/" + itoa(br.ID) + "/letter.pdf?customer=" + itoa(b.Customer.ID))
+	if text := pdfText(t, []byte(r.body)); r.StatusCode != http.StatusOK || !strings.Contains(text, "Augenblick Lörrach e.K.") || strings.Contains(text, "Optik Freiburg") {
+		t.Errorf("Lörrach's breach letter: %d\n%s", r.StatusCode, text)
+	}
+	// A Lörrach token's ledger check: its own chain.
+	token, err := e.db.CreateAPIToken(ctx, orders.NewAPIToken{Name: "DSB Lörrach", Scope: orders.ScopeAdmin, StoreID: second.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v consent.Verification
+	if code := (&api{e: e, token: token}).call(http.MethodGet, "/api/v1/ledger/verify", "", &v); code != http.StatusOK || !v.OK || len(v.Chains) != 1 || v.Chains[0].Store != second.ID {
+		t.Errorf("Lörrach's ledger/verify: %d %+v", code, v)
 	}
 }
