@@ -66,14 +66,36 @@ func (b *BlockList) Block(ctx context.Context, tx Tx, ch Channel, normalised str
 	if normalised == "" || !ch.Valid() {
 		return nil
 	}
+	return BlockHash(ctx, tx, ch, b.Hash(ch, normalised), reason, now)
+}
+
+// BlockHash puts a contact on the list by its hash, as a restore puts
+// back an entry of the withdrawal journal (the contact itself may be in
+// no record of the restored database any more).
+func BlockHash(ctx context.Context, tx Tx, ch Channel, keyHash string, reason BlockReason, now string) error {
+	if !ch.Valid() || keyHash == "" {
+		return fmt.Errorf("consent: block: invalid entry %q %q", ch, keyHash)
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO block_list (channel, key_hash, reason, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (channel, key_hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at, lifted_at = ''
-		WHERE block_list.lifted_at <> ''`,
-		ch, b.Hash(ch, normalised), reason, now)
+		WHERE block_list.lifted_at <> ''`, ch, keyHash, reason, now)
 	if err != nil {
 		return fmt.Errorf("consent: block: %w", err)
 	}
+	if j := journalOf(ctx); j != nil {
+		j.Entries = append(j.Entries, JournalEntry{Kind: JournalBlock, Channel: ch, KeyHash: keyHash, Reason: reason})
+	}
 	return nil
+}
+
+// BlockedHash reports whether the list holds the hash, not lifted.
+func BlockedHash(ctx context.Context, q Querier, ch Channel, keyHash string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM block_list WHERE channel = ? AND key_hash = ? AND lifted_at = ''`, ch, keyHash).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("consent: read block list: %w", err)
+	}
+	return n > 0, nil
 }
 
 // Blocked reports whether a contact is on the list and not lifted.
@@ -100,6 +122,11 @@ func (b *BlockList) Lift(ctx context.Context, tx Tx, ch Channel, normalised, now
 	_, err := tx.ExecContext(ctx, `UPDATE block_list SET lifted_at = ? WHERE channel = ? AND key_hash IN (`+in+`) AND lifted_at = ''`, append([]any{now}, args...)...)
 	if err != nil {
 		return fmt.Errorf("consent: lift block: %w", err)
+	}
+	if j := journalOf(ctx); j != nil {
+		for _, h := range args[1:] {
+			j.Entries = append(j.Entries, JournalEntry{Kind: JournalLift, Channel: ch, KeyHash: h.(string)})
+		}
 	}
 	return nil
 }

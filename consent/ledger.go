@@ -80,6 +80,14 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 	if err := e.checkHashedText(); err != nil {
 		return err
 	}
+	j := journalOf(ctx)
+	identity := ""
+	if j != nil && e.Action == Withdraw {
+		// Read before the insert: the withdrawal itself may be the first.
+		if identity, err = firstEventHash(ctx, tx, e.CustomerID); err != nil {
+			return fmt.Errorf("consent: journal: %w", err)
+		}
+	}
 	e.Hash = e.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO consent_events (seq, customer_id, channel, action, opt_in_level, legal_basis, source, actor,
@@ -95,6 +103,10 @@ func Append(ctx context.Context, tx Tx, e *Event) error {
 			e.Seq, e.Contact, e.Note, e.Representative); err != nil {
 			return fmt.Errorf("consent: append event details: %w", err)
 		}
+	}
+	if identity != "" {
+		j.Entries = append(j.Entries, JournalEntry{Kind: JournalWithdraw, Seq: e.Seq, Hash: e.Hash, Customer: e.CustomerID, Identity: identity,
+			Channel: e.Channel, Topic: e.Topic})
 	}
 	return nil
 }

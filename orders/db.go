@@ -52,11 +52,15 @@ func wrap(s *store.DB) *DB {
 
 func (db *DB) mailQueued() { db.MailQueued() }
 
-// BackupInto is the engine's backup into dir, with the erasure list beside
-// the database brought up to date first: a restore of the copy re-applies
-// the erasures made since (erasures.go).
+// BackupInto is the engine's backup into dir, with the erasure list and
+// the withdrawal journal beside the database brought up to date first: a
+// restore of the copy re-applies the erasures and withdrawals made since
+// (erasures.go, journal.go).
 func (db *DB) BackupInto(ctx context.Context, dir string, keep int) (string, error) {
 	if _, err := db.SyncErasureList(ctx); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	if _, err := db.SyncWithdrawalJournal(ctx); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	return db.DB.BackupInto(ctx, dir, keep)

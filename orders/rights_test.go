@@ -1092,3 +1092,44 @@ func TestAnotherKeyFileIsRefused(t *testing.T) {
 	}
 	right.Close()
 }
+
+// The withdrawal journal holds every withdrawal and block as it is
+// committed; a journal lost or cut short (a full disk) is written again
+// from the ledger and the blocking list by the next sync (at start and
+// before each backup), and a second sync adds nothing.
+func TestWithdrawalJournalSync(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "j.db")
+	db := openDBAt(t, path, orders.Options{})
+	p, err := db.PlaceOrder(ctx, sampleOrder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PhoneRequest,
+		Channels: map[consent.Channel]bool{consent.Post: false}}); err != nil {
+		t.Fatal(err)
+	}
+	_, files := orderstest.Location(t, path)
+	if files == "" {
+		files = path
+	}
+	lines, _, err := store.ReadJournal(files)
+	// The block comes first: it is written before the event.
+	if err != nil || len(lines) != 2 || lines[1].Kind != consent.JournalWithdraw || lines[1].Channel != consent.Post || lines[1].Customer != p.Customer.ID ||
+		lines[1].Identity == "-" || lines[0].Kind != consent.JournalBlock {
+		t.Fatalf("the journal after a withdrawal by phone: %+v %v", lines, err)
+	}
+	if err := os.Remove(store.JournalPath(files)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.SyncWithdrawalJournal(ctx); err != nil || n != 2 {
+		t.Fatalf("sync of a lost journal: %d %v", n, err)
+	}
+	again, synced, err := store.ReadJournal(files)
+	if err != nil || len(again) != 2 || again[0].Identity != lines[1].Identity || again[0].Hash != lines[1].Hash || again[1].KeyHash != lines[0].KeyHash || synced.IsZero() {
+		t.Errorf("the journal written again: %+v %v %v", again, synced, err)
+	}
+	if n, err := db.SyncWithdrawalJournal(ctx); err != nil || n != 0 {
+		t.Errorf("a second sync: %d %v", n, err)
+	}
+}

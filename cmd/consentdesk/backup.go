@@ -67,10 +67,14 @@ func backupLoop(ctx context.Context, db *orders.DB, dir string, keep int, at str
 	}
 }
 
-// restore puts a backup in place of the database. The backup's ledger is
-// checked first, the current database is moved aside rather than
+// restore puts a backup in place of the database. Before anything is
+// changed: the backup's ledger is checked, and so is what it must agree
+// with (the heads recorded beside the database, and the key file's
+// fingerprint); the withdrawal journal is brought up to date from the
+// current database. Then the current database is moved aside rather than
 // overwritten, and the result is opened (bringing an older backup's
-// schema up to date) and checked again.
+// schema up to date) and checked again; the erasures and withdrawals
+// made since the backup are applied again.
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, flags := newFlags("restore", stderr)
 	from := fs.String("from", "", "the backup file to restore")
@@ -85,6 +89,27 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *from == "" {
 		return errors.New("restore needs --from FILE")
 	}
+	// The key file the restored database will be opened with: the one in
+	// place, else the one beside the backup (copied in place below).
+	keyFile := base + ".key"
+	if _, err := os.Stat(keyFile); err != nil {
+		keyFile = *from + ".key"
+		if _, err := os.Stat(keyFile); err != nil {
+			return fmt.Errorf("restore: keine Schlüsseldatei unter %s.key oder %s.key; nichts wurde geändert / no key file at %s.key or %s.key: "+
+				"put the store's key file (backed up apart from the backups) in place first; nothing was changed", base, *from, base, *from)
+		}
+	}
+	keys, err := store.LoadOrCreateKeys(keyFile)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	anchors, err := store.ReadHeads(base)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	check := func(ctx context.Context, q consent.Querier, headSeq int64) error {
+		return store.CheckBackup(ctx, q, headSeq, anchors, keys.Fingerprint())
+	}
 	var (
 		v                   consent.Verification
 		headSeq             int64
@@ -92,10 +117,12 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		opts                orders.Options
 	)
 	if store.IsPostgres(*flags.db) {
-		// pg_restore into a new database, checked, then renamed into
-		// place (store.RestorePostgres).
 		db, opts.Files = *flags.db, base
-		if v, headSeq, headHash, aside, err = store.RestorePostgres(ctx, db, *from, *force, time.Now()); err != nil {
+		// pg_restore into a new database, checked, then renamed into
+		// place (store.RestorePostgres); the journal first, from the
+		// database it replaces.
+		journalBeforeRestore(ctx, db, orders.Options{Files: base}, stdout)
+		if v, headSeq, headHash, aside, err = store.RestorePostgres(ctx, db, *from, *force, time.Now(), check); err != nil {
 			return err
 		}
 	} else {
@@ -105,6 +132,9 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !v.OK {
 			return fmt.Errorf("restore: the backup's consent ledger is broken at event %d (%s); nothing was changed", v.Broken, v.Reason)
 		}
+		if err := store.CheckBackupFile(ctx, *from, headSeq, anchors, keys.Fingerprint()); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 		db = *flags.db
 		// A running server keeps the shared-memory file of WAL mode open; a
 		// clean stop removes it.
@@ -112,6 +142,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("restore: %s looks in use (%s-shm exists): stop the server first; after a crash, use --force", db, db)
 		}
 		if _, err := os.Stat(db); err == nil {
+			journalBeforeRestore(ctx, db, orders.Options{ReadOnly: true}, stdout)
 			aside = fmt.Sprintf("%s.before-restore-%s", db, time.Now().UTC().Format("20060102-150405"))
 			for _, suffix := range []string{"", "-wal", "-shm"} {
 				if err := os.Rename(db+suffix, aside+suffix); err != nil && !os.IsNotExist(err) {
@@ -127,13 +158,9 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
-	if _, err := os.Stat(base + ".key"); os.IsNotExist(err) {
-		if _, err := os.Stat(*from + ".key"); err == nil {
-			if err := copyFile(*from+".key", base+".key"); err != nil {
-				return fmt.Errorf("restore: key file: %w", err)
-			}
-		} else {
-			fmt.Fprintf(stdout, "warning: no key file beside %s or %s: prescriptions in the backup cannot be read and printed QR codes stop working\n", base, *from)
+	if keyFile != base+".key" {
+		if err := copyFile(keyFile, base+".key"); err != nil {
+			return fmt.Errorf("restore: key file: %w", err)
 		}
 	}
 	restored, err := orders.Open(ctx, db, assets.Migrations(), opts)
@@ -157,12 +184,41 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// And consents withdrawn, contacts blocked after it (Art. 7(3),
+	// Art. 21(3)): the withdrawal journal.
+	re, err := restored.ReapplyWithdrawals(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	fmt.Fprintf(stdout, "restored %s from %s: consent ledger intact, %d events\n", restored.Name(), *from, v.Events)
 	fmt.Fprintf(stdout, "erasure list applied: %d customer(s) erased again\n", len(again))
+	fmt.Fprintf(stdout, "withdrawal journal applied: %d withdrawal(s) recorded again, %d contact(s) put back on the blocking list\n", re.Withdrawals, re.Blocks)
+	if len(re.NotApplied) > 0 {
+		fmt.Fprintf(stdout, "not applied again (%d):\n", len(re.NotApplied))
+		for _, n := range re.NotApplied {
+			fmt.Fprintf(stdout, "  %s\n", n)
+		}
+	}
 	if aside != "" {
 		fmt.Fprintf(stdout, "the previous database is kept as %s until %s, then deleted by the server\n", aside, time.Now().Add(store.AsideKeep).Format("2006-01-02"))
 	}
 	return nil
+}
+
+// journalBeforeRestore brings the withdrawal journal up to date from the
+// database a restore is about to replace (another chain server's
+// withdrawals, a line a full disk kept out). A database that cannot be
+// opened any more (the reason for many a restore) is left alone: the
+// journal holds what was written at each commit.
+func journalBeforeRestore(ctx context.Context, location string, opts orders.Options, stdout io.Writer) {
+	cur, err := orders.Open(ctx, location, assets.Migrations(), opts)
+	if err == nil {
+		_, err = cur.SyncWithdrawalJournal(ctx)
+		cur.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "warning: the withdrawal journal was not brought up to date from the current database (%v); it holds what was written at each commit\n", err)
+	}
 }
 
 // copyFile copies atomically: a crash leaves the old file or the new.

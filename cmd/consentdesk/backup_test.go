@@ -303,3 +303,175 @@ func TestOldCopiesFromBeforeARestoreAreDeleted(t *testing.T) {
 		}
 	}
 }
+
+// Withdrawals and objections made after a backup stand after its
+// restore: the withdrawal journal beside the database records them again
+// (GDPR Art. 7(3), Art. 21(3)), and puts their contacts back on the
+// blocking list, that of a customer the backup does not hold included.
+// The restore lists what it could not record again.
+func TestRestoreKeepsWithdrawalsAndObjections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "store.db")
+	if _, err := run(t, "demo", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "before-objections.db")
+	if _, err := run(t, "backup", "--to", backup, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	s, err := orderstest.Open(ctx, t, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Customer 2 objects to SMS (granted at the counter) and withdraws
+	// the offers by e-mail; customer 1 withdraws post.
+	for _, ch := range []orders.ConsentChange{
+		{CustomerID: 2, Source: consent.PreferencePage, ByCustomer: true, Object: true, Channels: map[consent.Channel]bool{consent.SMS: false}},
+		{CustomerID: 2, Source: consent.PreferencePage, ByCustomer: true, Cells: map[consent.Channel]map[string]bool{consent.Email: {consent.TopicOffers: false}}},
+		{CustomerID: 1, Source: consent.PhoneRequest, Channels: map[consent.Channel]bool{consent.Post: false}},
+	} {
+		if _, err := s.RecordConsents(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A customer who came after the backup, and objected to e-mail.
+	if _, err := s.ImportCustomers(ctx, []orders.Customer{{Salutation: "Frau", FirstName: "Nach", LastName: "Sicherung", Email: "nach.sicherung@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	var late int64
+	if err := s.SQL().QueryRow(`SELECT MAX(id) FROM customers`).Scan(&late); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordConsents(ctx, orders.ConsentChange{CustomerID: late, Source: consent.EmailLink, ByCustomer: true, Object: true,
+		Channels: map[consent.Channel]bool{consent.Email: false}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if j, _ := os.ReadFile(db + ".withdrawals"); !strings.Contains(string(j), "withdraw ") || !strings.Contains(string(j), "block ") ||
+		strings.Contains(string(j), "example.org") || strings.Contains(string(j), "+49") {
+		t.Errorf("the withdrawal journal (numbers and hashes only):\n%s", j)
+	}
+
+	out, err := run(t, "restore", "--from", backup, "--db", db)
+	if err != nil || !strings.Contains(out, "withdrawal journal applied: 3 withdrawal(s) recorded again, 3 contact(s) put back") ||
+		!strings.Contains(out, fmt.Sprintf("customer %d, email/all topics", late)) || !strings.Contains(out, "not in the restored database") {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	s, err = orderstest.Open(ctx, t, db, assets.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	two, err := s.ConsentTopics(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := consent.Summary(two[consent.SMS])
+	if sms.State != consent.Withdrawn {
+		t.Errorf("customer 2's SMS after the restore: %+v", two[consent.SMS])
+	}
+	if two[consent.Email][consent.TopicOffers].State != consent.Withdrawn {
+		t.Errorf("customer 2's e-mail offers after the restore: %+v", two[consent.Email])
+	}
+	c2, _ := s.Customer(ctx, 2)
+	if b, err := s.BlockedChannels(ctx, c2); err != nil || !b[consent.SMS] || b[consent.Email] {
+		t.Errorf("customer 2's blocked channels after the restore: %v %v", b, err)
+	}
+	one, _ := s.ConsentTopics(ctx, 1)
+	if consent.Summary(one[consent.Post]).State != consent.Withdrawn {
+		t.Errorf("customer 1's post after the restore: %+v", one[consent.Post])
+	}
+	evs, _ := consent.Events(ctx, s.SQL(), 2)
+	if last := evs[len(evs)-1]; last.Action != consent.Withdraw || last.Actor != consent.BySystem || !strings.Contains(last.Note, "withdrawal journal") {
+		t.Errorf("the ledger does not say the withdrawal was recorded again: %+v", last)
+	}
+	if v, _ := s.Verify(ctx); !v.OK {
+		t.Errorf("ledger after the restore: %+v", v)
+	}
+	// The customer the backup does not hold: their contact stays blocked.
+	c := orders.Customer{Email: "nach.sicherung@example.org"}
+	if b, err := s.BlockedChannels(ctx, c); err != nil || !b[consent.Email] {
+		t.Errorf("the contact of the customer lost with the restore is not blocked: %v %v", b, err)
+	}
+	// Applying the journal again finds nothing to do.
+	if re, err := s.ReapplyWithdrawals(ctx); err != nil || re.Withdrawals != 0 || re.Blocks != 0 {
+		t.Errorf("second application: %+v %v", re, err)
+	}
+}
+
+// A restore refuses, before anything is changed, a backup that
+// contradicts a head the heads file recorded (a rewritten ledger), one
+// made with another key file, and any without a key file to open it.
+func TestRestoreRefusesWhatContradictsTheRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "store.db")
+	if _, err := run(t, "demo", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "backup", "--to", filepath.Join(dir, "b1.db"), "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	// The same store's key, another ledger of the same length: a ledger
+	// rewritten after its head was recorded.
+	other := filepath.Join(dir, "rewritten.db")
+	key, err := os.ReadFile(db + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other+".key", key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // other times, other hashes
+	if _, err := run(t, "demo", "--db", other); err != nil {
+		t.Fatal(err)
+	}
+	rewritten := filepath.Join(dir, "b-rewritten.db")
+	if _, err := run(t, "backup", "--to", rewritten, "--db", other); err != nil {
+		t.Fatal(err)
+	}
+	// Another store: another key file.
+	third := filepath.Join(dir, "third.db")
+	if _, err := run(t, "demo", "--db", third); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "b-foreign.db")
+	if _, err := run(t, "backup", "--to", foreign, "--db", third); err != nil {
+		t.Fatal(err)
+	}
+	before, err := run(t, "verify", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, want string }{
+		{rewritten, "contradicts a recorded head"},
+		{foreign, "another key file"},
+	} {
+		out, err := run(t, "restore", "--from", c.from, "--db", db)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("restore --from %s: %v\n%s", filepath.Base(c.from), err, out)
+		}
+	}
+	if after, err := run(t, "verify", "--db", db); err != nil || after != before {
+		t.Errorf("a refused restore changed the database: %v\n%s\n%s", err, before, after)
+	}
+	if aside, _ := filepath.Glob(db + ".before-restore-*"); len(aside) > 0 {
+		t.Errorf("a refused restore moved the database aside: %v", aside)
+	}
+	// Without any key file: refused, nothing changed.
+	if err := os.Rename(db+".key", db+".key.elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "restore", "--from", filepath.Join(dir, "b1.db"), "--db", db); err == nil || !strings.Contains(err.Error(), "no key file") {
+		t.Errorf("restore without a key file: %v", err)
+	}
+	if err := os.Rename(db+".key.elsewhere", db+".key"); err != nil {
+		t.Fatal(err)
+	}
+	// The backup that agrees with the record restores.
+	if out, err := run(t, "restore", "--from", filepath.Join(dir, "b1.db"), "--db", db); err != nil {
+		t.Errorf("restore of the store's own backup: %v\n%s", err, out)
+	}
+}

@@ -535,9 +535,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			acmeWatch = func(ctx context.Context) { watchCertificate(ctx, m, a.host, certs) }
 			slog.Info("public listener uses ACME", "host", a.host, "directory", a.directory, "cache", a.cacheDir)
 		}
-		// The erasure list names every erased customer before anything is
-		// served (a line an earlier failure left out is added now).
+		// The erasure list names every erased customer, and the
+		// withdrawal journal every withdrawal, before anything is served
+		// (a line an earlier failure left out is added now).
 		if _, err := db.SyncErasureList(ctx); err != nil {
+			return err
+		}
+		if _, err := db.SyncWithdrawalJournal(ctx); err != nil {
 			return err
 		}
 		background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

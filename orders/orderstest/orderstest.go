@@ -229,7 +229,7 @@ func startPass(server string) error {
 	// template keeps none's fingerprint (orders/store, keys.go).
 	tdb, err := sql.Open("pgx", u)
 	if err == nil {
-		_, err = tdb.Exec(`DELETE FROM key_fingerprint`)
+		err = store.ForgetKeyFingerprint(context.Background(), tdb)
 		tdb.Close()
 	}
 	if err != nil {

@@ -42,6 +42,9 @@ type job struct {
 	// state decides, once, between the committer starting the job and
 	// its caller giving up on it while it is still queued.
 	state atomic.Int32
+	// journal collects the withdrawals and blocking-list changes the
+	// use case wrote (the withdrawal journal, journal.go).
+	journal *consent.Journal
 }
 
 const (
@@ -282,6 +285,7 @@ func (db *DB) runBatch(batch []*job) (notStarted []*job) {
 	if err == nil {
 		db.commit.commits.Add(1)
 		db.commit.useCases.Add(int64(len(ran)))
+		db.journal(ran)
 	} else {
 		err = fmt.Errorf("commit: %w", err)
 	}
@@ -303,7 +307,26 @@ func call(j *job, tx consent.Tx, now time.Time) (r result) {
 			r = result{panic: v}
 		}
 	}()
-	return result{err: j.fn(context.WithoutCancel(j.ctx), tx, now)}
+	ctx, journal := consent.WithJournal(context.WithoutCancel(j.ctx))
+	j.journal = journal
+	return result{err: j.fn(ctx, tx, now)}
+}
+
+// journal writes the withdrawals and blocking-list changes of the use
+// cases just committed to the withdrawal journal, on the disk before
+// their callers hear "done". The commit stands if that fails: the ledger
+// holds them, and the next start or nightly backup writes what the
+// journal lacks (orders.SyncWithdrawalJournal).
+func (db *DB) journal(ran []*job) {
+	var entries []consent.JournalEntry
+	for _, j := range ran {
+		if j.journal != nil {
+			entries = append(entries, j.journal.Entries...)
+		}
+	}
+	if err := AppendJournal(db.Path, entries, db.Now(), false); err != nil {
+		slog.Error("withdrawal journal: entries not written; the next start writes them", "err", err, "entries", len(entries))
+	}
 }
 
 // stop ends the committer after the batch in hand, and waits for it.

@@ -411,7 +411,7 @@ func (db *DB) dump(ctx context.Context, file string) (consent.Verification, int6
 // (after a crash). It returns the archive's ledger check and head, and
 // the aside database's name ("" where there was none). The caller then
 // opens the result and erases again whom the erasure list names.
-func RestorePostgres(ctx context.Context, location, from string, force bool, now time.Time) (v consent.Verification, seq int64, hash, aside string, err error) {
+func RestorePostgres(ctx context.Context, location, from string, force bool, now time.Time, check func(ctx context.Context, q consent.Querier, headSeq int64) error) (v consent.Verification, seq int64, hash, aside string, err error) {
 	// The recovery steps below (dropping the staging copy, renaming the
 	// database back) report their own failures beside the one that made
 	// them run: the admin must know what state the server is left in.
@@ -477,20 +477,28 @@ func RestorePostgres(ctx context.Context, location, from string, force bool, now
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return v, 0, "", "", fmt.Errorf("restore: %s is not a ConsentDesk backup that pg_restore can read: %w: %s", from, err, strings.TrimSpace(string(out)))
 	}
-	check, err := openPostgres(withPath(u, staging))
+	staged, err := openPostgres(withPath(u, staging))
 	if err != nil {
 		return v, 0, "", "", fmt.Errorf("restore: %w", err)
 	}
-	v, err = consent.VerifyWith(ctx, check, true)
+	v, err = consent.VerifyWith(ctx, staged, true)
 	if err == nil {
-		seq, hash, err = consent.Head(ctx, check)
+		seq, hash, err = consent.Head(ctx, staged)
 	}
-	check.Close()
 	if err != nil {
+		staged.Close()
 		return v, 0, "", "", fmt.Errorf("restore: %s is not a ConsentDesk backup: %w", from, err)
 	}
 	if !v.OK {
+		staged.Close()
 		return v, 0, "", "", fmt.Errorf("restore: the backup's consent ledger is broken at event %d (%s); nothing was changed", v.Broken, v.Reason)
+	}
+	if check != nil {
+		err = check(ctx, staged, seq)
+	}
+	staged.Close()
+	if err != nil {
+		return v, 0, "", "", fmt.Errorf("restore: %w", err)
 	}
 	if exists == 0 {
 		aside = ""

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -183,4 +184,49 @@ func (db *DB) VerifyReach(ctx context.Context) (consent.Verification, error) {
 		return v, err
 	}
 	return v, nil
+}
+
+// CheckBackup checks a backup before it replaces the database, on q (the
+// backup's database, read only), whose ledger ends at headSeq: every head
+// recorded in the heads file that the backup's ledger should hold (a seq
+// at or below its head) is there with the same hash, and the backup was
+// set up with the key file given (fingerprint, Keys.Fingerprint). A
+// backup older than a recorded head is a restore back in time, which the
+// heads file then records; a backup that contradicts one is a rewritten
+// ledger, and is refused before anything is changed.
+func CheckBackup(ctx context.Context, q consent.Querier, headSeq int64, anchors []Anchor, fingerprint string) error {
+	var migrated int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, keyFingerprintMigration).Scan(&migrated); err != nil {
+		return err
+	}
+	if migrated > 0 {
+		var want string
+		err := q.QueryRowContext(ctx, `SELECT sha256 FROM key_fingerprint WHERE id = 1`).Scan(&want)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil && want != fingerprint {
+			return fmt.Errorf("die Sicherung gehört zu einer anderen Schlüsseldatei (Fingerabdruck %s, die vorhandene: %s); nichts wurde geändert / "+
+				"the backup belongs to another key file (fingerprint %s, the one in place: %s); nothing was changed", short(want), short(fingerprint), short(want), short(fingerprint))
+		}
+	}
+	for _, a := range anchors {
+		if a.Seq > headSeq {
+			continue
+		}
+		if err := consent.CheckAnchor(ctx, q, a.Seq, a.Hash); err != nil {
+			return fmt.Errorf("die Sicherung widerspricht einem verzeichneten Stand des Protokolls; nichts wurde geändert / the backup contradicts a recorded head of the ledger; nothing was changed: %w", &AnchorError{Anchor: a, Err: err})
+		}
+	}
+	return nil
+}
+
+// CheckBackupFile is CheckBackup on a SQLite backup file.
+func CheckBackupFile(ctx context.Context, file string, headSeq int64, anchors []Anchor, fingerprint string) error {
+	sdb, err := sql.Open("sqlite", fileURI(file, "mode=ro&immutable=1"))
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	return CheckBackup(ctx, sdb, headSeq, anchors, fingerprint)
 }

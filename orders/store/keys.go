@@ -487,3 +487,12 @@ const keyFingerprintMigration = 20
 
 // short is a fingerprint's first 16 hex digits, enough to tell two apart.
 func short(fp string) string { return fp[:min(16, len(fp))] }
+
+// ForgetKeyFingerprint removes the recorded fingerprint from a database
+// that is a template for others (the tests' migrated copy on
+// PostgreSQL): each copy is started with a key file of its own, and
+// records that one.
+func ForgetKeyFingerprint(ctx context.Context, q consent.Querier) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM key_fingerprint`)
+	return err
+}
