@@ -36,6 +36,9 @@ type dashboardView struct {
 	// Topics: per topic, the recalls due now and the share of customers
 	// who chose it on some channel.
 	Topics []dashTopic
+	// CAReplaced is the day the store CA was replaced lately, "" for
+	// none: the tablets must pair again.
+	CAReplaced string
 }
 
 type dashTopic struct {
@@ -80,6 +83,9 @@ func (s *Server) dashboardPage(c *gin.Context) {
 	for _, t := range ctrl.TopicList() {
 		n, recall := due[t.Key]
 		v.Topics = append(v.Topics, dashTopic{Name: t.Name(lang), Recalls: n, Recall: recall, Rate: rates[t.Key]})
+	}
+	if s.pairing != nil && !s.pairing.Replaced.IsZero() {
+		v.CAReplaced = consentdesk.Date(lang, s.pairing.Replaced)
 	}
 	if s.certStatus != nil {
 		until, err := s.certStatus()

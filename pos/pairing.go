@@ -8,7 +8,9 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/gin-gonic/gin"
 	qrcode "github.com/skip2/go-qrcode"
@@ -26,6 +28,9 @@ type Pairing struct {
 	CounterURLs []string
 	// Name is the store's name, for the profile's title.
 	Name string
+	// Replaced is when the store CA was replaced lately (StoreCA.Replaced):
+	// the tablets that trusted the earlier one must pair again.
+	Replaced time.Time
 }
 
 // caDER is the CA certificate in DER, as iPadOS and Windows read it.
@@ -117,6 +122,8 @@ func qrDataURI(content string) template.URL {
 type pairingView struct {
 	P  *Pairing
 	QR []pairQR
+	// Replaced is the day the CA was replaced lately, "" for none.
+	Replaced string
 }
 
 type pairQR struct {
@@ -128,6 +135,9 @@ type pairQR struct {
 // scans.
 func (s *Server) pairingPage(c *gin.Context) {
 	v := pairingView{P: s.pairing}
+	if s.pairing != nil && !s.pairing.Replaced.IsZero() {
+		v.Replaced = consentdesk.Date(s.lang(c), s.pairing.Replaced)
+	}
 	if s.pairing != nil {
 		for _, u := range s.pairing.PairURLs {
 			v.QR = append(v.QR, pairQR{URL: u, QR: qrDataURI(u)})

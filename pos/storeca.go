@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -24,10 +26,14 @@ import (
 // The store's own small CA, for the counter tablet on the store's
 // network. Created on first start, its key lies beside
 // the database (mode 0600), never inside it; the tablet trusts its
-// certificate once (the pairing page). The CA may sign only names under
-// .local and this machine's name, and only private and loopback
-// addresses (name constraints): its key, if stolen, cannot impersonate
-// any site on the internet.
+// certificate once (the pairing page). The CA may sign only this
+// machine's name under .local, localhost, and private and loopback
+// addresses; no e-mail address and no URI (name constraints, RFC 5280
+// 4.2.1.10); and only server certificates (extended key usage). Its key,
+// if stolen, cannot impersonate any site on the internet, sign mail or
+// code. A CA made before these constraints (or for another machine
+// name) is replaced at the next start, named from the store's current
+// details; the tablets then pair again (Replaced).
 
 // CAValidity and ServerValidity are how long the store CA and a counter
 // certificate are valid.
@@ -53,7 +59,15 @@ type StoreCA struct {
 	cert    *x509.Certificate
 	certPEM []byte
 	key     *ecdsa.PrivateKey
+	// Replaced is when an earlier CA was replaced by this one, within
+	// ReplacedNotice: the tablets that trusted the earlier one must pair
+	// again. Zero otherwise.
+	Replaced time.Time
 }
+
+// ReplacedNotice is how long the dashboard and the pairing page ask to
+// pair the tablets again after the CA was replaced.
+const ReplacedNotice = 30 * 24 * time.Hour
 
 // CertPEM is the CA certificate, for the tablets to trust.
 func (ca *StoreCA) CertPEM() []byte { return ca.certPEM }
@@ -61,6 +75,10 @@ func (ca *StoreCA) CertPEM() []byte { return ca.certPEM }
 // LoadOrCreateStoreCA reads the CA beside the database (<db>.ca.pem and
 // <db>.ca.key), creating it on first start.
 func LoadOrCreateStoreCA(dbPath, storeName string) (*StoreCA, error) {
+	return loadOrCreateCA(dbPath, storeName, time.Now())
+}
+
+func loadOrCreateCA(dbPath, storeName string, now time.Time) (*StoreCA, error) {
 	certFile, keyFile := dbPath+".ca.pem", dbPath+".ca.key"
 	certPEM, err := os.ReadFile(certFile)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -86,7 +104,51 @@ func LoadOrCreateStoreCA(dbPath, storeName string) (*StoreCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store CA: %w", err)
 	}
-	return &StoreCA{cert: cert, certPEM: certPEM, key: key}, nil
+	host, _ := os.Hostname()
+	if !constrained(cert, host) {
+		// Kept aside, not deleted: the files say what the tablets
+		// trusted until today.
+		stamp := now.UTC().Format("20060102-150405")
+		for _, f := range []string{certFile, keyFile} {
+			if err := os.Rename(f, f+".replaced-"+stamp); err != nil {
+				return nil, fmt.Errorf("store CA: setting the earlier CA aside: %w", err)
+			}
+		}
+		ca, err := createCA(certFile, keyFile, storeName)
+		if err != nil {
+			return nil, err
+		}
+		ca.Replaced = now
+		slog.Warn("store CA replaced: the earlier one could sign more than this machine's names; pair the tablets again", "file", certFile)
+		return ca, nil
+	}
+	ca := &StoreCA{cert: cert, certPEM: certPEM, key: key}
+	// Replaced lately: the tablets are still asked to pair again.
+	if aside, _ := filepath.Glob(certFile + ".replaced-*"); len(aside) > 0 {
+		sort.Strings(aside)
+		if t, err := time.Parse("20060102-150405", strings.TrimPrefix(aside[len(aside)-1], certFile+".replaced-")); err == nil && now.Sub(t) < ReplacedNotice {
+			ca.Replaced = t
+		}
+	}
+	return ca, nil
+}
+
+// constrained says whether a CA certificate carries today's constraints
+// for this machine: this machine's .local name and localhost, the
+// private ranges, no e-mail address or URI, server certificates only.
+func constrained(c *x509.Certificate, host string) bool {
+	want := permittedNames(host)
+	if !c.PermittedDNSDomainsCritical || len(c.PermittedDNSDomains) != len(want) || len(c.PermittedIPRanges) != len(privateRanges) {
+		return false
+	}
+	for i := range want {
+		if c.PermittedDNSDomains[i] != want[i] {
+			return false
+		}
+	}
+	return len(c.ExcludedEmailAddresses) == 1 && c.ExcludedEmailAddresses[0] == "" &&
+		len(c.ExcludedURIDomains) == 1 && c.ExcludedURIDomains[0] == "" &&
+		len(c.ExtKeyUsage) == 1 && c.ExtKeyUsage[0] == x509.ExtKeyUsageServerAuth && len(c.UnknownExtKeyUsage) == 0
 }
 
 func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
@@ -111,6 +173,11 @@ func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
 		PermittedDNSDomainsCritical: true,
 		PermittedDNSDomains:         permittedNames(host),
 		PermittedIPRanges:           privateRanges,
+		// "" matches every address and every URI: none may be signed.
+		ExcludedEmailAddresses: []string{""},
+		ExcludedURIDomains:     []string{""},
+		// A chain is valid only for what every certificate in it allows.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -144,14 +211,29 @@ func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
 	return &StoreCA{cert: cert, certPEM: certPEM, key: key}, nil
 }
 
-// permittedNames are the names the store CA may sign: .local (mDNS),
-// localhost, and this machine's own name.
+// permittedNames are the names the store CA may sign: this machine's
+// name under .local (what mDNS announces, and the counter's certificate
+// names), and localhost. A PC named "shop" gets shop.local, never the
+// top-level domain .shop.
 func permittedNames(host string) []string {
-	names := []string{"local", "localhost"}
-	if h := strings.ToLower(strings.Split(host, ".")[0]); h != "" && h != "localhost" {
-		names = append(names, h)
+	return []string{machineName(host) + ".local", "localhost"}
+}
+
+// CounterNames are the names the tablet may use for the counter, which
+// its certificate names: permittedNames for this machine.
+func CounterNames() []string {
+	host, _ := os.Hostname()
+	return permittedNames(host)
+}
+
+// machineName is the first label of the host name, lower case;
+// "consentdesk" where there is none.
+func machineName(host string) string {
+	h := strings.ToLower(strings.Split(host, ".")[0])
+	if h == "" {
+		h = "consentdesk"
 	}
-	return names
+	return h
 }
 
 func serial() *big.Int {

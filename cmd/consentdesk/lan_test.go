@@ -1,13 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -37,6 +42,9 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 	if _, err := run(t, "staff", "add", "--name", "Lea", "--pin", "975318", "--role", "manager", "--db", db); err != nil {
 		t.Fatal(err)
 	}
+	// A store CA as it was made before its name constraints: the server
+	// replaces it at this start, and asks to pair the tablets again.
+	writeUnconstrainedCA(t, db)
 	lanPort, pairPort := freePort(t), freePort(t)
 	srv := spawnServer(t, "https", nil, "--db", db, "--addr", "127.0.0.1:0", "--backup-dir", "off",
 		"--lan-addr", fmt.Sprintf("127.0.0.1:%d", lanPort), "--pair-addr", fmt.Sprintf("127.0.0.1:%d", pairPort))
@@ -99,6 +107,23 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `src="data:image/png;base64,`) ||
 		!strings.Contains(string(body), fmt.Sprintf("http://127.0.0.1:%d/pair", pairPort)) {
 		t.Errorf("pairing page: %d", res.StatusCode)
+	}
+	if !strings.Contains(string(body), "Bitte jedes Tablet neu koppeln") {
+		t.Error("the pairing page does not ask to pair the tablets again after the CA was replaced")
+	}
+	if res, err := tablet.Get(base + "/dashboard"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), "Bitte jedes Tablet neu koppeln") {
+			t.Error("the dashboard does not ask to pair the tablets again after the CA was replaced")
+		}
+	}
+	if cert, _ := pem.Decode(caPEM); cert == nil {
+		t.Fatal("no CA certificate")
+	} else if c, err := x509.ParseCertificate(cert.Bytes); err != nil || len(c.ExcludedEmailAddresses) != 1 || c.PermittedDNSDomains[0] != pos.CounterNames()[0] {
+		t.Errorf("the CA in use is not the constrained one: %v", err)
 	}
 
 	// The pairing listener, plain HTTP, for a tablet that trusts nothing yet.
@@ -168,5 +193,73 @@ func TestCounterCertificateRenewsItself(t *testing.T) {
 	pool.AppendCertsFromPEM(ca.CertPEM())
 	if _, err := leaf.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "www.google.com"}); err == nil {
 		t.Error("a certificate of the store CA for www.google.com verifies")
+	}
+}
+
+// writeUnconstrainedCA writes a store CA beside db as one was made before
+// its name constraints: the machine's name as a bare label, and nothing
+// excluded.
+func writeUnconstrainedCA(t *testing.T, db string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Optik – Kasse (ConsentDesk)"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(pos.CAValidity), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign, PermittedDNSDomainsCritical: true, PermittedDNSDomains: []string{"local", "localhost", "shop"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db+".ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db+".ca.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A CA made before these constraints is replaced at the next start,
+// named from the store's current details; the earlier one is set aside,
+// and the pairing asks the tablets to pair again for a while.
+func TestAnUnconstrainedStoreCAIsReplaced(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	writeUnconstrainedCA(t, db)
+	ca, err := pos.LoadOrCreateStoreCA(db, "Optik Neu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Replaced.IsZero() || time.Since(ca.Replaced) > time.Minute {
+		t.Errorf("replaced: %v", ca.Replaced)
+	}
+	raw, err := os.ReadFile(db + ".ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(raw)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.PermittedDNSDomains[0] != pos.CounterNames()[0] || !strings.Contains(cert.Subject.CommonName, "Optik Neu") {
+		t.Errorf("the new CA: %v %q", cert.PermittedDNSDomains, cert.Subject.CommonName)
+	}
+	for _, f := range []string{".ca.pem", ".ca.key"} {
+		if aside, _ := filepath.Glob(db + f + ".replaced-*"); len(aside) != 1 {
+			t.Errorf("the earlier CA's %s set aside: %v", f, aside)
+		}
+	}
+	// The next start keeps the new one, and still asks to pair again.
+	again, err := pos.LoadOrCreateStoreCA(db, "Optik Neu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.CertPEM()) != string(ca.CertPEM()) || again.Replaced.IsZero() {
+		t.Errorf("the second start: same CA %v, replaced %v", string(again.CertPEM()) == string(ca.CertPEM()), again.Replaced)
 	}
 }

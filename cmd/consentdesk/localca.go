@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,14 +16,7 @@ import (
 
 // storeNames are the names the tablet may use: this machine's name under
 // .local (what mDNS announces) and localhost.
-func storeNames() []string {
-	host, _ := os.Hostname()
-	host = strings.ToLower(strings.Split(host, ".")[0])
-	if host == "" {
-		host = "consentdesk"
-	}
-	return []string{host + ".local", "localhost"}
-}
+func storeNames() []string { return pos.CounterNames() }
 
 // lanIPs are this machine's addresses on the store's network, and
 // loopback; bound restricts them to one address when the listener is
@@ -135,7 +126,7 @@ func newLAN(ctx context.Context, db *orders.DB, lanAddr, pairAddr string) (*lanS
 	if _, err := sc.current(); err != nil {
 		return nil, fmt.Errorf("counter certificate: %w", err)
 	}
-	p := &pos.Pairing{CACertPEM: ca.CertPEM(), Name: ctrl.Name}
+	p := &pos.Pairing{CACertPEM: ca.CertPEM(), Name: ctrl.Name, Replaced: ca.Replaced}
 	hosts := []string{storeNames()[0]}
 	for _, ip := range lanIPs(bound) {
 		if !ip.IsLoopback() && ip.To4() != nil {
