@@ -24,7 +24,7 @@ var mayDependOn = map[string]string{
 	"followup/send":     "consentdesk assets consent followup orders orders/store",
 	"orders/orderstest": "consentdesk assets consent followup orders orders/store",
 	"pdf":               "consentdesk assets consent followup orders orders/store",
-	"pos":               "consentdesk assets consent followup orders orders/store pdf",
+	"pos":               "consentdesk assets consent followup orders orders/chain orders/store pdf",
 	"cmd/consentdesk":   "consentdesk assets consent followup followup/send orders orders/store orders/chain pdf pos",
 	// The benchmark tooling, a command of its own beside the store's: it
 	// runs the same server, so it may use what the store's binary uses.
@@ -106,7 +106,7 @@ var owner = map[string]string{
 	"staff":  "orders", "sessions": "orders", "pin_lockouts": "orders", "api_tokens": "orders", "api_idempotency": "orders",
 	"customers": "orders", "customers_fts": "orders", "customer_changes": "orders", "orders": "orders", "order_items": "orders",
 	"prescriptions": "orders", "documents": "orders", "audit_log": "orders", "breaches": "orders", "breach_events": "orders",
-	"schema_migrations": "orders/store", "chain_jobs": "orders/store", "key_fingerprint": "orders/store", "stores": "orders",
+	"schema_migrations": "orders/store", "chain_jobs": "orders/store", "key_fingerprint": "orders/store", "stores": "orders/chain",
 	"joined_sources": "orders/chain", "joined_customers": "orders/chain", "joined_events": "consent",
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
@@ -60,7 +61,7 @@ func fill(t *testing.T, db *orders.DB, n, stores int) {
 	ctx := context.Background()
 	ids := []int64{consent.FirstStore}
 	for i := 1; i < stores; i++ {
-		st, err := db.AddStore(ctx, orders.Store{Name: fmt.Sprintf("Filiale %d", i+1)})
+		st, err := chain.AddStore(ctx, db, orders.Store{Name: fmt.Sprintf("Filiale %d", i+1)})
 		if err != nil {
 			t.Fatal(err)
 		}

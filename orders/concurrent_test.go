@@ -11,6 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 )
 
@@ -35,7 +36,7 @@ func TestStoresAppendAtTheSameTime(t *testing.T) {
 	if _, err := a.EnsureStore(ctx, assets.DefaultNotices()); err != nil {
 		t.Fatal(err)
 	}
-	freiburg, err := a.AddStore(ctx, orders.Store{Name: "Freiburg"})
+	freiburg, err := chain.AddStore(ctx, a, orders.Store{Name: "Freiburg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestStoresAtTheSameTimeKeepTheirChains(t *testing.T) {
 	}
 	stores := []int64{consent.FirstStore}
 	for _, name := range []string{"Freiburg", "Lörrach"} {
-		st, err := a.AddStore(ctx, orders.Store{Name: name})
+		st, err := chain.AddStore(ctx, a, orders.Store{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

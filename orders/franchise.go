@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
-	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
 )
 
@@ -131,10 +129,10 @@ func currentNoticeRef(ctx context.Context, q consent.Querier, lang string) (cons
 	return consent.CurrentNoticeRefIn(ctx, q, store, lang)
 }
 
-// publishStoreNotices publishes the own notice of store (every store
+// PublishStoreNotices publishes the own notice of store (every store
 // for 0) where each store is its own controller: the chain's text with
 // the store's company and address. Nothing otherwise.
-func publishStoreNotices(ctx context.Context, tx consent.Tx, store, staffID int64, now time.Time) error {
+func PublishStoreNotices(ctx context.Context, tx consent.Tx, store, staffID int64, now time.Time) error {
 	if on, err := IsFranchise(ctx, tx); err != nil || !on {
 		return err
 	}
@@ -158,62 +156,6 @@ func publishStoreNotices(ctx context.Context, tx consent.Tx, store, staffID int6
 		}
 	}
 	return nil
-}
-
-// SetFranchise makes each store its own controller (on) or the chain the
-// one controller again, where the chain's data allows it (see above).
-func (db *DB) SetFranchise(ctx context.Context, on bool, staffID int64) error {
-	return db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		ctrl, err := consent.LoadSettings(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if ctrl.Franchise == on {
-			return nil
-		}
-		if on {
-			var unnamed []string
-			rows, err := tx.QueryContext(ctx, `SELECT `+storeColumns+` FROM stores ORDER BY id`)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				s, err := scanStore(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				if s.Company.Name == "" {
-					unnamed = append(unnamed, s.Name)
-				}
-			}
-			rows.Close()
-			if len(unnamed) > 0 {
-				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_company_missing", strings.Join(unnamed, ", "))
-			}
-			var shared int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers c WHERE
-					EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.store_id <> c.store_id)
-					OR EXISTS (SELECT 1 FROM consent_events e WHERE e.customer_id = c.id AND COALESCE(e.store_id, 1) <> c.store_id)`).Scan(&shared); err != nil {
-				return err
-			}
-			if shared > 0 {
-				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_shared_customers", shared)
-			}
-		} else {
-			var stores int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT store_id) FROM customers`).Scan(&stores); err != nil {
-				return err
-			}
-			if stores > 1 {
-				return consentdesk.Errorf(consentdesk.Conflict, "err.franchise_off_customers", stores)
-			}
-		}
-		if err := consent.SetFranchise(ctx, tx, on, Stamp(now)); err != nil {
-			return err
-		}
-		return publishStoreNotices(ctx, tx, 0, staffID, now)
-	})
 }
 
 // ControllerOf is the controller a customer deals with, for what the

@@ -11,6 +11,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 // franchiseChain is a chain of two stores, each with its own company.
@@ -25,7 +26,7 @@ func franchiseChain(t *testing.T) (*orders.DB, orders.Store, orders.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := db.AddStore(ctx, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach", Email: "loerrach@optik.example"})
+	second, err := chain.AddStore(ctx, db, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach", Email: "loerrach@optik.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestFranchiseKeepsStoresApart(t *testing.T) {
 	db, first, second := franchiseChain(t)
 
 	// Each store must name its own company first; nothing changes.
-	err := db.SetFranchise(ctx, true, 0)
+	err := chain.SetFranchise(ctx, db, true, 0)
 	if consentdesk.ErrorCode(err) != consentdesk.Conflict || !strings.Contains(explainEN(err), first.Name) || !strings.Contains(explainEN(err), "Lörrach") {
 		t.Fatalf("franchise without the stores' companies: %v", err)
 	}
@@ -50,7 +51,7 @@ func TestFranchiseKeepsStoresApart(t *testing.T) {
 	first.Company = consent.Company{Name: "Optik Freiburg GmbH", LegalForm: "GmbH", RegCourt: "AG Freiburg", RegNumber: "HRB 1", DPOContact: "dsb@freiburg.example"}
 	second.Company = consent.Company{Name: "Augenblick Lörrach e.K.", LegalForm: "e.K.", DPOContact: "dsb@loerrach.example"}
 	for _, s := range []orders.Store{first, second} {
-		if _, err := db.UpdateStore(ctx, s); err != nil {
+		if _, err := chain.UpdateStore(ctx, db, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,7 +60,7 @@ func TestFranchiseKeepsStoresApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetFranchise(ctx, true, 0); err != nil {
+	if err := chain.SetFranchise(ctx, db, true, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The settings form does not switch it back.
@@ -184,14 +185,14 @@ func TestFranchiseKeepsStoresApart(t *testing.T) {
 	}
 	// A store's new company details are a new version of its notice.
 	second.Company.DPOContact = "datenschutz@loerrach.example"
-	if _, err := db.UpdateStore(ctx, second); err != nil {
+	if _, err := chain.UpdateStore(ctx, db, second); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := db.CurrentNotice(in2, "de"); err != nil || n.ID != "de-S2-2" || !strings.Contains(n.Text, "datenschutz@loerrach.example") {
 		t.Errorf("store 2's notice after its change: %s %v", n.ID, err)
 	}
 	// A new store names its company, or is refused.
-	if _, err := db.AddStore(ctx, orders.Store{Name: "Basel"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
+	if _, err := chain.AddStore(ctx, db, orders.Store{Name: "Basel"}); consentdesk.ErrorCode(err) != consentdesk.Invalid {
 		t.Errorf("a store without its company: %v", err)
 	}
 
@@ -202,7 +203,7 @@ func TestFranchiseKeepsStoresApart(t *testing.T) {
 	}
 
 	// Back to one controller: refused while two stores have customers.
-	if err := db.SetFranchise(ctx, false, 0); consentdesk.ErrorCode(err) != consentdesk.Conflict {
+	if err := chain.SetFranchise(ctx, db, false, 0); consentdesk.ErrorCode(err) != consentdesk.Conflict {
 		t.Errorf("franchise off with two stores' customers: %v", err)
 	}
 	if on, _ := db.Franchise(ctx); !on {
@@ -217,7 +218,7 @@ func TestFranchiseRefusedForSharedCustomers(t *testing.T) {
 	db, first, second := franchiseChain(t)
 	first.Company.Name, second.Company.Name = "Optik Freiburg GmbH", "Augenblick Lörrach e.K."
 	for _, s := range []orders.Store{first, second} {
-		if _, err := db.UpdateStore(ctx, s); err != nil {
+		if _, err := chain.UpdateStore(ctx, db, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +231,7 @@ func TestFranchiseRefusedForSharedCustomers(t *testing.T) {
 	if _, err := db.PlaceOrder(consent.WithStore(ctx, second.ID), again); err != nil {
 		t.Fatal(err)
 	}
-	err = db.SetFranchise(ctx, true, 0)
+	err = chain.SetFranchise(ctx, db, true, 0)
 	if consentdesk.ErrorCode(err) != consentdesk.Conflict || !strings.Contains(explainEN(err), "1 customers") {
 		t.Fatalf("franchise with a customer of two stores: %v", err)
 	}

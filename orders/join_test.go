@@ -416,10 +416,10 @@ func TestJoinChainIntoAFranchiseGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Company.Name = "Optik Freiburg GmbH"
-	if _, err := chain.UpdateStore(ctx, first); err != nil {
+	if _, err := joining.UpdateStore(ctx, chain, first); err != nil {
 		t.Fatal(err)
 	}
-	if err := chain.SetFranchise(ctx, true, 0); err != nil {
+	if err := joining.SetFranchise(ctx, chain, true, 0); err != nil {
 		t.Fatal(err)
 	}
 	known, err := chain.PlaceOrder(consent.WithStore(ctx, first.ID), sampleOrder(t)) // the same person, Freiburg's customer

@@ -118,7 +118,7 @@ func (db *DB) SaveSettings(ctx context.Context, c consent.Controller, staffID in
 		if published, err = consent.Republish(ctx, tx, c, staffID, Stamp(now)); err != nil {
 			return err
 		}
-		return publishStoreNotices(ctx, tx, 0, staffID, now)
+		return PublishStoreNotices(ctx, tx, 0, staffID, now)
 	})
 	return published, err
 }
@@ -146,7 +146,7 @@ func (db *DB) PublishNotice(ctx context.Context, lang, template string, staffID 
 		if v, err = consent.Publish(ctx, tx, lang, template, c, staffID, Stamp(now)); err != nil {
 			return err
 		}
-		return publishStoreNotices(ctx, tx, 0, staffID, now)
+		return PublishStoreNotices(ctx, tx, 0, staffID, now)
 	})
 	return v, err
 }

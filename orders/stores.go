@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
@@ -50,18 +49,12 @@ func scanStore(row interface{ Scan(...any) error }) (Store, error) {
 	return s, err
 }
 
-// companyJSON is what the stores table keeps of a store's company.
-func companyJSON(c consent.Company) string {
-	if c == (consent.Company{}) {
-		return ""
-	}
-	b, _ := json.Marshal(c)
-	return string(b)
-}
-
 // Stores lists the chain's stores, the first store first.
-func (db *DB) Stores(ctx context.Context) ([]Store, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+storeColumns+` FROM stores ORDER BY id`)
+func (db *DB) Stores(ctx context.Context) ([]Store, error) { return StoresIn(ctx, db.sql) }
+
+// StoresIn lists the stores as q reads them, the first store first.
+func StoresIn(ctx context.Context, q consent.Querier) ([]Store, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+storeColumns+` FROM stores ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -142,90 +135,6 @@ func CleanStore(in Store) (Store, error) {
 		}
 	}
 	return in, f.Err()
-}
-
-// checkCompany refuses a store without its own company's name where each
-// store is its own controller: its letterhead and its privacy notice
-// must name it (Art. 13(1)(a) GDPR).
-func checkCompany(ctx context.Context, q consent.Querier, s Store) error {
-	on, err := IsFranchise(ctx, q)
-	if err != nil || !on || s.Company.Name != "" {
-		return err
-	}
-	return &consentdesk.Error{Code: consentdesk.Invalid, Key: "err.invalid_input", Fields: map[string]string{"company_name": "err.franchise_company_required"}}
-}
-
-// AddStore adds a store to the chain.
-func (db *DB) AddStore(ctx context.Context, in Store) (Store, error) {
-	s, err := CleanStore(in)
-	if err != nil {
-		return Store{}, err
-	}
-	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		if err := storeNameFree(ctx, tx, s.Name, 0); err != nil {
-			return err
-		}
-		if err := checkCompany(ctx, tx, s); err != nil {
-			return err
-		}
-		return InsertStore(ctx, tx, &s, now)
-	})
-	if err != nil {
-		return Store{}, err
-	}
-	return s, nil
-}
-
-// InsertStore adds a cleaned store and, where each store is its own
-// controller, publishes its notice.
-func InsertStore(ctx context.Context, tx consent.Tx, s *Store, now time.Time) error {
-	s.CreatedAt = Stamp(now)
-	if err := tx.QueryRowContext(ctx, `INSERT INTO stores (name, street, postal_code, city, phone, email, opening_hours, company, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), s.CreatedAt, s.CreatedAt).Scan(&s.ID); err != nil {
-		return err
-	}
-	return publishStoreNotices(ctx, tx, s.ID, 0, now)
-}
-
-// UpdateStore changes a store's name, address, phone and opening hours.
-func (db *DB) UpdateStore(ctx context.Context, in Store) (Store, error) {
-	s, err := CleanStore(in)
-	if err != nil {
-		return Store{}, err
-	}
-	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		if _, err := StoreWhere(ctx, tx, `id = ?`, s.ID); err != nil {
-			return err
-		}
-		if err := storeNameFree(ctx, tx, s.Name, s.ID); err != nil {
-			return err
-		}
-		if err := checkCompany(ctx, tx, s); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE stores SET name = ?, street = ?, postal_code = ?, city = ?, phone = ?, email = ?, opening_hours = ?, company = ?, updated_at = ? WHERE id = ?`,
-			s.Name, s.Street, s.PostalCode, s.City, s.Phone, s.Email, s.OpeningHours, companyJSON(s.Company), Stamp(now), s.ID); err != nil {
-			return err
-		}
-		// Where the store is its own controller, its notice names its
-		// company and address: a change is a new version.
-		return publishStoreNotices(ctx, tx, s.ID, 0, now)
-	})
-	if err != nil {
-		return Store{}, err
-	}
-	return db.Store(ctx, s.ID)
-}
-
-func storeNameFree(ctx context.Context, q consent.Querier, name string, except int64) error {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM stores WHERE name = ? COLLATE NOCASE AND id <> ?`, name, except).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return &consentdesk.Error{Code: consentdesk.Conflict, Key: "err.invalid_input", Fields: map[string]string{"name": "err.store_name_taken"}}
-	}
-	return nil
 }
 
 // Letterhead is the store settings as the customers of store see them

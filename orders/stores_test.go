@@ -18,6 +18,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/orders/orderstest"
 	"github.com/consentdesk/consentdesk/orders/store"
 )
@@ -36,8 +37,9 @@ func TestStoresOnEveryRecord(t *testing.T) {
 	if err != nil || len(stores) != 1 || stores[0].ID != consent.FirstStore {
 		t.Fatalf("a database starts with its first store: %+v %v", stores, err)
 	}
-	freiburg, err := db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
+	freiburg, err := chain.AddStore(ctx, db, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
 		Phone: "0761 123456", Email: "freiburg@optik.example", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–14 Uhr"})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,12 +164,12 @@ func TestStoresOnEveryRecord(t *testing.T) {
 func TestStoresRefuseBadInput(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	if _, err := db.AddStore(ctx, orders.Store{Name: "Freiburg"}); err != nil {
+	if _, err := chain.AddStore(ctx, db, orders.Store{Name: "Freiburg"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []orders.Store{{Name: ""}, {Name: "freiburg"}, {Name: "Köln", Email: "nicht-gültig"}, {Name: "Bonn\x00"},
 		{Name: "Trier", OpeningHours: strings.Repeat("Mo\n", 8)}} {
-		if _, err := db.AddStore(ctx, bad); consentdesk.ErrorCode(err) != consentdesk.Invalid && consentdesk.ErrorCode(err) != consentdesk.Conflict {
+		if _, err := chain.AddStore(ctx, db, bad); consentdesk.ErrorCode(err) != consentdesk.Invalid && consentdesk.ErrorCode(err) != consentdesk.Conflict {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
@@ -348,7 +350,7 @@ func migrationsBefore(t *testing.T, n int) fs.FS {
 func TestBackupRecordsEveryChainsHead(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	freiburg, err := db.AddStore(ctx, orders.Store{Name: "Freiburg"})
+	freiburg, err := chain.AddStore(ctx, db, orders.Store{Name: "Freiburg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +513,7 @@ func TestConfirmationFromTheLinkInTheCustomersStore(t *testing.T) {
 	if err := db.SetDoubleOptIn(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	freiburg, err := db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg"})
+	freiburg, err := chain.AddStore(ctx, db, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/pdf"
 	"github.com/gin-gonic/gin"
 )
@@ -693,7 +694,7 @@ func (s *Server) storeAdd(c *gin.Context) {
 		return
 	}
 	in := storeFromForm(c)
-	st, err := s.db.AddStore(c.Request.Context(), in)
+	st, err := chain.AddStore(c.Request.Context(), s.db, in)
 	if err != nil {
 		s.storeError(c, err, "new", in)
 		return
@@ -718,7 +719,7 @@ func (s *Server) storeUpdate(c *gin.Context) {
 	}
 	in := storeFromForm(c)
 	in.ID = id
-	if _, err := s.db.UpdateStore(c.Request.Context(), in); err != nil {
+	if _, err := chain.UpdateStore(c.Request.Context(), s.db, in); err != nil {
 		s.storeError(c, err, strconv.FormatInt(id, 10), in)
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 // The tablet and the customer's phone in a real browser: Debian's
@@ -514,7 +515,7 @@ func TestTabletInTheBrowser(t *testing.T) {
 	ctx := context.Background()
 	// A chain of two stores: every counter page names the store it works
 	// in, and must still fit the tablet and the phone.
-	if _, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg-Herdern"}); err != nil {
+	if _, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Freiburg-Herdern"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -766,7 +767,7 @@ func TestBackOfficeInTheBrowser(t *testing.T) {
 	}
 	// A chain of two stores: the header shows the store and a chain-wide
 	// manager's switch.
-	if _, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg-Wiehre", Street: "Günterstalstraße 12", PostalCode: "79100", City: "Freiburg",
+	if _, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Freiburg-Wiehre", Street: "Günterstalstraße 12", PostalCode: "79100", City: "Freiburg",
 		Phone: "0761 7654321", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–13 Uhr"}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 	"github.com/consentdesk/consentdesk/pos"
 )
 
@@ -461,7 +462,7 @@ func TestAPIOrderIdempotencyKey(t *testing.T) {
 	if _, err := e.db.RevokeAPIToken(context.Background(), "ERP"); err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.db.AddStore(context.Background(), orders.Store{Name: "Lörrach"})
+	second, err := chain.AddStore(context.Background(), e.db, orders.Store{Name: "Lörrach"})
 	if err != nil {
 		t.Fatal(err)
 	}

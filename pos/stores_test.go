@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 // Stores in the back office: a manager of the whole
@@ -214,8 +215,9 @@ func TestStoresInTheBackOffice(t *testing.T) {
 func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	freiburg, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
+	freiburg, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
 		Phone: "0761 123456", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–14 Uhr"})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +264,7 @@ func TestConfirmationCarriesItsStoresLetterhead(t *testing.T) {
 func TestOrdersRecordTheirStore(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	freiburg, err := e.db.AddStore(ctx, orders.Store{Name: "Freiburg"})
+	freiburg, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Freiburg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,11 +348,12 @@ func TestFranchiseInTheBackOffice(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Company = consent.Company{Name: "Optik Freiburg GmbH", LegalForm: "GmbH", RegCourt: "AG Freiburg", RegNumber: "HRB 700001"}
-	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+	if _, err := chain.UpdateStore(ctx, e.db, first); err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
+	second, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
 		Company: consent.Company{Name: "Augenblick Lörrach e.K."}})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +362,7 @@ func TestFranchiseInTheBackOffice(t *testing.T) {
 	if r := m.get("/stores"); !strings.Contains(r.body, "Das Unternehmen aus den Einstellungen ist Verantwortlicher für alle Filialen") {
 		t.Errorf("the stores page before: %s", r.body)
 	}
-	if err := e.db.SetFranchise(ctx, true, e.manager.ID); err != nil {
+	if err := chain.SetFranchise(ctx, e.db, true, e.manager.ID); err != nil {
 		t.Fatal(err)
 	}
 	place := func(store int64, last string) orders.Placed {
@@ -441,15 +444,16 @@ func TestFranchiseCustomerSeesTheirStoresCompany(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Company = consent.Company{Name: "Optik Freiburg GmbH"}
-	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+	if _, err := chain.UpdateStore(ctx, e.db, first); err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", City: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539",
+	second, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Lörrach", City: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539",
 		Company: consent.Company{Name: "Augenblick Lörrach e.K.", DPOContact: "dsb@augenblick.example"}})
+
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SetFranchise(ctx, true, 0); err != nil {
+	if err := chain.SetFranchise(ctx, e.db, true, 0); err != nil {
 		t.Fatal(err)
 	}
 	p, err := e.db.PlaceOrder(consent.WithStore(ctx, second.ID), orders.NewOrder{
@@ -489,15 +493,16 @@ func TestFranchiseKeptApartInLogsFiguresLettersAndLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Company = consent.Company{Name: "Optik Freiburg GmbH"}
-	if _, err := e.db.UpdateStore(ctx, first); err != nil {
+	if _, err := chain.UpdateStore(ctx, e.db, first); err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.db.AddStore(ctx, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
+	second, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Lörrach", Street: "Tumringer Straße 1", PostalCode: "79539", City: "Lörrach",
 		Company: consent.Company{Name: "Augenblick Lörrach e.K."}})
+
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SetFranchise(ctx, true, e.manager.ID); err != nil {
+	if err := chain.SetFranchise(ctx, e.db, true, e.manager.ID); err != nil {
 		t.Fatal(err)
 	}
 	measured := time.Now().AddDate(0, -25, 0).Format("2006-01-02")

@@ -17,6 +17,7 @@ import (
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 // ServerFigures is one server process's share of a chain's load run.
@@ -53,7 +54,7 @@ func runLoadChain(ctx context.Context, work, server, dbURL, files string, server
 		if i > 1 {
 			st, err := db.StoreByName(ctx, fmt.Sprintf("Load %d", i))
 			if err != nil {
-				if st, err = db.AddStore(ctx, orders.Store{Name: fmt.Sprintf("Load %d", i)}); err != nil {
+				if st, err = chain.AddStore(ctx, db, orders.Store{Name: fmt.Sprintf("Load %d", i)}); err != nil {
 					return r, err
 				}
 			}

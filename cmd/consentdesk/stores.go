@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 const storeUsage = `usage: consentdesk store add --name NAME [--street S] [--postal-code P] [--city C] [--phone T] [--email E] [--hours H] [--company …] [--db PATH]
@@ -68,7 +69,7 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if _, err := setup(ctx, db, stdout); err != nil {
 				return err
 			}
-			s, err := db.AddStore(ctx, store())
+			s, err := chain.AddStore(ctx, db, store())
 			if err != nil {
 				return explain(err)
 			}
@@ -107,7 +108,7 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if *rename != "" {
 				in.Name = *rename
 			}
-			s, err := db.UpdateStore(ctx, in)
+			s, err := chain.UpdateStore(ctx, db, in)
 			if err != nil {
 				return explain(err)
 			}
@@ -147,7 +148,7 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if _, err := setup(ctx, db, stdout); err != nil {
 				return err
 			}
-			if err := db.SetFranchise(ctx, on, 0); err != nil {
+			if err := chain.SetFranchise(ctx, db, on, 0); err != nil {
 				return explain(err)
 			}
 			if on {

@@ -10,6 +10,7 @@ import (
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
+	"github.com/consentdesk/consentdesk/orders/chain"
 )
 
 // In a chain, a store's mails come from that store:
@@ -19,8 +20,9 @@ import (
 func TestMailsComeFromTheirStore(t *testing.T) {
 	s := newStore(t, false)
 	ctx := context.Background()
-	freiburg, err := s.db.AddStore(ctx, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
+	freiburg, err := chain.AddStore(ctx, s.db, orders.Store{Name: "Freiburg", Street: "Kaiser-Joseph-Straße 1", PostalCode: "79098", City: "Freiburg",
 		Phone: "0761 123456", Email: "freiburg@optik-muster.example", OpeningHours: "Mo–Fr 9–18 Uhr\nSa 9–14 Uhr"})
+
 	if err != nil {
 		t.Fatal(err)
 	}

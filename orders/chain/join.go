@@ -219,7 +219,7 @@ func (j *joiner) store(ctx context.Context, name string, ctrl consent.Controller
 	if err != nil {
 		return orders.Store{}, err
 	}
-	if err := orders.InsertStore(ctx, j.tx, &s, j.now); err != nil {
+	if err := insertStore(ctx, j.tx, &s, j.now); err != nil {
 		return orders.Store{}, err
 	}
 	j.storeID = s.ID
