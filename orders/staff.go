@@ -425,26 +425,112 @@ func (db *DB) SetHandOver(ctx context.Context, token, state string) error {
 	})
 }
 
+// Hand-back pauses: after every HandbackTries wrong PINs on a tablet's
+// hand-back screen, the screen waits HandbackPause, doubling with each
+// further round up to LockDuration.
+const (
+	HandbackTries = 5
+	HandbackPause = 30 * time.Second
+)
+
+// handbackPause is the pause after the round-th run of wrong PINs.
+func handbackPause(round int) time.Duration {
+	d := HandbackPause
+	for i := 1; i < round && d < LockDuration; i++ {
+		d *= 2
+	}
+	return min(d, LockDuration)
+}
+
 // UnlockHandOver takes the tablet back: the PIN of the session's staff
-// member, counted like a sign-in (wrong PINs lock the account). It returns
-// the state the session was in.
-func (db *DB) UnlockHandOver(ctx context.Context, token, pin, client string) (string, error) {
+// member, or of a manager who may work in the session's store. Wrong PINs
+// are counted for the tablet (its session), never against an account: a
+// customer holding the tablet must not lock the colleague, or the
+// manager, out of the counter. After HandbackTries of them the screen
+// pauses (handbackPause) and answers Locked, with the seconds left. It
+// returns the state the session was in.
+func (db *DB) UnlockHandOver(ctx context.Context, token, pin string) (string, error) {
 	sess, err := db.Session(ctx, token)
 	if err != nil {
 		return "", err
 	}
-	if _, err := db.checkPIN(ctx, sess.Staff.ID, pin, client); err != nil {
-		return "", err
-	}
+	// The attempt is counted before the PIN is compared, in one
+	// transaction with the pause: parallel guesses get no extra tries.
+	var paused time.Duration
 	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = '' WHERE id_hash = ?`, hashToken(token))
+		var failed int
+		var until string
+		if err := tx.QueryRowContext(ctx, `SELECT handback_failed, handback_paused_until FROM sessions WHERE id_hash = ?`, hashToken(token)).Scan(&failed, &until); err != nil {
+			return err
+		}
+		if lockedAt(until, now) {
+			t, _ := time.Parse(time.RFC3339Nano, until)
+			paused = t.Sub(now)
+			return nil
+		}
+		failed++
+		if failed%HandbackTries == 0 {
+			until = Stamp(now.Add(handbackPause(failed / HandbackTries)))
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET handback_failed = ?, handback_paused_until = ? WHERE id_hash = ?`, failed, until, hashToken(token))
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
-	slog.Info("tablet taken back", "staff_id", sess.Staff.ID)
+	if paused > 0 {
+		return "", consentdesk.Errorf(consentdesk.Locked, "err.handback_paused", int(paused.Seconds())+1)
+	}
+	by, err := db.handbackPIN(ctx, sess, pin)
+	if err != nil {
+		return "", err
+	}
+	if by == 0 {
+		return "", consentdesk.Errorf(consentdesk.Denied, "err.handback_pin_wrong")
+	}
+	err = db.Tx(ctx, func(ctx context.Context, tx consent.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET hand_over = '', handback_failed = 0, handback_paused_until = '' WHERE id_hash = ?`, hashToken(token))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	slog.Info("tablet taken back", "staff_id", sess.Staff.ID, "by_staff_id", by)
 	return sess.HandOver, nil
+}
+
+// handbackPIN is the staff member whose PIN pin is, of those who may take
+// the session's tablet back: its own staff member, then the managers of
+// its store and of the whole chain. 0 for none.
+func (db *DB) handbackPIN(ctx context.Context, sess Session, pin string) (int64, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, pin_hash FROM staff WHERE disabled = 0 AND (id = ? OR (role = ? AND (store_id IS NULL OR store_id = ?)))
+		ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END, id`, sess.Staff.ID, RoleManager, sess.StoreID, sess.Staff.ID)
+	if err != nil {
+		return 0, err
+	}
+	type cand struct {
+		id   int64
+		hash string
+	}
+	var all []cand
+	for rows.Next() {
+		var c cand
+		if err := rows.Scan(&c.id, &c.hash); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, c := range all {
+		if bcrypt.CompareHashAndPassword([]byte(c.hash), []byte(pin)) == nil {
+			return c.id, nil
+		}
+	}
+	return 0, nil
 }
 
 // SetSessionStore moves a chain-wide manager's session to another store:

@@ -707,3 +707,48 @@ func TestSearchLoggedAndScansNotPiledUp(t *testing.T) {
 		t.Errorf("%d copies of one scan", n)
 	}
 }
+
+// A customer cannot lock the counter: wrong PINs on the hand-back screen
+// are counted for that tablet and pause its screen for a while; no
+// account is locked, so the colleague signs in elsewhere as ever; after
+// the pause the colleague's PIN takes the tablet back, and so does a
+// manager's. The messages say "PIN", not "Name oder PIN".
+func TestACustomerCannotLockTheCounter(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	giveAway := func() {
+		t.Helper()
+		path, _ := handOver(t, c, orderForm("Weiß"))
+		if r := c.post(path+"/back", url.Values{}); r.Header.Get("Location") != "/handback" {
+			t.Fatalf("back: %s", r.Header.Get("Location"))
+		}
+	}
+	giveAway()
+	for i := 1; i <= orders.HandbackTries; i++ {
+		r := c.handBack("0000")
+		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.body, "Die PIN stimmt nicht.") || strings.Contains(r.body, "Name oder PIN") {
+			t.Fatalf("wrong PIN %d: %d", i, r.StatusCode)
+		}
+	}
+	if r := c.handBack("4711"); r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.body, "Sekunden warten") {
+		t.Fatalf("during the pause: %d", r.StatusCode)
+	}
+	// Nobody is locked: the colleague signs in on another device.
+	e.client().signIn(e.counter, "4711") // fails the test if refused
+	now := time.Now()
+	e.setClock(func() time.Time { return now.Add(orders.HandbackPause + time.Second) })
+	if r := c.handBack("4711"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/orders/new?draft=") {
+		t.Fatalf("the colleague's PIN after the pause: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	// Again, and this time a manager takes the tablet back.
+	e.setClock(time.Now)
+	giveAway()
+	for range orders.HandbackTries {
+		c.handBack("0000")
+	}
+	e.setClock(func() time.Time { return time.Now().Add(orders.HandbackPause + time.Second) })
+	if r := c.handBack("864297"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a manager's PIN: %d", r.StatusCode)
+	}
+}

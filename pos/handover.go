@@ -116,7 +116,7 @@ func (s *Server) customerLang(c *gin.Context, state string) string {
 // goes where the hand-over left off.
 func (s *Server) handbackSubmit(c *gin.Context) {
 	token, _ := c.Cookie(sessionCookie)
-	state, err := s.db.UnlockHandOver(c.Request.Context(), token, c.PostForm("pin"), clientKey(c.ClientIP()))
+	state, err := s.db.UnlockHandOver(c.Request.Context(), token, c.PostForm("pin"))
 	if err != nil {
 		if code := consentdesk.ErrorCode(err); code == consentdesk.Denied || code == consentdesk.Locked {
 			s.renderHandback(c, http.StatusUnauthorized, message(s.lang(c), err))
