@@ -1,11 +1,15 @@
 package pos_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/url"
 	"os"
 	"os/exec"
@@ -1000,5 +1004,47 @@ func TestReturningCustomerInTheBrowser(t *testing.T) {
 	}
 	if strings.Contains(text, "Angebote und Neuheiten per Brief an Hauptstraße 1, 79098 Freiburg (seit") {
 		t.Error("the new confirmation lists the consent withdrawn on its screen as standing")
+	}
+}
+
+// A wide logo (600 × 200) fits a phone of 390 px on the customers'
+// pages: the preference page and the double opt-in page are no wider
+// than the screen, and the logo is scaled, not cut.
+func TestWideLogoFitsThePhone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	img := image.NewNRGBA(image.Rect(0, 0, 600, 200))
+	for x := 0; x < 600; x++ {
+		for y := 0; y < 200; y++ {
+			img.Set(x, y, color.NRGBA{R: 10, G: 90, B: 156, A: 255})
+		}
+	}
+	var logo bytes.Buffer
+	if err := png.Encode(&logo, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SaveLogo(ctx, logo.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.db.PlaceOrder(ctx, orders.NewOrder{StaffID: e.counter.ID,
+		Customer: orders.Customer{Salutation: "Frau", FirstName: "Anna", LastName: "Weber", Email: "a.weber@example.de"},
+		Items:    []orders.Item{{Description: "Putztuch", Quantity: 1, UnitPriceCents: 500, VATRatePercent: 19}},
+		Pickup:   &orders.Pickup{Start: time.Now().Add(48 * time.Hour).Truncate(time.Hour), End: time.Now().Add(49 * time.Hour).Truncate(time.Hour)},
+		Consent:  orders.ConsentInput{Mode: orders.ModeTablet, Cells: map[consent.Channel][]string{consent.Email: {consent.TopicOffers}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := consent.NewTokens(e.db.Keys.Tokens)
+	b := newBrowser(t, e)
+	for name, path := range map[string]string{
+		"preferences-wide-logo": "/p/" + tokens.Make(consent.PreferencesToken, p.Customer.ID),
+		"confirm-wide-logo":     "/c/" + tokens.MakeFor(consent.ConfirmAddressToken, p.Customer.ID, "a.weber@example.de"),
+	} {
+		b.open(phone, path)
+		b.check(phone, name, "de") // fails where the page is wider than the screen
+		if w := eval[int](b, `Math.round(document.querySelector("img.brand-logo, img.store-logo").getBoundingClientRect().width)`); w == 0 || w > 390 {
+			t.Errorf("%s: the logo is %d px wide on a 390 px screen", name, w)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	htmltemplate "html/template"
 	"image"
 	"image/color"
+	_ "image/jpeg" // a JPEG logo's size (logoBox)
 	"image/png"
 	"net/mail"
 	"strings"
@@ -38,12 +39,15 @@ type letter struct {
 	ConfirmURL     string
 	QRContentID    string
 	LogoContentID  string // set when the store has a logo, an inline part too
-	Appointment    string
-	Since          string
-	Topics         string // what a double opt-in confirms, named
-	ConfirmDays    int
-	Because        string
-	Company        string
+	// LogoW and LogoH are the logo's size in the mail, within 240 × 64
+	// pixels: a mail program that ignores CSS still shows it whole.
+	LogoW, LogoH int
+	Appointment  string
+	Since        string
+	Topics       string // what a double opt-in confirms, named
+	ConfirmDays  int
+	Because      string
+	Company      string
 }
 
 // T translates a catalogue key into the mail's language.
@@ -142,6 +146,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	}
 	if len(d.Store.Logo) > 0 {
 		l.LogoContentID = logoContentID
+		l.LogoW, l.LogoH = logoBox(d.Store.Logo, 240, 64)
 	}
 	if l.Marketing {
 		// The advertising part's basis, truly: the customer's consent to
@@ -330,4 +335,16 @@ func topicName(c consent.Controller, key, lang string) string {
 		return t.Name(lang)
 	}
 	return key
+}
+
+// logoBox is the size of the logo scaled to fit w × h, its proportions
+// kept; w × h where it cannot be read (the PNG or JPEG was checked when
+// it was uploaded).
+func logoBox(logo []byte, w, h int) (int, int) {
+	c, _, err := image.DecodeConfig(bytes.NewReader(logo))
+	if err != nil || c.Width <= 0 || c.Height <= 0 {
+		return w, h
+	}
+	scale := min(float64(w)/float64(c.Width), float64(h)/float64(c.Height), 1)
+	return max(1, int(float64(c.Width)*scale+0.5)), max(1, int(float64(c.Height)*scale+0.5))
 }

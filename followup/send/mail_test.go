@@ -407,12 +407,14 @@ func TestCompanyDetailsInEveryMail_HGB37a(t *testing.T) {
 	}
 }
 
-// The store's logo is in the mail, as an inline part: no remote image.
+// The store's logo is in the mail, as an inline part: no remote image;
+// a wide one (600 × 200) is sized to fit 240 × 64 in the HTML, so that a
+// mail program that ignores CSS does not show it 600 px wide on a phone.
 func TestLogoInMail(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, true)
 	ctx := context.Background()
-	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
+	img := image.NewRGBA(image.Rect(0, 0, 600, 200))
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	if err := s.db.SaveLogo(ctx, b.Bytes()); err != nil {
@@ -424,6 +426,9 @@ func TestLogoInMail(t *testing.T) {
 	m := parse(t, ms.messages()[0].Data)
 	if !strings.Contains(m.HTML, `src="cid:store-logo@consentdesk"`) {
 		t.Error("the HTML part does not show the logo")
+	}
+	if !strings.Contains(m.HTML, `width="192" height="64" style="max-width:100%;height:auto"`) {
+		t.Errorf("the logo's size in the HTML: %s", m.HTML)
 	}
 	found := false
 	for _, p := range m.Parts {
