@@ -121,3 +121,35 @@ func Keys(lang string) []string {
 	}
 	return out
 }
+
+// Addressee is a person's name as a letter's address or a customer block
+// writes it in lang, with the salutation in that language: "Herr James
+// Miller", "Mr James Miller". A salutation that names no gender
+// ("Divers", none) is left out.
+func Addressee(lang, salutation, name string) string {
+	if s := salutationIn(lang, salutation); s != "" {
+		return strings.TrimSpace(s + " " + name)
+	}
+	return strings.TrimSpace(name)
+}
+
+// Greeting is the opening of a letter or mail in lang: "Guten Tag Frau
+// Weiß," and "Dear Ms Weiß," with a salutation and a last name; with the
+// full name otherwise; "Guten Tag," for no name.
+func Greeting(lang, salutation, first, last string) string {
+	if s := salutationIn(lang, salutation); s != "" && strings.TrimSpace(last) != "" {
+		return T(lang, "mail.greeting_formal", s, strings.TrimSpace(last))
+	}
+	if name := strings.TrimSpace(first + " " + last); name != "" {
+		return T(lang, "mail.greeting", name)
+	}
+	return T(lang, "mail.greeting_none")
+}
+
+func salutationIn(lang, salutation string) string {
+	switch salutation {
+	case "Frau", "Herr":
+		return T(lang, "mail.salutation."+salutation)
+	}
+	return ""
+}

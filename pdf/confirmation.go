@@ -43,6 +43,25 @@ const (
 )
 
 func newDocument(store consent.Controller, title, lang string) *gofpdf.Fpdf {
+	p, _ := newFootedDocument(store, title, lang)
+	return p
+}
+
+// pageFooter is what the footer of the page being finished says: whose
+// company, in which language, and its page number. A batch of letters
+// changes it after each letter's AddPage: gofpdf draws a page's footer
+// when the next page is added.
+type pageFooter struct {
+	store consent.Controller
+	lang  string
+	// first is the first page of the current letter and of its number
+	// of pages; of 0 numbers the whole document ("Seite 3/{nb}").
+	first, of int
+}
+
+// newFootedDocument is newDocument with its footer's settings, for a
+// document of several letters.
+func newFootedDocument(store consent.Controller, title, lang string) (*gofpdf.Fpdf, *pageFooter) {
 	p := gofpdf.New("P", "mm", "A4", "")
 	p.SetMargins(marginL, 15, marginR)
 	// Page streams stay uncompressed: gofpdf allocates a new zlib writer
@@ -54,17 +73,55 @@ func newDocument(store consent.Controller, title, lang string) *gofpdf.Fpdf {
 	p.SetTitle(title, true)
 	p.SetAuthor(store.Name, true)
 	p.SetCreator("ConsentDesk", true)
+	f := &pageFooter{store: store, lang: lang}
 	p.SetFooterFunc(func() {
 		// §37a HGB: business letters carry the company's mandatory details.
 		p.SetY(-18)
 		setFont(p, false, 7)
 		p.SetTextColor(90, 90, 90)
-		p.MultiCell(textW, 3.2, clean(store.CompanyLine(func(k string) string { return assets.T(lang, k) })), "T", "C", false)
-		p.CellFormat(textW, 3.2, assets.T(lang, "pdf.page", p.PageNo()), "", 0, "C", false, 0, "")
+		y := p.GetY()
+		p.Line(marginL, y, marginL+textW, y)
+		// Wrapped between its parts, never inside a name.
+		for _, line := range wrapParts(p, strings.Split(f.store.CompanyLine(func(k string) string { return assets.T(f.lang, k) }), " · "), " · ", textW) {
+			if p.GetStringWidth(clean(line)) > textW {
+				p.MultiCell(textW, 3.2, clean(line), "", "C", false) // one part too long for a line
+				continue
+			}
+			p.CellFormat(textW, 3.2, clean(line), "", 1, "C", false, 0, "")
+		}
+		label := assets.T(f.lang, "pdf.page", p.PageNo())
+		if f.of > 0 {
+			label = assets.T(f.lang, "pdf.page_of", p.PageNo()-f.first+1, f.of)
+		}
+		p.CellFormat(textW, 3.2, label, "", 0, "C", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 	})
 	p.AliasNbPages("{nb}")
-	return p
+	return p, f
+}
+
+// wrapParts joins parts with sep into lines no wider than w in the
+// current font, breaking only between parts; a part wider than w stands
+// on a line of its own.
+func wrapParts(p *gofpdf.Fpdf, parts []string, sep string, w float64) []string {
+	var lines []string
+	cur := ""
+	for _, part := range parts {
+		next := part
+		if cur != "" {
+			next = cur + sep + part
+		}
+		if cur != "" && p.GetStringWidth(clean(next)) > w {
+			lines = append(lines, cur)
+			cur = part
+			continue
+		}
+		cur = next
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
 }
 
 // setFont picks the size and weight. There is one embedded font: bold is
@@ -134,7 +191,7 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	// The customer's address block and the order's key facts.
 	y := p.GetY()
 	setFont(p, false, 10)
-	lines := []string{strings.TrimSpace(cu.Salutation + " " + cu.Name()), cu.Street, strings.TrimSpace(cu.PostalCode + " " + cu.City)}
+	lines := []string{assets.Addressee(lang, cu.Salutation, cu.Name()), cu.Street, strings.TrimSpace(cu.PostalCode + " " + cu.City)}
 	for _, l := range lines {
 		if l != "" {
 			p.CellFormat(95, 5, clean(l), "", 2, "L", false, 0, "")

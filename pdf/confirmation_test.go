@@ -192,12 +192,12 @@ func TestConfirmationInTheCustomersLanguage(t *testing.T) {
 	for _, want := range []string{"Order confirmation", "Thank you for your order", "Total (VAT included)", "Deposit received",
 		"Consent to advertising – voluntary", "Post: I would like to receive “Offers and news” from Optik Muster GmbH by letter",
 		"E-mail: I would like to receive “Eye test reminder” from Optik Muster GmbH by e-mail", "Not given: by letter “Eye test reminder”,",
-		"Your right to object", "Privacy notice", "Version en-1", "Signed on the tablet", "Page 1/3"} {
+		"Your right to object", "Privacy notice", "Version en-1", "Signed on the tablet", "Page 1/3", "Ms Jürgen Weiss"} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("English confirmation lacks %q", want)
 		}
 	}
-	for _, not := range []string{"Auftragsbestätigung", "Widerspruchsrecht", "Datenschutzhinweise", "Ich möchte"} {
+	for _, not := range []string{"Auftragsbestätigung", "Widerspruchsrecht", "Datenschutzhinweise", "Ich möchte", "Frau"} {
 		if strings.Contains(flat, not) {
 			t.Errorf("English confirmation shows German %q", not)
 		}

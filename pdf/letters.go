@@ -14,7 +14,8 @@ import (
 // RecallLetter is one recall by letter: the addressee, what it is about,
 // and the preference page the QR code leads to.
 type RecallLetter struct {
-	Salutation, Name string
+	Salutation          string
+	FirstName, LastName string
 	Street           string
 	PostalCode, City string
 	Lang             string
@@ -51,7 +52,7 @@ const (
 // of the right to object (GDPR Art. 21(2), (4)), and the mandatory
 // company details (§37a HGB).
 func RenderRecallLetters(w io.Writer, store consent.Controller, letters []RecallLetter, now time.Time) error {
-	p := newDocument(store, "Erinnerungen", "de")
+	p, foot := newFootedDocument(store, "Erinnerungen", "de")
 	p.SetAutoPageBreak(false, 0)
 	chain := store
 	for _, l := range letters {
@@ -62,6 +63,9 @@ func RenderRecallLetters(w io.Writer, store consent.Controller, letters []Recall
 		lang := assets.Lang(l.Lang)
 		T := func(key string, args ...any) string { return assets.T(lang, key, args...) }
 		p.AddPage()
+		// Each letter is a letter of its own: its sender's company, its
+		// language, its own page count.
+		foot.store, foot.lang, foot.first, foot.of = store, lang, p.PageNo(), 1
 		// Fold and hole marks on the left edge.
 		p.SetLineWidth(0.2)
 		for _, y := range []float64{foldMark1, foldMark2} {
@@ -87,7 +91,8 @@ func RenderRecallLetters(w io.Writer, store consent.Controller, letters []Recall
 		// The address itself.
 		p.SetXY(addrLeft, addrTop+returnZone+1)
 		setFont(p, false, 11)
-		for _, line := range []string{strings.TrimSpace(l.Salutation), l.Name, l.Street, strings.TrimSpace(l.PostalCode + " " + l.City)} {
+		name := assets.Addressee(lang, l.Salutation, strings.TrimSpace(l.FirstName+" "+l.LastName))
+		for _, line := range []string{name, l.Street, strings.TrimSpace(l.PostalCode + " " + l.City)} {
 			if line == "" {
 				continue
 			}
@@ -104,12 +109,12 @@ func RenderRecallLetters(w io.Writer, store consent.Controller, letters []Recall
 		p.CellFormat(160, 6, clean(T("mail.subject.recall."+l.Topic, store.Name)), "", 1, "L", false, 0, "")
 		p.Ln(4)
 		setFont(p, false, 10.5)
-		greeting := T("letter.greeting", strings.TrimSpace(l.Salutation+" "+l.Name))
+		greeting := assets.Greeting(lang, l.Salutation, l.FirstName, l.LastName)
 		p.SetX(letterMargin)
 		p.MultiCell(160, 5.2, clean(greeting), "", "L", false)
 		p.Ln(2)
 		p.SetX(letterMargin)
-		p.MultiCell(160, 5.2, clean(T("mail.recall."+l.Topic, store.Name)), "", "L", false)
+		p.MultiCell(160, 5.2, clean(T("letter.recall."+l.Topic, store.Name)), "", "L", false)
 		p.Ln(3)
 		p.SetX(letterMargin)
 		p.MultiCell(160, 5.2, clean(T("letter.closing")+"\n"+T("mail.team", store.Name)), "", "L", false)
@@ -125,12 +130,16 @@ func RenderRecallLetters(w io.Writer, store consent.Controller, letters []Recall
 		p.SetX(letterMargin + 32)
 		setFont(p, false, 8.5)
 		p.MultiCell(128, 4, clean(T("letter.qr_text")), "", "L", false)
+		// The address too, for whoever types rather than scans.
+		p.SetX(letterMargin + 32)
+		setFont(p, false, 7.5)
+		p.MultiCell(128, 3.6, clean(T("letter.qr_link", l.PreferencesURL)), "", "L", false)
 		p.SetXY(letterMargin, y+32)
 		setFont(p, true, 8.5)
 		p.CellFormat(160, 4.5, clean(T("pdf.objection_title")), "", 1, "L", false, 0, "")
 		p.SetX(letterMargin)
 		setFont(p, false, 8)
-		p.MultiCell(160, 3.8, clean(T("pdf.objection", store.Email, displayPhone(store.Phone), store.Address())), "", "L", false)
+		p.MultiCell(160, 3.8, clean(T("letter.objection", store.Email, displayPhone(store.Phone), store.Address())), "", "L", false)
 	}
 	if len(letters) == 0 {
 		p.AddPage()

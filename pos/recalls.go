@@ -110,7 +110,7 @@ func (s *Server) recallsSend(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		letters = append(letters, pdf.RecallLetter{Salutation: cu.Salutation, Name: cu.Name(), Street: cu.Street, PostalCode: cu.PostalCode, City: cu.City,
+		letters = append(letters, pdf.RecallLetter{Salutation: cu.Salutation, FirstName: cu.FirstName, LastName: cu.LastName, Street: cu.Street, PostalCode: cu.PostalCode, City: cu.City,
 			Lang: cu.Lang, Topic: topic, PreferencesURL: s.preferencesURL(from, cu.ID, "qr"), From: from})
 	}
 	var buf bytes.Buffer

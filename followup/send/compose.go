@@ -321,13 +321,7 @@ func qrPNG(content string) ([]byte, error) {
 }
 
 func greeting(lang string, r orders.Customer) string {
-	switch {
-	case (r.Salutation == "Frau" || r.Salutation == "Herr") && r.LastName != "":
-		return assets.T(lang, "mail.greeting_formal", assets.T(lang, "mail.salutation."+r.Salutation), r.LastName)
-	case r.Name() != "":
-		return assets.T(lang, "mail.greeting", r.Name())
-	}
-	return assets.T(lang, "mail.greeting_none")
+	return assets.Greeting(lang, r.Salutation, r.FirstName, r.LastName)
 }
 
 func topicName(c consent.Controller, key, lang string) string {
