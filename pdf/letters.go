@@ -16,11 +16,11 @@ import (
 type RecallLetter struct {
 	Salutation          string
 	FirstName, LastName string
-	Street           string
-	PostalCode, City string
-	Lang             string
-	Topic            string
-	PreferencesURL   string
+	Street              string
+	PostalCode, City    string
+	Lang                string
+	Topic               string
+	PreferencesURL      string
 	// From is the controller who writes: where each store is its own
 	// controller, the customer's store (GDPR Art. 13(1)(a)); the
 	// document's store where empty.
