@@ -106,7 +106,7 @@ var owner = map[string]string{
 	"staff":  "orders", "sessions": "orders", "pin_lockouts": "orders", "api_tokens": "orders", "api_idempotency": "orders",
 	"customers": "orders", "customers_fts": "orders", "customer_changes": "orders", "orders": "orders", "order_items": "orders",
 	"prescriptions": "orders", "documents": "orders", "audit_log": "orders", "breaches": "orders", "breach_events": "orders",
-	"schema_migrations": "orders/store", "chain_jobs": "orders/store", "key_fingerprint": "orders/store", "stores": "orders/chain",
+	"recall_runs": "orders", "schema_migrations": "orders/store", "chain_jobs": "orders/store", "key_fingerprint": "orders/store", "stores": "orders/chain",
 	"joined_sources": "orders/chain", "joined_customers": "orders/chain", "joined_events": "consent",
 }
 

@@ -2,6 +2,9 @@ package orders
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -264,6 +267,9 @@ func (db *DB) TopicRates(ctx context.Context) (map[string]float64, error) {
 // RecallSent is what SendRecalls did: the mails queued, and the letters
 // to print (customer, address, language).
 type RecallSent struct {
+	// Run is the recall run recorded, whose letters can be downloaded
+	// again (RecallRunLetters); 0 where nothing was sent.
+	Run     int64
 	Mails   int
 	Letters []Customer
 	// Manual are the customers due who can only be reached by SMS or
@@ -359,7 +365,22 @@ func (db *DB) sendRecalls(ctx context.Context, topic string, staffID int64, due 
 			}
 			out.Letters = append(out.Letters, cust)
 		}
-		return nil
+		if out.Mails == 0 && len(out.Letters) == 0 && len(out.Manual) == 0 {
+			return nil
+		}
+		// The run is kept, with its letters' customers: the PDF can be
+		// downloaded again, and nothing is recorded as sent that was
+		// never printed.
+		ids := make([]int64, 0, len(out.Letters))
+		for _, c := range out.Letters {
+			ids = append(ids, c.ID)
+		}
+		letters, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO recall_runs (topic, store_id, staff_id, mails, manual, letters, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			topic, consent.StoreOf(ctx), nullID(staffID), out.Mails, len(out.Manual), string(letters), Stamp(now)).Scan(&out.Run)
 	})
 	if err != nil {
 		return RecallSent{}, err
@@ -369,4 +390,89 @@ func (db *DB) sendRecalls(ctx context.Context, topic string, staffID int64, due 
 	}
 	slog.Info("recalls sent", "topic", topic, "mails", out.Mails, "letters", len(out.Letters), "manual", len(out.Manual), "staff_id", staffID)
 	return out, nil
+}
+
+// RecallRun is one "send" of recalls: when, which topic, by whom, and how
+// many mails, letters and calls it made.
+type RecallRun struct {
+	ID        int64  `json:"id"`
+	Topic     string `json:"topic"`
+	StoreID   int64  `json:"store_id"`
+	StaffID   int64  `json:"staff_id,omitempty"`
+	StaffName string `json:"staff_name,omitempty"`
+	Mails     int    `json:"mails"`
+	Manual    int    `json:"manual"`
+	Letters   int    `json:"letters"`
+	CreatedAt string `json:"created_at"`
+	customers []int64
+}
+
+// RecallRuns lists the newest recall runs first, at most limit; where
+// each store is its own controller, the store's own.
+func (db *DB) RecallRuns(ctx context.Context, limit int) ([]RecallRun, error) {
+	scope, args, err := storeScope(ctx, db.sql, "r.store_id")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT r.id, r.topic, r.store_id, COALESCE(r.staff_id, 0), COALESCE(s.name, ''), r.mails, r.manual, r.letters, r.created_at
+		FROM recall_runs r LEFT JOIN staff s ON s.id = r.staff_id WHERE true`+scope+` ORDER BY r.id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []RecallRun{}
+	for rows.Next() {
+		r, err := scanRecallRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanRecallRun(row interface{ Scan(...any) error }) (RecallRun, error) {
+	var r RecallRun
+	var letters string
+	if err := row.Scan(&r.ID, &r.Topic, &r.StoreID, &r.StaffID, &r.StaffName, &r.Mails, &r.Manual, &letters, &r.CreatedAt); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(letters), &r.customers); err != nil {
+		return r, fmt.Errorf("recall run %d: its letters' customers: %w", r.ID, err)
+	}
+	r.Letters = len(r.customers)
+	return r, nil
+}
+
+// RecallRunLetters is a recall run and the customers of its letters, as
+// their records stand now (an erased customer's letter is left out): to
+// print the letters again. NotFound for a run of another store where
+// each store is its own controller.
+func (db *DB) RecallRunLetters(ctx context.Context, id int64) (RecallRun, []Customer, error) {
+	scope, args, err := storeScope(ctx, db.sql, "r.store_id")
+	if err != nil {
+		return RecallRun{}, nil, err
+	}
+	r, err := scanRecallRun(db.sql.QueryRowContext(ctx, `SELECT r.id, r.topic, r.store_id, COALESCE(r.staff_id, 0), COALESCE(s.name, ''), r.mails, r.manual, r.letters, r.created_at
+		FROM recall_runs r LEFT JOIN staff s ON s.id = r.staff_id WHERE r.id = ?`+scope, append([]any{id}, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return RecallRun{}, nil, consentdesk.Errorf(consentdesk.NotFound, "err.recall_run_not_found")
+	}
+	if err != nil {
+		return RecallRun{}, nil, err
+	}
+	var out []Customer
+	for _, cid := range r.customers {
+		c, err := getCustomer(ctx, db.sql, cid)
+		if consentdesk.ErrorCode(err) == consentdesk.NotFound {
+			continue
+		}
+		if err != nil {
+			return r, nil, err
+		}
+		if !c.Erased() {
+			out = append(out, c)
+		}
+	}
+	return r, out, nil
 }

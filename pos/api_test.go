@@ -473,11 +473,36 @@ func TestSendingRecalls(t *testing.T) {
 	c.signIn(e.manager, "864297")
 	c.get("/recalls")
 	r := c.post("/recalls/eye_test/send", url.Values{})
-	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(r.body, "%PDF") {
-		t.Fatalf("send: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d", r.StatusCode)
 	}
-	if text := pdfText(t, []byte(r.body)); !strings.Contains(text, "Hauptstraße 1") || !strings.Contains(text, "Sehtest") {
-		t.Errorf("the letters PDF:\n%s", text)
+	// The page says who is sent what, and offers the run's letters; they
+	// can be downloaded again: a lost download loses no letter.
+	page := c.get(r.Header.Get("Location"))
+	link := regexp.MustCompile(`href="(/recalls/runs/\d+/letters\.pdf)"`).FindStringSubmatch(page.body)
+	if link == nil || !strings.Contains(page.body, "1 Briefe stehen unten zum Herunterladen") || !strings.Contains(page.body, "Niemand ist fällig") {
+		t.Fatalf("the recalls page after sending:\n%s", page.body)
+	}
+	var first string
+	for i := range 2 {
+		r = c.get(link[1])
+		if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(r.body, "%PDF") {
+			t.Fatalf("download %d: %d %s", i+1, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		text := pdfText(t, []byte(r.body))
+		if !strings.Contains(text, "Hauptstraße 1") || !strings.Contains(text, "Sehtest") {
+			t.Errorf("the letters PDF:\n%s", text)
+		}
+		if i == 0 {
+			first = text
+		} else if text != first {
+			t.Errorf("the second download differs from the first:\n%s\n%s", first, text)
+		}
+	}
+	// Another store's manager, where each store is its own controller,
+	// or a wrong number: not found.
+	if r := c.get("/recalls/runs/999/letters.pdf"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a run that does not exist: %d", r.StatusCode)
 	}
 	var uses int
 	e.store().QueryRow(`SELECT COUNT(*) FROM consent_events WHERE action = 'use' AND topic = 'eye_test' AND customer_id IN (?, ?)`, byMail, byPost).Scan(&uses)

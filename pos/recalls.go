@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/assets"
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/orders"
@@ -28,6 +30,10 @@ func (s *Server) apiRecalls(c *gin.Context) {
 
 type recallsView struct {
 	Topics []recallTopic
+	// Runs are the sends so far, newest first, each with its letters to
+	// download again; Names the topics' names.
+	Runs  []orders.RecallRun
+	Names map[string]string
 }
 
 type recallTopic struct {
@@ -77,13 +83,25 @@ func (s *Server) recallsPage(c *gin.Context) {
 	flash := ""
 	if sent := c.Query("sent"); sent != "" {
 		flash = assets.T(lang, "recalls.sent", sent, c.Query("manual"))
+		if n := c.Query("letters"); n != "" && n != "0" {
+			flash += " " + assets.T(lang, "recalls.letters_ready", n)
+		}
+	}
+	if v.Runs, err = s.db.RecallRuns(ctx, 50); err != nil {
+		s.fail(c, err)
+		return
+	}
+	v.Names = map[string]string{}
+	for _, t := range ctrl.TopicList() {
+		v.Names[t.Key] = t.Name(lang)
 	}
 	s.render(c, http.StatusOK, "recalls", view{Title: assets.T(lang, "title.recalls"), Flash: flash, Data: v})
 }
 
 // recallsSend sends a topic's recalls that are due: the e-mails are
-// queued, and the letters come back as one PDF to print (DIN 5008 form B,
-// for a window envelope); without letters the page says what was sent.
+// queued, and the run is recorded with its letters, which the page then
+// offers to download (DIN 5008 form B, for a window envelope) as often
+// as needed: a lost download does not lose the letters.
 func (s *Server) recallsSend(c *gin.Context) {
 	ctx := c.Request.Context()
 	topic := c.Param("topic")
@@ -92,8 +110,21 @@ func (s *Server) recallsSend(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if len(sent.Letters) == 0 {
-		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/recalls?sent=%d&manual=%d", sent.Mails, len(sent.Manual)))
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/recalls?sent=%d&manual=%d&letters=%d&run=%d", sent.Mails, len(sent.Manual), len(sent.Letters), sent.Run))
+}
+
+// recallRunLetters is a run's letters as one PDF, made again from the
+// customers' records, dated the day of the run.
+func (s *Server) recallRunLetters(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, ok := pathID(c)
+	if !ok {
+		s.fail(c, consentdesk.Errorf(consentdesk.NotFound, "err.recall_run_not_found"))
+		return
+	}
+	run, customers, err := s.db.RecallRunLetters(ctx, id)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	ctrl, err := s.db.Controller(ctx)
@@ -102,7 +133,7 @@ func (s *Server) recallsSend(c *gin.Context) {
 		return
 	}
 	var letters []pdf.RecallLetter
-	for _, cu := range sent.Letters {
+	for _, cu := range customers {
 		// Each letter from the customer's controller: their store's
 		// company where each store is its own (Art. 13(1)(a)).
 		from, err := s.db.ControllerOf(ctx, cu.ID)
@@ -111,13 +142,18 @@ func (s *Server) recallsSend(c *gin.Context) {
 			return
 		}
 		letters = append(letters, pdf.RecallLetter{Salutation: cu.Salutation, FirstName: cu.FirstName, LastName: cu.LastName, Street: cu.Street, PostalCode: cu.PostalCode, City: cu.City,
-			Lang: cu.Lang, Topic: topic, PreferencesURL: s.preferencesURL(from, cu.ID, "qr"), From: from})
+			Lang: cu.Lang, Topic: run.Topic, PreferencesURL: s.preferencesURL(from, cu.ID, "qr"), From: from})
+	}
+	at, err := time.Parse(time.RFC3339Nano, run.CreatedAt)
+	if err != nil {
+		s.fail(c, fmt.Errorf("recall run %d: its time %q: %w", run.ID, run.CreatedAt, err))
+		return
 	}
 	var buf bytes.Buffer
-	if err := pdf.RenderRecallLetters(&buf, ctrl, letters, s.db.Now()); err != nil {
+	if err := pdf.RenderRecallLetters(&buf, ctrl, letters, at); err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.sendAudited(c, orders.AuditContactable, 0, fmt.Sprintf("recalls:%s:%d mails, %d letters", topic, sent.Mails, len(sent.Letters)),
-		fmt.Sprintf(`attachment; filename="erinnerungen-%s.pdf"`, topic), "application/pdf", buf.Bytes())
+	s.sendAudited(c, orders.AuditContactable, 0, fmt.Sprintf("recall run %d: %d letters", run.ID, len(letters)),
+		fmt.Sprintf(`attachment; filename="erinnerungen-%s-%d.pdf"`, run.Topic, run.ID), "application/pdf", buf.Bytes())
 }

@@ -179,6 +179,7 @@ func (s *Server) Handler() http.Handler {
 	manager.GET("/pairing", s.pairingPage)
 	manager.GET("/recalls", s.recallsPage)
 	manager.POST("/recalls/:topic/send", s.csrf, s.recallsSend)
+	manager.GET("/recalls/runs/:id/letters.pdf", s.recallRunLetters)
 	manager.POST("/breaches", s.csrf, s.breachSubmit)
 	manager.POST("/breaches/:id/notes", s.csrf, s.breachNoteSubmit)
 	manager.GET("/breaches/:id/letter.pdf", s.breachLetter)

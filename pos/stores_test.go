@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -552,8 +553,16 @@ func TestFranchiseKeptApartInLogsFiguresLettersAndLedger(t *testing.T) {
 	}
 	// Recall letters from Lörrach's company.
 	r := l.post("/recalls/eye_test/send", url.Values{})
-	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.body, "%PDF") {
+	link := regexp.MustCompile(`href="(/recalls/runs/\d+/letters\.pdf)"`).FindStringSubmatch(l.get(r.Header.Get("Location")).body)
+	if r.StatusCode != http.StatusSeeOther || link == nil {
 		t.Fatalf("Lörrach's recalls: %d", r.StatusCode)
+	}
+	if r := m.get(link[1]); r.StatusCode != http.StatusNotFound {
+		t.Errorf("Freiburg's manager downloads Lörrach's letters: %d", r.StatusCode)
+	}
+	r = l.get(link[1])
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.body, "%PDF") {
+		t.Fatalf("Lörrach's letters: %d", r.StatusCode)
 	}
 	if text := pdfText(t, []byte(r.body)); !strings.Contains(text, "Augenblick Lörrach e.K.") || strings.Contains(text, "Optik Freiburg") ||
 		!strings.Contains(text, "Loerracher") || strings.Contains(text, "Freiburger") {
