@@ -84,7 +84,11 @@ type NewOrder struct {
 	Items        []Item
 	DepositCents int64
 	Pickup       *Pickup
-	Consent      ConsentInput
+	// TakenAlong is a sale without an appointment (a cleaning cloth): the
+	// customer takes the goods along, so the order is collected when it
+	// is placed, and no pickup mail follows. Not with a Pickup.
+	TakenAlong bool
+	Consent    ConsentInput
 	Prescription *Prescription
 	StaffID      int64
 	// Lang is the language the customer chose on the consent screen, when
@@ -145,6 +149,9 @@ func (in NewOrder) Validate(now time.Time) (NewOrder, error) {
 		f.Add("deposit_cents", "err.deposit_range")
 	}
 	validatePickup(f, in.Pickup, now)
+	if in.TakenAlong && in.Pickup != nil {
+		f.Add("pickup.start", "err.pickup_taken_along")
+	}
 	if in.Prescription != nil {
 		if in.Prescription.Empty() {
 			in.Prescription = nil
@@ -347,13 +354,16 @@ func (db *DB) PlaceOrder(ctx context.Context, in NewOrder) (Placed, error) {
 		}
 		o := Order{Number: number, CustomerID: cust.ID, StaffID: in.StaffID, ConsentMode: in.Consent.Mode, Items: in.Items,
 			TotalCents: Total(in.Items), DepositCents: in.DepositCents, Pickup: in.Pickup, NoticeVersionID: notice.ID, Status: "open", CreatedAt: now}
+		if in.TakenAlong {
+			o.Status = "collected"
+		}
 		var start, end string
 		if in.Pickup != nil {
 			start, end = in.Pickup.Start.Format(time.RFC3339), in.Pickup.End.Format(time.RFC3339)
 		}
 		o.StoreID = consent.StoreOf(ctx) // where it was taken: the staff's or the token's store
-		if err := tx.QueryRowContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at, store_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now), o.StoreID).Scan(&o.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO orders (number, customer_id, staff_id, consent_mode, total_cents, deposit_cents, pickup_start, pickup_end, notice_version_id, created_at, store_id, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Number, o.CustomerID, nullID(o.StaffID), o.ConsentMode, o.TotalCents, o.DepositCents, start, end, o.NoticeVersionID, Stamp(now), o.StoreID, o.Status).Scan(&o.ID); err != nil {
 			return err
 		}
 		for i, it := range in.Items {

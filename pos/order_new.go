@@ -107,7 +107,8 @@ func readOrderForm(c *gin.Context, f consentdesk.FieldErrors) (orderForm, orders
 	if start, end, ok := parsePickup(f, form.PickupDate, form.PickupFrom, form.PickupTo); ok {
 		in.Pickup = &orders.Pickup{Start: start, End: end}
 	} else if f["pickup.start"] == "" && f["pickup.end"] == "" {
-		f.Add("pickup.start", "err.pickup_required")
+		// No appointment: the customer takes the goods along.
+		in.TakenAlong = true
 	}
 	rx := orders.Prescription{}
 	for _, side := range []string{"right", "left"} {

@@ -11,12 +11,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/consentdesk/consentdesk"
 	"github.com/consentdesk/consentdesk/consent"
+	"github.com/consentdesk/consentdesk/followup"
+	"github.com/consentdesk/consentdesk/followup/send"
 	"github.com/consentdesk/consentdesk/orders"
 	"github.com/consentdesk/consentdesk/pos"
 )
@@ -634,5 +639,49 @@ func TestOrderFormSupplyAndMeasuredOn(t *testing.T) {
 	form.Set("last_name", "Falsch")
 	if r := staffC.post("/orders/new", form); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "0 bis 730") {
 		t.Errorf("a supply that is no number: %d", r.StatusCode)
+	}
+}
+
+// A sale without an appointment (a cleaning cloth): the counter leaves
+// the pickup empty, the order is collected when it is placed, the
+// thank-you mail says so and carries no calendar file, and no pickup mail
+// can follow.
+func TestASaleWithoutAnAppointment(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	c.signIn(e.counter, "4711")
+	form := url.Values{"salutation": {"Frau"}, "first_name": {"Eva"}, "last_name": {"Kurz"}, "email": {"eva.kurz@example.org"}, "customer_lang": {"de"},
+		"item_description_0": {"Putztuch"}, "item_quantity_0": {"1"}, "item_price_0": {"5,00"}, "item_vat_0": {"19"}, "consent_mode": {"tablet"}}
+	path, _ := handOver(t, c, form)
+	c.post(path, url.Values{})
+	r := c.handBack("4711")
+	m := locationID.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("the sale was not placed: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	id, _ := strconv.ParseInt(m[1], 10, 64)
+	o, err := e.db.Order(ctx, id)
+	if err != nil || o.Status != "collected" || o.Pickup != nil {
+		t.Fatalf("the sale: %+v %v", o, err)
+	}
+	if _, err := e.db.MarkReady(ctx, id); consentdesk.ErrorCode(err) != consentdesk.Conflict {
+		t.Errorf("a collected sale marked ready (a pickup mail): %v", err)
+	}
+	dir := t.TempDir()
+	sender := send.NewSender(e.db, e.db.Keys.LinkTokens(), followup.Folder{Dir: dir}, send.SenderConfig{PublicURL: "https://optik.example"})
+	if n, err := sender.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("mails sent: %d %v", n, err)
+	}
+	mails, _ := e.db.Mails(ctx, followup.Filter{OrderID: id})
+	if len(mails) != 1 || mails[0].Kind != followup.ThankYou {
+		t.Fatalf("mails of the sale: %+v", mails)
+	}
+	eml, err := os.ReadFile(followup.Folder{Dir: dir}.File(mails[0].ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(eml), "text/calendar") || !strings.Contains(string(eml), "gleich mitgenommen") || strings.Contains(string(eml), "abholbereit ist") {
+		t.Errorf("the thank-you mail of a sale taken along:\n%s", eml)
 	}
 }
