@@ -87,8 +87,8 @@ type NewOrder struct {
 	// TakenAlong is a sale without an appointment (a cleaning cloth): the
 	// customer takes the goods along, so the order is collected when it
 	// is placed, and no pickup mail follows. Not with a Pickup.
-	TakenAlong bool
-	Consent    ConsentInput
+	TakenAlong   bool
+	Consent      ConsentInput
 	Prescription *Prescription
 	StaffID      int64
 	// Lang is the language the customer chose on the consent screen, when
