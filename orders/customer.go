@@ -431,6 +431,15 @@ func (db *DB) ImportCustomers(ctx context.Context, in []Customer) (int, error) {
 
 // NationalPhone shows a stored E.164 number as Germans write it
 // ("0171 4455667"); a foreign number keeps its international form.
+// CallNumber is the number to call a customer on, as dialled in
+// Germany: the phone, else the mobile; "" for neither.
+func CallNumber(c Customer) string {
+	if c.Phone != "" {
+		return NationalPhone(c.Phone)
+	}
+	return NationalPhone(c.Mobile)
+}
+
 func NationalPhone(e164 string) string {
 	if e164 == "" {
 		return ""

@@ -14,6 +14,13 @@ type DayOrder struct {
 	Status       string
 	Pickup       *Pickup
 	BalanceCents int64
+	// CallInstead is the number to call about a ready order whose
+	// customer gets no pickup mail (no e-mail address): the call stays
+	// owed until the order is collected. "" otherwise.
+	CallInstead string
+	// NoContact is a ready order whose customer has neither an e-mail
+	// address nor a number.
+	NoContact bool
 }
 
 // CounterDay is what the counter sees first on a working day: today's
@@ -37,7 +44,7 @@ func (db *DB) Today(ctx context.Context) (CounterDay, error) {
 		return CounterDay{}, err
 	}
 	rows, err := db.sql.QueryContext(ctx, `SELECT o.id, o.number, TRIM(c.first_name || ' ' || c.last_name), o.status, o.pickup_start, o.pickup_end,
-			o.total_cents - o.deposit_cents
+			o.total_cents - o.deposit_cents, c.email, c.phone, c.mobile
 		FROM orders o JOIN customers c ON c.id = o.customer_id
 		WHERE o.restricted_until = '' AND o.status IN ('open', 'ready')`+scope+`
 		ORDER BY o.pickup_start = '', o.pickup_start, o.id`, args...)
@@ -48,9 +55,13 @@ func (db *DB) Today(ctx context.Context) (CounterDay, error) {
 	var d CounterDay
 	for rows.Next() {
 		var o DayOrder
-		var ps, pe string
-		if err := rows.Scan(&o.ID, &o.Number, &o.CustomerName, &o.Status, &ps, &pe, &o.BalanceCents); err != nil {
+		var ps, pe, email, phone, mobile string
+		if err := rows.Scan(&o.ID, &o.Number, &o.CustomerName, &o.Status, &ps, &pe, &o.BalanceCents, &email, &phone, &mobile); err != nil {
 			return CounterDay{}, err
+		}
+		if o.Status == "ready" && email == "" {
+			o.CallInstead = CallNumber(Customer{Phone: phone, Mobile: mobile})
+			o.NoContact = o.CallInstead == ""
 		}
 		if ps != "" {
 			p := Pickup{}

@@ -170,9 +170,20 @@ func TestOrderFromCounterToPickup(t *testing.T) {
 	if r := c.get("/"); !strings.Contains(r.body, "abholbereit") {
 		t.Error("start page does not list the ready order")
 	}
+	// The call stays owed, with the number, until the pickup: on the
+	// order page opened again later, and on the start page.
+	if r := c.get("/orders/" + id); !strings.Contains(r.body, "Keine E-Mail – bitte anrufen: 0761 612233") {
+		t.Error("the order page, opened again, forgets the call still owed")
+	}
+	if r := c.get("/"); !strings.Contains(r.body, "Bitte anrufen: 0761 612233") {
+		t.Error("the start page does not show the call still owed")
+	}
 	r = c.post("/orders/"+id+"/collected", url.Values{})
-	if r = c.get(r.Header.Get("Location")); !strings.Contains(r.body, "abgeholt") {
-		t.Error("collected not shown")
+	if r = c.get(r.Header.Get("Location")); !strings.Contains(r.body, "abgeholt") || strings.Contains(r.body, "bitte anrufen") {
+		t.Error("collected not shown, or the call still asked for")
+	}
+	if r := c.get("/"); strings.Contains(r.body, "Bitte anrufen") {
+		t.Error("the start page asks for a call after the pickup")
 	}
 	if r := c.post("/orders/"+id+"/collected", url.Values{}); r.StatusCode != http.StatusConflict {
 		t.Errorf("collected twice: %d", r.StatusCode)

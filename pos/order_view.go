@@ -147,7 +147,7 @@ func (s *Server) loadOrderView(c *gin.Context) (orderView, bool) {
 	}
 	_, v.RxKept = s.drafts.rxFor(o.ID, staff(c).ID)
 	if cust.Email == "" {
-		v.CallInstead = orders.NationalPhone(cust.Contact(consent.Phone))
+		v.CallInstead = orders.CallNumber(cust)
 	}
 	docs, err := s.db.Documents(ctx, cust.ID, false)
 	if err != nil {
