@@ -66,9 +66,11 @@ func DefaultNotices() map[string]string {
 // proof), not by the store.
 var SupersededNotices = map[string][]string{
 	"de": {"133a17b59cd4e6b47e6b666703fba59dd6c993efb48533cc8ee92f58a423b197", "1cb513381457ace957bbebe3731336520a4c7381aeaa1e70ab411c22dbb06c39",
-		"5290ba97ade6876950fec09b1b3d618a971d0c5084b7e8aeee80d8e92bd34351", "c448f07fcf59f3eadbcb45bbbfbec1e6197fa8aeb7216574a8fa980bef60ab47"},
+		"5290ba97ade6876950fec09b1b3d618a971d0c5084b7e8aeee80d8e92bd34351", "c448f07fcf59f3eadbcb45bbbfbec1e6197fa8aeb7216574a8fa980bef60ab47",
+		"72392bfd8d66a5cc86bee8906e139ce0503f808ff637bc1decbb1e8512b0d1bf"},
 	"en": {"16d23616b0f30cf0229130ca15b5143ae18879b9a70548460e12fb0fb8e37abc", "4bb6f2a81df57c875eaf37c92a95aa97ac032f1e1a94e4d3d36d268e4b95b011",
-		"64274325b35d4ac8b32c419a3279d420a07fa71ccc54e8ccfa26d28a86d489f5", "d8cecfedbfd72ad1126da01a8bf890f40cf72b5dae36fd91283bdcd83f9cf2ac"},
+		"64274325b35d4ac8b32c419a3279d420a07fa71ccc54e8ccfa26d28a86d489f5", "d8cecfedbfd72ad1126da01a8bf890f40cf72b5dae36fd91283bdcd83f9cf2ac",
+		"0bbcf1f70d77979b54b2318f9e52fdd29f44d2221d9e4c5a3661301dbbf8a659"},
 }
 
 // Catalogue maps message keys to sentences in one language.

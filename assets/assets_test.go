@@ -29,14 +29,16 @@ func TestCataloguesMatch(t *testing.T) {
 	}
 }
 
-// The default notices cover the items of GDPR Art. 13.
+// The default notices cover the items of GDPR Art. 13 (the data
+// protection contact's heading and text are rendered from the settings:
+// TestNoticeWithoutADataProtectionOfficer_Art13).
 func TestDefaultNoticesCoverArticle13(t *testing.T) {
 	n := assets.DefaultNotices()
 	for lang, words := range map[string][]string{
-		"de": {"Verantwortlicher", "Datenschutzbeauftragte", "Zwecke und Rechtsgrundlagen", "Berechtigtes Interesse", "Empfänger", "Speicherdauer",
+		"de": {"Verantwortlicher", "{dpo_heading}", "Zwecke und Rechtsgrundlagen", "Berechtigtes Interesse", "Empfänger", "Speicherdauer",
 			"Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "Widerspruch", "jederzeit mit Wirkung für die Zukunft widerrufen", "Aufsichtsbehörde",
 			"ohne sie können wir den Auftrag nicht annehmen", "automatisierten Entscheidungen", "{name}", "{dpo}", "{authority}"},
-		"en": {"Controller", "Data protection officer", "Purposes and legal bases", "Legitimate interests", "Recipients", "Retention",
+		"en": {"Controller", "{dpo_heading}", "Purposes and legal bases", "Legitimate interests", "Recipients", "Retention",
 			"access", "rectification", "erasure", "restriction", "portability", "object", "withdraw any consent", "supervisory authority",
 			"without them we cannot take the order", "automated decisions", "{name}", "{dpo}", "{authority}"},
 	} {

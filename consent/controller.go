@@ -416,6 +416,20 @@ func (c Controller) Validate() error {
 	return f.Err()
 }
 
+// DataProtectionContact is whom to ask about data protection: the data
+// protection officer where the store named one, else the owner or the
+// management (Directors) or the company, with the store's e-mail.
+func (c Controller) DataProtectionContact() string {
+	if d := strings.TrimSpace(c.DPOContact); d != "" {
+		return d
+	}
+	who := strings.TrimSpace(c.Directors)
+	if who == "" {
+		who = c.Name
+	}
+	return strings.TrimSuffix(who+", "+c.Email, ", ")
+}
+
 // LoadController reads the store settings.
 func LoadController(ctx context.Context, q Querier) (Controller, error) {
 	var c Controller

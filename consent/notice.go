@@ -39,14 +39,16 @@ const storeSeqBase = 1_000_000
 var Langs = []string{"de", "en"}
 
 // Placeholders a notice template may use, filled from the store settings.
-func placeholders(c Controller) *strings.Replacer {
+func placeholders(c Controller, lang string) *strings.Replacer {
+	heading, dpo := dpoSection(c, lang)
 	return strings.NewReplacer(
+		"{dpo_heading}", heading,
 		"{name}", c.Name,
 		"{address}", c.Address(),
 		"{email}", c.Email,
 		"{phone}", c.Phone,
 		"{website}", c.Website,
-		"{dpo}", c.DPOContact,
+		"{dpo}", dpo,
 		"{authority}", c.Authority,
 		"{retention_letters}", strconv.Itoa(c.LetterRetention()),
 		"{retention_vouchers}", strconv.Itoa(c.OrderRetention()),
@@ -75,7 +77,7 @@ func RenderNotice(template, lang string, c Controller) string {
 	}
 	t = strings.ReplaceAll(t, "{advertising}", ad)
 	t = strings.ReplaceAll(t, "{legitimate_interests}", legitimateInterests(lang, c))
-	return placeholders(c).Replace(t)
+	return placeholders(c, lang).Replace(t)
 }
 
 // legitimateInterests names the interests the store relies on (GDPR Art.
@@ -343,4 +345,28 @@ func NoticesIn(ctx context.Context, q Querier, store int64, lang string) ([]Noti
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// dpoSection is the heading and text of the notice's contact for data
+// protection (Art. 13(1)(b)): the data protection officer where the store
+// named one; otherwise who answers data protection questions (the
+// owner or the management, at the store's address), with the reason
+// there is no officer, so that the notice never prints a heading with
+// nothing under it.
+func dpoSection(c Controller, lang string) (string, string) {
+	if strings.TrimSpace(c.DPOContact) != "" {
+		return dpoText[lang][0], c.DPOContact
+	}
+	who := strings.TrimSpace(c.Directors)
+	if who == "" {
+		who = c.Name
+	}
+	return dpoText[lang][1], fmt.Sprintf(dpoText[lang][2], who, c.Email, c.Phone)
+}
+
+var dpoText = map[string][3]string{
+	"de": {"Datenschutzbeauftragte/r", "Ansprechpartner für Datenschutz",
+		"Fragen zum Datenschutz beantwortet %s, E-Mail: %s, Telefon: %s. Eine/n Datenschutzbeauftragte/n müssen wir nicht benennen (Art. 37 DSGVO, § 38 BDSG)."},
+	"en": {"Data protection officer", "Contact for data protection",
+		"Questions about data protection are answered by %s, e-mail: %s, phone: %s. We are not required to appoint a data protection officer (Art. 37 GDPR, § 38 BDSG)."},
 }

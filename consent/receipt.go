@@ -138,7 +138,7 @@ func BuildReceipt(in ReceiptInput) Receipt {
 		Jurisdiction:   "DE",
 		Language:       lang,
 		PIIPrincipalID: fmt.Sprintf("customer:%d", in.CustomerID),
-		PIIControllers: []ReceiptController{{PIIController: in.Store.Name, Contact: in.Store.DPOContact, Address: ReceiptAddress{StreetAddress: in.Store.Street, PostalCode: in.Store.PostalCode, AddressLocality: in.Store.City, AddressCountry: "DE"},
+		PIIControllers: []ReceiptController{{PIIController: in.Store.Name, Contact: in.Store.DataProtectionContact(), Address: ReceiptAddress{StreetAddress: in.Store.Street, PostalCode: in.Store.PostalCode, AddressLocality: in.Store.City, AddressCountry: "DE"},
 			Email: in.Store.Email, Phone: in.Store.Phone, PIIControllerURL: in.Store.Website}},
 		PolicyURL: policy,
 		Services:  []ReceiptService{},

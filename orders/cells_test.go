@@ -168,6 +168,29 @@ func TestNoticeSaysWhatTheSettingsDo_Art13(t *testing.T) {
 	}
 }
 
+// The notice never prints an empty heading: with a data protection
+// officer, their heading and contact; without one (a small store need not
+// name one, § 38 BDSG), who answers data protection questions instead,
+// in both languages.
+func TestNoticeWithoutADataProtectionOfficer_Art13(t *testing.T) {
+	ctrl := consent.DefaultController()
+	for lang, want := range map[string][2]string{
+		"de": {"2. Datenschutzbeauftragte/r\n" + ctrl.DPOContact, "2. Ansprechpartner für Datenschutz\nFragen zum Datenschutz beantwortet Max Muster, E-Mail: info@optik-muster.example"},
+		"en": {"2. Data protection officer\n" + ctrl.DPOContact, "2. Contact for data protection\nQuestions about data protection are answered by Max Muster, e-mail: info@optik-muster.example"},
+	} {
+		tmpl := assets.DefaultNotices()[lang]
+		if text := consent.RenderNotice(tmpl, lang, ctrl); !strings.Contains(text, want[0]) {
+			t.Errorf("%s notice with an officer lacks %q", lang, want[0])
+		}
+		none := ctrl
+		none.DPOContact = " "
+		text := consent.RenderNotice(tmpl, lang, none)
+		if !strings.Contains(text, want[1]) || strings.Contains(text, "Datenschutzbeauftragte/r\n\n") || strings.Contains(text, "officer\n\n") {
+			t.Errorf("%s notice without an officer:\n%s", lang, text)
+		}
+	}
+}
+
 // A store still on an earlier default notice gets today's at its start,
 // as a new version; the consents given keep the version they cite.
 func TestEarlierDefaultNoticeIsUpgradedAtStart(t *testing.T) {
