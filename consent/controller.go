@@ -298,13 +298,18 @@ func (c Controller) CompanyLine(label func(key string) string) string {
 
 // SoleTrader reports whether the legal form is a registered merchant
 // (eingetragene/r Kaufmann/Kauffrau, "e.K.", "e.Kfm.", "e.Kfr.").
-func (c Controller) SoleTrader() bool {
-	f := strings.ToLower(strings.ReplaceAll(c.LegalForm, " ", ""))
+func (c Controller) SoleTrader() bool { return SoleTrader(c.LegalForm, c.Name) }
+
+// SoleTrader says whether a company of that legal form and name is a
+// sole trader (e.K., §19(1) Nr. 1 HGB), who has an owner, not managing
+// directors.
+func SoleTrader(legalForm, name string) bool {
+	f := strings.ToLower(strings.ReplaceAll(legalForm, " ", ""))
 	switch f {
 	case "e.k.", "e.k", "e.kfm.", "e.kfr.", "einzelunternehmen", "eingetragenerkaufmann", "eingetragenekauffrau":
 		return true
 	}
-	return strings.HasSuffix(strings.ToLower(strings.ReplaceAll(c.Name, " ", "")), "e.k.")
+	return strings.HasSuffix(strings.ToLower(strings.ReplaceAll(name, " ", "")), "e.k.")
 }
 
 // PostOnLegitimateInterest reports whether advertising letters rest on

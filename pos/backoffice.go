@@ -599,7 +599,8 @@ type storeFormView struct {
 	Fields                    []storeField
 }
 
-type storeField struct{ Name, Value, Error string }
+// storeField is one field of a store's form; Label is its catalogue key.
+type storeField struct{ Name, Label, Value, Error string }
 
 // storeFields are the form's fields; the company's (a store's own,
 // where each store is its own controller) follow the letterhead's.
@@ -645,7 +646,10 @@ func (s *Server) renderStores(c *gin.Context, status int, flash, posted string, 
 	form := func(id, action, title, submit string, vals map[string]string, open bool) storeFormView {
 		f := storeFormView{ID: "store_" + id, Action: action, Title: title, Submit: submit, Open: open}
 		for _, n := range storeFields {
-			fe := storeField{Name: n, Value: vals[n]}
+			fe := storeField{Name: n, Label: "stores." + n, Value: vals[n]}
+			if n == "company_managing_directors" && consent.SoleTrader(vals["company_legal_form"], vals["company_name"]) {
+				fe.Label = "company.owner" // a sole trader has an owner (§19(1) Nr. 1 HGB)
+			}
 			if open {
 				fe.Error = errs[n]
 			}

@@ -56,7 +56,7 @@ func (p *Pairing) Fingerprint() string {
 // mobileconfig is an iPadOS/iOS configuration profile with the CA as a
 // trusted root. It is unsigned ("not verified" on the tablet); the
 // fingerprint on the pairing page is the check.
-func (p *Pairing) mobileconfig() []byte {
+func (p *Pairing) mobileconfig(storeName string) []byte {
 	der := p.caDER()
 	sum := sha256.Sum256(der)
 	uuid := func(salt byte) string {
@@ -66,7 +66,7 @@ func (p *Pairing) mobileconfig() []byte {
 		return fmt.Sprintf("%X-%X-%X-%X-%X", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 	}
 	esc := func(s string) string { return template.HTMLEscapeString(s) }
-	name := esc(p.Name + " – Kasse (ConsentDesk)")
+	name := esc(CAName(storeName))
 	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
@@ -176,8 +176,14 @@ func (s *Server) pairProfile(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
+	// Named from the store's details as they are now, not as they were
+	// when the server started (or before the store was set up).
+	name := s.pairing.Name
+	if ctrl, err := s.db.Controller(c.Request.Context()); err == nil {
+		name = ctrl.Name
+	}
 	c.Header("Content-Disposition", `attachment; filename="consentdesk.mobileconfig"`)
-	c.Data(http.StatusOK, "application/x-apple-aspen-config", s.pairing.mobileconfig())
+	c.Data(http.StatusOK, "application/x-apple-aspen-config", s.pairing.mobileconfig(name))
 }
 
 // PairHandler serves plain HTTP on the store's network for a tablet that

@@ -42,6 +42,9 @@ type settingsView struct {
 	// the store's network: printed QR codes and mail links then work
 	// nowhere else.
 	LocalURL string
+	// Labels are the catalogue keys of labels that depend on the
+	// settings, by field: a sole trader's "Inhaber/in".
+	Labels map[string]string
 }
 
 // localURL returns the public URL when its host is loopback, a private
@@ -59,6 +62,15 @@ func localURL(raw string) string {
 		return raw
 	}
 	return ""
+}
+
+// settingsLabels are the labels that depend on the company: a sole
+// trader has an owner, not managing directors (§19(1) Nr. 1 HGB).
+func settingsLabels(legalForm, name string) map[string]string {
+	if consent.SoleTrader(legalForm, name) {
+		return map[string]string{"managing_directors": "company.owner"}
+	}
+	return map[string]string{}
 }
 
 func numberValues(c consent.Controller) map[string]string {
@@ -91,7 +103,7 @@ func (s *Server) settingsPage(c *gin.Context) {
 	s.render(c, http.StatusOK, "settings", view{Title: assets.T(s.lang(c), "title.settings"), Flash: flash,
 		Data: settingsView{Values: controllerValues(ctrl), Fields: settingsFields, HealthBasis: ctrl.HealthBasis, PostBasis: ctrl.PostBasis, DoubleOptIn: ctrl.DoubleOptIn, LoginList: ctrl.LoginStaffList, Topics: append(ctrl.TopicList(), consent.Topic{}),
 			Ads: ctrl.ExistingCustomerAds, ConfirmDays: strconv.Itoa(ctrl.ConfirmWindow()), HasLogo: len(ctrl.Logo) > 0,
-			Numbers: numberValues(ctrl), NumberNames: settingsNumbers, LocalURL: localURL(s.baseURL(ctrl))}})
+			Numbers: numberValues(ctrl), NumberNames: settingsNumbers, LocalURL: localURL(s.baseURL(ctrl)), Labels: settingsLabels(ctrl.LegalForm, ctrl.Name)}})
 }
 
 func (s *Server) settingsSubmit(c *gin.Context) {
@@ -150,7 +162,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		lang := s.lang(c)
 		s.render(c, http.StatusOK, "settings", view{Title: assets.T(lang, "title.settings"), LangForm: "settings-form",
 			Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList, Topics: append(n.TopicList(), consent.Topic{}),
-				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
+				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers, Labels: settingsLabels(n.LegalForm, n.Name)}})
 		return
 	}
 	published, err := s.db.SaveSettings(ctx, n, staff(c).ID)
@@ -162,7 +174,7 @@ func (s *Server) settingsSubmit(c *gin.Context) {
 		lang := s.lang(c)
 		s.render(c, http.StatusUnprocessableEntity, "settings", view{Title: assets.T(lang, "title.settings"), Flash: assets.T(lang, "err.invalid_input"),
 			Errors: translateFields(lang, err), LangForm: "settings-form", Data: settingsView{Values: v, Fields: settingsFields, HealthBasis: n.HealthBasis, PostBasis: n.PostBasis, DoubleOptIn: n.DoubleOptIn, LoginList: n.LoginStaffList, Topics: append(n.TopicList(), consent.Topic{}),
-				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers}})
+				Ads: n.ExistingCustomerAds, ConfirmDays: days, HasLogo: len(old.Logo) > 0, Numbers: numbers, NumberNames: settingsNumbers, Labels: settingsLabels(n.LegalForm, n.Name)}})
 		return
 	}
 	q := "/settings?saved=1"

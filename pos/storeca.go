@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/consentdesk/consentdesk/consent"
 )
 
 // The store's own small CA, for the counter tablet on the store's
@@ -157,13 +159,14 @@ func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	name := strings.TrimSpace(storeName)
-	if name == "" {
-		name = "ConsentDesk"
+	name := CAName(storeName)
+	org := []string{strings.TrimSpace(storeName)}
+	if !namedStore(storeName) {
+		org = nil
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:                serial(),
-		Subject:                     pkix.Name{CommonName: name + " – Kasse (ConsentDesk)", Organization: []string{name}},
+		Subject:                     pkix.Name{CommonName: name, Organization: org},
 		NotBefore:                   time.Now().Add(-time.Hour),
 		NotAfter:                    time.Now().Add(CAValidity),
 		IsCA:                        true,
@@ -217,6 +220,23 @@ func createCA(certFile, keyFile, storeName string) (*StoreCA, error) {
 // top-level domain .shop.
 func permittedNames(host string) []string {
 	return []string{machineName(host) + ".local", "localhost"}
+}
+
+// CAName is how the store CA and the tablet's profile are named: after
+// the store, once it has its name; before setup, after the counter alone,
+// never after the placeholder company of the settings.
+func CAName(storeName string) string {
+	if namedStore(storeName) {
+		return strings.TrimSpace(storeName) + " – Kasse (ConsentDesk)"
+	}
+	return "ConsentDesk – Kasse " + CounterNames()[0]
+}
+
+// namedStore says whether storeName is the store's own, not empty and
+// not the placeholder of a store not yet set up.
+func namedStore(storeName string) bool {
+	n := strings.TrimSpace(storeName)
+	return n != "" && n != consent.DefaultController().Name
 }
 
 // CounterNames are the names the tablet may use for the counter, which

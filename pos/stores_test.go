@@ -588,3 +588,34 @@ func TestFranchiseKeptApartInLogsFiguresLettersAndLedger(t *testing.T) {
 		t.Errorf("Lörrach's ledger/verify: %d %+v", code, v)
 	}
 }
+
+// A sole trader (e.K.) has an owner, not managing directors: the
+// settings form and a store's company form say "Inhaber/in" (§19(1)
+// Nr. 1 HGB), as the notice and the footer do.
+func TestSoleTraderHasAnOwnerInTheForms(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.client()
+	m.signIn(e.manager, "864297")
+	if r := m.get("/settings"); !strings.Contains(r.body, `<label for="s_managing_directors">Geschäftsführung</label>`) {
+		t.Error("a GmbH's settings do not ask for the management")
+	}
+	ctrl, err := e.db.Controller(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Name, ctrl.LegalForm = "Optik Sonne", "e.K."
+	if _, err := e.db.SaveSettings(ctx, ctrl, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.get("/settings"); !strings.Contains(r.body, `<label for="s_managing_directors">Inhaber/in</label>`) {
+		t.Error("a sole trader's settings ask for the management, not the owner")
+	}
+	if _, err := chain.AddStore(ctx, e.db, orders.Store{Name: "Lörrach", Company: consent.Company{Name: "Augenblick Lörrach", LegalForm: "e.K."}}); err != nil {
+		t.Fatal(err)
+	}
+	r := m.get("/stores")
+	if !strings.Contains(r.body, `_company_managing_directors">Inhaber/in</label>`) || !strings.Contains(r.body, `_company_managing_directors">Geschäftsführung`) {
+		t.Error("the stores' company forms: a sole trader's owner, the others' management")
+	}
+}

@@ -145,6 +145,14 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 		t.Errorf("/pair/ca.crt: %d", res.StatusCode)
 	}
 	res, profile := get("/pair/ca.mobileconfig")
+	// The store is not set up yet: the CA and the profile are named after
+	// the counter, never after the placeholder company of the settings.
+	if strings.Contains(string(profile), "Optik Muster") || !strings.Contains(string(profile), pos.CAName("")) {
+		t.Errorf("the profile of a store not set up is named after the placeholder:\n%s", profile)
+	}
+	if c, err := x509.ParseCertificate(block.Bytes); err != nil || strings.Contains(c.Subject.CommonName, "Optik Muster") {
+		t.Errorf("the CA of a store not set up: %q %v", c.Subject.CommonName, err)
+	}
 	if res.Header.Get("Content-Type") != "application/x-apple-aspen-config" || !strings.Contains(string(profile), base64.StdEncoding.EncodeToString(block.Bytes)) ||
 		!strings.Contains(string(profile), "com.apple.security.root") {
 		t.Errorf("profile: %s", res.Header.Get("Content-Type"))

@@ -343,6 +343,7 @@ func setup(ctx context.Context, db *orders.DB, stdout io.Writer) (bool, error) {
 		return false, err
 	}
 	if pin != "" {
+		fmt.Fprintf(stdout, "Neue Filiale eingerichtet. Anmelden als %q mit der PIN %s; sie wird nur dieses eine Mal angezeigt.\n", orders.FirstManagerName, pin)
 		fmt.Fprintf(stdout, "New store set up. Sign in as %q with PIN %s; it is shown only this once.\n", orders.FirstManagerName, pin)
 	}
 	return pin != "", nil

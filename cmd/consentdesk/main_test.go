@@ -98,6 +98,10 @@ func TestSubcommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "PIN") {
 		t.Fatalf("migrate: %v %q", err, out)
 	}
+	// In German and in English: the store owner reads the first line.
+	if pin := regexp.MustCompile(`mit der PIN (\d+); sie wird nur dieses eine Mal angezeigt\.\n.*with PIN (\d+)`).FindStringSubmatch(out); pin == nil || pin[1] != pin[2] {
+		t.Errorf("the first PIN's message: %q", out)
+	}
 	if out, _ := run(t, "migrate", "--db", db); strings.Contains(out, "PIN") {
 		t.Error("the first PIN was shown twice")
 	}
