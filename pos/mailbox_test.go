@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentdesk/consentdesk/consent"
 	"github.com/consentdesk/consentdesk/followup"
@@ -153,5 +154,46 @@ func TestMailboxView(t *testing.T) {
 	anon := e.client()
 	if r := anon.get("/mailbox/1"); r.StatusCode != http.StatusSeeOther && r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("mailbox without a session: %d", r.StatusCode)
+	}
+}
+
+// The mailbox speaks the staff's language: a recall is "Erinnerung", and
+// a mail the sender held back says why in German, not as a key or in
+// English.
+func TestMailboxNamesRecallsAndReasons(t *testing.T) {
+	minusOne := -1.0
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.db.SetDoubleOptIn(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.db.PlaceOrder(ctx, orders.NewOrder{StaffID: e.counter.ID,
+		Customer:     orders.Customer{Salutation: "Frau", FirstName: "Eva", LastName: "Kurz", Email: "eva.kurz@example.org"},
+		Items:        []orders.Item{{Description: "Brille", Quantity: 1, UnitPriceCents: 19900, VATRatePercent: 19}},
+		Prescription: &orders.Prescription{MeasuredOn: time.Now().AddDate(0, -25, 0).Format("2006-01-02"), Right: orders.Eye{Sph: &minusOne}},
+		TakenAlong:   true,
+		Consent: orders.ConsentInput{Mode: orders.ModeTablet, HealthData: true, SignaturePNG: mustDecodeDataURL(t, signature(t)),
+			Cells: map[consent.Channel][]string{consent.Email: {consent.TopicEyeTest}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := e.db.SendRecalls(ctx, consent.TopicEyeTest, e.manager.ID); err != nil || sent.Mails != 1 {
+		t.Fatalf("recall: %+v %v", sent, err)
+	}
+	// Withdrawn before the sender gets to it: held back, with the reason.
+	if _, err := e.db.RecordConsents(ctx, orders.ConsentChange{CustomerID: p.Customer.ID, Source: consent.PreferencePage, ByCustomer: true,
+		Cells: map[consent.Channel]map[string]bool{consent.Email: {consent.TopicEyeTest: false}}}); err != nil {
+		t.Fatal(err)
+	}
+	sender := send.NewSender(e.db, consent.NewTokens(e.db.Keys.Tokens), followup.Folder{Dir: t.TempDir()}, send.SenderConfig{PublicURL: "https://optik.example"})
+	if _, err := sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	c.signIn(e.manager, "864297")
+	r := c.get("/mailbox")
+	if !strings.Contains(r.body, "Erinnerung") || !strings.Contains(r.body, "Nicht gesendet: keine Einwilligung (mehr) für dieses Thema per E-Mail.") ||
+		strings.Contains(r.body, "mail.kind.") || strings.Contains(r.body, "mail.suppressed.") || strings.Contains(r.body, "no consent") {
+		t.Errorf("the mailbox:\n%s", r.body)
 	}
 }

@@ -48,6 +48,10 @@ func TestPreferencePage(t *testing.T) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Alle Einwilligungen widerrufen") || !strings.Contains(r.body, "j.w•••@example.org") {
 		t.Fatalf("page: %d", r.StatusCode)
 	}
+	// The heading says what the switches are: one per topic and channel.
+	if !strings.Contains(r.body, "<h2>Ein Schalter pro Thema und Weg") {
+		t.Error("the preference page's heading does not match its per-topic switches")
+	}
 	// The store's name, not the software's.
 	ctrl, _ := a.e.db.Controller(context.Background())
 	if !strings.Contains(r.body, `<span class="brand">`+html.EscapeString(ctrl.Name)) || strings.Contains(r.body, "ConsentDesk") {

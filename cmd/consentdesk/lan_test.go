@@ -140,6 +140,15 @@ func TestCounterOverHTTPSWithTheStoreCA(t *testing.T) {
 	}
 	if res, b := get("/pair"); res.StatusCode != http.StatusOK || !strings.Contains(string(b), "/pair/ca.mobileconfig") {
 		t.Errorf("/pair: %d", res.StatusCode)
+	} else {
+		// Each heading once.
+		seen := map[string]bool{}
+		for _, h := range regexp.MustCompile(`<h[1-3][^>]*>([^<]+)</h[1-3]>`).FindAllStringSubmatch(string(b), -1) {
+			if seen[h[1]] {
+				t.Errorf("/pair shows the heading %q twice", h[1])
+			}
+			seen[h[1]] = true
+		}
 	}
 	if res, b := get("/pair/ca.crt"); res.StatusCode != http.StatusOK || string(b) != string(caPEM) {
 		t.Errorf("/pair/ca.crt: %d", res.StatusCode)

@@ -36,6 +36,7 @@ type letter struct {
 	Order          orders.Order
 	Marketing      bool
 	PreferencesURL string
+	UnsubscribeURL string // the one-click page of List-Unsubscribe
 	ConfirmURL     string
 	QRContentID    string
 	LogoContentID  string // set when the store has a logo, an inline part too
@@ -134,7 +135,17 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	}
 	base := strings.TrimRight(d.BaseURL, "/")
 	prefs := d.Tokens.Make(consent.PreferencesToken, d.To.ID)
+	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to
+	// /u/TOKEN; the body links to the same page, where the objection
+	// notice points to it.
+	unsub := base + "/u/" + d.Tokens.Make(consent.UnsubscribeToken, d.To.ID)
+	if d.Mail.Kind == followup.Recall {
+		// A recall's one-click withdraws that topic on e-mail only; the
+		// body links to the preference page for everything else.
+		unsub = base + "/u/" + d.Tokens.MakeFor(consent.UnsubscribeToken, d.To.ID, followup.TopicSubject(d.Mail.Topic))
+	}
 	l := letter{
+		UnsubscribeURL: unsub,
 		Kind: d.Mail.Kind, Lang: lang, Store: d.Store, Order: d.Order, Marketing: d.Mail.Marketing,
 		// The link in the text carries src=mail, the QR code src=qr, so that
 		// the ledger records how the customer arrived.
@@ -211,14 +222,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	m.SetDateWithValue(d.Now.In(consentdesk.Berlin))
 	m.SetGenHeader("Content-Language", lang)
 	m.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no out-of-office replies
-	// RFC 2369 and RFC 8058: the mail client's unsubscribe button posts to
-	// /u/TOKEN; the mailto is the fallback for clients without HTTP.
-	unsub := base + "/u/" + d.Tokens.Make(consent.UnsubscribeToken, d.To.ID)
-	if d.Mail.Kind == followup.Recall {
-		// A recall's one-click withdraws that topic on e-mail only; the
-		// body links to the preference page for everything else.
-		unsub = base + "/u/" + d.Tokens.MakeFor(consent.UnsubscribeToken, d.To.ID, followup.TopicSubject(d.Mail.Topic))
-	}
+	// The mailto is the fallback for clients without HTTP.
 	mailto := "mailto:" + d.Store.Email + "?subject=" + strings.ReplaceAll(l.T("mail.unsubscribe_subject"), " ", "%20")
 	m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+unsub+">, <"+mailto+">")
 	m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")

@@ -64,6 +64,15 @@ func TestThankYouAndConfirmationMails(t *testing.T) {
 	if !strings.Contains(thanks.HTML, "Gleitsichtbrille „Aurora“") || !strings.Contains(thanks.HTML, `href="https://optik-muster.example"`) {
 		t.Error("thank-you HTML lacks the order line or the homepage link")
 	}
+	// The objection notice says "mit dem Abmeldelink unten": the link is
+	// there, below it, in both bodies, the same as List-Unsubscribe's.
+	unsub := publicURL + "/u/" + s.tokens.Make(consent.UnsubscribeToken, placed.Customer.ID)
+	if i, j := strings.Index(thanks.Text, "Abmeldelink unten"), strings.Index(thanks.Text, "Abmeldelink: keine Werbung mehr per E-Mail: "+unsub); i < 0 || j < i {
+		t.Errorf("the thank-you text has no unsubscribe link below its objection notice:\n%s", thanks.Text)
+	}
+	if !strings.Contains(thanks.HTML, `<a href="`+unsub+`" style="color:#2f6f5e">Abmeldelink: keine Werbung mehr per E-Mail</a>`) {
+		t.Error("the thank-you HTML has no unsubscribe link")
+	}
 	// The e-mail consent is still pending: no advertising yet.
 	if rows[0].Marketing || strings.Contains(thanks.Text, "Unser Service für Sie") {
 		t.Error("thank-you mail advertises before the e-mail consent is confirmed")
@@ -170,7 +179,7 @@ func checkOptOutParts(t *testing.T, s *store, m parsedMail, customerID int64) {
 		switch {
 		case strings.HasPrefix(u, "cid:"):
 		case u == "https://optik-muster.example":
-		case strings.HasPrefix(u, publicURL+"/p/") || strings.HasPrefix(u, publicURL+"/c/"):
+		case strings.HasPrefix(u, publicURL+"/p/") || strings.HasPrefix(u, publicURL+"/c/") || strings.HasPrefix(u, publicURL+"/u/"):
 			pu, _ := url.Parse(u)
 			if q := pu.Query(); len(q) > 1 || (len(q) == 1 && q.Get("src") == "") {
 				t.Errorf("link %s carries parameters", u)

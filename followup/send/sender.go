@@ -276,7 +276,9 @@ func (s *Sender) retryOrFail(ctx context.Context, m followup.Mail, raw []byte, s
 }
 
 // prepare reads what the mail needs and checks, again, that it may go
-// out. A non-empty reason means it must not.
+// out. A non-empty reason means it must not: a catalogue key
+// ("mail.suppressed.…"), which the mailbox shows in the staff's language
+// and the API passes on as it is.
 func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (draft, string, error) {
 	ctrl, err := s.db.Letterhead(ctx, m.StoreID) // from the store the mail comes from
 	if err != nil {
@@ -288,7 +290,7 @@ func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (d
 	}
 	child := to.Child(now)
 	if to.Email == "" {
-		return draft{}, "no e-mail address (erased or removed)", nil
+		return draft{}, "mail.suppressed.no_address", nil
 	}
 	email, byTopic, err := s.db.EmailConsent(ctx, m.CustomerID)
 	if err != nil {
@@ -301,7 +303,7 @@ func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (d
 	}
 	switch {
 	case m.Kind == followup.DoubleOptIn && pending.State != consent.Pending:
-		return d, "nothing to confirm: the e-mail consent is " + string(pending.State), nil
+		return d, "mail.suppressed.nothing_to_confirm", nil
 	case m.Kind == followup.DoubleOptIn:
 		if d.Since, err = time.Parse(time.RFC3339Nano, pending.UpdatedAt); err != nil {
 			return draft{}, "", fmt.Errorf("customer %d: the stored time %q of the pending e-mail consent is no time: %w", m.CustomerID, pending.UpdatedAt, err)
@@ -320,13 +322,13 @@ func (s *Sender) prepare(ctx context.Context, m followup.Mail, now time.Time) (d
 		st := byTopic[m.Topic]
 		uwg := m.Topic == consent.TopicContactLenses && email.State != consent.Withdrawn && ctrl.MayAdvertiseByEmail(st, sale, child)
 		if st.State != consent.Granted && !uwg {
-			return d, "no consent for the recall's topic on e-mail (any more)", nil
+			return d, "mail.suppressed.no_recall_consent", nil
 		}
 		// Its reason line names the true basis (§7(3) Nr. 4 UWG).
 		d.RecallUWG73 = st.State != consent.Granted
 	case m.Marketing && !ctrl.MayAdvertiseByEmail(email, sale, child):
 		// §7 UWG, GDPR Art. 21(3): withdrawn after the mail was queued.
-		return d, "consent for advertising by e-mail withdrawn after the mail was queued", nil
+		return d, "mail.suppressed.withdrawn", nil
 	}
 	// Advertising without a granted consent rests on §7(3) UWG; each
 	// such mail sent is recorded in the ledger with that basis.
