@@ -146,7 +146,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	}
 	l := letter{
 		UnsubscribeURL: unsub,
-		Kind: d.Mail.Kind, Lang: lang, Store: d.Store, Order: d.Order, Marketing: d.Mail.Marketing,
+		Kind:           d.Mail.Kind, Lang: lang, Store: d.Store, Order: d.Order, Marketing: d.Mail.Marketing,
 		// The link in the text carries src=mail, the QR code src=qr, so that
 		// the ledger records how the customer arrived.
 		PreferencesURL: base + "/p/" + prefs + "?src=mail",
