@@ -211,6 +211,7 @@ func (s *Server) contactableCSV(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
+	w.UseCRLF = true // RFC 4180, 2.1: lines end in CRLF
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		// The API's CSV stays as machines read it.
 		w.Write([]string{"customer_id", "salutation", "first_name", "last_name", "contact", "lang", "consent_date", "opt_in_level", "notice_version", "legal_basis"})
@@ -224,7 +225,6 @@ func (s *Server) contactableCSV(c *gin.Context) {
 		// its parts, and dates as 29.11.2026.
 		buf.WriteString("\uFEFF")
 		w.Comma = ';'
-		w.UseCRLF = true
 		lang := s.lang(c)
 		head := []string{"csv.customer_id", "csv.salutation", "csv.first_name", "csv.last_name", "csv.street", "csv.postal_code", "csv.city",
 			"csv.contact", "csv.lang", "csv.consent_date", "csv.opt_in_level", "csv.notice_version", "csv.legal_basis"}

@@ -263,6 +263,10 @@ func TestAPIEraseAndContactable(t *testing.T) {
 		if st != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
 			t.Fatalf("contactable %s: %d %s", ch, st, body)
 		}
+		// RFC 4180, 2.1: every line ends in CRLF, byte for byte.
+		if !strings.HasSuffix(string(body), "\r\n") || strings.Count(string(body), "\n") != strings.Count(string(body), "\r\n") {
+			t.Errorf("contactable %s: lines do not all end in CRLF: %q", ch, body)
+		}
 		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/consentdesk/consentdesk/followup"
 	"github.com/consentdesk/consentdesk/orders"
@@ -217,7 +218,7 @@ func compose(d draft) (*gomail.Msg, string, error) {
 	}
 	m.ReplyToMailAddress(&mail.Address{Name: d.Store.Name, Address: d.Store.Email})
 	m.ToMailAddress(&mail.Address{Name: d.To.Name(), Address: d.To.Email})
-	m.Subject(l.Subject)
+	m.SetGenHeaderPreformatted("Subject", subjectHeader(l.Subject))
 	m.SetMessageIDWithValue(d.Mail.MessageID)
 	m.SetDateWithValue(d.Now.In(consentdesk.Berlin))
 	m.SetGenHeader("Content-Language", lang)
@@ -345,4 +346,59 @@ func logoBox(logo []byte, w, h int) (int, int) {
 	}
 	scale := min(float64(w)/float64(c.Width), float64(h)/float64(c.Height), 1)
 	return max(1, int(float64(c.Width)*scale+0.5)), max(1, int(float64(c.Height)*scale+0.5))
+}
+
+// subjectHeader is the Subject's value as RFC 2047 encoded words (Q
+// encoding, UTF-8), folded between words so that no line passes 76
+// characters and the first word stays on the "Subject:" line: go-mail
+// folded right after the colon, and Python's email package read the
+// value with a leading space. Whitespace between encoded words is not
+// part of the text (RFC 2047 §6.2), so the spaces go inside them as "_".
+func subjectHeader(subject string) string {
+	const maxLine = 76
+	var b strings.Builder
+	line := len("Subject: ")
+	word := func(chunk string) string { return "=?UTF-8?q?" + qEncode(chunk) + "?=" }
+	for rest := subject; rest != ""; {
+		budget := maxLine - line
+		if b.Len() > 0 {
+			budget = maxLine - 1 // on a new line after the fold
+		}
+		// As many runes as fit the line, at least one.
+		n := 0
+		for i, r := range rest {
+			end := i + utf8.RuneLen(r)
+			if n > 0 && len(word(rest[:end])) > budget {
+				break
+			}
+			n = end
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n ")
+			line = 1
+		}
+		w := word(rest[:n])
+		b.WriteString(w)
+		line += len(w)
+		rest = rest[n:]
+	}
+	return b.String()
+}
+
+// qEncode is RFC 2047's Q encoding of s: letters and digits as they are,
+// a space as "_", every other byte as =XX.
+func qEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '!' || c == '*' || c == '+' || c == '-' || c == '/':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('_')
+		default:
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	return b.String()
 }

@@ -79,6 +79,20 @@ func TestThankYouAndConfirmationMails(t *testing.T) {
 	}
 	checkCalendar(t, thanks, placed)
 
+	// The Subject is folded only where needed, after its first word:
+	// Python's email package read "Subject:\r\n =?…" with a leading space.
+	for i, raw := range []string{string(got[0].Data), string(got[1].Data)} {
+		sub := regexp.MustCompile(`(?m)^Subject:(.*)\r\n((?: .*\r\n)*)`).FindStringSubmatch(raw)
+		if sub == nil || !strings.HasPrefix(sub[1], " =?UTF-8?q?") {
+			t.Errorf("mail %d: the Subject's first line is %q", i+1, sub)
+			continue
+		}
+		for _, l := range strings.Split(sub[0], "\r\n") {
+			if len(l) > 78 {
+				t.Errorf("mail %d: a Subject line of %d characters: %q", i+1, len(l), l)
+			}
+		}
+	}
 	doi := parse(t, got[1].Data)
 	checkHeaders(t, s, doi, rows[1], placed.Customer.ID, "Bitte bestätigen Sie Ihre Einwilligung in E-Mails von Optik Muster GmbH")
 	checkOptOutParts(t, s, doi, placed.Customer.ID)
