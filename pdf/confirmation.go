@@ -57,6 +57,9 @@ type pageFooter struct {
 	// first is the first page of the current letter and of its number
 	// of pages; of 0 numbers the whole document ("Seite 3/{nb}").
 	first, of int
+	// size is the footer's type size in points: 7, and 9 on what the
+	// customer reads and signs.
+	size float64
 }
 
 // newFootedDocument is newDocument with its footer's settings, for a
@@ -73,27 +76,36 @@ func newFootedDocument(store consent.Controller, title, lang string) (*gofpdf.Fp
 	p.SetTitle(title, true)
 	p.SetAuthor(store.Name, true)
 	p.SetCreator("ConsentDesk", true)
-	f := &pageFooter{store: store, lang: lang}
+	f := &pageFooter{store: store, lang: lang, size: 7}
 	p.SetFooterFunc(func() {
 		// §37a HGB: business letters carry the company's mandatory details.
-		p.SetY(-18)
-		setFont(p, false, 7)
+		setFont(p, false, f.size)
+		lh := f.size * 0.46 // mm per line
+		// Wrapped between its parts, never inside a name; placed so that
+		// its last line ends 5 mm above the sheet's edge.
+		lines := wrapParts(p, strings.Split(f.store.CompanyLine(func(k string) string { return assets.T(f.lang, k) }), " · "), " · ", textW)
+		n := len(lines) + 1
+		for _, line := range lines {
+			if w := p.GetStringWidth(clean(line)); w > textW {
+				n += int(w / textW) // one part too long for a line
+			}
+		}
+		p.SetY(-(5 + float64(n)*lh))
 		p.SetTextColor(90, 90, 90)
 		y := p.GetY()
 		p.Line(marginL, y, marginL+textW, y)
-		// Wrapped between its parts, never inside a name.
-		for _, line := range wrapParts(p, strings.Split(f.store.CompanyLine(func(k string) string { return assets.T(f.lang, k) }), " · "), " · ", textW) {
+		for _, line := range lines {
 			if p.GetStringWidth(clean(line)) > textW {
-				p.MultiCell(textW, 3.2, clean(line), "", "C", false) // one part too long for a line
+				p.MultiCell(textW, lh, clean(line), "", "C", false)
 				continue
 			}
-			p.CellFormat(textW, 3.2, clean(line), "", 1, "C", false, 0, "")
+			p.CellFormat(textW, lh, clean(line), "", 1, "C", false, 0, "")
 		}
 		label := assets.T(f.lang, "pdf.page", p.PageNo())
 		if f.of > 0 {
 			label = assets.T(f.lang, "pdf.page_of", p.PageNo()-f.first+1, f.of)
 		}
-		p.CellFormat(textW, 3.2, label, "", 0, "C", false, 0, "")
+		p.CellFormat(textW, lh, label, "", 0, "C", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 	})
 	p.AliasNbPages("{nb}")
@@ -184,7 +196,11 @@ func RenderConfirmation(w io.Writer, c Confirmation) error {
 	if c.PreferencesURL != "" {
 		qr = qrLater(c.PreferencesURL)
 	}
-	p := newDocument(s, T("pdf.title")+" "+o.Number, lang)
+	// What the customer reads and signs: nothing under 9 pt, the consent
+	// under 10 (read at the counter, often without the old glasses).
+	p, foot := newFootedDocument(s, T("pdf.title")+" "+o.Number, lang)
+	foot.size = 9
+	p.SetAutoPageBreak(true, 27)
 	p.AddPage()
 	letterhead(p, s, lang)
 
@@ -321,7 +337,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 	p.SetFillColor(240, 244, 248)
 	setFont(p, true, 13)
 	p.CellFormat(textW, 9, T("pdf.consent_title"), "", 1, "L", true, 0, "")
-	setFont(p, false, 9)
+	setFont(p, false, 10)
 	tablet := c.Order.ConsentMode == orders.ModeTablet
 	intro := "pdf.consent_intro"
 	if tablet {
@@ -345,9 +361,9 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 		// §7(3) Nr. 4 UWG: at collection, the use of the address for
 		// similar goods and the right to object, in plain words.
 		p.Ln(1)
-		setFont(p, true, 9)
+		setFont(p, true, 10)
 		p.CellFormat(textW, 5, clean(T("consent.uwg_title")), "", 1, "L", false, 0, "")
-		setFont(p, false, 8.5)
+		setFont(p, false, 10)
 		p.MultiCell(textW, 4.2, clean(T("consent.uwg_text", c.Store.Name)), "", "L", false)
 		p.Ln(1)
 	}
@@ -355,32 +371,32 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 		// Art. 21(4): the right to object, clearly and separately.
 		p.Ln(2)
 		p.SetFillColor(240, 244, 248)
-		setFont(p, true, 9.5)
+		setFont(p, true, 10)
 		p.CellFormat(textW, 6, T("consent.post_li_title"), "", 1, "L", true, 0, "")
-		setFont(p, false, 9)
+		setFont(p, false, 10)
 		p.MultiCell(textW, 4.5, clean(T("consent.post_li_text")), "LRB", "L", false)
 		p.Ln(1)
 	}
 	if healthBox || (healthCare && c.Order.HasPrescription) {
 		p.Ln(2)
-		setFont(p, true, 9)
+		setFont(p, true, 10)
 		p.CellFormat(textW, 5, T("pdf.health_heading"), "", 1, "L", false, 0, "")
 		if healthBox {
-			setFont(p, false, 9.5)
+			setFont(p, false, 10)
 			y := p.GetY()
 			checkbox(p, marginL, y+0.3, healthGiven)
 			p.SetX(marginL + 7)
 			p.MultiCell(textW-7, 4.8, clean(T("pdf.sentence.health_data", c.Store.Name)), "", "L", false)
 			p.Ln(1.5)
 		} else {
-			setFont(p, false, 9)
+			setFont(p, false, 10)
 			p.MultiCell(textW, 4.5, clean(T("pdf.health_care", c.Store.Name)), "", "L", false)
 		}
 	}
 	p.Ln(1)
-	setFont(p, true, 9)
+	setFont(p, true, 10)
 	p.CellFormat(textW, 5, T("pdf.objection_title"), "", 1, "L", false, 0, "")
-	setFont(p, false, 8.5)
+	setFont(p, false, 10)
 	// Art. 21(2)-(4) GDPR, §7(3) Nr. 4 UWG: the objection is pointed out
 	// for every channel, and how to make it.
 	p.MultiCell(textW, 4.2, clean(T("pdf.objection", c.Store.Email, displayPhone(c.Store.Phone), c.Store.Address())), "", "L", false)
@@ -392,7 +408,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 	p.Ln(4)
 	setFont(p, true, 10)
 	p.CellFormat(textW, 6, T("pdf.notice_title"), "", 1, "L", false, 0, "")
-	setFont(p, false, 7.5)
+	setFont(p, false, 9)
 	p.SetTextColor(60, 60, 60)
 	p.CellFormat(textW, 4, clean(T("pdf.notice_version", c.Notice.ID, noticeDate(lang, c.Notice.PublishedAt))), "", 1, "L", false, 0, "")
 	p.SetTextColor(0, 0, 0)
@@ -402,7 +418,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 			p.Ln(1)
 			continue
 		}
-		p.MultiCell(textW, 3.5, clean(para), "", "L", false)
+		p.MultiCell(textW, 3.9, clean(para), "", "L", false)
 	}
 }
 
@@ -411,7 +427,7 @@ func consentBlock(p *gofpdf.Fpdf, c Confirmation, qr func() ([][]bool, error), T
 // off, then the consents given earlier that still stand. Nothing a pen
 // could add: an empty box would contradict the ledger.
 func tabletCells(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...any) string) {
-	setFont(p, false, 9.5)
+	setFont(p, false, 10)
 	for _, cs := range c.Chosen {
 		y := p.GetY()
 		checkbox(p, marginL, y+0.3, true)
@@ -445,15 +461,15 @@ func tabletCells(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...
 		}
 	}
 	if len(lines) > 0 {
-		setFont(p, false, 9)
+		setFont(p, false, 10)
 		p.MultiCell(textW, 4.5, clean(T("pdf.not_given", strings.Join(lines, "; "))), "", "L", false)
 		p.Ln(1)
 	}
 	if len(c.Standing) > 0 {
 		p.Ln(1)
-		setFont(p, true, 9)
+		setFont(p, true, 10)
 		p.MultiCell(textW, 4.5, clean(T("pdf.standing_title")), "", "L", false)
-		setFont(p, false, 9)
+		setFont(p, false, 10)
 		for _, cs := range c.Standing {
 			text := "• " + c.Store.CellLabel(lang, cs.Cell, contactText(c.Customer, cs.Channel))
 			if cs.State == consent.Pending {
@@ -479,20 +495,20 @@ func paperGrid(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...an
 		}
 	}
 	if len(cols) == 0 {
-		setFont(p, false, 9.5)
+		setFont(p, false, 10)
 		p.MultiCell(textW, 4.8, T("pdf.no_channels"), "", "L", false)
 		p.Ln(1)
 		return
 	}
-	setFont(p, false, 9)
+	setFont(p, false, 10)
 	p.MultiCell(textW, 4.5, clean(T("pdf.grid_intro", c.Store.Name)), "", "L", false)
 	p.Ln(1)
 	topics := c.Store.TopicList()
 	eyeTest := false
 	for _, ch := range cols {
-		setFont(p, true, 9)
+		setFont(p, true, 10)
 		p.MultiCell(textW, 4.8, clean(T("pdf.channel_col."+string(ch), contactText(c.Customer, ch))), "", "L", false)
-		setFont(p, false, 9)
+		setFont(p, false, 10)
 		for i, t := range topics {
 			col := i % 2
 			if col == 0 && i > 0 {
@@ -510,11 +526,11 @@ func paperGrid(p *gofpdf.Fpdf, c Confirmation, lang string, T func(string, ...an
 		}
 		p.Ln(7)
 	}
-	setFont(p, false, 8)
+	setFont(p, false, 10)
 	if eyeTest {
-		p.MultiCell(textW, 4, clean("* "+T("pdf.eye_test_note")), "", "L", false)
+		p.MultiCell(textW, 4.6, clean("* "+T("pdf.eye_test_note")), "", "L", false)
 	}
-	p.MultiCell(textW, 4, clean(T("pdf.grid_rule")), "", "L", false)
+	p.MultiCell(textW, 4.6, clean(T("pdf.grid_rule")), "", "L", false)
 	p.Ln(1)
 }
 
@@ -555,20 +571,20 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 			p.SetY(y + 23)
 			p.Line(marginL+85, p.GetY(), pageW-marginR, p.GetY())
 		}
-		setFont(p, false, 7.5)
+		setFont(p, false, 10)
 		p.SetX(marginL + 85)
 		key := "pdf.signed_tablet"
 		if len(c.Signature) == 0 {
 			key = "pdf.unsigned_tablet"
 		}
-		p.MultiCell(textW-85, 3.5, clean(T(key, consentdesk.DateTime(lang, c.Order.CreatedAt))), "", "L", false)
+		p.MultiCell(textW-85, 4.4, clean(T(key, consentdesk.DateTime(lang, c.Order.CreatedAt))), "", "L", false)
 		if c.Representative != "" {
 			p.SetX(marginL + 85)
-			p.MultiCell(textW-85, 3.5, clean(T("pdf.signed_for", c.Representative, c.Customer.Name())), "", "L", false)
+			p.MultiCell(textW-85, 4.4, clean(T("pdf.signed_for", c.Representative, c.Customer.Name())), "", "L", false)
 		}
 		if len(c.Signature) > 0 {
 			p.SetXY(marginL, y+16)
-			setFont(p, false, 9)
+			setFont(p, false, 10)
 			p.CellFormat(75, 5, clean(c.Store.City+", "+consentdesk.Date(lang, c.Order.CreatedAt)), "B", 0, "L", false, 0, "")
 			p.SetY(y + 33)
 		} else {
@@ -579,9 +595,9 @@ func signatureArea(p *gofpdf.Fpdf, c Confirmation, T func(string, ...any) string
 	p.SetY(y + 14)
 	p.Line(marginL, p.GetY(), marginL+75, p.GetY())
 	p.Line(marginL+85, p.GetY(), pageW-marginR, p.GetY())
-	setFont(p, false, 8)
-	p.CellFormat(85, 4, T("pdf.place_date"), "", 0, "L", false, 0, "")
-	p.CellFormat(textW-85, 4, T("pdf.signature"), "", 1, "L", false, 0, "")
+	setFont(p, false, 10)
+	p.CellFormat(85, 4.6, T("pdf.place_date"), "", 0, "L", false, 0, "")
+	p.CellFormat(textW-85, 4.6, T("pdf.signature"), "", 1, "L", false, 0, "")
 	p.Ln(3)
 }
 
@@ -601,12 +617,12 @@ func preferencesQR(p *gofpdf.Fpdf, qr func() ([][]bool, error), url string, T fu
 	const side = 30.0
 	drawBitmap(p, bm, marginL, y, side)
 	p.SetXY(marginL+side+4, y+5)
-	setFont(p, true, 9)
+	setFont(p, true, 10)
 	p.CellFormat(textW-side-4, 5, T("pdf.qr_title"), "", 2, "L", false, 0, "")
-	setFont(p, false, 8.5)
+	setFont(p, false, 10)
 	p.MultiCell(textW-side-4, 4.2, T("pdf.qr_text"), "", "L", false)
 	p.SetX(marginL + side + 4)
-	setFont(p, false, 8)
+	setFont(p, false, 10)
 	p.MultiCell(textW-side-4, 4.2, url, "", "L", false)
 	p.SetY(max(p.GetY(), y+side) + 1)
 }

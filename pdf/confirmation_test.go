@@ -539,3 +539,40 @@ func TestRecordOfProcessingNamesWhatIsProcessed_Art30(t *testing.T) {
 		}
 	}
 }
+
+// The confirmation the customer reads and signs, often without the old
+// glasses: no word under 9 pt, and none under 10 pt from the consent's
+// heading to the privacy notice (pdftotext -bbox: a word's box is
+// proportional to its type size; the customer's address, set at 10 pt,
+// is the measure).
+func TestConfirmationTypeIsLargeEnoughToReadAtTheCounter(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{orders.ModeTablet, orders.ModePaper} {
+		words, _ := bboxWords(t, render(t, sample(t, mode, "Weiß")))
+		perPoint := 0.0
+		for _, w := range words {
+			if w.page == 1 && w.text == "Hauptstraße" && perPoint == 0 {
+				perPoint = (w.y1 - w.y0) / 10
+			}
+		}
+		if perPoint == 0 {
+			t.Fatal("the customer's address is not on the first page")
+		}
+		inConsent := false
+		for i, w := range words {
+			size := (w.y1 - w.y0) / perPoint
+			if size < 8.95 {
+				t.Errorf("%s: %q on page %d at %.1f pt", mode, w.text, w.page, size)
+			}
+			switch {
+			case w.text == "Einwilligung" && i+2 < len(words) && words[i+1].text == "in" && words[i+2].text == "Werbung":
+				inConsent = true
+			case w.text == "Datenschutzhinweise" && words[i+1].text == "Fassung":
+				inConsent = false
+			}
+			if inConsent && w.y0 < 270 && size < 9.95 {
+				t.Errorf("%s: %q in the consent block on page %d at %.1f pt", mode, w.text, w.page, size)
+			}
+		}
+	}
+}

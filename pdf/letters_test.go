@@ -31,30 +31,7 @@ func TestRecallLettersAddressInTheWindow(t *testing.T) {
 	if err := pdf.RenderRecallLetters(&b, store, letters, time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "letters.pdf")
-	os.WriteFile(file, b.Bytes(), 0o600)
-	out, err := exec.Command("pdftotext", "-bbox", file, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext -bbox: %v\n%s", err, out)
-	}
-	type word struct {
-		page           int
-		x0, y0, x1, y1 float64 // mm
-		text           string
-	}
-	var words []word
-	page := 0
-	const mm = 72 / 25.4
-	re := regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`)
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "<page ") {
-			page++
-		}
-		if m := re.FindStringSubmatch(line); m != nil {
-			f := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v / mm }
-			words = append(words, word{page, f(1), f(2), f(3), f(4), m[5]})
-		}
-	}
+	words, page := bboxWords(t, b.Bytes())
 	if page != 2 {
 		t.Fatalf("%d pages, want one letter each", page)
 	}
@@ -74,7 +51,7 @@ func TestRecallLettersAddressInTheWindow(t *testing.T) {
 			}
 		}
 	}
-	text := string(out)
+	text := pdftotext(t, b.Bytes())
 	for _, want := range []string{"Sehtest", "contact", "Widerspruch", "QR-Code", "Müller"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the letters lack %q", want)
@@ -121,4 +98,41 @@ func TestRecallLettersReadAsLetters(t *testing.T) {
 			t.Errorf("the footer wraps inside a name: %q stands alone", "Muster")
 		}
 	}
+}
+
+// word is one word of a PDF as pdftotext -bbox places it, in mm from the
+// page's top left.
+type word struct {
+	page           int
+	x0, y0, x1, y1 float64
+	text           string
+}
+
+// bboxWords reads a PDF's words with their boxes (pdftotext -bbox), and
+// its number of pages.
+func bboxWords(t *testing.T, doc []byte) ([]word, int) {
+	t.Helper()
+	needTool(t, "pdftotext")
+	file := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-bbox", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext -bbox: %v\n%s", err, out)
+	}
+	var words []word
+	page := 0
+	const mm = 72 / 25.4
+	re := regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`)
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "<page ") {
+			page++
+		}
+		if m := re.FindStringSubmatch(line); m != nil {
+			f := func(i int) float64 { v, _ := strconv.ParseFloat(m[i], 64); return v / mm }
+			words = append(words, word{page, f(1), f(2), f(3), f(4), m[5]})
+		}
+	}
+	return words, page
 }
